@@ -1,0 +1,116 @@
+"""Parameter checks shared by every constructor.
+
+Each check raises :class:`ValueError` naming the schedule, the parameter and the
+bad value, and saying what to do instead, e.g. ``cosine: steps must be > 0, got -3``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+__all__ = [
+    "choice",
+    "factor",
+    "fraction",
+    "increasing",
+    "integer",
+    "length",
+    "non_negative",
+    "number",
+    "optional_length",
+    "positive",
+]
+
+
+def _fail(who: str, name: str, requirement: str, value: Any, fix: str = "") -> ValueError:
+    message = f"{who}: {name} must be {requirement}, got {value!r}"
+    return ValueError(f"{message}; {fix}" if fix else message)
+
+
+def number(who: str, name: str, value: Any) -> float:
+    """A finite real number (bool is refused, int is kept as int)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _fail(who, name, "a finite number", value)
+    if not math.isfinite(value):
+        raise _fail(who, name, "a finite number (not NaN or inf)", value)
+    return value.item() if hasattr(value, "item") else value  # type: ignore[return-value]  # numpy -> python
+
+
+def positive(who: str, name: str, value: Any, fix: str = "") -> float:
+    value = number(who, name, value)
+    if not value > 0:
+        raise _fail(who, name, "> 0", value, fix)
+    return value
+
+
+def non_negative(who: str, name: str, value: Any, fix: str = "") -> float:
+    value = number(who, name, value)
+    if not value >= 0:
+        raise _fail(who, name, ">= 0", value, fix)
+    return value
+
+
+def integer(who: str, name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise _fail(who, name, f"an integer >= {minimum}", value)
+    value = int(value)
+    if value < minimum:
+        raise _fail(who, name, f"an integer >= {minimum}", value)
+    return value
+
+
+def length(who: str, name: str, value: Any) -> float:
+    """A duration in steps (or seconds, or epochs): finite and > 0."""
+    return positive(who, name, value, "give the number of steps the phase lasts")
+
+
+def optional_length(who: str, name: str, value: Any) -> float | None:
+    return None if value is None else length(who, name, value)
+
+
+def fraction(who: str, name: str, value: Any, *, open_low: bool = False, open_high: bool = False) -> float:
+    """A number in [0, 1] (ends optionally open)."""
+    value = number(who, name, value)
+    low_ok = value > 0 if open_low else value >= 0
+    high_ok = value < 1 if open_high else value <= 1
+    if not (low_ok and high_ok):
+        interval = f"{'(' if open_low else '['}0, 1{')' if open_high else ']'}"
+        raise _fail(who, name, f"in {interval}", value, "it is a fraction of the run")
+    return value
+
+
+def factor(who: str, name: str, value: Any) -> float:
+    """A decay factor in (0, 1]."""
+    value = number(who, name, value)
+    if not 0 < value <= 1:
+        raise _fail(who, name, "in (0, 1]", value, "a decay factor multiplies the value, e.g. 0.5 halves it")
+    return value
+
+
+def choice(who: str, name: str, value: Any, options: tuple[str, ...]) -> str:
+    if value not in options:
+        raise _fail(who, name, f"one of {', '.join(repr(o) for o in options)}", value)
+    return value
+
+
+def increasing(who: str, name: str, values: Any, *, strict: bool = True) -> tuple:
+    try:
+        items = tuple(values)
+    except TypeError:
+        raise _fail(who, name, "a list of numbers", values) from None
+    items = tuple(number(who, f"{name}[{i}]", v) for i, v in enumerate(items))
+    for i in range(1, len(items)):
+        if not (items[i] > items[i - 1] if strict else items[i] >= items[i - 1]):
+            raise _fail(
+                who,
+                name,
+                "strictly increasing" if strict else "non-decreasing",
+                list(items),
+                f"{name}[{i}]={items[i]!r} does not come after {items[i - 1]!r}; sort them",
+            )
+    return items

@@ -1,0 +1,593 @@
+"""The schedule families: each a closed form of the step ``t``.
+
+All values are unitless multipliers (peak 1.0 unless a parameter says otherwise);
+scale them with ``* base_lr`` or let an adapter multiply each group's base LR.
+Every family validates its parameters on construction.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from lrkit import _validate as v
+from lrkit.schedule import Schedule
+
+__all__ = [
+    "SGDR",
+    "SHAPES",
+    "Anneal",
+    "Constant",
+    "Cosine",
+    "Cyclic",
+    "Exponential",
+    "InverseSqrt",
+    "InverseTime",
+    "Linear",
+    "MultiStep",
+    "PiecewiseConstant",
+    "PiecewiseLinear",
+    "Polynomial",
+    "StepDecay",
+    "TanhDecay",
+    "UntunedWarmup",
+    "Warmup",
+]
+
+#: Interpolation shapes understood by :class:`Anneal` (and ``warmup``/``wsd``).
+SHAPES = ("linear", "cos", "exp", "poly", "1-sqrt")
+
+
+def ramp(t: np.ndarray, steps: float, start: float, end: float, shape: str, power: float = 1.0) -> np.ndarray:
+    """Move from ``start`` (t=0) to ``end`` (t=steps) along ``shape``; exact at both ends.
+
+    With ``p = t / steps`` and the remaining fraction ``h(p)`` (``h(0)=1``, ``h(1)=0``),
+    ``value = start * h(p) + end * (1 - h(p))``, where ``h`` is ``1-p`` (linear),
+    ``(1+cos(pi p))/2`` (cos), ``(1-p)^power`` (poly) or ``1-sqrt(p)`` (1-sqrt);
+    ``exp`` is geometric: ``value = end * (start/end)^(1-p)``.
+    """
+    p = t / steps
+    if shape == "exp":
+        return np.where(p <= 0.0, start, end * np.power(start / end, 1.0 - p))
+    if shape == "linear":
+        h = 1.0 - p
+    elif shape == "cos":
+        h = 0.5 * (1.0 + np.cos(np.pi * p))
+    elif shape == "poly":
+        h = np.power(1.0 - p, power)
+    else:  # "1-sqrt"
+        h = 1.0 - np.sqrt(p)
+    return start * h + end * (1.0 - h)
+
+
+def _check_exp(who: str, start: float, end: float) -> None:
+    if not (start > 0 and end > 0):
+        raise ValueError(
+            f"{who}: shape='exp' needs start > 0 and end > 0, got start={start!r}, end={end!r}; "
+            "a geometric ramp cannot pass through 0 (try start=0.01 or shape='linear')"
+        )
+
+
+class Constant(Schedule):
+    """A constant value, optionally for a fixed number of steps.
+
+    ``f(t) = value``. With ``steps`` it is finite (useful as the stable phase of a join).
+
+    >>> constant(0.5)(123)
+    0.5
+    """
+
+    name = "constant"
+
+    def __init__(self, value: float = 1.0, steps: float | None = None):
+        value = v.number(self.name, "value", value)
+        steps = v.optional_length(self.name, "steps", steps)
+        self._init(steps, value=value, steps=steps)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        return np.full(t.shape, float(self.value))
+
+
+class Anneal(Schedule):
+    """Move from ``start`` to ``end`` over ``steps`` along a shape (the general ramp).
+
+    ``f(t) = start * h(t/steps) + end * (1 - h(t/steps))``; see :func:`ramp` for ``h`` per shape
+    (``linear``, ``cos``, ``exp``, ``poly`` with ``power``, ``1-sqrt``). Exactly
+    ``end`` at ``t = steps``. Used for one-cycle phases and anything that rises.
+
+    >>> s = anneal(10, start=0.1, end=1.0, shape='cos')
+    >>> s(0), s(10)
+    (0.1, 1.0)
+    """
+
+    name = "anneal"
+
+    def __init__(self, steps: float, start: float, end: float, shape: str = "cos", power: float = 1.0):
+        steps = v.length(self.name, "steps", steps)
+        start = v.number(self.name, "start", start)
+        end = v.number(self.name, "end", end)
+        shape = v.choice(self.name, "shape", shape, SHAPES)
+        power = v.positive(self.name, "power", power)
+        if shape == "exp":
+            _check_exp(self.name, start, end)
+        self._init(steps, steps=steps, start=start, end=end, shape=shape, power=power)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        return ramp(t, self.steps, self.start, self.end, self.shape, self.power)
+
+
+class Linear(Schedule):
+    """Linear interpolation from ``start`` to ``end`` over ``steps``.
+
+    ``f(t) = start + (end - start) * t/steps``.
+
+    >>> s = linear(4)
+    >>> s(0), s(1), s(4), s(100)
+    (1.0, 0.75, 0.0, 0.0)
+    """
+
+    name = "linear"
+
+    def __init__(self, steps: float, start: float = 1.0, end: float = 0.0):
+        steps = v.length(self.name, "steps", steps)
+        start = v.number(self.name, "start", start)
+        end = v.number(self.name, "end", end)
+        self._init(steps, steps=steps, start=start, end=end)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        return ramp(t, self.steps, self.start, self.end, "linear")
+
+
+class Cosine(Schedule):
+    """Cosine annealing from ``peak`` to ``floor`` over ``steps`` (Loshchilov & Hutter, 2017).
+
+    ``f(t) = floor + (peak - floor) * (1 + cos(pi * (t/steps)^k)) / 2``; ``k > 1`` is the
+    k-decay variant (Zhang et al., 2020) that stays high longer. Exactly ``floor`` at
+    ``t = steps`` and after.
+
+    >>> s = cosine(100, floor=0.1)
+    >>> s(0), s(50), s(100)
+    (1.0, 0.55, 0.1)
+    """
+
+    name = "cosine"
+
+    def __init__(self, steps: float, floor: float = 0.0, peak: float = 1.0, k: float = 1.0):
+        steps = v.length(self.name, "steps", steps)
+        floor = v.number(self.name, "floor", floor)
+        peak = v.number(self.name, "peak", peak)
+        k = v.positive(self.name, "k", k)
+        if floor > peak:
+            raise ValueError(
+                f"{self.name}: floor must be <= peak, got floor={floor!r} > peak={peak!r}; "
+                "to rise along a cosine use anneal(steps, start, end, shape='cos')"
+            )
+        self._init(steps, steps=steps, floor=floor, peak=peak, k=k)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        p = t / self.steps
+        if self.k != 1.0:
+            p = np.power(p, self.k)
+        return ramp(p, 1.0, self.peak, self.floor, "cos")
+
+
+class Polynomial(Schedule):
+    """Polynomial decay from ``start`` to ``end`` over ``steps``.
+
+    ``f(t) = end + (start - end) * (1 - t/steps)^power``; ``power=1`` is linear.
+
+    >>> polynomial(10, power=2.0)(5)
+    0.25
+    """
+
+    name = "polynomial"
+
+    def __init__(self, steps: float, power: float = 1.0, end: float = 0.0, start: float = 1.0):
+        steps = v.length(self.name, "steps", steps)
+        power = v.positive(self.name, "power", power)
+        end = v.number(self.name, "end", end)
+        start = v.number(self.name, "start", start)
+        self._init(steps, steps=steps, power=power, end=end, start=start)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        return ramp(t, self.steps, self.start, self.end, "poly", self.power)
+
+
+class Warmup(Schedule):
+    """Warm up from ``start`` to ``peak`` over ``steps``; put it in front of anything with ``>>``.
+
+    Shapes: ``linear`` (Goyal et al., 2017) ``f(t) = start + (peak - start) * t/steps``;
+    ``cos`` (half-cosine rise); ``exp`` (geometric, needs ``start > 0``). Exactly ``peak``
+    at ``t = steps``.
+
+    >>> s = warmup(4) >> cosine(10)
+    >>> s(0), s(2), s(4)
+    (0.0, 0.5, 1.0)
+    """
+
+    name = "warmup"
+
+    def __init__(self, steps: float, start: float = 0.0, shape: str = "linear", peak: float = 1.0):
+        steps = v.length(self.name, "steps", steps)
+        start = v.number(self.name, "start", start)
+        shape = v.choice(self.name, "shape", shape, ("linear", "cos", "exp"))
+        peak = v.number(self.name, "peak", peak)
+        if start > peak:
+            raise ValueError(
+                f"{self.name}: start must be <= peak, got start={start!r} > peak={peak!r}; a warmup rises"
+            )
+        if shape == "exp":
+            _check_exp(self.name, start, peak)
+        self._init(steps, steps=steps, start=start, shape=shape, peak=peak)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        return ramp(t, self.steps, self.start, self.peak, self.shape)
+
+
+class UntunedWarmup(Schedule):
+    """The "untuned" Adam warmup of Ma & Yarats (2019), set by ``beta2`` alone.
+
+    ``linear``: ``f(t) = min(1, t * (1 - beta2) / 2)``, length ``ceil(2 / (1 - beta2))``
+    (2000 updates for beta2 = 0.999), so it composes with ``>>``.
+    ``exp``: ``f(t) = 1 - exp(-(1 - beta2) t)``, infinite; compose it with ``*``.
+
+    >>> s = untuned_warmup(0.999)
+    >>> s.length, round(s(1000), 12), s(2000)
+    (2000, 0.5, 1.0)
+    """
+
+    name = "untuned_warmup"
+
+    def __init__(self, beta2: float = 0.999, shape: str = "linear"):
+        beta2 = v.fraction(self.name, "beta2", beta2, open_low=True, open_high=True)
+        shape = v.choice(self.name, "shape", shape, ("linear", "exp"))
+        rate = 1.0 - beta2
+        length = math.ceil(2.0 / rate) if shape == "linear" else None
+        self._init(length, beta2=beta2, shape=shape)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        rate = 1.0 - self.beta2
+        if self.shape == "linear":
+            return np.minimum(1.0, t * rate / 2.0)
+        return -np.expm1(-rate * t)
+
+
+class StepDecay(Schedule):
+    """Multiply by ``factor`` every ``every`` steps (torch ``StepLR``).
+
+    ``f(t) = factor ^ floor(t / every)``.
+
+    >>> s = step_decay(3, factor=0.5)
+    >>> [s(t) for t in (0, 2, 3, 6)]
+    [1.0, 1.0, 0.5, 0.25]
+    """
+
+    name = "step_decay"
+
+    def __init__(self, every: float, factor: float = 0.1):
+        every = v.length(self.name, "every", every)
+        factor = v.factor(self.name, "factor", factor)
+        self._init(None, every=every, factor=factor)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        return np.power(float(self.factor), np.floor(t / self.every))
+
+
+class MultiStep(Schedule):
+    """Multiply by ``factor`` at each milestone (torch ``MultiStepLR``).
+
+    ``f(t) = factor ^ (number of milestones <= t)``. Milestones strictly increase.
+
+    >>> s = multistep([10, 20], factor=0.1)
+    >>> s(9), s(10), s(25)
+    (1.0, 0.1, 0.01)
+    """
+
+    name = "multistep"
+
+    def __init__(self, milestones: Any, factor: float = 0.1):
+        milestones = v.increasing(self.name, "milestones", milestones)
+        if not milestones:
+            raise ValueError(f"{self.name}: milestones must not be empty; give the steps where the value drops")
+        if milestones[0] <= 0:
+            raise ValueError(f"{self.name}: milestones must be > 0, got {milestones[0]!r}")
+        factor = v.factor(self.name, "factor", factor)
+        self._init(milestones[-1], milestones=milestones, factor=factor)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        count = np.searchsorted(np.asarray(self.milestones, dtype=np.float64), t, side="right")
+        return np.power(float(self.factor), count.astype(np.float64))
+
+    def phase_starts(self, until: float) -> list[float]:
+        return [float(m) for m in self.milestones if 0 < m < until]
+
+
+class Exponential(Schedule):
+    """Exponential decay (Keras ``ExponentialDecay``, torch ``ExponentialLR`` with ``every=1``).
+
+    ``f(t) = factor ^ (t / every)``, or ``factor ^ floor(t / every)`` with ``staircase``.
+
+    >>> exponential(0.5, every=10)(5)
+    0.7071067811865476
+    """
+
+    name = "exponential"
+
+    def __init__(self, factor: float, every: float = 1, staircase: bool = False):
+        factor = v.factor(self.name, "factor", factor)
+        every = v.length(self.name, "every", every)
+        self._init(None, factor=factor, every=every, staircase=bool(staircase))
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        p = t / self.every
+        if self.staircase:
+            p = np.floor(p)
+        return np.power(float(self.factor), p)
+
+
+class InverseTime(Schedule):
+    """Inverse-time ("time-based") decay (Keras ``InverseTimeDecay``, Keras 2 ``decay=``).
+
+    ``f(t) = 1 / (1 + rate * t / every)``, or with ``floor(t / every)`` if ``staircase``.
+
+    >>> inverse_time(0.5, every=10)(20)
+    0.5
+    """
+
+    name = "inverse_time"
+
+    def __init__(self, rate: float, every: float = 1, staircase: bool = False):
+        rate = v.non_negative(self.name, "rate", rate)
+        every = v.length(self.name, "every", every)
+        self._init(None, rate=rate, every=every, staircase=bool(staircase))
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        p = t / self.every
+        if self.staircase:
+            p = np.floor(p)
+        return 1.0 / (1.0 + self.rate * p)
+
+
+class InverseSqrt(Schedule):
+    """Inverse square root decay (Vaswani et al., 2017), 1.0 at t=0.
+
+    ``f(t) = 1 / sqrt(1 + t / timescale)``. ``warmup(w) >> inverse_sqrt(w)`` is the
+    Transformer ("Noam") schedule: peak at ``w``, then ``sqrt(w / step)``.
+
+    >>> inverse_sqrt(100)(300)
+    0.5
+    """
+
+    name = "inverse_sqrt"
+
+    def __init__(self, timescale: float = 1):
+        timescale = v.length(self.name, "timescale", timescale)
+        self._init(None, timescale=timescale)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        return 1.0 / np.sqrt(1.0 + t / self.timescale)
+
+
+class TanhDecay(Schedule):
+    """Hyperbolic-tangent decay (Hsueh et al., 2019; timm ``TanhLRScheduler``).
+
+    ``f(t) = floor + (1 - floor) * (1 - tanh(lower + (upper - lower) * t/steps)) / 2``.
+
+    >>> round(tanh_decay(100)(0), 6), round(tanh_decay(100)(100), 6)
+    (0.999999, 0.002473)
+    """
+
+    name = "tanh_decay"
+
+    def __init__(self, steps: float, floor: float = 0.0, lower: float = -7.0, upper: float = 3.0):
+        steps = v.length(self.name, "steps", steps)
+        floor = v.number(self.name, "floor", floor)
+        lower = v.number(self.name, "lower", lower)
+        upper = v.number(self.name, "upper", upper)
+        if not lower < upper:
+            raise ValueError(f"{self.name}: lower must be < upper, got lower={lower!r}, upper={upper!r}")
+        if floor > 1:
+            raise ValueError(f"{self.name}: floor must be <= 1 (the peak), got {floor!r}")
+        self._init(steps, steps=steps, floor=floor, lower=lower, upper=upper)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        p = t / self.steps
+        return self.floor + 0.5 * (1.0 - self.floor) * (1.0 - np.tanh(self.lower * (1.0 - p) + self.upper * p))
+
+
+class PiecewiseConstant(Schedule):
+    """Piecewise constant: ``values[i]`` from ``boundaries[i-1]`` (inclusive) to ``boundaries[i]``.
+
+    ``f(t) = values[#{b in boundaries : b <= t}]``; ``len(values) == len(boundaries) + 1``.
+
+    >>> s = piecewise_constant([10, 20], [1.0, 0.5, 0.1])
+    >>> s(9), s(10), s(20)
+    (1.0, 0.5, 0.1)
+    """
+
+    name = "piecewise_constant"
+
+    def __init__(self, boundaries: Any, values: Any):
+        boundaries = v.increasing(self.name, "boundaries", boundaries)
+        values = tuple(v.number(self.name, f"values[{i}]", x) for i, x in enumerate(values))
+        if len(values) != len(boundaries) + 1:
+            raise ValueError(
+                f"{self.name}: values must have one more entry than boundaries, got {len(values)} values "
+                f"for {len(boundaries)} boundaries"
+            )
+        if boundaries and boundaries[0] <= 0:
+            raise ValueError(f"{self.name}: boundaries must be > 0, got {boundaries[0]!r}")
+        self._init(boundaries[-1] if boundaries else None, boundaries=boundaries, values=values)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        index = np.searchsorted(np.asarray(self.boundaries, dtype=np.float64), t, side="right")
+        return np.asarray(self.values, dtype=np.float64)[index]
+
+    def phase_starts(self, until: float) -> list[float]:
+        return [float(b) for b in self.boundaries if b < until]
+
+
+class PiecewiseLinear(Schedule):
+    """Linear interpolation through ``(knots[i], values[i])``; holds the last value after.
+
+    >>> s = piecewise_linear([0, 10, 30], [0.0, 1.0, 0.0])
+    >>> s(5), s(20), s(40)
+    (0.5, 0.5, 0.0)
+    """
+
+    name = "piecewise_linear"
+
+    def __init__(self, knots: Any, values: Any):
+        knots = v.increasing(self.name, "knots", knots)
+        values = tuple(v.number(self.name, f"values[{i}]", x) for i, x in enumerate(values))
+        if len(knots) < 2 or len(values) != len(knots):
+            raise ValueError(
+                f"{self.name}: knots and values must have the same length >= 2, got {len(knots)} knots and "
+                f"{len(values)} values"
+            )
+        if knots[0] != 0:
+            raise ValueError(f"{self.name}: knots must start at 0, got {knots[0]!r}")
+        self._init(knots[-1], knots=knots, values=values)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        return np.interp(t, np.asarray(self.knots, dtype=np.float64), np.asarray(self.values, dtype=np.float64))
+
+    def phase_starts(self, until: float) -> list[float]:
+        return [float(k) for k in self.knots[1:-1] if k < until]
+
+
+class SGDR(Schedule):
+    """Cosine annealing with warm restarts (Loshchilov & Hutter, 2017).
+
+    Cycle ``i`` lasts ``T_i = period * mult^i`` and starts at ``S_i = sum_{j<i} T_j``;
+    inside it ``f = floor + (decay^i - floor) * (1 + cos(pi (t - S_i) / T_i)) / 2``.
+    The cycle index is found on exact boundaries (integers stay integers), so with
+    ``period=10, mult=3`` step 1210 starts cycle 5 exactly. With ``cycles=n`` the
+    schedule ends after ``n`` cycles at ``floor``.
+
+    >>> s = sgdr(10, mult=3)
+    >>> s(1209) < 1e-4, s(1210)
+    (True, 1.0)
+    """
+
+    name = "sgdr"
+
+    def __init__(
+        self,
+        period: float,
+        mult: float = 1,
+        decay: float = 1.0,
+        floor: float = 0.0,
+        cycles: int | None = None,
+    ):
+        period = v.length(self.name, "period", period)
+        mult = v.number(self.name, "mult", mult)
+        if mult < 1:
+            raise ValueError(f"{self.name}: mult must be >= 1, got {mult!r}; each cycle is mult times the last")
+        decay = v.factor(self.name, "decay", decay)
+        floor = v.number(self.name, "floor", floor)
+        if floor > 1:
+            raise ValueError(f"{self.name}: floor must be <= 1 (the first peak), got {floor!r}")
+        if cycles is not None:
+            cycles = v.integer(self.name, "cycles", cycles)
+        length = sum(period * mult**i for i in range(cycles)) if cycles is not None else None
+        self._init(length, period=period, mult=mult, decay=decay, floor=floor, cycles=cycles)
+        object.__setattr__(self, "_starts", [0])  # cache of exact cycle starts, grown on demand
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        if self.mult == 1:
+            index = np.floor(t / self.period)
+            if self.cycles is not None:
+                index = np.minimum(index, self.cycles - 1)
+            start = index * self.period
+            period = np.full(t.shape, float(self.period))
+        else:
+            tmax = float(t.max()) if t.size else 0.0
+            starts = self._starts
+            while starts[-1] <= tmax and (self.cycles is None or len(starts) <= self.cycles):
+                i = len(starts) - 1
+                starts.append(starts[-1] + self.period * self.mult**i)
+            edges = np.asarray(starts, dtype=np.float64)
+            index = np.searchsorted(edges, t, side="right") - 1
+            if self.cycles is not None:
+                index = np.minimum(index, self.cycles - 1)
+            start = edges[index]
+            period = edges[index + 1] - start
+            index = index.astype(np.float64)
+        peak = np.power(float(self.decay), index)
+        return self.floor + (peak - self.floor) * 0.5 * (1.0 + np.cos(np.pi * (t - start) / period))
+
+    def phase_starts(self, until: float) -> list[float]:
+        out: list[float] = []
+        start, i = 0.0, 0
+        while True:
+            start += self.period * self.mult**i
+            i += 1
+            if start >= until or (self.cycles is not None and i >= self.cycles):
+                return out
+            out.append(float(start))
+
+
+class Cyclic(Schedule):
+    """Cyclical learning rates (Smith, 2017): a triangle between ``base`` and ``peak``.
+
+    Each cycle rises for ``up`` steps and falls for ``down`` (default ``up``). With
+    ``u = t mod (up + down)``, ``tri = u/up`` rising and ``(up+down-u)/down`` falling,
+    ``f(t) = base + (peak - base) * tri * a``, where the amplitude ``a`` is 1
+    (``triangular``), ``0.5^cycle`` (``triangular2``), ``gamma^t`` (``exp_range``), or
+    a schedule ``amplitude`` evaluated at the cycle index (``amplitude_by='cycle'``,
+    0-based) or at the step (``'step'``). ``peak < base`` cycles downward (momentum).
+
+    >>> s = cyclic(5, base=0.1, mode='triangular2')
+    >>> s(0), s(5), s(15)
+    (0.1, 1.0, 0.55)
+    """
+
+    name = "cyclic"
+
+    def __init__(
+        self,
+        up: float,
+        down: float | None = None,
+        base: float = 0.1,
+        peak: float = 1.0,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+        amplitude: Schedule | None = None,
+        amplitude_by: str = "cycle",
+    ):
+        up = v.length(self.name, "up", up)
+        down = v.optional_length(self.name, "down", down)
+        base = v.number(self.name, "base", base)
+        peak = v.number(self.name, "peak", peak)
+        mode = v.choice(self.name, "mode", mode, ("triangular", "triangular2", "exp_range"))
+        gamma = v.factor(self.name, "gamma", gamma)
+        if amplitude is not None and not isinstance(amplitude, Schedule):
+            raise ValueError(f"{self.name}: amplitude must be a schedule, got {amplitude!r}")
+        amplitude_by = v.choice(self.name, "amplitude_by", amplitude_by, ("cycle", "step"))
+        self._init(
+            None, up=up, down=down, base=base, peak=peak, mode=mode, gamma=gamma,
+            amplitude=amplitude, amplitude_by=amplitude_by,
+        )
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        down = self.up if self.down is None else self.down
+        total = self.up + down
+        cycle = np.floor(t / total)
+        u = t - cycle * total
+        tri = np.where(u <= self.up, u / self.up, (total - u) / down)
+        if self.amplitude is not None:
+            amp = self.amplitude._at(cycle if self.amplitude_by == "cycle" else t)
+        elif self.mode == "triangular2":
+            amp = np.power(0.5, cycle)
+        elif self.mode == "exp_range":
+            amp = np.power(float(self.gamma), t)
+        else:
+            amp = 1.0
+        return self.base + (self.peak - self.base) * tri * amp
+
+    def phase_starts(self, until: float) -> list[float]:
+        total = self.up + (self.up if self.down is None else self.down)
+        return [float(total * i) for i in range(1, int(until // total) + 1) if total * i < until][:1000]
