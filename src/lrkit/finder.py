@@ -1,0 +1,550 @@
+"""The learning-rate range test (Smith, 2017 "Cyclical Learning Rates"; the fastai "LR finder").
+
+Framework-free: the sweep is an lrkit schedule, the test drives any training-step callable,
+and every suggestion is a pure function of ``(lrs, losses)``. The PyTorch front end (a
+transactional test on a model and optimizer, and ``auto``) is :mod:`lrkit.torch.finder`.
+
+The sweep. Update ``i`` (``0 <= i < N``) trains at ``lr_i = sweep(N, start, end)(i)``:
+geometric ``lr_i = start * (end/start)^(i/(N-1))`` (``mode='exp'``) or linear
+``lr_i = start + (end-start) * i/(N-1)``; exactly ``start`` at the first update and ``end``
+at the last.
+
+Smoothing. A bias-corrected exponential moving average of the raw losses (as Adam corrects
+its moments): ``a_k = beta a_{k-1} + (1-beta) x_k``, ``smoothed_k = a_k / (1 - beta^k)``,
+where ``k`` counts the finite losses seen so far; a NaN or inf loss is skipped (its smoothed
+value is NaN) and never enters the average.
+
+Divergence. The test stops after the first update whose smoothed loss exceeds ``diverge``
+times the best smoothed loss so far (losses are assumed positive, as for cross-entropy), or
+whose raw loss is NaN or inf.
+
+Suggestions (each on the smoothed curve, NaN/inf points dropped, and only on the part of the
+curve before it *rebounds*: the first point that climbs back more than half-way from the
+running minimum to the starting loss; see :func:`usable_region`):
+
+* ``steepest``: the LR of the most negative slope ``d loss / d log(lr)``, searched from the
+  first 10% of points up to the minimum of the usable region, so the fall after a spike can
+  never be taken for the steepest drop;
+* ``valley``: fastai's rule: the longest decreasing run (longest decreasing subsequence) of
+  the curve, and the LR half-way along it;
+* ``minimum``: the LR of the smoothed minimum divided by 10.
+
+The default (:func:`suggest`) is the median of the three (one wild method cannot move it),
+and it declines, with the reason, when the curve gives no evidence: too few points, a loss
+that never fell by ``min_drop`` of its starting value, a minimum at the start of the sweep,
+or methods that disagree by more than ``max_spread`` decades.
+
+>>> import numpy as np
+>>> lrs = sweep(100, 1e-5, 10.0)(np.arange(100))
+>>> x = np.log10(lrs)
+>>> losses = 1.0 + np.tanh(-2.0 * (x + 2.5)) + np.where(x > -0.5, 10 * (x + 0.5) ** 2, 0.0)
+>>> s = suggest(lrs, losses)
+>>> s.reason
+''
+>>> 1e-3 < s.value < 3e-2
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lrkit import _validate as v
+from lrkit.schedule import Schedule
+from lrkit.shapes import Anneal
+
+__all__ = [
+    "FinderResult",
+    "Suggestion",
+    "METHODS",
+    "minimum",
+    "range_test",
+    "smooth",
+    "steepest",
+    "suggest",
+    "sweep",
+    "usable_region",
+    "valley",
+]
+
+#: Names of the individual suggestion methods, in the order reported.
+METHODS = ("steepest", "valley", "minimum")
+
+
+# -- the sweep ---------------------------------------------------------------------------------
+def sweep(iterations: int, start: float = 1e-7, end: float = 10.0, mode: str = "exp") -> Schedule:
+    """The range test's learning rates as an lrkit schedule of the update index (absolute LRs).
+
+    ``sweep(N, start, end)(i)`` is the LR of update ``i``; ``start`` at ``i = 0``, ``end`` at
+    ``i = N - 1``. ``mode`` is ``'exp'`` (geometric) or ``'linear'``.
+
+    >>> s = sweep(5, 1e-4, 1.0)
+    >>> s([0, 1, 2, 3, 4]).round(10).tolist()
+    [0.0001, 0.001, 0.01, 0.1, 1.0]
+    >>> sweep(3, 0.1, 0.3, mode='linear')(1)
+    0.2
+    """
+    who = "sweep"
+    iterations = v.integer(who, "iterations", iterations, minimum=2)
+    start = v.positive(who, "start", start, "the sweep starts at a small positive LR such as 1e-7")
+    end = v.number(who, "end", end)
+    if not end > start:
+        raise ValueError(f"{who}: end must be > start, got start={start!r}, end={end!r}; a range test sweeps upwards")
+    mode = v.choice(who, "mode", mode, ("exp", "linear"))
+    return Anneal(iterations - 1, start, end, shape=mode)
+
+
+# -- smoothing ---------------------------------------------------------------------------------
+def smooth(losses: Sequence[float] | np.ndarray, beta: float = 0.98) -> np.ndarray:
+    """Bias-corrected exponential moving average; NaN/inf inputs are skipped (NaN out).
+
+    ``a_k = beta a_{k-1} + (1-beta) x_k``, ``out_k = a_k / (1 - beta^k)`` with ``k`` the number of
+    finite values so far, so the first output equals the first loss. ``beta = 0`` is no smoothing.
+
+    >>> smooth([2.0, float('nan'), 2.0, 1.0], beta=0.5).round(4)
+    array([2.    ,    nan, 2.    , 1.4286])
+    """
+    beta = v.number("smooth", "beta", beta)
+    if not 0 <= beta < 1:
+        raise ValueError(f"smooth: beta must be in [0, 1), got {beta!r}; 0.98 is the usual value, 0 disables")
+    x = np.asarray(losses, dtype=np.float64).reshape(-1)
+    out = np.full(x.shape, np.nan)
+    avg, k = 0.0, 0
+    for i, value in enumerate(x):
+        if not math.isfinite(value):
+            continue
+        k += 1
+        avg = beta * avg + (1.0 - beta) * value
+        out[i] = avg / (1.0 - beta**k)
+    return out
+
+
+def _finite_curve(lrs: Any, losses: Any) -> tuple[np.ndarray, np.ndarray]:
+    lr = np.asarray(lrs, dtype=np.float64).reshape(-1)
+    loss = np.asarray(losses, dtype=np.float64).reshape(-1)
+    if lr.shape != loss.shape:
+        raise ValueError(
+            f"lrs and losses must have the same length, got {lr.size} and {loss.size}; "
+            "pass one loss per learning rate"
+        )
+    keep = np.isfinite(lr) & np.isfinite(loss) & (lr > 0)
+    lr, loss = lr[keep], loss[keep]
+    if lr.size > 1 and not np.all(np.diff(lr) > 0):
+        raise ValueError("lrs must be strictly increasing (a range test sweeps upwards); sort the points by LR")
+    return lr, loss
+
+
+# -- suggestion methods (pure) -------------------------------------------------------------------
+def usable_region(losses: Sequence[float] | np.ndarray) -> int:
+    """The number of leading points of a (finite) curve that are usable: up to the first rebound.
+
+    A rebound is the first point ``j`` with ``loss_j - m_j > (loss_0 - m_j) / 2``, ``m_j`` the running
+    minimum: the loss has climbed back more than half-way to where it started. Everything after
+    it (including any later fall) is ignored by the suggestions.
+
+    >>> usable_region([3.0, 2.0, 1.0, 1.5, 2.5, 0.5])
+    4
+    """
+    x = np.asarray(losses, dtype=np.float64).reshape(-1)
+    if x.size == 0:
+        return 0
+    running = np.minimum.accumulate(x)
+    rebound = (x - running) > 0.5 * (x[0] - running)
+    rebound &= running < x[0]
+    hits = np.flatnonzero(rebound)
+    return int(hits[0]) if hits.size else int(x.size)
+
+
+def _skip(n: int) -> int:
+    return n // 10
+
+
+def steepest(lrs: Any, losses: Any) -> float | None:
+    """The LR of the most negative ``d loss / d log(lr)`` before the curve's minimum (usable region).
+
+    The first 10% of points are skipped (the smoothing has not settled there). ``None`` when
+    fewer than 3 points remain or the curve never falls.
+
+    >>> lrs = np.logspace(-4, 0, 41)
+    >>> losses = 1.0 - np.tanh(np.log10(lrs) + 2.0)   # steepest at 1e-2
+    >>> round(steepest(lrs, losses), 6)
+    0.01
+    """
+    lr, loss = _finite_curve(lrs, losses)
+    end = usable_region(loss)
+    lr, loss = lr[:end], loss[:end]
+    if lr.size < 3:
+        return None
+    stop = int(np.argmin(loss)) + 1
+    first = _skip(lr.size)
+    if stop - first < 3:
+        return None
+    slope = np.gradient(loss[first:stop], np.log(lr[first:stop]))
+    i = int(np.argmin(slope))
+    return float(lr[first + i]) if slope[i] < 0 else None
+
+
+def valley(lrs: Any, losses: Any) -> float | None:
+    """fastai's valley: the LR half-way along the curve's longest decreasing run (usable region).
+
+    The longest decreasing subsequence ``lds`` is found (O(n^2)); with ``e`` the first index
+    where it is longest and ``s = e - lds[e]``, the answer is the LR at ``s + (e-s)/2``.
+
+    >>> lrs = np.logspace(-4, 0, 41)
+    >>> losses = 1.0 - np.tanh(np.log10(lrs) + 2.0)
+    >>> 1e-4 < valley(lrs, losses) < 1.0
+    True
+    """
+    lr, loss = _finite_curve(lrs, losses)
+    lr, loss = lr[: usable_region(loss)], loss[: usable_region(loss)]
+    first = _skip(lr.size)
+    lr, loss = lr[first:], loss[first:]
+    n = loss.size
+    if n < 3:
+        return None
+    lds = np.ones(n, dtype=np.int64)
+    for i in range(1, n):
+        higher = loss[:i] > loss[i]
+        if higher.any():
+            lds[i] = 1 + int(lds[:i][higher].max())
+    end = int(np.argmax(lds))
+    if lds[end] < 2:
+        return None
+    start = max(end - int(lds[end]), 0)
+    sections = (end - start) / 3
+    idx = start + int(sections) + int(sections / 2)
+    return float(lr[idx])
+
+
+def minimum(lrs: Any, losses: Any) -> float | None:
+    """The LR of the curve's minimum (within the usable region) divided by 10.
+
+    >>> minimum([1e-3, 1e-2, 1e-1, 1.0], [2.0, 1.0, 0.5, 3.0])
+    0.01
+    """
+    lr, loss = _finite_curve(lrs, losses)
+    end = usable_region(loss)
+    if end == 0:
+        return None
+    return float(lr[int(np.argmin(loss[:end]))] / 10.0)
+
+
+_METHOD_FUNCS: dict[str, Callable[[Any, Any], float | None]] = {
+    "steepest": steepest,
+    "valley": valley,
+    "minimum": minimum,
+}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """The default suggestion: ``value`` (``None`` when declined, then ``reason`` says why)
+    and every method's own answer in ``methods``."""
+
+    value: float | None
+    reason: str
+    methods: dict[str, float | None]
+
+
+def suggest(
+    lrs: Any,
+    losses: Any,
+    *,
+    beta: float = 0.98,
+    min_points: int = 10,
+    min_drop: float = 0.05,
+    max_spread: float = 2.0,
+) -> Suggestion:
+    """The default suggestion from raw losses: the median of steepest, valley and minimum/10.
+
+    The raw ``losses`` are smoothed (:func:`smooth` with ``beta``; pass ``beta=0`` for an already
+    smoothed curve), NaN/inf points dropped, then each method runs on the result. It declines
+    (``value=None``, ``reason`` set) when there are fewer than ``min_points`` finite points; when the
+    smoothed loss never falls by ``min_drop`` (a fraction) of its starting value; when the minimum is
+    within the first 10% of the sweep; when no method has an answer; or when the methods' answers
+    span more than ``max_spread`` decades.
+
+    >>> suggest([1e-3, 1e-2, 1e-1], [1.0, 1.0, 1.0]).reason
+    'only 3 finite losses; need at least 10 (run more iterations)'
+    """
+    min_points = v.integer("suggest", "min_points", min_points, minimum=3)
+    min_drop = v.non_negative("suggest", "min_drop", min_drop)
+    max_spread = v.positive("suggest", "max_spread", max_spread)
+    raw_lr = np.asarray(lrs, dtype=np.float64).reshape(-1)
+    curve = smooth(losses, beta) if beta > 0 else np.asarray(losses, dtype=np.float64).reshape(-1)
+    lr, loss = _finite_curve(raw_lr, curve)
+    empty: dict[str, float | None] = dict.fromkeys(METHODS)
+    if lr.size < min_points:
+        reason = f"only {lr.size} finite losses; need at least {min_points} (run more iterations)"
+        return Suggestion(None, reason, empty)
+    methods = {name: func(lr, loss) for name, func in _METHOD_FUNCS.items()}
+    end = usable_region(loss)
+    low = int(np.argmin(loss[:end]))
+    start_loss, best = float(loss[0]), float(loss[low])
+    drop = (start_loss - best) / max(abs(start_loss), 1e-12)
+    if drop < min_drop:
+        return Suggestion(
+            None,
+            f"the smoothed loss never fell by {min_drop:.0%} of its starting value {start_loss:.4g} "
+            f"(best {best:.4g}, a {drop:.1%} fall); start the sweep lower, end it higher or run more iterations",
+            methods,
+        )
+    if low < max(_skip(lr.size), 1):
+        return Suggestion(
+            None,
+            f"the loss is lowest at the start of the sweep (lr={lr[low]:.3g}); start the sweep at a lower LR",
+            methods,
+        )
+    answers = [x for x in methods.values() if x is not None and math.isfinite(x) and x > 0]
+    if not answers:
+        return Suggestion(None, "no method found a falling stretch of the loss curve", methods)
+    spread = math.log10(max(answers) / min(answers))
+    if spread > max_spread:
+        shown = ", ".join(f"{k}={x:.3g}" for k, x in methods.items() if x is not None)
+        return Suggestion(
+            None,
+            f"the methods disagree by {spread:.1f} decades ({shown}); the curve is too noisy: "
+            "run more iterations or use a validation loss",
+            methods,
+        )
+    value = float(np.exp(np.median(np.log(answers))))
+    return Suggestion(value, "", methods)
+
+
+# -- the range test loop (framework-free) ------------------------------------------------------
+@dataclass
+class FinderResult:
+    """What a range test found.
+
+    ``lrs[i]``/``losses[i]`` are the LR and raw loss of real update ``i`` (one point per optimizer
+    update), ``smoothed`` the bias-corrected average; ``suggestion`` the default suggestion or
+    ``None`` with ``reason``; ``suggestions`` each method's answer; ``stopped`` why the sweep ended.
+    """
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    smoothed: np.ndarray
+    suggestion: float | None
+    reason: str
+    suggestions: dict[str, float | None]
+    stopped: str = "completed"
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_curve(
+        cls,
+        lrs: Any,
+        losses: Any,
+        *,
+        beta: float = 0.98,
+        stopped: str = "completed",
+        settings: Mapping[str, Any] | None = None,
+        **suggest_options: Any,
+    ) -> FinderResult:
+        """Build a result (smoothing and suggestions included) from raw points."""
+        lr = np.asarray(lrs, dtype=np.float64).reshape(-1)
+        loss = np.asarray(losses, dtype=np.float64).reshape(-1)
+        s = suggest(lr, loss, beta=beta, **suggest_options)
+        return cls(lr, loss, smooth(loss, beta), s.value, s.reason, dict(s.methods), stopped, dict(settings or {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (NaN/inf losses written as ``None``)."""
+
+        def clean(a: np.ndarray) -> list[float | None]:
+            return [float(x) if math.isfinite(x) else None for x in a.tolist()]
+
+        return {
+            "lrs": clean(self.lrs),
+            "losses": clean(self.losses),
+            "smoothed": clean(self.smoothed),
+            "suggestion": self.suggestion,
+            "reason": self.reason,
+            "suggestions": dict(self.suggestions),
+            "stopped": self.stopped,
+            "settings": dict(self.settings),
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        """:meth:`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FinderResult:
+        """The inverse of :meth:`to_dict`."""
+
+        def arr(key: str) -> np.ndarray:
+            return np.array([np.nan if x is None else x for x in data[key]], dtype=np.float64)
+
+        return cls(
+            arr("lrs"),
+            arr("losses"),
+            arr("smoothed"),
+            data["suggestion"],
+            data["reason"],
+            dict(data["suggestions"]),
+            data.get("stopped", "completed"),
+            dict(data.get("settings", {})),
+        )
+
+    def plot(self, path: Any = None, *, ax: Any = None, title: str | None = None) -> Any:
+        """Loss vs LR (log axis), raw and smoothed, the suggestion marked; saved to ``path`` if given.
+
+        Returns the matplotlib ``Axes``. matplotlib is imported here, never by ``import lrkit``.
+        """
+        try:
+            from matplotlib.figure import Figure
+        except ImportError:
+            raise ImportError("FinderResult.plot needs matplotlib: pip install 'lrkit[plot]'") from None
+        fig = None
+        if ax is None:
+            fig = Figure(figsize=(6.4, 4.0), layout="tight")
+            ax = fig.subplots()
+        keep = np.isfinite(self.losses)
+        ax.plot(self.lrs[keep], self.losses[keep], color="0.75", lw=0.8, label="loss")
+        keep = np.isfinite(self.smoothed)
+        ax.plot(self.lrs[keep], self.smoothed[keep], color="C0", lw=1.6, label="smoothed")
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("loss")
+        finite = self.smoothed[keep]
+        if finite.size:
+            top = float(finite[0]) + 0.5 * (float(finite[0]) - float(finite.min()))
+            low = float(np.nanmin(self.losses[np.isfinite(self.losses)]))
+            ax.set_ylim(low - 0.05 * abs(top - low), top)
+        styles = {"steepest": ("C2", ":"), "valley": ("C1", "--"), "minimum": ("C4", "-.")}
+        for name, value in self.suggestions.items():
+            if value is not None:
+                color, style = styles.get(name, ("0.5", ":"))
+                ax.axvline(value, color=color, ls=style, lw=1.0, label=f"{name} {value:.2g}")
+        if self.suggestion is not None:
+            ax.axvline(self.suggestion, color="C3", lw=2.0, label=f"suggestion {self.suggestion:.2g}")
+        ax.set_title(title or (f"LR range test: suggestion {self.suggestion:.3g}" if self.suggestion else
+                               f"LR range test: no suggestion ({self.reason[:60]})"), fontsize=9)
+        ax.legend(fontsize=8)
+        if path is not None:
+            (fig or ax.figure).savefig(path, dpi=110)
+        return ax
+
+
+def _as_loss(value: Any) -> float | None:
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"range_test: the step must return a number (the loss) or None, got {value!r}")
+    return float(value)
+
+
+def range_test(
+    step: Callable[[float], Any],
+    *,
+    start: float = 1e-7,
+    end: float = 10.0,
+    iterations: int = 100,
+    mode: str = "exp",
+    beta: float = 0.98,
+    diverge: float | None = 4.0,
+    max_skips: int = 100,
+    progress: bool = False,
+    **suggest_options: Any,
+) -> FinderResult:
+    """Run a range test on a training-step callable: ``step(lr) -> loss``.
+
+    ``step`` does one real optimizer update at learning rate ``lr`` and returns its loss; it returns
+    ``None`` when no update happened (an AMP step skipped for inf gradients), and is then called
+    again at the same LR, so there is exactly one point per real update. The sweep stops early
+    after ``diverge`` x the best smoothed loss (``None`` disables), after a NaN/inf loss, or after
+    ``max_skips`` consecutive skipped updates. Restoring state is the caller's job (the torch front
+    end does it).
+
+    >>> w = [5.0]
+    >>> def step(lr):                         # gradient descent on (w-1)^2
+    ...     loss = (w[0] - 1.0) ** 2
+    ...     w[0] -= lr * 2.0 * (w[0] - 1.0)
+    ...     return loss
+    >>> r = range_test(step, start=1e-4, end=10.0, iterations=60)
+    >>> r.stopped.startswith('diverged'), len(r.lrs) < 60
+    (True, True)
+    """
+    who = "range_test"
+    schedule = sweep(iterations, start, end, mode)
+    if diverge is not None:
+        diverge = v.number(who, "diverge", diverge)
+        if not diverge > 1:
+            raise ValueError(f"{who}: diverge must be > 1 (or None), got {diverge!r}; 4 stops at 4x the best loss")
+    max_skips = v.integer(who, "max_skips", max_skips, minimum=0)
+    beta = v.number(who, "beta", beta)
+    if not 0 <= beta < 1:
+        raise ValueError(f"{who}: beta must be in [0, 1), got {beta!r}; 0.98 is the usual value, 0 disables")
+    settings = {"start": start, "end": end, "iterations": iterations, "mode": mode, "beta": beta, "diverge": diverge}
+    lrs: list[float] = []
+    losses: list[float] = []
+    avg, k, best = 0.0, 0, math.inf
+    stopped = "completed"
+    bar = _progress(iterations) if progress else None
+    try:
+        for i in range(iterations):
+            lr = float(schedule(i))
+            skips = 0
+            loss = _as_loss(step(lr))
+            while loss is None:
+                skips += 1
+                if skips > max_skips:
+                    break
+                loss = _as_loss(step(lr))
+            if loss is None:
+                stopped = f"stopped: {max_skips} consecutive skipped updates at lr={lr:.3g}"
+                break
+            lrs.append(lr)
+            losses.append(loss)
+            if bar is not None:
+                bar.update(1)
+            if not math.isfinite(loss):
+                stopped = f"diverged: non-finite loss {loss} at lr={lr:.3g}"
+                break
+            k += 1
+            avg = beta * avg + (1.0 - beta) * loss
+            current = avg / (1.0 - beta**k)
+            best = min(best, current)
+            if diverge is not None and k > 1 and current > diverge * best:
+                stopped = f"diverged: smoothed loss {current:.4g} > {diverge:g} x best {best:.4g} at lr={lr:.3g}"
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    return FinderResult.from_curve(lrs, losses, beta=beta, stopped=stopped, settings=settings, **suggest_options)
+
+
+class _Bar:
+    """A minimal stderr progress line, used when tqdm is not installed."""
+
+    def __init__(self, total: int):
+        self.total, self.n = total, 0
+
+    def update(self, n: int) -> None:
+        import sys
+
+        self.n += n
+        sys.stderr.write(f"\rLR range test {self.n}/{self.total}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        import sys
+
+        sys.stderr.write("\n")
+
+
+def _progress(total: int) -> Any:
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _Bar(total)
+    return tqdm(total=total, desc="LR range test", leave=False)
