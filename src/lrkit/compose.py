@@ -8,6 +8,7 @@ itself a schedule: closed form, vectorised, comparable, printable.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from typing import Any
 
@@ -68,6 +69,9 @@ class Join(Schedule):
 
     def _eval(self, t: np.ndarray) -> np.ndarray:
         offsets = self._offsets
+        if t.size == 1:  # the scalar path: one piece, no masks
+            i = bisect.bisect_right(self.offsets, float(t[0])) - 1
+            return self.pieces[i]._at(t - offsets[i])
         index = np.searchsorted(offsets, t, side="right") - 1
         out = np.empty(t.shape)
         for i, piece in enumerate(self.pieces):

@@ -45,6 +45,9 @@ def register(constructor: Callable[..., Schedule]) -> Callable[..., Schedule]:
     return constructor
 
 
+_INF = float("inf")
+
+
 def _is_scalar(step: Any) -> bool:
     return isinstance(step, numbers.Real) or (isinstance(step, np.ndarray) and step.ndim == 0)
 
@@ -85,9 +88,10 @@ class Schedule:
     def __call__(self, step: Any) -> Any:
         """The value at ``step`` (a number or an array of numbers, each >= 0)."""
         if _is_scalar(step):
-            t = np.array([float(step)], dtype=np.float64)
-            _check_steps(t, step)
-            return float(self._at(t)[0])
+            value = float(step)
+            if not (value >= 0 and value != _INF):  # also catches NaN
+                _check_steps(np.array([value]), step)
+            return float(self._at(np.array([value]))[0])
         arr = np.asarray(step, dtype=np.float64)
         flat = arr.reshape(-1)
         _check_steps(flat, step)

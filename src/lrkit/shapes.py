@@ -44,13 +44,14 @@ def ramp(t: np.ndarray, steps: float, start: float, end: float, shape: str, powe
     """Move from ``start`` (t=0) to ``end`` (t=steps) along ``shape``; exact at both ends.
 
     With ``p = t / steps`` and the remaining fraction ``h(p)`` (``h(0)=1``, ``h(1)=0``),
-    ``value = start * h(p) + end * (1 - h(p))``, where ``h`` is ``1-p`` (linear),
+    ``value = start * h(p) + end * (1 - h(p))`` (clipped to ``[start, end]``), where ``h`` is ``1-p`` (linear),
     ``(1+cos(pi p))/2`` (cos), ``(1-p)^power`` (poly) or ``1-sqrt(p)`` (1-sqrt);
     ``exp`` is geometric: ``value = end * (start/end)^(1-p)``.
     """
     p = t / steps
+    low, high = min(start, end), max(start, end)
     if shape == "exp":
-        return np.where(p <= 0.0, start, end * np.power(start / end, 1.0 - p))
+        return np.clip(np.where(p <= 0.0, start, end * np.power(start / end, 1.0 - p)), low, high)
     if shape == "linear":
         h = 1.0 - p
     elif shape == "cos":
@@ -59,7 +60,8 @@ def ramp(t: np.ndarray, steps: float, start: float, end: float, shape: str, powe
         h = np.power(1.0 - p, power)
     else:  # "1-sqrt"
         h = 1.0 - np.sqrt(p)
-    return start * h + end * (1.0 - h)
+    # the convex combination can round one ulp outside [start, end]; clip keeps the bounds exact
+    return np.clip(start * h + end * (1.0 - h), low, high)
 
 
 def _check_exp(who: str, start: float, end: float) -> None:

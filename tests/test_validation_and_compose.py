@@ -1,0 +1,122 @@
+"""Constructors reject bad parameters with a message that repeats the value and says the fix;
+combinators do what their formulas say."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import lrkit as lk
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: lk.cosine(-3), "cosine: steps must be > 0, got -3"),
+        (lambda: lk.cosine(0), "cosine: steps must be > 0, got 0"),
+        (lambda: lk.cosine(float("nan")), "cosine: steps must be a finite number (not NaN or inf), got nan"),
+        (lambda: lk.cosine(10, floor=float("inf")), "floor must be a finite number"),
+        (lambda: lk.cosine(10, floor=2.0), "floor must be <= peak, got floor=2.0 > peak=1.0"),
+        (lambda: lk.cosine("10"), "steps must be a finite number, got '10'"),
+        (lambda: lk.cosine(True), "steps must be a finite number, got True"),
+        (lambda: lk.warmup(10, start=2.0), "start must be <= peak"),
+        (lambda: lk.warmup(10, shape="exp"), "shape='exp' needs start > 0"),
+        (lambda: lk.warmup(10, shape="square"), "shape must be one of 'linear', 'cos', 'exp', got 'square'"),
+        (lambda: lk.step_decay(10, factor=1.5), "factor must be in (0, 1], got 1.5"),
+        (lambda: lk.step_decay(10, factor=0), "factor must be in (0, 1], got 0"),
+        (lambda: lk.exponential(-0.5), "factor must be in (0, 1]"),
+        (lambda: lk.multistep([30, 10]), "milestones must be strictly increasing, got [30, 10]"),
+        (lambda: lk.multistep([10, 10]), "strictly increasing"),
+        (lambda: lk.multistep([]), "milestones must not be empty"),
+        (lambda: lk.multistep([0, 10]), "milestones must be > 0"),
+        (lambda: lk.piecewise_constant([10], [1.0]), "one more entry than boundaries"),
+        (lambda: lk.piecewise_linear([1, 10], [1.0, 0.0]), "knots must start at 0"),
+        (lambda: lk.sgdr(10, mult=0.5), "mult must be >= 1, got 0.5"),
+        (lambda: lk.sgdr(10, cycles=0), "cycles must be an integer >= 1, got 0"),
+        (lambda: lk.untuned_warmup(1.0), "beta2 must be in (0, 1), got 1.0"),
+        (lambda: lk.warmup_cosine(100, warmup=200), "warmup must be < steps, got warmup=200 >= steps=100"),
+        (lambda: lk.wsd(100, warmup=60, decay=50), "warmup + decay must be <= steps"),
+        (lambda: lk.one_cycle(100, pct_start=1.2), "pct_start must be in (0, 1.0), got 1.2"),
+        (lambda: lk.one_cycle(100, pct_start=0.6, three_phase=True), "pct_start must be in (0, 0.5)"),
+        (lambda: lk.flat_cosine(100, flat=1.0), "flat must be in (0, 1), got 1.0"),
+        (lambda: lk.step_decay(10) >> lk.cosine(10), "piece 0 step_decay(10) is infinite"),
+        (lambda: lk.repeat(lk.inverse_sqrt()), "only a finite schedule can repeat"),
+        (lambda: lk.shift(lk.linear(10), 10), "by must be < the schedule's length 10, got 10"),
+        (lambda: lk.clamp(lk.linear(10)), "give low, high or both"),
+        (lambda: lk.clamp(lk.linear(10), low=0.5, high=0.1), "low must be <= high"),
+        (lambda: lk.cosine(10) * -1.0, "factor must be >= 0, got -1.0"),
+        (lambda: lk.noise(lk.constant(), clip=1.0), "clip must be in [0, 1), got 1.0"),
+        (lambda: lk.cyclic(5, amplitude=0.5), "amplitude must be a schedule"),
+    ],
+)
+def test_bad_parameters_raise_clear_errors(build, message):
+    with pytest.raises(ValueError) as info:
+        build()
+    assert message in str(info.value)
+
+
+def test_join_gives_each_piece_its_local_step():
+    s = lk.linear(10) >> lk.linear(5, start=2.0, end=1.0) >> lk.constant(0.5)
+    assert s.offsets == (0, 10, 15)
+    assert s(5) == 0.5 and s(10) == 2.0 and s(12.5) == 1.5 and s(15) == 0.5 and s(1e9) == 0.5
+    assert s.length is None
+    assert (lk.linear(1) >> lk.linear(2)) >> lk.linear(3) == lk.linear(1) >> (lk.linear(2) >> lk.linear(3))
+    assert s.phase_starts(100) == [10.0, 15.0]
+
+
+def test_scale_product_clamp():
+    s = lk.linear(10)
+    np.testing.assert_array_equal((s * 0.5)(np.arange(12)), 0.5 * s(np.arange(12)))
+    p = lk.linear(10) * lk.constant(0.5, 20)
+    assert p.length == 20 and p(5) == 0.25 and p(15) == 0.0
+    assert (lk.linear(10) * lk.inverse_sqrt()).length is None
+    c = lk.clamp(lk.linear(10), low=0.2, high=0.8)
+    assert c(0) == 0.8 and c(5) == 0.5 and c(10) == 0.2
+
+
+def test_repeat_shift_stretch_take():
+    r = lk.repeat(lk.linear(4), times=3)
+    assert [r(t) for t in (0, 3, 4, 8, 11, 12, 100)] == [1.0, 0.25, 1.0, 1.0, 0.25, 0.0, 0.0]
+    forever = lk.repeat(lk.linear(4))
+    assert forever.length is None and forever(400) == 1.0
+    sh = lk.shift(lk.linear(10), 4)
+    assert sh.length == 6 and sh(0) == 0.6 and sh(6) == 0.0
+    delayed = lk.shift(lk.linear(10), -5)
+    assert delayed.length == 15 and delayed(3) == 1.0 and delayed(10) == 0.5
+    st = lk.stretch(lk.warmup(0.1) >> lk.cosine(0.9), 1000)
+    assert st.length == 1000 and st(100) == 1.0 and st(1000) == 0.0
+    assert st.phase_starts(2000) == [pytest.approx(100.0)]
+    tk = lk.take(lk.step_decay(2, factor=0.5), 5)
+    assert tk.length == 5 and tk(4) == 0.25 and tk(100) == tk(5)
+
+
+def test_noise_is_a_function_of_seed_and_step():
+    s = lk.noise(lk.constant(1.0), std=0.5, clip=0.3, seed=7)
+    t = np.arange(10_000)
+    values = s(t)
+    np.testing.assert_array_equal(values, s(t[::-1])[::-1])  # order does not matter
+    assert all(s(int(i)) == values[i] for i in (0, 17, 9999))  # nor batching
+    assert values.min() >= 0.7 and values.max() <= 1.3
+    assert not np.array_equal(values, lk.noise(lk.constant(1.0), std=0.5, clip=0.3, seed=8)(t))
+    unclipped = lk.noise(lk.constant(1.0), std=0.01, clip=0.9, seed=1)(t) - 1.0
+    assert abs(unclipped.mean()) < 0.01 * 4 / math.sqrt(t.size) * 10
+    assert abs(unclipped.std() - 0.01) < 0.001  # a standard normal scaled by std
+    window = lk.noise(lk.constant(1.0), std=0.5, seed=1, start=10, end=20)
+    assert window(5) == 1.0 and window(25) == 1.0 and window(np.arange(10, 20)).std() > 0
+
+
+def test_import_lrkit_needs_no_framework():
+    code = (
+        "import sys\n"
+        "for name in ('torch', 'jax', 'keras', 'matplotlib', 'optax', 'tensorflow'):\n"
+        "    sys.modules[name] = None  # any import of these now fails\n"
+        "import lrkit, lrkit.config, lrkit.terminal\n"
+        "s = lrkit.from_config('warmup(5) >> cosine(10)')\n"
+        "print(s(5))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1.0"
