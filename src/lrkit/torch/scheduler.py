@@ -1,0 +1,510 @@
+"""``lrkit.torch.Scheduler``: drive a torch optimizer's hyperparameters from lrkit schedules.
+
+Semantics (decided once; see docs/torch.md):
+
+* **Relative learning rates.** ``lr_g = (base_g * lr_scale_g) * schedule(t)`` where ``base_g`` is
+  group ``g``'s ``lr`` when the Scheduler is built (kept in the Scheduler's state, never written
+  into the group). ``relative=()`` makes the learning rate absolute: ``lr_g = lr_scale_g * schedule(t)``.
+* **Other hyperparameters are absolute** (``hyper={"momentum": one_cycle_momentum(n)}`` writes
+  0.95 .. 0.85 .. 0.95) unless named in ``relative`` (``relative=("lr", "weight_decay")``).
+  ``"beta1"``/``"beta2"`` name the elements of Adam's ``betas``.
+* **A zero stays zero.** A group whose value is 0 at construction is never changed (frozen layers,
+  no-decay groups).
+* **One clock.** ``t`` is the number of real optimizer updates, counted by an optimizer
+  step post-hook: ``step()`` after a micro-batch with no update, or after an update that
+  ``GradScaler`` skipped (inf/NaN gradients), changes nothing. ``advance="call"`` counts
+  ``step()`` calls instead (per-epoch stepping); ``updates_per_epoch=N`` makes ``t`` fractional
+  epochs; ``clock=WallClock(...)`` makes ``t`` seconds.
+* **Past the end** of a finite schedule the final value is held and a warning is given once.
+
+Values are evaluated in blocks of 1,024 updates aligned to absolute update numbers
+(block ``k`` covers ``[1024 k, 1024 (k+1))``) and cached as Python floats, so ``step()`` is an index
+and a write, and a resumed run reads the very same block: values are bitwise those of an
+uninterrupted run.
+
+>>> import torch, lrkit as lk
+>>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+>>> sched = Scheduler(opt, lk.warmup(10) >> lk.cosine(90))
+>>> opt.param_groups[0]["lr"], sched.value_at(10)
+(0.0, [0.1])
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+import weakref
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+
+from lrkit.schedule import Schedule
+from lrkit.torch._targets import Target, is_plain, key_path, read, write
+
+__all__ = ["Scheduler"]
+
+_SHIFT = 10
+BLOCK = 1 << _SHIFT  #: updates per cached block of values
+_MASK = BLOCK - 1
+_FORMAT = "lrkit.torch.Scheduler"
+_IDLE_WARNING = 100  # step() calls without any optimizer update before we say so
+
+ScheduleSpec = Schedule | Sequence[Schedule]
+
+
+def _optional_reactive() -> Any:
+    try:
+        import lrkit.reactive as reactive
+    except ImportError:  # pragma: no cover - before/without lrkit.reactive
+        return None
+    return reactive
+
+
+def _distributed() -> tuple[Callable[[float], float], Callable[[float], float]]:
+    try:
+        from lrkit.torch.distributed import agree_elapsed, reduce_metric
+    except ImportError:  # pragma: no cover - before/without lrkit.torch.distributed
+        return (lambda x: x), (lambda x: x)
+    return reduce_metric, agree_elapsed
+
+
+class Scheduler(LRScheduler):
+    """A ``torch.optim.lr_scheduler.LRScheduler`` whose values come from lrkit schedules.
+
+    Args:
+        optimizer: a ``torch.optim.Optimizer`` (the real one, not a Lightning/Accelerate wrapper).
+        schedule: the learning-rate schedule, or one schedule per param group.
+        hyper: other keys to schedule, e.g. ``{"momentum": s}``, ``{"beta1": s}``,
+            ``{"weight_decay": s}``; each a schedule or one per group.
+        relative: keys whose schedule multiplies the group's value at construction (default ``("lr",)``);
+            every other scheduled key is written as an absolute value.
+        lr_scale: one multiplier per group for the learning rate (layer-wise decay).
+        advance: ``"update"`` (default): progress counts real optimizer updates;
+            ``"call"``: progress counts ``step()`` calls (e.g. once per epoch).
+        updates_per_epoch: with ``advance="update"``, progress is ``updates / updates_per_epoch``
+            (fractional epochs) so the schedule's unit is the epoch.
+        clock: a ``lrkit.reactive.WallClock``: progress is seconds (or budget-scaled), read at each ``step()``.
+
+    Formula: ``group[key] = factor_g * schedule(t)``, ``factor_g = base_g * scale_g`` (relative) or
+    ``scale_g`` (absolute), and 0 for a group whose value was 0.
+
+    >>> import torch, lrkit as lk
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
+    >>> s = Scheduler(opt, lk.one_cycle(100), hyper={"momentum": lk.one_cycle_momentum(100)})
+    >>> opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"]
+    (0.04, 0.95)
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        schedule: ScheduleSpec,
+        *,
+        hyper: Mapping[str, ScheduleSpec] | None = None,
+        relative: Collection[str] = ("lr",),
+        lr_scale: Sequence[float] | None = None,
+        advance: Literal["update", "call"] = "update",
+        updates_per_epoch: float | None = None,
+        clock: Any = None,
+    ) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"Scheduler: optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}; "
+                "pass the inner optimizer, not a Lightning/Accelerate wrapper"
+            )
+        self.optimizer = optimizer
+        if advance not in ("update", "call"):
+            raise ValueError(f"Scheduler: advance must be 'update' or 'call', got {advance!r}")
+        if updates_per_epoch is not None:
+            if advance != "update":
+                raise ValueError("Scheduler: updates_per_epoch needs advance='update' (progress in fractional epochs)")
+            if (isinstance(updates_per_epoch, bool) or not isinstance(updates_per_epoch, numbers.Real)
+                    or not updates_per_epoch > 0 or not math.isfinite(updates_per_epoch)):
+                raise ValueError(f"Scheduler: updates_per_epoch must be a number > 0, got {updates_per_epoch!r}")
+            updates_per_epoch = float(updates_per_epoch)
+        self._advance = advance
+        self._by_update = advance == "update"
+        self._upe = updates_per_epoch
+        self._clock = clock
+
+        specs: dict[str, ScheduleSpec] = {"lr": schedule}
+        for name, spec in (hyper or {}).items():
+            if not isinstance(name, str) or name == "lr":
+                raise ValueError(f"Scheduler: hyper keys must be strings other than 'lr', got {name!r}; "
+                                 "the learning rate is the schedule argument")
+            specs[name] = spec
+        relative = tuple(relative)
+        for name in relative:
+            if name not in specs:
+                raise ValueError(f"Scheduler: relative names {name!r}, which is not scheduled; "
+                                 f"scheduled keys are {sorted(specs)}")
+        self._relative = relative
+        self._specs = specs
+        self._lr_scale = None if lr_scale is None else [float(x) for x in lr_scale]
+
+        # distinct schedules (one cache each), and the group -> schedule index per key
+        self._schedules: list[Schedule] = []
+        self._assign: dict[str, list[int] | int] = {}
+        for name, spec in specs.items():
+            self._assign[name] = self._register(name, spec)
+
+        self._count = [0]  # real optimizer updates, incremented by the step post-hook
+        box = self._count
+
+        def _on_update(opt: Any, args: Any, kwargs: Any) -> None:
+            box[0] += 1
+
+        handle = optimizer.register_step_post_hook(_on_update)
+        weakref.finalize(self, handle.remove)
+
+        self._base: dict[str, list[float]] = {name: [] for name in specs}
+        self._targets: list[Target] = []
+        self._groups: list[dict[str, Any]] = []
+        self._n = 0  # progress (updates or calls) whose values are written
+        self._step_count = 0  # step() calls (Accelerate reads and bumps it)
+        self._idle = 0
+        self._warned_end = False
+        self._controllers: list[Any] = [None] * len(self._schedules)
+        self._resolved = list(self._schedules)
+        self._setup_reactive()
+        self._cache: list[list[float]] = []
+        self._k = -1
+        self._ends = [math.inf if s.length is None else float(s.length) for s in self._schedules]
+        end = min(self._ends)
+        self._end = end * self._upe if (self._upe is not None and math.isfinite(end)) else end
+        self._adopt_groups()
+        self._apply(0)
+
+    # -- construction helpers ------------------------------------------------------------
+    def _register(self, name: str, spec: ScheduleSpec) -> list[int] | int:
+        def index(s: Any, where: str) -> int:
+            if not isinstance(s, Schedule):
+                raise TypeError(f"Scheduler: {where} must be an lrkit Schedule, got {s!r}; "
+                                "build one with lrkit (e.g. lrkit.cosine(1000)) or lrkit.from_config(text)")
+            for i, known in enumerate(self._schedules):
+                if known is s or known == s:
+                    return i
+            self._schedules.append(s)
+            return len(self._schedules) - 1
+
+        label = "schedule" if name == "lr" else f"hyper[{name!r}]"
+        if isinstance(spec, Schedule):
+            return index(spec, label)
+        if isinstance(spec, (list, tuple)):
+            n = len(self.optimizer.param_groups)
+            if len(spec) != n:
+                raise ValueError(f"Scheduler: {label} has {len(spec)} schedules but the optimizer has {n} param "
+                                 "groups; give one schedule, or one per group")
+            return [index(s, f"{label}[{i}]") for i, s in enumerate(spec)]
+        raise TypeError(f"Scheduler: {label} must be an lrkit Schedule or a list of them, got {spec!r}")
+
+    def _setup_reactive(self) -> None:
+        reactive = _optional_reactive()
+        if reactive is None or not hasattr(reactive, "Controller"):
+            return
+        for j, s in enumerate(self._schedules):
+            controller = reactive.Controller(s)
+            if controller.reactive:
+                self._controllers[j] = controller
+
+    def _adopt_groups(self) -> None:
+        """Capture base values of groups not seen before and (re)build the write plan."""
+        groups = self.optimizer.param_groups
+        for name in self._specs:
+            bases = self._base[name]
+            start = len(bases)
+            if start < len(groups) and start > 0 and not isinstance(self._assign[name], int):
+                raise ValueError(
+                    f"Scheduler: a param group was added after construction, but {name!r} has one schedule "
+                    "per group; build the Scheduler after add_param_group (or give one schedule for all groups)"
+                )
+            for g in range(start, len(groups)):
+                bases.append(read(groups[g], name, g))
+        if self._lr_scale is not None and len(self._lr_scale) != len(groups):
+            raise ValueError(f"Scheduler: lr_scale has {len(self._lr_scale)} entries but the optimizer has "
+                             f"{len(groups)} param groups; give one multiplier per group "
+                             "(build the Scheduler after add_param_group)")
+        for name, bases in self._base.items():
+            if all(b == 0.0 for b in bases):
+                raise ValueError(
+                    f"Scheduler: every param group has {name}=0 at construction, so every group is frozen "
+                    f"and the schedule would do nothing; create the optimizer with a nonzero {name} "
+                    f"(e.g. {name}=1.0 with relative=() for absolute values)"
+                )
+        self._groups = groups
+        self._ngroups = len(groups)
+        self._build_plan()
+
+    def _build_plan(self) -> None:
+        groups = self._groups
+        targets = []
+        for name, bases in self._base.items():
+            assign = self._assign[name]
+            key, index = key_path(name)
+            for g, base in enumerate(bases):
+                j = assign if isinstance(assign, int) else assign[g]
+                scale = self._lr_scale[g] if (name == "lr" and self._lr_scale is not None) else 1.0
+                if base == 0.0:
+                    factor = 0.0
+                elif name in self._relative:
+                    factor = base * scale
+                else:
+                    factor = scale
+                targets.append(Target(g, name, key, index, j, factor))
+        self._targets = targets
+        self._fast = [(groups[t.group], t.key, t.schedule, t.factor) for t in targets if is_plain(groups[t.group], t)]
+        self._slow = [(groups[t.group], t) for t in targets if not is_plain(groups[t.group], t)]
+
+    # -- the update clock ------------------------------------------------------------------
+    def step(self, metric: float | None = None) -> None:  # type: ignore[override]
+        """Apply the values for the current progress (call after ``optimizer.step()``).
+
+        With ``advance="update"`` progress is the number of real optimizer updates: a call after a
+        micro-batch or after an update skipped by ``GradScaler`` changes nothing. ``metric`` feeds a
+        ``plateau`` in the schedule (reduced across ranks first).
+        """
+        self._step_count += 1
+        if self._by_update:
+            n = self._count[0]
+            if n == self._n and metric is None and self._clock is None:
+                if n == 0:
+                    self._idle_call()
+                return
+        else:
+            n = self._n + 1
+        self._n = n
+        if metric is not None:
+            self._observe(metric)
+        self._apply(n)
+
+    def _apply(self, n: int) -> None:
+        groups = self.optimizer.param_groups
+        if groups is not self._groups or len(groups) != self._ngroups:
+            self._adopt_groups()
+        if self._clock is not None:
+            self._apply_clock()
+            return
+        if n > self._end and not self._warned_end:
+            self._warn_end(n)
+        k = n >> _SHIFT
+        if k != self._k:
+            self._cache = self._block(k)
+            self._k = k
+        i = n & _MASK
+        cache = self._cache
+        for group, key, j, factor in self._fast:
+            group[key] = factor * cache[j][i]
+        if self._slow:
+            for group, target in self._slow:
+                write(group, target, target.factor * cache[target.schedule][i])
+
+    def _block(self, k: int) -> list[list[float]]:
+        t = np.arange(k * BLOCK, (k + 1) * BLOCK, dtype=np.float64)
+        if self._upe is not None:
+            t = t / self._upe
+        return [s(t).tolist() for s in self._resolved]
+
+    def _progress(self, n: int) -> float:
+        return n / self._upe if self._upe is not None else float(n)
+
+    def _clock_progress(self) -> list[float]:
+        _, agree = _distributed()
+        return [float(agree(self._clock.progress(s))) for s in self._schedules]
+
+    def _apply_clock(self) -> None:
+        progress = self._clock_progress()
+        if not self._warned_end:
+            for p, end in zip(progress, self._ends, strict=True):
+                if p > end:
+                    self._warn_end(p)
+                    break
+        values = [s(p) for s, p in zip(self._resolved, progress, strict=True)]
+        groups = self._groups
+        for t in self._targets:
+            write(groups[t.group], t, t.factor * values[t.schedule])
+
+    def _observe(self, metric: float) -> None:
+        active = [j for j, c in enumerate(self._controllers) if c is not None]
+        if not active:
+            raise ValueError(
+                f"Scheduler.step(metric={metric!r}): the schedule has no plateau(...) to feed; "
+                "call step() without a metric, or put a plateau in the schedule"
+            )
+        reduce, _ = _distributed()
+        value = float(reduce(float(metric)))
+        where = self._clock_progress() if self._clock is not None else None
+        changed = False
+        for j in active:
+            progress = where[j] if where is not None else self._progress(self._n)
+            if self._controllers[j].observe(value, progress):
+                self._resolved[j] = self._controllers[j].resolve()
+                changed = True
+        if changed:
+            self._k = -1
+
+    def _idle_call(self) -> None:
+        self._idle += 1
+        if self._idle == _IDLE_WARNING:
+            warnings.warn(
+                f"Scheduler: {_IDLE_WARNING} step() calls and no optimizer update observed; the schedule only "
+                "advances on real updates (optimizer.step() that ran). If your optimizer's step bypasses torch's "
+                "step hooks, use Scheduler(..., advance='call')",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _warn_end(self, where: float) -> None:
+        self._warned_end = True
+        scale = self._upe if (self._upe is not None and self._clock is None) else 1.0
+        ends = [f"{s!r} (length {s.length:g})" for s in self._schedules if s.length is not None and where > s.length * scale]
+        warnings.warn(
+            f"Scheduler: progress {where:g} is past the end of {', '.join(ends)}; holding the final value. "
+            "Lengthen the schedule to train longer (this warning is given once)",
+            UserWarning,
+            stacklevel=4,
+        )
+
+    # -- reading -------------------------------------------------------------------------------
+    @property
+    def updates(self) -> int:
+        """Progress count whose values are in the groups (updates, or calls with ``advance="call"``)."""
+        return self._n
+
+    @property
+    def last_epoch(self) -> int:  # type: ignore[override]
+        """Torch's name for :attr:`updates`."""
+        return self._n
+
+    @property
+    def base_lrs(self) -> list[float]:  # type: ignore[override]
+        """Each group's learning rate at construction (the base of relative values)."""
+        return list(self._base["lr"])
+
+    @property
+    def schedules(self) -> dict[str, Schedule | list[Schedule]]:
+        """The schedule (or per-group schedules) of each key, as given."""
+        out: dict[str, Schedule | list[Schedule]] = {}
+        for name, assign in self._assign.items():
+            out[name] = self._schedules[assign] if isinstance(assign, int) else [self._schedules[j] for j in assign]
+        return out
+
+    def get_last_lr(self) -> list[Any]:
+        """The learning rate of each group now (tensors are returned as copies)."""
+        return [g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"] for g in self.optimizer.param_groups]
+
+    def get_lr(self) -> list[Any]:
+        """Same as :meth:`get_last_lr` (values are closed-form; nothing is computed recursively)."""
+        return self.get_last_lr()
+
+    @property
+    def _last_lr(self) -> list[Any]:  # type: ignore[override]
+        return self.get_last_lr()
+
+    def value_at(self, update: float, key: str = "lr") -> list[float]:
+        """The values ``key`` would have in each group at ``update``, without changing anything.
+
+        ``update`` counts the same thing as the Scheduler's progress (updates, or calls with
+        ``advance="call"``; seconds with a clock). Bitwise equal to what :meth:`step` writes.
+        """
+        if key not in self._base:
+            raise KeyError(f"Scheduler.value_at: {key!r} is not scheduled; scheduled keys are {sorted(self._base)}")
+        if isinstance(update, bool) or not isinstance(update, numbers.Real) or not update >= 0:
+            raise ValueError(f"Scheduler.value_at: update must be a number >= 0, got {update!r}")
+        if self._clock is None and float(update).is_integer():
+            n = int(update)
+            k = n >> _SHIFT
+            cache = self._cache if k == self._k else self._block(k)
+            values = [row[n & _MASK] for row in cache]
+        else:
+            values = [s(update) for s in self._resolved]
+        return [t.factor * values[t.schedule] for t in self._targets if t.name == key]
+
+    # -- resume ----------------------------------------------------------------------------------
+    def _identity(self) -> dict[str, Any]:
+        return {
+            "schedules": [s.to_config() for s in self._schedules],
+            "assign": {k: v if isinstance(v, int) else list(v) for k, v in self._assign.items()},
+            "relative": sorted(self._relative),
+            "lr_scale": self._lr_scale,
+            "advance": self._advance,
+            "updates_per_epoch": self._upe,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """A small, JSON-safe dict: progress, schedules (to check on load), bases, reactive/clock state."""
+        state: dict[str, Any] = {"format": _FORMAT, "version": 1}
+        state.update(self._identity())
+        state["updates"] = self._count[0] if self._by_update else self._n
+        state["calls"] = self._step_count
+        state["base"] = {k: list(v) for k, v in self._base.items()}
+        state["warned_end"] = self._warned_end
+        state["controllers"] = [None if c is None else c.state_dict() for c in self._controllers]
+        state["clock"] = None if self._clock is None else self._clock.state_dict()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` and write the values for the restored progress into the groups.
+
+        Raises ``ValueError`` if the state was saved for different schedules or settings.
+        """
+        state = state_dict
+        if not isinstance(state, Mapping) or state.get("format") != _FORMAT:
+            raise ValueError("Scheduler.load_state_dict: not an lrkit Scheduler state (no format "
+                             f"{_FORMAT!r}); was it saved by a torch scheduler?")
+        mine = self._identity()
+        for key, value in mine.items():
+            if _jsonish(state.get(key)) != _jsonish(value):
+                if key == "schedules":
+                    saved = [_describe(c) for c in state.get(key) or []]
+                    raise ValueError(
+                        f"Scheduler.load_state_dict: the state was saved for schedules {saved} but this Scheduler "
+                        f"has {[repr(s) for s in self._schedules]}; build the Scheduler with the saved schedules"
+                    )
+                raise ValueError(f"Scheduler.load_state_dict: the state was saved with {key}={state.get(key)!r} "
+                                 f"but this Scheduler has {key}={value!r}; build it with the saved settings")
+        base = state["base"]
+        if set(base) != set(self._base) or any(len(base[k]) != len(self.optimizer.param_groups) for k in base):
+            raise ValueError(
+                f"Scheduler.load_state_dict: the state has bases for {[len(v) for v in base.values()]} param groups "
+                f"but the optimizer has {len(self.optimizer.param_groups)}; load into an optimizer with the same groups"
+            )
+        self._base = {k: [float(x) for x in v] for k, v in base.items()}
+        self._count[0] = int(state["updates"])
+        self._n = int(state["updates"])
+        self._step_count = int(state.get("calls", 0))
+        self._warned_end = bool(state.get("warned_end", False))
+        self._resolved = list(self._schedules)
+        for j, (c, saved) in enumerate(zip(self._controllers, state.get("controllers") or [], strict=False)):
+            if c is not None and saved is not None:
+                c.load_state_dict(saved)
+                self._resolved[j] = c.resolve()
+        if self._clock is not None and state.get("clock") is not None:
+            self._clock.load_state_dict(state["clock"])
+        self._k = -1
+        self._groups = self.optimizer.param_groups
+        self._ngroups = len(self._groups)
+        self._build_plan()
+        self._apply(self._n)
+
+
+def _jsonish(value: Any) -> Any:
+    """Normalise tuples to lists and ints to floats-compatible values for comparison."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonish(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonish(v) for v in value]
+    return value
+
+
+def _describe(config: Any) -> str:
+    try:
+        from lrkit.config import from_config
+
+        return repr(from_config(config))
+    except Exception:  # noqa: BLE001 - only for the message
+        return repr(config)
