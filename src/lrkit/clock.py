@@ -1,0 +1,214 @@
+"""Wall-clock progress: drive any schedule by seconds of training, or fit it to a time budget.
+
+A :class:`WallClock` measures *training* time: seconds since it started, minus the spans it
+was paused (evaluation, checkpointing), plus the seconds restored from a checkpoint. It turns
+that into schedule progress three ways (``mode``):
+
+* no ``budget``: progress is elapsed seconds, so ``step_decay(600, factor=0.5)`` halves the
+  learning rate every ten minutes;
+* ``budget=B`` (``mode='time'``): progress is ``elapsed / B * L`` for a schedule of length
+  ``L``, so any finite schedule reaches its end exactly when the budget runs out
+  (budgeted training, Li et al., 2020);
+* ``budget=B, mode='hybrid'``: progress is ``max(updates, elapsed / B * L)``. A step-based
+  run keeps its step schedule while it is on pace; when it falls behind, time leads, so a
+  warmup-stable-decay schedule starts its final decay early and reaches its floor when the
+  budget ends.
+
+The clock source is injectable (``clock=``) so tests use a :class:`FakeClock`.
+
+>>> fake = FakeClock()
+>>> wall = WallClock(budget=100.0, clock=fake)
+>>> wall.start(); fake.advance(30)
+>>> with wall.paused():
+...     fake.advance(1000)          # evaluation: not counted
+>>> fake.advance(20); wall.elapsed()
+50.0
+>>> wall.progress(cosine(1000))     # half the budget is half the schedule
+500.0
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from lrkit.schedule import Schedule
+
+__all__ = ["CLOCK_MODES", "FakeClock", "WallClock"]
+
+#: How a :class:`WallClock` with a budget maps time to progress.
+CLOCK_MODES = ("time", "hybrid")
+
+
+class FakeClock:
+    """A clock for tests: returns its current time; :meth:`advance` moves it forward.
+
+    >>> c = FakeClock(5.0); c.advance(2.5); c()
+    7.5
+    """
+
+    def __init__(self, start: float = 0.0):
+        self.now = float(start)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        if not seconds >= 0:
+            raise ValueError(f"FakeClock.advance: seconds must be >= 0, got {seconds!r}; clocks do not go back")
+        self.now += float(seconds)
+
+
+class WallClock:
+    """Seconds of training (pauses excluded, restored time included) and the progress they give.
+
+    ``budget``: seconds the run may take (``None``: progress is plain seconds). ``mode``:
+    ``'time'`` or ``'hybrid'`` (see the module docstring). ``clock``: a function returning
+    seconds (default :func:`time.monotonic`).
+
+    The clock starts at :meth:`start` or at the first :meth:`elapsed`/:meth:`progress` call,
+    whichever comes first (an adapter calls it when it sets the first learning rate). Pauses
+    nest: time counts again when every :meth:`pause` has had its :meth:`resume`. Elapsed time
+    never decreases, even if the clock source steps back.
+    """
+
+    def __init__(
+        self,
+        budget: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        mode: str = "time",
+    ):
+        if budget is not None:
+            if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget):
+                raise ValueError(f"WallClock: budget must be a finite number of seconds > 0 or None, got {budget!r}")
+            if budget <= 0:
+                raise ValueError(f"WallClock: budget must be > 0 seconds, got {budget!r}; e.g. 7200 for two hours")
+        if not callable(clock):
+            raise ValueError(
+                f"WallClock: clock must be a function returning seconds (like time.monotonic), got {clock!r}"
+            )
+        if mode not in CLOCK_MODES:
+            raise ValueError(f"WallClock: mode must be one of {', '.join(map(repr, CLOCK_MODES))}, got {mode!r}")
+        if mode == "hybrid" and budget is None:
+            raise ValueError("WallClock: mode='hybrid' needs a budget in seconds; give budget=...")
+        self.budget: float | None = None if budget is None else float(budget)
+        self.mode = mode
+        self.clock = clock
+        self._offset = 0.0  # seconds banked: closed running spans and restored time
+        self._since: float | None = None  # clock reading when the current running span began
+        self._started = False
+        self._depth = 0  # pause nesting depth
+        self._last = 0.0  # the largest elapsed value returned so far
+
+    def __repr__(self) -> str:
+        budget = "" if self.budget is None else f"budget={self.budget!r}, "
+        return f"WallClock({budget}mode={self.mode!r}, elapsed={self.elapsed() if self._started else 0.0!r})"
+
+    def _now(self) -> float:
+        now = float(self.clock())
+        if not math.isfinite(now):
+            raise ValueError(f"WallClock: the clock returned {now!r}; it must return finite seconds")
+        return now
+
+    # -- running / paused -------------------------------------------------------
+    def start(self) -> None:
+        """Start counting (no effect once started)."""
+        if not self._started:
+            self._started = True
+            if self._depth == 0:
+                self._since = self._now()
+
+    @property
+    def running(self) -> bool:
+        """Started and not paused."""
+        return self._started and self._depth == 0
+
+    def pause(self) -> None:
+        """Stop counting until the matching :meth:`resume`."""
+        if self._depth == 0 and self._since is not None:
+            self._offset += max(0.0, self._now() - self._since)
+            self._since = None
+        self._depth += 1
+
+    def resume(self) -> None:
+        """Count again (after as many resumes as pauses)."""
+        if self._depth == 0:
+            raise RuntimeError("WallClock.resume() without a matching pause(); use `with clock.paused(): ...`")
+        self._depth -= 1
+        if self._depth == 0 and self._started:
+            self._since = self._now()
+
+    @contextmanager
+    def paused(self) -> Iterator[WallClock]:
+        """``with clock.paused(): evaluate()`` — the time inside is not counted."""
+        self.pause()
+        try:
+            yield self
+        finally:
+            self.resume()
+
+    # -- readings ---------------------------------------------------------------
+    def elapsed(self) -> float:
+        """Seconds of training so far (starts the clock if needed)."""
+        self.start()
+        seconds = self._offset
+        if self._since is not None:
+            seconds += max(0.0, self._now() - self._since)
+        self._last = max(self._last, seconds)
+        return self._last
+
+    def remaining(self) -> float:
+        """Seconds of budget left (may be negative once overrun)."""
+        if self.budget is None:
+            raise ValueError("WallClock.remaining(): this clock has no budget; give WallClock(budget=seconds)")
+        return self.budget - self.elapsed()
+
+    def progress(self, schedule: Schedule, updates: float | None = None) -> float:
+        """The progress at which to evaluate ``schedule`` now.
+
+        ``elapsed`` without a budget; ``elapsed / budget * schedule.length`` with one;
+        ``max(updates, elapsed / budget * schedule.length)`` in ``'hybrid'`` mode, where
+        ``updates`` is the number of optimizer updates so far (the adapter passes it).
+        """
+        seconds = self.elapsed()
+        if self.budget is None:
+            return seconds
+        length = schedule.length
+        if length is None:
+            raise ValueError(
+                f"WallClock: a budget needs a finite schedule to fit into it, got the infinite {schedule!r}; "
+                "bound it (take(schedule, steps)) or drop the budget to drive it by seconds"
+            )
+        timed = seconds / self.budget * length
+        if self.mode == "time":
+            return timed
+        if updates is None:
+            raise ValueError("WallClock(mode='hybrid').progress needs updates= (the optimizer updates so far)")
+        return max(float(updates), timed)
+
+    # -- checkpointing -------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """``{'elapsed': seconds, 'budget': ..., 'mode': ...}`` (JSON-safe)."""
+        return {"elapsed": self.elapsed() if self._started else 0.0, "budget": self.budget, "mode": self.mode}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from the saved elapsed seconds; the time between save and load is not counted.
+
+        The budget and mode stay as constructed (so a resumed run may be given a new budget);
+        whether the clock is paused right now is live state and is kept as it is.
+        """
+        elapsed = state.get("elapsed") if isinstance(state, dict) else None
+        if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not (
+            math.isfinite(elapsed) and elapsed >= 0
+        ):
+            raise ValueError(
+                f"WallClock.load_state_dict: expected a dict with 'elapsed' seconds >= 0, got {state!r}; "
+                "pass what WallClock.state_dict() returned"
+            )
+        self._offset = float(elapsed)
+        self._last = float(elapsed)
+        self._started = True
+        self._since = self._now() if self._depth == 0 else None

@@ -1,0 +1,213 @@
+"""Reduce-on-plateau as a composable multiplier: the :class:`Plateau` node and its decision rule.
+
+A :class:`Plateau` is a *placeholder* in a schedule tree. As a pure value it is ``1.0``
+everywhere and has no duration of its own (``length == 0``), so in a product it lasts as long
+as the other factor::
+
+    warmup(500) >> (constant(1.0, 5000) * plateau(patience=3)) >> cosine(2000)
+
+A :class:`lrkit.reactive.Controller` finds the plateau nodes, feeds them metric values and
+replaces each by its current multiplier. The decision rule, per metric value ``x``:
+
+1. Non-finite ``x`` (NaN, +-inf) follows ``nan``: ``'bad'`` (default) counts it as a call
+   without improvement and leaves ``best`` and the smoothed value alone, ``'ignore'`` skips the
+   call entirely (no counter moves), ``'raise'`` raises :class:`ValueError`.
+2. With ``smoothing = b > 0`` the rule sees ``m_k = b m_{k-1} + (1 - b) x_k`` (``m_1 = x_1``).
+3. ``m`` improves on ``best`` (mode ``min``) if ``m < best - |best| * threshold`` (``rel``) or
+   ``m < best - threshold`` (``abs``); mode ``max`` mirrors it. The first value always improves.
+   ``|best|`` makes the relative threshold sign-safe: a flat series at -1.0 behaves exactly
+   like one at +1.0 (PyTorch's ``best * (1 - threshold)`` treats a worse negative value as an
+   improvement). For ``best >= 0`` the comparison is computed as ``best * (1 - threshold)``,
+   bit for bit PyTorch's.
+4. Improvement resets the bad-call counter; otherwise it grows by one. During cooldown the
+   cooldown counter falls by one and the bad-call counter is held at 0.
+5. When the bad-call counter exceeds ``patience``: ``scale <- max(scale * factor, min_scale)``
+   (kept only if it falls by more than ``eps``), the cooldown counter becomes ``cooldown`` and
+   the bad-call counter 0.
+
+On positive metrics with ``smoothing=0`` this is exactly PyTorch's ``ReduceLROnPlateau`` with
+``min_lr = min_scale * base_lr`` (``eps`` applies to the multiplier, i.e. to the learning rate
+when the base learning rate is 1).
+
+>>> p = plateau(patience=1, factor=0.5)
+>>> p(0), p(10**6), p.length
+(1.0, 1.0, 0)
+>>> state = PlateauState()
+>>> [state.observe(p, x) for x in (3.0, 2.0, 2.0, 2.0, 2.0, 2.0)]
+[False, False, False, True, False, True]
+>>> state.scale
+0.25
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from lrkit import _validate as v
+from lrkit.schedule import Schedule
+
+__all__ = ["NAN_POLICIES", "Plateau", "PlateauState"]
+
+#: What a non-finite metric value does (see the module docstring).
+NAN_POLICIES = ("bad", "ignore", "raise")
+
+
+class Plateau(Schedule):
+    """Multiply by a factor whenever a metric stops improving (a reactive multiplier, value 1.0 as a pure schedule).
+
+    Parameters follow PyTorch's ``ReduceLROnPlateau`` where it has them: ``mode`` (``'min'`` or
+    ``'max'``), ``factor`` in (0, 1), ``patience`` (calls without improvement tolerated),
+    ``threshold`` and ``threshold_mode`` (``'rel'`` or ``'abs'``), ``cooldown`` (calls ignored
+    after a reduction), ``eps`` (smallest change applied). ``min_scale`` is the floor of the
+    multiplier (PyTorch's ``min_lr`` divided by the base learning rate; for an absolute floor per
+    parameter group use ``clamp(schedule, low=min_lr / base_lr)`` on that group's schedule).
+    ``smoothing`` in [0, 1) is the EMA coefficient applied to the metric (0: off); ``nan`` is the
+    policy for NaN/inf metric values: ``'bad'`` (default), ``'ignore'`` or ``'raise'``.
+
+    The rule is in the :mod:`lrkit.plateau` module docstring; :class:`lrkit.reactive.Controller`
+    drives it.
+
+    >>> plateau(patience=3, mode='max')
+    plateau(mode='max', patience=3)
+    """
+
+    name = "plateau"
+
+    def __init__(
+        self,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_scale: float = 0.0,
+        eps: float = 1e-8,
+        smoothing: float = 0.0,
+        nan: str = "bad",
+    ):
+        who = self.name
+        mode = v.choice(who, "mode", mode, ("min", "max"))
+        factor = v.number(who, "factor", factor)
+        if not 0 < factor < 1:
+            raise ValueError(
+                f"{who}: factor must be in (0, 1), got {factor!r}; it multiplies the learning rate at each "
+                "reduction, e.g. 0.1 or 0.5"
+            )
+        patience = v.integer(who, "patience", patience, minimum=0)
+        threshold = v.non_negative(who, "threshold", threshold, "it is the smallest change that counts as better")
+        threshold_mode = v.choice(who, "threshold_mode", threshold_mode, ("rel", "abs"))
+        if threshold_mode == "rel" and threshold >= 1:
+            raise ValueError(
+                f"{who}: threshold must be < 1 with threshold_mode='rel', got {threshold!r}; it is a fraction "
+                "of the best value (1e-4 is 0.01%); use threshold_mode='abs' for an absolute margin"
+            )
+        cooldown = v.integer(who, "cooldown", cooldown, minimum=0)
+        min_scale = v.fraction(who, "min_scale", min_scale)
+        eps = v.non_negative(who, "eps", eps)
+        smoothing = v.fraction(who, "smoothing", smoothing, open_high=True)
+        nan = v.choice(who, "nan", nan, NAN_POLICIES)
+        self._init(
+            0, mode=mode, factor=factor, patience=patience, threshold=threshold, threshold_mode=threshold_mode,
+            cooldown=cooldown, min_scale=min_scale, eps=eps, smoothing=smoothing, nan=nan,
+        )
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        return np.ones(t.shape)
+
+    def improves(self, value: float, best: float | None) -> bool:
+        """Whether ``value`` counts as better than ``best`` (``None``: nothing seen yet)."""
+        if best is None:
+            return True
+        if self.threshold_mode == "abs":
+            return value < best - self.threshold if self.mode == "min" else value > best + self.threshold
+        if self.mode == "min":
+            bound = best * (1.0 - self.threshold) if best >= 0 else best * (1.0 + self.threshold)
+            return value < bound
+        bound = best * (self.threshold + 1.0) if best >= 0 else best * (1.0 - self.threshold)
+        return value > bound
+
+
+@dataclass
+class PlateauState:
+    """The mutable state of one plateau node; every field is a JSON-safe Python scalar.
+
+    ``best`` is the best (smoothed) value so far (``None`` before the first finite one),
+    ``bad`` the calls since the last improvement, ``cooldown`` the calls of cooldown left,
+    ``scale`` the current multiplier, ``smoothed`` the EMA (``None`` before the first value),
+    ``calls`` the values observed and ``reductions`` the reductions made.
+    """
+
+    best: float | None = None
+    bad: int = 0
+    cooldown: int = 0
+    scale: float = 1.0
+    smoothed: float | None = None
+    calls: int = 0
+    reductions: int = 0
+
+    def observe(self, node: Plateau, value: Any) -> bool:
+        """Apply one metric value; ``True`` if the multiplier changed."""
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            try:
+                value = float(value)  # a 0-d tensor or array
+            except (TypeError, ValueError):
+                raise ValueError(f"plateau: metric must be a number, got {value!r}") from None
+        value = float(value)
+        finite = math.isfinite(value)
+        if not finite:
+            if node.nan == "raise":
+                raise ValueError(
+                    f"plateau: metric is {value!r}; the run may have diverged. Pass nan='bad' to count such "
+                    "values as no improvement or nan='ignore' to skip them"
+                )
+            if node.nan == "ignore":
+                return False
+        self.calls += 1
+        if finite:
+            if node.smoothing > 0 and self.smoothed is not None:
+                value = node.smoothing * self.smoothed + (1.0 - node.smoothing) * value
+            if node.smoothing > 0:
+                self.smoothed = value
+        if finite and node.improves(value, self.best):
+            self.best = value
+            self.bad = 0
+        else:
+            self.bad += 1
+        if self.cooldown > 0:
+            self.cooldown -= 1
+            self.bad = 0
+        if self.bad > node.patience:
+            self.cooldown = node.cooldown
+            self.bad = 0
+            self.reductions += 1
+            new = max(self.scale * node.factor, node.min_scale)
+            if self.scale - new > node.eps:
+                self.scale = new
+                return True
+        return False
+
+    def state_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any], where: str = "plateau") -> PlateauState:
+        fields = set(cls.__dataclass_fields__)
+        if not isinstance(state, dict) or set(state) != fields:
+            raise ValueError(
+                f"{where}: a plateau state must be a dict with keys {sorted(fields)}, got {state!r}; "
+                "pass what Controller.state_dict() returned"
+            )
+        out = cls()
+        for key in ("best", "smoothed"):
+            value = state[key]
+            setattr(out, key, None if value is None else float(value))
+        for key in ("bad", "cooldown", "calls", "reductions"):
+            setattr(out, key, int(state[key]))
+        out.scale = float(state["scale"])
+        return out

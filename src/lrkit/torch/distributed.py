@@ -1,0 +1,100 @@
+"""Agreement across ``torch.distributed`` ranks, so every rank holds the same learning rate.
+
+A reactive schedule decides from the world: a plateau from a metric, a wall clock from
+elapsed seconds. Each rank sees a different loss and a different clock, so left alone the
+ranks would diverge. :func:`reduce_metric` gives every rank the same metric (mean by default)
+and :func:`agree_elapsed` the same seconds (rank 0's, or the maximum) before anything is
+decided; identical inputs and identical state then give identical decisions.
+
+Both are collectives: every rank must call them, in the same order (``lrkit.torch.Scheduler``
+does so at every ``step()`` that carries a metric or uses a clock). Without an initialised
+process group, or with a single process, they return their input unchanged and cost nothing.
+
+The reduction is computed in float64, in rank order, from the gathered values, so every rank
+obtains a bitwise-identical result (a NaN on any rank makes the mean NaN on all ranks, which
+the plateau's ``nan`` policy then handles). With the NCCL backend the values travel on the
+current CUDA device.
+
+>>> reduce_metric(0.25), agree_elapsed(12.5)      # no process group: unchanged
+(0.25, 12.5)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["AGREE", "REDUCE_OPS", "agree_elapsed", "is_distributed", "reduce_metric"]
+
+#: How :func:`reduce_metric` combines the ranks' values.
+REDUCE_OPS = ("mean", "sum", "min", "max")
+#: How :func:`agree_elapsed` agrees on seconds.
+AGREE = ("rank0", "max")
+
+
+def is_distributed(group: Any = None) -> bool:
+    """Whether a process group with more than one rank is initialised."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size(group) > 1
+
+
+def _device() -> torch.device:
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def _number(who: str, name: str, value: Any) -> float:
+    try:
+        return float(value)  # numbers, numpy scalars, 0-d tensors (any device)
+    except (TypeError, ValueError):
+        raise ValueError(f"{who}: {name} must be a number (or a 0-d tensor), got {value!r}") from None
+
+
+def reduce_metric(value: float, op: str = "mean", group: Any = None) -> float:
+    """The metric combined over every rank (``'mean'``, ``'sum'``, ``'min'`` or ``'max'``).
+
+    ``mean = (x_0 + ... + x_{n-1}) / n`` (exactly rounded sum); if any rank's value is NaN the
+    result is NaN. Returns ``float(value)`` unchanged when not distributed.
+    """
+    if op not in REDUCE_OPS:
+        raise ValueError(f"reduce_metric: op must be one of {', '.join(map(repr, REDUCE_OPS))}, got {op!r}")
+    x = _number("reduce_metric", "value", value)
+    if not is_distributed(group):
+        return x
+    device = _device()
+    mine = torch.tensor([x], dtype=torch.float64, device=device)
+    parts = [torch.empty(1, dtype=torch.float64, device=device) for _ in range(dist.get_world_size(group))]
+    dist.all_gather(parts, mine, group=group)
+    values = torch.cat(parts).tolist()
+    if any(math.isnan(v) for v in values):
+        return math.nan
+    if op == "min":
+        return min(values)
+    if op == "max":
+        return max(values)
+    total = math.fsum(values) if all(math.isfinite(v) for v in values) else sum(values)
+    return total if op == "sum" else total / len(values)
+
+
+def agree_elapsed(seconds: float, how: str = "rank0", group: Any = None) -> float:
+    """The same elapsed seconds (or clock progress) on every rank: rank 0's (``'rank0'``) or the maximum.
+
+    ``'rank0'`` follows one clock (the usual choice: rank 0 also writes the checkpoints);
+    ``'max'`` follows the slowest rank, so a time budget is never overrun on any rank.
+    Returns ``float(seconds)`` unchanged when not distributed.
+    """
+    if how not in AGREE:
+        raise ValueError(f"agree_elapsed: how must be one of {', '.join(map(repr, AGREE))}, got {how!r}")
+    x = _number("agree_elapsed", "seconds", seconds)
+    if not is_distributed(group):
+        return x
+    mine = torch.tensor([x], dtype=torch.float64, device=_device())
+    if how == "max":
+        dist.all_reduce(mine, op=dist.ReduceOp.MAX, group=group)
+    else:
+        source = 0 if group is None else dist.get_global_rank(group, 0)
+        dist.broadcast(mine, src=source, group=group)
+    return float(mine.item())
