@@ -166,14 +166,15 @@ class WallClock:
             raise ValueError("WallClock.remaining(): this clock has no budget; give WallClock(budget=seconds)")
         return self.budget - self.elapsed()
 
-    def progress(self, schedule: Schedule, updates: float | None = None) -> float:
+    def progress(self, schedule: Schedule, updates: float | None = None, elapsed: float | None = None) -> float:
         """The progress at which to evaluate ``schedule`` now.
 
         ``elapsed`` without a budget; ``elapsed / budget * schedule.length`` with one;
         ``max(updates, elapsed / budget * schedule.length)`` in ``'hybrid'`` mode, where
-        ``updates`` is the number of optimizer updates so far (the adapter passes it).
+        ``updates`` is the step-based progress so far (the adapter passes it). ``elapsed``
+        overrides the clock's own reading (an adapter passes the seconds agreed across ranks).
         """
-        seconds = self.elapsed()
+        seconds = self.elapsed() if elapsed is None else float(elapsed)
         if self.budget is None:
             return seconds
         length = schedule.length
