@@ -51,18 +51,19 @@ def read(group: dict[str, Any], name: str, where: int) -> float:
     if key not in group:
         known = ", ".join(k for k in group if k != "params")
         hint = " (Adam-style optimizers keep momentum in betas: use 'beta1')" if name == "momentum" else ""
-        raise ValueError(
-            f"Scheduler: param group {where} has no {key!r} to schedule{hint}; its keys are: {known}"
-        )
+        raise ValueError(f"Scheduler: param group {where} has no {key!r} to schedule{hint}; its keys are: {known}")
     value = group[key]
     if index is not None:
         if not isinstance(value, (tuple, list)) or len(value) <= index:
-            raise ValueError(f"Scheduler: param group {where}: {key!r} must be a tuple to schedule {name!r}, got {value!r}")
+            raise ValueError(
+                f"Scheduler: param group {where}: {key!r} must be a tuple to schedule {name!r}, got {value!r}"
+            )
         value = value[index]
     if _is_tensor(value):
         if value.numel() != 1:
-            raise ValueError(f"Scheduler: param group {where}: {name!r} must be a number, got a tensor of shape "
-                             f"{tuple(value.shape)}")
+            raise ValueError(
+                f"Scheduler: param group {where}: {name!r} must be a number, got a tensor of shape {tuple(value.shape)}"
+            )
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"Scheduler: param group {where}: {name!r} must be a finite number to schedule, got {value!r}")

@@ -123,8 +123,12 @@ class Scheduler(LRScheduler):
         if updates_per_epoch is not None:
             if advance != "update":
                 raise ValueError("Scheduler: updates_per_epoch needs advance='update' (progress in fractional epochs)")
-            if (isinstance(updates_per_epoch, bool) or not isinstance(updates_per_epoch, numbers.Real)
-                    or not updates_per_epoch > 0 or not math.isfinite(updates_per_epoch)):
+            if (
+                isinstance(updates_per_epoch, bool)
+                or not isinstance(updates_per_epoch, numbers.Real)
+                or not updates_per_epoch > 0
+                or not math.isfinite(updates_per_epoch)
+            ):
                 raise ValueError(f"Scheduler: updates_per_epoch must be a number > 0, got {updates_per_epoch!r}")
             updates_per_epoch = float(updates_per_epoch)
         self._advance = advance
@@ -135,14 +139,17 @@ class Scheduler(LRScheduler):
         specs: dict[str, ScheduleSpec] = {"lr": schedule}
         for name, spec in (hyper or {}).items():
             if not isinstance(name, str) or name == "lr":
-                raise ValueError(f"Scheduler: hyper keys must be strings other than 'lr', got {name!r}; "
-                                 "the learning rate is the schedule argument")
+                raise ValueError(
+                    f"Scheduler: hyper keys must be strings other than 'lr', got {name!r}; "
+                    "the learning rate is the schedule argument"
+                )
             specs[name] = spec
         relative = tuple(relative)
         for name in relative:
             if name not in specs:
-                raise ValueError(f"Scheduler: relative names {name!r}, which is not scheduled; "
-                                 f"scheduled keys are {sorted(specs)}")
+                raise ValueError(
+                    f"Scheduler: relative names {name!r}, which is not scheduled; scheduled keys are {sorted(specs)}"
+                )
         self._relative = relative
         self._specs = specs
         self._lr_scale = None if lr_scale is None else [float(x) for x in lr_scale]
@@ -184,8 +191,10 @@ class Scheduler(LRScheduler):
     def _register(self, name: str, spec: ScheduleSpec) -> list[int] | int:
         def index(s: Any, where: str) -> int:
             if not isinstance(s, Schedule):
-                raise TypeError(f"Scheduler: {where} must be an lrkit Schedule, got {s!r}; "
-                                "build one with lrkit (e.g. lrkit.cosine(1000)) or lrkit.from_config(text)")
+                raise TypeError(
+                    f"Scheduler: {where} must be an lrkit Schedule, got {s!r}; "
+                    "build one with lrkit (e.g. lrkit.cosine(1000)) or lrkit.from_config(text)"
+                )
             for i, known in enumerate(self._schedules):
                 if known is s or known == s:
                     return i
@@ -198,8 +207,10 @@ class Scheduler(LRScheduler):
         if isinstance(spec, (list, tuple)):
             n = len(self.optimizer.param_groups)
             if len(spec) != n:
-                raise ValueError(f"Scheduler: {label} has {len(spec)} schedules but the optimizer has {n} param "
-                                 "groups; give one schedule, or one per group")
+                raise ValueError(
+                    f"Scheduler: {label} has {len(spec)} schedules but the optimizer has {n} param "
+                    "groups; give one schedule, or one per group"
+                )
             return [index(s, f"{label}[{i}]") for i, s in enumerate(spec)]
         raise TypeError(f"Scheduler: {label} must be an lrkit Schedule or a list of them, got {spec!r}")
 
@@ -226,9 +237,11 @@ class Scheduler(LRScheduler):
             for g in range(start, len(groups)):
                 bases.append(read(groups[g], name, g))
         if self._lr_scale is not None and len(self._lr_scale) != len(groups):
-            raise ValueError(f"Scheduler: lr_scale has {len(self._lr_scale)} entries but the optimizer has "
-                             f"{len(groups)} param groups; give one multiplier per group "
-                             "(build the Scheduler after add_param_group)")
+            raise ValueError(
+                f"Scheduler: lr_scale has {len(self._lr_scale)} entries but the optimizer has "
+                f"{len(groups)} param groups; give one multiplier per group "
+                "(build the Scheduler after add_param_group)"
+            )
         for name, bases in self._base.items():
             if all(b == 0.0 for b in bases):
                 raise ValueError(
@@ -361,7 +374,9 @@ class Scheduler(LRScheduler):
     def _warn_end(self, where: float) -> None:
         self._warned_end = True
         scale = self._upe if (self._upe is not None and self._clock is None) else 1.0
-        ends = [f"{s!r} (length {s.length:g})" for s in self._schedules if s.length is not None and where > s.length * scale]
+        ends = [
+            f"{s!r} (length {s.length:g})" for s in self._schedules if s.length is not None and where > s.length * scale
+        ]
         warnings.warn(
             f"Scheduler: progress {where:g} is past the end of {', '.join(ends)}; holding the final value. "
             "Lengthen the schedule to train longer (this warning is given once)",
@@ -454,8 +469,10 @@ class Scheduler(LRScheduler):
         """
         state = state_dict
         if not isinstance(state, Mapping) or state.get("format") != _FORMAT:
-            raise ValueError("Scheduler.load_state_dict: not an lrkit Scheduler state (no format "
-                             f"{_FORMAT!r}); was it saved by a torch scheduler?")
+            raise ValueError(
+                "Scheduler.load_state_dict: not an lrkit Scheduler state (no format "
+                f"{_FORMAT!r}); was it saved by a torch scheduler?"
+            )
         mine = self._identity()
         for key, value in mine.items():
             if _jsonish(state.get(key)) != _jsonish(value):
@@ -465,8 +482,10 @@ class Scheduler(LRScheduler):
                         f"Scheduler.load_state_dict: the state was saved for schedules {saved} but this Scheduler "
                         f"has {[repr(s) for s in self._schedules]}; build the Scheduler with the saved schedules"
                     )
-                raise ValueError(f"Scheduler.load_state_dict: the state was saved with {key}={state.get(key)!r} "
-                                 f"but this Scheduler has {key}={value!r}; build it with the saved settings")
+                raise ValueError(
+                    f"Scheduler.load_state_dict: the state was saved with {key}={state.get(key)!r} "
+                    f"but this Scheduler has {key}={value!r}; build it with the saved settings"
+                )
         base = state["base"]
         if set(base) != set(self._base) or any(len(base[k]) != len(self.optimizer.param_groups) for k in base):
             raise ValueError(
@@ -506,5 +525,5 @@ def _describe(config: Any) -> str:
         from lrkit.config import from_config
 
         return repr(from_config(config))
-    except Exception:  # noqa: BLE001 - only for the message
+    except Exception:
         return repr(config)
