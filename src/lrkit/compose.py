@@ -72,8 +72,16 @@ class Join(Schedule):
         if t.size == 1:  # the scalar path: one piece, no masks
             i = bisect.bisect_right(self.offsets, float(t[0])) - 1
             return self.pieces[i]._at(t - offsets[i])
-        index = np.searchsorted(offsets, t, side="right") - 1
         out = np.empty(t.shape)
+        if t[0] <= t[-1] and np.all(t[1:] >= t[:-1]):  # sorted (a preview): contiguous slices, no masks
+            stops = [*np.searchsorted(t, offsets[1:], side="left").tolist(), t.size]
+            start = 0
+            for i, (piece, stop) in enumerate(zip(self.pieces, stops)):
+                if stop > start:
+                    out[start:stop] = piece._at(t[start:stop] - offsets[i])
+                start = stop
+            return out
+        index = np.searchsorted(offsets, t, side="right") - 1
         for i, piece in enumerate(self.pieces):
             mask = index == i
             if mask.any():

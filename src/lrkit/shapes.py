@@ -52,16 +52,27 @@ def ramp(t: np.ndarray, steps: float, start: float, end: float, shape: str, powe
     low, high = min(start, end), max(start, end)
     if shape == "exp":
         return np.clip(np.where(p <= 0.0, start, end * np.power(start / end, 1.0 - p)), low, high)
+    # h is built in place in p's buffer: a million-step preview allocates two arrays, not ten
     if shape == "linear":
-        h = 1.0 - p
+        h = np.subtract(1.0, p, out=p)
     elif shape == "cos":
-        h = 0.5 * (1.0 + np.cos(np.pi * p))
+        h = np.multiply(p, np.pi, out=p)
+        np.cos(h, out=h)
+        h += 1.0
+        h *= 0.5
     elif shape == "poly":
-        h = np.power(1.0 - p, power)
+        h = np.subtract(1.0, p, out=p)
+        np.power(h, power, out=h)
     else:  # "1-sqrt"
-        h = 1.0 - np.sqrt(p)
-    # the convex combination can round one ulp outside [start, end]; clip keeps the bounds exact
-    return np.clip(start * h + end * (1.0 - h), low, high)
+        h = np.sqrt(p, out=p)
+        np.subtract(1.0, h, out=h)
+    value = np.multiply(h, -end, out=np.empty_like(h)) if end else None
+    if value is None:
+        value = np.multiply(h, start)
+    else:
+        value += end
+        value += start * h if start else 0.0
+    return np.clip(value, low, high, out=value)
 
 
 def _check_exp(who: str, start: float, end: float) -> None:
@@ -169,10 +180,9 @@ class Cosine(Schedule):
         self._init(steps, steps=steps, floor=floor, peak=peak, k=k)
 
     def _eval(self, t: np.ndarray) -> np.ndarray:
-        p = t / self.steps
-        if self.k != 1.0:
-            p = np.power(p, self.k)
-        return ramp(p, 1.0, self.peak, self.floor, "cos")
+        if self.k == 1.0:
+            return ramp(t, self.steps, self.peak, self.floor, "cos")
+        return ramp(np.power(t / self.steps, self.k), 1.0, self.peak, self.floor, "cos")
 
 
 class Polynomial(Schedule):
