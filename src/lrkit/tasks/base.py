@@ -7,7 +7,8 @@ fresh model with any lrkit schedule, read as a *multiplier* of ``peak_lr``:
 
     lr(update) = peak_lr * schedule(update)
 
-driven by :class:`lrkit.torch.Scheduler` (one ``step()`` after every ``optimizer.step()``).
+driven by :class:`lrkit.torch.Scheduler` (one ``step()`` after every ``optimizer.step()``;
+the learning rates recorded are read back from the optimizer's first parameter group).
 A run is deterministic per seed: the seed fixes the model's initial weights and the
 order of the mini-batches (a seeded ``torch.Generator``); no global RNG is touched.
 
@@ -244,6 +245,8 @@ class Task:
         from lrkit.config import from_config
 
         torch = require_torch()
+        from lrkit.torch import Scheduler
+
         schedule = from_config(schedule)
         peak_lr = self.default_lr if peak_lr is None else float(peak_lr)
         if not (peak_lr > 0 and math.isfinite(peak_lr)):
@@ -264,7 +267,7 @@ class Task:
             optimizer = factory(model, peak_lr)
             for group in optimizer.param_groups:
                 group["lr"] = peak_lr
-            driver = _driver(optimizer, schedule)
+            driver = Scheduler(optimizer, schedule)
             result = RunResult(
                 task=self.name, schedule=repr(schedule), peak_lr=peak_lr, seed=seed, updates=total, target=self.target
             )
@@ -328,31 +331,3 @@ class Task:
             return result
         finally:
             torch.set_num_threads(threads)
-
-
-class _DirectDriver:
-    """Sets ``lr = base_lr * schedule(update)`` in every group (used until lrkit.torch lands)."""
-
-    def __init__(self, optimizer: Any, schedule: Schedule):
-        self.optimizer = optimizer
-        self.schedule = schedule
-        self.base = [group["lr"] for group in optimizer.param_groups]
-        self.update = 0
-        self._apply()
-
-    def _apply(self) -> None:
-        factor = self.schedule(self.update)
-        for group, base in zip(self.optimizer.param_groups, self.base):
-            group["lr"] = base * factor
-
-    def step(self) -> None:
-        self.update += 1
-        self._apply()
-
-
-def _driver(optimizer: Any, schedule: Schedule) -> Any:
-    try:
-        from lrkit.torch import Scheduler
-    except ImportError:
-        return _DirectDriver(optimizer, schedule)
-    return Scheduler(optimizer, schedule)

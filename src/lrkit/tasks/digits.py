@@ -5,8 +5,9 @@ Pixels are scaled to [0, 1]; a fixed 80/20 split (a permutation drawn with
 64 -> 128 -> 10 with ReLU, trained with AdamW (weight decay 1e-2), batch 64, for a
 budget of 460 updates (20 epochs of 23 batches).
 
-Target accuracy 0.96 (measured on this task; see ``/work/notes/tasks-api.md``). Small
-and fast: a run takes about a second, which makes it the task for tests.
+Target accuracy 0.98. Measured (3 seeds, full budget): at peak 1e-2 constant, warmup + cosine
+and one-cycle all end at 0.983-0.992 and reach 0.98 within 70-140 updates; at 1e-3 none
+reaches it. The task is easy and saturates; it is the fast task (~0.2 s a run) for tests.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ class Digits(Task):
     description = "scikit-learn digits (8x8), MLP, 1,438 train / 359 test"
     batch_size = 64
     budget = 460
-    target = 0.96
+    target = 0.98
     weight_decay = 1e-2
-    default_lr = 3e-3
+    default_lr = 1e-2
     threads = 1
     hidden = 128
 
