@@ -253,7 +253,7 @@ def test_add_param_group_after_construction() -> None:
     with pytest.raises(ValueError, match="add_param_group"):
         per_group.step()
         opt.step()
-        per_group.step()  # noqa: E702
+        per_group.step()
 
 
 def test_optimizer_load_state_dict_replacing_groups_is_followed() -> None:
@@ -284,9 +284,12 @@ def test_clear_errors(build, message: str) -> None:  # type: ignore[no-untyped-d
         build(torch.optim.Adam(params(), lr=1e-3))
 
 
-def test_all_zero_lr_is_refused() -> None:
-    with pytest.raises(ValueError, match="every param group has lr=0"):
-        Scheduler(torch.optim.SGD(params(), lr=0.0), lk.cosine(5), relative=())
+def test_all_zero_lr_warns_at_first_step() -> None:
+    opt = torch.optim.SGD(params(), lr=0.0)
+    sched = Scheduler(opt, lk.cosine(5), relative=())
+    opt.step()
+    with pytest.warns(UserWarning, match="every param group had lr=0"):
+        sched.step()
 
 
 def test_no_update_for_many_calls_warns_once() -> None:

@@ -175,6 +175,7 @@ class Scheduler(LRScheduler):
         self._n = 0  # progress (updates or calls) whose values are written
         self._step_count = 0  # step() calls (Accelerate reads and bumps it)
         self._idle = 0
+        self._zero_check = True
         self._warned_end = False
         self._controllers: list[Any] = [None] * len(self._schedules)
         self._resolved = list(self._schedules)
@@ -242,13 +243,6 @@ class Scheduler(LRScheduler):
                 f"{len(groups)} param groups; give one multiplier per group "
                 "(build the Scheduler after add_param_group)"
             )
-        for name, bases in self._base.items():
-            if all(b == 0.0 for b in bases):
-                raise ValueError(
-                    f"Scheduler: every param group has {name}=0 at construction, so every group is frozen "
-                    f"and the schedule would do nothing; create the optimizer with a nonzero {name} "
-                    f"(e.g. {name}=1.0 with relative=() for absolute values)"
-                )
         self._groups = groups
         self._ngroups = len(groups)
         self._build_plan()
@@ -293,7 +287,23 @@ class Scheduler(LRScheduler):
         self._n = n
         if metric is not None:
             self._observe(metric)
+        if self._zero_check:
+            self._warn_all_zero()
         self._apply(n)
+
+    def _warn_all_zero(self) -> None:
+        # checked at the first step, not at construction: a resume may build the Scheduler on an optimizer
+        # whose loaded lr is 0 (start of a warmup) and then restore the bases with load_state_dict
+        self._zero_check = False
+        for name, bases in self._base.items():
+            if all(b == 0.0 for b in bases):
+                warnings.warn(
+                    f"Scheduler: every param group had {name}=0 when the Scheduler was built, so every group is "
+                    f"frozen and the {name} schedule does nothing; create the optimizer with a nonzero {name} "
+                    f"(e.g. {name}=1.0 with relative=() for absolute values)",
+                    UserWarning,
+                    stacklevel=3,
+                )
 
     def _apply(self, n: int) -> None:
         groups = self.optimizer.param_groups
@@ -497,6 +507,7 @@ class Scheduler(LRScheduler):
         self._n = int(state["updates"])
         self._step_count = int(state.get("calls", 0))
         self._warned_end = bool(state.get("warned_end", False))
+        self._zero_check = True
         self._resolved = list(self._schedules)
         for j, (c, saved) in enumerate(zip(self._controllers, state.get("controllers") or [], strict=False)):
             if c is not None and saved is not None:

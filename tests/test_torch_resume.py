@@ -1,0 +1,148 @@
+"""Exact resume of lrkit.torch.Scheduler: small JSON-safe state, weights_only loading, fresh-process parity."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+import lrkit as lk
+from lrkit.torch import Scheduler
+
+# warmup -> SGDR restarts of 100, 200, 400 updates -> ends at 710; noise makes every value distinct
+SCHEDULE = "noise(warmup(10) >> sgdr(100, mult=2, cycles=3), std=0.05, seed=7)"
+TOTAL = 1100
+SAVE_AT = {"start": 0, "mid_warmup": 5, "restart_boundary": 110, "past_end": 760, "block_boundary": 1024}
+# one-cycle momentum rides along on an AdamW's beta1; group 1 has its own lr scale and lr
+SETUP = """
+import torch, lrkit
+from lrkit.torch import Scheduler
+
+def build():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW([{"params": [model.weight], "lr": 0.01}, {"params": [model.bias], "lr": 0.003}])
+    sched = Scheduler(opt, lrkit.from_config(SCHEDULE), lr_scale=[1.0, 0.5],
+                      hyper={"beta1": lrkit.one_cycle_momentum(700)})
+    return model, opt, sched
+
+def run(model, opt, sched, updates):
+    out = []
+    for _ in range(updates):
+        g = opt.param_groups
+        out.append([repr(g[0]["lr"]), repr(g[1]["lr"]), repr(g[0]["betas"][0])])
+        loss = model(torch.ones(4, 3)).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    return out
+"""
+
+
+def namespace() -> dict:
+    ns: dict = {"SCHEDULE": SCHEDULE}
+    exec(SETUP, ns)  # noqa: S102 - the same code runs in the fresh process
+    return ns
+
+
+def test_state_is_small_json_safe_and_weights_only_loadable(tmp_path: Path) -> None:
+    ns = namespace()
+    model, opt, sched = ns["build"]()
+    ns["run"](model, opt, sched, 37)
+    state = sched.state_dict()
+    text = json.dumps(state, allow_nan=False)
+    assert len(text) < 2000
+    assert json.loads(text) == state
+    torch.save(state, tmp_path / "s.pt")
+    assert torch.load(tmp_path / "s.pt", weights_only=True) == state
+    assert state["updates"] == 37
+    assert all("initial_lr" not in g for g in opt.param_groups)
+
+
+@pytest.mark.filterwarnings("ignore:Scheduler. progress")
+def test_fresh_process_resume_is_bitwise(tmp_path: Path) -> None:
+    ns = namespace()
+    model, opt, sched = ns["build"]()
+    reference = []
+    saved = {}
+    for t in range(TOTAL):
+        for name, at in SAVE_AT.items():
+            if at == t:
+                path = tmp_path / f"{name}.pt"
+                torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()}, path)
+                saved[name] = str(path)
+        reference += ns["run"](model, opt, sched, 1)
+    script = SETUP + textwrap.dedent(f"""
+        import json, sys
+        out = {{}}
+        for name, path in json.loads(sys.argv[1]).items():
+            ckpt = torch.load(path, weights_only=True)
+            model, opt, sched = build()
+            model.load_state_dict(ckpt["model"])
+            opt.load_state_dict(ckpt["opt"])
+            sched.load_state_dict(ckpt["sched"])
+            out[name] = run(model, opt, sched, {TOTAL} - ckpt["sched"]["updates"])
+        print(json.dumps(out))
+    """)
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", f"SCHEDULE = {SCHEDULE!r}\n" + script, json.dumps(saved)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    resumed = json.loads(done.stdout.strip().splitlines()[-1])
+    for name, at in SAVE_AT.items():
+        assert resumed[name] == reference[at:], name
+
+
+def test_loading_before_or_after_optimizer_state_gives_the_same_values() -> None:
+    ns = namespace()
+    model, opt, sched = ns["build"]()
+    ns["run"](model, opt, sched, 50)
+    state, opt_state = sched.state_dict(), opt.state_dict()
+    for order in ("sched_first", "opt_first"):
+        _, opt2, sched2 = ns["build"]()
+        if order == "opt_first":
+            opt2.load_state_dict(opt_state)
+            sched2.load_state_dict(state)
+        else:
+            sched2.load_state_dict(state)
+            opt2.load_state_dict(opt_state)
+        assert [g["lr"] for g in opt2.param_groups] == [g["lr"] for g in opt.param_groups]
+        assert sched2.updates == 50
+
+
+def test_state_for_another_schedule_is_refused() -> None:
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    state = Scheduler(opt, lk.cosine(100)).state_dict()
+    with pytest.raises(ValueError, match=r"saved for schedules \['cosine\(100\)'\].*cosine\(200\)"):
+        Scheduler(opt, lk.cosine(200)).load_state_dict(state)
+    with pytest.raises(ValueError, match="advance"):
+        Scheduler(opt, lk.cosine(100), advance="call").load_state_dict(state)
+    torch_state = torch.optim.lr_scheduler.StepLR(opt, 3).state_dict()
+    with pytest.raises(ValueError, match="not an lrkit Scheduler state"):
+        Scheduler(opt, lk.cosine(100)).load_state_dict(torch_state)
+
+
+def test_past_end_warning_is_not_repeated_after_resume() -> None:
+    import warnings
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = Scheduler(opt, lk.cosine(3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(5):
+            opt.step()
+            sched.step()
+        fresh = Scheduler(opt, lk.cosine(3))
+        fresh.load_state_dict(sched.state_dict())
+        opt.step()
+        fresh.step()
+    assert len([w for w in caught if "past the end" in str(w.message)]) == 1
