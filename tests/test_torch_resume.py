@@ -47,7 +47,7 @@ def run(model, opt, sched, updates):
 
 def namespace() -> dict:
     ns: dict = {"SCHEDULE": SCHEDULE}
-    exec(SETUP, ns)  # noqa: S102 - the same code runs in the fresh process
+    exec(SETUP, ns)  # the same code runs in the fresh process
     return ns
 
 

@@ -135,6 +135,7 @@ class Scheduler(LRScheduler):
         self._by_update = advance == "update"
         self._upe = updates_per_epoch
         self._clock = clock
+        self._reduce, self._agree = _distributed()
 
         specs: dict[str, ScheduleSpec] = {"lr": schedule}
         for name, spec in (hyper or {}).items():
@@ -285,11 +286,12 @@ class Scheduler(LRScheduler):
         else:
             n = self._n + 1
         self._n = n
+        where = self._clock_progress() if self._clock is not None else None
         if metric is not None:
-            self._observe(metric)
+            self._observe(metric, where)
         if self._zero_check:
             self._warn_all_zero()
-        self._apply(n)
+        self._apply(n, where)
 
     def _warn_all_zero(self) -> None:
         # checked at the first step, not at construction: a resume may build the Scheduler on an optimizer
@@ -305,12 +307,12 @@ class Scheduler(LRScheduler):
                     stacklevel=3,
                 )
 
-    def _apply(self, n: int) -> None:
+    def _apply(self, n: int, where: list[float] | None = None) -> None:
         groups = self.optimizer.param_groups
         if groups is not self._groups or len(groups) != self._ngroups:
             self._adopt_groups()
         if self._clock is not None:
-            self._apply_clock()
+            self._apply_clock(where)
             return
         if n > self._end and not self._warned_end:
             self._warn_end(n)
@@ -336,11 +338,13 @@ class Scheduler(LRScheduler):
         return n / self._upe if self._upe is not None else float(n)
 
     def _clock_progress(self) -> list[float]:
-        _, agree = _distributed()
-        return [float(agree(self._clock.progress(s))) for s in self._schedules]
+        """Each schedule's progress at this instant: the seconds are agreed across ranks once."""
+        seconds = float(self._agree(self._clock.elapsed()))
+        updates = self._progress(self._n)
+        return [float(self._clock.progress(s, updates=updates, elapsed=seconds)) for s in self._schedules]
 
-    def _apply_clock(self) -> None:
-        progress = self._clock_progress()
+    def _apply_clock(self, where: list[float] | None) -> None:
+        progress = self._clock_progress() if where is None else where
         if not self._warned_end:
             for p, end in zip(progress, self._ends, strict=True):
                 if p > end:
@@ -351,16 +355,14 @@ class Scheduler(LRScheduler):
         for t in self._targets:
             write(groups[t.group], t, t.factor * values[t.schedule])
 
-    def _observe(self, metric: float) -> None:
+    def _observe(self, metric: float, where: list[float] | None) -> None:
         active = [j for j, c in enumerate(self._controllers) if c is not None]
         if not active:
             raise ValueError(
                 f"Scheduler.step(metric={metric!r}): the schedule has no plateau(...) to feed; "
                 "call step() without a metric, or put a plateau in the schedule"
             )
-        reduce, _ = _distributed()
-        value = float(reduce(float(metric)))
-        where = self._clock_progress() if self._clock is not None else None
+        value = float(self._reduce(metric))
         changed = False
         for j in active:
             progress = where[j] if where is not None else self._progress(self._n)
