@@ -16,15 +16,17 @@ value is NaN) and never enters the average.
 
 Divergence. The test stops after the first update whose smoothed loss exceeds ``diverge``
 times the best smoothed loss so far (losses are assumed positive, as for cross-entropy), or
-whose raw loss is NaN or inf.
+whose raw loss is NaN or inf. The best is tracked from the end of the first 10% of updates on,
+so one lucky early mini-batch cannot set it.
 
-Suggestions (each on the smoothed curve, NaN/inf points dropped, and only on the part of the
-curve before it *rebounds*: the first point that climbs back more than half-way from the
-running minimum to the starting loss; see :func:`usable_region`):
+Suggestions (each on the smoothed curve, NaN/inf points dropped, the first 10% of points
+dropped, and only on the part of the curve before it *rebounds*: the first point that climbs
+back more than half-way from the running minimum to the starting loss; see
+:func:`usable_region`):
 
-* ``steepest``: the LR of the most negative slope ``d loss / d log(lr)``, searched from the
-  first 10% of points up to the minimum of the usable region, so the fall after a spike can
-  never be taken for the steepest drop;
+* ``steepest``: the LR of the most negative slope ``d loss / d log10(lr)`` (measured over
+  +-0.2 decade, so jitter is not a drop), searched up to the minimum of the usable region, so
+  the fall after a spike can never be taken for the steepest drop;
 * ``valley``: fastai's rule: the longest decreasing run (longest decreasing subsequence) of
   the curve, and the LR half-way along it;
 * ``minimum``: the LR of the smoothed minimum divided by 10.
@@ -32,7 +34,7 @@ running minimum to the starting loss; see :func:`usable_region`):
 The default (:func:`suggest`) is the median of the three (one wild method cannot move it),
 and it declines, with the reason, when the curve gives no evidence: too few points, a loss
 that never fell by ``min_drop`` of its starting value, a minimum at the start of the sweep,
-or methods that disagree by more than ``max_spread`` decades.
+or no two methods agreeing within ``max_spread`` decades.
 
 >>> import numpy as np
 >>> lrs = sweep(100, 1e-5, 10.0)(np.arange(100))
@@ -142,12 +144,13 @@ def _finite_curve(lrs: Any, losses: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 # -- suggestion methods (pure) -------------------------------------------------------------------
-def usable_region(losses: Sequence[float] | np.ndarray) -> int:
+def usable_region(losses: Sequence[float] | np.ndarray, min_fall: float = 0.2) -> int:
     """The number of leading points of a (finite) curve that are usable: up to the first rebound.
 
     A rebound is the first point ``j`` with ``loss_j - m_j > (loss_0 - m_j) / 2``, ``m_j`` the running
-    minimum: the loss has climbed back more than half-way to where it started. Everything after
-    it (including any later fall) is ignored by the suggestions.
+    minimum, once the curve has fallen by more than ``min_fall`` of ``|loss_0|`` (so noise on a flat
+    start is not a rebound): the loss has climbed back more than half-way to where it started.
+    Everything after it (including any later fall) is ignored by the suggestions.
 
     >>> usable_region([3.0, 2.0, 1.0, 1.5, 2.5, 0.5])
     4
@@ -156,8 +159,8 @@ def usable_region(losses: Sequence[float] | np.ndarray) -> int:
     if x.size == 0:
         return 0
     running = np.minimum.accumulate(x)
-    rebound = (x - running) > 0.5 * (x[0] - running)
-    rebound &= running < x[0]
+    fallen = (x[0] - running) > min_fall * abs(x[0])
+    rebound = fallen & ((x - running) > 0.5 * (x[0] - running))
     hits = np.flatnonzero(rebound)
     return int(hits[0]) if hits.size else int(x.size)
 
@@ -166,33 +169,50 @@ def _skip(n: int) -> int:
     return n // 10
 
 
-def steepest(lrs: Any, losses: Any) -> float | None:
-    """The LR of the most negative ``d loss / d log(lr)`` before the curve's minimum (usable region).
+def _usable(lrs: Any, losses: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Finite points, less the first 10% (the average has not settled), up to the first rebound."""
+    lr, loss = _finite_curve(lrs, losses)
+    first = _skip(lr.size)
+    lr, loss = lr[first:], loss[first:]
+    end = usable_region(loss)
+    return lr[:end], loss[:end]
 
-    The first 10% of points are skipped (the smoothing has not settled there). ``None`` when
-    fewer than 3 points remain or the curve never falls.
+
+def _slopes(lr: np.ndarray, loss: np.ndarray, half_width: float) -> np.ndarray:
+    """``d loss / d log10(lr)`` at each point, over the window ``log10(lr) +- half_width``."""
+    x = np.log10(lr)
+    lo = np.searchsorted(x, x - half_width, side="left")
+    hi = np.searchsorted(x, x + half_width, side="right") - 1
+    lo = np.minimum(lo, np.arange(x.size) - 1).clip(0)
+    hi = np.maximum(hi, np.arange(x.size) + 1).clip(max=x.size - 1)
+    return (loss[hi] - loss[lo]) / (x[hi] - x[lo])
+
+
+def steepest(lrs: Any, losses: Any, half_width: float = 0.2) -> float | None:
+    """The LR of the most negative slope ``d loss / d log10(lr)`` before the curve's minimum.
+
+    The slope at each point is taken over the window ``log10(lr) +- half_width`` decades (at least
+    one neighbour each side), so point-to-point jitter of the curve is not mistaken for a drop.
+    Only the usable part of the curve counts: finite points, less the first 10% (the smoothing
+    has not settled there), up to the first rebound (:func:`usable_region`); candidates lie before
+    its minimum. ``None`` when fewer than 3 points remain or the curve never falls.
 
     >>> lrs = np.logspace(-4, 0, 41)
     >>> losses = 1.0 - np.tanh(np.log10(lrs) + 2.0)   # steepest at 1e-2
     >>> round(steepest(lrs, losses), 6)
     0.01
     """
-    lr, loss = _finite_curve(lrs, losses)
-    end = usable_region(loss)
-    lr, loss = lr[:end], loss[:end]
-    if lr.size < 3:
+    lr, loss = _usable(lrs, losses)
+    stop = int(np.argmin(loss)) + 1 if loss.size else 0
+    if stop < 3:
         return None
-    stop = int(np.argmin(loss)) + 1
-    first = _skip(lr.size)
-    if stop - first < 3:
-        return None
-    slope = np.gradient(loss[first:stop], np.log(lr[first:stop]))
+    slope = _slopes(lr, loss, half_width)[:stop]
     i = int(np.argmin(slope))
-    return float(lr[first + i]) if slope[i] < 0 else None
+    return float(lr[i]) if slope[i] < 0 else None
 
 
 def valley(lrs: Any, losses: Any) -> float | None:
-    """fastai's valley: the LR half-way along the curve's longest decreasing run (usable region).
+    """fastai's valley: the LR half-way along the curve's longest decreasing run (usable part).
 
     The longest decreasing subsequence ``lds`` is found (O(n^2)); with ``e`` the first index
     where it is longest and ``s = e - lds[e]``, the answer is the LR at ``s + (e-s)/2``.
@@ -202,10 +222,7 @@ def valley(lrs: Any, losses: Any) -> float | None:
     >>> 1e-4 < valley(lrs, losses) < 1.0
     True
     """
-    lr, loss = _finite_curve(lrs, losses)
-    lr, loss = lr[: usable_region(loss)], loss[: usable_region(loss)]
-    first = _skip(lr.size)
-    lr, loss = lr[first:], loss[first:]
+    lr, loss = _usable(lrs, losses)
     n = loss.size
     if n < 3:
         return None
@@ -224,16 +241,15 @@ def valley(lrs: Any, losses: Any) -> float | None:
 
 
 def minimum(lrs: Any, losses: Any) -> float | None:
-    """The LR of the curve's minimum (within the usable region) divided by 10.
+    """The LR of the curve's minimum (usable part) divided by 10.
 
     >>> minimum([1e-3, 1e-2, 1e-1, 1.0], [2.0, 1.0, 0.5, 3.0])
     0.01
     """
-    lr, loss = _finite_curve(lrs, losses)
-    end = usable_region(loss)
-    if end == 0:
+    lr, loss = _usable(lrs, losses)
+    if loss.size == 0:
         return None
-    return float(lr[int(np.argmin(loss[:end]))] / 10.0)
+    return float(lr[int(np.argmin(loss))] / 10.0)
 
 
 _METHOD_FUNCS: dict[str, Callable[[Any, Any], float | None]] = {
@@ -259,17 +275,18 @@ def suggest(
     *,
     beta: float = 0.98,
     min_points: int = 10,
-    min_drop: float = 0.05,
-    max_spread: float = 2.0,
+    min_drop: float = 0.01,
+    max_spread: float = 1.0,
 ) -> Suggestion:
     """The default suggestion from raw losses: the median of steepest, valley and minimum/10.
 
     The raw ``losses`` are smoothed (:func:`smooth` with ``beta``; pass ``beta=0`` for an already
     smoothed curve), NaN/inf points dropped, then each method runs on the result. It declines
     (``value=None``, ``reason`` set) when there are fewer than ``min_points`` finite points; when the
-    smoothed loss never falls by ``min_drop`` (a fraction) of its starting value; when the minimum is
-    within the first 10% of the sweep; when no method has an answer; or when the methods' answers
-    span more than ``max_spread`` decades.
+    smoothed loss never falls by ``min_drop`` (a fraction) of its starting value, or by three times
+    its own noise (``std(raw - smoothed) * sqrt((1-beta)/(1+beta))``, robust std); when the minimum is
+    within the first 10% of the sweep; when no method has an answer; or when no two methods agree
+    within ``max_spread`` decades (the median of three is then no better than a guess).
 
     >>> suggest([1e-3, 1e-2, 1e-1], [1.0, 1.0, 1.0]).reason
     'only 3 finite losses; need at least 10 (run more iterations)'
@@ -278,39 +295,48 @@ def suggest(
     min_drop = v.non_negative("suggest", "min_drop", min_drop)
     max_spread = v.positive("suggest", "max_spread", max_spread)
     raw_lr = np.asarray(lrs, dtype=np.float64).reshape(-1)
-    curve = smooth(losses, beta) if beta > 0 else np.asarray(losses, dtype=np.float64).reshape(-1)
+    raw = np.asarray(losses, dtype=np.float64).reshape(-1)
+    curve = smooth(raw, beta) if beta > 0 else raw
     lr, loss = _finite_curve(raw_lr, curve)
+    noise = 0.0
+    if beta > 0 and raw.shape == curve.shape:
+        residual = (raw - curve)[np.isfinite(raw) & np.isfinite(curve)]
+        if residual.size:
+            mad = float(np.median(np.abs(residual - np.median(residual))))
+            noise = 1.4826 * mad * math.sqrt((1.0 - beta) / (1.0 + beta))
     empty: dict[str, float | None] = dict.fromkeys(METHODS)
     if lr.size < min_points:
         reason = f"only {lr.size} finite losses; need at least {min_points} (run more iterations)"
         return Suggestion(None, reason, empty)
     methods = {name: func(lr, loss) for name, func in _METHOD_FUNCS.items()}
-    end = usable_region(loss)
-    low = int(np.argmin(loss[:end]))
+    lr, loss = _usable(lr, loss)
+    low = int(np.argmin(loss))
     start_loss, best = float(loss[0]), float(loss[low])
     drop = (start_loss - best) / max(abs(start_loss), 1e-12)
-    if drop < min_drop:
+    if drop < min_drop or start_loss - best <= 3.0 * noise:
         return Suggestion(
             None,
-            f"the smoothed loss never fell by {min_drop:.0%} of its starting value {start_loss:.4g} "
-            f"(best {best:.4g}, a {drop:.1%} fall); start the sweep lower, end it higher or run more iterations",
+            f"the smoothed loss never fell meaningfully: from {start_loss:.4g} to {best:.4g} ({drop:.1%}; "
+            f"needs {min_drop:.0%} and more than 3x its noise {noise:.2g}); "
+            "start the sweep lower, end it higher or run more iterations",
             methods,
         )
     if low < max(_skip(lr.size), 1):
         return Suggestion(
             None,
-            f"the loss is lowest at the start of the sweep (lr={lr[low]:.3g}); start the sweep at a lower LR",
+            f"the loss is lowest near the start of the sweep (lr={lr[low]:.3g}); start the sweep at a lower LR",
             methods,
         )
     answers = [x for x in methods.values() if x is not None and math.isfinite(x) and x > 0]
     if not answers:
         return Suggestion(None, "no method found a falling stretch of the loss curve", methods)
-    spread = math.log10(max(answers) / min(answers))
-    if spread > max_spread:
+    logs = sorted(math.log10(x) for x in answers)
+    gap = min((b - a for a, b in zip(logs, logs[1:])), default=0.0)
+    if gap > max_spread:
         shown = ", ".join(f"{k}={x:.3g}" for k, x in methods.items() if x is not None)
         return Suggestion(
             None,
-            f"the methods disagree by {spread:.1f} decades ({shown}); the curve is too noisy: "
+            f"no two methods agree within {max_spread:g} decade(s) ({shown}); the curve is too noisy: "
             "run more iterations or use a validation loss",
             methods,
         )
@@ -488,6 +514,7 @@ def range_test(
     lrs: list[float] = []
     losses: list[float] = []
     avg, k, best = 0.0, 0, math.inf
+    settle = max(_skip(iterations), 1)  # the first 10% of points only settle the average
     stopped = "completed"
     bar = _progress(iterations) if progress else None
     try:
@@ -513,8 +540,9 @@ def range_test(
             k += 1
             avg = beta * avg + (1.0 - beta) * loss
             current = avg / (1.0 - beta**k)
-            best = min(best, current)
-            if diverge is not None and k > 1 and current > diverge * best:
+            if k > settle:
+                best = min(best, current)
+            if diverge is not None and current > diverge * best:
                 stopped = f"diverged: smoothed loss {current:.4g} > {diverge:g} x best {best:.4g} at lr={lr:.3g}"
                 break
     finally:

@@ -1,0 +1,521 @@
+"""The LR range test on PyTorch objects, transactional, and ``auto`` (finder -> schedule).
+
+:func:`range_test` sweeps the learning rate of a real optimizer on a real model (see
+:mod:`lrkit.finder` for the sweep, the smoothing, the divergence rule and the suggestions)
+and then puts everything back *bitwise*, in memory: parameters and their gradients, buffers,
+each module's train/eval flag, the optimizer's per-parameter state and every param-group
+value, the state of any schedulers and of the AMP ``GradScaler`` you pass, and the RNG states
+(python ``random``, numpy's global generator, torch's CPU generator, CUDA's when initialised,
+and the generator of a ``DataLoader`` you pass as data). A training run after the test is
+bitwise identical to one without it. :class:`Snapshot` is the same machinery as a context
+manager, for range tests on your own step callable.
+
+One point per *real* optimizer update: with ``accumulate=k`` each update averages ``k``
+micro-batches; with a ``GradScaler`` an update that the scaler skips (inf/NaN gradients) gives
+no point and the sweep stays at the same LR (a step post-hook counts the real updates).
+
+Learning rates reach the optimizer only from the sweep (finite, > 0); several param groups keep
+their ratios: group ``g`` gets ``lr * lr_g / max_h lr_h`` (the group with the largest LR sweeps
+exactly from ``start`` to ``end``).
+
+``auto`` runs the test and returns a one-cycle (or warmup + cosine) schedule, a plain lrkit
+schedule of unitless multipliers, and the peak LR ``peak = factor x suggestion``; see
+:func:`auto` for the rule and the measurement behind ``factor``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from lrkit import _validate as v
+from lrkit.finder import FinderResult
+from lrkit.finder import range_test as _range_test
+from lrkit.schedule import Schedule
+
+__all__ = ["AutoResult", "NoSuggestion", "Snapshot", "auto", "find_for_task", "range_test"]
+
+#: ``peak = AUTO_FACTOR x suggestion`` in :func:`auto` (measured on the built-in tasks; see docs/finder.md).
+AUTO_FACTOR = 1.0
+
+
+class NoSuggestion(ValueError):
+    """The range test gave no confident suggestion; ``reason`` says why, ``result`` is the test."""
+
+    def __init__(self, reason: str, result: FinderResult):
+        self.reason = reason
+        self.result = result
+        super().__init__(
+            f"auto: the LR range test gave no confident suggestion: {reason}. "
+            "Look at result.plot(), or pick peak_lr yourself and build the schedule directly"
+        )
+
+
+# -- snapshot / restore ------------------------------------------------------------------------
+def _clone(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    return copy.deepcopy(value)
+
+
+def _put(original: Any, saved: Any) -> Any:
+    """Write ``saved`` back, into the original tensor object when there is one (keeps identity)."""
+    if isinstance(original, torch.Tensor) and isinstance(saved, torch.Tensor):
+        with torch.no_grad():
+            if original.shape != saved.shape or original.dtype != saved.dtype:
+                original.data = saved.clone()
+            else:
+                original.copy_(saved)
+        return original
+    return copy.deepcopy(saved)
+
+
+class _DictState:
+    """A dict's keys, each value's original object and a clone of its contents."""
+
+    def __init__(self, d: Mapping[Any, Any], skip: tuple[str, ...] = ()):
+        self.d = d
+        self.items = [(k, val, _clone(val)) for k, val in d.items() if k not in skip]
+        self.keys = set(d.keys())
+
+    def restore(self) -> None:
+        d: Any = self.d
+        for key in list(d.keys()):
+            if key not in self.keys:
+                del d[key]
+        for key, original, saved in self.items:
+            d[key] = _put(original, saved)
+
+
+class Snapshot:
+    """Capture, in memory, everything a range test changes; :meth:`restore` puts it back bitwise.
+
+    Use it as a context manager (restores on exit, also after an exception)::
+
+        with Snapshot(model, optimizer):
+            ...   # anything: lrkit.finder.range_test(my_step), a few trial updates
+
+    ``schedulers``: objects with ``state_dict()``/``load_state_dict()`` (torch or lrkit
+    schedulers). ``scaler``: a ``torch.amp.GradScaler``. ``generators``: extra
+    ``torch.Generator`` objects to restore (a ``DataLoader``'s own generator is found by
+    :func:`range_test`).
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
+        *,
+        schedulers: Sequence[Any] = (),
+        scaler: Any = None,
+        generators: Sequence[torch.Generator] = (),
+    ):
+        self._modules: list[tuple[torch.nn.Module, bool, _DictState, _DictState]] = []
+        self._grads: list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]] = []
+        seen: set[int] = set()
+        params: list[torch.Tensor] = []
+        if model is not None:
+            for module in model.modules():
+                self._modules.append(
+                    (module, module.training, _DictState(module._parameters), _DictState(module._buffers))
+                )
+                params.extend(p for p in module._parameters.values() if p is not None)
+        self._optimizer = optimizer
+        self._extra_params: list[tuple[torch.Tensor, torch.Tensor]] = []
+        if optimizer is not None:
+            self._groups = [(group, _DictState(group, skip=("params",))) for group in optimizer.param_groups]
+            self._group_list = list(optimizer.param_groups)
+            self._state_keys = list(optimizer.state.keys())
+            self._state = {p: (optimizer.state[p], _DictState(optimizer.state[p])) for p in self._state_keys}
+            in_model = {id(p) for p in params}
+            for group in optimizer.param_groups:
+                for p in group["params"]:
+                    if id(p) not in in_model:
+                        self._extra_params.append((p, p.detach().clone()))
+                        params.append(p)
+        for p in params:
+            if id(p) in seen:
+                continue
+            seen.add(id(p))
+            grad = p.grad
+            self._grads.append((p, grad, None if grad is None else grad.detach().clone()))
+        self._schedulers = [(s, copy.deepcopy(s.state_dict())) for s in schedulers]
+        self._scaler = (scaler, _DictState(scaler.__dict__)) if scaler is not None else None
+        self._generators = [(g, g.get_state()) for g in generators]
+        self._python = random.getstate()
+        self._numpy = np.random.get_state()
+        self._torch = torch.get_rng_state()
+        self._cuda = (
+            torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+        )
+
+    def restore(self) -> None:
+        """Put everything back (idempotent)."""
+        with torch.no_grad():
+            for p, saved in self._extra_params:
+                p.copy_(saved)
+            for module, training, parameters, buffers in self._modules:
+                parameters.restore()
+                buffers.restore()
+                module.training = training
+            for p, grad, saved in self._grads:
+                if saved is None:
+                    p.grad = None
+                elif grad is not None and p.grad is grad:
+                    grad.copy_(saved)
+                else:
+                    if grad is not None:
+                        grad.copy_(saved)
+                        p.grad = grad
+                    else:  # pragma: no cover - defensive
+                        p.grad = saved.clone()
+        optimizer = self._optimizer
+        if optimizer is not None:
+            optimizer.param_groups[:] = self._group_list
+            for _group, state in self._groups:
+                state.restore()
+            for p in list(optimizer.state.keys()):
+                if p not in self._state:
+                    del optimizer.state[p]
+            for p, (inner, state) in self._state.items():
+                state.restore()
+                optimizer.state[p] = inner
+        for scheduler, saved in self._schedulers:
+            scheduler.load_state_dict(copy.deepcopy(saved))
+        if self._scaler is not None:
+            self._scaler[1].restore()
+        for generator, state in self._generators:
+            generator.set_state(state)
+        random.setstate(self._python)
+        np.random.set_state(self._numpy)
+        torch.set_rng_state(self._torch)
+        if self._cuda is not None:
+            torch.cuda.set_rng_state_all(self._cuda)
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.restore()
+
+
+def _loader_generators(data: Any) -> list[torch.Generator]:
+    """Generators owned by a DataLoader (its own, its sampler's, its batch sampler's sampler's)."""
+    found: list[torch.Generator] = []
+    candidates = [
+        data,
+        getattr(data, "sampler", None),
+        getattr(getattr(data, "batch_sampler", None), "sampler", None),
+    ]
+    for obj in candidates:
+        g = getattr(obj, "generator", None)
+        if isinstance(g, torch.Generator) and all(g is not h for h in found):
+            found.append(g)
+    return found
+
+
+# -- the torch range test ------------------------------------------------------------------------
+def _batches(data: Iterable[Any], who: str) -> Iterator[Any]:
+    while True:
+        empty = True
+        for batch in data:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError(f"{who}: data gave no batches; pass an iterable of (inputs, targets) batches")
+
+
+def _move(obj: Any, device: torch.device) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_move(o, device) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _move(o, device) for k, o in obj.items()}
+    return obj
+
+
+def _split(batch: Any, who: str) -> tuple[Any, Any]:
+    if isinstance(batch, (list, tuple)) and len(batch) >= 2:
+        return batch[0], batch[1]
+    raise ValueError(
+        f"{who}: each batch must be an (inputs, targets) pair, got {type(batch).__name__}; "
+        "for other batch layouts write a step(lr) callable and use lrkit.finder.range_test inside a Snapshot"
+    )
+
+
+def _ratios(optimizer: torch.optim.Optimizer) -> list[float]:
+    lrs = [float(g["lr"]) for g in optimizer.param_groups]
+    top = max(lrs)
+    if not (math.isfinite(top) and top > 0) or any(not (math.isfinite(x) and x >= 0) for x in lrs):
+        return [1.0] * len(lrs)
+    return [x / top for x in lrs]
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, lr: float, ratios: Sequence[float]) -> None:
+    if not (math.isfinite(lr) and lr > 0):  # pragma: no cover - the sweep never produces one
+        raise ValueError(f"range_test: refusing to set a non-finite or non-positive learning rate {lr!r}")
+    for group, ratio in zip(optimizer.param_groups, ratios):
+        value = lr * ratio
+        if isinstance(group["lr"], torch.Tensor):
+            group["lr"].fill_(value)
+        else:
+            group["lr"] = value
+
+
+def range_test(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[Any, Any], torch.Tensor],
+    data: Iterable[Any],
+    *,
+    start: float = 1e-7,
+    end: float = 10.0,
+    iterations: int = 100,
+    mode: str = "exp",
+    beta: float = 0.98,
+    diverge: float | None = 4.0,
+    accumulate: int = 1,
+    scaler: Any = None,
+    autocast: torch.dtype | None = None,
+    val_data: Iterable[Any] | None = None,
+    schedulers: Sequence[Any] = (),
+    generators: Sequence[torch.Generator] = (),
+    progress: bool = True,
+    **suggest_options: Any,
+) -> FinderResult:
+    """Sweep the LR from ``start`` to ``end`` over ``iterations`` real updates; restore everything after.
+
+    ``data`` is any iterable of ``(inputs, targets)`` batches (a DataLoader, a list), re-iterated
+    when exhausted; each batch is moved to the device of the model's first parameter and the loss
+    is ``loss_fn(model(inputs), targets)``. ``accumulate`` micro-batches make one update (their
+    mean loss is the point). With ``scaler`` (a ``torch.amp.GradScaler``) the scaled backward,
+    ``scaler.step`` and ``scaler.update`` are used and skipped updates give no point; ``autocast``
+    (a dtype such as ``torch.bfloat16``) runs the forward pass under ``torch.autocast``.
+    ``val_data``: record the mean loss on these batches (eval mode, no grad) after each update
+    instead of the training loss (slower, less noisy). ``schedulers``/``generators``: more state to
+    restore. The test stops at ``diverge`` x the best smoothed loss or at a NaN/inf loss.
+
+    >>> torch.manual_seed(0) and None
+    >>> model = torch.nn.Linear(4, 1)
+    >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    >>> x = torch.randn(256, 4); y = x @ torch.tensor([1.0, -2.0, 0.5, 3.0])
+    >>> data = [(x, y[:, None])]                     # one full batch: a noise-free curve
+    >>> before = model.weight.clone()
+    >>> result = range_test(model, opt, torch.nn.functional.mse_loss, data, iterations=80, progress=False)
+    >>> torch.equal(model.weight, before), opt.param_groups[0]["lr"], opt.state == {}
+    (True, 0.1, True)
+    >>> result.suggestion is not None and 1e-4 < result.suggestion < 1.0
+    True
+    """
+    who = "range_test"
+    accumulate = v.integer(who, "accumulate", accumulate)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"{who}: optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    first = next(iter(model.parameters()), None)
+    device = first.device if first is not None else torch.device("cpu")
+    device_type = device.type
+    generators = list(generators) + [g for g in _loader_generators(data) if all(g is not h for h in generators)]
+    if val_data is not None:
+        generators += [g for g in _loader_generators(val_data) if all(g is not h for h in generators)]
+
+    with Snapshot(model, optimizer, schedulers=schedulers, scaler=scaler, generators=generators):
+        ratios = _ratios(optimizer)
+        batches = _batches(data, who)
+        updates = [0]
+
+        def count(*_: Any) -> None:
+            updates[0] += 1
+
+        handle = optimizer.register_step_post_hook(count)
+
+        def forward(inputs: Any, targets: Any) -> torch.Tensor:
+            if autocast is None:
+                return loss_fn(model(inputs), targets)
+            with torch.autocast(device_type=device_type, dtype=autocast):
+                return loss_fn(model(inputs), targets)
+
+        def validate() -> float:
+            model.eval()
+            total, n = 0.0, 0
+            with torch.no_grad():
+                for batch in val_data:  # type: ignore[union-attr]
+                    inputs, targets = _split(_move(batch, device), who)
+                    total += float(forward(inputs, targets).float().item())
+                    n += 1
+            model.train()
+            if n == 0:
+                raise ValueError(f"{who}: val_data gave no batches")
+            return total / n
+
+        def step(lr: float) -> float | None:
+            _set_lr(optimizer, lr, ratios)
+            model.train()
+            optimizer.zero_grad(set_to_none=True)
+            total = 0.0
+            for _ in range(accumulate):
+                inputs, targets = _split(_move(next(batches), device), who)
+                loss = forward(inputs, targets)
+                total += float(loss.detach().float().item())
+                scaled = loss / accumulate if accumulate > 1 else loss
+                (scaler.scale(scaled) if scaler is not None else scaled).backward()
+            before = updates[0]
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            if updates[0] == before:
+                return None  # skipped by the scaler: not a real update, no point
+            return validate() if val_data is not None else total / accumulate
+
+        try:
+            return _range_test(
+                step,
+                start=start,
+                end=end,
+                iterations=iterations,
+                mode=mode,
+                beta=beta,
+                diverge=diverge,
+                progress=progress,
+                **suggest_options,
+            )
+        finally:
+            handle.remove()
+
+
+# -- auto -------------------------------------------------------------------------------------------
+@dataclass
+class AutoResult:
+    """What :func:`auto` returns.
+
+    ``schedule``: the unitless lrkit schedule (peak 1.0), to be driven as a multiplier of each
+    group's LR (``lrkit.torch.Scheduler(optimizer, schedule)``); ``peak_lr``: the LR at the peak;
+    ``lr_schedule``: ``schedule * peak_lr`` (absolute LRs, for plots or a single group);
+    ``config``: ``{"schedule": <text config>, "peak_lr": ..., "suggestion": ..., "factor": ...}``;
+    ``result``: the range test.
+    """
+
+    schedule: Schedule
+    peak_lr: float
+    result: FinderResult
+    factor: float
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lr_schedule(self) -> Schedule:
+        return self.schedule * self.peak_lr
+
+
+_RECIPES = ("one_cycle", "warmup_cosine")
+
+
+def build_schedule(recipe: str, updates: int, **options: Any) -> Schedule:
+    """The unitless schedule ``auto`` returns: ``one_cycle(updates, **options)`` or
+    ``warmup_cosine(updates, warmup=options.get('warmup', 5% of updates), ...)``."""
+    from lrkit.recipes import one_cycle, warmup_cosine
+
+    recipe = v.choice("auto", "recipe", recipe, _RECIPES)
+    if recipe == "one_cycle":
+        return one_cycle(updates, **options)
+    options = dict(options)
+    warmup = options.pop("warmup", max(1, round(0.05 * updates)))
+    return warmup_cosine(updates, warmup=warmup, **options)
+
+
+def auto(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[Any, Any], torch.Tensor],
+    data: Iterable[Any],
+    *,
+    updates: int,
+    recipe: str = "one_cycle",
+    factor: float | None = None,
+    recipe_options: Mapping[str, Any] | None = None,
+    set_lr: bool = True,
+    **finder_options: Any,
+) -> AutoResult:
+    """One call from model to schedule: range test, then a one-cycle (or warmup + cosine) schedule.
+
+    ``peak_lr = factor * suggestion`` (``factor`` defaults to :data:`AUTO_FACTOR`, chosen from the
+    finder benchmark, bench/results/finder.md); the schedule is ``one_cycle(updates)`` (torch
+    OneCycleLR's defaults: 30% rise from peak/25, cosine down to peak/25e4) or
+    ``warmup_cosine(updates, warmup=5%)``. The range test is transactional, so model, optimizer and
+    RNG are as they were; then, if ``set_lr``, every group's LR is set to the peak (groups keep
+    their ratios), ready for ``lrkit.torch.Scheduler(optimizer, result.schedule)``. Raises
+    :class:`NoSuggestion` (with the reason) instead of guessing when the test is not conclusive.
+    ``finder_options`` go to :func:`range_test` (iterations, start, end, accumulate, scaler, ...).
+    """
+    updates = v.integer("auto", "updates", updates)
+    factor = AUTO_FACTOR if factor is None else v.positive("auto", "factor", factor)
+    schedule = build_schedule(recipe, updates, **dict(recipe_options or {}))
+    result = range_test(model, optimizer, loss_fn, data, **finder_options)
+    if result.suggestion is None:
+        raise NoSuggestion(result.reason, result)
+    peak = float(result.suggestion * factor)
+    if not (math.isfinite(peak) and peak > 0):  # pragma: no cover - suggestions are finite and > 0
+        raise NoSuggestion(f"the suggestion {result.suggestion!r} is not a usable learning rate", result)
+    if set_lr:
+        _set_lr(optimizer, peak, _ratios(optimizer))
+    config = {
+        "schedule": repr(schedule),
+        "peak_lr": peak,
+        "suggestion": result.suggestion,
+        "factor": factor,
+        "recipe": recipe,
+    }
+    return AutoResult(schedule=schedule, peak_lr=peak, result=result, factor=factor, config=config)
+
+
+# -- the CLI entry point (contract with lrkit.tasks / lrkit.cli) -------------------------------------
+def task_batches(task: Any, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch of the task's training mini-batches in the order a training run with ``seed`` uses."""
+    x, y = task.data()[:2]
+    order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
+    size = task.batch_size
+    return [(x[order[i : i + size]], y[order[i : i + size]]) for i in range(0, x.shape[0], size)]
+
+
+def find_for_task(
+    task: Any,
+    *,
+    seed: int = 0,
+    iterations: int = 100,
+    start: float = 1e-7,
+    end: float = 10.0,
+    progress: bool = False,
+    **options: Any,
+) -> FinderResult:
+    """The range test on a built-in task (``lrkit.tasks.get_task(name)`` or its name): the seed's
+    initial model, the task's AdamW, its loss and its mini-batches (seeded order)."""
+    if isinstance(task, str):
+        from lrkit.tasks import get_task
+
+        task = get_task(task)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(getattr(task, "threads", threads))
+    try:
+        model = task.model(seed)
+        optimizer = task.optimizer(model, start)
+        return range_test(
+            model,
+            optimizer,
+            task.loss_fn,
+            task_batches(task, seed),
+            start=start,
+            end=end,
+            iterations=iterations,
+            progress=progress,
+            **options,
+        )
+    finally:
+        torch.set_num_threads(threads)
