@@ -7,15 +7,28 @@ rate after ``t`` scheduler steps (or at step ``t`` for stateless peers). None of
 imports a framework; the parity tests run the real peers. ``docs/migration.md`` maps
 each peer name to the native lrkit expression.
 
-Importing this package registers the few compat-only schedule families (peer quirks
-such as Hugging Face's cosine that climbs back up past the end), so their text and
-dict configs round-trip.
+A few peer quirks need their own schedule family (Hugging Face's cosine that climbs
+back up past the end, timm's cycle arithmetic, ...). Importing the submodule registers
+them, so their text and dict configs round-trip; :func:`register_all` imports every
+submodule (for reading configs written elsewhere). The package itself imports none of
+its submodules, so ``import lrkit.compat`` stays cheap.
 
 >>> from lrkit.compat import torch as ct
 >>> ct.CosineAnnealingWarmRestarts(0.1, T_0=10, T_mult=2)
 sgdr(10, mult=2) * 0.1
 """
 
-from lrkit.compat import keras, optax, timm, torch, transformers
+from __future__ import annotations
 
-__all__ = ["keras", "optax", "timm", "torch", "transformers"]
+import importlib
+
+__all__ = ["PEERS", "register_all"]
+
+#: The compat submodules, one per peer.
+PEERS = ("torch", "timm", "transformers", "keras", "optax")
+
+
+def register_all() -> None:
+    """Import every compat submodule so that their schedule names are known to the configs."""
+    for peer in PEERS:
+        importlib.import_module(f"lrkit.compat.{peer}")
