@@ -106,10 +106,13 @@ def test_cosine_warmup_with_min_lr(w, extra, rate, warm_rate):
           scheduler_specific_kwargs=kwargs)
 
 
+SHAPES = ["linear", "cosine", "1-sqrt"]
+
+
 @SETTINGS
 @given(
     w=warmups, d=st.integers(0, 60), s=st.integers(0, 60),
-    warmup_type=st.sampled_from(["linear", "cosine", "1-sqrt"]), decay_type=st.sampled_from(["linear", "cosine", "1-sqrt"]),
+    warmup_type=st.sampled_from(SHAPES), decay_type=st.sampled_from(SHAPES),
     ratio=st.floats(0.0, 0.5), cycles=st.sampled_from([0.5, 0.25, 1.0]),
 )
 def test_warmup_stable_decay(w, d, s, warmup_type, decay_type, ratio, cycles):
