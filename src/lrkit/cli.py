@@ -1,5 +1,9 @@
 """The ``lrkit`` command. Each subcommand lives in its own function; ``main`` dispatches.
 
+Subcommands: ``show`` (table and terminal plot), ``plot`` (PNG/SVG), ``demo`` (train a built-in
+task with a schedule), ``find`` (learning-rate range test on a task), ``compare`` (train several
+schedules with the same seed, a table and an overlaid plot).
+
 Exit status: 0 on success, 2 on a bad schedule or bad arguments (one line on stderr,
 no traceback), 1 when an optional dependency is missing (the message names the extra).
 """
@@ -7,15 +11,22 @@ no traceback), 1 when an optional dependency is missing (the message names the e
 from __future__ import annotations
 
 import argparse
+import importlib
+import math
+import re
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from lrkit.config import from_config, load
 from lrkit.errors import ConfigError
 from lrkit.schedule import Schedule
 
 __all__ = ["main", "read_spec"]
+
+TASK_NAMES = ("mnist1d", "digits")  # lrkit.tasks.TASKS, repeated so `--help` needs no torch
 
 
 class UsageError(Exception):
@@ -40,6 +51,45 @@ def _one_line(err: ConfigError) -> str:
     return err.reason
 
 
+def _require(extra: str, *modules: str) -> None:
+    """Import ``modules`` or raise MissingExtra naming ``pip install 'lrkit[extra]'``."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise MissingExtra(f"this command needs {module}: pip install 'lrkit[{extra}]'") from None
+
+
+def _output(path: str) -> Path:
+    """Check an output image path before any work is done: .png/.svg, existing folder."""
+    out = Path(path)
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise UsageError(f"-o/--out: the file name must end in .png or .svg, got {path!r}")
+    if not out.parent.is_dir():
+        raise UsageError(f"-o/--out: folder {str(out.parent)!r} does not exist (create it or pick another path)")
+    return out
+
+
+def _positive(kind: type, name: str) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number > 0, got {text!r}") from None
+        if not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"{name} must be a number > 0, got {text!r}")
+        return value
+
+    return parse
+
+
+def _image_note(path: Path) -> str:
+    from lrkit.plot import FORMATS  # noqa: F401  (matplotlib is loaded by now)
+
+    return f"{path} ({'PNG' if path.suffix.lower() == '.png' else 'SVG'})"
+
+
+# -- show ------------------------------------------------------------------------------------------
 def cmd_show(args: argparse.Namespace) -> int:
     """Print a step/value table and a terminal plot of one schedule."""
     from lrkit.terminal import chart, horizon, table
@@ -54,6 +104,266 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- plot ------------------------------------------------------------------------------------------
+def cmd_plot(args: argparse.Namespace) -> int:
+    """Plot one or more schedules, overlaid, to a PNG or SVG file."""
+    schedules = [read_spec(spec) for spec in args.specs]
+    out = _output(args.out)
+    _require("plot", "matplotlib")
+    from lrkit.plot import horizon, save, schedule_figure
+
+    labels = [" ".join(spec.split()) for spec in args.specs]
+    fig = schedule_figure(
+        schedules,
+        labels=labels,
+        steps=args.steps,
+        log=args.log,
+        marks=not args.no_marks,
+        title=args.title,
+        size=(args.width, args.height),
+        dpi=args.dpi,
+    )
+    save(fig, out)
+    span = horizon(schedules, args.steps)
+    width, height = round(args.width * args.dpi), round(args.height * args.dpi)
+    print(f"wrote {out}: {len(schedules)} schedule(s) over {span:g} steps, {width}x{height} px")
+    return 0
+
+
+# -- training helpers shared by demo and compare -----------------------------------------------------
+def _task(name: str) -> Any:
+    _require("tasks", "torch", "sklearn" if name == "digits" else "mnist1d")
+    from lrkit.tasks import get_task
+
+    return get_task(name)
+
+
+def _updates(task: Any, args: argparse.Namespace) -> int:
+    if args.updates is not None:
+        return int(args.updates)
+    if args.epochs is not None:
+        return int(args.epochs) * task.steps_per_epoch
+    return int(task.budget)
+
+
+def _default_spec(total: float) -> str:
+    """``warmup`` for the first tenth of the run, then cosine to zero."""
+    warm = max(1, round(total / 10))
+    return f"warmup({warm}) >> cosine({_fmt(total - warm)})"
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def _in_updates(schedule: Schedule, task: Any, unit: str) -> Schedule:
+    """The schedule over updates: a schedule written in epochs is stretched by the updates per epoch."""
+    if unit == "epoch":
+        from lrkit.compose import Stretch
+
+        return Stretch(schedule, task.steps_per_epoch)
+    return schedule
+
+
+def _length_note(schedule: Schedule, total: int) -> str | None:
+    if schedule.length is None or math.isclose(schedule.length, total):
+        return None
+    if schedule.length < total:
+        return (
+            f"note: the schedule ends at update {schedule.length:g} of {total}; its final value "
+            f"{schedule.final:.3g} is held after that"
+        )
+    return f"note: training stops at update {total}, before the schedule ends (at update {schedule.length:g})"
+
+
+def _train(task: Any, schedule: Schedule, lr: float, seed: int, total: int, **kwargs: Any) -> Any:
+    with warnings.catch_warnings():
+        # the note printed before training says the same thing once, in the command's words
+        warnings.filterwarnings("ignore", message=r"Scheduler: progress .* past the end", category=UserWarning)
+        return task.train(schedule, lr, seed, updates=total, **kwargs)
+
+
+# -- demo ------------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Train a built-in task with a schedule: one line per epoch, a summary and a PNG of the curves."""
+    out = _output(args.out)
+    task = _task(args.task)
+    _require("plot", "matplotlib")
+    from lrkit.plot import save, training_figure
+    from lrkit.terminal import Progress
+
+    total = _updates(task, args)
+    span = total / task.steps_per_epoch if args.unit == "epoch" else total
+    spec = args.schedule if args.schedule is not None else _default_spec(span)
+    schedule = _in_updates(read_spec(spec), task, args.unit)
+    lr = task.default_lr if args.lr is None else args.lr
+    epochs = math.ceil(total / task.steps_per_epoch)
+
+    print(f"task      {task.name}: {task.description}")
+    print(f"schedule  {' '.join(spec.split())}  (steps are {args.unit}s)")
+    print(f"peak lr   {lr:g} (AdamW, weight decay {task.weight_decay:g}), seed {args.seed}")
+    per = task.steps_per_epoch
+    print(f"run       {total} updates = {total / per:g} epochs of {per} batches of {task.batch_size}")
+    note = _length_note(schedule, total)
+    if note:
+        print(note)
+    print()
+    progress = Progress(total, enabled=not args.no_progress, desc="training")
+    progress.write(f"{'epoch':>7}  {'lr':>10}  {'train loss':>10}  {'test acc':>8}")
+
+    def on_epoch(info: Any) -> None:
+        progress.write(
+            f"{info.epoch:>3}/{epochs:<3}  {info.lr:>10.3e}  {info.train_loss:>10.4f}  {info.test_accuracy:>8.4f}"
+        )
+
+    def on_update(update: int, lr_used: float, loss: float) -> None:
+        progress.update(1, loss=f"{loss:.3f}", lr=f"{lr_used:.2e}")
+
+    try:
+        result = _train(task, schedule, lr, args.seed, total, on_epoch=on_epoch, on_update=on_update)
+    finally:
+        progress.close()
+
+    best_at = result.eval_updates[result.accuracies.index(result.best_accuracy)]
+    reached = result.updates_to_target
+    print()
+    print(f"final test accuracy {result.final_accuracy:.4f} (best {result.best_accuracy:.4f} at update {best_at})")
+    if reached is None:
+        print(f"target {task.target:g}: not reached in {total} updates")
+    else:
+        print(f"target {task.target:g}: reached at update {reached} of {total}")
+    if result.diverged:
+        print("warning: the training loss became NaN or infinite (the peak lr is too high; try a lower --lr)")
+    print(f"time      {result.seconds:.1f} s for {total} updates")
+    save(training_figure([result], labels=[" ".join(spec.split())], title=f"lrkit demo: {task.name}"), out)
+    print(f"wrote {_image_note(out)}: learning rate, train loss and test accuracy per update")
+    return 0
+
+
+# -- find ------------------------------------------------------------------------------------------
+def cmd_find(args: argparse.Namespace) -> int:
+    """Run the learning-rate range test on a built-in task; print the suggestion and plot the curve."""
+    out = _output(args.out)
+    task = _task(args.task)
+    _require("plot", "matplotlib")
+    if args.end <= args.start:
+        raise UsageError(f"--end must be greater than --start, got --start {args.start:g} --end {args.end:g}")
+    from lrkit.torch.finder import find_for_task
+
+    sweep = f"{args.iterations} updates, lr from {args.start:g} to {args.end:g}"
+    print(f"range test on {task.name}: {sweep}, seed {args.seed}")
+    result = find_for_task(task, seed=args.seed, iterations=args.iterations, start=args.start, end=args.end)
+    stopped = getattr(result, "stopped", "completed")
+    print(f"swept {len(result.lrs)} updates ({stopped})")
+    for method, value in result.suggestions.items():
+        print(f"  {method:<10} {'-' if value is None else f'{value:.3g}'}")
+    if result.suggestion is None:
+        print(f"no suggestion: {result.reason}")
+    else:
+        print(f"suggestion: {result.suggestion:.3g}")
+        print(f"try: lrkit demo --task {task.name} --lr {result.suggestion:.2g}")
+    result.plot(out)
+    print(f"wrote {_image_note(out)}: loss against learning rate, suggestion marked")
+    return 0
+
+
+# -- compare ---------------------------------------------------------------------------------------
+_AT_LR = re.compile(r"^(?P<spec>.*\S)\s*@\s*(?P<lr>[0-9.eE+-]+)\s*$", re.DOTALL)
+
+
+def _split_lr(text: str, default: float) -> tuple[str, float]:
+    """``"SPEC @ LR"`` -> (SPEC, LR); a SPEC without ``@`` gets ``default``."""
+    match = _AT_LR.match(text)
+    if match is None:
+        return text, default
+    try:
+        lr = float(match["lr"])
+    except ValueError:
+        raise UsageError(f"{text!r}: the learning rate after '@' must be a number, got {match['lr']!r}") from None
+    if not (lr > 0 and math.isfinite(lr)):
+        raise UsageError(f"{text!r}: the learning rate after '@' must be > 0, got {match['lr']!r}")
+    return match["spec"], lr
+
+
+def _ticker(progress: Any) -> Any:
+    def tick(*_: Any) -> None:
+        progress.update()
+
+    return tick
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Train each schedule with the same seed; print a table and write an overlaid plot."""
+    out = _output(args.out)
+    entries = []
+    for text in args.specs:  # every SPEC is read before anything is trained
+        spec, lr = _split_lr(text, math.nan)
+        entries.append((" ".join(spec.split()), read_spec(spec), lr))
+    task = _task(args.task)
+    _require("plot", "matplotlib")
+    from lrkit.plot import save, training_figure
+    from lrkit.terminal import Progress, format_table
+
+    total = _updates(task, args)
+    default_lr = task.default_lr if args.lr is None else args.lr
+    print(f"task {task.name}: {task.description}; {total} updates, seed {args.seed}, target {task.target:g}")
+    results, labels, rows = [], [], []
+    for i, (spec, schedule, lr) in enumerate(entries, start=1):
+        lr = default_lr if math.isnan(lr) else lr
+        schedule = _in_updates(schedule, task, args.unit)
+        print(f"[{i}/{len(entries)}] {spec} at peak lr {lr:g}")
+        note = _length_note(schedule, total)
+        if note:
+            print(f"      {note}")
+        progress = Progress(total, enabled=not args.no_progress, desc=f"[{i}/{len(entries)}]")
+        try:
+            result = _train(task, schedule, lr, args.seed, total, on_update=_ticker(progress))
+        finally:
+            progress.close()
+        results.append(result)
+        labels.append(f"{spec} @ {lr:g}")
+        reached = result.updates_to_target
+        rows.append(
+            [
+                spec,
+                f"{lr:g}",
+                f"{result.final_accuracy:.4f}",
+                f"{result.best_accuracy:.4f}",
+                "not reached" if reached is None else str(reached),
+                f"{result.seconds:.1f}",
+            ]
+        )
+    print()
+    headers = ["schedule", "peak lr", "final acc", "best acc", f"updates to {task.target:g}", "seconds"]
+    print(format_table(headers, rows))
+    save(training_figure(results, labels=labels, title=f"lrkit compare: {task.name}, seed {args.seed}"), out)
+    print()
+    print(f"wrote {_image_note(out)}: learning rate, train loss and test accuracy of every run")
+    return 0
+
+
+# -- the parser --------------------------------------------------------------------------------------
+def _training_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", choices=TASK_NAMES, default="mnist1d", help="built-in task (default mnist1d)")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument(
+        "--epochs", type=_positive(int, "--epochs"), help="epochs to train (default: the task's budget)"
+    )
+    length.add_argument(
+        "--updates", type=_positive(int, "--updates"), help="optimizer updates to train (instead of --epochs)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the model's weights and the batch order (default 0)"
+    )
+    parser.add_argument(
+        "--unit",
+        choices=("update", "epoch"),
+        default="update",
+        help="what a schedule step is (default update; 'epoch' runs e.g. step_decay(3, factor=0.5) per epoch)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lrkit", description="Preview, plot and compare learning-rate schedules.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -64,6 +374,63 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--rows", type=int, default=11, help="rows in the table (default 11)")
     show.add_argument("--width", type=int, default=64, help="plot width in characters (default 64)")
     show.set_defaults(run=cmd_show)
+
+    plot = sub.add_parser("plot", help="plot schedules, overlaid, to a PNG or SVG file")
+    plot.add_argument("specs", nargs="+", metavar="SPEC", help="schedules (text form or .json/.yaml files)")
+    plot.add_argument(
+        "-o", "--out", default="lrkit-plot.png", help="output file, .png or .svg (default lrkit-plot.png)"
+    )
+    plot.add_argument(
+        "--steps", type=_positive(float, "--steps"), help="horizon (default: the longest schedule's length)"
+    )
+    plot.add_argument("--log", action="store_true", help="logarithmic value axis")
+    plot.add_argument("--no-marks", action="store_true", help="do not mark phase starts (warmup end, restarts)")
+    plot.add_argument("--title", default=None, help="title above the plot")
+    plot.add_argument("--width", type=_positive(float, "--width"), default=8.0, help="width in inches (default 8)")
+    plot.add_argument("--height", type=_positive(float, "--height"), default=4.5, help="height in inches (default 4.5)")
+    plot.add_argument("--dpi", type=_positive(float, "--dpi"), default=100.0, help="pixels per inch (default 100)")
+    plot.set_defaults(run=cmd_plot)
+
+    demo = sub.add_parser("demo", help="train a built-in task with a schedule and plot the run")
+    demo.add_argument(
+        "--schedule", default=None, metavar="SPEC", help="schedule (default: warmup for a tenth, then cosine)"
+    )
+    demo.add_argument(
+        "--lr", type=_positive(float, "--lr"), default=None, help="peak learning rate (default: the task's)"
+    )
+    _training_options(demo)
+    demo.add_argument(
+        "-o", "--out", default="lrkit-demo.png", help="plot of the run, .png or .svg (default lrkit-demo.png)"
+    )
+    demo.set_defaults(run=cmd_demo)
+
+    find = sub.add_parser("find", help="learning-rate range test on a built-in task")
+    find.add_argument("--task", choices=TASK_NAMES, default="mnist1d", help="built-in task (default mnist1d)")
+    find.add_argument(
+        "--iterations", type=_positive(int, "--iterations"), default=100, help="updates in the sweep (default 100)"
+    )
+    find.add_argument(
+        "--start", type=_positive(float, "--start"), default=1e-7, help="first learning rate (default 1e-7)"
+    )
+    find.add_argument("--end", type=_positive(float, "--end"), default=10.0, help="last learning rate (default 10)")
+    find.add_argument("--seed", type=int, default=0, help="seed of the model and the batch order (default 0)")
+    find.add_argument(
+        "-o", "--out", default="lrkit-find.png", help="plot of the sweep, .png or .svg (default lrkit-find.png)"
+    )
+    find.set_defaults(run=cmd_find)
+
+    compare = sub.add_parser("compare", help="train several schedules with the same seed and compare them")
+    compare.add_argument(
+        "specs", nargs="+", metavar="SPEC", help="schedules; 'SPEC @ LR' sets that schedule's peak learning rate"
+    )
+    compare.add_argument(
+        "--lr", type=_positive(float, "--lr"), default=None, help="peak learning rate (default: the task's)"
+    )
+    _training_options(compare)
+    compare.add_argument(
+        "-o", "--out", default="lrkit-compare.png", help="overlaid plot, .png or .svg (default lrkit-compare.png)"
+    )
+    compare.set_defaults(run=cmd_compare)
     return parser
 
 
@@ -81,6 +448,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MissingExtra as err:
         print(f"lrkit: error: {err}", file=sys.stderr)
         return 1
+    except ImportError as err:
+        if "pip install 'lrkit[" not in str(err):
+            raise
+        print(f"lrkit: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lrkit: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,12 +1,16 @@
-"""Render a schedule in the terminal: a step/value table and a character plot."""
+"""Terminal output: a schedule's step/value table and character plot, text tables, a progress bar."""
 
 from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 import numpy as np
 
 from lrkit.schedule import Schedule
 
-__all__ = ["chart", "horizon", "table"]
+__all__ = ["Progress", "chart", "format_table", "horizon", "table"]
 
 
 def horizon(schedule: Schedule, steps: float | None = None) -> float:
@@ -57,3 +61,85 @@ def chart(schedule: Schedule, steps: float, width: int = 64, height: int = 14) -
     left, right = "0", f"{steps:.0f}"
     out.append(f"{'':>{pad}}  {left}{right:>{width - len(left)}}")
     return "\n".join(out)
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain-text table: columns as wide as their widest cell, the first left-aligned, the rest right.
+
+    >>> print(format_table(["schedule", "acc"], [["cosine(10)", "0.95"], ["constant(1)", "0.9"]]))
+    schedule      acc
+    -----------  ----
+    cosine(10)   0.95
+    constant(1)   0.9
+    """
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+
+    return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths)] + [line(row) for row in cells[1:]])
+
+
+class Progress:
+    """A progress bar on ``stream`` (stderr by default), shown only when it is a terminal.
+
+    Uses tqdm when it is installed, else a plain ``\\r`` bar of its own. ``write`` prints a line
+    above the bar (or just prints it when no bar is shown), so per-epoch lines and the bar mix.
+    """
+
+    def __init__(self, total: int, *, enabled: bool = True, stream: TextIO | None = None, desc: str = "") -> None:
+        self.total = total
+        self.out = sys.stdout
+        self.stream = sys.stderr if stream is None else stream
+        self.shown = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.done = 0
+        self.desc = desc
+        self._tqdm: Any = None
+        if self.shown:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                pass
+            else:
+                self._tqdm = tqdm(total=total, file=self.stream, desc=desc, unit="upd", leave=False, dynamic_ncols=True)
+
+    def update(self, n: int = 1, **postfix: object) -> None:
+        self.done += n
+        if not self.shown:
+            return
+        if self._tqdm is not None:
+            if postfix:
+                self._tqdm.set_postfix(postfix, refresh=False)
+            self._tqdm.update(n)
+        elif self.done == self.total or self.done % max(1, self.total // 100) == 0:
+            self._draw()
+
+    def _draw(self) -> None:
+        width = 30
+        filled = int(width * self.done / max(self.total, 1))
+        self.stream.write(f"\r{self.desc} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}")
+        self.stream.flush()
+
+    def _clear(self) -> None:
+        self.stream.write("\r" + " " * (len(self.desc) + 50) + "\r")
+        self.stream.flush()
+
+    def write(self, text: str) -> None:
+        """Print ``text`` (a line) to stdout without breaking the bar."""
+        if self._tqdm is not None:
+            self._tqdm.clear()
+            print(text, file=self.out, flush=True)
+            self._tqdm.refresh()
+        elif self.shown:
+            self._clear()
+            print(text, file=self.out, flush=True)
+            self._draw()
+        else:
+            print(text, file=self.out, flush=True)
+
+    def close(self) -> None:
+        if self._tqdm is not None:
+            self._tqdm.close()
+        elif self.shown:
+            self._clear()

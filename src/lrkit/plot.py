@@ -1,0 +1,190 @@
+"""Plots of schedules and training runs (matplotlib, imported only when a plot is made).
+
+Figures are built with ``matplotlib.figure.Figure`` and saved through the Agg (PNG) or SVG
+canvas directly: no pyplot, no change to the user's global backend or state. A figure's
+pixel size is ``figsize * dpi`` exactly (no tight bounding box), so a plot of the default
+size is 800 x 450 pixels.
+
+>>> import lrkit as lk
+>>> schedules = [lk.warmup(100) >> lk.cosine(900), lk.one_cycle(1000)]
+>>> fig = schedule_figure(schedules, labels=["warmup >> cosine", "one-cycle"])
+>>> [line.get_label() for line in fig.axes[0].get_lines()][:3]
+['warmup >> cosine', 'one-cycle', 'phase start']
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lrkit.schedule import Schedule
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+    from lrkit.tasks import RunResult
+
+__all__ = ["FORMATS", "ema", "horizon", "save", "schedule_figure", "training_figure"]
+
+#: File suffixes :func:`save` writes.
+FORMATS = (".png", ".svg")
+#: Points a schedule is sampled at (steps are evaluated exactly, so edges stay sharp).
+SAMPLES = 2001
+
+
+def _figure(size: tuple[float, float], dpi: float) -> Figure:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("plotting needs matplotlib: pip install 'lrkit[plot]'") from None
+    return Figure(figsize=size, dpi=dpi, layout="constrained")
+
+
+def horizon(schedules: Sequence[Schedule], steps: float | None = None) -> float:
+    """The span to plot: ``steps`` if given, else the longest finite length (1,000 if all are infinite).
+
+    >>> import lrkit as lk
+    >>> horizon([lk.cosine(300), lk.constant(1.0)]), horizon([lk.inverse_sqrt(10)])
+    (300.0, 1000.0)
+    """
+    if steps is not None:
+        if not (steps > 0 and np.isfinite(steps)):
+            raise ValueError(f"steps must be a finite number > 0, got {steps!r}")
+        return float(steps)
+    lengths = [s.length for s in schedules if s.length is not None and s.length > 0]
+    return float(max(lengths)) if lengths else 1000.0
+
+
+def _short(text: str, width: int = 64) -> str:
+    return textwrap.shorten(text, width, placeholder=" ...") if len(text) > width else text
+
+
+def schedule_figure(
+    schedules: Sequence[Schedule],
+    *,
+    labels: Sequence[str] | None = None,
+    steps: float | None = None,
+    log: bool = False,
+    marks: bool = True,
+    title: str | None = None,
+    size: tuple[float, float] = (8.0, 4.5),
+    dpi: float = 100,
+    legend: bool = True,
+) -> Figure:
+    """One axes with every schedule over ``[0, steps]`` (see :func:`horizon`), overlaid.
+
+    Each line is labelled with its text form (or ``labels``); ``log`` makes the value axis
+    logarithmic (zeros are not drawn there); ``marks`` draws a dotted vertical line in the
+    schedule's colour where a phase starts (warmup end, a restart, the start of a decay),
+    from :meth:`Schedule.phase_starts`.
+    """
+    if not schedules:
+        raise ValueError("schedule_figure needs at least one schedule")
+    if labels is not None and len(labels) != len(schedules):
+        raise ValueError(f"labels: got {len(labels)} labels for {len(schedules)} schedules")
+    span = horizon(schedules, steps)
+    xs = np.linspace(0.0, span, SAMPLES)
+    fig = _figure(size, dpi)
+    ax = fig.subplots()
+    marked = False
+    for i, schedule in enumerate(schedules):
+        color = f"C{i % 10}"
+        label = _short(labels[i] if labels is not None else repr(schedule))
+        ax.plot(xs, schedule(xs), color=color, lw=1.8, label=label)
+    for i, schedule in enumerate(schedules if marks else []):
+        color = f"C{i % 10}"
+        for start in schedule.phase_starts(span):
+            ax.axvline(start, color=color, ls=":", lw=1.0, alpha=0.8, label=None if marked else "phase start")
+            marked = True
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlim(0.0, span)
+    ax.set_xlabel("step")
+    ax.set_ylabel("value (x base learning rate)")
+    ax.grid(True, alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=10)
+    if legend:
+        ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def ema(values: Sequence[float] | np.ndarray, beta: float = 0.9) -> np.ndarray:
+    """Bias-corrected exponential moving average: ``m_i = beta m_{i-1} + (1 - beta) x_i``, shown as
+    ``m_i / (1 - beta^(i+1))``. Non-finite values are skipped (the average carries on).
+
+    >>> ema([1.0, 3.0], beta=0.5).tolist()
+    [1.0, 2.3333333333333335]
+    """
+    out = np.empty(len(values))
+    m, weight = 0.0, 0.0
+    for i, x in enumerate(values):
+        if np.isfinite(x):
+            m = beta * m + (1 - beta) * x
+            weight = beta * weight + (1 - beta)
+        out[i] = m / weight if weight > 0 else np.nan
+    return out
+
+
+def training_figure(
+    results: Sequence[RunResult],
+    *,
+    labels: Sequence[str] | None = None,
+    title: str | None = None,
+    size: tuple[float, float] = (8.0, 7.5),
+    dpi: float = 100,
+) -> Figure:
+    """Three panels over updates: the learning rate used, the training loss (raw, faint, and a
+    bias-corrected EMA), and the test accuracy at each evaluation with the target dashed."""
+    if not results:
+        raise ValueError("training_figure needs at least one run")
+    fig = _figure(size, dpi)
+    lr_ax, loss_ax, acc_ax = fig.subplots(3, 1, sharex=True)
+    for i, result in enumerate(results):
+        color = f"C{i % 10}"
+        label = _short(labels[i] if labels is not None else result.schedule, 56)
+        updates = np.arange(1, len(result.lrs) + 1)
+        lr_ax.plot(updates, result.lrs, color=color, lw=1.6, label=label)
+        losses = np.asarray(result.losses, dtype=float)
+        loss_ax.plot(updates, losses, color=color, lw=0.6, alpha=0.25)
+        loss_ax.plot(updates, ema(losses), color=color, lw=1.6)
+        acc_ax.plot(result.eval_updates, result.accuracies, color=color, lw=1.6, marker="o", ms=3)
+    target = results[0].target
+    if np.isfinite(target):
+        acc_ax.axhline(target, color="0.3", ls="--", lw=1.0, label=f"target {target:g}")
+        acc_ax.legend(fontsize=8, loc="lower right")
+    lr_ax.set_ylabel("learning rate")
+    lr_ax.legend(fontsize=8, loc="best")
+    loss_ax.set_ylabel("train loss")
+    finite = [x for r in results for x in r.losses if np.isfinite(x)]
+    if finite and min(finite) > 0:
+        loss_ax.set_yscale("log")
+    acc_ax.set_ylabel("test accuracy")
+    acc_ax.set_xlabel("update")
+    for ax in (lr_ax, loss_ax, acc_ax):
+        ax.grid(True, alpha=0.3)
+    fig.suptitle(title or f"lrkit: {results[0].task}", fontsize=11)
+    return fig
+
+
+def save(figure: Figure, path: str | Path) -> Path:
+    """Write ``figure`` to ``path`` as PNG or SVG (by suffix) through its own canvas; returns the path."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        found = suffix or "no suffix"
+        raise ValueError(f"cannot write {str(path)!r}: the file name must end in .png or .svg, got {found!r}")
+    if suffix == ".png":
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(figure)
+    else:
+        from matplotlib.backends.backend_svg import FigureCanvasSVG
+
+        FigureCanvasSVG(figure)
+    figure.savefig(path, format=suffix[1:])
+    return path
