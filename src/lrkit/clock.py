@@ -37,10 +37,12 @@ from typing import Any
 
 from lrkit.schedule import Schedule
 
-__all__ = ["CLOCK_MODES", "FakeClock", "WallClock"]
+__all__ = ["AGREE", "CLOCK_MODES", "FakeClock", "WallClock"]
 
 #: How a :class:`WallClock` with a budget maps time to progress.
 CLOCK_MODES = ("time", "hybrid")
+#: How ranks agree on elapsed seconds under ``torch.distributed`` (see :func:`lrkit.torch.distributed.agree_elapsed`).
+AGREE = ("rank0", "max")
 
 
 class FakeClock:
@@ -67,7 +69,9 @@ class WallClock:
 
     ``budget``: seconds the run may take (``None``: progress is plain seconds). ``mode``:
     ``'time'`` or ``'hybrid'`` (see the module docstring). ``clock``: a function returning
-    seconds (default :func:`time.monotonic`).
+    seconds (default :func:`time.monotonic`). ``agree``: how processes of a distributed run agree
+    on the seconds before they are used, ``'rank0'`` (rank 0's clock, default) or ``'max'`` (the
+    slowest rank's, so no rank overruns a budget); the torch adapter applies it.
 
     The clock starts at :meth:`start` or at the first :meth:`elapsed`/:meth:`progress` call,
     whichever comes first (an adapter calls it when it sets the first learning rate). Pauses
@@ -80,6 +84,7 @@ class WallClock:
         budget: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         mode: str = "time",
+        agree: str = "rank0",
     ):
         if budget is not None:
             if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget):
@@ -92,10 +97,13 @@ class WallClock:
             )
         if mode not in CLOCK_MODES:
             raise ValueError(f"WallClock: mode must be one of {', '.join(map(repr, CLOCK_MODES))}, got {mode!r}")
+        if agree not in AGREE:
+            raise ValueError(f"WallClock: agree must be one of {', '.join(map(repr, AGREE))}, got {agree!r}")
         if mode == "hybrid" and budget is None:
             raise ValueError("WallClock: mode='hybrid' needs a budget in seconds; give budget=...")
         self.budget: float | None = None if budget is None else float(budget)
         self.mode = mode
+        self.agree = agree
         self.clock = clock
         self._offset = 0.0  # seconds banked: closed running spans and restored time
         self._since: float | None = None  # clock reading when the current running span began

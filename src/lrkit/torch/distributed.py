@@ -27,12 +27,12 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from lrkit.clock import AGREE
+
 __all__ = ["AGREE", "REDUCE_OPS", "agree_elapsed", "is_distributed", "reduce_metric"]
 
 #: How :func:`reduce_metric` combines the ranks' values.
 REDUCE_OPS = ("mean", "sum", "min", "max")
-#: How :func:`agree_elapsed` agrees on seconds.
-AGREE = ("rank0", "max")
 
 
 def is_distributed(group: Any = None) -> bool:
@@ -69,6 +69,8 @@ def reduce_metric(value: float, op: str = "mean", group: Any = None) -> float:
     parts = [torch.empty(1, dtype=torch.float64, device=device) for _ in range(dist.get_world_size(group))]
     dist.all_gather(parts, mine, group=group)
     values = torch.cat(parts).tolist()
+    if op != "sum" and all(v == values[0] for v in values):
+        return values[0]  # already agreed (e.g. reduced by the caller): returned exactly, never re-rounded
     if any(math.isnan(v) for v in values):
         return math.nan
     if op == "min":
