@@ -174,20 +174,25 @@ class Scheduler(LRScheduler):
         self._targets: list[Target] = []
         self._groups: list[dict[str, Any]] = []
         self._n = 0  # progress (updates or calls) whose values are written
-        self._step_count = 0  # step() calls (Accelerate reads and bumps it)
+        self._step_count = 0  # torch's counter, kept because Accelerate reads and bumps it
         self._idle = 0
         self._zero_check = True
         self._warned_end = False
         self._controllers: list[Any] = [None] * len(self._schedules)
+        self._active: list[tuple[int, Any]] = []
         self._resolved = list(self._schedules)
         self._setup_reactive()
         self._cache: list[list[float]] = []
         self._k = -1
+        self._rows: list[tuple[dict[str, Any], str, list[float], float]] = []
+        self._slow: list[tuple[dict[str, Any], Target, list[float]]] = []
+        self._lo, self._hi = 0, -1  # updates [lo, hi] can take the fast path
         self._ends = [math.inf if s.length is None else float(s.length) for s in self._schedules]
         end = min(self._ends)
         self._end = end * self._upe if (self._upe is not None and math.isfinite(end)) else end
         self._adopt_groups()
         self._apply(0)
+        self._hi = -1  # the first step takes the general path (it checks for all-zero bases)
 
     # -- construction helpers ------------------------------------------------------------
     def _register(self, name: str, spec: ScheduleSpec) -> list[int] | int:
@@ -224,6 +229,7 @@ class Scheduler(LRScheduler):
             controller = reactive.Controller(s)
             if controller.reactive:
                 self._controllers[j] = controller
+        self._active = [(j, c) for j, c in enumerate(self._controllers) if c is not None]
 
     def _adopt_groups(self) -> None:
         """Capture base values of groups not seen before and (re)build the write plan."""
@@ -266,7 +272,8 @@ class Scheduler(LRScheduler):
                 targets.append(Target(g, name, key, index, j, factor))
         self._targets = targets
         self._fast = [(groups[t.group], t.key, t.schedule, t.factor) for t in targets if is_plain(groups[t.group], t)]
-        self._slow = [(groups[t.group], t) for t in targets if not is_plain(groups[t.group], t)]
+        self._slow_targets = [(groups[t.group], t) for t in targets if not is_plain(groups[t.group], t)]
+        self._hi = -1  # re-arm the fast path in _apply
 
     # -- the update clock ------------------------------------------------------------------
     def step(self, metric: float | None = None) -> None:  # type: ignore[override]
@@ -276,7 +283,6 @@ class Scheduler(LRScheduler):
         micro-batch or after an update skipped by ``GradScaler`` changes nothing. ``metric`` feeds a
         ``plateau`` in the schedule (reduced across ranks first).
         """
-        self._step_count += 1
         if self._by_update:
             n = self._count[0]
             if n == self._n and metric is None and self._clock is None:
@@ -285,9 +291,24 @@ class Scheduler(LRScheduler):
                 return
         else:
             n = self._n + 1
+        if metric is not None and self._clock is None:
+            self._n = n
+            self._observe(metric, None)  # a reduction disarms the fast path
+        # fast path: inside the cached block, before the end, same groups: index and write
+        if self._lo <= n <= self._hi:
+            groups = self.optimizer.param_groups
+            if groups is self._groups and len(groups) == self._ngroups:
+                self._n = n
+                i = n - self._lo
+                for group, key, row, factor in self._rows:
+                    group[key] = factor * row[i]
+                if self._slow:
+                    for group, target, row in self._slow:
+                        write(group, target, target.factor * row[i])
+                return
         self._n = n
         where = self._clock_progress() if self._clock is not None else None
-        if metric is not None:
+        if metric is not None and self._clock is not None:
             self._observe(metric, where)
         if self._zero_check:
             self._warn_all_zero()
@@ -308,6 +329,7 @@ class Scheduler(LRScheduler):
                 )
 
     def _apply(self, n: int, where: list[float] | None = None) -> None:
+        """The general path: adopt changed groups, warn past the end, fill the block, write, arm the fast path."""
         groups = self.optimizer.param_groups
         if groups is not self._groups or len(groups) != self._ngroups:
             self._adopt_groups()
@@ -320,13 +342,18 @@ class Scheduler(LRScheduler):
         if k != self._k:
             self._cache = self._block(k)
             self._k = k
-        i = n & _MASK
         cache = self._cache
-        for group, key, j, factor in self._fast:
-            group[key] = factor * cache[j][i]
-        if self._slow:
-            for group, target in self._slow:
-                write(group, target, target.factor * cache[target.schedule][i])
+        self._rows = [(group, key, cache[j], factor) for group, key, j, factor in self._fast]
+        self._slow = [(group, target, cache[target.schedule]) for group, target in self._slow_targets]
+        self._lo = k * BLOCK
+        self._hi = self._lo + BLOCK - 1
+        if not self._warned_end and self._end < self._hi:
+            self._hi = math.floor(self._end)  # the first step past the end takes the general path and warns
+        i = n - self._lo
+        for group, key, row, factor in self._rows:
+            group[key] = factor * row[i]
+        for group, target, row in self._slow:
+            write(group, target, target.factor * row[i])
 
     def _block(self, k: int) -> list[list[float]]:
         t = np.arange(k * BLOCK, (k + 1) * BLOCK, dtype=np.float64)
@@ -356,21 +383,22 @@ class Scheduler(LRScheduler):
             write(groups[t.group], t, t.factor * values[t.schedule])
 
     def _observe(self, metric: float, where: list[float] | None) -> None:
-        active = [j for j, c in enumerate(self._controllers) if c is not None]
+        active = self._active
         if not active:
             raise ValueError(
                 f"Scheduler.step(metric={metric!r}): the schedule has no plateau(...) to feed; "
                 "call step() without a metric, or put a plateau in the schedule"
             )
         value = float(self._reduce(metric))
+        at = self._n / self._upe if self._upe is not None else float(self._n)
         changed = False
-        for j in active:
-            progress = where[j] if where is not None else self._progress(self._n)
-            if self._controllers[j].observe(value, progress):
-                self._resolved[j] = self._controllers[j].resolve()
+        for j, controller in active:
+            if controller.observe(value, at if where is None else where[j]):
+                self._resolved[j] = controller.resolve()
                 changed = True
         if changed:
             self._k = -1
+            self._hi = -1
 
     def _idle_call(self) -> None:
         self._idle += 1
@@ -467,7 +495,6 @@ class Scheduler(LRScheduler):
         state: dict[str, Any] = {"format": _FORMAT, "version": 1}
         state.update(self._identity())
         state["updates"] = self._count[0] if self._by_update else self._n
-        state["calls"] = self._step_count
         state["base"] = {k: list(v) for k, v in self._base.items()}
         state["warned_end"] = self._warned_end
         state["controllers"] = [None if c is None else c.state_dict() for c in self._controllers]
@@ -507,7 +534,6 @@ class Scheduler(LRScheduler):
         self._base = {k: [float(x) for x in v] for k, v in base.items()}
         self._count[0] = int(state["updates"])
         self._n = int(state["updates"])
-        self._step_count = int(state.get("calls", 0))
         self._warned_end = bool(state.get("warned_end", False))
         self._zero_check = True
         self._resolved = list(self._schedules)
@@ -522,6 +548,7 @@ class Scheduler(LRScheduler):
         self._ngroups = len(self._groups)
         self._build_plan()
         self._apply(self._n)
+        self._hi = -1
 
 
 def _jsonish(value: Any) -> Any:
