@@ -146,3 +146,32 @@ def test_past_end_warning_is_not_repeated_after_resume() -> None:
         opt.step()
         fresh.step()
     assert len([w for w in caught if "past the end" in str(w.message)]) == 1
+
+
+def test_plateau_state_resumes_exactly() -> None:
+    from lrkit.reactive import Plateau
+
+    schedule = lk.warmup(3) >> (lk.cosine(200) * Plateau(patience=2, factor=0.5))
+    metrics = [1.0, 0.9, 0.9, 0.9, 0.9, 0.8, 0.8, 0.8, 0.8, 0.8, 0.7] * 3
+
+    def build() -> tuple[torch.optim.Optimizer, Scheduler]:
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        return opt, Scheduler(opt, schedule)
+
+    def run(opt: torch.optim.Optimizer, sched: Scheduler, values: list[float]) -> list[str]:
+        out = []
+        for m in values:
+            out.append(repr(opt.param_groups[0]["lr"]))
+            opt.step()
+            sched.step(m)
+        return out
+
+    opt, sched = build()
+    reference = run(opt, sched, metrics)
+    assert len(set(reference[20:])) > 5 and float(reference[-1]) < 0.1 * schedule(len(metrics) - 1)  # it reduced
+    opt, sched = build()
+    head = run(opt, sched, metrics[:17])
+    state = json.loads(json.dumps(sched.state_dict()))
+    opt2, sched2 = build()
+    sched2.load_state_dict(state)
+    assert head + run(opt2, sched2, metrics[17:]) == reference
