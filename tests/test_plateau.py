@@ -405,3 +405,14 @@ def test_load_state_dict_refuses_a_state_from_another_schedule():
     del broken["plateaus"][0]["bad"]
     with pytest.raises(ValueError, match="a plateau state must be a dict with keys"):
         a.load_state_dict(broken)
+
+
+def test_the_runnable_examples_in_docs_reactive_md_hold():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "reactive.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    assert len(blocks) >= 6
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/reactive.md", "exec"), namespace)
