@@ -153,12 +153,13 @@ class PlateauState:
 
     def observe(self, node: Plateau, value: Any) -> bool:
         """Apply one metric value; ``True`` if the multiplier changed."""
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            try:
-                value = float(value)  # a 0-d tensor or array
-            except (TypeError, ValueError):
-                raise ValueError(f"plateau: metric must be a number, got {value!r}") from None
-        value = float(value)
+        if type(value) is not float:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                try:
+                    value = float(value)  # a 0-d tensor or array
+                except (TypeError, ValueError):
+                    raise ValueError(f"plateau: metric must be a number, got {value!r}") from None
+            value = float(value)
         finite = math.isfinite(value)
         if not finite:
             if node.nan == "raise":

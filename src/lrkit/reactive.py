@@ -138,6 +138,7 @@ class Controller:
         self._tree = _Tree(schedule, self.plateaus)
         self.states = [PlateauState() for _ in self.plateaus]
         self._everywhere = self._always_active()
+        self._all = tuple(range(len(self.plateaus)))
         self._resolved = schedule
 
     def _always_active(self) -> bool:
@@ -168,7 +169,7 @@ class Controller:
     def active(self, step: float) -> list[int]:
         """Indices of the plateau nodes that observe a metric reported at ``step``."""
         if self._everywhere:
-            return list(range(len(self.plateaus)))
+            return list(self._all)
         step = float(step)
         if not (math.isfinite(step) and step >= 0):
             raise ValueError(f"Controller: step must be a finite number >= 0, got {step!r}")
@@ -179,7 +180,7 @@ class Controller:
     def observe(self, metric: float, step: float = 0.0) -> bool:
         """Feed one metric value at progress ``step``; ``True`` if :meth:`resolve` changed."""
         changed = False
-        for i in self.active(step):
+        for i in self._all if self._everywhere else self.active(step):
             changed |= self.states[i].observe(self.plateaus[i], metric)
         if changed:
             self._resolved = _rebuild(self.schedule, self.scales, [0])
