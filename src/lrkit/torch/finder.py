@@ -12,7 +12,10 @@ manager, for range tests on your own step callable.
 
 One point per *real* optimizer update: with ``accumulate=k`` each update averages ``k``
 micro-batches; with a ``GradScaler`` an update that the scaler skips (inf/NaN gradients) gives
-no point and the sweep stays at the same LR (a step post-hook counts the real updates).
+no point and the sweep stays at the same LR (a step post-hook counts the real updates). The
+optimizer's own step hooks (e.g. the update counter of an attached ``lrkit.torch.Scheduler``)
+are detached during the test, so they never see its updates; global optimizer hooks
+(``torch.optim.optimizer.register_optimizer_step_post_hook``) still do.
 
 Learning rates reach the optimizer only from the sweep (finite, > 0); several param groups keep
 their ratios: group ``g`` gets ``lr * lr_g / max_h lr_h`` (the group with the largest LR sweeps
@@ -134,6 +137,8 @@ class Snapshot:
             self._group_list = list(optimizer.param_groups)
             self._state_keys = list(optimizer.state.keys())
             self._state = {p: (optimizer.state[p], _DictState(optimizer.state[p])) for p in self._state_keys}
+            self._flags = {k: val for k, val in vars(optimizer).items() if isinstance(val, (bool, int, float, str))}
+            self._flag_keys = set(vars(optimizer))
             in_model = {id(p) for p in params}
             for group in optimizer.param_groups:
                 for p in group["params"]:
@@ -187,6 +192,10 @@ class Snapshot:
             for p, (inner, state) in self._state.items():
                 state.restore()
                 optimizer.state[p] = inner
+            attributes = vars(optimizer)
+            for key in [k for k in attributes if k not in self._flag_keys]:
+                del attributes[key]  # e.g. a flag a torch scheduler's step wrapper set
+            attributes.update(self._flags)
         for scheduler, saved in self._schedulers:
             scheduler.load_state_dict(copy.deepcopy(saved))
         if self._scaler is not None:
@@ -222,6 +231,26 @@ def _loader_generators(data: Any) -> list[torch.Generator]:
 
 
 # -- the torch range test ------------------------------------------------------------------------
+_HOOK_DICTS = ("_optimizer_step_pre_hooks", "_optimizer_step_post_hooks")
+
+
+def _suspend_step_hooks(optimizer: torch.optim.Optimizer) -> dict[str, list[tuple[Any, Any]]]:
+    """Detach the optimizer's own step hooks (a scheduler's update counter, EMA callbacks) for the test."""
+    saved: dict[str, list[tuple[Any, Any]]] = {}
+    for name in _HOOK_DICTS:
+        hooks = getattr(optimizer, name, None)
+        if hooks is not None:
+            saved[name] = list(hooks.items())
+            hooks.clear()
+    return saved
+
+
+def _resume_step_hooks(optimizer: torch.optim.Optimizer, saved: Mapping[str, list[tuple[Any, Any]]]) -> None:
+    for name, items in saved.items():
+        hooks = getattr(optimizer, name)
+        hooks.clear()
+        hooks.update(items)
+
 def _batches(data: Iterable[Any], who: str) -> Iterator[Any]:
     while True:
         empty = True
@@ -334,6 +363,7 @@ def range_test(
         def count(*_: Any) -> None:
             updates[0] += 1
 
+        hooks = _suspend_step_hooks(optimizer)
         handle = optimizer.register_step_post_hook(count)
 
         def forward(inputs: Any, targets: Any) -> torch.Tensor:
@@ -390,6 +420,7 @@ def range_test(
             )
         finally:
             handle.remove()
+            _resume_step_hooks(optimizer, hooks)
 
 
 # -- auto -------------------------------------------------------------------------------------------

@@ -1,0 +1,340 @@
+"""lrkit.torch.finder: the transactional range test on real torch objects, and auto."""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import lrkit as lk  # noqa: E402
+from lrkit.finder import sweep  # noqa: E402
+from lrkit.torch.finder import NoSuggestion, Snapshot, auto, find_for_task, range_test  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+F = torch.nn.functional
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread (and do not fight other test workers for cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class Net(torch.nn.Module):
+    """Small, but with everything a range test can disturb: buffers (BatchNorm) and RNG use (dropout)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv1d(1, 4, 3, padding=1)
+        self.bn = torch.nn.BatchNorm1d(4)
+        self.drop = torch.nn.Dropout(0.2)
+        self.head = torch.nn.Linear(4 * 8, 3)
+
+    def forward(self, x):
+        h = self.drop(F.relu(self.bn(self.conv(x[:, None, :]))))
+        return self.head(h.flatten(1))
+
+
+def make_data(n=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 8, generator=g)
+    y = (x[:, :3].sum(1) > 0).long() + (x[:, 3] > 1).long()
+    return x, y
+
+
+def make_setup(seed=0, loader_seed=None):
+    torch.manual_seed(seed)
+    model = Net()
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": [*model.conv.parameters(), *model.bn.parameters()], "lr": 1e-3},
+            {"params": model.head.parameters(), "lr": 1e-4, "weight_decay": 0.0},
+        ],
+        weight_decay=1e-2,
+    )
+    x, y = make_data()
+    dataset = torch.utils.data.TensorDataset(x, y)
+    generator = None if loader_seed is None else torch.Generator().manual_seed(loader_seed)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=32, shuffle=True, generator=generator)
+    return model, optimizer, loader
+
+
+def train(model, optimizer, loader, steps, scheduler=None):
+    done = 0
+    while done < steps:
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            F.cross_entropy(model(xb), yb).backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            done += 1
+            if done == steps:
+                break
+
+
+def full_state(model, optimizer):
+    """Everything that must come back bitwise, as plain comparable objects."""
+    tensors = {f"p.{k}": v.detach().clone() for k, v in model.named_parameters()}
+    tensors.update({f"b.{k}": v.clone() for k, v in model.named_buffers()})
+    tensors.update({f"g.{k}": v.grad.clone() for k, v in model.named_parameters() if v.grad is not None})
+    for i, (p, st) in enumerate(optimizer.state.items()):
+        for key, value in st.items():
+            tensors[f"s.{i}.{key}"] = value.clone()
+    others = {
+        "groups": [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups],
+        "state_params": [id(p) for p in optimizer.state],
+        "training": [m.training for m in model.modules()],
+        "python": random.getstate(),
+        "numpy": np.random.get_state()[1].tolist(),
+        "torch": torch.get_rng_state().tolist(),
+    }
+    return tensors, others
+
+
+def assert_same(a, b):
+    ta, oa = a
+    tb, ob = b
+    assert ta.keys() == tb.keys()
+    for key in ta:
+        assert torch.equal(ta[key], tb[key]), key
+    assert oa == ob
+
+
+def test_everything_is_restored_bitwise():
+    model, optimizer, loader = make_setup()
+    train(model, optimizer, loader, 5)  # optimizer state and grads exist, BN stats moved
+    model.eval()  # a non-default mode must come back too
+    random.seed(1)
+    np.random.seed(2)
+    before = full_state(model, optimizer)
+    identities = [id(p) for p in model.parameters()], [id(t) for st in optimizer.state.values() for t in st.values()]
+    result = range_test(model, optimizer, F.cross_entropy, loader, iterations=60, progress=False)
+    assert len(result.lrs) > 10
+    assert_same(before, full_state(model, optimizer))
+    after = [id(p) for p in model.parameters()], [id(t) for st in optimizer.state.values() for t in st.values()]
+    assert identities == after  # restored in place: the same tensor objects
+
+
+def test_fresh_optimizer_state_is_removed_and_schedulers_restored():
+    model, optimizer, loader = make_setup()
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.5)
+    before = full_state(model, optimizer)
+    saved_sched = copy.deepcopy(scheduler.state_dict())
+    range_test(model, optimizer, F.cross_entropy, loader, iterations=40, schedulers=[scheduler], progress=False)
+    assert optimizer.state == {} or len(optimizer.state) == 0
+    assert_same(before, full_state(model, optimizer))
+    assert scheduler.state_dict() == saved_sched
+
+
+@pytest.mark.parametrize("loader_seed", [None, 7])
+def test_training_after_the_finder_is_bitwise_identical(loader_seed):
+    """Dropout and the DataLoader's shuffle draw from the global RNG (or the loader's own generator)."""
+    finals = []
+    for run_finder in (False, True):
+        random.seed(0)
+        np.random.seed(0)
+        model, optimizer, loader = make_setup(seed=3, loader_seed=loader_seed)
+        scheduler = lk.torch.Scheduler(optimizer, lk.one_cycle(30))
+        if run_finder:
+            range_test(model, optimizer, F.cross_entropy, loader, iterations=50, progress=False)
+            assert scheduler.updates == 0  # the scheduler's update counter never saw the test
+        train(model, optimizer, loader, 30, scheduler)
+        finals.append([p.detach().clone() for p in model.parameters()] + [b.clone() for b in model.buffers()])
+    for a, b in zip(*finals):
+        assert torch.equal(a, b)
+
+
+def test_the_sweep_reaches_every_group_and_only_finite_lrs_reach_the_optimizer():
+    model, optimizer, loader = make_setup()
+    seen = []
+
+    def record(opt, args, kwargs):
+        if opt is optimizer:
+            seen.append([g["lr"] for g in opt.param_groups])
+
+    handle = torch.optim.Optimizer and __import__("torch.optim.optimizer", fromlist=["x"]).register_optimizer_step_pre_hook(record)
+    try:
+        result = range_test(
+            model, optimizer, F.cross_entropy, loader, iterations=80, start=1e-5, end=1e4, diverge=None, progress=False
+        )
+    finally:
+        handle.remove()
+    assert len(seen) == len(result.lrs) == 80  # one optimizer update per point, none after the NaN
+    lrs = np.array(seen)
+    assert np.isfinite(lrs).all() and (lrs > 0).all()
+    np.testing.assert_allclose(lrs[:, 0], sweep(80, 1e-5, 1e4)(np.arange(80)), rtol=1e-12)
+    np.testing.assert_allclose(lrs[:, 1], 0.1 * lrs[:, 0], rtol=1e-12)  # groups keep their ratio
+    assert [g["lr"] for g in optimizer.param_groups] == [1e-3, 1e-4]
+
+
+def test_divergence_stops_the_test_early_and_the_model_comes_back_finite():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(8, 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = make_data()
+    data = [(x[i : i + 64], y[i : i + 64]) for i in range(0, 256, 64)]
+    before = [p.clone() for p in model.parameters()]
+    result = range_test(model, optimizer, F.cross_entropy, data, iterations=200, end=1e6, progress=False)
+    assert result.stopped.startswith("diverged")
+    assert len(result.lrs) < 200
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_gradient_accumulation_gives_one_point_per_update():
+    model, optimizer, loader = make_setup()
+    calls = []
+
+    def loss_fn(out, target):
+        calls.append(1)
+        return F.cross_entropy(out, target)
+
+    steps = []
+    handle = __import__("torch.optim.optimizer", fromlist=["x"]).register_optimizer_step_post_hook(lambda opt, a, k: steps.append(1))
+    try:
+        result = range_test(model, optimizer, loss_fn, loader, iterations=25, accumulate=4, diverge=None, progress=False)
+    finally:
+        handle.remove()
+    assert len(result.lrs) == 25 and len(steps) == 25 and len(calls) == 100
+    np.testing.assert_array_equal(result.lrs, sweep(25, 1e-7, 10.0)(np.arange(25)))
+
+
+def test_amp_skipped_updates_give_no_point():
+    model, optimizer, loader = make_setup()
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**16)
+    forwards = []
+
+    def loss_fn(out, target):  # every third batch overflows (as a half-precision one might)
+        forwards.append(1)
+        loss = F.cross_entropy(out, target)
+        return loss * 1e38 if len(forwards) % 3 == 0 else loss
+
+    steps = []
+    handle = __import__("torch.optim.optimizer", fromlist=["x"]).register_optimizer_step_post_hook(lambda opt, a, k: steps.append(1))
+    try:
+        result = range_test(
+            model, optimizer, loss_fn, loader, iterations=30, scaler=scaler, diverge=None, progress=False
+        )
+    finally:
+        handle.remove()
+    assert len(forwards) == 44  # 14 updates were skipped ...
+    assert len(result.lrs) == len(steps) == 30  # ... and gave no point
+    assert np.isfinite(result.losses).all()
+    np.testing.assert_array_equal(result.lrs, sweep(30, 1e-7, 10.0)(np.arange(30)))
+    assert scaler._scale is None  # the scaler is restored too (it had not been used)
+
+
+def test_validation_mode_records_the_validation_loss():
+    model, optimizer, _ = make_setup()
+    x, y = make_data(seed=1)
+    train_batches = [(x[:64], y[:64])]
+    val = [(x[64:128], y[64:128]), (x[128:], y[128:])]
+    twin = copy.deepcopy(model)
+    twin_opt = torch.optim.AdamW(
+        [
+            {"params": [*twin.conv.parameters(), *twin.bn.parameters()], "lr": 1e-3},
+            {"params": twin.head.parameters(), "lr": 1e-4, "weight_decay": 0.0},
+        ],
+        weight_decay=1e-2,
+    )
+    state = torch.get_rng_state()
+    result = range_test(model, optimizer, F.cross_entropy, train_batches, val_data=val, iterations=20, progress=False)
+    # replay the first update by hand and evaluate
+    torch.set_rng_state(state)
+    for g, ratio in zip(twin_opt.param_groups, (1.0, 0.1)):
+        g["lr"] = 1e-7 * ratio
+    twin.train()
+    twin_opt.zero_grad()
+    F.cross_entropy(twin(train_batches[0][0]), train_batches[0][1]).backward()
+    twin_opt.step()
+    twin.eval()
+    with torch.no_grad():
+        expected = sum(F.cross_entropy(twin(a), b).item() for a, b in val) / 2
+    assert result.losses[0] == expected
+    assert model.training  # the mode it had before
+
+
+def test_snapshot_as_a_context_manager_around_a_custom_step():
+    model, optimizer, loader = make_setup()
+    before = full_state(model, optimizer)
+    batches = None
+
+    def step(lr):
+        nonlocal batches
+        batches = batches or iter(loader)
+        for g in optimizer.param_groups:
+            g["lr"] = lr
+        xb, yb = next(batches)
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    with Snapshot(model, optimizer):
+        lk_result = __import__("lrkit.finder", fromlist=["range_test"]).range_test(step, iterations=8)
+    assert len(lk_result.lrs) == 8
+    assert_same(before, full_state(model, optimizer))
+
+
+def test_auto_builds_a_one_cycle_schedule_from_the_suggestion():
+    model, optimizer, loader = make_setup()
+    result = auto(model, optimizer, F.cross_entropy, loader, updates=500, iterations=100, progress=False)
+    assert result.schedule == lk.one_cycle(500)
+    assert result.peak_lr == result.result.suggestion * result.factor
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([result.peak_lr, 0.1 * result.peak_lr])
+    assert lk.from_config(result.config["schedule"]) == result.schedule
+    assert result.lr_schedule(150) == pytest.approx(result.peak_lr)
+    sched = lk.torch.Scheduler(optimizer, result.schedule)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(result.peak_lr / 25)
+    assert sched.updates == 0
+    cosine = auto(model, optimizer, F.cross_entropy, loader, updates=200, recipe="warmup_cosine", progress=False)
+    assert cosine.schedule == lk.warmup_cosine(200, warmup=10)
+
+
+def test_auto_declines_instead_of_guessing():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(8, 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    x, y = make_data()
+    # a sweep far too low to move the loss: no confident suggestion, and the lr is left alone
+    with pytest.raises(NoSuggestion, match="never fell meaningfully") as info:
+        auto(model, optimizer, F.cross_entropy, [(x, y)], updates=100, start=1e-9, end=1e-8, progress=False)
+    assert info.value.result.suggestion is None
+    assert optimizer.param_groups[0]["lr"] == 0.5
+
+
+def test_find_for_task_leaves_the_global_rng_alone():
+    tasks = pytest.importorskip("lrkit.tasks")
+    state = torch.get_rng_state()
+    result = find_for_task(tasks.get_task("digits"), seed=1, iterations=100)
+    assert torch.equal(state, torch.get_rng_state())
+    assert len(result.lrs) > 50 and result.suggestion is not None
+    assert set(result.suggestions) == {"steepest", "valley", "minimum"}
+    again = find_for_task("digits", seed=1, iterations=100)
+    np.testing.assert_array_equal(result.losses, again.losses)  # deterministic per seed
+
+
+def test_bench_quick_runs(tmp_path):
+    pytest.importorskip("lrkit.tasks")
+    pytest.importorskip("torch_lr_finder")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "finder.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "suggestion" in (tmp_path / "finder.quick.md").read_text()
+    assert math.isfinite(1.0)
