@@ -14,7 +14,7 @@ Plateau and wall-clock rows (issue 4) are compared with torch's ReduceLROnPlatea
 every update. Ratios are lrkit / peer from medians measured in the same run. Writes
 bench/results/overhead.md (``--quick``: overhead.quick.md, smallest size, a smoke test).
 
-    python bench/overhead.py            # about a minute
+    python bench/overhead.py            # about half a minute
     python bench/overhead.py --quick    # a few seconds
 """
 
@@ -269,7 +269,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smallest size: proves the script runs")
     args = parser.parse_args()
-    repeats, number = (3, 50) if args.quick else (25, 1000)
+    repeats, number = (3, 50) if args.quick else (201, 200)
     warnings.filterwarnings("ignore")  # torch's "step() before optimizer.step()" etc.
     timm_cls = load_timm()
 

@@ -26,7 +26,7 @@ FAMILIES = {
 }
 
 
-@pytest.mark.filterwarnings("ignore:Scheduler. progress")
+@pytest.mark.filterwarnings("ignore:Scheduler. progress", "ignore::DeprecationWarning")
 def test_no_recompilation_across_every_family() -> None:
     torch._dynamo.reset()
     counters.clear()

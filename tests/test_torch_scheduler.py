@@ -273,6 +273,7 @@ def test_optimizer_load_state_dict_replacing_groups_is_followed() -> None:
         (lambda o: Scheduler(o, "cosine(5)"), "must be an lrkit Schedule"),
         (lambda o: Scheduler(o, [lk.cosine(5)] * 3), "one per group"),
         (lambda o: Scheduler(o, lk.cosine(5), lr_scale=[1.0, 2.0]), "lr_scale has 2 entries"),
+        (lambda o: Scheduler(o, lk.cosine(5), lr_scale=[-1.0]), "lr_scale must hold finite numbers >= 0"),
         (lambda o: Scheduler(o, lk.cosine(5), relative=("weight_decay",)), "not scheduled"),
         (lambda o: Scheduler(o, lk.cosine(5), advance="epoch"), "advance must be"),
         (lambda o: Scheduler(o, lk.cosine(5), updates_per_epoch=0), "updates_per_epoch must be"),

@@ -153,6 +153,12 @@ class Scheduler(LRScheduler):
                 )
         self._relative = relative
         self._specs = specs
+        if lr_scale is not None:
+            bad = [
+                x for x in lr_scale if isinstance(x, bool) or not isinstance(x, numbers.Real) or not 0 <= x < math.inf
+            ]
+            if bad:
+                raise ValueError(f"Scheduler: lr_scale must hold finite numbers >= 0 (one per group), got {bad[0]!r}")
         self._lr_scale = None if lr_scale is None else [float(x) for x in lr_scale]
 
         # distinct schedules (one cache each), and the group -> schedule index per key
