@@ -1,1 +1,392 @@
-"""Placeholder: filled in by the next commits."""
+"""optax schedules (``optax.schedules``) under their own names, as lrkit schedules.
+
+Each function takes optax's parameter names and defaults and returns an lrkit schedule
+of **absolute** values with ``value(t) == optax_schedule(t)`` (optax computes in float32
+unless ``jax_enable_x64`` is on; lrkit in float64). Steps follow optax: a piece of
+``join_schedules`` starts at its boundary (``step >= boundary``) on local step 0.
+Nothing here imports jax or optax; :mod:`lrkit.optax` turns any lrkit schedule back
+into an optax schedule.
+
+>>> s = warmup_cosine_decay_schedule(0.0, 1.0, warmup_steps=10, decay_steps=110)
+>>> s
+anneal(10, 0.0, 1.0, shape='linear') >> cosine(100)
+>>> s(5), s(10), s(110)
+(0.5, 1.0, 0.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from lrkit import _validate as v
+from lrkit.compat._common import sequence, take_exact
+from lrkit.compose import Clamp, Scale
+from lrkit.schedule import Schedule
+from lrkit.shapes import Anneal, Constant, Cosine, Exponential, PiecewiseConstant, Polynomial
+
+__all__ = [
+    "OptaxCosine",
+    "OptaxStaircase",
+    "constant_schedule",
+    "cosine_decay_schedule",
+    "cosine_onecycle_schedule",
+    "exponential_decay",
+    "join_schedules",
+    "linear_onecycle_schedule",
+    "linear_schedule",
+    "piecewise_constant_schedule",
+    "piecewise_interpolate_schedule",
+    "polynomial_schedule",
+    "sgdr_schedule",
+    "warmup_constant_schedule",
+    "warmup_cosine_decay_schedule",
+    "warmup_exponential_decay_schedule",
+]
+
+
+class OptaxCosine(Schedule):
+    """optax's cosine decay with an ``exponent`` on the cosine factor (unitless, peak 1).
+
+    ``f(t) = (1 - alpha) * ((1 + cos(pi * t / steps)) / 2) ** exponent + alpha``; with
+    ``exponent=1`` it is ``cosine(steps, floor=alpha)``.
+
+    >>> optax_cosine(10, exponent=2.0)(5)
+    0.25
+    """
+
+    name = "optax_cosine"
+
+    def __init__(self, steps: float, alpha: float = 0.0, exponent: float = 1.0):
+        steps = v.length(self.name, "steps", steps)
+        alpha = v.number(self.name, "alpha", alpha)
+        exponent = v.positive(self.name, "exponent", exponent)
+        self._init(steps, steps=steps, alpha=alpha, exponent=exponent)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        cosine = 0.5 * (1.0 + np.cos(np.pi * t / self.steps))
+        return (1.0 - self.alpha) * np.power(cosine, self.exponent) + self.alpha
+
+
+class OptaxStaircase(Schedule):
+    """optax's staircase exponential decay, with optax's (XLA's) division: ``rate ** floor(t * (1/every))``.
+
+    XLA rewrites ``count / transition_steps`` as ``count * (1 / transition_steps)``, so at some
+    exact multiples the quotient lands just below the integer and the drop comes one step
+    late (``every=49``: at 50, not 49). This family reproduces that (optax with
+    ``jax_enable_x64``; float32 optax is late at other multiples too). The native
+    ``exponential(rate, every, staircase=True)`` drops exactly at the multiples.
+
+    >>> s = optax_staircase(0.5, 49)
+    >>> s(49), s(50), exponential(0.5, every=49, staircase=True)(49)
+    (1.0, 0.5, 0.5)
+    """
+
+    name = "optax_staircase"
+
+    def __init__(self, rate: float, every: float):
+        rate = v.factor(self.name, "rate", rate)
+        every = v.length(self.name, "every", every)
+        self._init(None, rate=rate, every=every)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        return np.power(float(self.rate), np.floor(t * (1.0 / self.every)))
+
+
+def _scaled(schedule: Schedule, value: float) -> Schedule:
+    return schedule if value == 1.0 else Scale(schedule, value)
+
+
+def constant_schedule(value: float) -> Schedule:
+    """``optax.constant_schedule``.  Native: ``constant(value)``.
+
+    >>> constant_schedule(0.1)(5)
+    0.1
+    """
+    return Constant(v.number("constant_schedule", "value", value))
+
+
+def polynomial_schedule(
+    init_value: float, end_value: float, power: float, transition_steps: int, transition_begin: int = 0
+) -> Schedule:
+    """``optax.polynomial_schedule``: hold ``init_value`` until ``transition_begin``, then
+    ``(init - end) * (1 - s / transition_steps) ** power + end``; ``transition_steps <= 0``
+    gives a constant. Native: ``constant(init, begin) >> polynomial(steps, power, start=init, end=end)``.
+
+    >>> polynomial_schedule(1.0, 0.0, 2, 10, transition_begin=5)(10)
+    0.25
+    """
+    who = "polynomial_schedule"
+    init_value = v.number(who, "init_value", init_value)
+    end_value = v.number(who, "end_value", end_value)
+    if transition_steps <= 0:
+        return Constant(init_value)
+    begin = max(0, v.number(who, "transition_begin", transition_begin))
+    ramp = Polynomial(transition_steps, power=power, end=end_value, start=init_value)
+    return sequence(Constant(init_value, begin) if begin > 0 else None, ramp)
+
+
+def linear_schedule(init_value: float, end_value: float, transition_steps: int, transition_begin: int = 0) -> Schedule:
+    """``optax.linear_schedule`` (``polynomial_schedule`` with ``power=1``).
+
+    >>> linear_schedule(1.0, 0.0, 4)(1)
+    0.75
+    """
+    return polynomial_schedule(init_value, end_value, 1, transition_steps, transition_begin)
+
+
+def warmup_constant_schedule(init_value: float, peak_value: float, warmup_steps: int) -> Schedule:
+    """``optax.warmup_constant_schedule``: linear from ``init_value`` to ``peak_value``, then held.
+
+    >>> warmup_constant_schedule(0.0, 1.0, 4)(2)
+    0.5
+    """
+    return linear_schedule(init_value, peak_value, warmup_steps)
+
+
+def piecewise_constant_schedule(
+    init_value: float, boundaries_and_scales: Mapping[int, float] | None = None
+) -> Schedule:
+    """``optax.piecewise_constant_schedule``: from each boundary on, multiply by its scale.
+
+    Native: ``piecewise_constant(boundaries, cumulative values)``.
+
+    >>> s = piecewise_constant_schedule(1.0, {10: 0.5, 20: 0.5})
+    >>> s(9), s(10), s(20)
+    (1.0, 0.5, 0.25)
+    """
+    who = "piecewise_constant_schedule"
+    value = v.number(who, "init_value", init_value)
+    bounds: list[float] = []
+    values = [value]
+    for boundary, scale in sorted((boundaries_and_scales or {}).items()):
+        scale = v.non_negative(who, f"boundaries_and_scales[{boundary!r}]", scale)
+        if boundary <= 0:
+            values[-1] *= scale
+        else:
+            bounds.append(boundary)
+            values.append(values[-1] * scale)
+    return PiecewiseConstant(bounds, values) if bounds else Constant(values[0])
+
+
+def exponential_decay(
+    init_value: float,
+    transition_steps: int,
+    decay_rate: float,
+    transition_begin: int = 0,
+    staircase: bool = False,
+    end_value: float | None = None,
+) -> Schedule:
+    """``optax.exponential_decay``: ``init * decay_rate ** ((t - begin) / transition_steps)``.
+
+    Held at ``init_value`` until ``transition_begin``, floored at ``end_value``. With
+    ``staircase`` the drop can come one step late at exact multiples, as in optax
+    (see :class:`OptaxStaircase`).
+    ``decay_rate`` must be in ``(0, 1]`` (growth is not a learning-rate decay).
+    Native: ``constant(init, begin) >> clamp(exponential(rate, every=steps) * init, low=end)``.
+
+    >>> exponential_decay(1.0, 10, 0.5, transition_begin=5)(25)
+    0.25
+    """
+    who = "exponential_decay"
+    init_value = v.number(who, "init_value", init_value)
+    if transition_steps <= 0 or decay_rate == 0:
+        return Constant(init_value)
+    decay_rate = v.factor(who, "decay_rate", decay_rate)
+    begin = max(0, v.number(who, "transition_begin", transition_begin))
+    shape = OptaxStaircase(decay_rate, transition_steps) if staircase else Exponential(decay_rate, transition_steps)
+    decay: Schedule = _scaled(shape, init_value)
+    if end_value is not None:
+        decay = Clamp(decay, low=v.number(who, "end_value", end_value))
+    return sequence(Constant(init_value, begin) if begin > 0 else None, decay)
+
+
+def cosine_decay_schedule(init_value: float, decay_steps: float, alpha: float = 0.0, exponent: float = 1.0) -> Schedule:
+    """``optax.cosine_decay_schedule``: ``init * ((1 - alpha) * cos01(t) ** exponent + alpha)``.
+
+    Native: ``cosine(decay_steps, floor=alpha) * init_value`` (``exponent=1``).
+
+    >>> cosine_decay_schedule(2.0, 10, alpha=0.1)(10)
+    0.2
+    """
+    who = "cosine_decay_schedule"
+    decay_steps = v.length(who, "decay_steps", decay_steps)
+    init_value = v.non_negative(who, "init_value", init_value)
+    alpha = v.number(who, "alpha", alpha)
+    native = exponent == 1 and alpha <= 1
+    shape = Cosine(decay_steps, floor=alpha) if native else OptaxCosine(decay_steps, alpha, exponent)
+    return _scaled(shape, init_value)
+
+
+def warmup_cosine_decay_schedule(
+    init_value: float,
+    peak_value: float,
+    warmup_steps: int,
+    decay_steps: int,
+    end_value: float = 0.0,
+    exponent: float = 1.0,
+) -> Schedule:
+    """``optax.warmup_cosine_decay_schedule``; ``decay_steps`` counts the warmup too.
+
+    Native: ``anneal(W, init, peak, shape='linear') >> cosine(decay_steps - W, floor=end/peak) * peak``.
+
+    >>> warmup_cosine_decay_schedule(0.0, 1.0, 2, 12, end_value=0.1)(12)
+    0.1
+    """
+    who = "warmup_cosine_decay_schedule"
+    peak_value = v.non_negative(who, "peak_value", peak_value)
+    alpha = 0.0 if peak_value == 0.0 else v.number(who, "end_value", end_value) / peak_value
+    if decay_steps - warmup_steps <= 0:
+        raise ValueError(f"{who}: decay_steps must be > warmup_steps, got {decay_steps!r} <= {warmup_steps!r}")
+    decay = cosine_decay_schedule(peak_value, decay_steps - warmup_steps, alpha, exponent)
+    if warmup_steps <= 0:
+        return decay
+    return Anneal(warmup_steps, v.number(who, "init_value", init_value), peak_value, "linear") >> decay
+
+
+def warmup_exponential_decay_schedule(
+    init_value: float,
+    peak_value: float,
+    warmup_steps: int,
+    transition_steps: int,
+    decay_rate: float,
+    transition_begin: int = 0,
+    staircase: bool = False,
+    end_value: float | None = None,
+) -> Schedule:
+    """``optax.warmup_exponential_decay_schedule``: linear warmup, then ``exponential_decay``.
+
+    >>> warmup_exponential_decay_schedule(0.0, 1.0, 2, 1, 0.5)(4)
+    0.25
+    """
+    decay = exponential_decay(peak_value, transition_steps, decay_rate, transition_begin, staircase, end_value)
+    if warmup_steps <= 0:
+        return decay
+    return Anneal(warmup_steps, v.number("warmup_exponential_decay_schedule", "init_value", init_value), peak_value,
+                  "linear") >> decay
+
+
+def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
+    """``optax.join_schedules``: schedule ``i`` from ``boundaries[i-1]`` (inclusive) on its local step.
+
+    Native: ``take(s0, b0) >> take(s1, b1 - b0) >> ... >> s_last``.
+
+    >>> s = join_schedules([constant_schedule(1.0), linear_schedule(1.0, 0.0, 4)], [2])
+    >>> s(1), s(2), s(4)
+    (1.0, 1.0, 0.5)
+    """
+    who = "join_schedules"
+    schedules = list(schedules)
+    for i, s in enumerate(schedules):
+        if not isinstance(s, Schedule):
+            raise ValueError(f"{who}: schedules[{i}] must be an lrkit schedule (a compat result), got {s!r}")
+    bounds = v.increasing(who, "boundaries", boundaries)
+    if len(bounds) != len(schedules) - 1:
+        raise ValueError(f"{who}: needs one boundary fewer than schedules, got {len(schedules)} and {len(bounds)}")
+    if bounds and bounds[0] <= 0:
+        raise ValueError(f"{who}: boundaries must be > 0, got {bounds[0]!r}; drop the schedules that never run")
+    starts = [0, *bounds]
+    pieces = [take_exact(s, starts[i + 1] - starts[i]) for i, s in enumerate(schedules[:-1])]
+    return sequence(*pieces, schedules[-1])
+
+
+def sgdr_schedule(cosine_kwargs: Iterable[Mapping[str, Any]]) -> Schedule:
+    """``optax.sgdr_schedule``: ``warmup_cosine_decay_schedule`` pieces joined end to end.
+
+    >>> s = sgdr_schedule([dict(init_value=0.0, peak_value=1.0, warmup_steps=2, decay_steps=10)] * 2)
+    >>> s(2), s(10), s(12)
+    (1.0, 0.0, 1.0)
+    """
+    pieces = [warmup_cosine_decay_schedule(**kwargs) for kwargs in cosine_kwargs]
+    steps = [int(kwargs["decay_steps"]) for kwargs in cosine_kwargs]  # type: ignore[attr-defined]
+    if not pieces:
+        raise ValueError("sgdr_schedule: cosine_kwargs must not be empty")
+    bounds = list(np.cumsum(steps[:-1]).tolist())
+    return join_schedules(pieces, bounds) if len(pieces) > 1 else pieces[0]
+
+
+def piecewise_interpolate_schedule(
+    interpolate_type: str, init_value: float, boundaries_and_scales: Mapping[int, float] | None = None
+) -> Schedule:
+    """``optax.piecewise_interpolate_schedule``: interpolate (``'linear'`` or ``'cosine'``) between boundaries.
+
+    Values are ``init_value`` times the running product of the scales; after the last
+    boundary the last value holds. Native: a join of ``anneal(b[i+1] - b[i], v[i], v[i+1], shape)``.
+
+    >>> s = piecewise_interpolate_schedule('linear', 1.0, {10: 0.5})
+    >>> s(5), s(10)
+    (0.75, 0.5)
+    """
+    who = "piecewise_interpolate_schedule"
+    shape = {"linear": "linear", "cosine": "cos"}.get(interpolate_type)
+    if shape is None:
+        raise ValueError(f"{who}: interpolate_type must be 'linear' or 'cosine', got {interpolate_type!r}")
+    value = v.number(who, "init_value", init_value)
+    items = sorted((boundaries_and_scales or {}).items())
+    if not items:
+        return Constant(value)
+    pieces: list[Schedule] = []
+    start = 0
+    for boundary, scale in items:
+        scale = v.non_negative(who, f"boundaries_and_scales[{boundary!r}]", scale)
+        if boundary < 0:
+            raise ValueError(f"{who}: boundaries must be >= 0, got {boundary!r}")
+        new = value * scale
+        if boundary > start:
+            pieces.append(Anneal(boundary - start, value, new, shape))
+        start, value = max(start, boundary), new
+    if not pieces:
+        return Constant(value)
+    return sequence(*pieces)
+
+
+def linear_onecycle_schedule(
+    transition_steps: int,
+    peak_value: float,
+    pct_start: float = 0.3,
+    pct_final: float = 0.85,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+) -> Schedule:
+    """``optax.linear_onecycle_schedule``: up to ``peak_value`` at ``int(pct_start * T)``, back to
+    ``peak / div_factor`` at ``int(pct_final * T)``, then to ``peak / div / final_div_factor`` at ``T``.
+
+    >>> linear_onecycle_schedule(100, 1.0, div_factor=10)(30)
+    1.0
+    """
+    if transition_steps <= 0:
+        raise ValueError(f"linear_onecycle_schedule: transition_steps must be > 0, got {transition_steps!r}")
+    return piecewise_interpolate_schedule(
+        "linear",
+        peak_value / div_factor,
+        {
+            int(pct_start * transition_steps): div_factor,
+            int(pct_final * transition_steps): 1.0 / div_factor,
+            transition_steps: 1.0 / final_div_factor,
+        },
+    )
+
+
+def cosine_onecycle_schedule(
+    transition_steps: int,
+    peak_value: float,
+    pct_start: float = 0.3,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+) -> Schedule:
+    """``optax.cosine_onecycle_schedule``: cosine up to ``peak_value`` at ``int(pct_start * T)``,
+    then down to ``peak / (div_factor * final_div_factor)`` at ``T``.
+    Native: ``one_cycle(T, pct_start, div_factor, final_div_factor) * peak_value``.
+
+    >>> cosine_onecycle_schedule(100, 1.0)(30)
+    1.0
+    """
+    if transition_steps <= 0:
+        raise ValueError(f"cosine_onecycle_schedule: transition_steps must be > 0, got {transition_steps!r}")
+    return piecewise_interpolate_schedule(
+        "cosine",
+        peak_value / div_factor,
+        {int(pct_start * transition_steps): div_factor, int(transition_steps): 1.0 / (div_factor * final_div_factor)},
+    )
