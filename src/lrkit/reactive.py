@@ -63,6 +63,13 @@ class _Tree:
             plateaus.append(node)
         self.children = [_Tree(child, plateaus) for _, _, child in _children(node)]
         self.stop = len(plateaus)
+        if isinstance(node, Join):
+            for piece in node.pieces:
+                if isinstance(piece, Plateau):
+                    raise ValueError(
+                        f"Controller: {piece!r} is a piece of the join {node!r}; a plateau is a multiplier with no "
+                        "duration of its own: use it as a factor, e.g. constant(1.0, 5000) * plateau(...)"
+                    )
 
     def active(self, t: float, out: list[int]) -> None:
         """Append the indices of the plateau nodes whose multiplier applies at local step ``t``."""
@@ -83,7 +90,7 @@ class _Tree:
             return
         if isinstance(node, Repeat):
             period = node.schedule.length
-            k = math.floor(t / period)
+            k = math.floor(t / period) if period > 0 else 0
             if node.times is not None:
                 k = min(k, node.times - 1)
             t = t - k * period
