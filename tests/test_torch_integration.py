@@ -73,6 +73,44 @@ def test_lightning_fit_interval_step_with_accumulation(tmp_path: Path) -> None:
     assert trainer.lr_scheduler_configs[0].scheduler.get_last_lr() == [0.05 * schedule(8)]
 
 
+def test_lightning_checkpoint_resume_continues_the_schedule(tmp_path: Path) -> None:
+    lightning = pytest.importorskip("lightning")
+    schedule = lk.warmup(4) >> lk.cosine(8)
+    used: list[float] = []
+
+    class Tiny(lightning.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(4, 1)
+
+        def training_step(self, batch, batch_idx):  # type: ignore[no-untyped-def]
+            x, y = batch
+            return torch.nn.functional.mse_loss(self.layer(x), y)
+
+        def configure_optimizers(self):  # type: ignore[no-untyped-def]
+            opt = torch.optim.SGD(self.parameters(), lr=0.05)
+            opt.register_step_pre_hook(lambda o, a, k: used.append(o.param_groups[0]["lr"]))
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": Scheduler(opt, schedule), "interval": "step"}}
+
+    x, y = data(12)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=4)
+    options = dict(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    first = lightning.Trainer(max_steps=6, **options)
+    first.fit(Tiny(), loader)
+    first.save_checkpoint(tmp_path / "half.ckpt")
+    second = lightning.Trainer(max_steps=12, **options)
+    second.fit(Tiny(), loader, ckpt_path=tmp_path / "half.ckpt")
+    assert used == [0.05 * schedule(t) for t in range(12)]
+
+
 def test_hf_trainer_with_optimizers_tuple(tmp_path: Path) -> None:
     transformers = pytest.importorskip("transformers")
     pytest.importorskip("accelerate")
