@@ -301,3 +301,20 @@ def test_no_update_for_many_calls_warns_once() -> None:
         for _ in range(250):
             sched.step()
     assert len([w for w in caught if "no optimizer update" in str(w.message)]) == 1
+
+
+def test_user_defined_optimizer_updates_are_counted() -> None:
+    class Plain(torch.optim.Optimizer):
+        def __init__(self, params: list[torch.nn.Parameter]) -> None:
+            super().__init__(params, {"lr": 0.1})
+
+        @torch.no_grad()
+        def step(self, closure=None):  # type: ignore[no-untyped-def, override]
+            for g in self.param_groups:
+                for p in g["params"]:
+                    p.sub_(g["lr"] * p.grad)
+
+    s = lk.cosine(10)
+    opt = Plain(params())
+    used = train(opt, Scheduler(opt, s), 5)
+    assert [u[0] for u in used] == [0.1 * s(t) for t in range(5)]
