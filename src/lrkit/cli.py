@@ -186,16 +186,17 @@ def _train(task: Any, schedule: Schedule, lr: float, seed: int, total: int, **kw
 # -- demo ------------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
     """Train a built-in task with a schedule: one line per epoch, a summary and a PNG of the curves."""
+    given = None if args.schedule is None else read_spec(args.schedule)  # a bad SPEC fails before any work
     out = _output(args.out)
-    task = _task(args.task)
     _require("plot", "matplotlib")
+    task = _task(args.task)
     from lrkit.plot import save, training_figure
     from lrkit.terminal import Progress
 
     total = _updates(task, args)
     span = total / task.steps_per_epoch if args.unit == "epoch" else total
     spec = args.schedule if args.schedule is not None else _default_spec(span)
-    schedule = _in_updates(read_spec(spec), task, args.unit)
+    schedule = _in_updates(given if given is not None else read_spec(spec), task, args.unit)
     lr = task.default_lr if args.lr is None else args.lr
     epochs = math.ceil(total / task.steps_per_epoch)
 
@@ -243,11 +244,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- find ------------------------------------------------------------------------------------------
 def cmd_find(args: argparse.Namespace) -> int:
     """Run the learning-rate range test on a built-in task; print the suggestion and plot the curve."""
-    out = _output(args.out)
-    task = _task(args.task)
-    _require("plot", "matplotlib")
     if args.end <= args.start:
         raise UsageError(f"--end must be greater than --start, got --start {args.start:g} --end {args.end:g}")
+    out = _output(args.out)
+    _require("plot", "matplotlib")
+    task = _task(args.task)
     from lrkit.torch.finder import find_for_task
 
     sweep = f"{args.iterations} updates, lr from {args.start:g} to {args.end:g}"
@@ -299,8 +300,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for text in args.specs:  # every SPEC is read before anything is trained
         spec, lr = _split_lr(text, math.nan)
         entries.append((" ".join(spec.split()), read_spec(spec), lr))
-    task = _task(args.task)
     _require("plot", "matplotlib")
+    task = _task(args.task)
     from lrkit.plot import save, training_figure
     from lrkit.terminal import Progress, format_table
 

@@ -1,0 +1,236 @@
+"""The lrkit command, driven in subprocesses: exit status, printed figures, written images."""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib")
+import matplotlib.image
+
+import lrkit as lk
+
+
+def lrkit(*args: str, cwd: Path, code: str | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m lrkit ARGS`` (or ``code`` calling main) in ``cwd``."""
+    command = [sys.executable, "-m", "lrkit", *args] if code is None else [sys.executable, "-c", code, *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def png_shape(path: Path) -> tuple[int, int]:
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    image = matplotlib.image.imread(path)
+    assert image[..., :3].std() > 0.05, "blank image"
+    return image.shape[:2]
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, status: int) -> str:
+    assert result.returncode == status, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lrkit: error: "), result.stderr
+    return lines[0]
+
+
+# -- show and plot -------------------------------------------------------------------------------
+def test_plot_writes_a_png_of_the_expected_size(tmp_path):
+    result = lrkit("plot", "warmup(100) >> cosine(900)", "one_cycle(1000)", "-o", "out.png", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "wrote out.png: 2 schedule(s) over 1000 steps, 800x450 px"
+    assert png_shape(tmp_path / "out.png") == (450, 800)
+
+
+def test_plot_options_svg_log_steps_and_size(tmp_path):
+    result = lrkit(
+        "plot",
+        "exponential(0.99)",
+        "--log",
+        "--steps",
+        "300",
+        "--width",
+        "4",
+        "--height",
+        "3",
+        "--dpi",
+        "50",
+        "--title",
+        "decay",
+        "-o",
+        "small.png",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "over 300 steps, 200x150 px" in result.stdout
+    assert png_shape(tmp_path / "small.png") == (150, 200)
+    result = lrkit("plot", "sgdr(100, mult=2)", "--no-marks", "-o", "s.svg", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "<svg" in (tmp_path / "s.svg").read_text()
+
+
+def test_plot_reads_a_json_config_file(tmp_path):
+    (tmp_path / "s.json").write_text('{"type": "cosine", "steps": 50}')
+    result = lrkit("plot", "s.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert png_shape(tmp_path / "lrkit-plot.png") == (450, 800)
+
+
+@pytest.mark.parametrize("command", [["show"], ["plot"], ["compare", "constant(1)"], ["demo", "--schedule"]])
+def test_a_bad_spec_is_one_line_with_position_and_known_names_exit_2(tmp_path, command):
+    result = lrkit(*command, "warmup(10) >> cosin(90)", cwd=tmp_path)
+    line = assert_one_line_error(result, 2)
+    assert "unknown schedule 'cosin'; did you mean 'cosine'?" in line
+    assert "at position 14" in line
+    for name in lk.known_names():
+        assert name in line
+    assert result.stdout == ""  # nothing was trained or written first
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_parameter_is_one_line_exit_2(tmp_path):
+    line = assert_one_line_error(lrkit("plot", "cosine(-3)", cwd=tmp_path), 2)
+    assert "cosine: steps" in line and "-3" in line
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["plot", "cosine(10)", "-o", "x.jpg"], "must end in .png or .svg, got 'x.jpg'"),
+        (["plot", "cosine(10)", "-o", "nowhere/x.png"], "folder 'nowhere' does not exist"),
+        (["find", "--start", "1", "--end", "0.5"], "--end must be greater than --start"),
+        (["compare", "constant(1) @ -1"], "the learning rate after '@' must be > 0"),
+    ],
+)
+def test_bad_arguments_exit_2(tmp_path, args, message):
+    assert message in assert_one_line_error(lrkit(*args, cwd=tmp_path), 2)
+
+
+def test_argparse_errors_exit_2(tmp_path):
+    result = lrkit("demo", "--epochs", "1", "--updates", "5", cwd=tmp_path)
+    assert result.returncode == 2 and "not allowed with argument" in result.stderr
+    result = lrkit("demo", "--lr", "-1", cwd=tmp_path)
+    assert result.returncode == 2 and "--lr must be a number > 0, got '-1'" in result.stderr
+
+
+BLOCK = "import sys; sys.modules[{module!r}] = None; from lrkit.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+@pytest.mark.parametrize(
+    "module, args, extra",
+    [
+        ("matplotlib", ["plot", "cosine(10)"], "plot"),
+        ("torch", ["demo", "--task", "digits"], "tasks"),
+        ("mnist1d", ["demo", "--task", "mnist1d"], "tasks"),
+        ("torch", ["find"], "tasks"),
+        ("matplotlib", ["compare", "constant(1)", "--task", "digits"], "plot"),
+        ("sklearn", ["compare", "constant(1)", "--task", "digits"], "tasks"),
+    ],
+)
+def test_a_missing_optional_dependency_names_the_extra_exit_1(tmp_path, module, args, extra):
+    result = lrkit(*args, cwd=tmp_path, code=BLOCK.format(module=module))
+    line = assert_one_line_error(result, 1)
+    assert line == f"lrkit: error: this command needs {module}: pip install 'lrkit[{extra}]'"
+
+
+# -- demo ------------------------------------------------------------------------------------------
+def _epoch_rows(stdout: str) -> list[tuple[int, float, float, float]]:
+    rows = re.findall(r"^\s*(\d+)/\d+\s+(\S+)\s+(\S+)\s+(\S+)$", stdout, re.MULTILINE)
+    return [(int(e), float(lr), float(loss), float(acc)) for e, lr, loss, acc in rows]
+
+
+def test_demo_prints_the_lr_actually_used_per_epoch_and_writes_the_plot(tmp_path):
+    # digits: 23 batches per epoch, default peak 1e-2, default schedule warmup(5) >> cosine(41) for 46 updates
+    result = lrkit("demo", "--task", "digits", "--epochs", "2", "-o", "run.png", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "schedule  warmup(5) >> cosine(41)" in out and "peak lr   0.01" in out
+    rows = _epoch_rows(out)
+    assert [r[0] for r in rows] == [1, 2]
+    # the last update of epoch 1 is update 22 (0-based): 17 steps into the 41-step cosine
+    assert rows[0][1] == pytest.approx(0.01 * 0.5 * (1 + math.cos(math.pi * 17 / 41)), rel=1e-3)
+    assert rows[1][1] == pytest.approx(0.01 * 0.5 * (1 + math.cos(math.pi * 40 / 41)), rel=1e-3)
+    assert rows[1][2] < rows[0][2] and 0.5 < rows[1][3] <= 1.0
+    final = re.search(r"final test accuracy (\S+) \(best (\S+) at update (\d+)\)", out)
+    assert final and float(final[1]) == rows[-1][3] and float(final[2]) >= float(final[1])
+    assert re.search(r"target 0\.98: (reached at update \d+ of 46|not reached in 46 updates)", out)
+    assert "wrote run.png (PNG)" in out
+    assert png_shape(tmp_path / "run.png") == (750, 800)
+
+
+def test_demo_with_a_per_epoch_step_decay_matches_the_classic_steplr(tmp_path):
+    # the classic loop: StepLR(step_size=1, gamma=0.5) stepped once per epoch, lr printed per epoch
+    torch = pytest.importorskip("torch")
+    result = lrkit(
+        "demo",
+        "--task",
+        "digits",
+        "--epochs",
+        "3",
+        "--unit",
+        "epoch",
+        "--lr",
+        "0.02",
+        "--schedule",
+        "step_decay(1, factor=0.5)",
+        "--no-progress",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.02)
+    steplr = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    expected = []
+    for _ in range(3):
+        expected.append(opt.param_groups[0]["lr"])
+        opt.step()
+        steplr.step()
+    assert [r[1] for r in _epoch_rows(result.stdout)] == pytest.approx(expected, rel=1e-9)
+    assert "(steps are epochs)" in result.stdout
+
+
+# -- find and compare ------------------------------------------------------------------------------
+def test_find_prints_the_suggestion_and_writes_the_plot(tmp_path):
+    result = lrkit("find", "--task", "digits", "--iterations", "60", "-o", "f.png", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("range test on digits: 60 updates, lr from 1e-07 to 10, seed 0")
+    found = re.search(r"^suggestion: (\S+)$", out, re.MULTILINE)
+    assert found or "no suggestion: " in out
+    if found:
+        assert 1e-7 < float(found[1]) < 10
+        assert f"try: lrkit demo --task digits --lr {float(found[1]):.2g}" in out
+    assert "wrote f.png (PNG)" in out
+    png_shape(tmp_path / "f.png")
+
+
+def test_compare_trains_each_schedule_with_the_same_seed(tmp_path):
+    result = lrkit(
+        "compare",
+        "constant(1)",
+        "constant(1) @ 0.01",
+        "cosine(20) @ 3e-3",
+        "--task",
+        "digits",
+        "--updates",
+        "30",
+        "--lr",
+        "0.01",
+        "-o",
+        "c.png",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    rows = re.findall(r"^(\S.*?)\s{2,}(\S+)\s+([01]\.\d{4})\s+([01]\.\d{4})\s+(not reached|\d+)\s+\d+\.\d$", out, re.M)
+    assert [(r[0], r[1]) for r in rows] == [("constant(1)", "0.01"), ("constant(1)", "0.01"), ("cosine(20)", "0.003")]
+    assert rows[0][2:] == rows[1][2:]  # same schedule, same lr, same seed: the same run
+    for _, _, final, best, _ in rows:
+        assert float(best) >= float(final)
+    assert "updates to 0.98" in out
+    assert "note: the schedule ends at update 20 of 30; its final value 0 is held after that" in out
+    assert "Warning" not in result.stderr  # the Scheduler's past-the-end warning is replaced by the note
+    assert "wrote c.png (PNG)" in out
+    assert png_shape(tmp_path / "c.png") == (750, 800)
