@@ -318,3 +318,21 @@ def test_user_defined_optimizer_updates_are_counted() -> None:
     opt = Plain(params())
     used = train(opt, Scheduler(opt, s), 5)
     assert [u[0] for u in used] == [0.1 * s(t) for t in range(5)]
+
+
+def test_bare_plateau_matches_reduce_lr_on_plateau_without_end_warning() -> None:
+    from lrkit.reactive import Plateau
+
+    ours = torch.optim.SGD(params(), lr=1.0)
+    theirs = torch.optim.SGD(params(), lr=1.0)
+    peer = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs, patience=1, factor=0.5)
+    seen = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched = Scheduler(ours, Plateau(patience=1, factor=0.5))  # a plateau alone has length 0
+        for metric in [3.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0]:
+            ours.step()
+            sched.step(metric)
+            peer.step(metric)
+            seen.append((ours.param_groups[0]["lr"], theirs.param_groups[0]["lr"]))
+    assert all(a == b for a, b in seen) and seen[-1][0] == 0.25

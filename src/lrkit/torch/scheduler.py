@@ -193,7 +193,8 @@ class Scheduler(LRScheduler):
         self._rows: list[tuple[dict[str, Any], str, list[float], float]] = []
         self._slow: list[tuple[dict[str, Any], Target, list[float]]] = []
         self._lo, self._hi = 0, -1  # updates [lo, hi] can take the fast path
-        self._ends = [math.inf if s.length is None else float(s.length) for s in self._schedules]
+        # length 0 (a bare plateau multiplier) has no duration to run past: no end warning for it
+        self._ends = [math.inf if not s.length else float(s.length) for s in self._schedules]
         end = min(self._ends)
         self._end = end * self._upe if (self._upe is not None and math.isfinite(end)) else end
         self._adopt_groups()
@@ -420,9 +421,7 @@ class Scheduler(LRScheduler):
     def _warn_end(self, where: float) -> None:
         self._warned_end = True
         scale = self._upe if (self._upe is not None and self._clock is None) else 1.0
-        ends = [
-            f"{s!r} (length {s.length:g})" for s in self._schedules if s.length is not None and where > s.length * scale
-        ]
+        ends = [f"{s!r} (length {s.length:g})" for s in self._schedules if s.length and where > s.length * scale]
         warnings.warn(
             f"Scheduler: progress {where:g} is past the end of {', '.join(ends)}; holding the final value. "
             "Lengthen the schedule to train longer (this warning is given once)",
