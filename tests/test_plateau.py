@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import lrkit as lk
 from lrkit.reactive import Controller, Plateau, PlateauState
+from strategies import schedules
 
 plateau = Plateau
 
@@ -423,3 +424,24 @@ def test_a_plateau_used_as_a_piece_of_a_join_is_refused_with_the_fix():
         Controller(lk.cosine(10) >> plateau())
     c = Controller(lk.repeat(plateau(patience=0), times=2))  # a zero-length period: always active
     assert c.active(3) == [0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), factor=st.sampled_from([0.5, 0.1]))
+def test_a_plateau_over_any_schedule_resolves_to_that_schedule_times_its_factor(data, factor):
+    s = data.draw(schedules)
+    wrap = data.draw(st.sampled_from(["none", "stretch", "clamp", "scale"]))
+    c = Controller(s * plateau(patience=0, factor=factor))
+    assert c.observe(1.0, 0) is False and c.observe(1.0, 0) is True
+    t = np.linspace(0, 2 * (s.length or 1000) + 1, 97)
+    np.testing.assert_array_equal(c.resolve()(t), s(t) * factor)
+    wrapped = {
+        "none": lambda x: x,
+        "stretch": lambda x: lk.stretch(x, 2.5),
+        "clamp": lambda x: lk.clamp(x, high=0.7),
+        "scale": lambda x: x * 3.0,
+    }[wrap]
+    outer = Controller(wrapped(s * plateau(patience=0, factor=factor)))
+    outer.observe(1.0, 0)
+    outer.observe(1.0, 0)
+    np.testing.assert_array_equal(outer.resolve()(t), wrapped(s * factor)(t))
