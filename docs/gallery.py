@@ -8,8 +8,8 @@ missing ones, and tests/test_gallery.py fails, so a new family cannot be left ou
 Combinators (join, scale, product, clamp, ...) are shown like any family, each through a small
 composition; the reactive ``plateau`` is drawn as its pure value (1.0) inside a composition,
 with a note that its reductions happen during training. Names registered by ``lrkit.compat``
-(peer quirks, for reading configs written elsewhere) are listed with their signatures only;
-docs/migration.md maps peer names to native expressions.
+(peer quirks, for reading configs written elsewhere) are not shown: docs/migration.md, which
+that package owns, maps them to native expressions.
 
 docs/img/readme.png, the README's picture, is made by the ``lrkit plot`` command itself.
 """
@@ -109,8 +109,10 @@ GROUPS = {
 }
 
 
-def registered() -> tuple[list[str], list[str]]:
-    """(the names the gallery must show, the names registered by lrkit.compat)."""
+def registered() -> list[str]:
+    """The names the gallery must show: every name lrkit itself registers (its own modules,
+    ``lrkit.reactive`` included), not the peer-compat shims of ``lrkit.compat`` nor names that
+    code outside lrkit registered (a test's own families, say)."""
     import lrkit
     from lrkit.schedule import REGISTRY
 
@@ -118,13 +120,12 @@ def registered() -> tuple[list[str], list[str]]:
         importlib.import_module("lrkit.reactive")
     except ImportError:  # pragma: no cover - before lrkit.reactive exists
         pass
-    own = sorted(REGISTRY)
-    from lrkit.compat import register_all
+    lrkit.known_names()
+    return sorted(name for name in REGISTRY if _is_own(REGISTRY[name].__module__))
 
-    register_all()
-    compat = sorted(set(REGISTRY) - set(own))
-    assert set(own) >= set(lrkit.known_names()) - set(compat)
-    return own, compat
+
+def _is_own(module: str) -> bool:
+    return module.startswith("lrkit.") and not module.startswith("lrkit.compat")
 
 
 def _group(name: str) -> str:
@@ -144,7 +145,7 @@ def image_name(name: str) -> str:
     return f"gallery-{name}.png"
 
 
-def render_markdown(names: list[str], compat: list[str]) -> str:
+def render_markdown(names: list[str]) -> str:
     """The text of docs/schedules.md (deterministic: a test compares it with the committed file)."""
     from lrkit.config import signature_text
 
@@ -168,7 +169,7 @@ def render_markdown(names: list[str], compat: list[str]) -> str:
     lines.append(
         "Contents: "
         + ", ".join(f"[{g}](#{g.lower()})" for g in order)
-        + (", [Peer-compatible](#peer-compatible)" if compat else "")
+        + ", [Peer-compatible names](#peer-compatible-names)"
     )
     lines.append("")
     for group in order:
@@ -179,16 +180,14 @@ def render_markdown(names: list[str], compat: list[str]) -> str:
             if example.note:
                 lines += [example.note, ""]
             lines += [f"![{name}](img/{image_name(name)})", "", "```text", example.text, "```", ""]
-    if compat:
-        lines += [
-            "## Peer-compatible",
-            "",
-            "Registered by `lrkit.compat` (import it, or call `lrkit.compat.register_all()`) to reproduce",
-            "a peer's quirks exactly; see [migration.md](migration.md) for the native equivalents.",
-            "",
-        ]
-        lines += [f"- `{signature_text(name)}`: {_summary(name)}" for name in compat]
-        lines.append("")
+    lines += [
+        "## Peer-compatible names",
+        "",
+        "`lrkit.compat` registers a few more names that reproduce a peer's quirks exactly (for configs",
+        "written for PyTorch, timm, transformers, Keras or optax); [migration.md](migration.md) lists",
+        "them with their native lrkit equivalents.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -226,7 +225,7 @@ README_PLOT = [
 
 
 def main() -> int:
-    names, compat = registered()
+    names = registered()
     absent = missing(names)
     if absent:
         print(f"gallery.py: no example for {', '.join(absent)}; add them to EXAMPLES in {__file__}", file=sys.stderr)
@@ -234,7 +233,7 @@ def main() -> int:
     IMG.mkdir(exist_ok=True)
     for name in names:
         draw(name)
-    PAGE.write_text(render_markdown(names, compat))
+    PAGE.write_text(render_markdown(names))
     print(f"wrote {PAGE} and {len(names)} plots in {IMG}")
     from lrkit.cli import main as lrkit_main
 
