@@ -227,3 +227,12 @@ def test_fake_clock_only_moves_forward():
     with pytest.raises(ValueError, match="seconds must be >= 0, got -1"):
         fake.advance(-1)
     assert "budget=10.0" in repr(WallClock(budget=10, clock=fake))
+
+
+def test_lrkit_reactive_imports_no_framework():
+    import subprocess
+    import sys
+
+    code = "import sys, lrkit.reactive; print(sorted(m for m in ('torch', 'jax', 'keras') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
