@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-import math
+import os
 import random
 import subprocess
 import sys
@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook  # noqa: E402
 
 import lrkit as lk  # noqa: E402
+from lrkit.finder import range_test as plain_range_test  # noqa: E402
 from lrkit.finder import sweep  # noqa: E402
 from lrkit.torch.finder import NoSuggestion, Snapshot, auto, find_for_task, range_test  # noqa: E402
 
@@ -89,7 +91,7 @@ def full_state(model, optimizer):
     tensors = {f"p.{k}": v.detach().clone() for k, v in model.named_parameters()}
     tensors.update({f"b.{k}": v.clone() for k, v in model.named_buffers()})
     tensors.update({f"g.{k}": v.grad.clone() for k, v in model.named_parameters() if v.grad is not None})
-    for i, (p, st) in enumerate(optimizer.state.items()):
+    for i, st in enumerate(optimizer.state.values()):
         for key, value in st.items():
             tensors[f"s.{i}.{key}"] = value.clone()
     others = {
@@ -164,7 +166,7 @@ def test_the_sweep_reaches_every_group_and_only_finite_lrs_reach_the_optimizer()
         if opt is optimizer:
             seen.append([g["lr"] for g in opt.param_groups])
 
-    handle = torch.optim.Optimizer and __import__("torch.optim.optimizer", fromlist=["x"]).register_optimizer_step_pre_hook(record)
+    handle = register_optimizer_step_pre_hook(record)
     try:
         result = range_test(
             model, optimizer, F.cross_entropy, loader, iterations=80, start=1e-5, end=1e4, diverge=None, progress=False
@@ -201,9 +203,11 @@ def test_gradient_accumulation_gives_one_point_per_update():
         return F.cross_entropy(out, target)
 
     steps = []
-    handle = __import__("torch.optim.optimizer", fromlist=["x"]).register_optimizer_step_post_hook(lambda opt, a, k: steps.append(1))
+    handle = register_optimizer_step_post_hook(lambda opt, a, k: steps.append(1))
     try:
-        result = range_test(model, optimizer, loss_fn, loader, iterations=25, accumulate=4, diverge=None, progress=False)
+        result = range_test(
+            model, optimizer, loss_fn, loader, iterations=25, accumulate=4, diverge=None, progress=False
+        )
     finally:
         handle.remove()
     assert len(result.lrs) == 25 and len(steps) == 25 and len(calls) == 100
@@ -221,7 +225,7 @@ def test_amp_skipped_updates_give_no_point():
         return loss * 1e38 if len(forwards) % 3 == 0 else loss
 
     steps = []
-    handle = __import__("torch.optim.optimizer", fromlist=["x"]).register_optimizer_step_post_hook(lambda opt, a, k: steps.append(1))
+    handle = register_optimizer_step_post_hook(lambda opt, a, k: steps.append(1))
     try:
         result = range_test(
             model, optimizer, loss_fn, loader, iterations=30, scaler=scaler, diverge=None, progress=False
@@ -283,7 +287,7 @@ def test_snapshot_as_a_context_manager_around_a_custom_step():
         return loss
 
     with Snapshot(model, optimizer):
-        lk_result = __import__("lrkit.finder", fromlist=["range_test"]).range_test(step, iterations=8)
+        lk_result = plain_range_test(step, iterations=8)
     assert len(lk_result.lrs) == 8
     assert_same(before, full_state(model, optimizer))
 
@@ -327,14 +331,20 @@ def test_find_for_task_leaves_the_global_rng_alone():
 
 
 def test_bench_quick_runs(tmp_path):
+    """bench/finder.py at its smallest size: it runs, and its report carries every table and a PNG."""
     pytest.importorskip("lrkit.tasks")
     pytest.importorskip("torch_lr_finder")
+    env = dict(os.environ, LRKIT_BENCH_CACHE=str(tmp_path / "cache"), MPLBACKEND="Agg")
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "finder.py"), "--quick", "--out", str(tmp_path)],
+        [sys.executable, str(ROOT / "bench" / "run_all.py"), "--quick", "--only", "finder", "--out", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "suggestion" in (tmp_path / "finder.quick.md").read_text()
-    assert math.isfinite(1.0)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = (tmp_path / "results" / "finder.quick.md").read_text()
+    for fragment in ("**Targets**", "| seed | lrkit 100 | torch-lr-finder 100 |", "| steepest |", "lrkit auto"):
+        assert fragment in text
+    assert (tmp_path / "results" / "finder.quick.png").read_bytes()[:4] == b"\x89PNG"

@@ -344,8 +344,8 @@ def suggest(
             "run more iterations or use a validation loss",
             methods,
         )
-    sharp, low = methods["steepest"], methods["minimum"]
-    if sharp is not None and low is not None and abs(math.log10(sharp / low)) <= max_spread:
+    sharp, confirm = methods["steepest"], methods["minimum"]
+    if sharp is not None and confirm is not None and abs(math.log10(sharp / confirm)) <= max_spread:
         return Suggestion(sharp, "", methods)  # the steepest fall, confirmed by minimum/10
     value = float(np.exp(np.median(np.log(answers))))
     return Suggestion(value, "", methods)
