@@ -234,3 +234,51 @@ def test_compare_trains_each_schedule_with_the_same_seed(tmp_path):
     assert "Warning" not in result.stderr  # the Scheduler's past-the-end warning is replaced by the note
     assert "wrote c.png (PNG)" in out
     assert png_shape(tmp_path / "c.png") == (750, 800)
+
+
+# -- the terminal helpers the subcommands use -------------------------------------------------------
+class _Terminal:
+    """A text stream that says it is a terminal."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, s: str) -> None:
+        self.text += s
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("with_tqdm", [True, False])
+def test_progress_bar_on_a_terminal(monkeypatch, capsys, with_tqdm):
+    from lrkit.terminal import Progress
+
+    if not with_tqdm:
+        monkeypatch.setitem(sys.modules, "tqdm", None)
+    stream = _Terminal()
+    bar = Progress(200, stream=stream, desc="training")
+    for _ in range(200):
+        bar.update(loss="0.5")
+    bar.write("epoch line")
+    bar.close()
+    assert capsys.readouterr().out == "epoch line\n"
+    assert "200/200" in stream.text and "training" in stream.text
+    assert stream.text.endswith("\r")  # the bar is cleared when done
+
+
+def test_no_progress_bar_off_a_terminal_or_when_disabled(capsys):
+    import io
+
+    from lrkit.terminal import Progress
+
+    pipe, terminal = io.StringIO(), _Terminal()
+    for bar in (Progress(10, stream=pipe), Progress(10, stream=terminal, enabled=False)):
+        bar.update(5)
+        bar.write("line")
+        bar.close()
+    assert pipe.getvalue() == "" and terminal.text == ""
+    assert capsys.readouterr().out == "line\nline\n"
