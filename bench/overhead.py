@@ -55,16 +55,18 @@ def optimizer(groups: int, momentum: float = 0.0) -> SGD:
 def lrkit_case(opt: SGD, schedule: lk.Schedule, metric: Callable[[], float] | None = None, **kw: Any) -> Callable:
     sched = Scheduler(opt, schedule, **kw)
     hook = list(opt._optimizer_step_post_hooks.values())[-1]  # what opt.step() runs after an update
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = {}  # opt.step() passes its own (args, kwargs) to every hook it already runs
     if metric is None:
 
         def update() -> None:
-            hook(opt, (), {})
+            hook(opt, args, kwargs)
             sched.step()
 
     else:
 
         def update() -> None:
-            hook(opt, (), {})
+            hook(opt, args, kwargs)
             sched.step(metric())
 
     return update

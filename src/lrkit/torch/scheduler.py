@@ -290,33 +290,40 @@ class Scheduler(LRScheduler):
         micro-batch or after an update skipped by ``GradScaler`` changes nothing. ``metric`` feeds a
         ``plateau`` in the schedule (reduced across ranks first).
         """
-        if self._by_update:
-            n = self._count[0]
-            if n == self._n and metric is None and self._clock is None:
-                if n == 0:
-                    self._idle_call()
-                return
+        if metric is None:
+            if self._by_update:
+                n = self._count[0]
+                if n == self._n and self._clock is None:  # no new update: nothing changes
+                    if n == 0:
+                        self._idle_call()
+                    return
+            else:
+                n = self._n + 1
+            # fast path: inside the cached block, before the end, same groups: index and write
+            if self._lo <= n <= self._hi:
+                groups = self.optimizer.param_groups
+                if groups is self._groups and len(groups) == self._ngroups:
+                    self._n = n
+                    i = n - self._lo
+                    for group, key, row, factor in self._rows:
+                        group[key] = factor * row[i]
+                    if self._slow:
+                        for group, target, row in self._slow:
+                            write(group, target, target.factor * row[i])
+                    return
         else:
-            n = self._n + 1
-        if metric is not None and self._clock is None:
-            self._n = n
-            self._observe(metric, None)  # a reduction disarms the fast path
-        # fast path: inside the cached block, before the end, same groups: index and write
-        if self._lo <= n <= self._hi:
-            groups = self.optimizer.param_groups
-            if groups is self._groups and len(groups) == self._ngroups:
-                self._n = n
-                i = n - self._lo
-                for group, key, row, factor in self._rows:
-                    group[key] = factor * row[i]
-                if self._slow:
-                    for group, target, row in self._slow:
-                        write(group, target, target.factor * row[i])
-                return
+            n = self._count[0] if self._by_update else self._n + 1
+        self._general_step(n, metric)
+
+    def _general_step(self, n: int, metric: float | None) -> None:
         self._n = n
         where = self._clock_progress() if self._clock is not None else None
-        if metric is not None and self._clock is not None:
+        if metric is not None:
             self._observe(metric, where)
+            if self._clock is None and self._lo <= n <= self._hi and self._groups is self.optimizer.param_groups:
+                if len(self._groups) == self._ngroups:  # nothing reduced: write from the cached block
+                    self._write_row(n - self._lo)
+                    return
         if self._zero_check:
             self._warn_all_zero()
         self._apply(n, where)
@@ -356,7 +363,10 @@ class Scheduler(LRScheduler):
         self._hi = self._lo + BLOCK - 1
         if not self._warned_end and self._end < self._hi:
             self._hi = math.floor(self._end)  # the first step past the end takes the general path and warns
-        i = n - self._lo
+        self._write_row(n - self._lo)
+
+    def _write_row(self, i: int) -> None:
+        """Write entry ``i`` of the cached block into every target (the loop the fast path inlines)."""
         for group, key, row, factor in self._rows:
             group[key] = factor * row[i]
         for group, target, row in self._slow:
