@@ -1,1 +1,294 @@
-"""Placeholder: filled in by the next commits."""
+"""Keras 3 learning-rate schedules (``keras.optimizers.schedules``) as lrkit schedules.
+
+Each constructor takes the Keras class's parameter names and defaults (``name`` is
+dropped) and returns an lrkit schedule of **absolute** learning rates with
+``value(t) == keras_schedule(t)`` at every integer step ``t`` (``optimizer.iterations``).
+Keras computes in its ``floatx`` (float32 by default), lrkit in float64. Nothing here
+imports keras; :mod:`lrkit.keras` turns any lrkit schedule into a Keras schedule.
+
+>>> s = CosineDecay(0.1, decay_steps=100, alpha=0.1)
+>>> s
+cosine(100, floor=0.1) * 0.1
+>>> round(s(100), 12)
+0.01
+
+Keras behaviours reproduced (not "fixed"):
+
+* ``PiecewiseConstantDecay`` changes value *after* a boundary (``step > b``), so Keras's
+  boundary ``b`` is lrkit's ``b + 1`` at integer steps.
+* With ``staircase=True`` (and ``PolynomialDecay(cycle=True)``) Keras runs under XLA, which
+  divides by the constant ``decay_steps`` through its float32 reciprocal: ``47 * (1/47)`` is
+  just below 1, so the drop at step 47 comes at 48 (``decay_steps`` 41, 47, 55, ... are
+  affected). ``keras_staircase`` and ``keras_cyclic_polynomial`` reproduce that float32
+  quotient; the native ``exponential(..., staircase=True)`` drops exactly at the multiples.
+* ``CosineDecayRestarts`` does not scale ``alpha`` by ``m_mul ** i``: the floor stays
+  ``alpha`` while the peaks shrink (``keras_cosine_restarts`` when both are in play).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from lrkit import _validate as v
+from lrkit.compose import Scale
+from lrkit.schedule import Schedule
+from lrkit.shapes import SGDR, Anneal, Cosine, Exponential, InverseTime, PiecewiseConstant, Polynomial
+
+__all__ = [
+    "CosineDecay",
+    "CosineDecayRestarts",
+    "ExponentialDecay",
+    "InverseTimeDecay",
+    "KerasCosineRestarts",
+    "KerasCyclicPolynomial",
+    "KerasStaircase",
+    "PiecewiseConstantDecay",
+    "PolynomialDecay",
+]
+
+
+def _scaled(schedule: Schedule, value: float) -> Schedule:
+    return schedule if value == 1.0 else Scale(schedule, value)
+
+
+def _lr(who: str, name: str, value: float) -> float:
+    return v.non_negative(who, name, value, "a learning rate cannot be negative")
+
+
+def xla_quotient(t: np.ndarray, every: float) -> np.ndarray:
+    """``t / every`` as XLA computes it for a constant divisor in float32: ``t * (1 / every)``."""
+    reciprocal = np.float32(1.0) / np.float32(every)
+    return (t.astype(np.float32) * reciprocal).astype(np.float64)
+
+
+class KerasStaircase(Schedule):
+    """Keras's staircase decays as they run under XLA in float32 (unitless, 1.0 at t=0).
+
+    With ``k = floor(float32(t) * float32(1 / every))`` (see :func:`xla_quotient`):
+    ``exponential``: ``f = rate ** k``; ``inverse_time``: ``f = 1 / (1 + rate * k)``.
+
+    >>> s = keras_staircase('exponential', 0.5, 47)
+    >>> s(47), s(48), exponential(0.5, every=47, staircase=True)(47)
+    (1.0, 0.5, 0.5)
+    """
+
+    name = "keras_staircase"
+
+    def __init__(self, kind: str, rate: float, every: float):
+        kind = v.choice(self.name, "kind", kind, ("exponential", "inverse_time"))
+        rate = v.factor(self.name, "rate", rate) if kind == "exponential" else v.non_negative(self.name, "rate", rate)
+        every = v.length(self.name, "every", every)
+        self._init(None, kind=kind, rate=rate, every=every)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        k = np.floor(xla_quotient(t, self.every))
+        if self.kind == "exponential":
+            return np.power(float(self.rate), k)
+        return 1.0 / (1.0 + self.rate * k)
+
+
+class KerasCyclicPolynomial(Schedule):
+    """Keras ``PolynomialDecay(cycle=True)``: each cycle restarts with a longer horizon.
+
+    With ``k = max(1, ceil(t / steps))``: ``f(t) = (start - end) * (1 - t / (k steps)) ** power + end``;
+    the cycle count ``k`` uses XLA's float32 quotient (:func:`xla_quotient`), as Keras does.
+
+    >>> s = keras_cyclic_polynomial(10, start=1.0, end=0.0)
+    >>> s(5), s(10), s(15)
+    (0.5, 0.0, 0.25)
+    """
+
+    name = "keras_cyclic_polynomial"
+
+    def __init__(self, steps: float, power: float = 1.0, start: float = 1.0, end: float = 0.0):
+        steps = v.length(self.name, "steps", steps)
+        power = v.positive(self.name, "power", power)
+        start = v.number(self.name, "start", start)
+        end = v.number(self.name, "end", end)
+        self._init(None, steps=steps, power=power, start=start, end=end)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        k = np.where(t == 0, 1.0, np.ceil(xla_quotient(t, self.steps)))
+        p = t / (self.steps * k)
+        return (self.start - self.end) * np.power(1.0 - p, self.power) + self.end
+
+
+class KerasCosineRestarts(Schedule):
+    """Keras ``CosineDecayRestarts`` (unitless): the floor ``alpha`` is not scaled by ``m_mul ** i``.
+
+    Cycle ``i`` lasts ``first * t_mul ** i``; inside it
+    ``f = alpha + (1 - alpha) * m_mul ** i * (1 + cos(pi * x)) / 2`` with ``x`` the fraction of
+    the cycle done. Cycle starts are exact (integer steps stay integer).
+
+    >>> s = keras_cosine_restarts(10, m_mul=0.5, alpha=0.1)
+    >>> s(10), round(s(30), 12)
+    (0.55, 0.325)
+    """
+
+    name = "keras_cosine_restarts"
+
+    def __init__(self, first_decay_steps: float, t_mul: float = 2.0, m_mul: float = 1.0, alpha: float = 0.0):
+        first_decay_steps = v.length(self.name, "first_decay_steps", first_decay_steps)
+        t_mul = v.number(self.name, "t_mul", t_mul)
+        if t_mul < 1:
+            raise ValueError(f"{self.name}: t_mul must be >= 1, got {t_mul!r}; each cycle is t_mul times the last")
+        m_mul = v.non_negative(self.name, "m_mul", m_mul)
+        alpha = v.number(self.name, "alpha", alpha)
+        self._init(None, first_decay_steps=first_decay_steps, t_mul=t_mul, m_mul=m_mul, alpha=alpha)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        cycles = SGDR(self.first_decay_steps, mult=self.t_mul)  # locates cycles exactly; h = its value
+        h = cycles._at(t)
+        index = _cycle_index(self.first_decay_steps, self.t_mul, t)
+        return self.alpha + (1.0 - self.alpha) * np.power(float(self.m_mul), index) * h
+
+
+def _cycle_index(first: float, mult: float, t: np.ndarray) -> np.ndarray:
+    if mult == 1:
+        return np.floor(t / first)
+    starts = [0.0]
+    tmax = float(t.max()) if t.size else 0.0
+    while starts[-1] <= tmax:
+        starts.append(starts[-1] + first * mult ** (len(starts) - 1))
+    return (np.searchsorted(np.asarray(starts), t, side="right") - 1).astype(np.float64)
+
+
+def ExponentialDecay(
+    initial_learning_rate: float, decay_steps: float, decay_rate: float, staircase: bool = False
+) -> Schedule:
+    """``ExponentialDecay``: ``initial * decay_rate ** (step / decay_steps)`` (floored with ``staircase``,
+    as XLA floors it: see ``keras_staircase``).
+
+    Native: ``exponential(decay_rate, every=decay_steps, staircase=staircase) * initial_learning_rate``.
+
+    >>> ExponentialDecay(1.0, 10, 0.5)(20)
+    0.25
+    """
+    who = "ExponentialDecay"
+    init = _lr(who, "initial_learning_rate", initial_learning_rate)
+    if staircase:
+        return _scaled(KerasStaircase("exponential", decay_rate, decay_steps), init)
+    return _scaled(Exponential(decay_rate, every=decay_steps), init)
+
+
+def InverseTimeDecay(
+    initial_learning_rate: float, decay_steps: float, decay_rate: float, staircase: bool = False
+) -> Schedule:
+    """``InverseTimeDecay``: ``initial / (1 + decay_rate * step / decay_steps)``.
+
+    Native: ``inverse_time(decay_rate, every=decay_steps, staircase=staircase) * initial_learning_rate``.
+
+    >>> InverseTimeDecay(1.0, 10, 0.5)(20)
+    0.5
+    """
+    who = "InverseTimeDecay"
+    init = _lr(who, "initial_learning_rate", initial_learning_rate)
+    if staircase:
+        return _scaled(KerasStaircase("inverse_time", decay_rate, decay_steps), init)
+    return _scaled(InverseTime(decay_rate, every=decay_steps), init)
+
+
+def PiecewiseConstantDecay(boundaries: Sequence[int], values: Sequence[float]) -> Schedule:
+    """``PiecewiseConstantDecay``: ``values[0]`` while ``step <= boundaries[0]``, ... (Keras uses ``<=``).
+
+    The value changes one step *after* each boundary. Native (integer steps):
+    ``piecewise_constant([b + 1 for b in boundaries], values)``.
+
+    >>> s = PiecewiseConstantDecay([10], [1.0, 0.5])
+    >>> s(10), s(11)
+    (1.0, 0.5)
+    """
+    who = "PiecewiseConstantDecay"
+    bounds = []
+    for i, b in enumerate(boundaries):
+        b = v.number(who, f"boundaries[{i}]", b)
+        if b < 0 or float(b) != int(b):
+            raise ValueError(
+                f"{who}: boundaries[{i}] must be a whole number of steps >= 0, got {b!r}; "
+                "Keras compares them with the integer optimizer.iterations"
+            )
+        bounds.append(int(b) + 1)
+    return PiecewiseConstant(bounds, list(values))
+
+
+def PolynomialDecay(
+    initial_learning_rate: float,
+    decay_steps: float,
+    end_learning_rate: float = 0.0001,
+    power: float = 1.0,
+    cycle: bool = False,
+) -> Schedule:
+    """``PolynomialDecay``: ``(initial - end) * (1 - step / decay_steps) ** power + end``.
+
+    Native: ``polynomial(decay_steps, power=power, start=initial, end=end)``; ``cycle=True``
+    restarts with a horizon of ``decay_steps * ceil(step / decay_steps)`` (``keras_cyclic_polynomial``).
+
+    >>> PolynomialDecay(1.0, 10, end_learning_rate=0.0)(5)
+    0.5
+    """
+    who = "PolynomialDecay"
+    init = _lr(who, "initial_learning_rate", initial_learning_rate)
+    end = _lr(who, "end_learning_rate", end_learning_rate)
+    if cycle:
+        return KerasCyclicPolynomial(decay_steps, power=power, start=init, end=end)
+    return Polynomial(decay_steps, power=power, start=init, end=end)
+
+
+def CosineDecay(
+    initial_learning_rate: float,
+    decay_steps: float,
+    alpha: float = 0.0,
+    warmup_target: float | None = None,
+    warmup_steps: float = 0,
+) -> Schedule:
+    """``CosineDecay``: cosine from the peak to ``alpha * peak`` over ``decay_steps``.
+
+    Without ``warmup_target`` the peak is ``initial_learning_rate``. With it, rise linearly
+    from ``initial_learning_rate`` to ``warmup_target`` over ``warmup_steps`` first. Native:
+    ``cosine(decay_steps, floor=alpha) * initial`` or
+    ``anneal(warmup_steps, initial, target, shape='linear') >> cosine(decay_steps, floor=alpha) * target``.
+
+    >>> CosineDecay(0.0, 10, warmup_target=1.0, warmup_steps=10)(5)
+    0.5
+    """
+    who = "CosineDecay"
+    init = _lr(who, "initial_learning_rate", initial_learning_rate)
+    alpha = v.fraction(who, "alpha", alpha)
+    if warmup_target is None:
+        return _scaled(Cosine(decay_steps, floor=alpha), init)
+    target = _lr(who, "warmup_target", warmup_target)
+    decay = _scaled(Cosine(decay_steps, floor=alpha), target)
+    warmup_steps = v.non_negative(who, "warmup_steps", warmup_steps)
+    if warmup_steps == 0:
+        return decay
+    return Anneal(warmup_steps, init, target, "linear") >> decay
+
+
+def CosineDecayRestarts(
+    initial_learning_rate: float,
+    first_decay_steps: float,
+    t_mul: float = 2.0,
+    m_mul: float = 1.0,
+    alpha: float = 0.0,
+) -> Schedule:
+    """``CosineDecayRestarts`` (SGDR): cycles ``first_decay_steps * t_mul ** i``, peaks ``m_mul ** i``.
+
+    The floor ``alpha`` is not scaled by ``m_mul ** i`` (Keras). Native:
+    ``sgdr(first_decay_steps, mult=t_mul, decay=m_mul) * initial`` (``alpha == 0``) or
+    ``sgdr(first_decay_steps, mult=t_mul, floor=alpha) * initial`` (``m_mul == 1``).
+
+    >>> CosineDecayRestarts(1.0, 10)
+    sgdr(10, mult=2.0)
+    """
+    who = "CosineDecayRestarts"
+    init = _lr(who, "initial_learning_rate", initial_learning_rate)
+    alpha = v.fraction(who, "alpha", alpha)
+    if alpha == 0 and 0 < m_mul <= 1:
+        shape: Schedule = SGDR(first_decay_steps, mult=t_mul, decay=m_mul)
+    elif m_mul == 1:
+        shape = SGDR(first_decay_steps, mult=t_mul, floor=alpha)
+    else:
+        shape = KerasCosineRestarts(first_decay_steps, t_mul=t_mul, m_mul=m_mul, alpha=alpha)
+    return _scaled(shape, init)
