@@ -202,8 +202,8 @@ def PiecewiseConstantDecay(boundaries: Sequence[int], values: Sequence[float]) -
     """
     who = "PiecewiseConstantDecay"
     bounds = []
-    for i, b in enumerate(boundaries):
-        b = v.number(who, f"boundaries[{i}]", b)
+    for i, given in enumerate(boundaries):
+        b = v.number(who, f"boundaries[{i}]", given)
         if b < 0 or float(b) != int(b):
             raise ValueError(
                 f"{who}: boundaries[{i}] must be a whole number of steps >= 0, got {b!r}; "
