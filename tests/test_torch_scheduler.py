@@ -336,3 +336,18 @@ def test_bare_plateau_matches_reduce_lr_on_plateau_without_end_warning() -> None
             peer.step(metric)
             seen.append((ours.param_groups[0]["lr"], theirs.param_groups[0]["lr"]))
     assert all(a == b for a, b in seen) and seen[-1][0] == 0.25
+
+
+def test_deepcopy_and_pickle_count_their_own_updates() -> None:
+    import copy
+    import pickle
+
+    s = lk.cosine(10)
+    opt = torch.optim.SGD(params(), lr=1.0)
+    sched = Scheduler(opt, s)
+    train(opt, sched, 2)
+    for clone in (copy.deepcopy(sched), pickle.loads(pickle.dumps(sched))):
+        assert clone.optimizer is not opt and clone.updates == 2
+        train(clone.optimizer, clone, 3)
+        assert clone.updates == 5 and clone.get_last_lr() == [s(5)]
+    assert sched.updates == 2 and opt.param_groups[0]["lr"] == s(2)  # the original did not move

@@ -168,13 +168,7 @@ class Scheduler(LRScheduler):
             self._assign[name] = self._register(name, spec)
 
         self._count = [0]  # real optimizer updates, incremented by the step post-hook
-        box = self._count
-
-        def _on_update(opt: Any, args: Any, kwargs: Any) -> None:
-            box[0] += 1
-
-        handle = optimizer.register_step_post_hook(_on_update)
-        weakref.finalize(self, handle.remove)
+        self._attach()
 
         self._base: dict[str, list[float]] = {name: [] for name in specs}
         self._targets: list[Target] = []
@@ -202,6 +196,25 @@ class Scheduler(LRScheduler):
         self._hi = -1  # the first step takes the general path (it checks for all-zero bases)
 
     # -- construction helpers ------------------------------------------------------------
+    def _attach(self) -> None:
+        """Count the optimizer's real updates with a step post-hook (removed when the Scheduler is collected).
+
+        The hook holds only the counter, not the Scheduler, so it never keeps a Scheduler alive.
+        """
+        box = self._count
+
+        def _on_update(opt: Any, args: Any, kwargs: Any) -> None:
+            box[0] += 1
+
+        handle = self.optimizer.register_step_post_hook(_on_update)
+        weakref.finalize(self, handle.remove)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # copy.deepcopy / pickle: torch does not copy optimizer hooks, so count the copy's updates afresh
+        self.__dict__.update(state)
+        self._count = [self._count[0]]
+        self._attach()
+
     def _register(self, name: str, spec: ScheduleSpec) -> list[int] | int:
         def index(s: Any, where: str) -> int:
             if not isinstance(s, Schedule):
