@@ -12,7 +12,10 @@ at the last.
 Smoothing. A bias-corrected exponential moving average of the raw losses (as Adam corrects
 its moments): ``a_k = beta a_{k-1} + (1-beta) x_k``, ``smoothed_k = a_k / (1 - beta^k)``,
 where ``k`` counts the finite losses seen so far; a NaN or inf loss is skipped (its smoothed
-value is NaN) and never enters the average.
+value is NaN) and never enters the average. By default ``beta`` is set so the average spans
+0.8 decade of learning rate (:func:`auto_beta`: 0.9 for 100 points from 1e-7 to 10, 0.967 for
+300), so the curve, and the suggestion read from it, lag the LR by the same amount whatever the
+number of iterations (a fixed ``beta = 0.98`` lags 2 to 4 decades behind at 100 iterations).
 
 Divergence. The test stops after the first update whose smoothed loss exceeds ``diverge``
 times the best smoothed loss so far (losses are assumed positive, as for cross-entropy), or
@@ -66,6 +69,7 @@ from lrkit.schedule import Schedule
 from lrkit.shapes import Anneal
 
 __all__ = [
+    "auto_beta",
     "FinderResult",
     "Suggestion",
     "METHODS",
@@ -107,6 +111,25 @@ def sweep(iterations: int, start: float = 1e-7, end: float = 10.0, mode: str = "
 
 
 # -- smoothing ---------------------------------------------------------------------------------
+def auto_beta(lrs: Sequence[float] | np.ndarray, span: float = 0.8) -> float:
+    """The smoothing ``beta`` whose average spans ``span`` decades of the LR axis of ``lrs``.
+
+    ``beta = 1 - 1 / max(2, span * points_per_decade)`` with ``points_per_decade`` from the median
+    spacing of ``log10(lrs)``.
+
+    >>> round(auto_beta(sweep(100, 1e-7, 10.0)(np.arange(100))), 4)
+    0.899
+    """
+    x = np.log10(np.asarray(lrs, dtype=np.float64).reshape(-1))
+    x = x[np.isfinite(x)]
+    steps = np.diff(x)
+    steps = steps[steps > 0]
+    if steps.size == 0:
+        return 0.5
+    per_decade = 1.0 / float(np.median(steps))
+    return 1.0 - 1.0 / max(2.0, span * per_decade)
+
+
 def smooth(losses: Sequence[float] | np.ndarray, beta: float = 0.98) -> np.ndarray:
     """Bias-corrected exponential moving average; NaN/inf inputs are skipped (NaN out).
 
@@ -275,15 +298,16 @@ def suggest(
     lrs: Any,
     losses: Any,
     *,
-    beta: float = 0.98,
+    beta: float | None = None,
     min_points: int = 10,
     min_drop: float = 0.01,
     max_spread: float = 1.0,
 ) -> Suggestion:
     """The default suggestion from raw losses: steepest if minimum/10 confirms it, else the median of three.
 
-    The raw ``losses`` are smoothed (:func:`smooth` with ``beta``; pass ``beta=0`` for an already
-    smoothed curve), NaN/inf points dropped, then each method runs on the result. It declines
+    The raw ``losses`` are smoothed (:func:`smooth` with ``beta``, by default :func:`auto_beta` of
+    ``lrs``; pass ``beta=0`` for an already smoothed curve), NaN/inf points dropped, then each
+    method runs on the result. It declines
     (``value=None``, ``reason`` set) when there are fewer than ``min_points`` finite points; when the
     smoothed loss never falls by ``min_drop`` (a fraction) of its starting value, or by three times
     its own noise (``std(raw - smoothed) * sqrt((1-beta)/(1+beta))``, robust std); when the minimum is
@@ -300,6 +324,8 @@ def suggest(
     max_spread = v.positive("suggest", "max_spread", max_spread)
     raw_lr = np.asarray(lrs, dtype=np.float64).reshape(-1)
     raw = np.asarray(losses, dtype=np.float64).reshape(-1)
+    if beta is None:
+        beta = auto_beta(raw_lr)
     curve = smooth(raw, beta) if beta > 0 else raw
     lr, loss = _finite_curve(raw_lr, curve)
     noise = 0.0
@@ -376,7 +402,7 @@ class FinderResult:
         lrs: Any,
         losses: Any,
         *,
-        beta: float = 0.98,
+        beta: float | None = None,
         stopped: str = "completed",
         settings: Mapping[str, Any] | None = None,
         **suggest_options: Any,
@@ -384,6 +410,8 @@ class FinderResult:
         """Build a result (smoothing and suggestions included) from raw points."""
         lr = np.asarray(lrs, dtype=np.float64).reshape(-1)
         loss = np.asarray(losses, dtype=np.float64).reshape(-1)
+        if beta is None:
+            beta = auto_beta(lr) if lr.size > 1 else 0.0
         s = suggest(lr, loss, beta=beta, **suggest_options)
         return cls(lr, loss, smooth(loss, beta), s.value, s.reason, dict(s.methods), stopped, dict(settings or {}))
 
@@ -490,7 +518,7 @@ def range_test(
     end: float = 10.0,
     iterations: int = 100,
     mode: str = "exp",
-    beta: float = 0.98,
+    beta: float | None = None,
     diverge: float | None = 4.0,
     max_skips: int = 100,
     progress: bool = False,
@@ -502,8 +530,8 @@ def range_test(
     ``None`` when no update happened (an AMP step skipped for inf gradients), and is then called
     again at the same LR, so there is exactly one point per real update. The sweep stops early
     after ``diverge`` x the best smoothed loss (``None`` disables), after a NaN/inf loss, or after
-    ``max_skips`` consecutive skipped updates. Restoring state is the caller's job (the torch front
-    end does it).
+    ``max_skips`` consecutive skipped updates. ``beta`` defaults to :func:`auto_beta` of the sweep.
+    Restoring state is the caller's job (the torch front end does it).
 
     >>> w = [5.0]
     >>> def step(lr):                         # gradient descent on (w-1)^2
@@ -521,9 +549,11 @@ def range_test(
         if not diverge > 1:
             raise ValueError(f"{who}: diverge must be > 1 (or None), got {diverge!r}; 4 stops at 4x the best loss")
     max_skips = v.integer(who, "max_skips", max_skips, minimum=0)
+    if beta is None:
+        beta = auto_beta(schedule(np.arange(iterations)))
     beta = v.number(who, "beta", beta)
     if not 0 <= beta < 1:
-        raise ValueError(f"{who}: beta must be in [0, 1), got {beta!r}; 0.98 is the usual value, 0 disables")
+        raise ValueError(f"{who}: beta must be in [0, 1), got {beta!r}; 0.98 is fastai's, 0 disables")
     settings = {"start": start, "end": end, "iterations": iterations, "mode": mode, "beta": beta, "diverge": diverge}
     lrs: list[float] = []
     losses: list[float] = []

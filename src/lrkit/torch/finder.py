@@ -312,7 +312,7 @@ def range_test(
     end: float = 10.0,
     iterations: int = 100,
     mode: str = "exp",
-    beta: float = 0.98,
+    beta: float | None = None,
     diverge: float | None = 4.0,
     accumulate: int = 1,
     scaler: Any = None,
