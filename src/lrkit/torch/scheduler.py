@@ -453,6 +453,10 @@ class Scheduler(LRScheduler):
         )
 
     # -- reading -------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        parts = [f"{name}={value!r}" for name, value in self.schedules.items()]
+        return f"Scheduler({', '.join(parts)}, updates={self._n})"
+
     @property
     def updates(self) -> int:
         """Progress count whose values are in the groups (updates, or calls with ``advance="call"``)."""
