@@ -7,6 +7,7 @@ from typing import Any
 from lrkit import _validate as v
 from lrkit.compose import Join, Shift, Take
 from lrkit.schedule import Schedule
+from lrkit.shapes import Constant
 
 __all__ = ["lr", "sequence", "shifted", "take_exact", "whole"]
 
@@ -33,5 +34,9 @@ def sequence(*pieces: Schedule | None) -> Schedule:
 
 
 def shifted(schedule: Schedule, by: float) -> Schedule:
-    """``schedule`` started ``by`` steps in (unchanged when ``by == 0``)."""
-    return schedule if by == 0 else Shift(schedule, by)
+    """``schedule`` started ``by`` steps in (unchanged when ``by == 0``; its final value past its end)."""
+    if by == 0:
+        return schedule
+    if schedule.length is not None and by >= schedule.length:
+        return Constant(schedule.final)
+    return Shift(schedule, by)
