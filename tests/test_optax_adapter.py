@@ -42,7 +42,7 @@ def test_sgd_with_inject_hyperparams_uses_the_schedule(sched):
         reported.append(float(state.hyperparams["learning_rate"]))  # the value the update just used
         params = new
     expected = sched(np.arange(12)) * base
-    np.testing.assert_allclose(used, expected, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(used, expected, rtol=1e-6, atol=2e-7)  # w is float32: steps of w lose ~1 ulp of w
     np.testing.assert_allclose(reported, expected, rtol=1e-6, atol=1e-9)
 
 
@@ -60,5 +60,5 @@ def test_jit_vmap_and_dtype():
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="sched must be an lrkit schedule"):
         schedule(lambda t: 0.1)
-    with pytest.raises(ValueError, match="base_lr must be a finite number >= 0, got -1.0"):
+    with pytest.raises(ValueError, match=r"base_lr must be a finite number >= 0, got -1\.0"):
         schedule(lrkit.constant(), base_lr=-1.0)
