@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lrkit as lk
+import lrkit.finder as lk_finder
 from lrkit.finder import (
     METHODS,
     FinderResult,
@@ -258,3 +259,12 @@ def test_result_round_trips_through_json(tmp_path):
     assert (tmp_path / "finder.png").stat().st_size > 1000
     marked = [line.get_xdata()[0] for line in ax.get_lines() if line.get_label().startswith("suggestion")]
     assert marked == [result.suggestion]
+
+
+@pytest.mark.parametrize("iterations", [50, 100, 300, 1000])
+def test_auto_beta_spans_the_same_decades_of_lr_at_any_iteration_count(iterations):
+    lrs = sweep(iterations, 1e-7, 10.0)(np.arange(iterations))
+    beta = lk_finder.auto_beta(lrs)
+    points_per_decade = (iterations - 1) / 8.0
+    assert 1.0 / (1.0 - beta) == pytest.approx(max(2.0, 0.8 * points_per_decade))
+    assert lk_finder.auto_beta(lrs[: iterations // 2]) == pytest.approx(beta)  # an early stop keeps it
