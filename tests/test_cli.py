@@ -14,6 +14,7 @@ pytest.importorskip("matplotlib")
 import matplotlib.image
 
 import lrkit as lk
+from lrkit.schedule import REGISTRY
 
 
 def lrkit(*args: str, cwd: Path, code: str | None = None) -> subprocess.CompletedProcess:
@@ -85,7 +86,9 @@ def test_a_bad_spec_is_one_line_with_position_and_known_names_exit_2(tmp_path, c
     line = assert_one_line_error(result, 2)
     assert "unknown schedule 'cosin'; did you mean 'cosine'?" in line
     assert "at position 14" in line
-    for name in lk.known_names():
+    core = [n for n in lk.known_names() if REGISTRY[n].__module__ in ("lrkit.shapes", "lrkit.compose", "lrkit.recipes")]
+    assert len(core) > 20
+    for name in core:
         assert name in line
     assert result.stdout == ""  # nothing was trained or written first
     assert list(tmp_path.iterdir()) == []
@@ -201,7 +204,8 @@ def test_find_prints_the_suggestion_and_writes_the_plot(tmp_path):
     assert found or "no suggestion: " in out
     if found:
         assert 1e-7 < float(found[1]) < 10
-        assert f"try: lrkit demo --task digits --lr {float(found[1]):.2g}" in out
+        tip = re.search(r"^try: lrkit demo --task digits --lr (\S+)$", out, re.MULTILINE)
+        assert tip and float(tip[1]) == pytest.approx(float(found[1]), rel=0.05)
     assert "wrote f.png (PNG)" in out
     png_shape(tmp_path / "f.png")
 

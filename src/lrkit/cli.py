@@ -38,7 +38,14 @@ class MissingExtra(Exception):
 
 
 def read_spec(spec: str) -> Schedule:
-    """A schedule from text, or from a ``.json``/``.yaml``/``.yml``/``.txt`` file path."""
+    """A schedule from text, or from a ``.json``/``.yaml``/``.yml``/``.txt`` file path.
+
+    The reactive names (``plateau``) are registered first, so every name lrkit has is accepted.
+    """
+    try:
+        importlib.import_module("lrkit.reactive")
+    except ImportError:  # pragma: no cover - lrkit.reactive is numpy-only; kept defensive
+        pass
     if Path(spec).suffix.lower() in (".json", ".yaml", ".yml", ".txt") and Path(spec).is_file():
         return load(spec)
     return from_config(spec)
@@ -457,6 +464,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lrkit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `lrkit show ... | head`: the reader left; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover
