@@ -116,3 +116,21 @@ def test_default_parameters_match_keras():
 def test_piecewise_boundaries_must_be_whole_steps():
     with pytest.raises(ValueError, match=r"boundaries\[0\] must be a whole number of steps >= 0, got 2.5"):
         ck.PiecewiseConstantDecay([2.5], [1.0, 0.5])
+
+
+NATIVE = [  # (compat, native expression from docs/migration.md, steps where they must agree)
+    (ck.ExponentialDecay(0.1, 10, 0.5), lrkit.exponential(0.5, every=10) * 0.1, 100),
+    (ck.PiecewiseConstantDecay([10, 20], [1.0, 0.5, 0.1]), lrkit.piecewise_constant([11, 21], [1.0, 0.5, 0.1]), 40),
+    (ck.PolynomialDecay(0.1, 30, 1e-3, 2.0), lrkit.polynomial(30, power=2.0, start=0.1, end=1e-3), 40),
+    (ck.InverseTimeDecay(0.1, 10, 0.5), lrkit.inverse_time(0.5, every=10) * 0.1, 100),
+    (ck.CosineDecay(0.01, 50, 0.1, warmup_target=0.1, warmup_steps=10),
+     lrkit.anneal(10, 0.01, 0.1, shape="linear") >> lrkit.cosine(50, floor=0.1) * 0.1, 80),
+    (ck.CosineDecayRestarts(0.1, 10, 2.0, 0.5), lrkit.sgdr(10, mult=2.0, decay=0.5) * 0.1, 200),
+    (ck.CosineDecayRestarts(0.1, 10, 2.0, 1.0, 0.1), lrkit.sgdr(10, mult=2.0, floor=0.1) * 0.1, 200),
+]
+
+
+@pytest.mark.parametrize(("compat", "native", "steps"), NATIVE, ids=range(len(NATIVE)))
+def test_migration_table_native_expressions(compat, native, steps):
+    t = np.arange(steps)
+    np.testing.assert_allclose(compat(t), native(t), rtol=1e-12, atol=1e-15)

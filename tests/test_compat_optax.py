@@ -171,3 +171,23 @@ def test_join_schedules(b1, gap, peak, rate):
 def test_sgdr(pieces):
     kwargs = [dict(init_value=i, peak_value=p, warmup_steps=w, decay_steps=w + d) for i, p, w, d in pieces]
     check(co.sgdr_schedule(kwargs), lambda: optax.sgdr_schedule(kwargs))
+
+
+NATIVE = [  # (compat, native expression from docs/migration.md, steps where they must agree)
+    (co.linear_schedule(1.0, 0.1, 20, 5), lrkit.constant(1.0, 5) >> lrkit.linear(20, start=1.0, end=0.1), 40),
+    (co.warmup_cosine_decay_schedule(0.0, 0.1, 10, 60, 1e-3),
+     lrkit.anneal(10, 0.0, 0.1, shape="linear") >> lrkit.cosine(50, floor=0.01) * 0.1, 80),
+    (co.exponential_decay(0.1, 5, 0.5, 10, end_value=1e-3),
+     lrkit.constant(0.1, 10) >> lrkit.clamp(lrkit.exponential(0.5, every=5) * 0.1, low=1e-3), 80),
+    (co.piecewise_constant_schedule(0.1, {10: 0.5, 30: 0.1}), lrkit.piecewise_constant([10, 30], [0.1, 0.05, 0.005]),
+     50),
+    (co.cosine_onecycle_schedule(100, 0.1), lrkit.one_cycle(100) * 0.1, 120),
+    (co.linear_onecycle_schedule(100, 0.1),
+     lrkit.piecewise_linear([0, 30, 85, 100], [0.004, 0.1, 0.004, 4e-7]), 120),
+]
+
+
+@pytest.mark.parametrize(("compat", "native", "steps"), NATIVE, ids=range(len(NATIVE)))
+def test_migration_table_native_expressions(compat, native, steps):
+    t = np.arange(steps)
+    np.testing.assert_allclose(compat(t), native(t), rtol=1e-12, atol=1e-15)

@@ -121,3 +121,21 @@ def test_default_parameters_match_timm():
                 continue
             assert param.name in peer, (name, param.name)
             assert param.default == peer[param.name].default, (name, param.name)
+
+
+NATIVE = [  # (compat, native expression from docs/migration.md, steps where they must agree)
+    (ct.CosineLRScheduler(0.1, 20, lr_min=1e-3, cycle_mul=2.0, cycle_decay=0.5, cycle_limit=3, warmup_t=5,
+                          warmup_lr_init=1e-3, warmup_prefix=True),
+     (lrkit.warmup(5, start=0.01) >> lrkit.sgdr(20, mult=2.0, decay=0.5, floor=0.01, cycles=3)) * 0.1, 200),
+    (ct.CosineLRScheduler(0.1, 50, k_decay=2.0), lrkit.cosine(50, k=2.0) * 0.1, 60),
+    (ct.PolyLRScheduler(0.1, 30, power=2.0, lr_min=1e-3), lrkit.polynomial(30, power=2.0, start=0.1, end=1e-3), 40),
+    (ct.TanhLRScheduler(0.1, 30, lr_min=1e-3), lrkit.tanh_decay(30, floor=0.01) * 0.1, 30),
+    (ct.StepLRScheduler(0.1, 7, 0.5, warmup_t=3, warmup_lr_init=1e-3),
+     (lrkit.warmup(3, start=0.01) >> lrkit.step_decay(7, factor=0.5)) * 0.1, 60),
+]
+
+
+@pytest.mark.parametrize(("compat", "native", "steps"), NATIVE, ids=range(len(NATIVE)))
+def test_migration_table_native_expressions(compat, native, steps):
+    t = np.arange(steps)
+    np.testing.assert_allclose(compat(t), native(t), rtol=1e-12, atol=1e-15)

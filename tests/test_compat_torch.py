@@ -163,3 +163,21 @@ def test_default_parameters_match_torch():
 def test_errors_name_the_parameter(call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call()
+
+
+NATIVE = [  # (compat, native expression from docs/migration.md, steps where they must agree)
+    (ct.StepLR(0.1, 7, 0.5), lrkit.step_decay(7, factor=0.5) * 0.1, 100),
+    (ct.MultiStepLR(0.1, [10, 30]), lrkit.multistep([10, 30]) * 0.1, 100),
+    (ct.ConstantLR(0.1, 0.5, 4), lrkit.piecewise_constant([4], [0.5, 1.0]) * 0.1, 50),
+    (ct.LinearLR(0.1, 0.25, 1.0, 8), lrkit.linear(8, start=0.25, end=1.0) * 0.1, 50),
+    (ct.PolynomialLR(0.1, 20, 2.0), lrkit.polynomial(20, power=2.0) * 0.1, 50),
+    (ct.CosineAnnealingLR(0.1, 40, 1e-3), lrkit.cosine(40, floor=0.01) * 0.1, 41),  # within T_max only
+    (ct.CosineAnnealingWarmRestarts(0.1, 10, 2, 1e-3), lrkit.sgdr(10, mult=2, floor=0.01) * 0.1, 200),
+    (ct.CyclicLR(0.01, 0.1, 5, 3, "triangular2"), lrkit.cyclic(5, 3, base=0.01, peak=0.1, mode="triangular2"), 80),
+]
+
+
+@pytest.mark.parametrize(("compat", "native", "steps"), NATIVE, ids=range(len(NATIVE)))
+def test_migration_table_native_expressions(compat, native, steps):
+    t = np.arange(steps)
+    np.testing.assert_allclose(compat(t), native(t), rtol=1e-12, atol=1e-15)
