@@ -286,3 +286,14 @@ def test_no_progress_bar_off_a_terminal_or_when_disabled(capsys):
         bar.close()
     assert pipe.getvalue() == "" and terminal.text == ""
     assert capsys.readouterr().out == "line\nline\n"
+
+
+def test_the_help_examples_use_valid_specs(tmp_path):
+    from lrkit.cli import EXAMPLES, read_spec
+
+    specs = [s.split(" @ ")[0] for s in re.findall(r"'([^']+)'", EXAMPLES)]
+    assert len(specs) >= 6
+    for spec in specs:
+        read_spec(spec)
+    result = lrkit("--version", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == f"lrkit {lk.__version__}"

@@ -242,7 +242,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"target {task.target:g}: reached at update {reached} of {total}")
     if result.diverged:
         print("warning: the training loss became NaN or infinite (the peak lr is too high; try a lower --lr)")
-    print(f"time      {result.seconds:.1f} s for {total} updates")
+    print(f"time      {result.seconds:.2g} s for {total} updates")
     save(training_figure([result], labels=[" ".join(spec.split())], title=f"lrkit demo: {task.name}"), out)
     print(f"wrote {_image_note(out)}: learning rate, train loss and test accuracy per update")
     return 0
@@ -351,6 +351,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 # -- the parser --------------------------------------------------------------------------------------
+EXAMPLES = """examples:
+  lrkit show 'warmup(500) >> cosine(9500, floor=0.05)'
+  lrkit plot 'one_cycle(10000)' 'wsd(10000, warmup=500)' --log -o schedules.png
+  lrkit demo                                   # MNIST-1D, warmup + cosine, ~10 s on 2 cores
+  lrkit demo --task digits --unit epoch --schedule 'step_decay(3, factor=0.5)'
+  lrkit find --task mnist1d
+  lrkit compare 'constant(1) @ 3e-3' 'one_cycle(1200)' 'warmup(120) >> cosine(1080)'
+
+SPEC is the text form of a schedule (docs/schedules.md lists every name) or a .json/.yaml file."""
+
+
+def _version() -> str:
+    import lrkit
+
+    return str(getattr(lrkit, "__version__", "unknown"))
+
+
 def _training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=TASK_NAMES, default="mnist1d", help="built-in task (default mnist1d)")
     length = parser.add_mutually_exclusive_group()
@@ -373,7 +390,13 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lrkit", description="Preview, plot and compare learning-rate schedules.")
+    parser = argparse.ArgumentParser(
+        prog="lrkit",
+        description="Preview, plot and compare learning-rate schedules.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"lrkit {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     show = sub.add_parser("show", help="print a table and a terminal plot of a schedule")
