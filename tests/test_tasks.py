@@ -178,3 +178,18 @@ def test_a_poor_learning_rate_misses_the_target():
     task = get_task("mnist1d")
     result = task.train("constant(1)", 1e-3, seed=0, updates=400)
     assert result.best_accuracy < task.target
+
+
+def test_importing_the_tasks_needs_no_torch_and_using_them_names_the_extra():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import lrkit.tasks as t\n"
+        "task = t.get_task('digits'); print(task.budget, task.target)\n"
+        "try:\n    task.data()\nexcept ImportError as e:\n    print(e)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["460 0.98", "the built-in tasks need PyTorch: pip install 'lrkit[tasks]'"]
