@@ -256,11 +256,14 @@ def cmd_find(args: argparse.Namespace) -> int:
     out = _output(args.out)
     _require("plot", "matplotlib")
     task = _task(args.task)
-    from lrkit.torch.finder import find_for_task
+    from lrkit.torch import finder
 
     sweep = f"{args.iterations} updates, lr from {args.start:g} to {args.end:g}"
     print(f"range test on {task.name}: {sweep}, seed {args.seed}")
-    result = find_for_task(task, seed=args.seed, iterations=args.iterations, start=args.start, end=args.end)
+    progress = not args.no_progress and sys.stderr.isatty()
+    result = finder.find_for_task(
+        task, seed=args.seed, iterations=args.iterations, start=args.start, end=args.end, progress=progress
+    )
     stopped = getattr(result, "stopped", "completed")
     print(f"swept {len(result.lrs)} updates ({stopped})")
     for method, value in result.suggestions.items():
@@ -268,8 +271,11 @@ def cmd_find(args: argparse.Namespace) -> int:
     if result.suggestion is None:
         print(f"no suggestion: {result.reason}")
     else:
-        print(f"suggestion: {result.suggestion:.3g}")
-        print(f"try: lrkit demo --task {task.name} --lr {result.suggestion:.2g}")
+        factor = float(getattr(finder, "AUTO_FACTOR", 1.0))
+        peak = factor * result.suggestion
+        print(f"suggestion: {result.suggestion:.3g} (the steepest fall of the loss)")
+        print(f"peak lr for warmup + cosine or one-cycle: {factor:g} x {result.suggestion:.3g} = {peak:.3g}")
+        print(f"try: lrkit demo --task {task.name} --lr {peak:.2g}")
     result.plot(out)
     print(f"wrote {_image_note(out)}: loss against learning rate, suggestion marked")
     return 0
@@ -445,6 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     find.add_argument("--end", type=_positive(float, "--end"), default=10.0, help="last learning rate (default 10)")
     find.add_argument("--seed", type=int, default=0, help="seed of the model and the batch order (default 0)")
+    find.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal)")
     find.add_argument(
         "-o", "--out", default="lrkit-find.png", help="plot of the sweep, .png or .svg (default lrkit-find.png)"
     )
