@@ -302,3 +302,13 @@ def test_the_help_examples_use_valid_specs(tmp_path):
         read_spec(spec)
     result = lrkit("--version", cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.strip() == f"lrkit {lk.__version__}"
+
+
+def test_show_prints_the_table_and_a_terminal_plot(tmp_path):
+    result = lrkit("show", "cosine(100, floor=0.2)", "--rows", "3", "--width", "40", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "cosine(100, floor=0.2)  (100 steps)"
+    rows = [line.split() for line in lines[2:5]]
+    assert rows == [["0", "1"], ["50", "0.6"], ["100", "0.2"]]  # 0.2 + 0.8 * (1 + cos(pi t/100)) / 2
+    assert sum(line.count("*") for line in lines[6:]) == 40  # one mark per column
