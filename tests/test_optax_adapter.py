@@ -21,11 +21,12 @@ SCHEDULES = [
 ]
 
 
+@pytest.mark.parametrize("table", [False, 40], ids=["callback", "table"])
 @pytest.mark.parametrize("sched", SCHEDULES, ids=repr)
-def test_sgd_with_inject_hyperparams_uses_the_schedule(sched):
+def test_sgd_with_inject_hyperparams_uses_the_schedule(sched, table):
     """loss = sum(w), so each SGD step moves w by exactly the learning rate it used."""
     base = 0.1
-    opt = optax.inject_hyperparams(optax.sgd)(learning_rate=schedule(sched, base_lr=base))
+    opt = optax.inject_hyperparams(optax.sgd)(learning_rate=schedule(sched, base_lr=base, table=table))
     params = jnp.zeros(2)
     state = opt.init(params)
 
@@ -55,6 +56,16 @@ def test_jit_vmap_and_dtype():
     with jax.enable_x64(True):
         value = jax.jit(schedule(sched, 2.0, dtype=jnp.float64))(jnp.asarray(7))
         assert value.dtype == jnp.float64 and float(value) == sched(7) * 2.0
+
+
+def test_table_matches_the_callback_and_holds_past_its_end():
+    sched = lrkit.warmup(4) >> lrkit.cosine(10, floor=0.2)
+    by_table, by_callback = schedule(sched, 0.5, table=True), schedule(sched, 0.5)
+    counts = jnp.arange(30)
+    np.testing.assert_array_equal(np.asarray(jax.jit(by_table)(counts)), np.asarray(jax.jit(by_callback)(counts)))
+    assert float(by_table(10**6)) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="table=True needs a finite schedule"):
+        schedule(lrkit.step_decay(3), table=True)
 
 
 def test_bad_arguments_raise():
