@@ -19,6 +19,8 @@ from lrkit.compose import Take as take
 from lrkit.compose import join
 from lrkit.config import from_config, known_names, load, parse
 from lrkit.errors import ConfigError
+from lrkit.reactive import Controller, FakeClock, WallClock
+from lrkit.reactive import Plateau as plateau
 from lrkit.recipes import flat_cosine, one_cycle, one_cycle_momentum, warmup_cosine, warmup_flat_warmdown, wsd
 from lrkit.schedule import Schedule
 from lrkit.shapes import SGDR as sgdr
@@ -48,6 +50,11 @@ __all__ = [
     "parse",
     "load",
     "known_names",
+    # reactive
+    "plateau",
+    "Controller",
+    "WallClock",
+    "FakeClock",
     # families
     "constant",
     "anneal",
