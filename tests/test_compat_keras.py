@@ -98,8 +98,10 @@ def test_cosine_decay(lr, d, alpha, target, w):
 @given(lr=lrs, first=st.integers(1, 60), t_mul=st.sampled_from([1.0, 2.0, 3.0, 1.5]),
        m_mul=st.sampled_from([1.0, 0.5, 0.9]), alpha=st.sampled_from([0.0, 0.1]))
 def test_cosine_decay_restarts(lr, first, t_mul, m_mul, alpha):
+    # Keras's float32 phase ``t / first - floor(t / first)`` loses ~1.1e-7 * t / first, so past
+    # about 8 first-cycle lengths it is off by more than 1e-6 of the peak: compare up to there.
     check(ck.CosineDecayRestarts(lr, first, t_mul, m_mul, alpha),
-          schedules.CosineDecayRestarts(lr, first, t_mul, m_mul, alpha), n=400)
+          schedules.CosineDecayRestarts(lr, first, t_mul, m_mul, alpha), n=min(400, 8 * first + 1))
 
 
 def test_default_parameters_match_keras():

@@ -168,6 +168,8 @@ def ExponentialDecay(
     """
     who = "ExponentialDecay"
     init = _lr(who, "initial_learning_rate", initial_learning_rate)
+    decay_rate = v.factor(who, "decay_rate", decay_rate)
+    decay_steps = v.length(who, "decay_steps", decay_steps)
     if staircase:
         return _scaled(KerasStaircase("exponential", decay_rate, decay_steps), init)
     return _scaled(Exponential(decay_rate, every=decay_steps), init)
@@ -185,6 +187,8 @@ def InverseTimeDecay(
     """
     who = "InverseTimeDecay"
     init = _lr(who, "initial_learning_rate", initial_learning_rate)
+    decay_rate = v.non_negative(who, "decay_rate", decay_rate)
+    decay_steps = v.length(who, "decay_steps", decay_steps)
     if staircase:
         return _scaled(KerasStaircase("inverse_time", decay_rate, decay_steps), init)
     return _scaled(InverseTime(decay_rate, every=decay_steps), init)

@@ -373,7 +373,7 @@ def StepLRScheduler(
     """
     who = "StepLRScheduler"
     lr = _lr(who, "lr", lr)
-    body = StepDecay(decay_t, factor=decay_rate) * lr
+    body = StepDecay(v.length(who, "decay_t", decay_t), factor=v.factor(who, "decay_rate", decay_rate)) * lr
     noise = (noise_range_t, noise_pct, noise_std, noise_seed)
     return _noisy(who, _warm(who, lr, warmup_t, warmup_lr_init, body, bool(warmup_prefix)), *noise)
 

@@ -76,7 +76,7 @@ def StepLR(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     """
     lr = _lr("StepLR", "lr", lr)
     step_size = whole("StepLR", "step_size", step_size)
-    return StepDecay(step_size, factor=gamma) * lr
+    return StepDecay(step_size, factor=v.factor("StepLR", "gamma", gamma)) * lr
 
 
 def MultiStepLR(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
@@ -144,7 +144,7 @@ def ExponentialLR(lr: float, gamma: float) -> Schedule:
     0.125
     """
     lr = _lr("ExponentialLR", "lr", lr)
-    return Exponential(gamma) * lr
+    return Exponential(v.factor("ExponentialLR", "gamma", gamma)) * lr
 
 
 def PolynomialLR(lr: float, total_iters: int = 5, power: float = 1.0) -> Schedule:
@@ -158,7 +158,7 @@ def PolynomialLR(lr: float, total_iters: int = 5, power: float = 1.0) -> Schedul
     who = "PolynomialLR"
     lr = _lr(who, "lr", lr)
     total_iters = whole(who, "total_iters", total_iters)
-    return Polynomial(total_iters, power=power) * lr
+    return Polynomial(total_iters, power=v.positive(who, "power", power)) * lr
 
 
 def _floor_ratio(who: str, lr: float, eta_min: float) -> float:
@@ -213,6 +213,7 @@ def _cyclic(
     step_size_up = v.length(who, "step_size_up", step_size_up)
     step_size_down = v.optional_length(who, "step_size_down", step_size_down)
     mode = v.choice(who, "mode", mode, ("triangular", "triangular2", "exp_range"))
+    gamma = v.factor(who, "gamma", gamma)
     return Cyclic(step_size_up, step_size_down, base=low, peak=high, mode=mode, gamma=gamma)
 
 
