@@ -46,8 +46,8 @@ class Size:
     extend: int
 
 
-FULL = Size(("mnist1d", "digits"), runs.SEEDS, runs.GRID_SEEDS, runs.GRID_LRS, (100, 300), (1.0, 1.5, 2.0, 3.0), 3)
-QUICK = Size(("digits",), (0,), (0,), (1e-2, 3e-2), (100,), (3.0,), 0)
+FULL = Size(("mnist1d", "digits"), runs.SEEDS, runs.GRID_SEEDS, runs.GRID_LRS, (100, 300), (1.0, 1.5, 2.0, 2.5, 3.0), 3)
+QUICK = Size(("digits",), (0,), (0,), (1e-2, 3e-2), (100,), (2.0,), 0)
 #: a suggestion "hits" when it is within this many decades of the grid best
 HALF_DECADE = 0.5
 
@@ -267,7 +267,31 @@ def report(results: list[TaskResult], size: Size) -> tuple[str, list[str]]:
                     f"; every seed >= 0.94 **{'met' if floor else 'not met'}** (min {min(a or 0 for a in accs):.3f})"
                 )
             verdicts.append(text)
+    verdicts.append(_factor_verdict(results))
     return "\n".join(lines) + "\n", verdicts
+
+
+def _factor_verdict(results: list[TaskResult]) -> str:
+    """The ablation's minimax factor: the one whose worst task is closest to its grid best (in std units)."""
+    from lrkit.torch.finder import AUTO_FACTOR
+
+    factors = sorted(set.intersection(*(set(r.ablation) for r in results))) if results else []
+    worst: dict[float, float] = {}
+    for factor in factors:
+        scores = []
+        for r in results:
+            got = [a for a in r.ablation[factor] if a is not None]
+            best_mean, best_std = _mean_std(r.best)
+            scores.append((_mean_std(got)[0] - best_mean) / max(best_std, 1e-9) if got else -math.inf)
+        worst[factor] = min(scores)
+    if not worst:
+        return "- auto factor: no ablation"
+    pick = max(worst, key=lambda f: worst[f])
+    shown = ", ".join(f"{f:g}: {z:+.1f}" for f, z in worst.items())
+    return (
+        f"- auto factor: worst-task (mean - grid best) / grid-best std per factor: {shown}; best {pick:g}, "
+        f"AUTO_FACTOR = {AUTO_FACTOR:g} ({'agrees' if pick == AUTO_FACTOR else 'differs'})"
+    )
 
 
 def plot(results: list[TaskResult], size: Size, path: Path) -> None:
