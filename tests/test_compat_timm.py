@@ -139,3 +139,9 @@ NATIVE = [  # (compat, native expression from docs/migration.md, steps where the
 def test_migration_table_native_expressions(compat, native, steps):
     t = np.arange(steps)
     np.testing.assert_allclose(compat(t), native(t), rtol=1e-12, atol=1e-15)
+
+
+def test_fractional_decay_t_uses_exact_floor_division_like_timm():
+    theirs = timm_lrs("step_lr", "StepLRScheduler", 1.0, n=12, decay_t=1.1, decay_rate=0.5)
+    ours = ct.StepLRScheduler(1.0, decay_t=1.1, decay_rate=0.5)
+    assert theirs[11] == ours(11) == 0.5**9  # 11 // 1.1 == 9.0, not floor(11 / 1.1) == 10

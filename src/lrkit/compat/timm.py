@@ -20,6 +20,8 @@ timm behaviours reproduced (not "fixed"):
 * Without ``warmup_prefix`` the warmup overlays the first ``warmup_t`` steps of the
   cycle (the cosine is at ``t``, not ``t - warmup_t``, afterwards); ``TanhLRScheduler``
   then warms up to the tanh value at ``warmup_t``, not to ``lr``.
+* ``StepLRScheduler`` with a fractional ``decay_t`` uses Python's exact ``t // decay_t``
+  (``11 // 1.1 == 9``), reproduced by ``timm_step``.
 * ``MultiStepLRScheduler`` decays one step early: at ``t = m - 1`` for a milestone ``m``
   (``bisect_right(decay_t, t + 1)``).
 * Noise (``noise_range_t``) is drawn from ``torch.Generator`` seeded ``noise_seed + t``;
@@ -50,6 +52,7 @@ __all__ = [
     "TanhLRScheduler",
     "TimmCycles",
     "TimmNoise",
+    "TimmStep",
 ]
 
 
@@ -145,6 +148,28 @@ class TimmCycles(Schedule):
                 else:
                     value = low + (top - low) * np.power(1 - x, self.power)
         return np.where(i < self.cycle_limit, value, low)
+
+
+class TimmStep(Schedule):
+    """timm's step decay ``rate ** (t // every)`` with Python's exact floor division.
+
+    For a fractional ``every`` this differs from ``floor(t / every)`` where the quotient rounds
+    up to a whole number: ``11 // 1.1 == 9.0`` (1.1 is stored as 1.1000000000000000888), while
+    ``floor(11 / 1.1) == 10``. For whole ``every`` it equals ``step_decay(every, factor=rate)``.
+
+    >>> timm_step(1.1, 0.5)(11), step_decay(1.1, factor=0.5)(11)
+    (0.001953125, 0.0009765625)
+    """
+
+    name = "timm_step"
+
+    def __init__(self, every: float, rate: float = 1.0):
+        every = v.length(self.name, "every", every)
+        rate = v.factor(self.name, "rate", rate)
+        self._init(None, every=every, rate=rate)
+
+    def _eval(self, t: np.ndarray) -> np.ndarray:
+        return np.power(float(self.rate), np.floor_divide(t, float(self.every)))
 
 
 class TimmNoise(Schedule):
@@ -373,7 +398,9 @@ def StepLRScheduler(
     """
     who = "StepLRScheduler"
     lr = _lr(who, "lr", lr)
-    body = StepDecay(v.length(who, "decay_t", decay_t), factor=v.factor(who, "decay_rate", decay_rate)) * lr
+    every = v.length(who, "decay_t", decay_t)
+    rate = v.factor(who, "decay_rate", decay_rate)
+    body = (StepDecay(every, factor=rate) if float(every).is_integer() else TimmStep(every, rate)) * lr
     noise = (noise_range_t, noise_pct, noise_std, noise_seed)
     return _noisy(who, _warm(who, lr, warmup_t, warmup_lr_init, body, bool(warmup_prefix)), *noise)
 
