@@ -271,45 +271,59 @@ def plot_grid(results: dict[str, list[Entry]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(results), figsize=(6.5 * len(results), 4.6), squeeze=False)
+    fig, axes = plt.subplots(2, len(results), figsize=(6.5 * len(results), 8.4), squeeze=False)
     colors = plt.get_cmap("tab10")
-    for ax, (task_name, entries) in zip(axes[0], results.items()):
-        for e in entries:
-            if e.grid is not None:
-                lrs = e.grid.lrs
-                style = "--" if e.name == "schedulefree" else "-"
-                ax.plot(
-                    lrs,
-                    [e.grid.score(lr) for lr in lrs],
-                    style + "o",
-                    ms=3,
-                    color=colors(_ORDER.index(e.name)),
-                    label=runs.LABELS[e.name],
-                    lw=1.2,
-                )
+    for column, (task_name, entries) in enumerate(results.items()):
         by = {e.name: e for e in entries}
-        for name, marker, text in (("auto", "v", "lrkit auto peak"), ("torch_lr_finder", "^", "torch-lr-finder")):
-            e = by[name]
-            for k, (peak, run) in enumerate(zip(e.peaks, e.done)):
-                ax.scatter(
-                    [peak],
-                    [run["final_accuracy"]],
-                    marker=marker,
-                    s=40,
-                    color=colors(_ORDER.index(name)),
-                    edgecolor="black",
-                    zorder=5,
-                    label=f"{text} (per seed, its final acc.)" if k == 0 else None,
+        best = max(e.grid.score(e.grid.best_lr) for e in entries if e.grid is not None)
+        for row, ax in enumerate(axes[:, column]):
+            for e in entries:
+                if e.grid is not None:
+                    lrs = e.grid.lrs
+                    ax.plot(
+                        lrs,
+                        [e.grid.score(lr) for lr in lrs],
+                        ("--" if e.name == "schedulefree" else "-") + "o",
+                        ms=3,
+                        color=colors(_ORDER.index(e.name)),
+                        label=runs.LABELS[e.name],
+                        lw=1.2,
+                    )
+            for name, marker, text in (("auto", "v", "lrkit auto peak"), ("torch_lr_finder", "^", "torch-lr-finder")):
+                e = by[name]
+                for k, (peak, run) in enumerate(zip(e.peaks, e.done)):
+                    ax.scatter(
+                        [peak],
+                        [run["final_accuracy"]],
+                        marker=marker,
+                        s=40,
+                        color=colors(_ORDER.index(name)),
+                        edgecolor="black",
+                        zorder=5,
+                        label=f"{text} (per seed, its final accuracy)" if k == 0 else None,
+                    )
+            suggestions = [c["finder"]["suggestion"] for c in by["auto"].finders if c["finder"]["suggestion"]]
+            for k, value in enumerate(suggestions):
+                ax.axvline(
+                    value,
+                    color=colors(_ORDER.index("auto")),
+                    lw=0.8,
+                    ls=":",
+                    label="lrkit finder suggestion (per seed)" if k == 0 else None,
                 )
-        for peak in by["auto"].peaks:
-            ax.axvline(peak, color=colors(_ORDER.index("auto")), lw=0.6, alpha=0.5)
-        ax.set_xscale("log")
-        ax.set_ylim(0.0, 1.0)
-        ax.set_title(f"{task_name}: final accuracy vs peak LR (grid seeds)")
-        ax.set_xlabel("peak learning rate")
-        ax.set_ylabel("final test accuracy")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7, loc="lower left")
+            ax.set_xscale("log")
+            if row == 0:
+                ax.set_ylim(0.0, 1.0)
+                ax.set_title(f"{task_name}: final accuracy vs peak LR (mean over grid seeds)")
+                ax.legend(fontsize=7, loc="lower left")
+            else:
+                ax.set_ylim(best - (0.08 if task_name == "mnist1d" else 0.03), best + 0.01)
+                centre = [e.grid.best_lr for e in entries if e.grid is not None] + by["auto"].peaks
+                ax.set_xlim(min(centre) / 10, max(centre) * 10)
+                ax.set_title(f"{task_name}: the same, near the top")
+            ax.set_xlabel("peak learning rate")
+            ax.set_ylabel("final test accuracy")
+            ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
