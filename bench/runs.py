@@ -37,7 +37,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from importlib import metadata
@@ -442,6 +442,31 @@ class Stats:
 STATS = Stats()
 
 
+_POOL: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """One pool of ``workers`` spawned processes for the whole process (started once: a start costs seconds)."""
+    if workers not in _POOL:
+        import atexit
+        import multiprocessing
+
+        for old in _POOL.values():
+            old.shutdown()
+        _POOL.clear()
+        context = multiprocessing.get_context("spawn")
+        _POOL[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
+        atexit.register(shutdown)
+    return _POOL[workers]
+
+
+def shutdown() -> None:
+    """Stop the worker processes (also done at exit)."""
+    for pool in _POOL.values():
+        pool.shutdown()
+    _POOL.clear()
+
+
 def execute(jobs: Sequence[Job], *, workers: int = 2, verbose: bool = True) -> list[dict[str, Any]]:
     """The result of every job (cached or computed in a pool of ``workers`` processes), in order."""
     results: list[dict[str, Any] | None] = [None] * len(jobs)
@@ -456,22 +481,30 @@ def execute(jobs: Sequence[Job], *, workers: int = 2, verbose: bool = True) -> l
     if todo:
         start = time.perf_counter()
         done = 0
-        if workers <= 1:
-            _init_worker()
-            pairs: Iterable[tuple[Job, dict[str, Any]]] = ((job, _execute_one(_job_dict(job))) for job in todo)
-            for job, result in pairs:
-                done += 1
-                _finish(job, result, todo[job], results, done, len(todo), verbose)
-        else:
-            import multiprocessing
+        if workers <= 1:  # in this process, one thread, as in a worker
+            import warnings
 
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
-                futures = {pool.submit(_execute_one, _job_dict(job)): job for job in todo}
-                for future in as_completed(futures):
-                    job = futures[future]
-                    done += 1
-                    _finish(job, future.result(), todo[job], results, done, len(todo), verbose)
+            import torch
+
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    for job in todo:
+                        done += 1
+                        _finish(job, _execute_one(_job_dict(job)), todo[job], results, done, len(todo), verbose)
+            finally:
+                torch.set_num_threads(threads)
+        else:
+            if str(BENCH) not in sys.path:  # spawned workers import this module by name, from the parent's sys.path
+                sys.path.insert(0, str(BENCH))
+            pool = _pool(workers)
+            futures = {pool.submit(_execute_one, _job_dict(job)): job for job in todo}
+            for future in as_completed(futures):
+                job = futures[future]
+                done += 1
+                _finish(job, future.result(), todo[job], results, done, len(todo), verbose)
         STATS.computed += len(todo)
         STATS.seconds += time.perf_counter() - start
     return [r for r in results if r is not None] if None not in results else _missing(jobs, results)

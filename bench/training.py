@@ -332,8 +332,10 @@ def plot_grid(results: dict[str, list[Entry]], path: Path) -> None:
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="digits only, a 1-point grid, 1 seed (CI smoke test)")
-    parser.add_argument("--workers", type=int, default=2, help="processes training in parallel (default 2)")
+    parser.add_argument("--workers", type=int, help="processes training in parallel (default 2; 1 with --quick)")
     args = parser.parse_args(argv)
+    if args.workers is None:
+        args.workers = 1 if args.quick else 2  # starting a pool costs more than the quick runs
     size = QUICK if args.quick else FULL
     before = runs.Stats(runs.STATS.cached, runs.STATS.computed, runs.STATS.seconds)
     results = {task_name: evaluate(task_name, size, args.workers) for task_name in size.tasks}

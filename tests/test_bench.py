@@ -93,6 +93,15 @@ def test_runs_are_deterministic_cached_and_the_torch_peer_uses_torch_lrs(tmp_pat
         path.unlink()
     fresh = runs.execute([job], workers=1, verbose=False)
     assert fresh[0]["accuracies"] == first[0]["accuracies"] and fresh[0]["losses"] == first[0]["losses"]
+    # ... and so does a pool of spawned workers
+    for path in tmp_path.rglob("*.json"):
+        path.unlink()
+    try:
+        pooled = runs.execute([job, peer], workers=2, verbose=False)
+    finally:
+        runs.shutdown()
+    for a, b in zip(pooled, first):
+        assert a["accuracies"] == b["accuracies"] and a["losses"] == b["losses"] and a["lrs"] == b["lrs"]
     # torch's OneCycleLR ran the peer: its first LR is max_lr / 25 and it peaks at max_lr at 30%
     lrs = first[1]["lrs"]
     assert lrs[0] == pytest.approx(3e-3 / 25, rel=1e-12)
