@@ -136,3 +136,14 @@ NATIVE = [  # (compat, native expression from docs/migration.md, steps where the
 def test_migration_table_native_expressions(compat, native, steps):
     t = np.arange(steps)
     np.testing.assert_allclose(compat(t), native(t), rtol=1e-12, atol=1e-15)
+
+
+def test_restart_peak_is_missed_where_keras_float32_index_says_so():
+    """first_decay_steps=41: XLA's 41 * float32(1/41) < 1, so Keras's step 41 is the floor, not the restart peak."""
+    peer = schedules.CosineDecayRestarts(1.0, 41, t_mul=1.0)
+    theirs = np.asarray(jax.jit(jax.vmap(peer))(jax.numpy.arange(45)))
+    ours = ck.CosineDecayRestarts(1.0, 41, t_mul=1.0)
+    assert theirs[41] == pytest.approx(0.0, abs=1e-6)
+    assert ours(41) == pytest.approx(0.0, abs=1e-12)
+    assert ours(42) == pytest.approx(theirs[42], rel=1e-6) == pytest.approx(lrkit.sgdr(41)(42), rel=1e-6)
+    assert lrkit.sgdr(41)(41) == 1.0

@@ -178,7 +178,7 @@ NATIVE = [  # (compat, native expression from docs/migration.md, steps where the
     (co.warmup_cosine_decay_schedule(0.0, 0.1, 10, 60, 1e-3),
      lrkit.anneal(10, 0.0, 0.1, shape="linear") >> lrkit.cosine(50, floor=0.01) * 0.1, 80),
     (co.exponential_decay(0.1, 5, 0.5, 10, end_value=1e-3),
-     lrkit.constant(0.1, 10) >> lrkit.clamp(lrkit.exponential(0.5, every=5) * 0.1, low=1e-3), 80),
+     lrkit.clamp(lrkit.constant(0.1, 10) >> lrkit.exponential(0.5, every=5) * 0.1, low=1e-3), 80),
     (co.piecewise_constant_schedule(0.1, {10: 0.5, 30: 0.1}), lrkit.piecewise_constant([10, 30], [0.1, 0.05, 0.005]),
      50),
     (co.cosine_onecycle_schedule(100, 0.1), lrkit.one_cycle(100) * 0.1, 120),

@@ -21,8 +21,9 @@ Keras behaviours reproduced (not "fixed"):
   just below 1, so the drop at step 47 comes at 48 (``decay_steps`` 41, 47, 55, ... are
   affected). ``keras_staircase`` and ``keras_cyclic_polynomial`` reproduce that float32
   quotient; the native ``exponential(..., staircase=True)`` drops exactly at the multiples.
-* ``CosineDecayRestarts`` does not scale ``alpha`` by ``m_mul ** i``: the floor stays
-  ``alpha`` while the peaks shrink (``keras_cosine_restarts`` when both are in play).
+* ``CosineDecayRestarts`` does not scale ``alpha`` by ``m_mul ** i`` (the floor stays
+  ``alpha`` while the peaks shrink) and finds the cycle in float32, so at some exact cycle
+  starts the value is the old cycle's floor instead of the new peak (``keras_cosine_restarts``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import numpy as np
 from lrkit import _validate as v
 from lrkit.compose import Scale
 from lrkit.schedule import Schedule
-from lrkit.shapes import SGDR, Anneal, Cosine, Exponential, InverseTime, PiecewiseConstant, Polynomial
+from lrkit.shapes import Anneal, Cosine, Exponential, InverseTime, PiecewiseConstant, Polynomial
 
 __all__ = [
     "CosineDecay",
@@ -116,15 +117,21 @@ class KerasCyclicPolynomial(Schedule):
 
 
 class KerasCosineRestarts(Schedule):
-    """Keras ``CosineDecayRestarts`` (unitless): the floor ``alpha`` is not scaled by ``m_mul ** i``.
+    """Keras ``CosineDecayRestarts`` (unitless), with Keras's cycle index.
 
     Cycle ``i`` lasts ``first * t_mul ** i``; inside it
     ``f = alpha + (1 - alpha) * m_mul ** i * (1 + cos(pi * x)) / 2`` with ``x`` the fraction of
-    the cycle done. Cycle starts are exact (integer steps stay integer).
+    the cycle done (the floor ``alpha`` is not scaled by ``m_mul ** i``). The index is Keras's
+    float32 one as XLA computes it (``floor(t * float32(1/first))``, or
+    ``floor(log(1 - q (1 - t_mul)) / log(t_mul))``), so at some exact cycle starts it stays in
+    the previous cycle (``first=41, t_mul=1``: step 41 is the end of cycle 0, not a restart).
+    The native ``sgdr`` restarts exactly.
 
     >>> s = keras_cosine_restarts(10, m_mul=0.5, alpha=0.1)
     >>> s(10), round(s(30), 12)
     (0.55, 0.325)
+    >>> keras_cosine_restarts(41, t_mul=1.0)(41), sgdr(41)(41)
+    (0.0, 1.0)
     """
 
     name = "keras_cosine_restarts"
@@ -139,20 +146,17 @@ class KerasCosineRestarts(Schedule):
         self._init(None, first_decay_steps=first_decay_steps, t_mul=t_mul, m_mul=m_mul, alpha=alpha)
 
     def _eval(self, t: np.ndarray) -> np.ndarray:
-        cycles = SGDR(self.first_decay_steps, mult=self.t_mul)  # locates cycles exactly; h = its value
-        h = cycles._at(t)
-        index = _cycle_index(self.first_decay_steps, self.t_mul, t)
-        return self.alpha + (1.0 - self.alpha) * np.power(float(self.m_mul), index) * h
-
-
-def _cycle_index(first: float, mult: float, t: np.ndarray) -> np.ndarray:
-    if mult == 1:
-        return np.floor(t / first)
-    starts = [0.0]
-    tmax = float(t.max()) if t.size else 0.0
-    while starts[-1] <= tmax:
-        starts.append(starts[-1] + first * mult ** (len(starts) - 1))
-    return (np.searchsorted(np.asarray(starts), t, side="right") - 1).astype(np.float64)
+        first, mul = float(self.first_decay_steps), float(self.t_mul)
+        q = xla_quotient(t, first).astype(np.float32)
+        if mul == 1:
+            i = np.floor(q).astype(np.float64)
+            start, period = first * i, np.full(t.shape, first)
+        else:
+            f32 = np.float32
+            i = np.floor(np.log(f32(1) - q * (f32(1) - f32(mul))) / np.log(f32(mul))).astype(np.float64)
+            start, period = first * (1 - np.power(mul, i)) / (1 - mul), first * np.power(mul, i)
+        h = 0.5 * (1.0 + np.cos(np.pi * (t - start) / period))
+        return self.alpha + (1.0 - self.alpha) * np.power(float(self.m_mul), i) * h
 
 
 def ExponentialDecay(
@@ -279,20 +283,15 @@ def CosineDecayRestarts(
 ) -> Schedule:
     """``CosineDecayRestarts`` (SGDR): cycles ``first_decay_steps * t_mul ** i``, peaks ``m_mul ** i``.
 
-    The floor ``alpha`` is not scaled by ``m_mul ** i`` (Keras). Native:
+    The floor ``alpha`` is not scaled by ``m_mul ** i``, and the cycle index is Keras's float32
+    one (see ``keras_cosine_restarts``). Native (exact restarts):
     ``sgdr(first_decay_steps, mult=t_mul, decay=m_mul) * initial`` (``alpha == 0``) or
     ``sgdr(first_decay_steps, mult=t_mul, floor=alpha) * initial`` (``m_mul == 1``).
 
     >>> CosineDecayRestarts(1.0, 10)
-    sgdr(10, mult=2.0)
+    keras_cosine_restarts(10)
     """
     who = "CosineDecayRestarts"
     init = _lr(who, "initial_learning_rate", initial_learning_rate)
     alpha = v.fraction(who, "alpha", alpha)
-    if alpha == 0 and 0 < m_mul <= 1:
-        shape: Schedule = SGDR(first_decay_steps, mult=t_mul, decay=m_mul)
-    elif m_mul == 1:
-        shape = SGDR(first_decay_steps, mult=t_mul, floor=alpha)
-    else:
-        shape = KerasCosineRestarts(first_decay_steps, t_mul=t_mul, m_mul=m_mul, alpha=alpha)
-    return _scaled(shape, init)
+    return _scaled(KerasCosineRestarts(first_decay_steps, t_mul=t_mul, m_mul=m_mul, alpha=alpha), init)

@@ -181,11 +181,12 @@ def exponential_decay(
 ) -> Schedule:
     """``optax.exponential_decay``: ``init * decay_rate ** ((t - begin) / transition_steps)``.
 
-    Held at ``init_value`` until ``transition_begin``, floored at ``end_value``. With
+    Held at ``init_value`` until ``transition_begin``; ``end_value`` clips the whole schedule
+    from below (or, as in optax, from above when ``decay_rate == 1``). With
     ``staircase`` the drop can come one step late at exact multiples, as in optax
     (see :class:`OptaxStaircase`).
     ``decay_rate`` must be in ``(0, 1]`` (growth is not a learning-rate decay).
-    Native: ``constant(init, begin) >> clamp(exponential(rate, every=steps) * init, low=end)``.
+    Native: ``clamp(constant(init, begin) >> exponential(rate, every=steps) * init, low=end)``.
 
     >>> exponential_decay(1.0, 10, 0.5, transition_begin=5)(25)
     0.25
@@ -197,10 +198,12 @@ def exponential_decay(
     decay_rate = v.factor(who, "decay_rate", decay_rate)
     begin = max(0, v.number(who, "transition_begin", transition_begin))
     shape = OptaxStaircase(decay_rate, transition_steps) if staircase else Exponential(decay_rate, transition_steps)
-    decay: Schedule = _scaled(shape, init_value)
-    if end_value is not None:
-        decay = Clamp(decay, low=v.number(who, "end_value", end_value))
-    return sequence(Constant(init_value, begin) if begin > 0 else None, decay)
+    decay = sequence(Constant(init_value, begin) if begin > 0 else None, _scaled(shape, init_value))
+    if end_value is None:
+        return decay
+    end_value = v.number(who, "end_value", end_value)
+    # optax clips the whole schedule: a floor when decay_rate < 1, a ceiling otherwise (decay_rate == 1)
+    return Clamp(decay, low=end_value) if decay_rate < 1 else Clamp(decay, high=end_value)
 
 
 def cosine_decay_schedule(init_value: float, decay_steps: float, alpha: float = 0.0, exponent: float = 1.0) -> Schedule:
