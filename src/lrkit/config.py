@@ -48,8 +48,11 @@ _CONSTANTS = {"True": True, "true": True, "False": False, "false": False, "None"
 
 
 def known_names() -> list[str]:
-    """Every schedule name the configs accept, sorted."""
+    """Every schedule name the configs accept, sorted (peer-compat names included)."""
     import lrkit  # noqa: F401  (importing the package registers every family)
+    from lrkit.compat import register_all
+
+    register_all()  # numpy-only modules: their quirk families (hf_cosine, ...) must parse anywhere
 
     return sorted(REGISTRY)
 
