@@ -17,7 +17,7 @@ task's target (median over seeds; test set evaluated every 20 updates on MNIST-1
 tuning cost (training runs spent choosing the LR), and two plots per task. Writes
 bench/results/training.md, training_curves.png and training_grid.png.
 
-    python bench/training.py            # the full benchmark (about 10 minutes on 2 cores)
+    python bench/training.py            # the full benchmark (about 5 minutes on 2 cores; cached runs are reused)
     python bench/training.py --quick    # digits only, a 1-point grid, 1 seed: a smoke test
 """
 
