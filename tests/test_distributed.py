@@ -88,6 +88,7 @@ WORKER = textwrap.dedent(
     # 2. wall clock, every rank's clock skewed: step decay by seconds; hybrid budget; plateau on the clock
     for name, schedule, kwargs in (
         ("clock", lk.step_decay(20, factor=0.5), {}),
+        ("clock_max", lk.step_decay(20, factor=0.5), {"agree": "max"}),
         ("hybrid", HYBRID, {"budget": 50.0, "mode": "hybrid"}),
         ("plateau_clock", PLATEAU_CLOCK, {}),
     ):
@@ -130,6 +131,7 @@ WORKER = textwrap.dedent(
 
     with open(f"{out}/rank{rank}.json", "w") as f:
         json.dump(res, f)
+    dist.barrier()  # nobody tears down gloo while a peer is still talking (else: std::terminate at exit)
     dist.destroy_process_group()
     """
 )
@@ -219,6 +221,13 @@ def test_wall_clock_follows_rank_0_on_every_rank_despite_skewed_clocks(ranks):
     lrs = same_on_every_rank(ranks, "clock")
     _, rate = skew(0)
     assert lrs == [0.1 * 0.5 ** math.floor(k * rate / 20) for k in range(1, STEPS + 1)]
+
+
+def test_wall_clock_agree_max_follows_the_slowest_rank(ranks):
+    lrs = same_on_every_rank(ranks, "clock_max")
+    _, slowest = skew(len(ranks) - 1)  # the rank whose clock runs furthest ahead
+    assert lrs == [0.1 * 0.5 ** math.floor(k * slowest / 20) for k in range(1, STEPS + 1)]
+    assert lrs != same_on_every_rank(ranks, "clock")
 
 
 def test_hybrid_budget_and_plateau_on_the_clock_agree_on_every_rank(ranks):

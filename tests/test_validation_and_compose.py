@@ -45,6 +45,7 @@ import lrkit as lk
         (lambda: lk.flat_cosine(100, flat=1.0), "flat must be in (0, 1), got 1.0"),
         (lambda: lk.step_decay(10) >> lk.cosine(10), "piece 0 step_decay(10) is infinite"),
         (lambda: lk.repeat(lk.inverse_sqrt()), "only a finite schedule can repeat"),
+        (lambda: lk.repeat(lk.plateau()), "must have a length > 0 to repeat"),
         (lambda: lk.shift(lk.linear(10), 10), "by must be < the schedule's length 10, got 10"),
         (lambda: lk.clamp(lk.linear(10)), "give low, high or both"),
         (lambda: lk.clamp(lk.linear(10), low=0.5, high=0.1), "low must be <= high"),

@@ -69,7 +69,7 @@ def _distributed() -> tuple[Callable[[float], float], Callable[[float], float]]:
     try:
         from lrkit.torch.distributed import agree_elapsed, reduce_metric
     except ImportError:  # pragma: no cover - before/without lrkit.torch.distributed
-        return (lambda x: x), (lambda x: x)
+        return (lambda x, *_: x), (lambda x, *_: x)
     return reduce_metric, agree_elapsed
 
 
@@ -396,7 +396,7 @@ class Scheduler(LRScheduler):
 
     def _clock_progress(self) -> list[float]:
         """Each schedule's progress at this instant: the seconds are agreed across ranks once."""
-        seconds = float(self._agree(self._clock.elapsed()))
+        seconds = float(self._agree(self._clock.elapsed(), getattr(self._clock, "agree", "rank0")))
         updates = self._progress(self._n)
         return [float(self._clock.progress(s, updates=updates, elapsed=seconds)) for s in self._schedules]
 
