@@ -209,7 +209,7 @@ class Repeat(Schedule):
         schedule = _schedule(self.name, "schedule", schedule)
         period = _finite(self.name, "schedule", schedule, "only a finite schedule can repeat")
         if not period > 0:
-            raise ValueError(f"{self.name}: the schedule must have a length > 0 to repeat, got {schedule!r} of length 0")
+            raise ValueError(f"{self.name}: the schedule must have a length > 0 to repeat, got {schedule!r}")
         if times is not None:
             times = v.integer(self.name, "times", times)
         self._init(None if times is None else period * times, schedule=schedule, times=times)
