@@ -58,3 +58,33 @@ def test_no_recompilation_across_every_family() -> None:
     assert counters["stats"]["unique_graphs"] == graphs
     assert "recompiles" not in counters or sum(counters["recompiles"].values()) == 0
     assert len(set(seen)) > 1  # the lr really moved
+
+
+@pytest.mark.filterwarnings("ignore:Scheduler. progress", "ignore::DeprecationWarning")
+def test_scheduler_step_inside_the_compiled_function_does_not_recompile() -> None:
+    """torch's compiled-optimizer pattern: opt.step() and sched.step() in one compiled function."""
+    torch._dynamo.reset()
+    counters.clear()
+    model = torch.nn.Linear(4, 2)
+    lr = torch.tensor(0.01)
+    betas = (torch.tensor(0.9), torch.tensor(0.999))  # tensors too: a float beta1 would be a guard
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=betas)
+    model(torch.randn(8, 4)).square().mean().backward()
+    sched = Scheduler(opt, lk.warmup(20) >> lk.cosine(180), hyper={"beta1": lk.one_cycle_momentum(200)})
+
+    @torch.compile
+    def compiled_step() -> None:
+        opt.step()
+        sched.step()
+
+    compiled_step()
+    graphs = counters["stats"]["unique_graphs"]
+    seen = []
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        for _ in range(199):
+            compiled_step()
+            seen.append(lr.item())
+    assert counters["stats"]["unique_graphs"] == graphs
+    assert sched.updates == 200 and opt.param_groups[0]["lr"] is lr
+    assert opt.param_groups[0]["betas"][0] is betas[0] and betas[0].item() == pytest.approx(0.95)
+    assert seen[-1] == pytest.approx(0.0) and max(seen) == pytest.approx(0.01)

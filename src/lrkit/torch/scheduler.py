@@ -73,6 +73,11 @@ def _distributed() -> tuple[Callable[[float], float], Callable[[float], float]]:
     return reduce_metric, agree_elapsed
 
 
+@torch.compiler.disable
+def _eager_step(scheduler: Scheduler, metric: float | None) -> None:
+    scheduler._step(metric)
+
+
 class Scheduler(LRScheduler):
     """A ``torch.optim.lr_scheduler.LRScheduler`` whose values come from lrkit schedules.
 
@@ -302,7 +307,15 @@ class Scheduler(LRScheduler):
         With ``advance="update"`` progress is the number of real optimizer updates: a call after a
         micro-batch or after an update skipped by ``GradScaler`` changes nothing. ``metric`` feeds a
         ``plateau`` in the schedule (reduced across ranks first).
+
+        Inside a ``torch.compile``'d function the step runs eagerly (a graph break, as torch's own
+        schedulers get): traced, every new learning rate would be a new constant and a recompile.
         """
+        if torch.compiler.is_compiling():
+            return _eager_step(self, metric)
+        return self._step(metric)
+
+    def _step(self, metric: float | None) -> None:
         if metric is None:
             if self._by_update:
                 n = self._count[0]
