@@ -35,7 +35,7 @@ import math
 import numbers
 import warnings
 import weakref
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -43,8 +43,10 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from lrkit.reactive import Controller
 from lrkit.schedule import Schedule
 from lrkit.torch._targets import Target, is_plain, key_path, read, write
+from lrkit.torch.distributed import agree_elapsed, reduce_metric
 
 __all__ = ["Scheduler"]
 
@@ -57,20 +59,6 @@ _IDLE_WARNING = 100  # step() calls without any optimizer update before we say s
 ScheduleSpec = Schedule | Sequence[Schedule]
 
 
-def _optional_reactive() -> Any:
-    try:
-        import lrkit.reactive as reactive
-    except ImportError:  # pragma: no cover - before/without lrkit.reactive
-        return None
-    return reactive
-
-
-def _distributed() -> tuple[Callable[[float], float], Callable[[float], float]]:
-    try:
-        from lrkit.torch.distributed import agree_elapsed, reduce_metric
-    except ImportError:  # pragma: no cover - before/without lrkit.torch.distributed
-        return (lambda x, *_: x), (lambda x, *_: x)
-    return reduce_metric, agree_elapsed
 
 
 @torch.compiler.disable
@@ -140,7 +128,7 @@ class Scheduler(LRScheduler):
         self._by_update = advance == "update"
         self._upe = updates_per_epoch
         self._clock = clock
-        self._reduce, self._agree = _distributed()
+        self._reduce, self._agree = reduce_metric, agree_elapsed
 
         specs: dict[str, ScheduleSpec] = {"lr": schedule}
         for name, spec in (hyper or {}).items():
@@ -247,11 +235,8 @@ class Scheduler(LRScheduler):
         raise TypeError(f"Scheduler: {label} must be an lrkit Schedule or a list of them, got {spec!r}")
 
     def _setup_reactive(self) -> None:
-        reactive = _optional_reactive()
-        if reactive is None or not hasattr(reactive, "Controller"):
-            return
         for j, s in enumerate(self._schedules):
-            controller = reactive.Controller(s)
+            controller = Controller(s)
             if controller.reactive:
                 self._controllers[j] = controller
         self._active = [(j, c) for j, c in enumerate(self._controllers) if c is not None]
