@@ -49,6 +49,8 @@ _INF = float("inf")
 
 
 def _is_scalar(step: Any) -> bool:
+    if type(step) is int or type(step) is float:  # the common case, without the ABC check
+        return True
     return isinstance(step, numbers.Real) or (isinstance(step, np.ndarray) and step.ndim == 0)
 
 

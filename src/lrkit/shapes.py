@@ -72,7 +72,8 @@ def ramp(t: np.ndarray, steps: float, start: float, end: float, shape: str, powe
     else:
         value += end
         value += start * h if start else 0.0
-    return np.clip(value, low, high, out=value)
+    np.maximum(value, low, out=value)  # np.clip's Python wrapper costs more than both ufuncs
+    return np.minimum(value, high, out=value)
 
 
 def _check_exp(who: str, start: float, end: float) -> None:
