@@ -395,6 +395,34 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal)")
 
 
+def find_bench_runner(start: Path | None = None) -> Path | None:
+    """``bench/run_all.py`` of the lrkit checkout: from ``start`` (default: cwd) upwards, else beside lrkit's source."""
+    origin = (start or Path.cwd()).resolve()
+    source_root = Path(__file__).resolve().parents[2]  # <checkout>/src/lrkit/cli.py -> <checkout>
+    for root in (origin, *origin.parents, source_root):
+        runner = root / "bench" / "run_all.py"
+        if runner.is_file() and (root / "bench" / "harness.py").is_file():
+            return runner
+    return None
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the benchmarks (bench/run_all.py of the checkout) and write BENCHMARKS.md."""
+    runner = find_bench_runner()
+    if runner is None:
+        raise UsageError(
+            "the benchmarks live in the lrkit repository's bench/ directory, not in the installed package; "
+            "run `lrkit bench` inside a checkout (git clone, pip install -e '.[tasks]')"
+        )
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lrkit_bench_run_all", runner)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return int(module.main(list(args.bench_args)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lrkit",
@@ -469,12 +497,23 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--out", default="lrkit-compare.png", help="overlaid plot, .png or .svg (default lrkit-compare.png)"
     )
     compare.set_defaults(run=cmd_compare)
+
+    bench = sub.add_parser(
+        "bench",
+        help="run the benchmarks and write BENCHMARKS.md (in a checkout): [--quick] [--only NAME] [--out DIR]",
+        add_help=False,
+    )
+    bench.set_defaults(run=cmd_bench, bench_args=[])
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "bench":
+        args.bench_args = extra  # bench/run_all.py parses its own options (--quick, --only, --out, -h)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.run(args))
     except ConfigError as err:
