@@ -90,7 +90,7 @@ class _Tree:
             return
         if isinstance(node, Repeat):
             period = node.schedule.length
-            k = math.floor(t / period) if period > 0 else 0
+            k = math.floor(t / period)  # repeat() refuses a zero-length period
             if node.times is not None:
                 k = min(k, node.times - 1)
             t = t - k * period
