@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import subprocess
@@ -312,3 +313,14 @@ def test_show_prints_the_table_and_a_terminal_plot(tmp_path):
     rows = [line.split() for line in lines[2:5]]
     assert rows == [["0", "1"], ["50", "0.6"], ["100", "0.2"]]  # 0.2 + 0.8 * (1 + cos(pi t/100)) / 2
     assert sum(line.count("*") for line in lines[6:]) == 40  # one mark per column
+
+
+def test_show_reads_yaml_and_json_files(tmp_path):
+    yaml = pytest.importorskip("yaml")
+    schedule = lk.warmup(10) >> lk.cosine(90, floor=0.1)
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(schedule.to_config()))
+    (tmp_path / "s.json").write_text(json.dumps(schedule.to_config()))
+    for name in ("s.yaml", "s.json"):
+        result = lrkit("show", name, "--rows", "3", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[0] == f"{schedule!r}  (100 steps)"
