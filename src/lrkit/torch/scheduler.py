@@ -63,7 +63,7 @@ ScheduleSpec = Schedule | Sequence[Schedule]
 
 @torch.compiler.disable
 def _eager_step(scheduler: Scheduler, metric: float | None) -> None:
-    scheduler._step(metric)
+    scheduler.step(metric)
 
 
 class Scheduler(LRScheduler):
@@ -295,12 +295,11 @@ class Scheduler(LRScheduler):
 
         Inside a ``torch.compile``'d function the step runs eagerly (a graph break, as torch's own
         schedulers get): traced, every new learning rate would be a new constant and a recompile.
+        (``torch.compiler.is_compiling`` is called through its module on purpose: dynamo does not
+        fold a module-level alias of it, and the step would be traced.)
         """
         if torch.compiler.is_compiling():
-            return _eager_step(self, metric)
-        return self._step(metric)
-
-    def _step(self, metric: float | None) -> None:
+            return _eager_step(self, metric)  # calls step() again, eagerly: is_compiling() is then False
         if metric is None:
             if self._by_update:
                 n = self._count[0]
