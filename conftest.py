@@ -1,9 +1,21 @@
-"""Shared test setup: every registered schedule name is available to doctests."""
+"""Shared test setup: every registered schedule name is available to doctests; Hypothesis profiles.
+
+CI (``CI`` set, as ``.ci/run`` runs) uses the ``ci`` profile: derandomized (a fixed seed per
+test), no example database, so a run is reproducible and never depends on what an earlier run
+found. Locally the ``dev`` profile explores randomly; ``HYPOTHESIS_PROFILE=ci`` reproduces CI.
+"""
+
+import os
 
 import pytest
+from hypothesis import settings
 
 import lrkit
 from lrkit.schedule import REGISTRY
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
 @pytest.fixture(autouse=True)
