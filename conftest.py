@@ -11,7 +11,7 @@ import pytest
 from hypothesis import settings
 
 import lrkit
-from lrkit.schedule import REGISTRY
+from lrkit.registry import lookup, names
 
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.register_profile("dev", print_blob=True)
@@ -20,6 +20,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 
 @pytest.fixture(autouse=True)
 def _doctest_names(doctest_namespace):
-    doctest_namespace.update(REGISTRY)
+    doctest_namespace.update({name: lookup(name) for name in names()})
     doctest_namespace.update({name: getattr(lrkit, name) for name in lrkit.__all__})
     doctest_namespace["lk"] = lrkit

@@ -114,14 +114,14 @@ def registered() -> list[str]:
     ``lrkit.reactive`` included), not the peer-compat shims of ``lrkit.compat`` nor names that
     code outside lrkit registered (a test's own families, say)."""
     import lrkit
-    from lrkit.schedule import REGISTRY
+    from lrkit.registry import REGISTRY, lookup
 
     try:
         importlib.import_module("lrkit.reactive")
     except ImportError:  # pragma: no cover - before lrkit.reactive exists
         pass
     lrkit.known_names()
-    return sorted(name for name in REGISTRY if _is_own(REGISTRY[name].__module__))
+    return sorted(name for name in REGISTRY if _is_own(lookup(name).__module__))
 
 
 def _is_own(module: str) -> bool:
@@ -129,15 +129,15 @@ def _is_own(module: str) -> bool:
 
 
 def _group(name: str) -> str:
-    from lrkit.schedule import REGISTRY
+    from lrkit.registry import REGISTRY, lookup
 
-    return GROUPS.get(REGISTRY[name].__module__, "Other")
+    return GROUPS.get(lookup(name).__module__, "Other")
 
 
 def _summary(name: str) -> str:
-    from lrkit.schedule import REGISTRY
+    from lrkit.registry import REGISTRY, lookup
 
-    doc = inspect.getdoc(REGISTRY[name]) or ""
+    doc = inspect.getdoc(lookup(name)) or ""
     return " ".join(doc.split("\n\n")[0].split())
 
 

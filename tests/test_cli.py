@@ -15,7 +15,7 @@ pytest.importorskip("matplotlib")
 import matplotlib.image
 
 import lrkit as lk
-from lrkit.schedule import REGISTRY
+from lrkit.registry import lookup
 
 
 def lrkit(*args: str, cwd: Path, code: str | None = None) -> subprocess.CompletedProcess:
@@ -87,7 +87,7 @@ def test_a_bad_spec_is_one_line_with_position_and_known_names_exit_2(tmp_path, c
     line = assert_one_line_error(result, 2)
     assert "unknown schedule 'cosin'; did you mean 'cosine'?" in line
     assert "at position 14" in line
-    core = [n for n in lk.known_names() if REGISTRY[n].__module__ in ("lrkit.shapes", "lrkit.compose", "lrkit.recipes")]
+    core = [n for n in lk.known_names() if lookup(n).__module__ in ("lrkit.shapes", "lrkit.compose", "lrkit.recipes")]
     assert len(core) > 20
     for name in core:
         assert name in line

@@ -150,7 +150,7 @@ def test_cyclic_custom_amplitude_is_a_schedule():
 @settings(max_examples=100, deadline=None)
 @given(one_cycles())
 def test_one_cycle_endpoints_and_bounds(s):
-    pieces = s.pieces
+    pieces = s.body.pieces
     start = pieces[0].start
     assert s(0) == start
     assert s(pieces[0].steps) == 1.0
@@ -168,11 +168,16 @@ def test_one_cycle_momentum_mirrors_the_lr():
     assert mom(0) == 0.95 and mom(300) == 0.85 and mom(1000) == 0.95
 
 
-def test_recipes_are_compositions_of_phases():
+def test_recipes_are_compositions_of_phases_that_keep_their_names():
     expected = lk.warmup(10) >> lk.constant(1.0, 70) >> lk.anneal(20, 1.0, 0.0, "linear")
-    assert lk.wsd(100, warmup=10, decay=20) == expected
-    assert lk.flat_cosine(100, flat=0.5) == lk.constant(1.0, 50.0) >> lk.cosine(50.0)
-    assert lk.warmup_cosine(110, warmup=10, floor=0.1) == lk.warmup(10) >> lk.cosine(100, floor=0.1)
+    assert lk.wsd(100, warmup=10, decay=20).body == expected
+    assert lk.flat_cosine(100, flat=0.5).body == lk.constant(1.0, 50.0) >> lk.cosine(50.0)
+    assert lk.warmup_cosine(110, warmup=10, floor=0.1).body == lk.warmup(10) >> lk.cosine(100, floor=0.1)
+    for recipe in (lk.wsd(100, warmup=10, decay=20), lk.one_cycle(10000), lk.one_cycle_momentum(50)):
+        assert recipe != recipe.body and lk.from_config(repr(recipe)) == recipe
+        np.testing.assert_array_equal(recipe(np.arange(120.0)), recipe.body(np.arange(120.0)))
+    assert repr(lk.one_cycle(10000)) == "one_cycle(10000)"
+    assert lk.one_cycle(10000).to_config() == {"type": "one_cycle", "steps": 10000}
     s = lk.wsd(1000, warmup=100, decay=300, shape="1-sqrt")
     close(s(np.array([700, 775, 1000])), [1.0, 1 - math.sqrt(0.25), 0.0])
 
@@ -180,8 +185,8 @@ def test_recipes_are_compositions_of_phases():
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_every_family_documents_formula_and_example(name):
     constructor = lk.from_config  # noqa: F841  (names come from the registry)
-    from lrkit.schedule import REGISTRY
+    from lrkit.registry import lookup
 
-    doc = REGISTRY[name].__doc__ or ""
+    doc = lookup(name).__doc__ or ""
     assert ">>>" in doc, f"{name} needs a doctest example"
     assert len(doc.split()) > 15, f"{name} needs a real docstring"

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import lrkit
-from lrkit.schedule import REGISTRY, Schedule
+from lrkit.registry import lookup
+from lrkit.schedule import Schedule
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -32,10 +33,10 @@ def test_every_registered_name_has_an_example(gallery, names):
     lrkit_own = {
         n
         for n in lrkit.known_names()
-        if REGISTRY[n].__module__.startswith(("lrkit.shapes", "lrkit.compose", "lrkit.recipes"))
+        if lookup(n).__module__.startswith(("lrkit.shapes", "lrkit.compose", "lrkit.recipes"))
     }
     assert lrkit_own <= set(names) and "cosine" in names and "join" in names and "one_cycle" in names
-    assert not [n for n in names if REGISTRY[n].__module__.startswith("lrkit.compat")]
+    assert not [n for n in names if lookup(n).__module__.startswith("lrkit.compat")]
     assert gallery.missing(names) == [], "add an entry to EXAMPLES in docs/gallery.py"
     assert set(gallery.EXAMPLES) <= set(names), "EXAMPLES has names the registry does not know"
 
@@ -60,7 +61,7 @@ def test_each_example_parses_and_shows_its_family(gallery, names):
         example = gallery.EXAMPLES[name]
         schedule = lrkit.from_config(example.text)
         assert lrkit.from_config(repr(schedule)) == schedule
-        constructor = REGISTRY[name]
+        constructor = lookup(name)
         if isinstance(constructor, type):  # a class: the example must contain a node of it
             assert any(isinstance(node, constructor) for node in _nodes(schedule)), (name, example.text)
         else:  # a recipe function: the example is a call of it

@@ -34,16 +34,24 @@ def test_values_are_finite_and_vectorised(s):
     np.testing.assert_array_equal(matrix[:, 0], out)
 
 
+def ulp_close(a, b, scale, ulps=4):
+    """The cross-namespace contract: within ``ulps`` ulp of the schedule's largest value."""
+    return abs(a - b) <= ulps * np.spacing(max(scale, np.finfo(float).tiny))
+
+
 @settings(max_examples=200, deadline=None)
 @given(schedules, st.data())
-def test_scalar_equals_array_bitwise(s, data):
+def test_scalar_math_equals_numpy_within_4_ulp(s, data):
     t = grid(s, 50)
     out = s(t)
+    scale = float(np.max(np.abs(out)))
     for i in data.draw(st.lists(st.integers(0, t.size - 1), min_size=1, max_size=10)):
         value = s(float(t[i]))
         assert isinstance(value, float)
-        assert value == out[i] or (np.isnan(value) and np.isnan(out[i]))
-    assert s(int(t[-1] // 1)) == s(np.array([t[-1] // 1]))[0]
+        assert ulp_close(value, out[i], scale)
+    assert ulp_close(s(int(t[-1] // 1)), s(np.array([t[-1] // 1]))[0], scale)
+    # one namespace is deterministic: the same call twice is bitwise the same value (resume stays bitwise)
+    assert s(float(t[-1])) == s(float(t[-1]))
 
 
 @settings(max_examples=300, deadline=None)
@@ -78,9 +86,9 @@ def test_every_family_has_a_strategy_and_is_registered(name):
 def test_every_registered_name_is_covered_by_the_strategies():
     combinators = {"join", "scale", "product", "clamp", "repeat", "shift", "stretch", "take", "noise"}
     reactive = {"plateau"}  # stateful; covered by tests/test_plateau.py
-    from lrkit.schedule import REGISTRY
+    from lrkit.registry import lookup
 
-    native = {name for name in lk.known_names() if not REGISTRY[name].__module__.startswith("lrkit.compat")}
+    native = {name for name in lk.known_names() if not lookup(name).__module__.startswith("lrkit.compat")}
     missing = native - set(FAMILIES) - combinators - reactive  # compat families: tests/test_compat_*.py
     assert not missing, f"add strategies for {sorted(missing)}"
 

@@ -10,13 +10,12 @@ True
 
 from lrkit.compose import Clamp as clamp
 from lrkit.compose import Noise as noise
-from lrkit.compose import Product as product
 from lrkit.compose import Repeat as repeat
 from lrkit.compose import Scale as scale
 from lrkit.compose import Shift as shift
 from lrkit.compose import Stretch as stretch
 from lrkit.compose import Take as take
-from lrkit.compose import join
+from lrkit.compose import join, product
 from lrkit.config import from_config, known_names, load, parse
 from lrkit.errors import ConfigError
 from lrkit.reactive import Controller, FakeClock, WallClock

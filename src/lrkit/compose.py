@@ -8,13 +8,15 @@ itself a schedule: closed form, vectorised, comparable, printable.
 
 from __future__ import annotations
 
-import bisect
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from lrkit import _validate as v
+from lrkit.backend import Namespace
+from lrkit.routing import Affine, Offset, Periodic, Route
 from lrkit.schedule import Schedule
 
 __all__ = [
@@ -38,7 +40,8 @@ class Join(Schedule):
     """Pieces in sequence; piece ``i`` runs on its local step ``t - offset_i``.
 
     ``f(t) = piece_i(t - S_i)`` for ``S_i <= t < S_{i+1}``, where ``S_i`` is the sum of the
-    lengths before piece ``i``. Every piece but the last must be finite. Written ``a >> b``.
+    lengths before piece ``i``. Every piece but the last must be finite. Written ``a >> b``,
+    or ``join(a, b)``, or ``join(pieces=[a, b])`` (the dict config's keys).
     Nested joins flatten, so ``(a >> b) >> c == a >> (b >> c)``.
 
     >>> s = constant(1.0, 2) >> linear(2, start=0.5)
@@ -47,14 +50,23 @@ class Join(Schedule):
     """
 
     name = "join"
+    pieces: tuple[Schedule, ...]
+    offsets: tuple[float, ...]
 
     def __init__(self, pieces: Sequence[Schedule]):
+        if isinstance(pieces, Schedule) or not isinstance(pieces, (list, tuple)):
+            raise ValueError(
+                f"{self.name}: pieces must be a list of schedules, got {pieces!r}; "
+                "write a >> b, join(a, b) or join(pieces=[a, b])"
+            )
         flat: list[Schedule] = []
         for i, piece in enumerate(pieces):
             piece = _schedule(self.name, f"pieces[{i}]", piece)
             flat.extend(piece.pieces if isinstance(piece, Join) else (piece,))
         if len(flat) < 2:
-            raise ValueError(f"{self.name}: needs at least 2 pieces, got {len(flat)}")
+            raise ValueError(
+                f"{self.name}: needs at least 2 pieces, got {len(flat)}; a single schedule needs no join"
+            )
         offsets: list[float] = [0]
         for i, piece in enumerate(flat[:-1]):
             length = _finite(
@@ -64,45 +76,27 @@ class Join(Schedule):
             offsets.append(offsets[-1] + length)
         last = flat[-1].length
         self._init(None if last is None else offsets[-1] + last, pieces=tuple(flat))
-        object.__setattr__(self, "_offsets", np.asarray(offsets, dtype=np.float64))
         object.__setattr__(self, "offsets", tuple(offsets))
+        bounds = [*offsets[1:], math.inf]
+        routes = tuple(Route(p, lo, hi, Offset(lo)) for p, lo, hi in zip(flat, offsets, bounds))
+        object.__setattr__(self, "_routes", routes)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        offsets = self._offsets
-        if t.size == 1:  # the scalar path: one piece, no masks
-            i = bisect.bisect_right(self.offsets, float(t[0])) - 1
-            return self.pieces[i]._at(t - offsets[i])
-        out = np.empty(t.shape)
-        if t[0] <= t[-1] and np.all(t[1:] >= t[:-1]):  # sorted (a preview): contiguous slices, no masks
-            stops = [*np.searchsorted(t, offsets[1:], side="left").tolist(), t.size]
-            start = 0
-            for i, (piece, stop) in enumerate(zip(self.pieces, stops)):
-                if stop > start:
-                    out[start:stop] = piece._at(t[start:stop] - offsets[i])
-                start = stop
-            return out
-        index = np.searchsorted(offsets, t, side="right") - 1
-        for i, piece in enumerate(self.pieces):
-            mask = index == i
-            if mask.any():
-                out[mask] = piece._at(t[mask] - offsets[i])
-        return out
+    def routes(self) -> tuple[Route, ...]:
+        return self._routes
 
-    def phase_starts(self, until: float) -> list[float]:
-        out: list[float] = []
-        for offset, piece in zip(self.offsets, self.pieces):
-            if offset >= until:
-                break
-            if offset > 0:
-                out.append(float(offset))
-            out.extend(offset + s for s in piece.phase_starts(until - offset))
-        return out
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return xp.select(t, self.offsets, self._routes)
 
     def __repr__(self) -> str:
-        return " >> ".join(repr(p) for p in self.pieces)
+        return " >> ".join(_wrapped(p, (Join,)) for p in self.pieces)
 
     def to_config(self) -> dict[str, Any]:
         return {"type": self.name, "pieces": [p.to_config() for p in self.pieces]}
+
+
+def _wrapped(sched: Schedule, kinds: tuple[type, ...]) -> str:
+    text = repr(sched)
+    return f"({text})" if isinstance(sched, kinds) else text
 
 
 class Scale(Schedule):
@@ -113,58 +107,71 @@ class Scale(Schedule):
     """
 
     name = "scale"
+    schedule: Schedule
+    factor: float
 
     def __init__(self, schedule: Schedule, factor: float):
         schedule = _schedule(self.name, "schedule", schedule)
         factor = v.non_negative(self.name, "factor", factor, "a learning rate cannot be negative")
         self._init(schedule.length, schedule=schedule, factor=factor)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        return self.schedule._at(t) * self.factor
+    def routes(self) -> tuple[Route, ...]:
+        return (Route(self.schedule),)
 
-    def phase_starts(self, until: float) -> list[float]:
-        return self.schedule.phase_starts(until)
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return self.schedule._at(t, xp) * self.factor
 
     def __repr__(self) -> str:
-        inner = repr(self.schedule)
-        if isinstance(self.schedule, Join):
-            inner = f"({inner})"
-        return f"{inner} * {self.factor!r}"
+        return f"{_wrapped(self.schedule, (Join,))} * {self.factor!r}"
 
 
 class Product(Schedule):
-    """Pointwise product ``f(t) = a(t) * b(t)``, written ``a * b``.
+    """Pointwise product ``f(t) = a(t) * b(t) * ...``, written ``a * b``.
 
-    Its length is the longer of the two (``None`` if either is infinite); each factor
-    holds its final value past its own end.
+    Its length is the longest factor's (``None`` if any is infinite); each factor holds its
+    final value past its own end. Nested products flatten, so a product of thousands of
+    factors evaluates and prints without recursion.
 
     >>> (constant(0.5) * linear(10))(5)
     0.25
     """
 
     name = "product"
+    factors: tuple[Schedule, ...]
 
-    def __init__(self, first: Schedule, second: Schedule):
-        first = _schedule(self.name, "first", first)
-        second = _schedule(self.name, "second", second)
-        lengths = (first.length, second.length)
+    def __init__(self, factors: Sequence[Schedule]):
+        if isinstance(factors, Schedule) or not isinstance(factors, (list, tuple)):
+            raise ValueError(
+                f"{self.name}: factors must be a list of schedules, got {factors!r}; "
+                "write a * b, product(a, b) or product(factors=[a, b])"
+            )
+        flat: list[Schedule] = []
+        for i, factor in enumerate(factors):
+            factor = _schedule(self.name, f"factors[{i}]", factor)
+            flat.extend(factor.factors if isinstance(factor, Product) else (factor,))
+        if len(flat) < 2:
+            raise ValueError(f"{self.name}: needs at least 2 factors, got {len(flat)}")
+        lengths = [f.length for f in flat]
         length = None if None in lengths else max(lengths)  # type: ignore[type-var]
-        self._init(length, first=first, second=second)
+        self._init(length, factors=tuple(flat))
+        object.__setattr__(self, "_routes", tuple(Route(f) for f in flat))
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        return self.first._at(t) * self.second._at(t)
+    def routes(self) -> tuple[Route, ...]:
+        return self._routes
 
-    def phase_starts(self, until: float) -> list[float]:
-        return sorted(set(self.first.phase_starts(until)) | set(self.second.phase_starts(until)))
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        factors = iter(self.factors)
+        out = next(factors)._at(t, xp)
+        for factor in factors:
+            out = out * factor._at(t, xp)
+        return out
 
     def __repr__(self) -> str:
-        left = repr(self.first)
-        if isinstance(self.first, Join):
-            left = f"({left})"
-        right = repr(self.second)
-        if isinstance(self.second, (Join, Scale, Product)):
-            right = f"({right})"
-        return f"{left} * {right}"
+        first, *rest = self.factors
+        return " * ".join([_wrapped(first, (Join,)), *(_wrapped(f, (Join, Scale)) for f in rest)])
+
+    def to_config(self) -> dict[str, Any]:
+        return {"type": self.name, "factors": [f.to_config() for f in self.factors]}
 
 
 class Clamp(Schedule):
@@ -175,6 +182,9 @@ class Clamp(Schedule):
     """
 
     name = "clamp"
+    schedule: Schedule
+    low: float | None
+    high: float | None
 
     def __init__(self, schedule: Schedule, low: float | None = None, high: float | None = None):
         schedule = _schedule(self.name, "schedule", schedule)
@@ -186,11 +196,14 @@ class Clamp(Schedule):
             raise ValueError(f"{self.name}: low must be <= high, got low={low!r} > high={high!r}")
         self._init(schedule.length, schedule=schedule, low=low, high=high)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        return np.clip(self.schedule._at(t), self.low, self.high)
+    def routes(self) -> tuple[Route, ...]:
+        return (Route(self.schedule),)
 
-    def phase_starts(self, until: float) -> list[float]:
-        return self.schedule.phase_starts(until)
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        value = self.schedule._at(t, xp)
+        if self.low is not None:
+            value = xp.maximum(value, self.low)
+        return value if self.high is None else xp.minimum(value, self.high)
 
 
 class Repeat(Schedule):
@@ -204,6 +217,8 @@ class Repeat(Schedule):
     """
 
     name = "repeat"
+    schedule: Schedule
+    times: int | None
 
     def __init__(self, schedule: Schedule, times: int | None = None):
         schedule = _schedule(self.name, "schedule", schedule)
@@ -214,17 +229,11 @@ class Repeat(Schedule):
             times = v.integer(self.name, "times", times)
         self._init(None if times is None else period * times, schedule=schedule, times=times)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        period = self.schedule.length
-        k = np.floor(t / period)
-        if self.times is not None:
-            k = np.minimum(k, self.times - 1)
-        return self.schedule._at(t - k * period)
+    def routes(self) -> tuple[Route, ...]:
+        return (Route(self.schedule, map=Periodic(float(self.schedule.length or 0.0), self.times)),)
 
-    def phase_starts(self, until: float) -> list[float]:
-        period = self.schedule.length
-        count = int(until // period) if self.times is None else min(self.times, int(until // period) + 1)
-        return [float(period * k) for k in range(1, count + 1) if period * k < until][:1000]
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return self.routes()[0].value(t, xp)
 
 
 class Shift(Schedule):
@@ -237,6 +246,8 @@ class Shift(Schedule):
     """
 
     name = "shift"
+    schedule: Schedule
+    by: float
 
     def __init__(self, schedule: Schedule, by: float):
         schedule = _schedule(self.name, "schedule", schedule)
@@ -251,8 +262,11 @@ class Shift(Schedule):
             length = schedule.length - by
         self._init(length, schedule=schedule, by=by)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        return self.schedule._at(np.maximum(t + self.by, 0.0))
+    def routes(self) -> tuple[Route, ...]:
+        return (Route(self.schedule, map=Affine(by=self.by)),)
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return self.routes()[0].value(t, xp)
 
 
 class Stretch(Schedule):
@@ -266,17 +280,19 @@ class Stretch(Schedule):
     """
 
     name = "stretch"
+    schedule: Schedule
+    factor: float
 
     def __init__(self, schedule: Schedule, factor: float):
         schedule = _schedule(self.name, "schedule", schedule)
         factor = v.positive(self.name, "factor", factor)
         self._init(None if schedule.length is None else schedule.length * factor, schedule=schedule, factor=factor)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        return self.schedule._at(t / self.factor)
+    def routes(self) -> tuple[Route, ...]:
+        return (Route(self.schedule, map=Affine(scale=1.0 / self.factor)),)
 
-    def phase_starts(self, until: float) -> list[float]:
-        return [s * self.factor for s in self.schedule.phase_starts(until / self.factor)]
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return self.schedule._at(t / self.factor, xp)
 
 
 class Take(Schedule):
@@ -290,17 +306,19 @@ class Take(Schedule):
     """
 
     name = "take"
+    schedule: Schedule
+    steps: float
 
     def __init__(self, schedule: Schedule, steps: float):
         schedule = _schedule(self.name, "schedule", schedule)
         steps = v.length(self.name, "steps", steps)
         self._init(steps, schedule=schedule, steps=steps)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        return self.schedule._at(t)
+    def routes(self) -> tuple[Route, ...]:
+        return (Route(self.schedule),)
 
-    def phase_starts(self, until: float) -> list[float]:
-        return self.schedule.phase_starts(min(until, self.steps))
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return self.schedule._at(t, xp)
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -338,6 +356,12 @@ class Noise(Schedule):
     """
 
     name = "noise"
+    schedule: Schedule
+    std: float
+    clip: float
+    seed: int
+    start: float
+    end: float | None
 
     def __init__(
         self,
@@ -359,20 +383,30 @@ class Noise(Schedule):
                 raise ValueError(f"{self.name}: end must be > start, got start={start!r}, end={end!r}")
         self._init(schedule.length, schedule=schedule, std=std, clip=clip, seed=seed, start=start, end=end)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        noise = np.clip(self.std * gaussian(self.seed, t), -self.clip, self.clip)
-        active = t >= self.start
+    traceable = False  # SplitMix64 needs 64-bit unsigned integers: numpy and math only
+
+    def routes(self) -> tuple[Route, ...]:
+        return (Route(self.schedule),)
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        steps = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        noise = np.clip(self.std * gaussian(self.seed, steps), -self.clip, self.clip)
+        active = steps >= self.start
         if self.end is not None:
-            active &= t < self.end
-        return self.schedule._at(t) * np.where(active, 1.0 + noise, 1.0)
+            active &= steps < self.end
+        factor = np.where(active, 1.0 + noise, 1.0)
+        if isinstance(t, np.ndarray):
+            return self.schedule._at(t, xp) * factor
+        return self.schedule._at(t, xp) * float(factor[0])
 
-    def phase_starts(self, until: float) -> list[float]:
-        return self.schedule.phase_starts(until)
 
+def join(*pieces: Schedule, **config: Any) -> Join:
+    """``join(a, b, c)`` is ``a >> b >> c``; ``join(pieces=[a, b, c])`` takes the dict config's key.
 
-def join(*pieces: Schedule) -> Join:
-    """``join(a, b, c)`` is ``a >> b >> c``."""
-    return Join(pieces)
+    >>> join(pieces=[warmup(2), cosine(8)]) == warmup(2) >> cosine(8)
+    True
+    """
+    return Join(_items("join", "pieces", pieces, config))
 
 
 def scale(schedule: Schedule, factor: float) -> Scale:
@@ -380,6 +414,17 @@ def scale(schedule: Schedule, factor: float) -> Scale:
     return Scale(schedule, factor)
 
 
-def product(first: Schedule, second: Schedule) -> Product:
-    """``product(a, b)`` is ``a * b``."""
-    return Product(first, second)
+def product(*factors: Schedule, **config: Any) -> Product:
+    """``product(a, b)`` is ``a * b``; ``product(factors=[a, b])`` takes the dict config's key."""
+    return Product(_items("product", "factors", factors, config))
+
+
+def _items(who: str, key: str, positional: tuple[Any, ...], config: dict[str, Any]) -> Sequence[Any]:
+    unknown = sorted(set(config) - {key})
+    if unknown:
+        raise TypeError(f"{who}() got an unexpected keyword argument {unknown[0]!r}; its only keyword is {key}=")
+    if key in config:
+        if positional:
+            raise TypeError(f"{who}() takes the schedules either positionally or as {key}=[...], not both")
+        return config[key]  # type: ignore[no-any-return]
+    return positional

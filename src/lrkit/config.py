@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from lrkit.errors import ConfigError
-from lrkit.schedule import REGISTRY, Schedule
+from lrkit.registry import lookup, names
+from lrkit.schedule import Schedule
 
 __all__ = ["from_config", "known_names", "load", "parse", "signature_text"]
 
@@ -49,19 +50,21 @@ _CONSTANTS = {"True": True, "true": True, "False": False, "false": False, "None"
 
 def known_names() -> list[str]:
     """Every schedule name the configs accept, sorted (peer-compat names included)."""
-    import lrkit  # noqa: F401  (importing the package registers every family)
-    from lrkit.compat import register_all
-
-    register_all()  # numpy-only modules: their quirk families (hf_cosine, ...) must parse anywhere
-
-    return sorted(REGISTRY)
+    return names()
 
 
 def signature_text(name: str) -> str:
     """``name(param, param=default, ...)`` for a registered name."""
-    parameters = inspect.signature(REGISTRY[name]).parameters.values()
+    parameters = inspect.signature(_constructor(name)).parameters.values()
     shown = [p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}" for p in parameters]
     return f"{name}({', '.join(shown)})"
+
+
+def _constructor(name: str) -> Any:
+    constructor = lookup(name)
+    if constructor is None:
+        raise ConfigError(_unknown(name))
+    return constructor
 
 
 def _unknown(name: str) -> str:
@@ -75,9 +78,9 @@ def build(
     name: str, args: list[Any], kwargs: dict[str, Any], *, text: str | None = None, position: int | None = None
 ) -> Schedule:
     """Call the registered constructor ``name`` with checked arguments."""
-    if name not in REGISTRY:
+    constructor = lookup(name)
+    if constructor is None:
         raise ConfigError(_unknown(name), text=text, position=position)
-    constructor = REGISTRY[name]
     try:
         inspect.signature(constructor).bind(*args, **kwargs)
     except TypeError as err:
@@ -169,7 +172,7 @@ class _Parser:
         if is_number(left) and isinstance(right, Schedule):
             return build("scale", [right, left], {}, text=self.text, position=position)
         if isinstance(left, Schedule) and isinstance(right, Schedule):
-            return build("product", [left, right], {}, text=self.text, position=position)
+            return build("product", [[left, right]], {}, text=self.text, position=position)
         left_ok = is_number(left) or isinstance(left, Schedule)
         bad, where = (right, operand_position) if left_ok else (left, position)
         raise self.error(f"'*' multiplies numbers and schedules, got {bad!r}", where)
@@ -197,7 +200,7 @@ class _Parser:
                 return self.call(token, position)
             if token in _CONSTANTS:
                 return _CONSTANTS[token]
-            if token in REGISTRY:
+            if lookup(token) is not None:
                 raise self.error(f"{token!r} needs arguments: {signature_text(token)}", position)
             raise self.error(_unknown(token), position)
         if kind == "op" and token == "(":
@@ -216,7 +219,7 @@ class _Parser:
         raise self.error(f"expected a number, a name or '(', found {found}", position)
 
     def call(self, name: str, position: int) -> Schedule:
-        if name not in REGISTRY:
+        if lookup(name) is None:
             raise self.error(_unknown(name), position)
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
@@ -240,7 +243,6 @@ class _Parser:
 
 def parse(text: str) -> Schedule:
     """Parse the text form into a schedule (see the module docstring for the grammar)."""
-    known_names()  # make sure every family is registered
     value = _Parser(text).parse()
     if not isinstance(value, Schedule):
         raise ConfigError(f"the text must describe a schedule, got {value!r}", text=text, position=0)
@@ -252,7 +254,7 @@ def _from_dict(config: Any, where: str) -> Any:
         if "type" not in config:
             raise ConfigError(f"{where}: a schedule config needs a 'type' key, got keys {sorted(config)}")
         name = config["type"]
-        if not isinstance(name, str) or name not in REGISTRY:
+        if not isinstance(name, str) or lookup(name) is None:
             raise ConfigError(f"{where}: {_unknown(str(name))}")
         kwargs = {k: _from_dict(val, f"{where}.{k}") for k, val in config.items() if k != "type"}
         try:
@@ -277,7 +279,6 @@ def from_config(config: str | dict[str, Any] | Schedule) -> Schedule:
     if isinstance(config, str):
         return parse(config)
     if isinstance(config, dict):
-        known_names()
         schedule = _from_dict(config, "config")
         return schedule
     raise ConfigError(f"a config must be text or a dict, got {type(config).__name__}")

@@ -46,9 +46,8 @@ import numbers
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
-
 from lrkit import _validate as v
+from lrkit.backend import Namespace
 from lrkit.schedule import Schedule
 
 __all__ = ["NAN_POLICIES", "Plateau", "PlateauState"]
@@ -77,6 +76,16 @@ class Plateau(Schedule):
     """
 
     name = "plateau"
+    mode: str
+    factor: float
+    patience: int
+    threshold: float
+    threshold_mode: str
+    cooldown: int
+    min_scale: float
+    eps: float
+    smoothing: float
+    nan: str
 
     def __init__(
         self,
@@ -117,8 +126,8 @@ class Plateau(Schedule):
             cooldown=cooldown, min_scale=min_scale, eps=eps, smoothing=smoothing, nan=nan,
         )
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        return np.ones(t.shape)
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return xp.full(t, 1.0)
 
     def improves(self, value: float, best: float | None) -> bool:
         """Whether ``value`` counts as better than ``best`` (``None``: nothing seen yet)."""

@@ -29,7 +29,7 @@ import math
 from typing import Any
 
 from lrkit.clock import CLOCK_MODES, FakeClock, WallClock
-from lrkit.compose import Join, Repeat, Scale, Shift, Stretch
+from lrkit.compose import Join, Scale
 from lrkit.plateau import NAN_POLICIES, Plateau, PlateauState
 from lrkit.schedule import Schedule
 
@@ -39,7 +39,7 @@ _STATE_VERSION = 1
 
 
 def _children(node: Schedule) -> list[tuple[str, int | None, Schedule]]:
-    """``(param, index or None, child)`` for every schedule among ``node``'s parameters."""
+    """``(param, index or None, child)`` for every schedule among ``node``'s parameters (its routed children)."""
     out: list[tuple[str, int | None, Schedule]] = []
     for key, value in node._params:
         if isinstance(value, Schedule):
@@ -49,61 +49,33 @@ def _children(node: Schedule) -> list[tuple[str, int | None, Schedule]]:
     return out
 
 
-class _Tree:
-    """A schedule node, the plateau index range of its subtree and its children (built once)."""
+class _Counts:
+    """Plateau occurrences per subtree (by node identity), in the pre-order of the routes."""
 
-    __slots__ = ("children", "first", "index", "node", "stop")
+    def __init__(self) -> None:
+        self._memo: dict[int, int] = {}
+        self._keep: list[Schedule] = []  # keeps the ids valid
 
-    def __init__(self, node: Schedule, plateaus: list[Plateau]):
-        self.node = node
-        self.first = len(plateaus)
-        self.index: int | None = None
-        if isinstance(node, Plateau):
-            self.index = len(plateaus)
-            plateaus.append(node)
-        self.children = [_Tree(child, plateaus) for _, _, child in _children(node)]
-        self.stop = len(plateaus)
-        if isinstance(node, Join):
-            for piece in node.pieces:
-                if isinstance(piece, Plateau):
+    def __call__(self, node: Schedule) -> int:
+        count = self._memo.get(id(node))
+        if count is None:
+            if isinstance(node, Plateau):
+                count = 1
+            else:
+                count = sum(self(route.child) for route in node.routes())
+                if isinstance(node, Join) and any(isinstance(p, Plateau) for p in node.pieces):
+                    piece = next(p for p in node.pieces if isinstance(p, Plateau))
                     raise ValueError(
                         f"Controller: {piece!r} is a piece of the join {node!r}; a plateau is a multiplier with no "
                         "duration of its own: use it as a factor, e.g. constant(1.0, 5000) * plateau(...)"
                     )
-
-    def active(self, t: float, out: list[int]) -> None:
-        """Append the indices of the plateau nodes whose multiplier applies at local step ``t``."""
-        if self.first == self.stop:
-            return
-        if self.index is not None:
-            out.append(self.index)
-            return
-        node = self.node
-        if node.length is not None:
-            t = min(t, node.length)
-        if isinstance(node, Join):
-            offsets = node.offsets
-            i = len(offsets) - 1
-            while offsets[i] > t:  # the last piece starting at or before t (a zero-length piece never runs)
-                i -= 1
-            self.children[i].active(t - offsets[i], out)
-            return
-        if isinstance(node, Repeat):
-            period = node.schedule.length
-            k = math.floor(t / period)  # repeat() refuses a zero-length period
-            if node.times is not None:
-                k = min(k, node.times - 1)
-            t = t - k * period
-        elif isinstance(node, Shift):
-            t = max(t + node.by, 0.0)
-        elif isinstance(node, Stretch):
-            t = t / node.factor
-        for child in self.children:  # products, scales, clamps, noise, take, ...: every factor applies
-            child.active(t, out)
+            self._memo[id(node)] = count
+            self._keep.append(node)
+        return count
 
 
 def _rebuild(node: Schedule, scales: list[float], counter: list[int]) -> Schedule:
-    """``node`` with every plateau ``p`` replaced by ``p * scale`` (pre-order numbering)."""
+    """``node`` with every plateau ``p`` replaced by ``p * scale`` (pre-order numbering, as the routes)."""
     if isinstance(node, Plateau):
         scale = scales[counter[0]]
         counter[0] += 1
@@ -141,24 +113,25 @@ class Controller:
         if not isinstance(schedule, Schedule):
             raise ValueError(f"Controller: schedule must be a lrkit schedule, got {schedule!r}")
         self.schedule = schedule
-        self.plateaus: list[Plateau] = []
-        self._tree = _Tree(schedule, self.plateaus)
+        self._count = _Counts()
+        self._count(schedule)
+        self.plateaus: list[Plateau] = [node for node in schedule.walk() if isinstance(node, Plateau)]
         self.states = [PlateauState() for _ in self.plateaus]
         self._everywhere = self._always_active()
         self._all = tuple(range(len(self.plateaus)))
         self._resolved = schedule
 
     def _always_active(self) -> bool:
-        """True when no join or time map stands above a plateau (every node observes every call)."""
-
-        def walk(tree: _Tree) -> bool:
-            if tree.first == tree.stop or tree.index is not None:
-                return True
-            if isinstance(tree.node, (Join, Repeat, Shift, Stretch)):
-                return False
-            return all(walk(child) for child in tree.children)
-
-        return walk(self._tree)
+        """True when every route above a plateau spans all steps (every node observes every call)."""
+        stack = [self.schedule]
+        while stack:
+            node = stack.pop()
+            for route in node.routes():
+                if self._count(route.child):
+                    if route.lo > 0 or route.hi < math.inf:
+                        return False
+                    stack.append(route.child)
+        return True
 
     def __repr__(self) -> str:
         return f"Controller({self.schedule!r}, scales={self.scales})"
@@ -180,8 +153,24 @@ class Controller:
         step = float(step)
         if not (math.isfinite(step) and step >= 0):
             raise ValueError(f"Controller: step must be a finite number >= 0, got {step!r}")
+        from lrkit.backend import MATH
+
         out: list[int] = []
-        self._tree.active(step, out)
+        stack = [(self.schedule, step, 0)]
+        while stack:  # the routes, exactly as evaluation follows them (lrkit.routing)
+            node, t, first = stack.pop()
+            if isinstance(node, Plateau):
+                out.append(first)
+                continue
+            if node.length is not None:
+                t = min(t, node.length)
+            pending = []
+            for route in node.routes():
+                count = self._count(route.child)
+                if count and route.lo <= t < route.hi:
+                    pending.append((route.child, route.map.forward(t, MATH), first))
+                first += count
+            stack.extend(reversed(pending))
         return out
 
     def observe(self, metric: float, step: float = 0.0) -> bool:

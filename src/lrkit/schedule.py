@@ -6,18 +6,25 @@ seconds if the driver says so) to a float. It is computed in closed form from
 
 Conventions, the same for every family:
 
-* ``sched(step)`` with a Python or numpy scalar gives a Python ``float``;
-  ``sched(array)`` gives a float64 array of the same shape, computed without a
-  Python loop per element. Scalar and array calls give bitwise-equal values.
+* ``sched(step)`` with a Python number gives a Python ``float`` (computed with ``math``);
+  ``sched(array)`` gives a float64 numpy array of the same shape, computed without a
+  Python loop per element; ``sched(tensor)`` with a torch tensor, a jax array (traced or
+  not) or a Keras tensor gives a tensor of that library, computed natively
+  (:mod:`lrkit.backend`). Across namespaces values agree within 4 ulp of the largest
+  value of the schedule (``math.cos`` and ``np.cos`` may round differently); one run
+  always evaluates through one namespace, so a resumed run is bitwise the uninterrupted one.
 * A finite schedule has a ``length`` L and is defined on ``[0, L]``; for
   ``t >= L`` it holds its final value ``sched(L)``. An infinite schedule has
   ``length is None``.
-* A negative, NaN or infinite step raises :class:`ValueError`.
+* A negative, NaN or infinite step raises :class:`ValueError` (Python numbers, numpy).
+  A traced evaluation cannot raise on a value: it clips the step at 0, as optax does.
 * Values are unitless: multiply by a base learning rate (``sched * 3e-4``) or let
   an adapter multiply each parameter group's base learning rate.
 
-Subclasses declare their parameters in ``__init__``, validate them, and call
-:meth:`Schedule._init` once; equality, hashing, ``repr`` (valid text config),
+Each family writes its closed form once, ``_eval(t, xp)`` against a namespace ``xp``;
+each combinator describes its children once, as :class:`lrkit.routing.Route` values
+(:meth:`Schedule.routes`). Subclasses declare their parameters in ``__init__``, validate
+them, and call :meth:`Schedule._init` once; equality, hashing, ``repr`` (valid text config),
 ``to_config`` and pickling all derive from those parameters.
 """
 
@@ -25,25 +32,16 @@ from __future__ import annotations
 
 import inspect
 import numbers
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-__all__ = ["REGISTRY", "Schedule", "register"]
+from lrkit.backend import MATH, NUMPY, Namespace, for_step
 
-#: Every name the text and dict configs know, mapped to its constructor.
-REGISTRY: dict[str, Callable[..., Schedule]] = {}
+if TYPE_CHECKING:
+    from lrkit.routing import Route
 
-
-def register(constructor: Callable[..., Schedule]) -> Callable[..., Schedule]:
-    """Make a schedule constructor (a recipe function) known to the configs by its name."""
-    name = str(getattr(constructor, "name", "")) if isinstance(constructor, type) else constructor.__name__
-    if name in REGISTRY and REGISTRY[name] is not constructor:
-        raise ValueError(f"a schedule named {name!r} is already registered")
-    REGISTRY[name] = constructor
-    return constructor
-
+__all__ = ["NumpyForm", "Schedule"]
 
 _INF = float("inf")
 
@@ -59,18 +57,12 @@ class Schedule:
 
     #: The name used in text and dict configs (``""`` for abstract classes).
     name: ClassVar[str] = ""
+    #: Whether the closed form can be evaluated by traced namespaces (torch, jax, keras).
+    traceable: ClassVar[bool] = True
     #: ``None`` for an infinite schedule, else the progress at which it ends.
     length: float | None
     _params: tuple[tuple[str, Any], ...]
-
-    if TYPE_CHECKING:  # parameters are attributes, set by _init
-
-        def __getattr__(self, name: str) -> Any: ...
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("name"):
-            register(cls)
+    _routes: tuple[Route, ...]  # set by combinators that build their routes once
 
     # -- construction ---------------------------------------------------------------
     def _init(self, length: float | None, **params: Any) -> None:
@@ -88,26 +80,67 @@ class Schedule:
 
     # -- evaluation -----------------------------------------------------------------
     def __call__(self, step: Any) -> Any:
-        """The value at ``step`` (a number or an array of numbers, each >= 0)."""
+        """The value at ``step``: a number (``float``), a numpy array, or a torch/jax/Keras tensor."""
+        kind = type(step)
+        if kind is int or kind is float:
+            if not 0 <= step < _INF:  # also catches NaN
+                _bad_step(step)
+            return float(self._at(step if kind is float else _as_float(step), MATH))
+        space = for_step(step)
+        if space is not None:
+            return self.evaluate(step, space)
         if _is_scalar(step):
-            value = float(step)
-            if not (value >= 0 and value != _INF):  # also catches NaN
-                _check_steps(np.array([value]), step)
-            return float(self._at(np.array([value]))[0])
+            value = _as_float(step)
+            if not 0 <= value < _INF:
+                _bad_step(step)
+            return float(self._at(value, MATH))
         arr = np.asarray(step, dtype=np.float64)
         flat = arr.reshape(-1)
-        _check_steps(flat, step)
-        return self._at(flat).reshape(arr.shape)
+        _check_steps(flat)
+        return np.asarray(self._at(flat, NUMPY), dtype=np.float64).reshape(arr.shape)
 
-    def _at(self, t: np.ndarray) -> np.ndarray:
-        """Values at a 1-D float64 array of steps already known to be >= 0."""
-        if self.length is not None:
-            t = np.minimum(t, self.length)
-        return self._eval(t)
+    def evaluate(self, step: Any, xp: Namespace) -> Any:
+        """The value at ``step`` computed by namespace ``xp`` (see :mod:`lrkit.backend`).
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        Traced namespaces (torch, jax, keras) cannot raise on a value: an integer step is
+        cast to the default float type and a negative step is clipped to 0.
+        """
+        if not xp.traced:
+            return self(step)
+        if not self.traceable:
+            raise TypeError(
+                f"{self!r} cannot be evaluated by {xp.name}: {self.name}'s closed form needs 64-bit integer "
+                "hashing; evaluate it with numpy (e.g. tabulate sched(np.arange(n)) once) instead"
+            )
+        for node in self.walk():
+            if not node.traceable:
+                return node.evaluate(step, xp)  # raises, naming the node
+        return self._at(xp.maximum(xp.asfloat(step), 0.0), xp)
+
+    def _at(self, t: Any, xp: Namespace) -> Any:
+        """Values at steps already known to be >= 0, in namespace ``xp``."""
+        length = self.length
+        if length is not None:
+            t = xp.minimum(t, length)
+        return self._eval(t, xp)
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:  # pragma: no cover - abstract
         """The closed form on ``0 <= t <= length``; subclasses implement it."""
         raise NotImplementedError
+
+    def routes(self) -> tuple[Route, ...]:
+        """The children and their time maps (:mod:`lrkit.routing`); ``()`` for a family."""
+        return ()
+
+    def walk(self) -> list[Schedule]:
+        """Every node reachable through :meth:`routes`, this one first (iterative, pre-order)."""
+        out: list[Schedule] = []
+        stack: list[Schedule] = [self]
+        while stack:
+            node = stack.pop()
+            out.append(node)
+            stack.extend(route.child for route in reversed(node.routes()))
+        return out
 
     @property
     def final(self) -> float:
@@ -117,8 +150,23 @@ class Schedule:
         return self(self.length)
 
     def phase_starts(self, until: float) -> list[float]:
-        """Steps in ``(0, until)`` where a phase starts (warmup end, restarts, ...), for plots."""
-        return []
+        """Steps in ``(0, until)`` where a phase starts (warmup end, restarts, ...), for plots.
+
+        A family gives its own (milestones, restarts); a combinator maps its children's
+        through their routes (:meth:`lrkit.routing.TimeMap.inverse`).
+        """
+        if self.length is not None:
+            until = min(until, self.length)
+        marks: set[float] = set()
+        for route in self.routes():
+            hi = min(route.hi, until)
+            if route.lo >= hi:
+                continue
+            if route.lo > 0:
+                marks.add(float(route.lo))
+            local = route.child.phase_starts(route.map.span(route.lo, hi))
+            marks.update(float(m) for m in route.map.inverse(local, route.lo, hi) if 0 < m < until)
+        return sorted(marks)
 
     # -- composition ----------------------------------------------------------------
     def __rshift__(self, other: Schedule) -> Schedule:
@@ -187,6 +235,26 @@ class Schedule:
         return config
 
 
+class NumpyForm(Schedule):
+    """A family whose closed form is numpy code (a peer's exact float32 arithmetic, 64-bit hashing).
+
+    It evaluates for Python numbers and numpy arrays; traced namespaces refuse it with a
+    clear error (:attr:`Schedule.traceable` is ``False``): tabulate it instead (the optax and
+    Keras adapters do so for finite schedules). Subclasses implement ``_np_eval(t)`` on a
+    1-D float64 array.
+    """
+
+    traceable: ClassVar[bool] = False
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        if isinstance(t, np.ndarray):
+            return self._np_eval(t)
+        return float(self._np_eval(np.array([t], dtype=np.float64))[0])
+
+    def _np_eval(self, t: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
 def _same(value: Any, default: Any) -> bool:
     if value is None or default is None:
         return value is default
@@ -201,15 +269,24 @@ def _rebuild(cls: type[Schedule], params: dict[str, Any]) -> Schedule:
     return cls(**params)
 
 
-def _check_steps(t: np.ndarray, original: Any) -> None:
+def _as_float(step: Any) -> float:
+    try:
+        return float(step)
+    except OverflowError:
+        raise ValueError(f"step must be a finite number >= 0, got an integer of {len(str(step))} digits") from None
+
+
+def _bad_step(shown: Any) -> None:
+    raise ValueError(
+        f"step must be a finite number >= 0, got {shown!r}; "
+        "schedules are defined from step 0 onwards (use shift() to start part-way)"
+    )
+
+
+def _check_steps(t: np.ndarray) -> None:
     ok = np.isfinite(t) & (t >= 0)
     if not ok.all():
-        bad = t[~ok]
-        shown = original if _is_scalar(original) else bad[0].item()
-        raise ValueError(
-            f"step must be a finite number >= 0, got {shown!r}; "
-            "schedules are defined from step 0 onwards (use shift() to start part-way)"
-        )
+        _bad_step(t[~ok][0].item())
 
 
 def format_value(value: Any) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from lrkit import _validate as v
+from lrkit.backend import Namespace
+from lrkit.routing import IDENTITY, CycleIndex, Route
 from lrkit.schedule import Schedule
 
 __all__ = [
@@ -40,40 +40,33 @@ __all__ = [
 SHAPES = ("linear", "cos", "exp", "poly", "1-sqrt")
 
 
-def ramp(t: np.ndarray, steps: float, start: float, end: float, shape: str, power: float = 1.0) -> np.ndarray:
+def ramp(t: Any, steps: float, start: float, end: float, shape: str, xp: Namespace, power: float = 1.0) -> Any:
     """Move from ``start`` (t=0) to ``end`` (t=steps) along ``shape``; exact at both ends.
 
     With ``p = t / steps`` and the remaining fraction ``h(p)`` (``h(0)=1``, ``h(1)=0``),
-    ``value = start * h(p) + end * (1 - h(p))`` (clipped to ``[start, end]``), where ``h`` is ``1-p`` (linear),
+    ``value = (end - end h) + start h`` (clipped to ``[start, end]``), where ``h`` is ``1-p`` (linear),
     ``(1+cos(pi p))/2`` (cos), ``(1-p)^power`` (poly) or ``1-sqrt(p)`` (1-sqrt);
     ``exp`` is geometric: ``value = end * (start/end)^(1-p)``.
+
+    >>> from lrkit.backend import MATH
+    >>> ramp(5.0, 10, 1.0, 0.0, "cos", MATH), ramp(10.0, 10, 1.0, 0.25, "1-sqrt", MATH)
+    (0.5, 0.25)
     """
     p = t / steps
     low, high = min(start, end), max(start, end)
     if shape == "exp":
-        return np.clip(np.where(p <= 0.0, start, end * np.power(start / end, 1.0 - p)), low, high)
-    # h is built in place in p's buffer: a million-step preview allocates two arrays, not ten
-    if shape == "linear":
-        h = np.subtract(1.0, p, out=p)
-    elif shape == "cos":
-        h = np.multiply(p, np.pi, out=p)
-        np.cos(h, out=h)
-        h += 1.0
-        h *= 0.5
-    elif shape == "poly":
-        h = np.subtract(1.0, p, out=p)
-        np.power(h, power, out=h)
-    else:  # "1-sqrt"
-        h = np.sqrt(p, out=p)
-        np.subtract(1.0, h, out=h)
-    value = np.multiply(h, -end, out=np.empty_like(h)) if end else None
-    if value is None:
-        value = np.multiply(h, start)
+        value = xp.where(p <= 0.0, start, end * (start / end) ** (1.0 - p))
     else:
-        value += end
-        value += start * h if start else 0.0
-    np.maximum(value, low, out=value)  # np.clip's Python wrapper costs more than both ufuncs
-    return np.minimum(value, high, out=value)
+        if shape == "linear":
+            h = 1.0 - p
+        elif shape == "cos":
+            h = (xp.cos(p * math.pi) + 1.0) * 0.5
+        elif shape == "poly":
+            h = (1.0 - p) ** power
+        else:  # "1-sqrt"
+            h = 1.0 - xp.sqrt(p)
+        value = (end - h * end) + start * h if end else start * h
+    return xp.minimum(xp.maximum(value, low), high)
 
 
 def _check_exp(who: str, start: float, end: float) -> None:
@@ -94,14 +87,16 @@ class Constant(Schedule):
     """
 
     name = "constant"
+    value: float
+    steps: float | None
 
     def __init__(self, value: float = 1.0, steps: float | None = None):
         value = v.number(self.name, "value", value)
         steps = v.optional_length(self.name, "steps", steps)
         self._init(steps, value=value, steps=steps)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        return np.full(t.shape, float(self.value))
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return xp.full(t, self.value)
 
 
 class Anneal(Schedule):
@@ -117,6 +112,11 @@ class Anneal(Schedule):
     """
 
     name = "anneal"
+    steps: float
+    start: float
+    end: float
+    shape: str
+    power: float
 
     def __init__(self, steps: float, start: float, end: float, shape: str = "cos", power: float = 1.0):
         steps = v.length(self.name, "steps", steps)
@@ -128,8 +128,8 @@ class Anneal(Schedule):
             _check_exp(self.name, start, end)
         self._init(steps, steps=steps, start=start, end=end, shape=shape, power=power)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        return ramp(t, self.steps, self.start, self.end, self.shape, self.power)
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return ramp(t, self.steps, self.start, self.end, self.shape, xp, self.power)
 
 
 class Linear(Schedule):
@@ -143,6 +143,9 @@ class Linear(Schedule):
     """
 
     name = "linear"
+    steps: float
+    start: float
+    end: float
 
     def __init__(self, steps: float, start: float = 1.0, end: float = 0.0):
         steps = v.length(self.name, "steps", steps)
@@ -150,8 +153,8 @@ class Linear(Schedule):
         end = v.number(self.name, "end", end)
         self._init(steps, steps=steps, start=start, end=end)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        return ramp(t, self.steps, self.start, self.end, "linear")
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return ramp(t, self.steps, self.start, self.end, "linear", xp)
 
 
 class Cosine(Schedule):
@@ -167,6 +170,10 @@ class Cosine(Schedule):
     """
 
     name = "cosine"
+    steps: float
+    floor: float
+    peak: float
+    k: float
 
     def __init__(self, steps: float, floor: float = 0.0, peak: float = 1.0, k: float = 1.0):
         steps = v.length(self.name, "steps", steps)
@@ -180,10 +187,10 @@ class Cosine(Schedule):
             )
         self._init(steps, steps=steps, floor=floor, peak=peak, k=k)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
+    def _eval(self, t: Any, xp: Namespace) -> Any:
         if self.k == 1.0:
-            return ramp(t, self.steps, self.peak, self.floor, "cos")
-        return ramp(np.power(t / self.steps, self.k), 1.0, self.peak, self.floor, "cos")
+            return ramp(t, self.steps, self.peak, self.floor, "cos", xp)
+        return ramp((t / self.steps) ** self.k, 1.0, self.peak, self.floor, "cos", xp)
 
 
 class Polynomial(Schedule):
@@ -196,6 +203,10 @@ class Polynomial(Schedule):
     """
 
     name = "polynomial"
+    steps: float
+    power: float
+    end: float
+    start: float
 
     def __init__(self, steps: float, power: float = 1.0, end: float = 0.0, start: float = 1.0):
         steps = v.length(self.name, "steps", steps)
@@ -204,8 +215,8 @@ class Polynomial(Schedule):
         start = v.number(self.name, "start", start)
         self._init(steps, steps=steps, power=power, end=end, start=start)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        return ramp(t, self.steps, self.start, self.end, "poly", self.power)
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return ramp(t, self.steps, self.start, self.end, "poly", xp, self.power)
 
 
 class Warmup(Schedule):
@@ -221,6 +232,10 @@ class Warmup(Schedule):
     """
 
     name = "warmup"
+    steps: float
+    start: float
+    shape: str
+    peak: float
 
     def __init__(self, steps: float, start: float = 0.0, shape: str = "linear", peak: float = 1.0):
         steps = v.length(self.name, "steps", steps)
@@ -235,8 +250,8 @@ class Warmup(Schedule):
             _check_exp(self.name, start, peak)
         self._init(steps, steps=steps, start=start, shape=shape, peak=peak)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        return ramp(t, self.steps, self.start, self.peak, self.shape)
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return ramp(t, self.steps, self.start, self.peak, self.shape, xp)
 
 
 class UntunedWarmup(Schedule):
@@ -252,6 +267,8 @@ class UntunedWarmup(Schedule):
     """
 
     name = "untuned_warmup"
+    beta2: float
+    shape: str
 
     def __init__(self, beta2: float = 0.999, shape: str = "linear"):
         beta2 = v.fraction(self.name, "beta2", beta2, open_low=True, open_high=True)
@@ -260,11 +277,11 @@ class UntunedWarmup(Schedule):
         length = math.ceil(2.0 / rate) if shape == "linear" else None
         self._init(length, beta2=beta2, shape=shape)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
+    def _eval(self, t: Any, xp: Namespace) -> Any:
         rate = 1.0 - self.beta2
         if self.shape == "linear":
-            return np.minimum(1.0, t * rate / 2.0)
-        return -np.expm1(-rate * t)
+            return xp.minimum(t * rate / 2.0, 1.0)
+        return -xp.expm1(-rate * t)
 
 
 class StepDecay(Schedule):
@@ -278,14 +295,16 @@ class StepDecay(Schedule):
     """
 
     name = "step_decay"
+    every: float
+    factor: float
 
     def __init__(self, every: float, factor: float = 0.1):
         every = v.length(self.name, "every", every)
         factor = v.factor(self.name, "factor", factor)
         self._init(None, every=every, factor=factor)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        return np.power(float(self.factor), np.floor(t / self.every))
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return self.factor ** xp.floor(t / self.every)
 
 
 class MultiStep(Schedule):
@@ -294,11 +313,13 @@ class MultiStep(Schedule):
     ``f(t) = factor ^ (number of milestones <= t)``. Milestones strictly increase.
 
     >>> s = multistep([10, 20], factor=0.1)
-    >>> s(9), s(10), s(25)
+    >>> s(9), s(10), round(s(25), 15)
     (1.0, 0.1, 0.01)
     """
 
     name = "multistep"
+    milestones: tuple[Any, ...]
+    factor: float
 
     def __init__(self, milestones: Any, factor: float = 0.1):
         milestones = v.increasing(self.name, "milestones", milestones)
@@ -309,9 +330,8 @@ class MultiStep(Schedule):
         factor = v.factor(self.name, "factor", factor)
         self._init(milestones[-1], milestones=milestones, factor=factor)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        count = np.searchsorted(np.asarray(self.milestones, dtype=np.float64), t, side="right")
-        return np.power(float(self.factor), count.astype(np.float64))
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return self.factor ** xp.count_le(t, self.milestones)
 
     def phase_starts(self, until: float) -> list[float]:
         return [float(m) for m in self.milestones if 0 < m < until]
@@ -327,17 +347,20 @@ class Exponential(Schedule):
     """
 
     name = "exponential"
+    factor: float
+    every: float
+    staircase: bool
 
     def __init__(self, factor: float, every: float = 1, staircase: bool = False):
         factor = v.factor(self.name, "factor", factor)
         every = v.length(self.name, "every", every)
         self._init(None, factor=factor, every=every, staircase=bool(staircase))
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
+    def _eval(self, t: Any, xp: Namespace) -> Any:
         p = t / self.every
         if self.staircase:
-            p = np.floor(p)
-        return np.power(float(self.factor), p)
+            p = xp.floor(p)
+        return self.factor**p
 
 
 class InverseTime(Schedule):
@@ -350,16 +373,19 @@ class InverseTime(Schedule):
     """
 
     name = "inverse_time"
+    rate: float
+    every: float
+    staircase: bool
 
     def __init__(self, rate: float, every: float = 1, staircase: bool = False):
         rate = v.non_negative(self.name, "rate", rate)
         every = v.length(self.name, "every", every)
         self._init(None, rate=rate, every=every, staircase=bool(staircase))
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
+    def _eval(self, t: Any, xp: Namespace) -> Any:
         p = t / self.every
         if self.staircase:
-            p = np.floor(p)
+            p = xp.floor(p)
         return 1.0 / (1.0 + self.rate * p)
 
 
@@ -374,13 +400,14 @@ class InverseSqrt(Schedule):
     """
 
     name = "inverse_sqrt"
+    timescale: float
 
     def __init__(self, timescale: float = 1):
         timescale = v.length(self.name, "timescale", timescale)
         self._init(None, timescale=timescale)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        return 1.0 / np.sqrt(1.0 + t / self.timescale)
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return 1.0 / xp.sqrt(1.0 + t / self.timescale)
 
 
 class TanhDecay(Schedule):
@@ -393,6 +420,10 @@ class TanhDecay(Schedule):
     """
 
     name = "tanh_decay"
+    steps: float
+    floor: float
+    lower: float
+    upper: float
 
     def __init__(self, steps: float, floor: float = 0.0, lower: float = -7.0, upper: float = 3.0):
         steps = v.length(self.name, "steps", steps)
@@ -405,9 +436,9 @@ class TanhDecay(Schedule):
             raise ValueError(f"{self.name}: floor must be <= 1 (the peak), got {floor!r}")
         self._init(steps, steps=steps, floor=floor, lower=lower, upper=upper)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
+    def _eval(self, t: Any, xp: Namespace) -> Any:
         p = t / self.steps
-        return self.floor + 0.5 * (1.0 - self.floor) * (1.0 - np.tanh(self.lower * (1.0 - p) + self.upper * p))
+        return self.floor + 0.5 * (1.0 - self.floor) * (1.0 - xp.tanh(self.lower * (1.0 - p) + self.upper * p))
 
 
 class PiecewiseConstant(Schedule):
@@ -421,6 +452,8 @@ class PiecewiseConstant(Schedule):
     """
 
     name = "piecewise_constant"
+    boundaries: tuple[Any, ...]
+    values: tuple[Any, ...]
 
     def __init__(self, boundaries: Any, values: Any):
         boundaries = v.increasing(self.name, "boundaries", boundaries)
@@ -434,9 +467,8 @@ class PiecewiseConstant(Schedule):
             raise ValueError(f"{self.name}: boundaries must be > 0, got {boundaries[0]!r}")
         self._init(boundaries[-1] if boundaries else None, boundaries=boundaries, values=values)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        index = np.searchsorted(np.asarray(self.boundaries, dtype=np.float64), t, side="right")
-        return np.asarray(self.values, dtype=np.float64)[index]
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return xp.lookup(t, self.boundaries, self.values)
 
     def phase_starts(self, until: float) -> list[float]:
         return [float(b) for b in self.boundaries if b < until]
@@ -451,6 +483,8 @@ class PiecewiseLinear(Schedule):
     """
 
     name = "piecewise_linear"
+    knots: tuple[Any, ...]
+    values: tuple[Any, ...]
 
     def __init__(self, knots: Any, values: Any):
         knots = v.increasing(self.name, "knots", knots)
@@ -464,8 +498,8 @@ class PiecewiseLinear(Schedule):
             raise ValueError(f"{self.name}: knots must start at 0, got {knots[0]!r}")
         self._init(knots[-1], knots=knots, values=values)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        return np.interp(t, np.asarray(self.knots, dtype=np.float64), np.asarray(self.values, dtype=np.float64))
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        return xp.interp(t, self.knots, self.values)
 
     def phase_starts(self, until: float) -> list[float]:
         return [float(k) for k in self.knots[1:-1] if k < until]
@@ -486,6 +520,11 @@ class SGDR(Schedule):
     """
 
     name = "sgdr"
+    period: float
+    mult: float
+    decay: float
+    floor: float
+    cycles: int | None
 
     def __init__(
         self,
@@ -505,32 +544,38 @@ class SGDR(Schedule):
             raise ValueError(f"{self.name}: floor must be <= 1 (the first peak), got {floor!r}")
         if cycles is not None:
             cycles = v.integer(self.name, "cycles", cycles)
-        length = sum(period * mult**i for i in range(cycles)) if cycles is not None else None
-        self._init(length, period=period, mult=mult, decay=decay, floor=floor, cycles=cycles)
-        object.__setattr__(self, "_starts", [0])  # cache of exact cycle starts, grown on demand
+        self._init(None, period=period, mult=mult, decay=decay, floor=floor, cycles=cycles)
+        if cycles is not None:
+            try:
+                length = self._start(cycles)
+            except OverflowError:
+                length = math.inf
+            if not math.isfinite(length):
+                raise ValueError(
+                    f"{self.name}: cycles={cycles!r} with period={period!r}, mult={mult!r} is longer than a float "
+                    "can hold; give fewer cycles, or cycles=None for restarts forever"
+                )
+            object.__setattr__(self, "length", length)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
+    def _start(self, i: Any) -> Any:
+        """``S_i``, the step at which cycle ``i`` starts: ``period * i`` or ``period (mult^i - 1) / (mult - 1)``."""
         if self.mult == 1:
-            index = np.floor(t / self.period)
-            if self.cycles is not None:
-                index = np.minimum(index, self.cycles - 1)
-            start = index * self.period
-            period = np.full(t.shape, float(self.period))
-        else:
-            tmax = float(t.max()) if t.size else 0.0
-            starts = self._starts
-            while starts[-1] <= tmax and (self.cycles is None or len(starts) <= self.cycles):
-                i = len(starts) - 1
-                starts.append(starts[-1] + self.period * self.mult**i)
-            edges = np.asarray(starts, dtype=np.float64)
-            index = np.searchsorted(edges, t, side="right") - 1
-            if self.cycles is not None:
-                index = np.minimum(index, self.cycles - 1)
-            start = edges[index]
-            period = edges[index + 1] - start
-            index = index.astype(np.float64)
-        peak = np.power(float(self.decay), index)
-        return self.floor + (peak - self.floor) * 0.5 * (1.0 + np.cos(np.pi * (t - start) / period))
+            return self.period * i
+        return self.period * (self.mult**i - 1.0) / (self.mult - 1.0)
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
+        if self.mult == 1:
+            index = xp.floor(t / self.period)
+        else:  # the closed-form index, then one correction each way onto the exact boundary
+            index = xp.floor(xp.log(t * (self.mult - 1.0) / self.period + 1.0) / math.log(self.mult))
+            index = xp.where(self._start(index) > t, index - 1.0, index)
+            index = xp.where(self._start(index + 1.0) <= t, index + 1.0, index)
+        if self.cycles is not None:
+            index = xp.minimum(index, float(self.cycles - 1))
+        start = self._start(index)
+        period = self.period * self.mult**index if self.mult != 1 else self.period
+        peak = self.decay**index
+        return self.floor + (peak - self.floor) * 0.5 * (1.0 + xp.cos(math.pi * (t - start) / period))
 
     def phase_starts(self, until: float) -> list[float]:
         out: list[float] = []
@@ -559,6 +604,14 @@ class Cyclic(Schedule):
     """
 
     name = "cyclic"
+    up: float
+    down: float | None
+    base: float
+    peak: float
+    mode: str
+    gamma: float
+    amplitude: Schedule | None
+    amplitude_by: str
 
     def __init__(
         self,
@@ -585,20 +638,26 @@ class Cyclic(Schedule):
             amplitude=amplitude, amplitude_by=amplitude_by,
         )
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
+    def routes(self) -> tuple[Route, ...]:
+        if self.amplitude is None:
+            return ()
+        total = self.up + (self.up if self.down is None else self.down)
+        return (Route(self.amplitude, map=CycleIndex(total) if self.amplitude_by == "cycle" else IDENTITY),)
+
+    def _eval(self, t: Any, xp: Namespace) -> Any:
         down = self.up if self.down is None else self.down
         total = self.up + down
-        cycle = np.floor(t / total)
+        cycle = xp.floor(t / total)
         u = t - cycle * total
-        tri = np.where(u <= self.up, u / self.up, (total - u) / down)
+        tri = xp.where(u <= self.up, u / self.up, (total - u) / down)
         if self.amplitude is not None:
-            amp = self.amplitude._at(cycle if self.amplitude_by == "cycle" else t)
+            amp = self.routes()[0].value(t, xp)
         elif self.mode == "triangular2":
-            amp = np.power(0.5, cycle)
+            amp = 0.5**cycle
         elif self.mode == "exp_range":
-            amp = np.power(float(self.gamma), t)
+            amp = self.gamma**t
         else:
-            amp = 1.0
+            return self.base + (self.peak - self.base) * tri
         return self.base + (self.peak - self.base) * tri * amp
 
     def phase_starts(self, until: float) -> list[float]:

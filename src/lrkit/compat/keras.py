@@ -34,7 +34,7 @@ import numpy as np
 
 from lrkit import _validate as v
 from lrkit.compose import Scale
-from lrkit.schedule import Schedule
+from lrkit.schedule import NumpyForm, Schedule
 from lrkit.shapes import Anneal, Cosine, Exponential, InverseTime, PiecewiseConstant, Polynomial
 
 __all__ = [
@@ -64,7 +64,7 @@ def xla_quotient(t: np.ndarray, every: float) -> np.ndarray:
     return (t.astype(np.float32) * reciprocal).astype(np.float64)
 
 
-class KerasStaircase(Schedule):
+class KerasStaircase(NumpyForm):
     """Keras's staircase decays as they run under XLA in float32 (unitless, 1.0 at t=0).
 
     With ``k = floor(float32(t) * float32(1 / every))`` (see :func:`xla_quotient`):
@@ -76,6 +76,9 @@ class KerasStaircase(Schedule):
     """
 
     name = "keras_staircase"
+    kind: str
+    rate: float
+    every: float
 
     def __init__(self, kind: str, rate: float, every: float):
         kind = v.choice(self.name, "kind", kind, ("exponential", "inverse_time"))
@@ -83,14 +86,14 @@ class KerasStaircase(Schedule):
         every = v.length(self.name, "every", every)
         self._init(None, kind=kind, rate=rate, every=every)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
+    def _np_eval(self, t: np.ndarray) -> np.ndarray:
         k = np.floor(xla_quotient(t, self.every))
         if self.kind == "exponential":
             return np.power(float(self.rate), k)
         return 1.0 / (1.0 + self.rate * k)
 
 
-class KerasCyclicPolynomial(Schedule):
+class KerasCyclicPolynomial(NumpyForm):
     """Keras ``PolynomialDecay(cycle=True)``: each cycle restarts with a longer horizon.
 
     With ``k = max(1, ceil(t / steps))``: ``f(t) = (start - end) * (1 - t / (k steps)) ** power + end``;
@@ -102,6 +105,10 @@ class KerasCyclicPolynomial(Schedule):
     """
 
     name = "keras_cyclic_polynomial"
+    steps: float
+    power: float
+    start: float
+    end: float
 
     def __init__(self, steps: float, power: float = 1.0, start: float = 1.0, end: float = 0.0):
         steps = v.length(self.name, "steps", steps)
@@ -110,13 +117,13 @@ class KerasCyclicPolynomial(Schedule):
         end = v.number(self.name, "end", end)
         self._init(None, steps=steps, power=power, start=start, end=end)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
+    def _np_eval(self, t: np.ndarray) -> np.ndarray:
         k = np.where(t == 0, 1.0, np.ceil(xla_quotient(t, self.steps)))
         p = t / (self.steps * k)
         return (self.start - self.end) * np.power(1.0 - p, self.power) + self.end
 
 
-class KerasCosineRestarts(Schedule):
+class KerasCosineRestarts(NumpyForm):
     """Keras ``CosineDecayRestarts`` (unitless), with Keras's cycle index.
 
     Cycle ``i`` lasts ``first * t_mul ** i``; inside it
@@ -135,6 +142,10 @@ class KerasCosineRestarts(Schedule):
     """
 
     name = "keras_cosine_restarts"
+    first_decay_steps: float
+    t_mul: float
+    m_mul: float
+    alpha: float
 
     def __init__(self, first_decay_steps: float, t_mul: float = 2.0, m_mul: float = 1.0, alpha: float = 0.0):
         first_decay_steps = v.length(self.name, "first_decay_steps", first_decay_steps)
@@ -145,7 +156,7 @@ class KerasCosineRestarts(Schedule):
         alpha = v.number(self.name, "alpha", alpha)
         self._init(None, first_decay_steps=first_decay_steps, t_mul=t_mul, m_mul=m_mul, alpha=alpha)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
+    def _np_eval(self, t: np.ndarray) -> np.ndarray:
         first, mul = float(self.first_decay_steps), float(self.t_mul)
         q = xla_quotient(t, first).astype(np.float32)
         if mul == 1:

@@ -24,7 +24,7 @@ import numpy as np
 from lrkit import _validate as v
 from lrkit.compat._common import sequence, take_exact
 from lrkit.compose import Clamp, Scale
-from lrkit.schedule import Schedule
+from lrkit.schedule import NumpyForm, Schedule
 from lrkit.shapes import Anneal, Constant, Cosine, Exponential, PiecewiseConstant, Polynomial
 
 __all__ = [
@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 
-class OptaxCosine(Schedule):
+class OptaxCosine(NumpyForm):
     """optax's cosine decay with an ``exponent`` on the cosine factor (unitless, peak 1).
 
     ``f(t) = (1 - alpha) * ((1 + cos(pi * t / steps)) / 2) ** exponent + alpha``; with
@@ -58,6 +58,9 @@ class OptaxCosine(Schedule):
     """
 
     name = "optax_cosine"
+    steps: float
+    alpha: float
+    exponent: float
 
     def __init__(self, steps: float, alpha: float = 0.0, exponent: float = 1.0):
         steps = v.length(self.name, "steps", steps)
@@ -65,12 +68,12 @@ class OptaxCosine(Schedule):
         exponent = v.positive(self.name, "exponent", exponent)
         self._init(steps, steps=steps, alpha=alpha, exponent=exponent)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
+    def _np_eval(self, t: np.ndarray) -> np.ndarray:
         cosine = 0.5 * (1.0 + np.cos(np.pi * t / self.steps))
         return (1.0 - self.alpha) * np.power(cosine, self.exponent) + self.alpha
 
 
-class OptaxStaircase(Schedule):
+class OptaxStaircase(NumpyForm):
     """optax's staircase exponential decay, with optax's (XLA's) division: ``rate ** floor(t * (1/every))``.
 
     XLA rewrites ``count / transition_steps`` as ``count * (1 / transition_steps)``, so at some
@@ -85,13 +88,15 @@ class OptaxStaircase(Schedule):
     """
 
     name = "optax_staircase"
+    rate: float
+    every: float
 
     def __init__(self, rate: float, every: float):
         rate = v.factor(self.name, "rate", rate)
         every = v.length(self.name, "every", every)
         self._init(None, rate=rate, every=every)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
+    def _np_eval(self, t: np.ndarray) -> np.ndarray:
         return np.power(float(self.rate), np.floor(t * (1.0 / self.every)))
 
 

@@ -38,10 +38,12 @@ from typing import Any
 import numpy as np
 
 from lrkit import _validate as v
+from lrkit.backend import NUMPY
 from lrkit.compat._common import lr as _lr
 from lrkit.compat._common import sequence, shifted
 from lrkit.compose import _schedule
-from lrkit.schedule import Schedule
+from lrkit.routing import Route
+from lrkit.schedule import NumpyForm, Schedule
 from lrkit.shapes import Anneal, PiecewiseConstant, StepDecay
 
 __all__ = [
@@ -56,7 +58,7 @@ __all__ = [
 ]
 
 
-class TimmCycles(Schedule):
+class TimmCycles(NumpyForm):
     """timm's cycle arithmetic for its cosine, poly and tanh schedulers (absolute values).
 
     Cycle ``i`` lasts ``t_initial * cycle_mul**i``, starts at ``t_initial * (1 - mul**i) / (1 - mul)``
@@ -72,6 +74,17 @@ class TimmCycles(Schedule):
     """
 
     name = "timm_cycles"
+    t_initial: float
+    shape: str
+    peak: float
+    lr_min: float
+    cycle_mul: float
+    cycle_decay: float
+    cycle_limit: int
+    k_decay: float
+    power: float
+    lb: float
+    ub: float
 
     def __init__(
         self,
@@ -125,7 +138,7 @@ class TimmCycles(Schedule):
                 index = np.where(t == start, timm_i, index)
         return index.astype(np.float64)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
+    def _np_eval(self, t: np.ndarray) -> np.ndarray:
         mul, t0 = float(self.cycle_mul), float(self.t_initial)
         i = self._index(t)
         if mul == 1:
@@ -150,7 +163,7 @@ class TimmCycles(Schedule):
         return np.where(i < self.cycle_limit, value, low)
 
 
-class TimmStep(Schedule):
+class TimmStep(NumpyForm):
     """timm's step decay ``rate ** (t // every)`` with Python's exact floor division.
 
     For a fractional ``every`` this differs from ``floor(t / every)`` where the quotient rounds
@@ -162,17 +175,19 @@ class TimmStep(Schedule):
     """
 
     name = "timm_step"
+    every: float
+    rate: float
 
     def __init__(self, every: float, rate: float = 1.0):
         every = v.length(self.name, "every", every)
         rate = v.factor(self.name, "rate", rate)
         self._init(None, every=every, rate=rate)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
+    def _np_eval(self, t: np.ndarray) -> np.ndarray:
         return np.power(float(self.rate), np.floor_divide(t, float(self.every)))
 
 
-class TimmNoise(Schedule):
+class TimmNoise(NumpyForm):
     """timm's learning-rate noise: ``f(t) = s(t) * (1 + n(t))`` for ``start <= t < end``.
 
     ``n(t)`` is drawn from a ``torch.Generator`` seeded ``seed + floor(t)``: ``normal``:
@@ -186,6 +201,13 @@ class TimmNoise(Schedule):
     """
 
     name = "timm_noise"
+    schedule: Schedule
+    start: float
+    end: float | None
+    pct: float
+    std: float
+    seed: int
+    kind: str
 
     def __init__(
         self,
@@ -218,8 +240,11 @@ class TimmNoise(Schedule):
                     return float(noise)
         return float(2 * (torch.rand(1, generator=g).item() - 0.5) * self.pct)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
-        base = self.schedule._at(t)
+    def routes(self) -> tuple[Route, ...]:
+        return (Route(self.schedule),)
+
+    def _np_eval(self, t: np.ndarray) -> np.ndarray:
+        base = self.schedule._at(t, NUMPY)
         active = t >= self.start
         if self.end is not None:
             active &= t < self.end

@@ -71,8 +71,8 @@ def StepLR(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
 
     Native: ``step_decay(step_size, factor=gamma) * lr``.
 
-    >>> StepLR(1.0, 2)(5)
-    0.01
+    >>> StepLR(1.0, 2)(5)    # 0.1 ** 2, as torch's closed form gives it
+    0.010000000000000002
     """
     lr = _lr("StepLR", "lr", lr)
     step_size = whole("StepLR", "step_size", step_size)

@@ -31,7 +31,7 @@ import numpy as np
 from lrkit import _validate as v
 from lrkit.compat._common import sequence, shifted
 from lrkit.compose import Take
-from lrkit.schedule import Schedule
+from lrkit.schedule import NumpyForm, Schedule
 from lrkit.shapes import Anneal, Constant, InverseSqrt, Linear, Polynomial, Warmup
 
 __all__ = [
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 
-class HFCosine(Schedule):
+class HFCosine(NumpyForm):
     """Hugging Face's cosine multiplier, which keeps going past its end.
 
     ``f(t) = max(0, (1 + cos(2 pi cycles t / steps)) / 2 * (1 - floor) + floor)`` for every
@@ -64,6 +64,9 @@ class HFCosine(Schedule):
     """
 
     name = "hf_cosine"
+    steps: float
+    cycles: float
+    floor: float
 
     def __init__(self, steps: float, cycles: float = 0.5, floor: float = 0.0):
         steps = v.length(self.name, "steps", steps)
@@ -71,13 +74,13 @@ class HFCosine(Schedule):
         floor = v.number(self.name, "floor", floor)
         self._init(None, steps=steps, cycles=cycles, floor=floor)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
+    def _np_eval(self, t: np.ndarray) -> np.ndarray:
         progress = t / float(self.steps)
         factor = 0.5 * (1.0 + np.cos(np.pi * float(self.cycles) * 2.0 * progress))
         return np.maximum(0.0, factor * (1 - self.floor) + self.floor)
 
 
-class HFHardRestarts(Schedule):
+class HFHardRestarts(NumpyForm):
     """Hugging Face's cosine with ``cycles`` hard restarts over ``steps``, then 0.
 
     ``f(t) = max(0, (1 + cos(pi * ((cycles * t / steps) mod 1))) / 2)`` for ``t < steps``.
@@ -89,19 +92,21 @@ class HFHardRestarts(Schedule):
     """
 
     name = "hf_hard_restarts"
+    steps: float
+    cycles: int
 
     def __init__(self, steps: float, cycles: int = 1):
         steps = v.length(self.name, "steps", steps)
         cycles = v.integer(self.name, "cycles", cycles)
         self._init(steps, steps=steps, cycles=cycles)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
+    def _np_eval(self, t: np.ndarray) -> np.ndarray:
         progress = t / float(self.steps)
         value = np.maximum(0.0, 0.5 * (1.0 + np.cos(np.pi * np.mod(float(self.cycles) * progress, 1.0))))
         return np.where(progress >= 1.0, 0.0, value)
 
 
-class HFSqrtWarmup(Schedule):
+class HFSqrtWarmup(NumpyForm):
     """The ``'1-sqrt'`` warmup of Hugging Face's WSD: ``(1 - sqrt(1 - t/steps)) * (1 - start) + start``.
 
     >>> s = hf_sqrt_warmup(4)
@@ -110,13 +115,15 @@ class HFSqrtWarmup(Schedule):
     """
 
     name = "hf_sqrt_warmup"
+    steps: float
+    start: float
 
     def __init__(self, steps: float, start: float = 0.0):
         steps = v.length(self.name, "steps", steps)
         start = v.number(self.name, "start", start)
         self._init(steps, steps=steps, start=start)
 
-    def _eval(self, t: np.ndarray) -> np.ndarray:
+    def _np_eval(self, t: np.ndarray) -> np.ndarray:
         factor = 1.0 - np.sqrt(1.0 - t / float(self.steps))
         return np.maximum(0.0, factor * (1.0 - self.start) + self.start)
 

@@ -1,0 +1,178 @@
+"""Routing: which child of a combinator runs at step ``t``, and at what local step.
+
+Every combinator describes its children once, as :class:`Route` values: the child, the
+span ``[lo, hi)`` of the parent's (clipped) step on which the child is in charge, and the
+:class:`TimeMap` from the parent's step to the child's local step. Evaluation
+(:meth:`lrkit.Schedule._eval`), the reactive state (which plateau observes a metric at
+step ``t``: :func:`active`), and the plots' phase marks (:meth:`lrkit.Schedule.phase_starts`)
+all read these routes; nothing else re-derives a time map.
+
+============  =========================================  ===============================
+combinator    routes                                     local step
+============  =========================================  ===============================
+join          piece ``i`` on ``[S_i, S_{i+1})``          ``t - S_i`` (:class:`Offset`)
+repeat        the schedule everywhere                    ``t - k L`` (:class:`Periodic`)
+shift         the schedule everywhere                    ``max(t + by, 0)`` (:class:`Affine`)
+stretch       the schedule everywhere                    ``t / factor`` (:class:`Affine`)
+cyclic        the amplitude everywhere                   the cycle index (:class:`CycleIndex`)
+product, ...  every factor everywhere                    ``t`` (:data:`IDENTITY`)
+============  =========================================  ===============================
+
+>>> import lrkit as lk
+>>> s = lk.warmup(10) >> (lk.constant(1.0, 90) * lk.plateau())
+>>> [(type(r.child).__name__, r.lo, r.hi) for r in s.routes()]
+[('Warmup', 0, 10), ('Product', 10, inf)]
+>>> s.routes()[1].map.forward(25.0, lk.backend.MATH)
+15.0
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lrkit.backend import Namespace
+    from lrkit.schedule import Schedule
+
+__all__ = ["IDENTITY", "Affine", "CycleIndex", "Offset", "Periodic", "Route", "TimeMap", "active"]
+
+_MARKS = 1000  # at most this many periodic marks (plots)
+
+
+class TimeMap:
+    """A map from a parent's step to a child's local step (and back, for phase marks)."""
+
+    def forward(self, t: Any, xp: Namespace) -> Any:
+        """The child's local step at the parent's step ``t`` (any namespace)."""
+        return t
+
+    def span(self, lo: float, hi: float) -> float:
+        """The local steps the child reaches while the parent runs ``[lo, hi)``."""
+        return hi
+
+    def inverse(self, marks: list[float], lo: float, hi: float) -> list[float]:
+        """Parent steps in ``[lo, hi)`` where the child's local ``marks`` fall (plus restarts)."""
+        return [m for m in marks if lo <= m < hi]
+
+
+#: The parent's step, unchanged (products, scales, clamps, noise, take, recipes).
+IDENTITY = TimeMap()
+
+
+@dataclass(frozen=True)
+class Offset(TimeMap):
+    """``local = t - offset``: a piece of a join."""
+
+    offset: float
+
+    def forward(self, t: Any, xp: Namespace) -> Any:
+        if xp.traced:  # pieces that are not in charge are evaluated too: keep their step >= 0
+            return xp.maximum(t - self.offset, 0.0)
+        return t - self.offset
+
+    def span(self, lo: float, hi: float) -> float:
+        return hi - self.offset
+
+    def inverse(self, marks: list[float], lo: float, hi: float) -> list[float]:
+        return [m + self.offset for m in marks if lo <= m + self.offset < hi]
+
+
+@dataclass(frozen=True)
+class Affine(TimeMap):
+    """``local = max(scale * t + by, 0)``: :func:`shift` (scale 1) and :func:`stretch` (by 0)."""
+
+    scale: float = 1.0
+    by: float = 0.0
+
+    def forward(self, t: Any, xp: Namespace) -> Any:
+        u = t * self.scale if self.scale != 1.0 else t
+        return xp.maximum(u + self.by, 0.0) if self.by else u
+
+    def span(self, lo: float, hi: float) -> float:
+        return max(hi * self.scale + self.by, 0.0)
+
+    def inverse(self, marks: list[float], lo: float, hi: float) -> list[float]:
+        return [(m - self.by) / self.scale for m in marks if lo <= (m - self.by) / self.scale < hi]
+
+
+@dataclass(frozen=True)
+class Periodic(TimeMap):
+    """``local = t - k * period``, ``k = floor(t / period)`` (at most ``times - 1``): :func:`repeat`."""
+
+    period: float
+    times: int | None = None
+
+    def forward(self, t: Any, xp: Namespace) -> Any:
+        k = xp.floor(t / self.period)
+        if self.times is not None:
+            k = xp.minimum(k, float(self.times - 1))
+        return t - k * self.period
+
+    def span(self, lo: float, hi: float) -> float:
+        return min(hi, self.period)
+
+    def inverse(self, marks: list[float], lo: float, hi: float) -> list[float]:
+        count = self.times if self.times is not None else (math.ceil(hi / self.period) if math.isfinite(hi) else 1)
+        out: list[float] = []
+        for k in range(min(count, _MARKS)):
+            base = k * self.period
+            if base >= hi:
+                break
+            if base > lo:
+                out.append(base)  # a restart
+            out.extend(base + m for m in marks if lo <= base + m < hi and 0 < m < self.period)
+        return out
+
+
+@dataclass(frozen=True)
+class CycleIndex(TimeMap):
+    """``local = floor(t / period)``: :func:`cyclic`'s amplitude, evaluated at the cycle index."""
+
+    period: float
+
+    def forward(self, t: Any, xp: Namespace) -> Any:
+        return xp.floor(t / self.period)
+
+    def span(self, lo: float, hi: float) -> float:
+        return math.floor(hi / self.period) if math.isfinite(hi) else hi
+
+    def inverse(self, marks: list[float], lo: float, hi: float) -> list[float]:
+        return []  # the amplitude's own phases are cycle numbers, not steps
+
+
+@dataclass(frozen=True)
+class Route:
+    """``child`` runs on the parent's steps ``[lo, hi)`` at local step ``map.forward(t)``."""
+
+    child: Schedule
+    lo: float = 0.0
+    hi: float = math.inf
+    map: TimeMap = IDENTITY
+
+    def value(self, t: Any, xp: Namespace) -> Any:
+        """The child's value at the parent's step ``t``."""
+        return self.child._at(self.map.forward(t, xp), xp)
+
+
+def active(node: Schedule, t: float, visit: Any) -> None:
+    """Call ``visit(leaf, local_step)`` for every node without routes whose value applies at ``t``.
+
+    Walks the routes from ``node`` down: a join visits only the piece in charge, every other
+    combinator each child, at the local step its :class:`TimeMap` gives.
+    """
+    from lrkit.backend import MATH
+
+    stack = [(node, float(t))]
+    while stack:
+        current, step = stack.pop()
+        if current.length is not None:
+            step = min(step, current.length)
+        routes = current.routes()
+        if not routes:
+            visit(current, step)
+            continue
+        for route in reversed(routes):  # reversed: children are visited in order
+            if route.lo <= step < route.hi:
+                stack.append((route.child, route.map.forward(step, MATH)))
