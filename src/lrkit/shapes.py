@@ -53,7 +53,7 @@ def ramp(t: Any, steps: float, start: float, end: float, shape: str, xp: Namespa
     (0.5, 0.25)
     """
     p = t / steps
-    low, high = min(start, end), max(start, end)
+    low, high = (start, end) if start < end else (end, start)
     if shape == "exp":
         value = xp.where(p <= 0.0, start, end * (start / end) ** (1.0 - p))
     else:

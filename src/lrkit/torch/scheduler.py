@@ -17,10 +17,12 @@ Semantics (decided once; see docs/torch.md):
   epochs; ``clock=WallClock(...)`` makes ``t`` seconds.
 * **Past the end** of a finite schedule the final value is held and a warning is given once.
 
-Values are evaluated in blocks of 1,024 updates aligned to absolute update numbers
-(block ``k`` covers ``[1024 k, 1024 (k+1))``) and cached as Python floats, so ``step()`` is an index
-and a write, and a resumed run reads the very same block: values are bitwise those of an
-uninterrupted run.
+Values at whole progress counts come from one place, :class:`_Table`: each distinct schedule is
+evaluated with numpy in blocks of 64 updates aligned to absolute update numbers (block ``k``
+covers ``[64 k, 64 (k+1))``), so ``step()`` is an index and a write, and a resumed run reads the
+very same block: values are bitwise those of an uninterrupted run and of ``schedule(np.arange(n))``.
+(A scalar ``math`` evaluation costs ~1-3 us per schedule, a block ~0.3 us per update amortised: see
+BENCHMARKS.md.) Fractional progress (a wall clock) evaluates each schedule with ``math`` per step.
 
 >>> import torch, lrkit as lk
 >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
@@ -50,15 +52,34 @@ from lrkit.torch.distributed import agree_elapsed, reduce_metric
 
 __all__ = ["Scheduler"]
 
-_SHIFT = 10
-BLOCK = 1 << _SHIFT  #: updates per cached block of values
+_SHIFT = 6
+BLOCK = 1 << _SHIFT  #: updates per block of values computed at once
 _MASK = BLOCK - 1
 _FORMAT = "lrkit.torch.Scheduler"
 _IDLE_WARNING = 100  # step() calls without any optimizer update before we say so
+_EPOCH_CALLS = 3  # step() calls that each saw the same k > 1 updates: the user steps per epoch
 
 ScheduleSpec = Schedule | Sequence[Schedule]
 
 
+class _Table:
+    """One schedule's values at whole progress counts, evaluated with numpy 64 at a time (aligned blocks)."""
+
+    __slots__ = ("block", "schedule", "upe", "values")
+
+    def __init__(self, schedule: Schedule, upe: float | None):
+        self.schedule = schedule
+        self.upe = upe
+        self.block = -1
+        self.values: Any = None
+
+    def at(self, n: int) -> float:
+        k = n >> _SHIFT
+        if k != self.block:
+            t = np.arange(k << _SHIFT, (k + 1) << _SHIFT, dtype=np.float64)
+            self.values = self.schedule(t if self.upe is None else t / self.upe)
+            self.block = k
+        return self.values.item(n & _MASK)  # type: ignore[no-any-return]
 
 
 @torch.compiler.disable
@@ -128,7 +149,6 @@ class Scheduler(LRScheduler):
         self._by_update = advance == "update"
         self._upe = updates_per_epoch
         self._clock = clock
-        self._reduce, self._agree = reduce_metric, agree_elapsed
 
         specs: dict[str, ScheduleSpec] = {"lr": schedule}
         for name, spec in (hyper or {}).items():
@@ -154,39 +174,27 @@ class Scheduler(LRScheduler):
                 raise ValueError(f"Scheduler: lr_scale must hold finite numbers >= 0 (one per group), got {bad[0]!r}")
         self._lr_scale = None if lr_scale is None else [float(x) for x in lr_scale]
 
-        # distinct schedules (one cache each), and the group -> schedule index per key
-        self._schedules: list[Schedule] = []
-        self._assign: dict[str, list[int] | int] = {}
-        for name, spec in specs.items():
-            self._assign[name] = self._register(name, spec)
-
+        self._schedules: list[Schedule] = []  # distinct schedules, one table each
+        self._assign: dict[str, list[int] | int] = {name: self._register(name, spec) for name, spec in specs.items()}
         self._count = [0]  # real optimizer updates, incremented by the step post-hook
         self._attach()
 
         self._base: dict[str, list[float]] = {name: [] for name in specs}
-        self._targets: list[Target] = []
-        self._groups: list[dict[str, Any]] = []
         self._n = 0  # progress (updates or calls) whose values are written
         self._step_count = 0  # torch's counter, kept because Accelerate reads and bumps it
         self._idle = 0
+        self._calls = (0, 0, 0)  # (calls seen, updates at the last call, updates per call) for the epoch check
         self._zero_check = True
         self._warned_end = False
-        self._controllers: list[Any] = [None] * len(self._schedules)
-        self._active: list[tuple[int, Any]] = []
-        self._resolved = list(self._schedules)
-        self._setup_reactive()
-        self._cache: list[list[float]] = []
-        self._k = -1
-        self._rows: list[tuple[dict[str, Any], str, list[float], float]] = []
-        self._slow: list[tuple[dict[str, Any], Target, list[float]]] = []
-        self._lo, self._hi = 0, -1  # updates [lo, hi] can take the fast path
+        self._controllers = [Controller(s) for s in self._schedules]
+        self._active = [(j, c) for j, c in enumerate(self._controllers) if c.reactive]
+        self._tables = [_Table(s, self._upe) for s in self._schedules]
         # length 0 (a bare plateau multiplier) has no duration to run past: no end warning for it
         self._ends = [math.inf if not s.length else float(s.length) for s in self._schedules]
         end = min(self._ends)
         self._end = end * self._upe if (self._upe is not None and math.isfinite(end)) else end
         self._adopt_groups()
-        self._apply(0)
-        self._hi = -1  # the first step takes the general path (it checks for all-zero bases)
+        self._write(self._values(0))
 
     # -- construction helpers ------------------------------------------------------------
     def _attach(self) -> None:
@@ -234,13 +242,6 @@ class Scheduler(LRScheduler):
             return [index(s, f"{label}[{i}]") for i, s in enumerate(spec)]
         raise TypeError(f"Scheduler: {label} must be an lrkit Schedule or a list of them, got {spec!r}")
 
-    def _setup_reactive(self) -> None:
-        for j, s in enumerate(self._schedules):
-            controller = Controller(s)
-            if controller.reactive:
-                self._controllers[j] = controller
-        self._active = [(j, c) for j, c in enumerate(self._controllers) if c is not None]
-
     def _adopt_groups(self) -> None:
         """Capture base values of groups not seen before and (re)build the write plan."""
         groups = self.optimizer.param_groups
@@ -262,10 +263,6 @@ class Scheduler(LRScheduler):
             )
         self._groups = groups
         self._ngroups = len(groups)
-        self._build_plan()
-
-    def _build_plan(self) -> None:
-        groups = self._groups
         targets = []
         for name, bases in self._base.items():
             assign = self._assign[name]
@@ -273,17 +270,11 @@ class Scheduler(LRScheduler):
             for g, base in enumerate(bases):
                 j = assign if isinstance(assign, int) else assign[g]
                 scale = self._lr_scale[g] if (name == "lr" and self._lr_scale is not None) else 1.0
-                if base == 0.0:
-                    factor = 0.0
-                elif name in self._relative:
-                    factor = base * scale
-                else:
-                    factor = scale
+                factor = 0.0 if base == 0.0 else base * scale if name in self._relative else scale
                 targets.append(Target(g, name, key, index, j, factor))
         self._targets = targets
-        self._fast = [(groups[t.group], t.key, t.schedule, t.factor) for t in targets if is_plain(groups[t.group], t)]
-        self._slow_targets = [(groups[t.group], t) for t in targets if not is_plain(groups[t.group], t)]
-        self._hi = -1  # re-arm the fast path in _apply
+        self._plain = [(groups[t.group], t.key, t.schedule, t.factor) for t in targets if is_plain(groups[t.group], t)]
+        self._other = [(groups[t.group], t) for t in targets if not is_plain(groups[t.group], t)]
 
     # -- the update clock ------------------------------------------------------------------
     def step(self, metric: float | None = None) -> None:  # type: ignore[override]
@@ -291,52 +282,70 @@ class Scheduler(LRScheduler):
 
         With ``advance="update"`` progress is the number of real optimizer updates: a call after a
         micro-batch or after an update skipped by ``GradScaler`` changes nothing. ``metric`` feeds a
-        ``plateau`` in the schedule (reduced across ranks first).
+        ``plateau`` in the schedule (reduced across ranks first). There is no epoch argument (torch
+        deprecated it): progress is counted, never set.
 
         Inside a ``torch.compile``'d function the step runs eagerly (a graph break, as torch's own
         schedulers get): traced, every new learning rate would be a new constant and a recompile.
         (``torch.compiler.is_compiling`` is called through its module on purpose: dynamo does not
-        fold a module-level alias of it, and the step would be traced.)
+        fold a module-level alias of it, and the step would be traced.) To compute the learning rate
+        inside a fully compiled step, evaluate the schedule on a step tensor (docs/torch.md).
         """
         if torch.compiler.is_compiling():
             return _eager_step(self, metric)  # calls step() again, eagerly: is_compiling() is then False
-        if metric is None:
-            if self._by_update:
-                n = self._count[0]
-                if n == self._n and self._clock is None:  # no new update: nothing changes
-                    if n == 0:
-                        self._idle_call()
-                    return
-            else:
-                n = self._n + 1
-            # fast path: inside the cached block, before the end, same groups: index and write
-            if self._lo <= n <= self._hi:
-                groups = self.optimizer.param_groups
-                if groups is self._groups and len(groups) == self._ngroups:
-                    self._n = n
-                    i = n - self._lo
-                    for group, key, row, factor in self._rows:
-                        group[key] = factor * row[i]
-                    if self._slow:
-                        for group, target, row in self._slow:
-                            write(group, target, target.factor * row[i])
-                    return
+        if self._by_update:
+            n = self._count[0]
+            if n == self._n and metric is None and self._clock is None:  # no new update: nothing changes
+                if n == 0:
+                    self._idle_call()
+                return
+            if self._calls[0] < _EPOCH_CALLS:
+                self._check_epochs(n)
         else:
-            n = self._count[0] if self._by_update else self._n + 1
-        self._general_step(n, metric)
-
-    def _general_step(self, n: int, metric: float | None) -> None:
-        self._n = n
-        where = self._clock_progress() if self._clock is not None else None
+            n = self._n + 1
         if metric is not None:
-            self._observe(metric, where)
-            if self._clock is None and self._lo <= n <= self._hi and self._groups is self.optimizer.param_groups:
-                if len(self._groups) == self._ngroups:  # nothing reduced: write from the cached block
-                    self._write_row(n - self._lo)
-                    return
+            self._observe(metric)
+        self._n = n
         if self._zero_check:
             self._warn_all_zero()
-        self._apply(n, where)
+        if self.optimizer.param_groups is not self._groups or len(self._groups) != self._ngroups:
+            self._adopt_groups()
+        self._write(self._values(n))
+
+    def _values(self, n: int) -> list[float]:
+        """Each distinct schedule's value at progress ``n`` (tables), or now (a clock: ``math``, per step)."""
+        if self._clock is not None:
+            progress = self._clock_progress()
+            if not self._warned_end and any(p > end for p, end in zip(progress, self._ends)):
+                self._warn_end(max(progress))
+            return [float(c.resolve()(p)) for c, p in zip(self._controllers, progress)]
+        if n > self._end and not self._warned_end:
+            self._warn_end(n)
+        return [table.at(n) for table in self._tables]
+
+    def _write(self, values: list[float]) -> None:
+        for group, key, j, factor in self._plain:
+            group[key] = factor * values[j]
+        for group, target in self._other:
+            write(group, target, target.factor * values[target.schedule])
+
+    def _check_epochs(self, n: int) -> None:
+        """Warn once when every call sees the same k > 1 new updates: the loop most likely steps per epoch."""
+        calls, last, per = self._calls
+        delta = n - last
+        if calls and delta != per:
+            self._calls = (_EPOCH_CALLS, n, 0)  # not regular: stop checking
+            return
+        self._calls = (calls + 1, n, delta)
+        if calls + 1 == _EPOCH_CALLS and delta > 1:
+            warnings.warn(
+                f"Scheduler: step() was called once every {delta} optimizer updates; lrkit counts updates, so "
+                f"each call moves the schedule {delta} steps. If you step once per epoch, build "
+                "Scheduler(..., advance='call') (schedule in epochs) or write the schedule in updates and call "
+                "step() after every optimizer.step()",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _warn_all_zero(self) -> None:
         # checked at the first step, not at construction: a resume may build the Scheduler on an optimizer
@@ -352,80 +361,33 @@ class Scheduler(LRScheduler):
                     stacklevel=3,
                 )
 
-    def _apply(self, n: int, where: list[float] | None = None) -> None:
-        """The general path: adopt changed groups, warn past the end, fill the block, write, arm the fast path."""
-        groups = self.optimizer.param_groups
-        if groups is not self._groups or len(groups) != self._ngroups:
-            self._adopt_groups()
-        if self._clock is not None:
-            self._apply_clock(where)
-            return
-        if n > self._end and not self._warned_end:
-            self._warn_end(n)
-        k = n >> _SHIFT
-        if k != self._k:
-            self._cache = self._block(k)
-            self._k = k
-        cache = self._cache
-        self._rows = [(group, key, cache[j], factor) for group, key, j, factor in self._fast]
-        self._slow = [(group, target, cache[target.schedule]) for group, target in self._slow_targets]
-        self._lo = k * BLOCK
-        self._hi = self._lo + BLOCK - 1
-        if not self._warned_end and self._end < self._hi:
-            self._hi = math.floor(self._end)  # the first step past the end takes the general path and warns
-        self._write_row(n - self._lo)
-
-    def _write_row(self, i: int) -> None:
-        """Write entry ``i`` of the cached block into every target (the loop the fast path inlines)."""
-        for group, key, row, factor in self._rows:
-            group[key] = factor * row[i]
-        for group, target, row in self._slow:
-            write(group, target, target.factor * row[i])
-
-    def _block(self, k: int) -> list[list[float]]:
-        t = np.arange(k * BLOCK, (k + 1) * BLOCK, dtype=np.float64)
-        if self._upe is not None:
-            t = t / self._upe
-        return [s(t).tolist() for s in self._resolved]
-
-    def _progress(self, n: int) -> float:
+    def _progress(self, n: float) -> float:
         return n / self._upe if self._upe is not None else float(n)
 
     def _clock_progress(self) -> list[float]:
         """Each schedule's progress at this instant: the seconds are agreed across ranks once."""
-        seconds = float(self._agree(self._clock.elapsed(), getattr(self._clock, "agree", "rank0")))
+        seconds = float(agree_elapsed(self._clock.elapsed(), getattr(self._clock, "agree", "rank0")))
         updates = self._progress(self._n)
         return [float(self._clock.progress(s, updates=updates, elapsed=seconds)) for s in self._schedules]
 
-    def _apply_clock(self, where: list[float] | None) -> None:
-        progress = self._clock_progress() if where is None else where
-        if not self._warned_end:
-            for p, end in zip(progress, self._ends, strict=True):
-                if p > end:
-                    self._warn_end(p)
-                    break
-        values = [s(p) for s, p in zip(self._resolved, progress, strict=True)]
-        groups = self._groups
-        for t in self._targets:
-            write(groups[t.group], t, t.factor * values[t.schedule])
-
-    def _observe(self, metric: float, where: list[float] | None) -> None:
-        active = self._active
-        if not active:
+    def _observe(self, metric: Any) -> None:
+        if not self._active:
+            if isinstance(metric, numbers.Integral) and not isinstance(metric, bool):
+                raise ValueError(
+                    f"Scheduler.step({metric!r}): lrkit's Scheduler takes no epoch argument (torch deprecated "
+                    "step(epoch)): progress is counted from optimizer updates, never set. Call step() with no "
+                    "argument; to step once per epoch build Scheduler(..., advance='call')"
+                )
             raise ValueError(
                 f"Scheduler.step(metric={metric!r}): the schedule has no plateau(...) to feed; "
                 "call step() without a metric, or put a plateau in the schedule"
             )
-        value = float(self._reduce(metric))
-        at = self._n / self._upe if self._upe is not None else float(self._n)
-        changed = False
-        for j, controller in active:
+        value = float(reduce_metric(metric))
+        where = self._clock_progress() if self._clock is not None else None
+        at = self._progress(self._count[0] if self._by_update else self._n + 1)
+        for j, controller in self._active:
             if controller.observe(value, at if where is None else where[j]):
-                self._resolved[j] = controller.resolve()
-                changed = True
-        if changed:
-            self._k = -1
-            self._hi = -1
+                self._tables[j] = _Table(controller.resolve(), self._upe)
 
     def _idle_call(self) -> None:
         self._idle += 1
@@ -461,8 +423,16 @@ class Scheduler(LRScheduler):
 
     @property
     def last_epoch(self) -> int:  # type: ignore[override]
-        """Torch's name for :attr:`updates`."""
+        """Torch's name for :attr:`updates` (read-only: progress is counted, never set)."""
         return self._n
+
+    @last_epoch.setter
+    def last_epoch(self, value: int) -> None:
+        raise TypeError(
+            "lrkit.torch.Scheduler cannot be driven by another scheduler (torch's SequentialLR / ChainedScheduler "
+            "set or combine last_epoch): compose the schedules in lrkit instead, in sequence with >> "
+            "(lk.warmup(500) >> lk.cosine(9500)) or multiplied with * (a * b), and give one Scheduler the result"
+        )
 
     @property
     def base_lrs(self) -> list[float]:  # type: ignore[override]
@@ -482,7 +452,12 @@ class Scheduler(LRScheduler):
         return [g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"] for g in self.optimizer.param_groups]
 
     def get_lr(self) -> list[Any]:
-        """Same as :meth:`get_last_lr` (values are closed-form; nothing is computed recursively)."""
+        """The learning rates :meth:`step` writes now; like torch, warns that :meth:`get_last_lr` is the reader."""
+        warnings.warn(
+            "To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
+            UserWarning,
+            stacklevel=2,
+        )
         return self.get_last_lr()
 
     @property
@@ -500,12 +475,9 @@ class Scheduler(LRScheduler):
         if isinstance(update, bool) or not isinstance(update, numbers.Real) or not update >= 0:
             raise ValueError(f"Scheduler.value_at: update must be a number >= 0, got {update!r}")
         if self._clock is None and float(update).is_integer():
-            n = int(update)
-            k = n >> _SHIFT
-            cache = self._cache if k == self._k else self._block(k)
-            values = [row[n & _MASK] for row in cache]
+            values = [_Table(t.schedule, self._upe).at(int(update)) for t in self._tables]
         else:
-            values = [s(update) for s in self._resolved]
+            values = [float(c.resolve()(update)) for c in self._controllers]
         return [t.factor * values[t.schedule] for t in self._targets if t.name == key]
 
     # -- resume ----------------------------------------------------------------------------------
@@ -520,13 +492,13 @@ class Scheduler(LRScheduler):
         }
 
     def state_dict(self) -> dict[str, Any]:
-        """A small, JSON-safe dict: progress, schedules (to check on load), bases, reactive/clock state."""
+        """A small, JSON-safe dict: progress, schedules (their configs: the identity), bases, reactive/clock state."""
         state: dict[str, Any] = {"format": _FORMAT, "version": 1}
         state.update(self._identity())
         state["updates"] = self._count[0] if self._by_update else self._n
         state["base"] = {k: list(v) for k, v in self._base.items()}
         state["warned_end"] = self._warned_end
-        state["controllers"] = [None if c is None else c.state_dict() for c in self._controllers]
+        state["controllers"] = [c.state_dict() if c.reactive else None for c in self._controllers]
         state["clock"] = None if self._clock is None else self._clock.state_dict()
         return state
 
@@ -563,21 +535,17 @@ class Scheduler(LRScheduler):
         self._base = {k: [float(x) for x in v] for k, v in base.items()}
         self._count[0] = int(state["updates"])
         self._n = int(state["updates"])
+        self._calls = (_EPOCH_CALLS, self._n, 0)  # a resumed run was checked when it started
         self._warned_end = bool(state.get("warned_end", False))
         self._zero_check = True
-        self._resolved = list(self._schedules)
         for j, (c, saved) in enumerate(zip(self._controllers, state.get("controllers") or [], strict=False)):
-            if c is not None and saved is not None:
+            if c.reactive and saved is not None:
                 c.load_state_dict(saved)
-                self._resolved[j] = c.resolve()
+            self._tables[j] = _Table(c.resolve(), self._upe)
         if self._clock is not None and state.get("clock") is not None:
             self._clock.load_state_dict(state["clock"])
-        self._k = -1
-        self._groups = self.optimizer.param_groups
-        self._ngroups = len(self._groups)
-        self._build_plan()
-        self._apply(self._n)
-        self._hi = -1
+        self._adopt_groups()
+        self._write(self._values(self._n))
 
 
 def _jsonish(value: Any) -> Any:
