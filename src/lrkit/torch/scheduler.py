@@ -58,6 +58,7 @@ _MASK = BLOCK - 1
 _FORMAT = "lrkit.torch.Scheduler"
 _IDLE_WARNING = 100  # step() calls without any optimizer update before we say so
 _EPOCH_CALLS = 3  # step() calls that each saw the same k > 1 updates: the user steps per epoch
+_UNFED = 1000  # progress with an active plateau and never a metric before we say so
 
 ScheduleSpec = Schedule | Sequence[Schedule]
 
@@ -186,6 +187,8 @@ class Scheduler(LRScheduler):
         self._calls = (0, 0, 0)  # (calls seen, updates at the last call, updates per call) for the epoch check
         self._zero_check = True
         self._warned_end = False
+        self._fed = False  # a metric has reached the plateau(s)
+        self._last: Any = None  # the float last written into the first plain target (foreign writes)
         self._controllers = [Controller(s) for s in self._schedules]
         self._active = [(j, c) for j, c in enumerate(self._controllers) if c.reactive]
         self._tables = [_Table(s, self._upe) for s in self._schedules]
@@ -303,8 +306,15 @@ class Scheduler(LRScheduler):
                 self._check_epochs(n)
         else:
             n = self._n + 1
+        if self._plain:
+            group, key = self._plain[0][0], self._plain[0][1]
+            found = group[key]
+            if found is not self._last and found != self._last:
+                self._foreign_write(found)
         if metric is not None:
             self._observe(metric)
+        elif self._active and not self._fed and n >= _UNFED:
+            self._warn_unfed(n)
         self._n = n
         if self._zero_check:
             self._warn_all_zero()
@@ -328,6 +338,30 @@ class Scheduler(LRScheduler):
             group[key] = factor * values[j]
         for group, target in self._other:
             write(group, target, target.factor * values[target.schedule])
+        if self._plain:
+            self._last = self._plain[0][0][self._plain[0][1]]
+
+    def _foreign_write(self, found: Any) -> None:
+        """Someone else wrote the value since our last step (another scheduler, or user code): say so, loudly."""
+        group = next(t for t in self._targets if self._groups[t.group] is self._plain[0][0])
+        raise RuntimeError(
+            f"Scheduler: param group {group.group}'s {group.name!r} was changed outside lrkit since the last "
+            f"step (it is now {found!r}, lrkit wrote {self._last!r}). Another scheduler (torch's ChainedScheduler or "
+            "SequentialLR, a second LRScheduler on this optimizer) or your code writes it, and lrkit would silently "
+            "drop that change. Compose the schedules in lrkit instead (a * b, a >> b) and drive the optimizer with "
+            "one Scheduler; to change the base learning rate mid-run, build a new Scheduler"
+        )
+
+    def _warn_unfed(self, n: int) -> None:
+        self._fed = True  # warn once
+        warnings.warn(
+            f"Scheduler: the schedule has a plateau(...) but no metric reached it in {n} steps, so it never "
+            "reduces. Pass the metric: sched.step(metric=val_loss). Lightning: return {'scheduler': sched, "
+            "'interval': 'epoch', 'monitor': 'val_loss', 'reduce_on_plateau': True} from configure_optimizers; "
+            "Hugging Face Trainer: add lrkit.torch.hf.PlateauCallback(sched) to callbacks",
+            UserWarning,
+            stacklevel=3,
+        )
 
     def _check_epochs(self, n: int) -> None:
         """Warn once when every call sees the same k > 1 new updates: the loop most likely steps per epoch."""
@@ -382,6 +416,7 @@ class Scheduler(LRScheduler):
                 f"Scheduler.step(metric={metric!r}): the schedule has no plateau(...) to feed; "
                 "call step() without a metric, or put a plateau in the schedule"
             )
+        self._fed = True
         value = float(reduce_metric(metric))
         where = self._clock_progress() if self._clock is not None else None
         at = self._progress(self._count[0] if self._by_update else self._n + 1)
@@ -544,6 +579,7 @@ class Scheduler(LRScheduler):
             self._tables[j] = _Table(c.resolve(), self._upe)
         if self._clock is not None and state.get("clock") is not None:
             self._clock.load_state_dict(state["clock"])
+        self._fed = self._fed or any(c.state_dict()["plateaus"] and c.states[0].calls for _, c in self._active)
         self._adopt_groups()
         self._write(self._values(self._n))
 
