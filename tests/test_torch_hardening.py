@@ -41,6 +41,7 @@ def epochs_loop(sched_factory, epochs: int = 4, batches: int = 4) -> tuple[list[
 
 def test_stepping_once_per_epoch_warns_once_and_names_the_fix() -> None:
     seen, caught = epochs_loop(lambda opt: Scheduler(opt, lk.step_decay(3, factor=0.5)), epochs=6)
+    assert seen[:4] == [0.1, 0.05, 0.025, 0.00625]  # what the user got: counted in updates (4 per epoch)
     assert len(caught) == 1 and "advance='call'" in str(caught[0].message) and "every 4" in str(caught[0].message)
     torch_seen, _ = epochs_loop(lambda opt: torch.optim.lr_scheduler.StepLR(opt, 3, 0.5), epochs=6)
     fixed, none = epochs_loop(lambda opt: Scheduler(opt, lk.step_decay(3, factor=0.5), advance="call"), epochs=6)
