@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import warnings
 import weakref
 from collections.abc import Collection, Mapping, Sequence
@@ -83,9 +84,18 @@ class _Table:
         return self.values.item(n & _MASK)  # type: ignore[no-any-return]
 
 
-@torch.compiler.disable
-def _eager_step(scheduler: Scheduler, metric: float | None) -> None:
+def _step(scheduler: Scheduler, metric: float | None) -> None:
     scheduler.step(metric)
+
+
+_EAGER: list[Any] = []
+
+
+def _eager_step() -> Any:
+    """``step`` behind ``torch.compiler.disable``, built on first use: the decorator imports dynamo (~4 s)."""
+    if not _EAGER:
+        _EAGER.append(torch.compiler.disable(_step))
+    return _EAGER[0]
 
 
 class Scheduler(LRScheduler):
@@ -198,6 +208,8 @@ class Scheduler(LRScheduler):
         self._end = end * self._upe if (self._upe is not None and math.isfinite(end)) else end
         self._adopt_groups()
         self._write(self._values(0))
+        if "torch._dynamo" in sys.modules:  # torch.compile is in use: build the eager step now, outside any trace
+            _eager_step()
 
     # -- construction helpers ------------------------------------------------------------
     def _attach(self) -> None:
@@ -295,7 +307,8 @@ class Scheduler(LRScheduler):
         inside a fully compiled step, evaluate the schedule on a step tensor (docs/torch.md).
         """
         if torch.compiler.is_compiling():
-            return _eager_step(self, metric)  # calls step() again, eagerly: is_compiling() is then False
+            # calls step() again, eagerly: is_compiling() is then False
+            return _EAGER[0](self, metric) if _EAGER else _eager_step()(self, metric)
         if self._by_update:
             n = self._count[0]
             if n == self._n and metric is None and self._clock is None:  # no new update: nothing changes
