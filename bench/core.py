@@ -1,0 +1,785 @@
+"""Core v2 figures of issue 11 ("Must show"), each a ratio against a peer measured in the same run.
+
+Rows (numbers as in the issue's table; all in one process unless said, torch on one thread):
+
+1. scalar ``sched(t)`` for every family and recipe (and ``warmup(500) >> cosine(10000)``) vs a
+   hand-written ``math`` closure of the same formula (checked to agree at every timed step).
+2. ``lrkit.torch.Scheduler.step()`` vs torch's equivalent scheduler (StepLR, MultiStepLR, ...,
+   LambdaLR with the hand-written closure where torch has none), and with ``clock=WallClock()``
+   vs ``CosineAnnealingLR``; 1 and 10 param groups. Two ways, both reported:
+   *loop*: ``opt.step(); sched.step()`` minus ``opt.step()`` alone (a real SGD step on one tiny
+   parameter per group; paired per repeat, median of the differences); *direct*: lrkit's update
+   hook (what ``opt.step()`` runs after an update, called directly) + ``Scheduler.step()`` vs
+   the torch scheduler's ``step()`` alone.
+3. 1M-step preview ``sched(np.arange(1_000_000))`` of ``warmup(500) >> cosine(999_500)`` vs numpy.
+4. one scalar evaluation (and one numpy evaluation of 1,000 steps) vs the number of pieces of a
+   join and factors of a product (1, 10, 100, 1,000): times and the growth.
+5. tracemalloc bytes (peak and retained after building the scheduler and 100 steps) of a
+   Scheduler with 1,000 groups and 1,000 distinct schedules vs torch ``LambdaLR`` (1,000
+   lambdas) and ``CosineAnnealingLR``; and ``sgdr(10, mult=1.00001)`` over 10,000 updates.
+6. ``import lrkit.torch`` on top of ``import torch``: fresh interpreters, interleaved.
+
+Timing protocol: candidates interleaved (A B A B ...), each sample a batch of calls, the median of
+the samples (>= 5; the range is printed), gc off while a sample runs. Nothing is asserted about
+speed: the "target" column only reads the ratio against the issue's target.
+
+    python bench/core.py            # about two minutes on 2 busy cores; writes bench/results/core.md
+    python bench/core.py --quick    # smallest sizes, a few seconds (+ the import row); core.quick.md
+    python bench/core.py --quick --out /tmp/core.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.optim import SGD
+from torch.optim import lr_scheduler as tl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lrkit as lk
+from harness import RESULTS, header
+from lrkit.torch import Scheduler
+
+ROOT = Path(__file__).resolve().parent.parent
+pi = math.pi
+cos = math.cos
+
+
+# -- timing ------------------------------------------------------------------------------------
+def samples(cases: dict[str, Callable[[], object]], repeats: int, number: int) -> dict[str, list[float]]:
+    """Seconds per run of each case, ``repeats`` samples each, interleaved; each sample runs it ``number`` times."""
+    out: dict[str, list[float]] = {name: [] for name in cases}
+    for fn in cases.values():  # warm up
+        fn()
+    enabled = gc.isenabled()
+    try:
+        for _ in range(repeats):
+            for name, fn in cases.items():
+                gc.disable()
+                start = time.perf_counter()
+                for _ in range(number):
+                    fn()
+                elapsed = time.perf_counter() - start
+                if enabled:
+                    gc.enable()
+                out[name].append(elapsed / number)
+    finally:
+        if enabled:
+            gc.enable()
+    return out
+
+
+def calibrate(fn: Callable[[], object], seconds: float) -> int:
+    """How many runs of ``fn`` take about ``seconds`` (at least 1)."""
+    fn()
+    start = time.perf_counter()
+    fn()
+    once = time.perf_counter() - start
+    return max(1, round(seconds / max(once, 1e-9)))
+
+
+@dataclass
+class T:
+    """A median with its range (seconds)."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, xs: list[float]) -> T:
+        return cls(statistics.median(xs), min(xs), max(xs))
+
+    def us(self, digits: int = 2) -> str:
+        return f"{self.median * 1e6:.{digits}f} ({self.low * 1e6:.{digits}f}-{self.high * 1e6:.{digits}f})"
+
+
+def verdict(ratio: float, target: float, unit: str = "x") -> str:
+    return f"<= {target:g}{unit}: {'met' if ratio <= target else 'NOT met'}"
+
+
+def table(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+# -- the families: (name, schedule, closure, torch scheduler) for a run of n steps ---------------------
+@dataclass
+class Family:
+    name: str
+    schedule: lk.Schedule
+    closure: Callable[[float], float]
+    torch_name: str
+    torch: Callable[[SGD], Any]  # builds torch's equivalent scheduler on an optimizer
+    hyper: dict[str, lk.Schedule] | None = None
+
+
+def families(n: int) -> list[Family]:
+    """Every family and recipe at length ``n`` (n = 10_000 for the scalar rows) with a plain closure each."""
+    w = n // 20  # warmup
+    every = n // 5
+    m1, m2, m3 = 3 * n // 10, 6 * n // 10, 9 * n // 10
+    period = n // 10
+    up = n // 5
+    rise = 0.3 * n
+    out: list[Family] = []
+
+    def add(name: str, schedule: lk.Schedule, closure: Callable, torch_name: str = "LambdaLR", build: Any = None,
+            hyper: dict[str, lk.Schedule] | None = None) -> None:
+        if build is None:
+            def build(opt: SGD, f: Callable = closure) -> Any:
+                return tl.LambdaLR(opt, f)
+        out.append(Family(name, schedule, closure, torch_name, build, hyper))
+
+    def constant(t):
+        return 0.5
+
+    add("constant", lk.constant(0.5), constant)
+
+    def anneal(t):
+        p = min(t, n) / n
+        return 0.1 + 0.9 * (1 - cos(pi * p)) / 2
+
+    add("anneal", lk.anneal(n, 0.1, 1.0, "cos"), anneal)
+
+    def linear(t):
+        return 1.0 - min(t, n) / n
+
+    add("linear", lk.linear(n), linear, "LinearLR",
+        lambda opt: tl.LinearLR(opt, start_factor=1.0, end_factor=0.0, total_iters=n))
+
+    def cosine(t):
+        p = min(t, n) / n
+        return 0.01 + 0.99 * (1 + cos(pi * p)) / 2
+
+    add("cosine", lk.cosine(n, floor=0.01), cosine, "CosineAnnealingLR",
+        lambda opt: tl.CosineAnnealingLR(opt, T_max=n, eta_min=1e-5))
+
+    def polynomial(t):
+        return (1 - min(t, n) / n) ** 2
+
+    add("polynomial", lk.polynomial(n, power=2.0), polynomial, "PolynomialLR",
+        lambda opt: tl.PolynomialLR(opt, total_iters=n, power=2.0))
+
+    def warmup(t):
+        return min(t, w) / w
+
+    add("warmup", lk.warmup(w), warmup, "LinearLR",
+        lambda opt: tl.LinearLR(opt, start_factor=1.0 / w, end_factor=1.0, total_iters=w))
+
+    def untuned_warmup(t):
+        return min(t * 0.001 / 2, 1.0)
+
+    add("untuned_warmup", lk.untuned_warmup(0.999), untuned_warmup)
+
+    def step_decay(t):
+        return 0.5 ** (t // every)
+
+    add("step_decay", lk.step_decay(every, 0.5), step_decay, "StepLR", lambda opt: tl.StepLR(opt, every, 0.5))
+
+    def multistep(t):
+        if t < m1:
+            return 1.0
+        if t < m2:
+            return 0.1
+        if t < m3:
+            return 0.01
+        return 0.001
+
+    add("multistep", lk.multistep([m1, m2, m3], 0.1), multistep, "MultiStepLR",
+        lambda opt: tl.MultiStepLR(opt, [m1, m2, m3], 0.1))
+
+    def exponential(t):
+        return 0.9995**t
+
+    add("exponential", lk.exponential(0.9995), exponential, "ExponentialLR",
+        lambda opt: tl.ExponentialLR(opt, 0.9995))
+
+    def inverse_time(t):
+        return 1.0 / (1.0 + 0.001 * t)
+
+    add("inverse_time", lk.inverse_time(0.001), inverse_time)
+
+    def inverse_sqrt(t):
+        return 1.0 / math.sqrt(1.0 + t / w)
+
+    add("inverse_sqrt", lk.inverse_sqrt(w), inverse_sqrt)
+
+    def tanh_decay(t):
+        p = min(t, n) / n
+        return 0.5 * (1.0 - math.tanh(-7.0 + 10.0 * p))
+
+    add("tanh_decay", lk.tanh_decay(n), tanh_decay)
+
+    def piecewise_constant(t):
+        if t < m1:
+            return 1.0
+        if t < m2:
+            return 0.5
+        return 0.1
+
+    add("piecewise_constant", lk.piecewise_constant([m1, m2], [1.0, 0.5, 0.1]), piecewise_constant)
+
+    def piecewise_linear(t):
+        if t < m1:
+            return t / m1
+        if t < n:
+            return 1.0 - (t - m1) / (n - m1)
+        return 0.0
+
+    add("piecewise_linear", lk.piecewise_linear([0, m1, n], [0.0, 1.0, 0.0]), piecewise_linear)
+
+    def sgdr(t):
+        i = math.floor(math.log2(t / period + 1))
+        start = period * (2**i - 1)
+        return 0.5 * (1 + cos(pi * (t - start) / (period * 2**i)))
+
+    add("sgdr", lk.sgdr(period, mult=2), sgdr, "CosineAnnealingWarmRestarts",
+        lambda opt: tl.CosineAnnealingWarmRestarts(opt, T_0=period, T_mult=2))
+
+    def cyclic(t):
+        u = t % (2 * up)
+        tri = u / up if u <= up else (2 * up - u) / up
+        return 0.1 + 0.9 * tri
+
+    add("cyclic", lk.cyclic(up, base=0.1), cyclic, "CyclicLR",
+        lambda opt: tl.CyclicLR(opt, base_lr=1e-4, max_lr=1e-3, step_size_up=up, cycle_momentum=False))
+
+    def one_cycle(t):
+        t = min(t, n)
+        if t < rise:
+            return 0.04 + 0.96 * (1 - cos(pi * t / rise)) / 2
+        return 4e-6 + (1 - 4e-6) * (1 + cos(pi * (t - rise) / (n - rise))) / 2
+
+    add("one_cycle", lk.one_cycle(n), one_cycle, "OneCycleLR",
+        lambda opt: tl.OneCycleLR(opt, max_lr=1e-3, total_steps=n, cycle_momentum=False))
+
+    def one_cycle_momentum(t):
+        t = min(t, n)
+        if t < rise:
+            return 0.85 + 0.1 * (1 + cos(pi * t / rise)) / 2
+        return 0.85 + 0.1 * (1 - cos(pi * (t - rise) / (n - rise))) / 2
+
+    # the Scheduler row drives lr and momentum together, as OneCycleLR(cycle_momentum=True) does
+    add("one_cycle_momentum", lk.one_cycle_momentum(n), one_cycle_momentum, "OneCycleLR (+momentum)",
+        lambda opt: tl.OneCycleLR(opt, max_lr=1e-3, total_steps=n, cycle_momentum=True),
+        hyper={"momentum": lk.one_cycle_momentum(n)})
+
+    decay = 0.2 * n
+
+    def wsd(t):
+        t = min(t, n)
+        if t < w:
+            return t / w
+        if t < n - decay:
+            return 1.0
+        return 1.0 - (t - (n - decay)) / decay
+
+    add("wsd", lk.wsd(n, warmup=w), wsd)
+
+    hold = 0.72 * n
+
+    def flat_cosine(t):
+        t = min(t, n)
+        if t < hold:
+            return 1.0
+        return 0.5 * (1 + cos(pi * (t - hold) / (n - hold)))
+
+    add("flat_cosine", lk.flat_cosine(n), flat_cosine)
+
+    up_f, down_f = 0.22 * n, 0.28 * n
+
+    def warmup_flat_warmdown(t):
+        t = min(t, n)
+        if t < up_f:
+            return t / up_f
+        if t < n - down_f:
+            return 1.0
+        return 1.0 - (t - (n - down_f)) / down_f
+
+    add("warmup_flat_warmdown", lk.warmup_flat_warmdown(n), warmup_flat_warmdown)
+
+    def warmup_cosine(t):
+        if t < w:
+            return t / w
+        return 0.5 * (1 + cos(pi * min(t - w, n - w) / (n - w)))
+
+    add("warmup_cosine", lk.warmup_cosine(n, warmup=w), warmup_cosine)
+
+    def joined(t):
+        if t < w:
+            return t / w
+        return 0.5 * (1 + cos(pi * min(t - w, n) / n))
+
+    add(f"warmup({w}) >> cosine({n})", lk.warmup(w) >> lk.cosine(n), joined)
+    return out
+
+
+def check(f: Family, steps: list[int]) -> None:
+    """The closure is the same formula: it agrees with lrkit at every timed step."""
+    for t in steps:
+        a, b = f.schedule(t), f.closure(t)
+        if not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
+            raise AssertionError(f"{f.name}: the closure gives {b!r} at step {t}, lrkit {a!r}")
+
+
+# -- 1. scalar sched(t) vs math closure -------------------------------------------------------------
+def scalar_rows(quick: bool) -> str:
+    n = 10_000
+    steps = [int(x) for x in np.linspace(0, 1.2 * n, 64)]
+    repeats, number = (5, 5) if quick else (15, 10)
+    rows = []
+    worst = 0.0
+    for f in families(n):
+        check(f, steps)
+        sched, closure = f.schedule, f.closure
+
+        def lrkit_batch(s: Any = sched) -> None:
+            for t in steps:
+                s(t)
+
+        def math_batch(c: Any = closure) -> None:
+            for t in steps:
+                c(t)
+
+        got = samples({"lrkit": lrkit_batch, "math": math_batch}, repeats, number)
+        a, b = T.of([x / len(steps) for x in got["lrkit"]]), T.of([x / len(steps) for x in got["math"]])
+        ratio = a.median / b.median
+        worst = max(worst, ratio)
+        rows.append([f.name, a.us(3), b.us(3), f"{ratio:.2f}x", verdict(ratio, 3)])
+    return (
+        "### 1. Scalar `sched(t)` vs a hand-written `math` closure\n\n"
+        f"Per call, µs (median, range of {repeats} samples of {number} x {len(steps)} calls at integer steps spread "
+        f"over [0, 1.2 n], n = {n:,}); each closure is checked to agree with lrkit at those steps "
+        "(rel 1e-9). Worst ratio: "
+        f"**{worst:.2f}x** (target <= 3x: {'met' if worst <= 3 else 'NOT met'}).\n\n"
+        + table(["schedule", "lrkit µs", "math closure µs", "ratio", "target"], rows)
+    )
+
+
+# -- 2. Scheduler.step() vs torch -------------------------------------------------------------------------
+def optimizer(groups: int, momentum: float = 0.0) -> SGD:
+    params = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 1e-3 * (i + 1)} for i in range(groups)]
+    opt = SGD(params, lr=1e-3, momentum=momentum)
+    for p in opt.param_groups:
+        p["params"][0].grad = torch.ones(1)
+    return opt
+
+
+def update_hook(opt: SGD) -> Callable[[], None]:
+    """The step post-hook the Scheduler registered: what ``opt.step()`` runs after an update."""
+    hook = list(opt._optimizer_step_post_hooks.values())[-1]
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = {}
+    return lambda: hook(opt, args, kwargs)
+
+
+def in_loop(opt_step: Callable[[], Any], sched_step: Callable[[], Any], repeats: int, number: int) -> list[float]:
+    """Seconds per ``sched_step()`` in a loop of ``opt_step(); sched_step()``: only the scheduler's call is timed.
+
+    Each sample sums the ``perf_counter`` deltas around ``number`` calls (the timer's own ~0.1 µs is in
+    every figure alike); a preemption during ``opt.step()`` cannot land in the figure.
+    """
+    clock = time.perf_counter
+    out = []
+    for _ in range(repeats):
+        total = 0.0
+        gc.disable()
+        try:
+            for _ in range(number):
+                opt_step()
+                start = clock()
+                sched_step()
+                total += clock() - start
+        finally:
+            gc.enable()
+        out.append(total / number)
+    return out
+
+
+def step_pair(make_lrkit: Callable[[SGD], Scheduler], make_torch: Callable[[SGD], Any], groups: int,
+              momentum: float, repeats: int, number: int) -> tuple[T, T, T, T, T]:
+    """(loop lrkit, loop torch, direct lrkit, direct torch, opt.step alone), seconds per update."""
+    o_lk, o_tc = optimizer(groups, momentum), optimizer(groups, momentum)
+    s_lk, s_tc = make_lrkit(o_lk), make_torch(o_tc)
+    o_tc.step()  # torch warns (every step) if its scheduler steps before the optimizer ever did
+    hook = update_hook(o_lk)
+    lk_step, tc_step = s_lk.step, s_tc.step
+
+    def direct_lrkit() -> None:
+        hook()
+        lk_step()
+
+    loop: dict[str, list[float]] = {"lk": [], "tc": []}
+    direct: dict[str, list[float]] = {"dlk": [], "dtc": [], "opt": []}
+    for _ in range(repeats):  # interleaved: one sample of each, in turn
+        loop["lk"] += in_loop(o_lk.step, lk_step, 1, number)
+        loop["tc"] += in_loop(o_tc.step, tc_step, 1, number)
+        got = samples({"dlk": direct_lrkit, "dtc": tc_step, "opt": o_tc.step}, 1, number)
+        for k, v in got.items():
+            direct[k] += v
+    return T.of(loop["lk"]), T.of(loop["tc"]), T.of(direct["dlk"]), T.of(direct["dtc"]), T.of(direct["opt"])
+
+
+def step_rows(quick: bool) -> str:
+    n = 10_000_000  # never reached: no peer runs past its end
+    repeats, number = (5, 64) if quick else (15, 128)
+    rows = []
+    worst_loop = worst_direct = 0.0
+    wall_ratios = []
+    group_counts = (1, 10)
+    for groups in group_counts:
+        cases: list[tuple[str, str, Callable, Callable, float, float]] = []
+        cases.append((
+            "cosine, clock=WallClock()", "CosineAnnealingLR",
+            lambda opt: Scheduler(opt, lk.cosine(n), clock=lk.WallClock()),
+            lambda opt: tl.CosineAnnealingLR(opt, T_max=n), 0.0, 1.0,
+        ))
+        for f in families(n):
+            hyper = f.hyper
+
+            def make(opt: SGD, s: lk.Schedule = f.schedule, h: Any = hyper) -> Scheduler:
+                return Scheduler(opt, lk.one_cycle(n) if h else s, hyper=h)
+
+            cases.append((f.name, f.torch_name, make, f.torch, 0.9 if hyper else 0.0, 0.3))
+        for name, peer, make_lk, make_tc, momentum, target in cases:
+            loop_lk, loop_tc, d_lk, d_tc, base = step_pair(make_lk, make_tc, groups, momentum, repeats, number)
+            r_loop = loop_lk.median / loop_tc.median
+            r_direct = d_lk.median / d_tc.median
+            if target == 1.0:
+                wall_ratios += [r_loop, r_direct]
+            else:
+                worst_loop, worst_direct = max(worst_loop, r_loop), max(worst_direct, r_direct)
+            rows.append([
+                name, peer, str(groups), loop_lk.us(), loop_tc.us(), f"{r_loop:.2f}x", d_lk.us(), d_tc.us(),
+                f"{r_direct:.2f}x", f"{base.median * 1e6:.1f}", verdict(max(r_loop, r_direct), target),
+            ])
+    return (
+        "### 2. `lrkit.torch.Scheduler.step()` vs torch's equivalent scheduler\n\n"
+        "Per update, µs (median, range). *loop*: a real training loop `opt.step(); sched.step()` (SGD, one "
+        "1-element parameter per group) in which only `sched.step()` is timed (`perf_counter` around each call, "
+        "summed per sample; `opt.step()` is measured separately, last column), so lrkit's count of the update "
+        "(its step post-hook, run inside `opt.step()`) is not in this column. *direct*: lrkit's update hook "
+        "called directly + `Scheduler.step()`, vs torch's `scheduler.step()` alone (hook included: the "
+        "complete cost lrkit adds to an update). "
+        f"{repeats} samples of {number} updates each; `opt.step()` alone is the last µs column. "
+        "Torch peers without a closed form of the family are `LambdaLR` with the row-1 closure. "
+        "The `one_cycle_momentum` row schedules lr and momentum (`hyper={'momentum': ...}`) vs `OneCycleLR` "
+        "cycling both.\n\n"
+        f"Worst ratio over the families (target <= 0.3x): loop **{worst_loop:.2f}x**, direct "
+        f"**{worst_direct:.2f}x**. Wall clock (target <= 1x): "
+        f"{', '.join(f'{r:.2f}x' for r in wall_ratios)} (loop, direct; 1 then 10 groups).\n\n"
+        + table(
+            ["lrkit schedule", "torch peer", "groups", "loop lrkit µs", "loop torch µs", "loop ratio",
+             "direct lrkit µs", "direct torch µs", "direct ratio", "opt.step µs", "target"],
+            rows,
+        )
+    )
+
+
+# -- 3. 1M-step preview vs numpy ------------------------------------------------------------------------
+def preview_rows(quick: bool) -> str:
+    size = 100_000 if quick else 1_000_000
+    w, rest = 500, size - 500
+    sched = lk.warmup(w) >> lk.cosine(rest)
+    steps = np.arange(size)
+
+    def numpy_preview() -> np.ndarray:
+        t = steps.astype(np.float64)
+        return np.where(t < w, t / w, 0.5 * (1.0 + np.cos(np.pi * np.minimum(t - w, rest) / rest)))
+
+    np.testing.assert_allclose(sched(steps), numpy_preview(), rtol=1e-9, atol=1e-12)
+    repeats = 5 if quick else 9
+    got = samples({"lrkit": lambda: sched(steps), "numpy": numpy_preview}, repeats, 1)
+    a, b = T.of(got["lrkit"]), T.of(got["numpy"])
+    ratio = a.median / b.median
+    return (
+        "### 3. Preview: `sched(np.arange(n))` vs hand-written numpy\n\n"
+        f"`warmup({w}) >> cosine({rest:,})` over n = {size:,} steps (the same int64 `np.arange` given to both; "
+        f"the numpy version converts it to float64 itself); ms, median and range of {repeats}.\n\n"
+        + table(
+            ["n", "lrkit ms", "numpy ms", "ratio", "target"],
+            [[f"{size:,}", f"{a.median * 1e3:.2f} ({a.low * 1e3:.2f}-{a.high * 1e3:.2f})",
+              f"{b.median * 1e3:.2f} ({b.low * 1e3:.2f}-{b.high * 1e3:.2f})", f"{ratio:.2f}x", verdict(ratio, 1.5)]],
+        )
+    )
+
+
+# -- 4. evaluation cost vs number of pieces ---------------------------------------------------------------
+def pieces_rows(quick: bool) -> str:
+    sizes = (1, 10, 100, 1000)
+    repeats = 5
+    rows = []
+    notes = []
+    for kind in ("join", "product"):
+        times: list[float] = []
+        arrays: list[float] = []
+        for size in sizes:
+            if kind == "join":
+                parts = [lk.cosine(10 + i % 7) for i in range(size)]
+                sched = parts[0] if size == 1 else lk.join(*parts)
+            else:
+                parts = [lk.cosine(1000 + i) for i in range(size)]
+                sched = parts[0] if size == 1 else lk.product(*parts)
+            length = float(sched.length or 1000)
+            steps = [float(x) for x in np.linspace(0, length, 32)]
+            grid = np.linspace(0, length, 1000)
+
+            def scalar_batch(s: Any = sched, st: list[float] = steps) -> None:
+                for t in st:
+                    s(t)
+
+            def array_call(s: Any = sched, g: np.ndarray = grid) -> None:
+                s(g)
+
+            budget = 0.5e-3 if quick else 4e-3
+            got = samples({"scalar": scalar_batch}, repeats, calibrate(scalar_batch, budget))
+            got.update(samples({"numpy": array_call}, repeats, calibrate(array_call, budget)))
+            scalar = T.of([x / len(steps) for x in got["scalar"]])
+            array = T.of(got["numpy"])
+            arrays.append(array.median)
+            times.append(scalar.median)
+            rows.append([kind, f"{size:,}", scalar.us(2), f"{scalar.median / times[0]:.1f}",
+                         f"{scalar.median / size * 1e6:.3f}", array.us(1)])
+        slope = math.log(times[-1] / times[-2]) / math.log(sizes[-1] / sizes[-2])
+        grow = math.log(arrays[-1] / arrays[-2]) / math.log(sizes[-1] / sizes[-2])
+        notes.append(f"{kind}: scalar x{times[-1] / times[-2]:.1f} from 100 to 1,000 pieces (log-log slope "
+                     f"{slope:.2f}: {'linear or better' if slope <= 1.15 else 'WORSE than linear'}), numpy "
+                     f"x{arrays[-1] / arrays[-2]:.1f} (slope {grow:.2f}: "
+                     f"{'linear or better' if grow <= 1.15 else 'WORSE than linear'})")
+    return (
+        "### 4. One evaluation vs number of pieces\n\n"
+        "Joins of n cosines (`lk.join(*[lk.cosine(10 + i % 7) ...])`, n = 1: the bare cosine) and products of n "
+        "factors (`lk.product(*[lk.cosine(1000 + i) ...])`); scalar: µs per `sched(t)` at 32 steps spread over "
+        "the length; numpy: µs per `sched(array of 1,000 steps)`. Growth: "
+        + "; ".join(notes) + ".\n\n"
+        + table(["combinator", "n", "scalar µs", "scalar / n=1", "scalar µs per piece", "numpy 1,000 steps µs"], rows)
+    )
+
+
+# -- 5. memory -----------------------------------------------------------------------------------------------
+def traced(build: Callable[[], Any], step: Callable[[Any], None], updates: int) -> tuple[int, int, float]:
+    """(peak, retained) bytes allocated by ``build()`` and ``updates`` steps, and the build seconds."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        start = time.perf_counter()
+        obj = build()
+        built = time.perf_counter() - start
+        for _ in range(updates):
+            step(obj)
+        gc.collect()
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del obj
+    return peak - before, current - before, built
+
+
+def memory_rows(quick: bool) -> str:
+    groups = 1000
+    rows = []
+    many = [lk.cosine(1000 + i) for i in range(groups)]
+
+    def lam(i: int) -> Callable[[int], float]:
+        n = 1000 + i
+        return lambda t: 0.5 * (1 + cos(pi * min(t, n) / n))
+
+    lambdas = [lam(i) for i in range(groups)]
+
+    def lrkit_case(opt: SGD, schedule: Any) -> tuple[Callable[[], Any], Callable[[Any], None]]:
+        box: dict[str, Any] = {}
+
+        def build() -> Scheduler:
+            s = Scheduler(opt, schedule)
+            box["hook"] = update_hook(opt)
+            return s
+
+        def step(s: Scheduler) -> None:
+            box["hook"]()
+            s.step()
+
+        return build, step
+
+    cases: list[tuple[str, int, int, Callable[[SGD], tuple[Callable, Callable]]]] = [
+        ("lrkit Scheduler, 1,000 distinct `cosine(1000 + i)`", groups, 100, lambda o: lrkit_case(o, many)),
+        ("torch LambdaLR, 1,000 distinct lambdas", groups, 100,
+         lambda o: (lambda: tl.LambdaLR(o, lambdas), lambda s: s.step())),
+        ("torch CosineAnnealingLR", groups, 100,
+         lambda o: (lambda: tl.CosineAnnealingLR(o, T_max=1000), lambda s: s.step())),
+        ("lrkit Scheduler, one `cosine(1000)`", groups, 100, lambda o: lrkit_case(o, lk.cosine(1000))),
+    ]
+    sgdr_updates = 1000 if quick else 10_000
+    mult = 1.00001
+
+    def sgdr_lambda(t: int) -> float:
+        i = math.floor(math.log(t * (mult - 1) / 10 + 1) / math.log(mult))
+        start = 10 * (mult**i - 1) / (mult - 1)
+        return 0.5 * (1 + cos(pi * (t - start) / (10 * mult**i)))
+
+    cases += [
+        (f"lrkit Scheduler, `sgdr(10, mult={mult})`", 1, sgdr_updates, lambda o: lrkit_case(o, lk.sgdr(10, mult=mult))),
+        ("torch LambdaLR, the same sgdr as a lambda", 1, sgdr_updates,
+         lambda o: (lambda: tl.LambdaLR(o, sgdr_lambda), lambda s: s.step())),
+        ("torch CosineAnnealingWarmRestarts(10, T_mult=1)", 1, sgdr_updates,
+         lambda o: (lambda: tl.CosineAnnealingWarmRestarts(o, T_0=10), lambda s: s.step())),
+    ]
+    measured: dict[str, tuple[int, int, float]] = {}
+    for name, g, updates, make in cases:
+        opt = optimizer(g)
+        opt.step()
+        build, step = make(opt)
+        measured[name] = traced(build, step, updates)
+        del opt, build, step
+    ref = {0: "torch LambdaLR, 1,000 distinct lambdas", 4: "torch LambdaLR, the same sgdr as a lambda"}
+    for i, (name, g, updates, _) in enumerate(cases):
+        peak, kept, built = measured[name]
+        base = ref.get(i)
+        if base is not None:
+            bp, bk, _ = measured[base]
+            cmp = f"{peak / bp:.2f}x / {kept / bk:.2f}x vs LambdaLR ({verdict(max(peak / bp, kept / bk), 2)})"
+            c2 = "torch CosineAnnealingLR" if i == 0 else "torch CosineAnnealingWarmRestarts(10, T_mult=1)"
+            cp, ck, _ = measured[c2]
+            cmp += f"; {peak / cp:.2f}x / {kept / ck:.2f}x vs {c2.removeprefix('torch ')}"
+        else:
+            cmp = ""
+        rows.append([name, f"{g:,}", f"{updates:,}", f"{peak / 1e3:,.1f}", f"{kept / 1e3:,.1f}",
+                     f"{built * 1e3:.1f}", cmp])
+    return (
+        "### 5. Memory of a Scheduler\n\n"
+        "tracemalloc bytes allocated by building the scheduler on a ready optimizer (its schedules / lambdas "
+        "built beforehand, as the user's input) and running the updates (lrkit: its update hook + `step()`; "
+        "torch: `step()`): peak, and retained after the updates (the scheduler alive, after `gc.collect()`). "
+        "Build ms is the construction time under tracemalloc (slower than without). Ratio column: "
+        "peak / retained.\n\n"
+        + table(["case", "groups", "updates", "peak kB", "retained kB", "build ms", "ratio (peak / retained)"], rows)
+    )
+
+
+# -- 6. import time -------------------------------------------------------------------------------------------
+def lrkit_importtime() -> float:
+    """Seconds that ``-X importtime`` charges to lrkit's own top-level imports after ``import torch``."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import torch, lrkit.torch"],
+                          capture_output=True, text=True, cwd=ROOT, check=True)
+    total = 0
+    for line in done.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if m and m.group(3) == " " and m.group(4).split(".")[0] == "lrkit":
+            total += int(m.group(2))
+    return total / 1e6
+
+
+def import_rows(quick: bool) -> str:
+    repeats = 1 if quick else 5
+    codes = {"torch": "import torch", "torch + lrkit.torch": "import torch, lrkit.torch"}
+    walls: dict[str, list[float]] = {k: [] for k in codes}
+    cpus: dict[str, list[float]] = {k: [] for k in codes}
+    for _ in range(repeats):
+        for name, code in codes.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+            walls[name].append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+
+    def cells(xs: dict[str, list[float]]) -> list[str]:
+        d = T.of([b - a for a, b in zip(xs["torch"], xs["torch + lrkit.torch"])])
+        a, b = T.of(xs["torch"]), T.of(xs["torch + lrkit.torch"])
+        return [f"{a.median:.2f} ({a.low:.2f}-{a.high:.2f})", f"{b.median:.2f} ({b.low:.2f}-{b.high:.2f})",
+                f"{d.median:.3f} ({d.low:.3f}-{d.high:.3f}) ({verdict(d.median, 0.1, ' s')})"]
+
+    wall, cpu = cells(walls), cells(cpus)
+    own = lrkit_importtime()
+    return (
+        "### 6. `import lrkit.torch` on top of `import torch`\n\n"
+        f"Fresh `{Path(sys.executable).name} -c ...` processes, interleaved, median and range of {repeats}; "
+        "differences paired per repeat. Wall seconds, and CPU seconds (user + sys of the child: steadier than "
+        "wall on a shared machine). `-X importtime`: the cumulative time of lrkit's top-level imports "
+        "(everything they pull in that torch had not) in one `import torch, lrkit.torch`.\n\n"
+        + table(
+            ["import", "wall s", "CPU s"],
+            [["`import torch`", wall[0], cpu[0]],
+             ["`import torch, lrkit.torch`", wall[1], cpu[1]],
+             ["difference (lrkit.torch)", wall[2], cpu[2]],
+             ["`-X importtime`, lrkit top-level cumulative", f"{own:.3f} ({verdict(own, 0.1, ' s')})", ""]],
+        )
+    )
+
+
+# -- main ------------------------------------------------------------------------------------------------------
+def git_line() -> str:
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "src").splitlines() if line.strip()]
+    extra = f" + uncommitted changes in {', '.join(dirty)}" if dirty else " (src/ clean)"
+    return f"- git: {commit}{extra}\n"
+
+
+SECTIONS: dict[str, Callable[[bool], str]] = {
+    "scalar": scalar_rows,
+    "step": step_rows,
+    "preview": preview_rows,
+    "pieces": pieces_rows,
+    "memory": memory_rows,
+    "import": import_rows,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smallest sizes, a few seconds (a smoke test)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="results file (default bench/results/core.md; core.quick.md with --quick)")
+    parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run only these sections")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")  # torch's and lrkit's one-off warnings (steps past an end, ...) are not measured
+    began = time.perf_counter()
+    parts = [
+        header("lrkit core v2 (issue 11): ratios against peers in one run", "torch")
+        + git_line()
+        + f"- torch threads: {torch.get_num_threads()}; nproc: {os.cpu_count()}; "
+        + f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}\n"
+    ]
+    for name, section in SECTIONS.items():
+        if args.only and name not in args.only:
+            continue
+        start = time.perf_counter()
+        text = section(args.quick)
+        parts.append(text + f"\n_{name}: {time.perf_counter() - start:.1f} s_\n")
+        print(parts[-1], flush=True)
+    parts.append(f"\nTotal: {time.perf_counter() - began:.0f} s.\n")
+    out = args.out or RESULTS / ("core.quick.md" if args.quick else "core.md")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(parts))
+    print(parts[0] + parts[-1] + f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
