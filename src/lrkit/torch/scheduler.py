@@ -17,7 +17,7 @@ Semantics (decided once; see docs/torch.md):
   epochs; ``clock=WallClock(...)`` makes ``t`` seconds.
 * **Past the end** of a finite schedule the final value is held and a warning is given once.
 
-Values at whole progress counts come from one place, :class:`_Table`: each distinct schedule is
+Values at whole progress counts come from one place, :class:`_Values`: every distinct schedule is
 evaluated with numpy in blocks of 64 updates aligned to absolute update numbers (block ``k``
 covers ``[64 k, 64 (k+1))``), so ``step()`` is an index and a write, and a resumed run reads the
 very same block: values are bitwise those of an uninterrupted run and of ``schedule(np.arange(n))``.
@@ -46,7 +46,8 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from lrkit.reactive import Controller
+from lrkit.backend import MATH
+from lrkit.reactive import Controller, Plateau
 from lrkit.schedule import Schedule
 from lrkit.torch._targets import Target, is_plain, key_path, read, write
 from lrkit.torch.distributed import agree_elapsed, reduce_metric
@@ -64,24 +65,38 @@ _UNFED = 1000  # progress with an active plateau and never a metric before we sa
 ScheduleSpec = Schedule | Sequence[Schedule]
 
 
-class _Table:
-    """One schedule's values at whole progress counts, evaluated with numpy 64 at a time (aligned blocks)."""
+class _Values:
+    """The values of every distinct schedule at whole progress counts: the one cache of the adapter.
 
-    __slots__ = ("block", "schedule", "upe", "values")
+    One numpy array of shape ``(schedules, 64)`` holds block ``k`` (progress ``[64 k, 64 (k+1))``),
+    each row ``schedule(np.arange(64 k, 64 (k+1)))`` (divided by ``updates_per_epoch`` if given).
+    Blocks are aligned to absolute progress, so a resumed run reads bitwise the same values.
+    """
 
-    def __init__(self, schedule: Schedule, upe: float | None):
-        self.schedule = schedule
+    __slots__ = ("block", "schedules", "table", "upe")
+
+    def __init__(self, schedules: list[Schedule], upe: float | None):
+        self.schedules = schedules  # the pure (resolved) schedule of each index; replaced on a reduction
         self.upe = upe
         self.block = -1
-        self.values: Any = None
+        self.table: Any = None
 
-    def at(self, n: int) -> float:
-        k = n >> _SHIFT
-        if k != self.block:
-            t = np.arange(k << _SHIFT, (k + 1) << _SHIFT, dtype=np.float64)
-            self.values = self.schedule(t if self.upe is None else t / self.upe)
-            self.block = k
-        return self.values.item(n & _MASK)  # type: ignore[no-any-return]
+    def fill(self, k: int) -> Any:
+        t = np.arange(k << _SHIFT, (k + 1) << _SHIFT, dtype=np.float64)
+        if self.upe is not None:
+            t = t / self.upe
+        self.table = np.stack([s(t) for s in self.schedules])
+        self.block = k
+        return self.table
+
+    def at(self, n: int) -> list[float]:
+        """Every schedule's value at progress ``n`` (refilling the block if needed)."""
+        table = self.table if n >> _SHIFT == self.block else self.fill(n >> _SHIFT)
+        return table[:, n & _MASK].tolist()  # type: ignore[no-any-return]
+
+    def replace(self, j: int, schedule: Schedule) -> None:
+        self.schedules[j] = schedule
+        self.block = -1
 
 
 def _step(scheduler: Scheduler, metric: float | None) -> None:
@@ -185,7 +200,8 @@ class Scheduler(LRScheduler):
                 raise ValueError(f"Scheduler: lr_scale must hold finite numbers >= 0 (one per group), got {bad[0]!r}")
         self._lr_scale = None if lr_scale is None else [float(x) for x in lr_scale]
 
-        self._schedules: list[Schedule] = []  # distinct schedules, one table each
+        self._schedules: list[Schedule] = []  # distinct schedules (equal ones share a row of values)
+        self._index: dict[Schedule, int] = {}
         self._assign: dict[str, list[int] | int] = {name: self._register(name, spec) for name, spec in specs.items()}
         self._count = [0]  # real optimizer updates, incremented by the step post-hook
         self._attach()
@@ -199,9 +215,8 @@ class Scheduler(LRScheduler):
         self._warned_end = False
         self._fed = False  # a metric has reached the plateau(s)
         self._last: Any = None  # the float last written into the first plain target (foreign writes)
-        self._controllers = [Controller(s) for s in self._schedules]
-        self._active = [(j, c) for j, c in enumerate(self._controllers) if c.reactive]
-        self._tables = [_Table(s, self._upe) for s in self._schedules]
+        self._active = [(j, Controller(s)) for j, s in enumerate(self._schedules) if _reactive(s)]
+        self._cache = _Values(list(self._schedules), self._upe)
         # length 0 (a bare plateau multiplier) has no duration to run past: no end warning for it
         self._ends = [math.inf if not s.length else float(s.length) for s in self._schedules]
         end = min(self._ends)
@@ -238,11 +253,11 @@ class Scheduler(LRScheduler):
                     f"Scheduler: {where} must be an lrkit Schedule, got {s!r}; "
                     "build one with lrkit (e.g. lrkit.cosine(1000)) or lrkit.from_config(text)"
                 )
-            for i, known in enumerate(self._schedules):
-                if known is s or known == s:
-                    return i
-            self._schedules.append(s)
-            return len(self._schedules) - 1
+            known = self._index.get(s)
+            if known is None:
+                known = self._index[s] = len(self._schedules)
+                self._schedules.append(s)
+            return known
 
         label = "schedule" if name == "lr" else f"hyper[{name!r}]"
         if isinstance(spec, Schedule):
@@ -333,7 +348,23 @@ class Scheduler(LRScheduler):
             self._warn_all_zero()
         if self.optimizer.param_groups is not self._groups or len(self._groups) != self._ngroups:
             self._adopt_groups()
+        if self._clock is None:  # the common path: one row of the cached block
+            if n > self._end and not self._warned_end:
+                self._warn_end(n)
+            cache = self._cache
+            table = cache.table if n >> _SHIFT == cache.block else cache.fill(n >> _SHIFT)
+            i = n & _MASK
+            for group, key, j, factor in self._plain:
+                group[key] = factor * table.item(j, i)
+            if self._other:
+                values = table[:, i].tolist()
+                for group, target in self._other:
+                    write(group, target, target.factor * values[target.schedule])
+            if self._plain:
+                self._last = self._plain[0][0][self._plain[0][1]]
+            return None
         self._write(self._values(n))
+        return None
 
     def _values(self, n: int) -> list[float]:
         """Each distinct schedule's value at progress ``n`` (tables), or now (a clock: ``math``, per step)."""
@@ -341,10 +372,10 @@ class Scheduler(LRScheduler):
             progress = self._clock_progress()
             if not self._warned_end and any(p > end for p, end in zip(progress, self._ends)):
                 self._warn_end(max(progress))
-            return [float(c.resolve()(p)) for c, p in zip(self._controllers, progress)]
+            return [float(s._at(p, MATH)) for s, p in zip(self._cache.schedules, progress)]
         if n > self._end and not self._warned_end:
             self._warn_end(n)
-        return [table.at(n) for table in self._tables]
+        return self._cache.at(n)
 
     def _write(self, values: list[float]) -> None:
         for group, key, j, factor in self._plain:
@@ -435,7 +466,7 @@ class Scheduler(LRScheduler):
         at = self._progress(self._count[0] if self._by_update else self._n + 1)
         for j, controller in self._active:
             if controller.observe(value, at if where is None else where[j]):
-                self._tables[j] = _Table(controller.resolve(), self._upe)
+                self._cache.replace(j, controller.resolve())
 
     def _idle_call(self) -> None:
         self._idle += 1
@@ -523,9 +554,9 @@ class Scheduler(LRScheduler):
         if isinstance(update, bool) or not isinstance(update, numbers.Real) or not update >= 0:
             raise ValueError(f"Scheduler.value_at: update must be a number >= 0, got {update!r}")
         if self._clock is None and float(update).is_integer():
-            values = [_Table(t.schedule, self._upe).at(int(update)) for t in self._tables]
+            values = _Values(list(self._cache.schedules), self._upe).at(int(update))
         else:
-            values = [float(c.resolve()(update)) for c in self._controllers]
+            values = [float(s(update)) for s in self._cache.schedules]
         return [t.factor * values[t.schedule] for t in self._targets if t.name == key]
 
     # -- resume ----------------------------------------------------------------------------------
@@ -546,7 +577,8 @@ class Scheduler(LRScheduler):
         state["updates"] = self._count[0] if self._by_update else self._n
         state["base"] = {k: list(v) for k, v in self._base.items()}
         state["warned_end"] = self._warned_end
-        state["controllers"] = [c.state_dict() if c.reactive else None for c in self._controllers]
+        live = dict(self._active)
+        state["controllers"] = [live[j].state_dict() if j in live else None for j in range(len(self._schedules))]
         state["clock"] = None if self._clock is None else self._clock.state_dict()
         return state
 
@@ -586,15 +618,21 @@ class Scheduler(LRScheduler):
         self._calls = (_EPOCH_CALLS, self._n, 0)  # a resumed run was checked when it started
         self._warned_end = bool(state.get("warned_end", False))
         self._zero_check = True
-        for j, (c, saved) in enumerate(zip(self._controllers, state.get("controllers") or [], strict=False)):
-            if c.reactive and saved is not None:
-                c.load_state_dict(saved)
-            self._tables[j] = _Table(c.resolve(), self._upe)
+        saved_controllers = list(state.get("controllers") or [])
+        self._cache = _Values(list(self._schedules), self._upe)
+        for j, c in self._active:
+            if j < len(saved_controllers) and saved_controllers[j] is not None:
+                c.load_state_dict(saved_controllers[j])
+            self._cache.replace(j, c.resolve())
         if self._clock is not None and state.get("clock") is not None:
             self._clock.load_state_dict(state["clock"])
-        self._fed = self._fed or any(c.state_dict()["plateaus"] and c.states[0].calls for _, c in self._active)
+        self._fed = self._fed or any(state.calls for _, c in self._active for state in c.states)
         self._adopt_groups()
         self._write(self._values(self._n))
+
+
+def _reactive(schedule: Schedule) -> bool:
+    return any(isinstance(node, Plateau) for node in schedule.walk())
 
 
 def _jsonish(value: Any) -> Any:
