@@ -266,7 +266,8 @@ def fit(
     >>> import lrkit as lk
     >>> true = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
     >>> w = lk.warmup(100)
-    >>> schedules = [w >> lk.constant(1.0), w >> lk.cosine(1900, floor=0.1), w >> lk.constant(1.0, 900) >> lk.constant(0.3)]
+    >>> schedules = [w >> lk.constant(1.0), w >> lk.cosine(1900, floor=0.1),
+    ...              w >> lk.constant(1.0, 900) >> lk.constant(0.3)]
     >>> steps = np.arange(128, 2001, 64)
     >>> runs = [Run.of(s * 3e-4, steps, true.predict(s * 3e-4, steps)) for s in schedules]
     >>> result = fit(runs)
