@@ -10,7 +10,8 @@ or ``PATH@SPEC`` with the run's schedule in lrkit's text form, multiplied by ``-
 
     lrkit curve fit cos.csv@'warmup(2160) >> cosine(21840, floor=0.1)' const.csv@'warmup(2160) >> constant()' \\
         --lr 3e-4 -o law.json
-    lrkit curve rank law.json 'warmup(2160) >> cosine(21840, floor=0.1)' 'wsd(24000, 2160, 4000)' --budget 24000 --lr 3e-4
+    lrkit curve rank law.json 'warmup_cosine(24000, 2160, floor=0.1)' 'wsd(24000, 2160, 4000)' \\
+        --budget 24000 --lr 3e-4
     lrkit curve score law.json wsd.csv@'...' --lr 3e-4 --json
     lrkit curve optimize law.json --budget 24000 --peak 3e-4 --warmup 2160
 """
@@ -138,7 +139,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     law = _law(args.law)
     schedule = _schedule(args.schedule, args.lr, "SCHEDULE")
-    steps = np.unique(np.linspace(1, args.budget, args.points).round().astype(np.int64))
+    steps = np.unique(np.linspace(args.budget / args.points, args.budget, args.points).round().astype(np.int64))
     losses = law.predict(schedule, steps)
     if args.json:
         print(json.dumps({"steps": steps.tolist(), "loss": losses.tolist()}))

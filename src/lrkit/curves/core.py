@@ -298,7 +298,7 @@ def fit(
     res = _auto_resolution(used) if resolution is None else max(1, int(resolution))
     prepared = [kind.prepare(r.lrs, r.steps, res, **settings) for r in used]
     losses = [r.losses for r in used]
-    y = np.concatenate(losses)  # type: ignore[arg-type]
+    y: np.ndarray = np.concatenate(losses)  # type: ignore[arg-type]
     low, high = kind.bounds()
     template = kind.guesses(prepared, losses, settings)  # type: ignore[arg-type]
 

@@ -95,11 +95,11 @@ class Law(ABC):
         """The fitted parameters as an array."""
         return np.array([getattr(self, n) for n in self.param_names()], dtype=np.float64)
 
-    def replace(self, vector: Sequence[float]) -> Law:
+    def replace(self, vector: Sequence[float] | np.ndarray) -> Law:
         """A law of the same kind with the fitted parameters ``vector`` (its fixed settings kept)."""
         return dataclasses.replace(self, **{n: float(x) for n, x in zip(self.param_names(), vector)})
 
-    def settings(self) -> dict[str, float]:
+    def settings(self) -> dict[str, Any]:
         """Fixed settings (fields that are not fitted)."""
         return {
             f.name: getattr(self, f.name)
