@@ -1,0 +1,54 @@
+"""Loss-curve laws: predict a training run's loss curve from its learning-rate schedule, and choose the schedule.
+
+Fit a law (the multi-power law of Luo et al. 2025, or the momentum law of Tissue et al. 2024)
+on a few runs, then predict any other schedule's curve, rank candidates at a budget, or
+optimise a schedule. numpy and scipy only; matplotlib for :func:`plot`.
+
+>>> import lrkit as lk
+>>> from lrkit import curves
+>>> runs = curves.paper_runs()  # the published 25M curves, shipped with lrkit
+>>> result = curves.fit([runs[n] for n in curves.FIT_RUNS], curves.MomentumLaw)  # the 7-parameter law takes ~10 s
+>>> s = curves.score(result.law, [runs[n] for n in curves.PREDICT_RUNS])
+>>> s.mean_error < 0.002, s.worst_error < 0.012
+(True, True)
+>>> print(curves.rank(result.law, {"cosine": curves.paper_schedule("cosine_24000")[0],
+...                                "constant": curves.paper_schedule("constant_24000")[0]}, 24000).table())
+| rank | schedule | predicted loss at 24,000 | vs best |
+| ---: | --- | ---: | ---: |
+| 1 | cosine | 3.3045 | +0.0000 |
+| 2 | constant | 3.3489 | +0.0444 |
+"""
+
+from lrkit.curves.core import CurveFitWarning, Fit, Ranking, Run, RunScore, Score, fit, law_from_dict, rank, score
+from lrkit.curves.data import FIT_RUNS, PAPER_NAMES, PREDICT_RUNS, paper_runs, paper_schedule, read_run, write_run
+from lrkit.curves.laws import LAWS, Law, MomentumLaw, MultiPowerLaw, learning_rates
+from lrkit.curves.optimize import Optimized, optimize
+from lrkit.curves.plot import plot
+
+__all__ = [
+    "FIT_RUNS",
+    "LAWS",
+    "PAPER_NAMES",
+    "PREDICT_RUNS",
+    "CurveFitWarning",
+    "Fit",
+    "Law",
+    "MomentumLaw",
+    "MultiPowerLaw",
+    "Optimized",
+    "Ranking",
+    "Run",
+    "RunScore",
+    "Score",
+    "fit",
+    "law_from_dict",
+    "learning_rates",
+    "optimize",
+    "paper_runs",
+    "paper_schedule",
+    "plot",
+    "rank",
+    "read_run",
+    "score",
+    "write_run",
+]

@@ -1,0 +1,268 @@
+"""``lrkit curve`` sub-commands: fit a law to run files, predict, rank, score and optimise schedules.
+
+Wire into the main parser with ``add_commands(subparsers)``; each sub-command sets ``run`` to a
+function of the parsed arguments returning the exit status. :func:`main_curve` runs one
+argument list on its own parser (errors: one line on stderr naming the parameter, exit 2).
+
+Run files are CSV or JSON lines with ``step`` (or ``update``), ``loss`` and optionally ``lr``;
+``RUN`` is ``PATH`` (its lr column must hold every update, as :mod:`lrkit.torch.record` writes)
+or ``PATH@SPEC`` with the run's schedule in lrkit's text form, multiplied by ``--lr``.
+
+    lrkit curve fit cos.csv@'warmup(2160) >> cosine(21840, floor=0.1)' const.csv@'warmup(2160) >> constant()' \\
+        --lr 3e-4 -o law.json
+    lrkit curve rank law.json 'warmup_cosine(24000, 2160, floor=0.1)' 'wsd(24000, 2160, 4000)' \\
+        --budget 24000 --lr 3e-4
+    lrkit curve score law.json wsd.csv@'...' --lr 3e-4 --json
+    lrkit curve optimize law.json --budget 24000 --peak 3e-4 --warmup 2160
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_commands", "main_curve"]
+
+
+class CurveUsageError(ValueError):
+    """A bad argument: one line on stderr, exit status 2."""
+
+
+def _schedule(spec: str, lr: float, where: str) -> Any:
+    import lrkit as lk
+    from lrkit.errors import ConfigError
+
+    try:
+        return lk.from_config(spec) * lr
+    except ConfigError as err:
+        raise CurveUsageError(f"{where}: {err.reason}") from None
+    except ValueError as err:
+        raise CurveUsageError(f"{where}: {err}") from None
+
+
+def _runs(items: Sequence[str], lr: float, where: str = "RUN") -> list[Any]:
+    from lrkit.curves.data import read_run
+
+    runs = []
+    for item in items:
+        path, sep, spec = item.partition("@")
+        schedule = _schedule(spec, lr, f"{where} {item!r}") if sep else None
+        try:
+            runs.append(read_run(path, schedule))
+        except ValueError as err:
+            raise CurveUsageError(f"{where}: {err}") from None
+    return runs
+
+
+def _law(path: str) -> Any:
+    from lrkit.curves.core import law_from_dict
+
+    file = Path(path)
+    if not file.is_file():
+        raise CurveUsageError(f"LAW: file {path!r} does not exist (write one with `lrkit curve fit ... -o law.json`)")
+    try:
+        return law_from_dict(json.loads(file.read_text()))
+    except json.JSONDecodeError as err:
+        raise CurveUsageError(f"LAW: {path!r} is not JSON ({err.msg})") from None
+    except (ValueError, TypeError, AttributeError) as err:
+        raise CurveUsageError(f"LAW: {path!r}: {err}") from None
+
+
+def _positive_int(name: str) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {text!r}")
+        return value
+
+    return parse
+
+
+def _positive_float(name: str) -> Any:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number > 0, got {text!r}")
+        return value
+
+    return parse
+
+
+def _plot_path(path: str | None) -> Path | None:
+    if path is None:
+        return None
+    out = Path(path)
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise CurveUsageError(f"--plot: the file name must end in .png or .svg, got {path!r}")
+    if not out.parent.is_dir():
+        raise CurveUsageError(f"--plot: folder {str(out.parent)!r} does not exist")
+    return out
+
+
+# -- commands ------------------------------------------------------------------------------------------------
+def cmd_fit(args: argparse.Namespace) -> int:
+    """Fit a law to run files; print the parameters and quality; write the law as JSON (``-o``)."""
+    from lrkit.curves.core import fit
+    from lrkit.curves.laws import LAWS
+
+    plot = _plot_path(args.plot)
+    runs = _runs(args.runs, args.lr)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        result = fit(runs, LAWS[args.law])
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.report())
+    if args.out:
+        Path(args.out).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        if not args.json:
+            print(f"\nwrote {args.out}")
+    if plot is not None:
+        from lrkit.curves.plot import plot as draw
+
+        draw(result.law, fitted=list(result.runs), path=plot)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Print the predicted loss of a schedule at ``--points`` steps up to ``--budget``."""
+    import numpy as np
+
+    law = _law(args.law)
+    schedule = _schedule(args.schedule, args.lr, "SCHEDULE")
+    steps = np.unique(np.linspace(args.budget / args.points, args.budget, args.points).round().astype(np.int64))
+    losses = law.predict(schedule, steps)
+    if args.json:
+        print(json.dumps({"steps": steps.tolist(), "loss": losses.tolist()}))
+    else:
+        print("step,loss")
+        for s, v in zip(steps, losses):
+            print(f"{int(s)},{v:.6f}")
+    return 0
+
+
+def cmd_rank(args: argparse.Namespace) -> int:
+    """Rank schedules by predicted final loss at ``--budget``."""
+    from lrkit.curves.core import rank
+
+    law = _law(args.law)
+    candidates = {spec: _schedule(spec, args.lr, f"SCHEDULE {spec!r}") for spec in args.schedules}
+    ranking = rank(law, candidates, args.budget)
+    print(json.dumps(ranking.to_dict(), indent=2) if args.json else ranking.table())
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """Compare a law's prediction with run files: mean and worst relative error, R^2."""
+    from lrkit.curves.core import score
+
+    law = _law(args.law)
+    plot = _plot_path(args.plot)
+    runs = _runs(args.runs, args.lr)
+    result = score(law, runs)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.table())
+    if plot is not None:
+        from lrkit.curves.plot import plot as draw
+
+        draw(law, predicted=runs, path=plot)
+    return 0
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    """Optimise a schedule for a budget, peak and warmup; print it (text config) and its predicted loss."""
+    from lrkit.curves.optimize import optimize
+
+    law = _law(args.law)
+    if args.warmup >= args.budget - 1:
+        raise CurveUsageError(f"--warmup must be < --budget - 1, got {args.warmup} for a budget of {args.budget}")
+    if not 0 < args.floor < 1:
+        raise CurveUsageError(f"--floor must be in (0, 1), got {args.floor!r}")
+    best = optimize(law, args.budget, args.peak, args.warmup, knots=args.knots, floor=args.floor)
+    if args.json:
+        print(json.dumps({"schedule": repr(best.schedule), "peak": best.peak, "predicted_loss": best.predicted_loss}))
+    else:
+        print(f"# predicted loss at {args.budget:,}: {best.predicted_loss:.4f} (multiply by the peak {args.peak:g})")
+        print(repr(best.schedule))
+    return 0
+
+
+def add_commands(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``curve`` (with fit, predict, rank, score, optimize) to an argparse sub-parsers object."""
+    curve = subparsers.add_parser("curve", help="fit loss-curve laws to runs; predict, rank, score, optimise schedules")
+    sub = curve.add_subparsers(dest="curve_command", required=True, metavar="ACTION")
+    run_help = "PATH (its lr column holds every update) or PATH@SPEC (the run's schedule, times --lr)"
+    lr_help = "multiply every schedule given by this peak learning rate (default 1: the specs are absolute)"
+
+    p = sub.add_parser("fit", help="fit a law to run files")
+    p.add_argument("runs", nargs="+", metavar="RUN", help=run_help)
+    p.add_argument("--law", choices=("multi_power", "momentum"), default="multi_power", help="default multi_power")
+    p.add_argument("--lr", type=_positive_float("--lr"), default=1.0, help=lr_help)
+    p.add_argument("-o", "--out", default=None, help="write the fitted law (JSON) here")
+    p.add_argument("--plot", default=None, help="plot the fit to this .png/.svg")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_fit)
+
+    p = sub.add_parser("predict", help="predict a schedule's loss curve")
+    p.add_argument("law", metavar="LAW", help="a law JSON file (from `curve fit -o`)")
+    p.add_argument("schedule", metavar="SPEC", help="schedule, text form (times --lr)")
+    p.add_argument("--budget", type=_positive_int("--budget"), required=True, help="updates to predict up to")
+    p.add_argument("--points", type=_positive_int("--points"), default=21, help="steps printed (default 21)")
+    p.add_argument("--lr", type=_positive_float("--lr"), default=1.0, help=lr_help)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_predict)
+
+    p = sub.add_parser("rank", help="rank schedules by predicted final loss at a budget")
+    p.add_argument("law", metavar="LAW", help="a law JSON file")
+    p.add_argument("schedules", nargs="+", metavar="SPEC", help="candidate schedules (times --lr)")
+    p.add_argument("--budget", type=_positive_int("--budget"), required=True, help="updates")
+    p.add_argument("--lr", type=_positive_float("--lr"), default=1.0, help=lr_help)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_rank)
+
+    p = sub.add_parser("score", help="score a law's prediction against run files")
+    p.add_argument("law", metavar="LAW", help="a law JSON file")
+    p.add_argument("runs", nargs="+", metavar="RUN", help=run_help)
+    p.add_argument("--lr", type=_positive_float("--lr"), default=1.0, help=lr_help)
+    p.add_argument("--plot", default=None, help="plot predicted and actual curves to this .png/.svg")
+    p.add_argument("--json", action="store_true", help="print JSON (mean_error, worst_error as fractions)")
+    p.set_defaults(run=cmd_score)
+
+    p = sub.add_parser("optimize", help="optimise a schedule for a budget, peak and warmup")
+    p.add_argument("law", metavar="LAW", help="a law JSON file")
+    p.add_argument("--budget", type=_positive_int("--budget"), required=True, help="updates")
+    p.add_argument("--peak", type=_positive_float("--peak"), required=True, help="peak learning rate")
+    p.add_argument("--warmup", type=int, default=0, help="linear warmup updates (default 0)")
+    p.add_argument("--knots", type=_positive_int("--knots"), default=48, help="knots after warmup (default 48)")
+    p.add_argument("--floor", type=float, default=0.01, help="lowest multiplier of the peak (default 0.01)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_optimize)
+    return curve
+
+
+def run_args(args: argparse.Namespace) -> int:
+    """Run parsed arguments; a bad argument prints one line and returns 2."""
+    try:
+        return int(args.run(args))
+    except ValueError as err:  # CurveUsageError included
+        print(f"lrkit: error: {err}", file=sys.stderr)
+        return 2
+
+
+def main_curve(argv: Sequence[str]) -> int:
+    """Parse and run ``lrkit curve ...`` arguments on a parser of its own (for tests and scripts)."""
+    parser = argparse.ArgumentParser(prog="lrkit")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    return run_args(args)

@@ -1,0 +1,451 @@
+"""Runs, fitting, scoring and ranking of loss-curve laws.
+
+A :class:`Run` is a training run: the learning rate of every update, the steps at which the
+loss was logged and, for a run that was trained, the losses. :func:`fit` fits a law to runs
+(scipy's ``least_squares`` with a Huber loss, as Luo et al. fit the multi-power law, from a few
+deterministic starting points); :func:`score` measures a law's prediction of runs;
+:func:`rank` predicts the final loss of candidate schedules at a budget.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lrkit.curves.laws import LAWS, Law, MultiPowerLaw, _steps, learning_rates, peak_index
+
+__all__ = [
+    "CurveFitWarning",
+    "Fit",
+    "Ranking",
+    "Run",
+    "RunScore",
+    "Score",
+    "fit",
+    "law_from_dict",
+    "rank",
+    "score",
+]
+
+
+class CurveFitWarning(UserWarning):
+    """A fit whose quality is poor (R^2 below 0.99 on a fitted run, or the optimizer did not converge)."""
+
+
+def _label(schedule: Any) -> str:
+    if isinstance(schedule, np.ndarray):
+        return f"<{schedule.size} learning rates>"
+    return repr(schedule)
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """A training run: ``lrs[i]`` the learning rate of update ``i``, ``losses[j]`` the loss after ``steps[j]`` updates.
+
+    ``losses`` is ``None`` for a schedule not trained (a candidate to predict). Build one with
+    :meth:`of` from an lrkit schedule (absolute learning rates) or an array of rates.
+
+    >>> import lrkit as lk
+    >>> run = Run.of(lk.constant(3e-4), [100, 200], [3.9, 3.7], name="constant")
+    >>> run.lrs.size, run.steps.tolist(), run.name
+    (200, [100, 200], 'constant')
+    """
+
+    lrs: np.ndarray
+    steps: np.ndarray
+    losses: np.ndarray | None = None
+    name: str = ""
+    schedule: str = ""
+
+    @classmethod
+    def of(cls, schedule: Any, steps: Any, losses: Any = None, name: str = "") -> Run:
+        """A run from a schedule (an lrkit schedule giving absolute learning rates, or an array of every
+        update's rate), the logged steps and (optionally) the logged losses."""
+        t = _steps(steps)
+        order = np.argsort(t, kind="stable")
+        t = t[order]
+        lrs = learning_rates(schedule, int(t.max()))
+        values = None
+        if losses is not None:
+            values = np.asarray(losses, dtype=np.float64).reshape(-1)
+            if values.size != t.size:
+                raise ValueError(f"losses: {values.size} losses for {t.size} steps; give one loss per step")
+            if not np.all(np.isfinite(values)):
+                raise ValueError("losses: every loss must be finite (drop diverged points)")
+            values = values[order]
+        return cls(lrs=lrs, steps=t, losses=values, name=name or _label(schedule), schedule=_label(schedule))
+
+    def after_warmup(self) -> Run:
+        """The run restricted to steps after the warmup (the peak of the schedule), as the paper fits."""
+        keep = self.steps > peak_index(self.lrs)
+        if keep.all():
+            return self
+        losses = None if self.losses is None else self.losses[keep]
+        return Run(self.lrs, self.steps[keep], losses, self.name, self.schedule)
+
+
+@dataclass(frozen=True)
+class RunScore:
+    """How well a law matches one run: over its logged points, the relative errors ``|pred - loss| / loss``."""
+
+    name: str
+    points: int
+    mean_error: float  # mean relative error
+    worst_error: float  # largest relative error
+    rmse: float
+    r2: float
+    final_loss: float
+    predicted_final: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Score:
+    """A law's prediction of several runs.
+
+    ``mean_error`` is the mean relative error over all logged points of all runs (long runs, with
+    more points, weigh more); ``run_mean_error`` is the mean of the runs' own mean errors (every run
+    weighs the same; the figures 0.110% / 0.142% of the published parameters in the data's README are
+    this one).
+    """
+
+    runs: tuple[RunScore, ...]
+    mean_error: float
+    worst_error: float
+    min_r2: float
+    run_mean_error: float = math.nan
+    residuals: tuple[np.ndarray, ...] = field(repr=False, default=())
+    predictions: tuple[np.ndarray, ...] = field(repr=False, default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (errors as fractions, not percent)."""
+        return {
+            "mean_error": self.mean_error,
+            "run_mean_error": self.run_mean_error,
+            "worst_error": self.worst_error,
+            "min_r2": self.min_r2,
+            "runs": [r.to_dict() for r in self.runs],
+        }
+
+    def table(self) -> str:
+        """A Markdown table, errors in percent."""
+        rows = [
+            "| run | points | mean error | worst error | R^2 | final loss | predicted |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for r in self.runs:
+            rows.append(
+                f"| {r.name} | {r.points} | {100 * r.mean_error:.3f}% | {100 * r.worst_error:.3f}% | {r.r2:.4f} | "
+                f"{r.final_loss:.4f} | {r.predicted_final:.4f} |"
+            )
+        rows.append(
+            f"| **all** | {sum(r.points for r in self.runs)} | **{100 * self.mean_error:.3f}%** | "
+            f"{100 * self.worst_error:.3f}% | {self.min_r2:.4f} | | |"
+        )
+        if len(self.runs) > 1:
+            rows.append(f"| mean of the runs | | {100 * self.run_mean_error:.3f}% | | | | |")
+        return "\n".join(rows)
+
+
+def score(law: Law, runs: Sequence[Run]) -> Score:
+    """Compare ``law``'s prediction with each run's logged losses (runs without losses are an error).
+
+    >>> import lrkit as lk
+    >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
+    >>> sched = (lk.warmup(100) >> lk.cosine(900, floor=0.1)) * 3e-4
+    >>> steps = [200, 600, 1000]
+    >>> s = score(law, [Run.of(sched, steps, law.predict(sched, steps) * 1.01)])
+    >>> round(s.mean_error, 4), round(s.worst_error, 4)
+    (0.0099, 0.0099)
+    """
+    if not runs:
+        raise ValueError("runs: give at least one run with losses")
+    out, residuals, predictions = [], [], []
+    for run in runs:
+        if run.losses is None:
+            raise ValueError(f"run {run.name!r} has no losses to score against")
+        pred = law.evaluate(law.prepare(run.lrs, run.steps, **law.settings()))[0]
+        res = pred - run.losses
+        rel = np.abs(res) / np.abs(run.losses)
+        total = float(np.sum((run.losses - run.losses.mean()) ** 2))
+        r2 = 1.0 - float(np.sum(res**2)) / total if total > 0 else math.nan
+        out.append(
+            RunScore(
+                name=run.name,
+                points=int(run.steps.size),
+                mean_error=float(rel.mean()),
+                worst_error=float(rel.max()),
+                rmse=float(np.sqrt(np.mean(res**2))),
+                r2=r2,
+                final_loss=float(run.losses[-1]),
+                predicted_final=float(pred[-1]),
+            )
+        )
+        residuals.append(res)
+        predictions.append(pred)
+    every = np.concatenate([np.abs(r) / np.abs(run.losses) for r, run in zip(residuals, runs)])  # type: ignore[arg-type]
+    r2s = [r.r2 for r in out if not math.isnan(r.r2)]
+    return Score(
+        runs=tuple(out),
+        mean_error=float(every.mean()),
+        worst_error=float(every.max()),
+        min_r2=min(r2s) if r2s else math.nan,
+        run_mean_error=float(np.mean([r.mean_error for r in out])),
+        residuals=tuple(residuals),
+        predictions=tuple(predictions),
+    )
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted law and the quality of its fit on the runs it was fitted on."""
+
+    law: Law
+    runs: tuple[Run, ...] = field(repr=False)
+    quality: Score
+    seconds: float
+    evaluations: int
+    converged: bool
+    problems: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict: the law and the fit's quality."""
+        return {
+            **self.law.to_dict(),
+            "fit": {
+                "runs": [r.name for r in self.runs],
+                "seconds": self.seconds,
+                "evaluations": self.evaluations,
+                "converged": self.converged,
+                "problems": list(self.problems),
+                **self.quality.to_dict(),
+            },
+        }
+
+    def report(self) -> str:
+        """Parameters and the quality table, as Markdown."""
+        lines = [f"{type(self.law).__name__} fitted on {len(self.runs)} run(s) in {self.seconds:.2f} s", ""]
+        lines.append("| " + " | ".join(self.law.param_names()) + " |")
+        lines.append("|" + " ---: |" * len(self.law.param_names()))
+        lines.append("| " + " | ".join(f"{x:.6g}" for x in self.law.vector()) + " |")
+        lines += ["", self.quality.table()]
+        lines += [f"\nwarning: {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+def _auto_resolution(runs: Sequence[Run]) -> int:
+    longest = max(int(r.steps.max()) for r in runs)
+    return max(1, min(64, longest // 375))
+
+
+def _inside(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``x`` moved strictly inside the bounds (``least_squares`` starts from an interior point)."""
+    span = np.where(np.isfinite(high - low), high - low, np.maximum(1.0, np.abs(low)))
+    eps = 1e-6 * span
+    return np.minimum(np.maximum(x, low + eps), np.where(np.isfinite(high), high - eps, np.inf))
+
+
+def fit(
+    runs: Sequence[Run],
+    law: type[Law] | Law = MultiPowerLaw,
+    *,
+    delta: float = 1e-3,
+    skip_warmup: bool = True,
+    resolution: int | None = None,
+    max_evaluations: int = 400,
+    relative: bool = False,
+) -> Fit:
+    """Fit ``law`` (a law class, or a law whose fixed settings to keep) to runs with losses.
+
+    Minimises the Huber loss (``delta`` in loss units, 1e-3 as Luo et al.) of the residuals
+    over every logged point of every run with ``scipy.optimize.least_squares`` (trust-region
+    reflective, bounds, the analytic Jacobian), from each of the law's starting points
+    (:meth:`Law.guesses`; deterministic), keeping the best. While fitting, decreases of up to
+    ``resolution`` consecutive updates are grouped (default: the longest run / 2,000; it changes
+    predictions by < 1e-5 relative); the reported quality uses the exact law. Points during the
+    warmup are left out unless ``skip_warmup=False``. A poor fit (R^2 < 0.99 on a run, or no
+    convergence) emits :class:`CurveFitWarning` and lists the problem in :attr:`Fit.problems`.
+
+    >>> import lrkit as lk
+    >>> true = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
+    >>> w = lk.warmup(100)
+    >>> schedules = [w >> lk.constant(1.0), w >> lk.cosine(1900, floor=0.1),
+    ...              w >> lk.constant(1.0, 900) >> lk.constant(0.3)]
+    >>> steps = np.arange(128, 2001, 64)
+    >>> runs = [Run.of(s * 3e-4, steps, true.predict(s * 3e-4, steps)) for s in schedules]
+    >>> result = fit(runs)
+    >>> result.quality.worst_error < 1e-4, result.quality.min_r2 > 0.999
+    (True, True)
+    """
+    from scipy.optimize import least_squares
+
+    start = time.perf_counter()
+    kind = law if isinstance(law, type) else type(law)
+    settings = {} if isinstance(law, type) else law.settings()
+    if kind not in LAWS.values() and not issubclass(kind, Law):
+        raise TypeError(f"law must be a Law subclass or instance, got {law!r}")
+    if not runs:
+        raise ValueError("runs: give at least one run with losses")
+    if not (delta > 0 and math.isfinite(delta)):
+        raise ValueError(f"delta must be a finite number > 0, got {delta!r}")
+    used = []
+    for run in runs:
+        if run.losses is None:
+            raise ValueError(f"run {run.name!r} has no losses: a fit needs logged losses")
+        used.append(run.after_warmup() if skip_warmup else run)
+        if used[-1].steps.size == 0:
+            raise ValueError(f"run {run.name!r} has no logged loss after its warmup")
+    total = sum(r.steps.size for r in used)
+    if total < len(kind.param_names()) + 1:
+        raise ValueError(f"runs: {total} points cannot fit {len(kind.param_names())} parameters; log more losses")
+    res = _auto_resolution(used) if resolution is None else max(1, int(resolution))
+    prepared = [kind.prepare(r.lrs, r.steps, res, **settings) for r in used]
+    losses = [r.losses for r in used]
+    y: np.ndarray = np.concatenate(losses)  # type: ignore[arg-type]
+    low, high = kind.bounds()
+    template = kind.guesses(prepared, losses, settings)  # type: ignore[arg-type]
+
+    evaluations = 0
+
+    log_y = np.log(y)
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        nonlocal evaluations
+        evaluations += 1
+        current = template[0].replace(theta)
+        pred = np.concatenate([current.evaluate(p)[0] for p in prepared])
+        if relative:
+            return np.log(np.maximum(pred, 1e-12)) - log_y
+        return pred - y
+
+    def jacobian(theta: np.ndarray) -> np.ndarray:
+        current = template[0].replace(theta)
+        parts = [current.evaluate(p, jacobian=True) for p in prepared]
+        jac = np.concatenate([j for _, j in parts])  # type: ignore[misc]
+        if relative:
+            jac = jac / np.maximum(np.concatenate([v for v, _ in parts]), 1e-12)[:, None]
+        return jac
+
+    best: Any = None
+    for guess in template:
+        x0 = _inside(guess.vector(), low, high)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            result = least_squares(
+                residuals,
+                x0,
+                jac=jacobian,
+                bounds=(low, high),
+                loss="huber",
+                f_scale=delta,
+                x_scale="jac",
+                method="trf",
+                max_nfev=max_evaluations,
+                xtol=1e-12,
+                ftol=1e-12,
+                gtol=1e-10,
+            )
+        if np.all(np.isfinite(result.x)) and (best is None or result.cost < best.cost):
+            best = result
+    if best is None:
+        raise ValueError("the fit failed from every starting point (the losses may not follow the law)")
+    fitted = template[0].replace(best.x)
+    quality = score(fitted, used)
+    problems = []
+    if not best.success:
+        problems.append(f"the optimizer stopped before converging ({best.message})")
+    for r in quality.runs:
+        if not r.r2 >= 0.99:
+            problems.append(f"R^2 = {r.r2:.4f} < 0.99 on run {r.name!r}: the law fits it poorly")
+    for problem in problems:
+        warnings.warn(CurveFitWarning(problem), stacklevel=2)
+    return Fit(
+        law=fitted,
+        runs=tuple(used),
+        quality=quality,
+        seconds=time.perf_counter() - start,
+        evaluations=evaluations,
+        converged=bool(best.success),
+        problems=tuple(problems),
+    )
+
+
+def law_from_dict(data: Mapping[str, Any]) -> Law:
+    """The law a :meth:`Law.to_dict` or :meth:`Fit.to_dict` dict describes.
+
+    >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
+    >>> law_from_dict(law.to_dict()) == law
+    True
+    """
+    name = data.get("law")
+    if name not in LAWS:
+        raise ValueError(f"law: unknown law {name!r}; known laws: {', '.join(LAWS)}")
+    kind = LAWS[name]
+    import dataclasses
+
+    names = [f.name for f in dataclasses.fields(kind) if f.init]
+    missing = [n for n in kind.param_names() if n not in data]
+    if missing:
+        raise ValueError(f"law: {name} needs the parameter {missing[0]!r}")
+    values = {}
+    for n in names:
+        if n in data:
+            value = data[n]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"law: parameter {n!r} must be a finite number, got {value!r}")
+            values[n] = float(value)
+    return kind(**values)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Candidate schedules ranked by predicted final loss at a budget (best first)."""
+
+    budget: int
+    rows: tuple[tuple[str, float], ...]  # (name, predicted final loss)
+
+    @property
+    def best(self) -> str:
+        return self.rows[0][0]
+
+    def table(self) -> str:
+        """A Markdown table: rank, schedule, predicted final loss, gap to the best."""
+        best = self.rows[0][1]
+        lines = [
+            f"| rank | schedule | predicted loss at {self.budget:,} | vs best |",
+            "| ---: | --- | ---: | ---: |",
+        ]
+        for i, (name, loss) in enumerate(self.rows, 1):
+            lines.append(f"| {i} | {name} | {loss:.4f} | {loss - best:+.4f} |")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"budget": self.budget, "ranking": [{"schedule": n, "predicted_loss": v} for n, v in self.rows]}
+
+
+def rank(law: Law, candidates: Mapping[str, Any] | Sequence[Any], budget: int) -> Ranking:
+    """Rank schedules (absolute learning rates) by the loss ``law`` predicts after ``budget`` updates.
+
+    >>> import lrkit as lk
+    >>> law = MultiPowerLaw(3.15, 0.52, 0.5, 400.0, 2.0, 0.6, 0.65)
+    >>> w = lk.warmup(2160)
+    >>> r = rank(law, {"constant": (w >> lk.constant(1.0)) * 3e-4, "cosine": (w >> lk.cosine(21840)) * 3e-4}, 24000)
+    >>> r.best
+    'cosine'
+    """
+    budget = int(budget)
+    if budget < 1:
+        raise ValueError(f"budget must be >= 1, got {budget!r}")
+    items = list(candidates.items()) if isinstance(candidates, Mapping) else [(_label(c), c) for c in candidates]
+    if not items:
+        raise ValueError("candidates: give at least one schedule")
+    rows = [(name, law.final(schedule, budget)) for name, schedule in items]
+    rows.sort(key=lambda row: row[1])
+    return Ranking(budget=budget, rows=tuple(rows))

@@ -1,0 +1,459 @@
+"""Loss-curve laws: the loss of a training run as a function of its learning-rate schedule.
+
+A law is an immutable value (a frozen dataclass whose fields are its parameters). Its
+:meth:`Law.predict` gives the predicted training loss after ``t`` updates for any schedule.
+
+Conventions (the same for every law):
+
+* ``lrs[i]`` is the learning rate of update ``i`` (0-based), in absolute units;
+  the loss "at step ``t``" is the loss measured after updates ``0 .. t-1``, i.e. with the
+  weights the ``t``-th logged loss was computed with (lrkit's tasks and
+  :mod:`lrkit.torch.record` log the loss of the batch that update ``t`` then uses).
+* ``S1(t) = sum_{i<t} lrs[i]`` is the area under the schedule, warmup included.
+* ``d_i = lrs[i-1] - lrs[i]`` (``i >= 1``) is the learning-rate *decrease* at update ``i``; an
+  increase is a negative decrease.
+* The multi-power law's loss drop sums ``d_i`` over *every* update from 1 on, the warmup's
+  increases included (no warmup has to be detected; a schedule without warmup, or with several
+  rises, needs no special case). This is the form the published parameters of Luo et al. were
+  fitted with: with them it reproduces the paper's errors, whereas summing only after the peak
+  moves every prediction after the warmup down by about ``B * peak`` (0.11 in loss for 25M).
+* The momentum law counts the decreases after the *warmup*, everything up to the first maximum
+  of ``lrs`` (:func:`peak_index`; 0 for a schedule that starts at its peak), as Tissue et al.
+  Both laws reduce to ``L0 + A S1^(-alpha)`` for a constant schedule.
+
+Adding another law: subclass :class:`Law` as a frozen dataclass whose fields (all floats) are
+the fitted parameters, and implement :meth:`Law.prepare` (precompute what does not depend on
+the parameters), :meth:`Law.evaluate` (losses and their Jacobian for a parameter vector),
+:meth:`Law.bounds` and :meth:`Law.guesses` (starting points). :func:`lrkit.curves.fit`,
+prediction, ranking and :func:`lrkit.curves.optimize` then work with it unchanged
+(:meth:`Law.final_gradient` is optional: it speeds the optimisation up).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+__all__ = ["LAWS", "Law", "MomentumLaw", "MultiPowerLaw", "learning_rates", "peak_index"]
+
+
+def learning_rates(schedule: Any, updates: int) -> np.ndarray:
+    """The learning rates of updates ``0 .. updates-1``: an lrkit schedule evaluated on them, or an array.
+
+    >>> import lrkit as lk
+    >>> learning_rates(lk.warmup(2) >> lk.constant(1.0), 4) * 3e-4
+    array([0.     , 0.00015, 0.0003 , 0.0003 ])
+    """
+    updates = int(updates)
+    if callable(schedule) and not isinstance(schedule, np.ndarray):
+        lrs = np.asarray(schedule(np.arange(updates, dtype=np.float64)), dtype=np.float64)
+    else:
+        lrs = np.asarray(schedule, dtype=np.float64).reshape(-1)
+        if lrs.size < updates:
+            raise ValueError(
+                f"lrs: {lrs.size} learning rates given, but a loss after {updates} updates needs the rate of every "
+                f"update before it (give at least {updates}, or an lrkit schedule)"
+            )
+        lrs = lrs[:updates]
+    if lrs.size and not (np.all(np.isfinite(lrs)) and lrs.min() >= 0):
+        raise ValueError("lrs: learning rates must be finite and >= 0")
+    return lrs
+
+
+def peak_index(lrs: np.ndarray) -> int:
+    """Index of the first maximum of ``lrs``: where the warmup ends (the momentum law's decreases start there,
+    and :func:`lrkit.curves.fit` leaves out the points before it)."""
+    return int(np.argmax(lrs)) if lrs.size else 0
+
+
+def _steps(steps: Any) -> np.ndarray:
+    arr = np.asarray(steps)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.size == 0:
+        raise ValueError("steps: give at least one step")
+    if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or arr.min() < 1:
+        raise ValueError("steps: steps must be whole numbers >= 1 (the loss after that many updates)")
+    return arr.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Law(ABC):
+    """A loss-curve law. Subclasses are frozen dataclasses whose float fields are the parameters."""
+
+    #: The name used in files and on the command line.
+    name: ClassVar[str] = ""
+    #: A one-line formula, for reports.
+    formula: ClassVar[str] = ""
+
+    # -- parameters -------------------------------------------------------------------------
+    @classmethod
+    def param_names(cls) -> tuple[str, ...]:
+        """The fitted parameters, in the order of :meth:`vector`."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.init and f.metadata.get("fitted", True))
+
+    def vector(self) -> np.ndarray:
+        """The fitted parameters as an array."""
+        return np.array([getattr(self, n) for n in self.param_names()], dtype=np.float64)
+
+    def replace(self, vector: Sequence[float] | np.ndarray) -> Law:
+        """A law of the same kind with the fitted parameters ``vector`` (its fixed settings kept)."""
+        return dataclasses.replace(self, **{n: float(x) for n, x in zip(self.param_names(), vector)})
+
+    def settings(self) -> dict[str, Any]:
+        """Fixed settings (fields that are not fitted)."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.init and not f.metadata.get("fitted", True)
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict; :func:`lrkit.curves.law_from_dict` turns it back into the law."""
+        return {"law": self.name, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}}
+
+    # -- the law ---------------------------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def prepare(cls, lrs: np.ndarray, steps: np.ndarray, resolution: int = 1, **settings: Any) -> Any:
+        """Precompute, for a run's learning rates and the steps to evaluate, what the parameters do not change.
+
+        ``resolution`` > 1 allows an approximation that groups up to that many consecutive
+        updates (fitting uses it for speed; prediction uses 1, the exact sum). ``settings`` are the
+        law's fixed settings (:meth:`settings`).
+        """
+
+    @abstractmethod
+    def evaluate(self, prepared: Any, jacobian: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Losses at the prepared steps and, if asked, their Jacobian (steps x parameters)."""
+
+    @classmethod
+    @abstractmethod
+    def bounds(cls) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of the fitted parameters."""
+
+    @classmethod
+    @abstractmethod
+    def guesses(cls, prepared: Sequence[Any], losses: Sequence[np.ndarray], settings: dict[str, Any]) -> list[Law]:
+        """Starting points for the fit, best first (a few; the fit refines each)."""
+
+    def final_gradient(self, lrs: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """The loss after ``len(lrs)`` updates and its gradient with respect to every ``lrs[i]``, or ``None``.
+
+        Optional; :func:`lrkit.curves.optimize` falls back to finite differences without it.
+        """
+        return None
+
+    # -- use ---------------------------------------------------------------------------------------
+    def predict(self, schedule: Any, steps: Any) -> np.ndarray:
+        """The predicted loss after each of ``steps`` updates (an int or an array of ints >= 1).
+
+        ``schedule`` is an lrkit schedule giving absolute learning rates (``lk.cosine(n) * 3e-4``)
+        or an array of the learning rate of every update.
+        """
+        t = _steps(steps)
+        lrs = learning_rates(schedule, int(t.max()))
+        values, _ = self.evaluate(self.prepare(lrs, t, **self.settings()))
+        return values if np.ndim(steps) else values[:1].copy()
+
+    def final(self, schedule: Any, updates: int) -> float:
+        """The predicted loss at the end of a run of ``updates`` updates."""
+        return float(self.predict(schedule, np.array([int(updates)]))[0])
+
+    def __str__(self) -> str:
+        params = ", ".join(f"{n}={getattr(self, n):.6g}" for n in self.param_names())
+        return f"{type(self).__name__}({params})"
+
+
+def _field(fitted: bool = True, default: Any = dataclasses.MISSING) -> Any:
+    return dataclasses.field(default=default, metadata={"fitted": fitted})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Multi-power law
+
+
+@dataclass(frozen=True)
+class _MPLData:
+    s1: np.ndarray  # (m,) area before each step
+    amount: np.ndarray  # (K,) sum of decreases of each block
+    eta: np.ndarray  # (K,) (decrease-weighted) learning rate of each block
+    area: np.ndarray  # (m, K) area from each block to each step (0 where the block is not before the step)
+    mask: np.ndarray  # (m, K) block before the step
+    log_eta: np.ndarray  # (K,)
+
+
+def _blocks(lrs: np.ndarray, steps: np.ndarray, resolution: int) -> tuple[np.ndarray, ...]:
+    """The decreases ``d_i`` of every update ``i >= 1``, grouped into blocks that never straddle a step.
+
+    Returns per block: summed decrease, decrease-weighted learning rate and cumulative area
+    before the block (both exact for a block of one update).
+    """
+    n = lrs.size
+    prefix = np.concatenate(([0.0], np.cumsum(lrs)))  # prefix[i] = sum_{j<i} lrs[j]
+    index = np.arange(1, n)
+    d = lrs[index - 1] - lrs[index]
+    keep = d != 0
+    index, d = index[keep], d[keep]
+    if resolution <= 1 or index.size == 0:
+        return d, lrs[index], prefix[index]
+    # a block id: cut at every multiple of `resolution`, at every step, and where the sign changes
+    cuts = np.unique(np.concatenate((np.arange(0, n + resolution, resolution), steps)))
+    block = np.searchsorted(cuts, index, side="right")
+    sign = d > 0
+    new = np.ones(index.size, dtype=bool)
+    new[1:] = (block[1:] != block[:-1]) | (sign[1:] != sign[:-1])
+    ids = np.cumsum(new) - 1
+    amount = np.bincount(ids, weights=d)
+    eta = np.bincount(ids, weights=d * lrs[index]) / amount
+    area = np.bincount(ids, weights=d * prefix[index]) / amount
+    return amount, eta, area
+
+
+@dataclass(frozen=True)
+class MultiPowerLaw(Law):
+    """The multi-power law of Luo et al. (ICLR 2025, arXiv:2503.12811).
+
+    ``L(t) = L0 + A * S1(t)^(-alpha) - LD(t)`` with ``S1(t) = sum_{i<t} eta_i`` (warmup included)
+    and the loss drop ``LD(t) = B * sum_{k} (eta_{k-1} - eta_k) * G(eta_k^(-gamma) * S_k(t))``,
+    ``S_k(t) = sum_{k<=i<t} eta_i``, ``G(x) = 1 - (C x + 1)^(-beta)``, the sum over every update
+    ``1 <= k < t``: a warmup's increases are negative decreases (see the module's conventions; the
+    published parameters are meant for this form). Seven parameters; the paper fits them on three runs.
+
+    >>> import lrkit as lk
+    >>> law = MultiPowerLaw(L0=3.04, A=0.52, alpha=0.5, B=400.0, C=2.0, beta=0.6, gamma=0.65)
+    >>> cosine = (lk.warmup(2160) >> lk.cosine(21840, floor=0.1)) * 3e-4
+    >>> constant = (lk.warmup(2160) >> lk.constant(1.0)) * 3e-4
+    >>> round(law.final(cosine, 24000), 4), round(law.final(constant, 24000), 4)
+    (3.3163, 3.3575)
+    """
+
+    name: ClassVar[str] = "multi_power"
+    formula: ClassVar[str] = "L0 + A*S1^-alpha - B*sum_k (eta_{k-1}-eta_k)*(1-(C*eta_k^-gamma*S_k+1)^-beta)"
+
+    L0: float = _field()
+    A: float = _field()
+    alpha: float = _field()
+    B: float = _field()
+    C: float = _field()
+    beta: float = _field()
+    gamma: float = _field()
+
+    @classmethod
+    def prepare(cls, lrs: np.ndarray, steps: np.ndarray, resolution: int = 1, **settings: Any) -> _MPLData:
+        prefix = np.concatenate(([0.0], np.cumsum(lrs)))
+        s1 = prefix[steps]
+        if np.any(s1 <= 0):
+            raise ValueError("steps: the law needs some learning-rate area before each step (S1 > 0)")
+        amount, eta, before = _blocks(lrs, steps, resolution)
+        if np.any(eta <= 0):
+            # a block whose rate is 0: G is 1 at once (the decrease to 0 is fully realised); keep it finite
+            eta = np.maximum(eta, np.finfo(np.float64).tiny ** 0.25)
+        area = s1[:, None] - before[None, :]
+        mask = area > 0
+        area = np.where(mask, area, 0.0)
+        return _MPLData(s1, amount, eta, area, mask, np.log(eta))
+
+    def evaluate(self, prepared: _MPLData, jacobian: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        p = prepared
+        L0, A, alpha, B, C, beta, gamma = self.vector()
+        power = p.s1 ** (-alpha)
+        scaled = np.exp(-gamma * p.log_eta)  # eta^-gamma
+        x = p.area * scaled[None, :]
+        base = C * x + 1.0
+        tail = base ** (-beta)
+        g = np.where(p.mask, 1.0 - tail, 0.0)
+        drop = g @ p.amount
+        loss = L0 + A * power - B * drop
+        if not jacobian:
+            return loss, None
+        jac = np.empty((loss.size, 7))
+        jac[:, 0] = 1.0
+        jac[:, 1] = power
+        jac[:, 2] = -A * power * np.log(p.s1)
+        jac[:, 3] = -drop
+        dg_dx = np.where(p.mask, beta * C * tail / base, 0.0)  # dG/dx
+        jac[:, 4] = -B * (np.where(p.mask, beta * tail / base * x, 0.0) @ p.amount)
+        jac[:, 5] = -B * (np.where(p.mask, tail * np.log(base), 0.0) @ p.amount)
+        jac[:, 6] = -B * ((dg_dx * x) @ (p.amount * -p.log_eta))
+        return loss, jac
+
+    @classmethod
+    def bounds(cls) -> tuple[np.ndarray, np.ndarray]:
+        low = np.array([0.0, 1e-6, 1e-3, 0.0, 1e-6, 0.1, 0.0])
+        high = np.array([np.inf, np.inf, 3.0, np.inf, np.inf, 5.0, 2.0])
+        return low, high
+
+    @classmethod
+    def guesses(cls, prepared: Sequence[Any], losses: Sequence[np.ndarray], settings: dict[str, Any]) -> list[Law]:
+        # L0, A and B enter linearly: for each (alpha, C, beta, gamma) on a small grid, solve for them by least
+        # squares and keep the best few as starting points
+        y = np.concatenate(losses)
+        scored = []
+        for alpha, c, beta, gamma in itertools.product((0.3, 0.5, 0.8), (0.5, 2.0, 8.0), (0.4, 0.7), (0.4, 0.7)):
+            probe = cls(0.0, 1.0, alpha, 1.0, c, beta, gamma)
+            cols = []
+            for prep in prepared:
+                _, jac = probe.evaluate(prep, jacobian=True)
+                assert jac is not None
+                cols.append(jac[:, [0, 1, 3]])
+            design = np.concatenate(cols)
+            coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+            coef[1:] = np.maximum(coef[1:], 1e-6)
+            sse = float(np.sum((design @ coef - y) ** 2))
+            scored.append((sse, cls(coef[0], coef[1], alpha, coef[2], c, beta, gamma)))
+        scored.sort(key=lambda item: item[0])
+        return [law for _, law in scored[:4]]
+
+    def final_gradient(self, lrs: np.ndarray) -> tuple[float, np.ndarray]:
+        L0, A, alpha, B, C, beta, gamma = self.vector()
+        n = lrs.size
+        total = float(lrs.sum())
+        # suffix areas: S_k = sum_{k<=i<n} lrs[i]
+        suffix = np.cumsum(lrs[::-1])[::-1]
+        k = np.arange(1, n)
+        eta = np.maximum(lrs[k], 1e-300)
+        d = lrs[k - 1] - lrs[k]
+        scaled = eta ** (-gamma)
+        x = scaled * suffix[k]
+        base = C * x + 1.0
+        g = 1.0 - base ** (-beta)
+        gp = beta * C * base ** (-beta - 1.0)  # G'(x)
+        loss = L0 + A * total ** (-alpha) - B * float(np.sum(d * g))
+        grad = np.full(n, -alpha * A * total ** (-alpha - 1.0))
+        # d LD / d lrs[j]: from d_k (lrs[k-1] - lrs[k]): +g_k at j = k-1, -g_k at j = k
+        dld = np.zeros(n)
+        dld[k - 1] += g
+        dld[k] -= g
+        # from x_k = eta_k^-gamma * S_k: S_k contains lrs[j] for j >= k
+        weight = d * gp * scaled
+        contrib = np.zeros(n)
+        contrib[k] = weight
+        dld += np.cumsum(contrib)
+        # from eta_k^-gamma (j == k)
+        dld[k] += d * gp * (-gamma) * x / eta
+        grad -= B * dld
+        return loss, grad
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Momentum law
+
+
+@dataclass(frozen=True)
+class _MomentumData:
+    s1: np.ndarray
+    s2: np.ndarray
+
+
+def _momentum_area(lrs: np.ndarray, decay: float) -> np.ndarray:
+    """``S2`` after each number of updates ``0..n``: the sum of the momentum ``m_i = decay*m_{i-1} + d_i``."""
+    from scipy.signal import lfilter
+
+    n = lrs.size
+    w = peak_index(lrs)
+    d = np.zeros(n)
+    d[w + 1 :] = lrs[w:-1] - lrs[w + 1 :]
+    m = lfilter([1.0], [1.0, -decay], d)
+    return np.concatenate(([0.0], np.cumsum(m)))
+
+
+@dataclass(frozen=True)
+class MomentumLaw(Law):
+    """The momentum law of Tissue et al. 2024 ("Scaling law with learning rate annealing", arXiv:2408.11029).
+
+    ``L(t) = L0 + A * S1(t)^(-alpha) - C * S2(t)`` with ``S1(t) = sum_{i<t} eta_i`` and
+    ``S2(t) = sum_{i<t} m_i``, ``m_i = decay * m_{i-1} + (eta_{i-1} - eta_i)`` (the decreases
+    after the peak, smoothed by momentum; ``decay`` = 0.999 as in the paper, not fitted).
+    Four parameters.
+
+    >>> import lrkit as lk
+    >>> law = MomentumLaw(L0=3.0, A=0.5, alpha=0.5, C=300.0)
+    >>> round(law.final((lk.warmup(10) >> lk.constant(1.0)) * 1e-3, 1000), 4)
+    3.5014
+    """
+
+    name: ClassVar[str] = "momentum"
+    formula: ClassVar[str] = "L0 + A*S1^-alpha - C*S2, S2 = sum m_i, m_i = decay*m_{i-1} + (eta_{i-1}-eta_i)"
+
+    L0: float = _field()
+    A: float = _field()
+    alpha: float = _field()
+    C: float = _field()
+    decay: float = _field(fitted=False, default=0.999)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.decay < 1.0:
+            raise ValueError(f"MomentumLaw: decay must be in [0, 1), got {self.decay!r}")
+
+    @classmethod
+    def prepare(
+        cls, lrs: np.ndarray, steps: np.ndarray, resolution: int = 1, decay: float = 0.999, **settings: Any
+    ) -> _MomentumData:
+        prefix = np.concatenate(([0.0], np.cumsum(lrs)))
+        s1 = prefix[steps]
+        if np.any(s1 <= 0):
+            raise ValueError("steps: the law needs some learning-rate area before each step (S1 > 0)")
+        return _MomentumData(s1, _momentum_area(lrs, decay)[steps])
+
+    def evaluate(self, prepared: _MomentumData, jacobian: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        L0, A, alpha, C = self.vector()
+        power = prepared.s1 ** (-alpha)
+        loss = L0 + A * power - C * prepared.s2
+        if not jacobian:
+            return loss, None
+        jac = np.column_stack(
+            [np.ones_like(loss), power, -A * power * np.log(prepared.s1), -prepared.s2]
+        )
+        return loss, jac
+
+    @classmethod
+    def bounds(cls) -> tuple[np.ndarray, np.ndarray]:
+        return np.array([0.0, 1e-6, 1e-3, 0.0]), np.array([np.inf, np.inf, 3.0, np.inf])
+
+    @classmethod
+    def guesses(cls, prepared: Sequence[Any], losses: Sequence[np.ndarray], settings: dict[str, Any]) -> list[Law]:
+        y = np.concatenate(losses)
+        decay = float(settings.get("decay", 0.999))
+        scored = []
+        for alpha in (0.2, 0.35, 0.5, 0.7, 1.0):
+            probe = cls(0.0, 1.0, alpha, 1.0, decay=decay)
+            design = np.concatenate([probe.evaluate(p, jacobian=True)[1][:, [0, 1, 3]] for p in prepared])  # type: ignore[index]
+            coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+            coef[1:] = np.maximum(coef[1:], 1e-6)
+            sse = float(np.sum((design @ coef - y) ** 2))
+            scored.append((sse, cls(coef[0], coef[1], alpha, coef[2], decay=decay)))
+        scored.sort(key=lambda item: item[0])
+        return [law for _, law in scored[:2]]
+
+    def final_gradient(self, lrs: np.ndarray) -> tuple[float, np.ndarray]:
+        L0, A, alpha, C = self.vector()
+        n = lrs.size
+        total = float(lrs.sum())
+        w = peak_index(lrs)
+        s2 = _momentum_area(lrs, self.decay)[n]
+        # S2(n) = sum_{i=w+1}^{n-1} d_i * (1 - decay^(n-i)) / (1 - decay), d_i = lrs[i-1] - lrs[i]
+        i = np.arange(w + 1, n)
+        weight = (1.0 - self.decay ** (n - i)) / (1.0 - self.decay) if self.decay else np.ones(i.size)
+        ds2 = np.zeros(n)
+        ds2[i - 1] += weight
+        ds2[i] -= weight
+        loss = L0 + A * total ** (-alpha) - C * s2
+        grad = np.full(n, -alpha * A * total ** (-alpha - 1.0)) - C * ds2
+        return loss, grad
+
+
+#: The laws known by name (files, the command line).
+LAWS: dict[str, type[Law]] = {MultiPowerLaw.name: MultiPowerLaw, MomentumLaw.name: MomentumLaw}
+
+
+def _check_finite(law: Law) -> None:
+    if not all(math.isfinite(x) for x in law.vector()):
+        raise ValueError(f"{type(law).__name__}: parameters must be finite, got {law}")

@@ -1,0 +1,67 @@
+"""Plots of fitted, predicted and actual loss curves (matplotlib, imported lazily)."""
+
+from __future__ import annotations
+
+__all__ = ["plot"]
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+    from lrkit.curves.core import Run
+    from lrkit.curves.laws import Law
+
+
+def plot(
+    law: Law,
+    fitted: Sequence[Run] = (),
+    predicted: Sequence[Run] = (),
+    *,
+    title: str | None = None,
+    path: str | Path | None = None,
+    ax: Any = None,
+) -> Figure:
+    """Fitted runs (actual: dots, law: line) and predicted runs (actual: dots, prediction: dashed).
+
+    Runs without losses are drawn as the prediction alone. Saved to ``path`` (.png/.svg) if given.
+
+    >>> import lrkit as lk
+    >>> from lrkit.curves import MultiPowerLaw, Run
+    >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
+    >>> run = Run.of((lk.warmup(100) >> lk.cosine(900)) * 3e-4, np.arange(200, 1001, 100), name="cosine")
+    >>> fig = plot(law, predicted=[run])
+    >>> [line.get_label() for line in fig.axes[0].get_lines()]
+    ['cosine (predicted)']
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("plotting needs matplotlib: pip install 'lrkit[plot]'") from None
+    if ax is None:
+        fig = Figure(figsize=(8, 4.5), dpi=100, layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    colors = [f"C{i % 10}" for i in range(len(fitted) + len(predicted))]
+    for i, (run, kind) in enumerate([(r, "fitted") for r in fitted] + [(r, "predicted") for r in predicted]):
+        steps = np.arange(max(1, int(run.steps.min())), int(run.steps.max()) + 1, max(1, int(run.steps.max()) // 400))
+        curve = law.predict(run.lrs, steps)
+        ax.plot(steps, curve, color=colors[i], ls="-" if kind == "fitted" else "--", label=f"{run.name} ({kind})")
+        if run.losses is not None:
+            ax.scatter(run.steps, run.losses, s=4, color=colors[i], alpha=0.5)
+    ax.set_xlabel("update")
+    ax.set_ylabel("loss")
+    ax.set_title(title or f"{type(law).__name__}: lines fitted, dashed predicted, dots measured")
+    if fitted or predicted:
+        ax.legend(fontsize="small")
+    if path is not None:
+        path = Path(path)
+        if path.suffix.lower() not in (".png", ".svg"):
+            raise ValueError(f"path: the file name must end in .png or .svg, got {str(path)!r}")
+        fig.savefig(path)
+    return fig
