@@ -10,9 +10,9 @@ error on the standardised target, AdamW (weight decay 1e-2), batch 64, a budget 
 (16 epochs of 63 batches; ~1-2 s a run on one thread).
 
 The task's "accuracy" is the coefficient of determination on the test set,
-``R^2 = 1 - sum (y - f(x))^2 / sum (y - mean y)^2`` (the noise caps it near 0.96). Target 0.945, from measured runs (seed 0, one_cycle(1000)): peak
-1e-2 ends at 0.952 and 3e-2 at 0.953, 3e-3 at 0.942, 1e-3 at 0.899; the 5-seed grid is in
-bench/results/auto.md.
+``R^2 = 1 - sum (y - f(x))^2 / sum (y - mean y)^2`` (the noise caps it near 0.96). Target 0.945,
+from measured runs (seed 0, one_cycle(1000)): peak 1e-2 ends at 0.952 and 3e-2 at 0.953, 3e-3 at
+0.942, 1e-3 at 0.899; the 5-seed grid is in bench/results/auto.md.
 """
 
 from __future__ import annotations
