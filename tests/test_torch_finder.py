@@ -298,7 +298,7 @@ def test_auto_builds_a_one_cycle_schedule_from_the_suggestion():
     assert result.schedule == lk.one_cycle(500)
     assert result.peak_lr == pytest.approx(result.suggestion * result.factor)
     value, _ = lk.finder.valley_centre(result.result.lrs, result.result.losses)
-    assert result.suggestion == value and result.factor == lk.torch.finder.AUTO_FACTOR
+    assert result.suggestion == value and result.factor == lk.torch.finder.VALLEY_FACTOR
     assert result.cost == {"finder": 100.0, "training": 500.0, "total": 600.0, "runs": 1.2} or (
         result.cost["finder"] == len(result.result.lrs) < 100  # the sweep stopped at divergence
     )

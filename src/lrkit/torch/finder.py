@@ -45,16 +45,16 @@ from lrkit.schedule import Schedule
 
 __all__ = ["AutoResult", "NoSuggestion", "Snapshot", "auto", "find_for_task", "range_test"]
 
-#: The peak rule of :func:`auto` (``rule="valley"``): ``peak = AUTO_FACTOR x valley_centre(fall=AUTO_FALL,
-#: rise=AUTO_RISE)`` (:func:`lrkit.finder.valley_centre`). The three constants are the ones bench/auto.py selects
+#: The peak rule of :func:`auto` (``rule="valley"``): ``peak = VALLEY_FACTOR x valley_centre(fall=VALLEY_FALL,
+#: rise=VALLEY_RISE)`` (:func:`lrkit.finder.valley_centre`). The three constants are the ones bench/auto.py selects
 #: on all the built-in tasks together; the benchmark itself reports every task with constants selected on the
 #: *other* tasks only (leave-one-task-out), see bench/results/auto.md.
-AUTO_FACTOR = 1.0
-AUTO_FALL = 0.9
-AUTO_RISE = 0.25
-#: ``peak = STEEPEST_FACTOR x suggestion`` for ``rule="steepest"`` (lrkit 0.1's rule: the steepest-slope suggestion
-#: times 2, chosen on MNIST-1D and digits only; kept for comparison).
-STEEPEST_FACTOR = 2.0
+VALLEY_FACTOR = 1.0
+VALLEY_FALL = 0.9
+VALLEY_RISE = 0.25
+#: ``peak = AUTO_FACTOR x suggestion`` for ``rule="steepest"``: lrkit 0.1's rule (the steepest-slope suggestion
+#: times 2, chosen on MNIST-1D and digits only), kept for comparison and for ``lrkit find``'s printed peak.
+AUTO_FACTOR = 2.0
 #: ``auto`` warns in its report when finder + training exceed this many training runs.
 COST_LIMIT = 1.5
 
@@ -521,10 +521,10 @@ def auto(
                 = factor x sqrt(lr where the smoothed loss has done `fall` of its fall
                                 x lr where it has climbed back `rise` of it)
 
-    with ``factor``, ``fall``, ``rise`` defaulting to :data:`AUTO_FACTOR`, :data:`AUTO_FALL`,
-    :data:`AUTO_RISE` (chosen by bench/auto.py on the built-in tasks; its report gives every task
+    with ``factor``, ``fall``, ``rise`` defaulting to :data:`VALLEY_FACTOR`, :data:`VALLEY_FALL`,
+    :data:`VALLEY_RISE` (chosen by bench/auto.py on the built-in tasks; its report gives every task
     with constants chosen on the other tasks only). ``rule="steepest"`` is the old rule,
-    ``peak_lr = 2 x`` the steepest-slope suggestion (:data:`STEEPEST_FACTOR`).
+    ``peak_lr = 2 x`` the steepest-slope suggestion (:data:`AUTO_FACTOR`).
 
     The schedule is ``one_cycle(updates, **recipe_options)``: the LR rises for 30% of the updates
     from peak/25 (cosine), then falls (cosine) to peak/25e4 -- torch OneCycleLR's LR curve with
@@ -554,11 +554,11 @@ def auto(
     updates = v.integer("auto", "updates", updates)
     rule = v.choice("auto", "rule", rule, _RULES)
     if rule == "valley":
-        factor = AUTO_FACTOR if factor is None else v.positive("auto", "factor", factor)
-        fall = AUTO_FALL if fall is None else v.positive("auto", "fall", fall)
-        rise = AUTO_RISE if rise is None else v.positive("auto", "rise", rise)
+        factor = VALLEY_FACTOR if factor is None else v.positive("auto", "factor", factor)
+        fall = VALLEY_FALL if fall is None else v.positive("auto", "fall", fall)
+        rise = VALLEY_RISE if rise is None else v.positive("auto", "rise", rise)
     else:
-        factor = STEEPEST_FACTOR if factor is None else v.positive("auto", "factor", factor)
+        factor = AUTO_FACTOR if factor is None else v.positive("auto", "factor", factor)
     schedule = build_schedule(recipe, updates, **dict(recipe_options or {}))
     result = range_test(model, optimizer, loss_fn, data, **finder_options)
     if result.suggestion is None:
