@@ -346,6 +346,16 @@ def test_declines_on_a_model_that_cannot_learn(iterations):
     assert len(suggested) <= 2, f"suggested on seeds {suggested} of 40"
 
 
+def test_peak_from_a_finished_range_test_is_autos_peak():
+    model, optimizer, loader = make_setup()
+    chosen = auto(model, optimizer, F.cross_entropy, loader, updates=300, progress=False)
+    peak, value, factor, rule = lk.torch.finder.peak_from(chosen.result)
+    assert (peak, value, factor, rule) == (chosen.peak_lr, chosen.suggestion, chosen.factor, chosen.rule)
+    declined = lk.finder.FinderResult.from_curve(np.logspace(-7, 1, 100), np.full(100, 2.3))
+    with pytest.raises(NoSuggestion, match="never fell"):
+        lk.torch.finder.peak_from(declined)
+
+
 def test_auto_declines_when_the_sweep_never_reaches_instability():
     """The valley rule needs the rising wall of the curve: a sweep that ends too low gives no peak, not a guess."""
     model, optimizer, loader = make_setup()

@@ -333,7 +333,7 @@ _METHOD_FUNCS: dict[str, Callable[[Any, Any], float | None]] = {
 
 
 def valley_centre(
-    lrs: Any, losses: Any, *, beta: float | None = None, fall: float = 0.9, rise: float = 0.25
+    lrs: Any, losses: Any, *, beta: float | None = None, fall: float = 0.8, rise: float = 0.1
 ) -> tuple[float | None, str]:
     """The centre of the loss valley: the geometric mean of the LR where the smoothed loss has done
     ``fall`` of its fall and the LR where it has climbed back ``rise`` of it. ``(value, reason)``.
@@ -358,7 +358,7 @@ def valley_centre(
     >>> losses = 2.0 - np.tanh(2 * (x + 3)) + np.where(x > -1.5, 4 * (x + 1.5) ** 2, 0.0)
     >>> value, reason = valley_centre(lrs, losses, beta=0)
     >>> reason, round(float(np.log10(value)), 1)
-    ('', -1.8)
+    ('', -1.9)
     """
     fall = v.number("valley_centre", "fall", fall)
     rise = v.number("valley_centre", "rise", rise)

@@ -43,15 +43,17 @@ from lrkit.finder import FinderResult, valley_centre
 from lrkit.finder import range_test as _range_test
 from lrkit.schedule import Schedule
 
-__all__ = ["AutoResult", "NoSuggestion", "Snapshot", "auto", "find_for_task", "range_test"]
+__all__ = ["AutoResult", "NoSuggestion", "Snapshot", "auto", "find_for_task", "peak_from", "range_test"]
 
 #: The peak rule of :func:`auto` (``rule="valley"``): ``peak = VALLEY_FACTOR x valley_centre(fall=VALLEY_FALL,
-#: rise=VALLEY_RISE)`` (:func:`lrkit.finder.valley_centre`). The three constants are the ones bench/auto.py selects
-#: on all the built-in tasks together; the benchmark itself reports every task with constants selected on the
-#: *other* tasks only (leave-one-task-out), see bench/results/auto.md.
-VALLEY_FACTOR = 1.0
-VALLEY_FALL = 0.9
-VALLEY_RISE = 0.25
+#: rise=VALLEY_RISE)`` (:func:`lrkit.finder.valley_centre`). The constants are the ones bench/auto.py selects on
+#: all four built-in tasks together (falls 0.8/0.9, rises 0.1/0.25/0.5, factors in 0.05-decade steps; the
+#: worst task's interpolated one-cycle grid score); the benchmark reports every task with constants selected on
+#: the *other* tasks only (leave-one-task-out), see bench/results/auto.md. The factor is below 1: the valley
+#: centre sits 0.3-1.1 decade above the best one-cycle peak on the built-in tasks.
+VALLEY_FACTOR = 0.3162
+VALLEY_FALL = 0.8
+VALLEY_RISE = 0.1
 #: ``peak = AUTO_FACTOR x suggestion`` for ``rule="steepest"``: lrkit 0.1's rule (the steepest-slope suggestion
 #: times 2, chosen on MNIST-1D and digits only), kept for comparison and for ``lrkit find``'s printed peak.
 AUTO_FACTOR = 2.0
@@ -497,6 +499,44 @@ def build_schedule(recipe: str, updates: int, **options: Any) -> Schedule:
 _RULES = ("valley", "steepest")
 
 
+def peak_from(
+    result: FinderResult,
+    *,
+    rule: str = "valley",
+    factor: float | None = None,
+    fall: float | None = None,
+    rise: float | None = None,
+) -> tuple[float, float, float, str]:
+    """``auto``'s peak from a finished range test: ``(peak_lr, value, factor, rule in words)``; raises
+    :class:`NoSuggestion` where ``auto`` would. ``rule="valley"``: ``peak = factor x valley_centre``
+    (defaults :data:`VALLEY_FACTOR`, :data:`VALLEY_FALL`, :data:`VALLEY_RISE`); ``rule="steepest"``:
+    ``peak = factor x result.suggestion`` (default :data:`AUTO_FACTOR`). For front ends that show the
+    peak of a range test they ran themselves (``lrkit find``).
+    """
+    rule = v.choice("auto", "rule", rule, _RULES)
+    if result.suggestion is None:
+        raise NoSuggestion(result.reason, result)
+    if rule == "valley":
+        factor = VALLEY_FACTOR if factor is None else v.positive("auto", "factor", factor)
+        fall = VALLEY_FALL if fall is None else v.positive("auto", "fall", fall)
+        rise = VALLEY_RISE if rise is None else v.positive("auto", "rise", rise)
+        value, why = valley_centre(result.lrs, result.losses, beta=result.settings.get("beta"), fall=fall, rise=rise)
+        if value is None:
+            raise NoSuggestion(why, result)
+        text = (
+            f"valley: peak = {factor:g} x sqrt(lr at {fall:.0%} of the fall x lr at {rise:.0%} climbed back) "
+            "of the smoothed range-test loss"
+        )
+    else:
+        factor = AUTO_FACTOR if factor is None else v.positive("auto", "factor", factor)
+        value = float(result.suggestion)
+        text = f"steepest: peak = {factor:g} x the steepest-slope suggestion"
+    peak = float(value * factor)
+    if not (math.isfinite(peak) and peak > 0):  # pragma: no cover - the values are finite and > 0
+        raise NoSuggestion(f"the value {value!r} is not a usable learning rate", result)
+    return peak, float(value), float(factor), text
+
+
 def auto(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -553,31 +593,9 @@ def auto(
     """
     updates = v.integer("auto", "updates", updates)
     rule = v.choice("auto", "rule", rule, _RULES)
-    if rule == "valley":
-        factor = VALLEY_FACTOR if factor is None else v.positive("auto", "factor", factor)
-        fall = VALLEY_FALL if fall is None else v.positive("auto", "fall", fall)
-        rise = VALLEY_RISE if rise is None else v.positive("auto", "rise", rise)
-    else:
-        factor = AUTO_FACTOR if factor is None else v.positive("auto", "factor", factor)
     schedule = build_schedule(recipe, updates, **dict(recipe_options or {}))
     result = range_test(model, optimizer, loss_fn, data, **finder_options)
-    if result.suggestion is None:
-        raise NoSuggestion(result.reason, result)
-    if rule == "valley":
-        assert fall is not None and rise is not None
-        value, why = valley_centre(result.lrs, result.losses, beta=result.settings.get("beta"), fall=fall, rise=rise)
-        if value is None:
-            raise NoSuggestion(why, result)
-        text = (
-            f"valley: peak = {factor:g} x sqrt(lr at {fall:.0%} of the fall x lr at {rise:.0%} climbed back) "
-            "of the smoothed range-test loss"
-        )
-    else:
-        value = float(result.suggestion)
-        text = f"steepest: peak = {factor:g} x the steepest-slope suggestion"
-    peak = float(value * factor)
-    if not (math.isfinite(peak) and peak > 0):  # pragma: no cover - the values are finite and > 0
-        raise NoSuggestion(f"the value {value!r} is not a usable learning rate", result)
+    peak, value, factor, text = peak_from(result, rule=rule, factor=factor, fall=fall, rise=rise)
     if set_lr:
         _set_lr(optimizer, peak, _ratios(optimizer))
     finder_updates = len(result.lrs)
