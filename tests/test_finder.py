@@ -295,3 +295,23 @@ def test_auto_beta_spans_the_same_decades_of_lr_at_any_iteration_count(iteration
     points_per_decade = (iterations - 1) / 8.0
     assert 1.0 / (1.0 - beta) == pytest.approx(max(2.0, 0.8 * points_per_decade))
     assert lk_finder.auto_beta(lrs[: iterations // 2]) == pytest.approx(beta)  # an early stop keeps it
+
+
+# -- the valley centre (auto's peak rule) --------------------------------------------------------------------
+def test_valley_centre_is_between_the_two_walls_and_declines_without_a_rise():
+    from lrkit.finder import valley_centre
+
+    for n in (100, 300):
+        lrs = np.logspace(-7, 1, n)
+        losses = curve(lrs, -3.0, 0.4, blowup=1.0)  # falls around 1e-3, rises from 1e-2
+        value, reason = valley_centre(lrs, losses, beta=0, fall=0.8, rise=0.1)
+        assert reason == "" and 10**-3 < value < 10**-1.5
+        # the same analytic curve sampled 100 or 300 times: the same centre (within one sample step)
+        other = valley_centre(np.logspace(-7, 1, 3 * n), curve(np.logspace(-7, 1, 3 * n), -3.0, 0.4), beta=0)[0]
+        assert abs(math.log10(other / value)) < 8.0 / n + 0.03
+    lrs = np.logspace(-7, 1, 100)
+    falling = curve(lrs, -3.0, 0.4, blowup=20.0)  # never rises again
+    value, reason = valley_centre(lrs, falling, beta=0)
+    assert value is None and "never climbed back" in reason and "end the sweep higher" in reason
+    with pytest.raises(ValueError, match="fall"):
+        valley_centre(lrs, falling, fall=1.5)
