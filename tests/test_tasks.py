@@ -14,9 +14,9 @@ from lrkit.tasks import TASKS, EpochInfo, RunResult, get_task  # noqa: E402
 
 
 def test_names_and_lookup():
-    assert TASKS == ("mnist1d", "digits")
+    assert TASKS == ("mnist1d", "digits", "charlm", "friedman")
     assert get_task("digits") is get_task("digits")
-    with pytest.raises(ValueError, match=r"unknown task 'mnist'.*mnist1d, digits"):
+    with pytest.raises(ValueError, match=r"unknown task 'mnist'.*mnist1d, digits, charlm, friedman"):
         get_task("mnist")
 
 
@@ -45,6 +45,50 @@ def test_digits_data_is_a_fixed_80_20_split_of_load_digits():
     assert np.bincount(np.concatenate([y_train.numpy(), y_test.numpy()])).tolist() == np.bincount(y).tolist()
 
 
+def test_charlm_text_is_scikit_learns_bundled_descriptions():
+    from importlib.resources import files
+
+    from lrkit.tasks.charlm import CONTEXT, VOCAB, encode, load_text
+
+    folder = files("sklearn.datasets") / "descr"
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".rst"))
+    text = load_text()
+    assert "digits.rst" in names and text == "".join((folder / n).read_text(encoding="utf-8") for n in names)
+    assert len(text) > 30_000 and "Iris" in text  # English prose, not code
+    x_train, y_train, x_test, y_test = get_task("charlm").data()
+    ids = encode(text)
+    cut = round(0.9 * ids.size)
+    assert x_train.shape == (cut - CONTEXT, CONTEXT) and y_test.shape == x_test.shape
+    np.testing.assert_array_equal(x_train[:, 1:].numpy(), y_train[:, :-1].numpy())  # targets shifted by one
+    np.testing.assert_array_equal(x_train[0].numpy(), ids[:CONTEXT])
+    np.testing.assert_array_equal(x_test[0].numpy(), ids[cut : cut + CONTEXT])
+    assert int(x_train.max()) < VOCAB and y_train.dtype == torch.int64
+
+
+def test_friedman_data_is_make_friedman1_standardised():
+    from sklearn.datasets import make_friedman1
+
+    x_train, y_train, x_test, _ = get_task("friedman").data()
+    x, y = make_friedman1(n_samples=5000, n_features=10, noise=1.0, random_state=0)
+    assert x_train.shape == (4000, 10) and y_train.dtype == torch.float32
+    np.testing.assert_allclose(x_test.numpy(), x[4000:], rtol=1e-6)
+    np.testing.assert_allclose(y_train.numpy(), (y[:4000] - y[:4000].mean()) / y[:4000].std(), rtol=1e-5, atol=1e-5)
+    assert abs(float(y_train.mean())) < 1e-4
+
+
+@pytest.mark.parametrize("name", ["charlm", "friedman"])
+def test_new_tasks_are_deterministic_and_learn(name):
+    task = get_task(name)
+    a = task.train(lk.one_cycle(60), 1e-2, seed=2, updates=60)
+    b = task.train(lk.one_cycle(60), 1e-2, seed=2, updates=60)
+    c = task.train(lk.one_cycle(60), 1e-2, seed=3, updates=60)
+    assert a.losses == b.losses and a.accuracies == b.accuracies
+    assert a.losses != c.losses
+    assert np.mean(a.losses[-10:]) < 0.8 * np.mean(a.losses[:5])  # it learns
+    untrained = task.accuracy(task.model(2), *task.data()[2:])
+    assert a.final_accuracy > untrained
+
+
 def test_data_generation_leaves_global_rngs_alone():
     random.seed(5)
     np.random.seed(5)
@@ -52,6 +96,8 @@ def test_data_generation_leaves_global_rngs_alone():
     random.seed(5)
     np.random.seed(5)
     get_task("mnist1d").data(seed=7)  # a fresh draw, so mnist1d really seeds the globals
+    get_task("friedman").data(seed=7)
+    get_task("charlm").data(seed=7)
     assert (random.random(), np.random.rand()) == expected
 
 
@@ -73,7 +119,7 @@ def test_model_is_seeded_and_leaves_the_global_rng_alone(name):
         assert torch.equal(pa, pb)
     assert not all(torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters()))
     x = task.data()[0][:5]
-    assert a(x).shape == (5, 10)
+    assert a(x).shape == {"charlm": (5, 32, 96), "friedman": (5,)}.get(name, (5, 10))
 
 
 def test_optimizer_is_adamw_with_the_tasks_weight_decay():

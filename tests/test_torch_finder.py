@@ -296,7 +296,14 @@ def test_auto_builds_a_one_cycle_schedule_from_the_suggestion():
     model, optimizer, loader = make_setup()
     result = auto(model, optimizer, F.cross_entropy, loader, updates=500, iterations=100, progress=False)
     assert result.schedule == lk.one_cycle(500)
-    assert result.peak_lr == result.result.suggestion * result.factor
+    assert result.peak_lr == pytest.approx(result.suggestion * result.factor)
+    value, _ = lk.finder.valley_centre(result.result.lrs, result.result.losses)
+    assert result.suggestion == value and result.factor == lk.torch.finder.VALLEY_FACTOR
+    assert result.cost == {"finder": 100.0, "training": 500.0, "total": 600.0, "runs": 1.2} or (
+        result.cost["finder"] == len(result.result.lrs) < 100  # the sweep stopped at divergence
+    )
+    text = result.report()
+    assert "rule: valley" in text and f"{result.peak_lr:.4g}" in text and "training runs" in text
     assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([result.peak_lr, 0.1 * result.peak_lr])
     assert lk.from_config(result.config["schedule"]) == result.schedule
     assert result.lr_schedule(150) == pytest.approx(result.peak_lr)
@@ -305,6 +312,8 @@ def test_auto_builds_a_one_cycle_schedule_from_the_suggestion():
     assert sched.updates == 0
     cosine = auto(model, optimizer, F.cross_entropy, loader, updates=200, recipe="warmup_cosine", progress=False)
     assert cosine.schedule == lk.warmup_cosine(200, warmup=10)
+    old = auto(model, optimizer, F.cross_entropy, loader, updates=500, rule="steepest", progress=False)
+    assert old.peak_lr == pytest.approx(2.0 * old.result.suggestion)
 
 
 def test_auto_declines_instead_of_guessing():
@@ -317,6 +326,45 @@ def test_auto_declines_instead_of_guessing():
         auto(model, optimizer, F.cross_entropy, [(x, y)], updates=100, start=1e-9, end=1e-8, progress=False)
     assert info.value.result.suggestion is None
     assert optimizer.param_groups[0]["lr"] == 0.5
+
+
+def cannot_learn(seed: int, iterations: int) -> lk.finder.FinderResult:
+    """A model that cannot learn: zero-initialised linear regression on pure-noise targets (fresh each batch)."""
+    g = torch.Generator().manual_seed(seed)
+    model = torch.nn.Linear(16, 1)
+    torch.nn.init.zeros_(model.weight)
+    torch.nn.init.zeros_(model.bias)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-7)
+    batches = [(torch.randn(64, 16, generator=g), torch.randn(64, 1, generator=g)) for _ in range(iterations)]
+    return range_test(model, optimizer, F.mse_loss, batches, iterations=iterations, progress=False)
+
+
+@pytest.mark.parametrize("iterations", [100, 300])
+def test_declines_on_a_model_that_cannot_learn(iterations):
+    """Issue 12: the old decline rule suggested on 6 of these 40 seeds (100 iterations)."""
+    suggested = [seed for seed in range(40) if cannot_learn(seed, iterations).suggestion is not None]
+    assert len(suggested) <= 2, f"suggested on seeds {suggested} of 40"
+
+
+def test_peak_from_a_finished_range_test_is_autos_peak():
+    model, optimizer, loader = make_setup()
+    chosen = auto(model, optimizer, F.cross_entropy, loader, updates=300, progress=False)
+    peak, value, factor, rule = lk.torch.finder.peak_from(chosen.result)
+    assert (peak, value, factor, rule) == (chosen.peak_lr, chosen.suggestion, chosen.factor, chosen.rule)
+    declined = lk.finder.FinderResult.from_curve(np.logspace(-7, 1, 100), np.full(100, 2.3))
+    with pytest.raises(NoSuggestion, match="never fell"):
+        lk.torch.finder.peak_from(declined)
+
+
+def test_auto_declines_when_the_sweep_never_reaches_instability():
+    """The valley rule needs the rising wall of the curve: a sweep that ends too low gives no peak, not a guess."""
+    model, optimizer, loader = make_setup()
+    probe = range_test(model, optimizer, F.cross_entropy, loader, iterations=100, progress=False)
+    low = float(probe.lrs[np.nanargmin(probe.smoothed)])  # end the sweep at the minimum of a full sweep
+    with pytest.raises(NoSuggestion, match="never climbed back") as info:
+        auto(model, optimizer, F.cross_entropy, loader, updates=500, end=low, progress=False)
+    assert info.value.result.suggestion is not None  # the finder itself had a suggestion
+    assert optimizer.param_groups[0]["lr"] == 1e-3  # left alone
 
 
 def test_find_for_task_leaves_the_global_rng_alone():

@@ -2,7 +2,7 @@
 
 >>> from lrkit.tasks import TASKS
 >>> TASKS
-('mnist1d', 'digits')
+('mnist1d', 'digits', 'charlm', 'friedman')
 
 ``get_task(name)`` gives a :class:`Task`; ``task.train(schedule, peak_lr, seed)`` trains a
 fresh model with an lrkit schedule (a multiplier of ``peak_lr``) and returns a
@@ -13,12 +13,14 @@ fresh model with an lrkit schedule (a multiplier of ``peak_lr``) and returns a
 from __future__ import annotations
 
 from lrkit.tasks.base import EpochInfo, RunResult, Task
+from lrkit.tasks.charlm import CharLM
 from lrkit.tasks.digits import Digits
+from lrkit.tasks.friedman import Friedman
 from lrkit.tasks.mnist1d import MNIST1D
 
-__all__ = ["TASKS", "Digits", "EpochInfo", "MNIST1D", "RunResult", "Task", "get_task"]
+__all__ = ["TASKS", "CharLM", "Digits", "EpochInfo", "Friedman", "MNIST1D", "RunResult", "Task", "get_task"]
 
-_CLASSES: dict[str, type[Task]] = {"mnist1d": MNIST1D, "digits": Digits}
+_CLASSES: dict[str, type[Task]] = {"mnist1d": MNIST1D, "digits": Digits, "charlm": CharLM, "friedman": Friedman}
 _INSTANCES: dict[str, Task] = {}
 
 #: Names of the built-in tasks.

@@ -145,6 +145,8 @@ class Task:
     default_lr: float = 1e-2
     #: Threads torch uses while this task trains (small models run best on few threads).
     threads: int = 1
+    #: dtype of the targets: ``"int64"`` (class labels) or ``"float32"`` (regression).
+    label_dtype: str = "int64"
 
     def __init__(self) -> None:
         self._cache: dict[int | None, tuple[Any, Any, Any, Any]] = {}
@@ -168,7 +170,7 @@ class Task:
         return self.budget / self.steps_per_epoch
 
     def data(self, seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(x_train, y_train, x_test, y_test)`` as torch tensors (float32 inputs, int64 labels).
+        """``(x_train, y_train, x_test, y_test)`` as torch tensors (float32 inputs, :attr:`label_dtype` targets).
 
         ``seed=None`` gives the task's canonical data set and split (what :meth:`train`
         uses); an integer gives another draw of it (another split, or another generated
@@ -177,11 +179,12 @@ class Task:
         torch = require_torch()
         if seed not in self._cache:
             x_train, y_train, x_test, y_test = self._load(seed)
+            labels = getattr(torch, self.label_dtype)
             self._cache[seed] = (
                 torch.as_tensor(x_train, dtype=torch.float32),
-                torch.as_tensor(y_train, dtype=torch.int64),
+                torch.as_tensor(y_train, dtype=labels),
                 torch.as_tensor(x_test, dtype=torch.float32),
-                torch.as_tensor(y_test, dtype=torch.int64),
+                torch.as_tensor(y_test, dtype=labels),
             )
         return self._cache[seed]
 

@@ -22,8 +22,8 @@ their ratios: group ``g`` gets ``lr * lr_g / max_h lr_h`` (the group with the la
 exactly from ``start`` to ``end``).
 
 ``auto`` runs the test and returns a one-cycle (or warmup + cosine) schedule, a plain lrkit
-schedule of unitless multipliers, and the peak LR ``peak = factor x suggestion``; see
-:func:`auto` for the rule and the measurement behind ``factor``.
+schedule of unitless multipliers, and the peak LR ``peak = factor x valley centre`` of the range
+test's loss; see :func:`auto` for the rule and bench/auto.py for the measurements behind it.
 """
 
 from __future__ import annotations
@@ -39,18 +39,26 @@ import numpy as np
 import torch
 
 from lrkit import _validate as v
-from lrkit.finder import FinderResult
+from lrkit.finder import FinderResult, valley_centre
 from lrkit.finder import range_test as _range_test
 from lrkit.schedule import Schedule
 
-__all__ = ["AutoResult", "NoSuggestion", "Snapshot", "auto", "find_for_task", "range_test"]
+__all__ = ["AutoResult", "NoSuggestion", "Snapshot", "auto", "find_for_task", "peak_from", "range_test"]
 
-#: ``peak = AUTO_FACTOR x suggestion`` in :func:`auto`. The suggestion is the steepest fall of the loss, the
-#: middle of the falling stretch; one-cycle (which warms up from peak/25 and anneals) trains best higher up
-#: that stretch. Chosen from the ablation in bench/finder.py (one-cycle at 1, 1.5, 2, 2.5, 3 x the 100-update
-#: suggestion, 5 seeds, MNIST-1D and digits): the factor whose worst task is closest to its grid best, in
-#: units of the grid best's standard deviation (at 3, MNIST-1D gains 0.004 but digits loses 0.005 = 4 std).
+#: The peak rule of :func:`auto` (``rule="valley"``): ``peak = VALLEY_FACTOR x valley_centre(fall=VALLEY_FALL,
+#: rise=VALLEY_RISE)`` (:func:`lrkit.finder.valley_centre`). The constants are the ones bench/auto.py selects on
+#: all four built-in tasks together (falls 0.8/0.9, rises 0.1/0.25/0.5, factors in 0.05-decade steps; the
+#: worst task's interpolated one-cycle grid score); the benchmark reports every task with constants selected on
+#: the *other* tasks only (leave-one-task-out), see bench/results/auto.md. The factor is below 1: the valley
+#: centre sits 0.3-1.1 decade above the best one-cycle peak on the built-in tasks.
+VALLEY_FACTOR = 0.3162
+VALLEY_FALL = 0.8
+VALLEY_RISE = 0.1
+#: ``peak = AUTO_FACTOR x suggestion`` for ``rule="steepest"``: lrkit 0.1's rule (the steepest-slope suggestion
+#: times 2, chosen on MNIST-1D and digits only), kept for comparison and for ``lrkit find``'s printed peak.
 AUTO_FACTOR = 2.0
+#: ``auto`` warns in its report when finder + training exceed this many training runs.
+COST_LIMIT = 1.5
 
 
 class NoSuggestion(ValueError):
@@ -429,13 +437,15 @@ def range_test(
 # -- auto -------------------------------------------------------------------------------------------
 @dataclass
 class AutoResult:
-    """What :func:`auto` returns.
+    """What :func:`auto` returns, and what it did.
 
     ``schedule``: the unitless lrkit schedule (peak 1.0), to be driven as a multiplier of each
     group's LR (``lrkit.torch.Scheduler(optimizer, schedule)``); ``peak_lr``: the LR at the peak;
     ``lr_schedule``: ``schedule * peak_lr`` (absolute LRs, for plots or a single group);
-    ``config``: ``{"schedule": <text config>, "peak_lr": ..., "suggestion": ..., "factor": ...}``;
-    ``result``: the range test.
+    ``suggestion``: the finder's value the rule scaled (the valley centre, or the steepest-slope
+    suggestion for ``rule="steepest"``); ``rule``: the rule in words; ``cost``: the updates spent
+    (``finder``, ``training``, ``total``) and ``runs`` = total / training; ``config``: all of it as a
+    dict (with the schedule's text config); ``result``: the range test. ``report()`` is a summary.
     """
 
     schedule: Schedule
@@ -443,10 +453,31 @@ class AutoResult:
     result: FinderResult
     factor: float
     config: dict[str, Any] = field(default_factory=dict)
+    suggestion: float = math.nan
+    rule: str = ""
+    cost: dict[str, float] = field(default_factory=dict)
 
     @property
     def lr_schedule(self) -> Schedule:
         return self.schedule * self.peak_lr
+
+    def report(self) -> str:
+        """What ``auto`` did, in a few lines: the range test, the rule, the peak, the schedule and the cost."""
+        cost = self.cost
+        lines = [
+            f"range test: {len(self.result.lrs)} updates from {self.result.lrs[0]:.3g} to {self.result.lrs[-1]:.3g} "
+            f"({self.result.stopped}); steepest-slope suggestion {self.result.suggestion:.3g}",
+            f"rule: {self.rule}",
+            f"peak lr: {self.peak_lr:.4g} = {self.factor:g} x {self.suggestion:.4g}",
+            f"schedule: {self.config.get('schedule', repr(self.schedule))}",
+            f"cost: {cost.get('finder', 0):g} finder + {cost.get('training', 0):g} training updates = "
+            f"{cost.get('runs', math.nan):.2f} training runs",
+        ]
+        if cost.get("runs", 0.0) > COST_LIMIT:
+            lines.append(
+                f"warning: more than {COST_LIMIT:g} training runs in all; a shorter range test (iterations=) costs less"
+            )
+        return "\n".join(lines)
 
 
 _RECIPES = ("one_cycle", "warmup_cosine")
@@ -465,6 +496,47 @@ def build_schedule(recipe: str, updates: int, **options: Any) -> Schedule:
     return warmup_cosine(updates, warmup=warmup, **options)
 
 
+_RULES = ("valley", "steepest")
+
+
+def peak_from(
+    result: FinderResult,
+    *,
+    rule: str = "valley",
+    factor: float | None = None,
+    fall: float | None = None,
+    rise: float | None = None,
+) -> tuple[float, float, float, str]:
+    """``auto``'s peak from a finished range test: ``(peak_lr, value, factor, rule in words)``; raises
+    :class:`NoSuggestion` where ``auto`` would. ``rule="valley"``: ``peak = factor x valley_centre``
+    (defaults :data:`VALLEY_FACTOR`, :data:`VALLEY_FALL`, :data:`VALLEY_RISE`); ``rule="steepest"``:
+    ``peak = factor x result.suggestion`` (default :data:`AUTO_FACTOR`). For front ends that show the
+    peak of a range test they ran themselves (``lrkit find``).
+    """
+    rule = v.choice("auto", "rule", rule, _RULES)
+    if result.suggestion is None:
+        raise NoSuggestion(result.reason, result)
+    if rule == "valley":
+        factor = VALLEY_FACTOR if factor is None else v.positive("auto", "factor", factor)
+        fall = VALLEY_FALL if fall is None else v.positive("auto", "fall", fall)
+        rise = VALLEY_RISE if rise is None else v.positive("auto", "rise", rise)
+        value, why = valley_centre(result.lrs, result.losses, beta=result.settings.get("beta"), fall=fall, rise=rise)
+        if value is None:
+            raise NoSuggestion(why, result)
+        text = (
+            f"valley: peak = {factor:g} x sqrt(lr at {fall:.0%} of the fall x lr at {rise:.0%} climbed back) "
+            "of the smoothed range-test loss"
+        )
+    else:
+        factor = AUTO_FACTOR if factor is None else v.positive("auto", "factor", factor)
+        value = float(result.suggestion)
+        text = f"steepest: peak = {factor:g} x the steepest-slope suggestion"
+    peak = float(value * factor)
+    if not (math.isfinite(peak) and peak > 0):  # pragma: no cover - the values are finite and > 0
+        raise NoSuggestion(f"the value {value!r} is not a usable learning rate", result)
+    return peak, float(value), float(factor), text
+
+
 def auto(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -473,41 +545,85 @@ def auto(
     *,
     updates: int,
     recipe: str = "one_cycle",
+    rule: str = "valley",
     factor: float | None = None,
+    fall: float | None = None,
+    rise: float | None = None,
     recipe_options: Mapping[str, Any] | None = None,
     set_lr: bool = True,
     **finder_options: Any,
 ) -> AutoResult:
     """One call from model to schedule: range test, then a one-cycle (or warmup + cosine) schedule.
 
-    ``peak_lr = factor * suggestion`` (``factor`` defaults to :data:`AUTO_FACTOR`, chosen from the
-    finder benchmark, bench/results/finder.md); the schedule is ``one_cycle(updates)`` (torch
-    OneCycleLR's defaults: 30% rise from peak/25, cosine down to peak/25e4) or
-    ``warmup_cosine(updates, warmup=5%)``. The range test is transactional, so model, optimizer and
-    RNG are as they were; then, if ``set_lr``, every group's LR is set to the peak (groups keep
-    their ratios), ready for ``lrkit.torch.Scheduler(optimizer, result.schedule)``. Raises
-    :class:`NoSuggestion` (with the reason) instead of guessing when the test is not conclusive.
-    ``finder_options`` go to :func:`range_test` (iterations, start, end, accumulate, scaler, ...).
+    The rule (``rule="valley"``, the default)::
+
+        peak_lr = factor x valley_centre(lrs, losses, fall=fall, rise=rise)
+                = factor x sqrt(lr where the smoothed loss has done `fall` of its fall
+                                x lr where it has climbed back `rise` of it)
+
+    with ``factor``, ``fall``, ``rise`` defaulting to :data:`VALLEY_FACTOR`, :data:`VALLEY_FALL`,
+    :data:`VALLEY_RISE` (chosen by bench/auto.py on the built-in tasks; its report gives every task
+    with constants chosen on the other tasks only). ``rule="steepest"`` is the old rule,
+    ``peak_lr = 2 x`` the steepest-slope suggestion (:data:`AUTO_FACTOR`).
+
+    The schedule is ``one_cycle(updates, **recipe_options)``: the LR rises for 30% of the updates
+    from peak/25 (cosine), then falls (cosine) to peak/25e4 -- torch OneCycleLR's LR curve with
+    its defaults; beta1/momentum is *not* cycled (torch's ``cycle_momentum=True`` also moves Adam's
+    beta1 0.95 -> 0.85 -> 0.95; bench/auto.py measures that against lrkit's one-cycle). With
+    ``recipe="warmup_cosine"``: ``warmup_cosine(updates, warmup=5%)``.
+
+    The range test is transactional, so model, optimizer and RNG are as they were; then, if
+    ``set_lr``, every group's LR is set to the peak (groups keep their ratios), ready for
+    ``lrkit.torch.Scheduler(optimizer, result.schedule)``. It raises :class:`NoSuggestion` (with the
+    reason and the range test) instead of guessing: when the range test declines (no evidence that
+    the loss fell, ...) or, for the valley rule, when the loss never climbs back after its minimum
+    (the sweep did not reach the unstable LRs). ``finder_options`` go to :func:`range_test`
+    (iterations, start, end, accumulate, scaler, val_data, ...). ``result.report()`` says what it did.
+
+    >>> import lrkit as lk
+    >>> torch.manual_seed(0) and None
+    >>> model = torch.nn.Linear(8, 3)
+    >>> opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(512, 8, generator=g); y = (x[:, :3] @ torch.ones(3) > 0).long() + (x[:, 3] > 1).long()
+    >>> data = [(x[i:i + 64], y[i:i + 64]) for i in range(0, 512, 64)]
+    >>> chosen = auto(model, opt, torch.nn.functional.cross_entropy, data, updates=1000, progress=False)
+    >>> chosen.schedule == lk.one_cycle(1000), chosen.cost["total"] == len(chosen.result.lrs) + 1000
+    (True, True)
     """
     updates = v.integer("auto", "updates", updates)
-    factor = AUTO_FACTOR if factor is None else v.positive("auto", "factor", factor)
+    rule = v.choice("auto", "rule", rule, _RULES)
     schedule = build_schedule(recipe, updates, **dict(recipe_options or {}))
     result = range_test(model, optimizer, loss_fn, data, **finder_options)
-    if result.suggestion is None:
-        raise NoSuggestion(result.reason, result)
-    peak = float(result.suggestion * factor)
-    if not (math.isfinite(peak) and peak > 0):  # pragma: no cover - suggestions are finite and > 0
-        raise NoSuggestion(f"the suggestion {result.suggestion!r} is not a usable learning rate", result)
+    peak, value, factor, text = peak_from(result, rule=rule, factor=factor, fall=fall, rise=rise)
     if set_lr:
         _set_lr(optimizer, peak, _ratios(optimizer))
+    finder_updates = len(result.lrs)
+    cost = {
+        "finder": float(finder_updates),
+        "training": float(updates),
+        "total": float(finder_updates + updates),
+        "runs": (finder_updates + updates) / updates,
+    }
     config = {
         "schedule": repr(schedule),
         "peak_lr": peak,
-        "suggestion": result.suggestion,
+        "suggestion": value,
         "factor": factor,
         "recipe": recipe,
+        "rule": text,
+        "cost": cost,
     }
-    return AutoResult(schedule=schedule, peak_lr=peak, result=result, factor=factor, config=config)
+    return AutoResult(
+        schedule=schedule,
+        peak_lr=peak,
+        result=result,
+        factor=factor,
+        config=config,
+        suggestion=value,
+        rule=text,
+        cost=cost,
+    )
 
 
 # -- the CLI entry point (contract with lrkit.tasks / lrkit.cli) -------------------------------------
