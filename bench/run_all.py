@@ -31,11 +31,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 #: every benchmark, in the order they run (name = bench/<name>.py and results/<name>.md)
-BENCHMARKS: tuple[str, ...] = ("preview", "overhead", "compile", "training", "finder")
+BENCHMARKS: tuple[str, ...] = ("preview", "overhead", "compile", "optax_step", "keras_fit", "training", "finder")
 TITLES = {
     "preview": "Preview cost",
     "overhead": "Per-update overhead",
     "compile": "Recompiles under torch.compile",
+    "optax_step": "optax step",
+    "keras_fit": "Keras fit",
     "training": "Training quality",
     "finder": "LR finder",
 }

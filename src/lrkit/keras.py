@@ -1,7 +1,8 @@
 """Keras 3 adapter: any lrkit schedule as a ``keras.optimizers.schedules.LearningRateSchedule``.
 
-Set the backend before Keras is imported (``os.environ.setdefault("KERAS_BACKEND", "jax")``),
-then::
+Importing this module imports Keras (set ``KERAS_BACKEND`` first, as for Keras itself) and
+registers the class with Keras as ``lrkit>LearningRateSchedule``, so after ``import lrkit.keras``
+a model saved with ``model.save`` loads back, in any process, with the same schedule::
 
     import keras
     import lrkit as lk
@@ -10,87 +11,75 @@ then::
     lr = LearningRateSchedule(lk.warmup(500) >> lk.cosine(10_000), base_lr=3e-4)
     model.compile(optimizer=keras.optimizers.AdamW(learning_rate=lr), loss="mse")
 
-``lr(step) == base_lr * schedule(step)``, computed by the schedule's float64 closed form.
-Under the jax backend (where Keras jit-compiles the train step) the value comes through
-``jax.pure_callback``; under tensorflow through ``tf.numpy_function``; torch and numpy run
-eagerly. ``get_config()`` stores the schedule's dict config, so models saved with
-``model.save`` load back with the same schedule (the class is registered with Keras as
-``lrkit>LearningRateSchedule``). Keras is imported on first use of ``LearningRateSchedule``,
-not when this module is imported.
+``lr(step) == base_lr * schedule(step)``, computed by ``keras.ops`` (:func:`lrkit.backend.keras_namespace`)
+on every backend, in Keras's ``floatx`` (within 1e-6 of the schedule's largest value in float32).
+``table=True`` (finite schedules) or ``table=n`` tabulates the float64 values at steps ``0..n`` once
+(later steps hold the last value) and indexes them with ``keras.ops.take``; schedules that cannot
+be traced (``noise``, the peers' float32 quirk families) are tabulated over their length, and an
+infinite one needs ``table=n``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from lrkit.backend import keras_namespace
+from lrkit.config import from_config
 from lrkit.schedule import Schedule
 
-__all__ = ["LearningRateSchedule"]  # noqa: F822  (built on first access: see __getattr__)
-
-_CLASS: Any = None
-
-
-def _check(schedule: Any, base_lr: Any) -> tuple[Schedule, float]:
-    if not isinstance(schedule, Schedule):
-        raise ValueError(f"lrkit.keras.LearningRateSchedule: schedule must be an lrkit schedule, got {schedule!r}")
-    if isinstance(base_lr, bool) or not isinstance(base_lr, (int, float)) or not np.isfinite(base_lr) or base_lr < 0:
-        raise ValueError(f"lrkit.keras.LearningRateSchedule: base_lr must be a finite number >= 0, got {base_lr!r}")
-    return schedule, float(base_lr)
-
-
-def _build() -> Any:
+try:
     import keras
+except ImportError as err:  # keras missing, or its backend (tensorflow by default) missing
+    raise ImportError(
+        f"lrkit.keras needs Keras 3 and a backend (KERAS_BACKEND=jax, torch or tensorflow): "
+        f"pip install 'lrkit[keras]' (importing keras failed: {err})"
+    ) from err
 
-    @keras.saving.register_keras_serializable(package="lrkit")
-    class LearningRateSchedule(keras.optimizers.schedules.LearningRateSchedule):
-        """``base_lr * schedule(step)`` as a Keras learning-rate schedule (see the module docstring)."""
+__all__ = ["LearningRateSchedule"]
 
-        def __init__(self, schedule: Schedule, base_lr: float = 1.0):
-            super().__init__()
-            self.schedule, self.base_lr = _check(schedule, base_lr)
-
-        def _host(self, step: Any) -> np.ndarray:
-            values = self.schedule(np.asarray(step, dtype=np.float64)) * self.base_lr
-            return np.asarray(values, dtype=np.float32)
-
-        def __call__(self, step: Any) -> Any:
-            backend = keras.backend.backend()
-            if backend == "jax":
-                import jax
-                import jax.numpy as jnp
-
-                step = jnp.asarray(step)
-                shape = jax.ShapeDtypeStruct(step.shape, jnp.float32)
-                return jax.pure_callback(self._host, shape, step, vmap_method="expand_dims")
-            if backend == "tensorflow":  # pragma: no cover - tensorflow is not installed in CI
-                import tensorflow as tf
-
-                step = tf.convert_to_tensor(step)
-                value = tf.numpy_function(self._host, [step], tf.float32)
-                value.set_shape(step.shape)
-                return value
-            return keras.ops.convert_to_tensor(self._host(keras.ops.convert_to_numpy(step)), dtype="float32")
-
-        def get_config(self) -> dict[str, Any]:
-            return {"schedule": self.schedule.to_config(), "base_lr": self.base_lr}
-
-        @classmethod
-        def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
-            from lrkit.compat import register_all
-            from lrkit.config import from_config
-
-            register_all()  # compat-only names (e.g. hf_cosine) may appear in the config
-            return cls(from_config(config["schedule"]), config.get("base_lr", 1.0))
-
-    return LearningRateSchedule
+_FIX = "give table=<last step> (later steps hold its value)"
 
 
-def __getattr__(name: str) -> Any:
-    global _CLASS
-    if name == "LearningRateSchedule":
-        if _CLASS is None:
-            _CLASS = _build()
-        return _CLASS
-    raise AttributeError(f"module 'lrkit.keras' has no attribute {name!r}")
+@keras.saving.register_keras_serializable(package="lrkit")
+class LearningRateSchedule(keras.optimizers.schedules.LearningRateSchedule):  # type: ignore[misc]
+    """``base_lr * schedule(step)`` as a Keras learning-rate schedule (see the module docstring)."""
+
+    def __init__(self, schedule: Schedule, base_lr: float = 1.0, table: bool | int = False):
+        super().__init__()
+        who = "lrkit.keras.LearningRateSchedule"
+        if not isinstance(schedule, Schedule):
+            raise ValueError(f"{who}: schedule must be an lrkit schedule, got {schedule!r}")
+        if isinstance(base_lr, bool) or not isinstance(base_lr, (int, float)) or not 0 <= base_lr < math.inf:
+            raise ValueError(f"{who}: base_lr must be a finite number >= 0, got {base_lr!r}")
+        if not (isinstance(table, bool) or (isinstance(table, int) and table >= 0)):
+            raise ValueError(f"{who}: table must be True, False or a step count >= 0, got {table!r}")
+        self.schedule, self.base_lr, self.table = schedule, float(base_lr), table
+        self._table = None
+        if table is False and not all(node.traceable for node in schedule.walk()):
+            if schedule.length is None:
+                raise ValueError(f"{who}: {schedule!r} cannot be traced by keras.ops and is infinite; {_FIX}")
+            table = True
+        if table is True:
+            if schedule.length is None:
+                raise ValueError(f"{who}: table=True needs a finite schedule, {schedule!r} is infinite; {_FIX}")
+            table = math.ceil(schedule.length)
+        if table is not False:  # the values at 0..table, indexed by the step (clipped to the table)
+            values = schedule(np.arange(table + 1)) * self.base_lr
+            self._table = keras.ops.convert_to_tensor(values, dtype=keras.config.floatx())
+
+    def __call__(self, step: Any) -> Any:
+        ops = keras.ops
+        if self._table is not None:
+            index = ops.cast(ops.clip(ops.convert_to_tensor(step), 0, self._table.shape[0] - 1), "int32")
+            return ops.take(self._table, index)
+        return ops.cast(self.schedule.evaluate(step, keras_namespace()) * self.base_lr, keras.config.floatx())
+
+    def get_config(self) -> dict[str, Any]:
+        return {"schedule": self.schedule.to_config(), "base_lr": self.base_lr, "table": self.table}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
+        return cls(from_config(config["schedule"]), config.get("base_lr", 1.0), config.get("table", False))
