@@ -7,6 +7,8 @@ found. Locally the ``dev`` profile explores randomly; ``HYPOTHESIS_PROFILE=ci`` 
 
 import os
 
+os.environ.setdefault("KERAS_BACKEND", "jax")  # Keras's own default (tensorflow) is not an lrkit dependency
+
 import pytest
 from hypothesis import settings
 

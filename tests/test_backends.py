@@ -128,7 +128,6 @@ def test_compositions_agree_with_numpy(sched):
     check(sched)
 
 
-@pytest.mark.xfail(strict=True, reason="core: t / T is not correctly rounded by XLA on CPU (see the report)")
 def test_exact_boundaries_under_xla():
     """At exact multiples and at the end of a ramp (held forever after it) the value must be numpy's."""
     with x64():

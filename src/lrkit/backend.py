@@ -74,6 +74,17 @@ class Namespace:
         """``value`` with ``t``'s shape (and dtype/device)."""
         return t * 0.0 + value
 
+    def quotient(self, t: Any, d: float) -> Any:
+        """``floor(t / d)``, exact at multiples of ``d``.
+
+        XLA and GPU divisions are not correctly rounded (``9270 / 103`` can give
+        ``89.99999999999999``), so traced namespaces correct the floor by one exact
+        multiply-and-compare each way.
+        """
+        k = self.floor(t / d)
+        k = self.where((k + 1.0) * d <= t, k + 1.0, k)
+        return self.where(k * d > t, k - 1.0, k)
+
     def asfloat(self, t: Any) -> Any:  # pragma: no cover - bound per backend
         """``t`` as a floating-point array of this library (integers become its default float)."""
         raise NotImplementedError
@@ -135,6 +146,10 @@ class _Math(Namespace):
         return a if cond else b
 
     @staticmethod
+    def quotient(t: float, d: float) -> float:  # IEEE division is correctly rounded: floor is exact
+        return float(math.floor(t / d))
+
+    @staticmethod
     def minimum(a: Any, b: Any) -> Any:  # a conditional costs a third of builtins.min's argument parsing
         return a if a < b else b
 
@@ -187,6 +202,10 @@ class _Numpy(Namespace):
     @staticmethod
     def full(t: Any, value: float) -> np.ndarray:
         return np.full(np.shape(t), value)
+
+    @staticmethod
+    def quotient(t: Any, d: float) -> Any:  # IEEE division is correctly rounded: floor is exact
+        return np.floor(t / d)
 
     @staticmethod
     def count_le(t: np.ndarray, edges: Sequence[float]) -> np.ndarray:

@@ -105,7 +105,7 @@ class Periodic(TimeMap):
     times: int | None = None
 
     def forward(self, t: Any, xp: Namespace) -> Any:
-        k = xp.floor(t / self.period)
+        k = xp.quotient(t, self.period)
         if self.times is not None:
             k = xp.minimum(k, float(self.times - 1))
         return t - k * self.period
@@ -133,7 +133,7 @@ class CycleIndex(TimeMap):
     period: float
 
     def forward(self, t: Any, xp: Namespace) -> Any:
-        return xp.floor(t / self.period)
+        return xp.quotient(t, self.period)
 
     def span(self, lo: float, hi: float) -> float:
         return math.floor(hi / self.period) if math.isfinite(hi) else hi

@@ -58,11 +58,11 @@ def ramp(t: Any, steps: float, start: float, end: float, shape: str, xp: Namespa
         value = xp.where(p <= 0.0, start, end * (start / end) ** (1.0 - p))
     else:
         if shape == "linear":
-            h = 1.0 - p
+            h = (steps - t) / steps  # exactly 0 at t = steps in every namespace (1 - t/steps is not, under XLA)
         elif shape == "cos":
             h = (xp.cos(p * math.pi) + 1.0) * 0.5
         elif shape == "poly":
-            h = (1.0 - p) ** power
+            h = ((steps - t) / steps) ** power
         else:  # "1-sqrt"
             h = 1.0 - xp.sqrt(p)
         value = (end - h * end) + start * h if end else start * h
@@ -304,7 +304,7 @@ class StepDecay(Schedule):
         self._init(None, every=every, factor=factor)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        return self.factor ** xp.floor(t / self.every)
+        return self.factor ** xp.quotient(t, self.every)
 
 
 class MultiStep(Schedule):
@@ -357,9 +357,7 @@ class Exponential(Schedule):
         self._init(None, factor=factor, every=every, staircase=bool(staircase))
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        p = t / self.every
-        if self.staircase:
-            p = xp.floor(p)
+        p = xp.quotient(t, self.every) if self.staircase else t / self.every
         return self.factor**p
 
 
@@ -383,9 +381,7 @@ class InverseTime(Schedule):
         self._init(None, rate=rate, every=every, staircase=bool(staircase))
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        p = t / self.every
-        if self.staircase:
-            p = xp.floor(p)
+        p = xp.quotient(t, self.every) if self.staircase else t / self.every
         return 1.0 / (1.0 + self.rate * p)
 
 
@@ -438,7 +434,8 @@ class TanhDecay(Schedule):
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         p = t / self.steps
-        return self.floor + 0.5 * (1.0 - self.floor) * (1.0 - xp.tanh(self.lower * (1.0 - p) + self.upper * p))
+        z = xp.clip(self.lower * (1.0 - p) + self.upper * p, -300.0, 300.0)
+        return self.floor + (1.0 - self.floor) / (1.0 + xp.exp(2.0 * z))  # (1 - tanh z) / 2, without cancelling
 
 
 class PiecewiseConstant(Schedule):
@@ -565,7 +562,7 @@ class SGDR(Schedule):
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         if self.mult == 1:
-            index = xp.floor(t / self.period)
+            index = xp.quotient(t, self.period)
         else:  # the closed-form index, then one correction each way onto the exact boundary
             index = xp.floor(xp.log(t * (self.mult - 1.0) / self.period + 1.0) / math.log(self.mult))
             index = xp.where(self._start(index) > t, index - 1.0, index)
@@ -647,7 +644,7 @@ class Cyclic(Schedule):
     def _eval(self, t: Any, xp: Namespace) -> Any:
         down = self.up if self.down is None else self.down
         total = self.up + down
-        cycle = xp.floor(t / total)
+        cycle = xp.quotient(t, total)
         u = t - cycle * total
         tri = xp.where(u <= self.up, u / self.up, (total - u) / down)
         if self.amplitude is not None:
