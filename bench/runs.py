@@ -267,8 +267,8 @@ def _torch_onecycle(task: Any, max_lr: float, seed: int) -> dict[str, Any]:
     """AdamW + torch's OneCycleLR (its defaults: 30% rise from max_lr/25, cosine, betas[0] cycled 0.95..0.85).
 
     The task loop drives a constant lrkit schedule at OneCycleLR's initial LR; after every update
-    (``on_update``, which runs after the loop's own scheduler step) torch's OneCycleLR steps and
-    writes the next LR and beta1, so every update uses torch's values. Checked against a
+    (``on_update``) torch's OneCycleLR steps and writes the next LR and beta1 (the task runs
+    with ``schedule=None``: no lrkit Scheduler), so every update uses torch's values. Checked against a
     separately stepped OneCycleLR below.
     """
     import torch
@@ -286,7 +286,7 @@ def _torch_onecycle(task: Any, max_lr: float, seed: int) -> dict[str, Any]:
             box["sched"].step()
 
     initial = max_lr / 25.0  # OneCycleLR's default div_factor
-    out = _train(task, "constant()", initial, seed, optimizer_factory=factory, on_update=on_update)
+    out = _train(task, None, initial, seed, optimizer_factory=factory, on_update=on_update)
     reference = _onecycle_lrs(max_lr, total)
     if max(abs(a - b) / b for a, b in zip(out["lrs"], reference)) > 1e-9:
         raise AssertionError("torch_onecycle: the LRs used differ from torch's OneCycleLR")

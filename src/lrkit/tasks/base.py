@@ -225,7 +225,7 @@ class Task:
     # -- training --------------------------------------------------------------------
     def train(
         self,
-        schedule: Schedule | str,
+        schedule: Schedule | str | None,
         peak_lr: float | None = None,
         seed: int = 0,
         *,
@@ -238,7 +238,9 @@ class Task:
         """Train a fresh model (``self.model(seed)``) for ``updates`` updates (default: the budget).
 
         ``schedule`` (a Schedule or its text form) multiplies ``peak_lr`` (default
-        :attr:`default_lr`); update ``i`` uses ``peak_lr * schedule(i)``.
+        :attr:`default_lr`); update ``i`` uses ``peak_lr * schedule(i)``. ``None``: lrkit does
+        not drive the learning rate (a peer's scheduler does, from ``optimizer_factory`` and
+        ``on_update``; lrkit's Scheduler refuses to share an optimizer's lr with another writer).
         ``optimizer_factory(model, lr)`` replaces AdamW (e.g. schedule-free AdamW: if the
         optimizer has ``train()``/``eval()`` methods they are called around evaluations).
         The test set is evaluated every ``eval_every`` updates (default: once per epoch)
@@ -250,7 +252,7 @@ class Task:
         torch = require_torch()
         from lrkit.torch import Scheduler
 
-        schedule = from_config(schedule)
+        schedule = None if schedule is None else from_config(schedule)
         peak_lr = self.default_lr if peak_lr is None else float(peak_lr)
         if not (peak_lr > 0 and math.isfinite(peak_lr)):
             raise ValueError(f"train: peak_lr must be a finite number > 0, got {peak_lr!r}")
@@ -270,7 +272,7 @@ class Task:
             optimizer = factory(model, peak_lr)
             for group in optimizer.param_groups:
                 group["lr"] = peak_lr
-            driver = Scheduler(optimizer, schedule)
+            driver = None if schedule is None else Scheduler(optimizer, schedule)
             result = RunResult(
                 task=self.name, schedule=repr(schedule), peak_lr=peak_lr, seed=seed, updates=total, target=self.target
             )
@@ -306,7 +308,8 @@ class Task:
                     loss.backward()
                     lr = float(optimizer.param_groups[0]["lr"])
                     optimizer.step()
-                    driver.step()
+                    if driver is not None:
+                        driver.step()
                     value = float(loss.item())
                     update += 1
                     result.lrs.append(lr)
