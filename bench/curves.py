@@ -44,7 +44,7 @@ def _fmt(x: float) -> str:
     return f"{100 * x:.3f}%"
 
 
-def paper(data: Path) -> str:
+def paper(data: Path, sizes: tuple[str, ...] = ("25M", "100M")) -> str:
     out = ["# Loss-curve prediction on the published curves (Luo et al. 2025)", ""]
     out.append("Command: `python bench/curves.py` (fits from scratch, deterministic; numpy + scipy, one thread).")
     out.append("")
@@ -56,7 +56,7 @@ def paper(data: Path) -> str:
     ]
     per_run = []
     sets = {}
-    for size in ("25M", "100M"):
+    for size in sizes:
         folder = data / size
         if not folder.is_dir():
             if size == "25M":
@@ -125,8 +125,9 @@ def paper(data: Path) -> str:
         a, _ = best_schedules["25M", "multi_power"]
         out += ["", "The 25M multi-power schedule (floor 0.1), as lrkit config text:", ""]
         out += ["```", repr(a.schedule), "```", ""]
-        _figure(fits, sets, best_schedules)
-        out.append("![curves](curves.png)\n")
+        if len(sizes) > 1:  # a quick run never replaces the figure
+            _figure(fits, sets, best_schedules)
+            out.append("![curves](curves.png)\n")
     return "\n".join(out)
 
 
@@ -238,14 +239,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=ROOT / ".." / "shared" / "data" / "loss-curves")
     parser.add_argument("--task", default=None, help="record runs of this built-in task instead")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="the 25M curves only, to curves.quick.md")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.task:
         text = task(args.task, args.seed)
         path = RESULTS / f"curves_task_{args.task}.md"
     else:
-        text = paper(args.data)
-        path = RESULTS / "curves.md"
+        text = paper(args.data, ("25M",) if args.quick else ("25M", "100M"))
+        path = RESULTS / ("curves.quick.md" if args.quick else "curves.md")
     path.write_text(text + "\n")
     print(text)
     print(f"\nwrote {path}")

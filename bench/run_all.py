@@ -31,8 +31,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 #: every benchmark, in the order they run (name = bench/<name>.py and results/<name>.md)
-BENCHMARKS: tuple[str, ...] = ("preview", "overhead", "compile", "optax_step", "keras_fit", "training", "finder")
+BENCHMARKS: tuple[str, ...] = (
+    "core", "preview", "overhead", "compile", "optax_step", "keras_fit", "training", "finder", "auto", "curves",
+)
 TITLES = {
+    "core": "Core v2: evaluation, the torch adapter, memory, import",
+    "auto": "auto on tasks it was not tuned on (leave-one-task-out)",
+    "curves": "Loss-curve prediction (lrkit.curves)",
     "preview": "Preview cost",
     "overhead": "Per-update overhead",
     "compile": "Recompiles under torch.compile",
