@@ -18,6 +18,7 @@ from lrkit.compose import Take as take
 from lrkit.compose import join, product
 from lrkit.config import from_config, known_names, load, parse
 from lrkit.errors import ConfigError
+from lrkit.horizon import cooldown, rewarm
 from lrkit.reactive import Controller, FakeClock, WallClock
 from lrkit.reactive import Plateau as plateau
 from lrkit.recipes import flat_cosine, one_cycle, one_cycle_momentum, warmup_cosine, warmup_flat_warmdown, wsd
@@ -89,4 +90,7 @@ __all__ = [
     "flat_cosine",
     "warmup_flat_warmdown",
     "warmup_cosine",
+    # long runs (lrkit.horizon)
+    "cooldown",
+    "rewarm",
 ]

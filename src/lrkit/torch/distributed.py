@@ -15,8 +15,11 @@ obtains a bitwise-identical result (a NaN on any rank makes the mean NaN on all 
 the plateau's ``nan`` policy then handles). With the NCCL backend the values travel on the
 current CUDA device.
 
->>> reduce_metric(0.25), agree_elapsed(12.5)      # no process group: unchanged
-(0.25, 12.5)
+A token or sample count (``Scheduler(..., advance="tokens")``) is agreed by :func:`agree_count`:
+an exact int64 sum of the ranks' local counts (each rank feeds its own batch), or rank 0's count.
+
+>>> reduce_metric(0.25), agree_elapsed(12.5), agree_count(4096)      # no process group: unchanged
+(0.25, 12.5, 4096)
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ import torch.distributed as dist
 
 from lrkit.clock import AGREE
 
-__all__ = ["AGREE", "REDUCE_OPS", "agree_elapsed", "is_distributed", "reduce_metric"]
+__all__ = ["AGREE", "COUNT_OPS", "REDUCE_OPS", "agree_count", "agree_elapsed", "is_distributed", "reduce_metric"]
 
 #: How :func:`reduce_metric` combines the ranks' values.
 REDUCE_OPS = ("mean", "sum", "min", "max")
+#: How :func:`agree_count` combines the ranks' counts.
+COUNT_OPS = ("sum", "rank0", "max")
 
 
 def is_distributed(group: Any = None) -> bool:
@@ -100,3 +105,26 @@ def agree_elapsed(seconds: float, how: str = "rank0", group: Any = None) -> floa
         source = 0 if group is None else dist.get_global_rank(group, 0)
         dist.broadcast(mine, src=source, group=group)
     return float(mine.item())
+
+
+def agree_count(count: int, how: str = "sum", group: Any = None) -> int:
+    """The same integer count on every rank: the sum of the ranks' counts (``'sum'``), rank 0's, or the maximum.
+
+    ``'sum'`` turns per-rank token (sample) counts into the global count of one update, exactly
+    (int64, no rounding), whatever each rank's batch size; ``'rank0'`` is for callers that already
+    pass the global count. Returns ``int(count)`` unchanged when not distributed.
+    """
+    if how not in COUNT_OPS:
+        raise ValueError(f"agree_count: how must be one of {', '.join(map(repr, COUNT_OPS))}, got {how!r}")
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise ValueError(f"agree_count: count must be an int, got {count!r}")
+    if not is_distributed(group):
+        return count
+    mine = torch.tensor([count], dtype=torch.int64, device=_device())
+    if how == "sum":
+        dist.all_reduce(mine, op=dist.ReduceOp.SUM, group=group)
+    elif how == "max":
+        dist.all_reduce(mine, op=dist.ReduceOp.MAX, group=group)
+    else:
+        dist.broadcast(mine, src=0 if group is None else dist.get_global_rank(group, 0), group=group)
+    return int(mine.item())

@@ -14,7 +14,11 @@ Semantics (decided once; see docs/torch.md):
   step post-hook: ``step()`` after a micro-batch with no update, or after an update that
   ``GradScaler`` skipped (inf/NaN gradients), changes nothing. ``advance="call"`` counts
   ``step()`` calls instead (per-epoch stepping); ``updates_per_epoch=N`` makes ``t`` fractional
-  epochs; ``clock=WallClock(...)`` makes ``t`` seconds.
+  epochs; ``clock=WallClock(...)`` makes ``t`` seconds. ``advance="tokens"`` (or ``"samples"``) makes
+  ``t`` the tokens (samples) fed so far: each ``step(tokens=n)`` adds ``n``, summed over the ranks of a
+  distributed run, so a schedule written in tokens is right when the batch size changes.
+* **A different schedule on resume** is loaded only through a named horizon rule,
+  ``load_state_dict(state, horizon="keep_step" | "same_fraction" | "wsd" | "branch")`` (:mod:`lrkit.horizon`).
 * **Past the end** of a finite schedule the final value is held and a warning is given once.
 
 Values at whole progress counts come from one place, :class:`_Values`: every distinct schedule is
@@ -22,7 +26,7 @@ evaluated with numpy in blocks of 64 updates aligned to absolute update numbers 
 covers ``[64 k, 64 (k+1))``), so ``step()`` is an index and a write, and a resumed run reads the
 very same block: values are bitwise those of an uninterrupted run and of ``schedule(np.arange(n))``.
 (A scalar ``math`` evaluation costs ~1-3 us per schedule, a block ~0.3 us per update amortised: see
-BENCHMARKS.md.) Fractional progress (a wall clock) evaluates each schedule with ``math`` per step.
+BENCHMARKS.md.) Fractional progress (a wall clock, a token count) evaluates each schedule with ``math`` per step.
 
 >>> import torch, lrkit as lk
 >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
@@ -50,7 +54,7 @@ from lrkit.backend import MATH
 from lrkit.reactive import Controller, Plateau
 from lrkit.schedule import Schedule
 from lrkit.torch._targets import Target, is_plain, key_path, read, write
-from lrkit.torch.distributed import agree_elapsed, reduce_metric
+from lrkit.torch.distributed import agree_count, agree_elapsed, reduce_metric
 
 __all__ = ["Scheduler"]
 
@@ -73,11 +77,14 @@ class _Values:
     Blocks are aligned to absolute progress, so a resumed run reads bitwise the same values.
     """
 
-    __slots__ = ("block", "schedules", "table", "upe")
+    __slots__ = ("block", "positions", "schedules", "table", "upe")
 
-    def __init__(self, schedules: list[Schedule], upe: float | None):
+    def __init__(
+        self, schedules: list[Schedule], upe: float | None, positions: list[tuple[float, float]] | None = None
+    ):
         self.schedules = schedules  # the pure (resolved) schedule of each index; replaced on a reduction
         self.upe = upe
+        self.positions = positions  # per schedule (anchor, position) after a horizon change, else None
         self.block = -1
         self.table: Any = None
 
@@ -85,7 +92,10 @@ class _Values:
         t = np.arange(k << _SHIFT, (k + 1) << _SHIFT, dtype=np.float64)
         if self.upe is not None:
             t = t / self.upe
-        self.table = np.stack([s(t) for s in self.schedules])
+        if self.positions is None:
+            self.table = np.stack([s(t) for s in self.schedules])
+        else:  # after a horizon change: schedule j runs at (t - anchor) + position (lrkit.horizon)
+            self.table = np.stack([s(_moved(t, at)) for s, at in zip(self.schedules, self.positions)])
         self.block = k
         return self.table
 
@@ -99,8 +109,39 @@ class _Values:
         self.block = -1
 
 
-def _step(scheduler: Scheduler, metric: float | None) -> None:
-    scheduler.step(metric)
+def _moved(t: Any, at: tuple[float, float]) -> Any:
+    """Progress ``t`` mapped onto a schedule moved by a horizon change: ``(t - anchor) + position``, >= 0."""
+    anchor, position = at
+    if anchor == 0 and position == 0:
+        return t
+    if isinstance(t, np.ndarray):
+        return np.maximum((t - anchor) + position, 0.0)
+    return max((t - anchor) + position, 0.0)
+
+
+_UNITS = ("tokens", "samples")
+_ACROSS = ("sum", "rank0")
+
+
+def _count(who: str, value: Any) -> int:
+    """A token/sample count: an integer >= 0 (Python, numpy, or a 0-d integer tensor)."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1 or value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
+            raise ValueError(f"{who} must be an integer count (a 0-d integer tensor), got {value!r}")
+        value = int(value.item())
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise ValueError(f"{who} must be an integer count >= 0, got {value!r}")
+    value = int(value)
+    if value < 0:
+        raise ValueError(f"{who} must be >= 0, got {value!r}; a count of tokens or samples fed never goes back")
+    return value
+
+
+def _step(scheduler: Scheduler, metric: float | None, tokens: Any = None, samples: Any = None) -> None:
+    scheduler.step(metric, tokens=tokens, samples=samples)
 
 
 _EAGER: list[Any] = []
@@ -125,10 +166,17 @@ class Scheduler(LRScheduler):
             every other scheduled key is written as an absolute value.
         lr_scale: one multiplier per group for the learning rate (layer-wise decay).
         advance: ``"update"`` (default): progress counts real optimizer updates;
-            ``"call"``: progress counts ``step()`` calls (e.g. once per epoch).
+            ``"call"``: progress counts ``step()`` calls (e.g. once per epoch);
+            ``"tokens"`` / ``"samples"``: progress is the tokens (samples) fed so far, each call
+            ``step(tokens=n)`` / ``step(samples=n)`` adding this update's count (the schedule is
+            written in tokens; values are computed with ``math`` per step).
         updates_per_epoch: with ``advance="update"``, progress is ``updates / updates_per_epoch``
             (fractional epochs) so the schedule's unit is the epoch.
         clock: a ``lrkit.reactive.WallClock``: progress is seconds (or budget-scaled), read at each ``step()``.
+        across: with ``advance="tokens"``/``"samples"`` under ``torch.distributed``, how the ranks'
+            counts combine at each step: ``"sum"`` (default: every rank passes its own local count and
+            progress is the global sum) or ``"rank0"`` (every rank passes the global count; rank 0's is
+            used). Either way every rank holds the same progress and the same values.
 
     Formula: ``group[key] = factor_g * schedule(t)``, ``factor_g = base_g * scale_g`` (relative) or
     ``scale_g`` (absolute), and 0 for a group whose value was 0.
@@ -148,9 +196,10 @@ class Scheduler(LRScheduler):
         hyper: Mapping[str, ScheduleSpec] | None = None,
         relative: Collection[str] = ("lr",),
         lr_scale: Sequence[float] | None = None,
-        advance: Literal["update", "call"] = "update",
+        advance: Literal["update", "call", "tokens", "samples"] = "update",
         updates_per_epoch: float | None = None,
         clock: Any = None,
+        across: Literal["sum", "rank0"] = "sum",
     ) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(
@@ -158,8 +207,15 @@ class Scheduler(LRScheduler):
                 "pass the inner optimizer, not a Lightning/Accelerate wrapper"
             )
         self.optimizer = optimizer
-        if advance not in ("update", "call"):
-            raise ValueError(f"Scheduler: advance must be 'update' or 'call', got {advance!r}")
+        if advance not in ("update", "call", *_UNITS):
+            raise ValueError(f"Scheduler: advance must be 'update', 'call', 'tokens' or 'samples', got {advance!r}")
+        if across not in _ACROSS:
+            raise ValueError(f"Scheduler: across must be 'sum' or 'rank0', got {across!r}")
+        if advance in _UNITS and clock is not None:
+            raise ValueError(
+                f"Scheduler: advance={advance!r} and clock= are two measures of progress; give one "
+                "(a schedule in tokens, or a WallClock)"
+            )
         if updates_per_epoch is not None:
             if advance != "update":
                 raise ValueError("Scheduler: updates_per_epoch needs advance='update' (progress in fractional epochs)")
@@ -173,8 +229,11 @@ class Scheduler(LRScheduler):
             updates_per_epoch = float(updates_per_epoch)
         self._advance = advance
         self._by_update = advance == "update"
+        self._unit: str | None = advance if advance in _UNITS else None
+        self._across = across
         self._upe = updates_per_epoch
         self._clock = clock
+        self._positions: list[tuple[float, float]] | None = None  # set by a horizon change (lrkit.horizon)
 
         specs: dict[str, ScheduleSpec] = {"lr": schedule}
         for name, spec in (hyper or {}).items():
@@ -217,16 +276,23 @@ class Scheduler(LRScheduler):
         self._last: Any = None  # the float last written into the first plain target (foreign writes)
         self._active = [(j, Controller(s)) for j, s in enumerate(self._schedules) if _reactive(s)]
         self._cache = _Values(list(self._schedules), self._upe)
-        # length 0 (a bare plateau multiplier) has no duration to run past: no end warning for it
-        self._ends = [math.inf if not s.length else float(s.length) for s in self._schedules]
-        end = min(self._ends)
-        self._end = end * self._upe if (self._upe is not None and math.isfinite(end)) else end
+        self._set_ends()
         self._adopt_groups()
         self._write(self._values(0))
         if "torch._dynamo" in sys.modules:  # torch.compile is in use: build the eager step now, outside any trace
             _eager_step()
 
     # -- construction helpers ------------------------------------------------------------
+    def _set_ends(self) -> None:
+        """Where each schedule ends in the Scheduler's progress (moved by a horizon change)."""
+        # length 0 (a bare plateau multiplier) has no duration to run past: no end warning for it
+        ends = [math.inf if not s.length else float(s.length) for s in self._schedules]
+        if self._positions is not None:
+            ends = [e - position + anchor for e, (anchor, position) in zip(ends, self._positions)]
+        self._ends = ends
+        end = min(ends)
+        self._end = end * self._upe if (self._upe is not None and math.isfinite(end)) else end
+
     def _attach(self) -> None:
         """Count the optimizer's real updates with a step post-hook (removed when the Scheduler is collected).
 
@@ -307,13 +373,20 @@ class Scheduler(LRScheduler):
         self._other = [(groups[t.group], t) for t in targets if not is_plain(groups[t.group], t)]
 
     # -- the update clock ------------------------------------------------------------------
-    def step(self, metric: float | None = None) -> None:  # type: ignore[override]
+    def step(  # type: ignore[override]
+        self, metric: float | None = None, *, tokens: Any = None, samples: Any = None
+    ) -> None:
         """Apply the values for the current progress (call after ``optimizer.step()``).
 
         With ``advance="update"`` progress is the number of real optimizer updates: a call after a
         micro-batch or after an update skipped by ``GradScaler`` changes nothing. ``metric`` feeds a
         ``plateau`` in the schedule (reduced across ranks first). There is no epoch argument (torch
         deprecated it): progress is counted, never set.
+
+        With ``advance="tokens"`` (``"samples"``) pass the tokens (samples) this update consumed,
+        ``step(tokens=n)``: an integer >= 0, this rank's own count (summed over the ranks, see
+        ``across``). Every call adds its count, whether or not the optimizer stepped (the data
+        was consumed), so call it once per update.
 
         Inside a ``torch.compile``'d function the step runs eagerly (a graph break, as torch's own
         schedulers get): traced, every new learning rate would be a new constant and a recompile.
@@ -323,7 +396,10 @@ class Scheduler(LRScheduler):
         """
         if torch.compiler.is_compiling():
             # calls step() again, eagerly: is_compiling() is then False
-            return _EAGER[0](self, metric) if _EAGER else _eager_step()(self, metric)
+            eager = _EAGER[0] if _EAGER else _eager_step()
+            return eager(self, metric, tokens, samples)  # type: ignore[no-any-return]
+        if self._unit is not None or tokens is not None or samples is not None:
+            return self._step_units(metric, tokens, samples)
         if self._by_update:
             n = self._count[0]
             if n == self._n and metric is None and self._clock is None:  # no new update: nothing changes
@@ -366,8 +442,48 @@ class Scheduler(LRScheduler):
         self._write(self._values(n))
         return None
 
+    def _step_units(self, metric: Any, tokens: Any, samples: Any) -> None:
+        """``step()`` with ``advance="tokens"``/``"samples"``: add the agreed count, write the values at the total."""
+        unit = self._unit
+        given = {"tokens": tokens, "samples": samples}
+        if unit is None:
+            name = "tokens" if tokens is not None else "samples"
+            raise ValueError(
+                f"Scheduler.step({name}=...): this Scheduler counts {self._advance}s; build it with "
+                f"Scheduler(..., advance={name!r}) to drive the schedule by the {name} fed"
+            )
+        other = "samples" if unit == "tokens" else "tokens"
+        if given[other] is not None:
+            raise ValueError(
+                f"Scheduler.step({other}=...): this Scheduler counts {unit} (advance={unit!r}); pass {unit}=n"
+            )
+        if given[unit] is None:
+            raise ValueError(
+                f"Scheduler.step(): with advance={unit!r} pass the {unit} this update consumed, step({unit}=n)"
+            )
+        local = _count(f"Scheduler.step({unit}=...)", given[unit])
+        n = self._n + agree_count(local, self._across)
+        if self._plain:
+            group, key = self._plain[0][0], self._plain[0][1]
+            found = group[key]
+            if found is not self._last and found != self._last:
+                self._foreign_write(found)
+        if metric is not None:
+            self._observe(metric, at=float(n))
+        self._n = n
+        if self._zero_check:
+            self._warn_all_zero()
+        if self.optimizer.param_groups is not self._groups or len(self._groups) != self._ngroups:
+            self._adopt_groups()
+        self._write(self._values(n))
+
     def _values(self, n: int) -> list[float]:
         """Each distinct schedule's value at progress ``n`` (tables), or now (a clock: ``math``, per step)."""
+        if self._unit is not None:  # a token/sample count: fractional units of the schedule, ``math`` per step
+            if n > self._end and not self._warned_end:
+                self._warn_end(n)
+            positions = self._positions or [(0.0, 0.0)] * len(self._cache.schedules)
+            return [float(s._at(_moved(float(n), at), MATH)) for s, at in zip(self._cache.schedules, positions)]
         if self._clock is not None:
             progress = self._clock_progress()
             if not self._warned_end and any(p > end for p, end in zip(progress, self._ends)):
@@ -448,7 +564,7 @@ class Scheduler(LRScheduler):
         updates = self._progress(self._n)
         return [float(self._clock.progress(s, updates=updates, elapsed=seconds)) for s in self._schedules]
 
-    def _observe(self, metric: Any) -> None:
+    def _observe(self, metric: Any, at: float | None = None) -> None:
         if not self._active:
             if isinstance(metric, numbers.Integral) and not isinstance(metric, bool):
                 raise ValueError(
@@ -463,7 +579,8 @@ class Scheduler(LRScheduler):
         self._fed = True
         value = float(reduce_metric(metric))
         where = self._clock_progress() if self._clock is not None else None
-        at = self._progress(self._count[0] if self._by_update else self._n + 1)
+        if at is None:
+            at = self._progress(self._count[0] if self._by_update else self._n + 1)
         for j, controller in self._active:
             if controller.observe(value, at if where is None else where[j]):
                 self._cache.replace(j, controller.resolve())
@@ -553,10 +670,13 @@ class Scheduler(LRScheduler):
             raise KeyError(f"Scheduler.value_at: {key!r} is not scheduled; scheduled keys are {sorted(self._base)}")
         if isinstance(update, bool) or not isinstance(update, numbers.Real) or not update >= 0:
             raise ValueError(f"Scheduler.value_at: update must be a number >= 0, got {update!r}")
-        if self._clock is None and float(update).is_integer():
-            values = _Values(list(self._cache.schedules), self._upe).at(int(update))
+        positions = self._positions or [(0.0, 0.0)] * len(self._cache.schedules)
+        if self._unit is not None:
+            values = [float(s._at(_moved(float(update), at), MATH)) for s, at in zip(self._cache.schedules, positions)]
+        elif self._clock is None and float(update).is_integer():
+            values = _Values(list(self._cache.schedules), self._upe, self._positions).at(int(update))
         else:
-            values = [float(s(update)) for s in self._cache.schedules]
+            values = [float(s(_moved(float(update), at))) for s, at in zip(self._cache.schedules, positions)]
         return [t.factor * values[t.schedule] for t in self._targets if t.name == key]
 
     # -- resume ----------------------------------------------------------------------------------
@@ -580,12 +700,30 @@ class Scheduler(LRScheduler):
         live = dict(self._active)
         state["controllers"] = [live[j].state_dict() if j in live else None for j in range(len(self._schedules))]
         state["clock"] = None if self._clock is None else self._clock.state_dict()
+        if self._positions is not None:  # moved by a horizon change: (anchor, position) per schedule
+            state["positions"] = [[a, q] for a, q in self._positions]
         return state
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+    def load_state_dict(self, state_dict: dict[str, Any], horizon: Any = None) -> None:
         """Restore a :meth:`state_dict` and write the values for the restored progress into the groups.
 
-        Raises ``ValueError`` if the state was saved for different schedules or settings.
+        Raises ``ValueError`` if the state was saved for different settings, or for different
+        schedules unless ``horizon`` names the rule that continues the run on this Scheduler's
+        schedules (:mod:`lrkit.horizon`): a checkpoint at progress ``s`` standing at position ``p``
+        of a saved schedule continues at ``q = rule(old, new, p)``, and ``lr(t) = new(q + (t - s))``
+        at every later update ``t``:
+
+        * ``"keep_step"``: ``q = p`` (continue on the new schedule from the same step);
+        * ``"same_fraction"``: ``q = min(p, L_old) / L_old * L_new`` (the same fraction of the schedule);
+        * ``"wsd"``: ``q = p``, for two ``lrkit.wsd`` with the same warmup and ``p`` in both stable
+          phases (the stable phase kept, the cooldown at the new end);
+        * ``"branch"``: ``q = p``, for a ``cooldown``/``rewarm`` of the saved schedule branching at or after ``p``;
+        * or a function ``rule(old, new, position) -> position``.
+
+        The rule is applied to each schedule that changed (schedules are paired in order: the lr
+        schedule(s), then each ``hyper`` key's); a schedule that did not change keeps its position.
+        The resulting positions are part of the next :meth:`state_dict`, so a later resume with the
+        same (new) schedules needs no ``horizon``. A ``plateau`` or a wall clock cannot change horizon.
         """
         state = state_dict
         if not isinstance(state, Mapping) or state.get("format") != _FORMAT:
@@ -594,14 +732,21 @@ class Scheduler(LRScheduler):
                 f"{_FORMAT!r}); was it saved by a torch scheduler?"
             )
         mine = self._identity()
+        changed = _jsonish(state.get("schedules")) != _jsonish(mine["schedules"])
+        if changed and horizon is None:
+            saved = [_describe(c) for c in state.get("schedules") or []]
+            raise ValueError(
+                f"Scheduler.load_state_dict: the state was saved for schedules {saved} but this Scheduler "
+                f"has {[repr(s) for s in self._schedules]}; build the Scheduler with the saved schedules, or "
+                "change the run's horizon explicitly with load_state_dict(state, horizon=RULE): "
+                "'keep_step' (continue on the new schedule from the same step), 'same_fraction' (at the same "
+                "fraction of the schedule), 'wsd' (keep the stable phase, cooldown at the new end) or 'branch' "
+                "(a cooldown/rewarm branched from the saved schedule); see lrkit.horizon"
+            )
         for key, value in mine.items():
+            if key == "schedules":
+                continue
             if _jsonish(state.get(key)) != _jsonish(value):
-                if key == "schedules":
-                    saved = [_describe(c) for c in state.get(key) or []]
-                    raise ValueError(
-                        f"Scheduler.load_state_dict: the state was saved for schedules {saved} but this Scheduler "
-                        f"has {[repr(s) for s in self._schedules]}; build the Scheduler with the saved schedules"
-                    )
                 raise ValueError(
                     f"Scheduler.load_state_dict: the state was saved with {key}={state.get(key)!r} "
                     f"but this Scheduler has {key}={value!r}; build it with the saved settings"
@@ -612,14 +757,17 @@ class Scheduler(LRScheduler):
                 f"Scheduler.load_state_dict: the state has bases for {[len(v) for v in base.values()]} param groups "
                 f"but the optimizer has {len(self.optimizer.param_groups)}; load into an optimizer with the same groups"
             )
+        positions = self._rehorizon(state, horizon) if changed else _saved_positions(state, len(self._schedules))
         self._base = {k: [float(x) for x in v] for k, v in base.items()}
+        self._positions = positions
+        self._set_ends()
         self._count[0] = int(state["updates"])
         self._n = int(state["updates"])
         self._calls = (_EPOCH_CALLS, self._n, 0)  # a resumed run was checked when it started
         self._warned_end = bool(state.get("warned_end", False))
         self._zero_check = True
         saved_controllers = list(state.get("controllers") or [])
-        self._cache = _Values(list(self._schedules), self._upe)
+        self._cache = _Values(list(self._schedules), self._upe, self._positions)
         for j, c in self._active:
             if j < len(saved_controllers) and saved_controllers[j] is not None:
                 c.load_state_dict(saved_controllers[j])
@@ -629,6 +777,53 @@ class Scheduler(LRScheduler):
         self._fed = self._fed or any(state.calls for _, c in self._active for state in c.states)
         self._adopt_groups()
         self._write(self._values(self._n))
+
+    def _rehorizon(self, state: Mapping[str, Any], rule: Any) -> list[tuple[float, float]]:
+        """The (anchor, position) of each schedule after moving the saved run onto this one by ``rule``."""
+        from lrkit import horizon as rules
+        from lrkit.config import from_config
+
+        who = "Scheduler.load_state_dict(horizon=...)"
+        if self._active or any(c is not None for c in state.get("controllers") or []):
+            raise ValueError(
+                f"{who}: a schedule with a plateau(...) cannot change horizon (its reductions are tied to it)"
+            )
+        if self._clock is not None:
+            raise ValueError(
+                f"{who}: a wall clock drives progress by seconds; give the clock a new budget instead "
+                "(WallClock(budget=...) keeps the elapsed time on resume)"
+            )
+        try:
+            old = [from_config(c) for c in state["schedules"]]
+        except Exception as error:
+            raise ValueError(f"{who}: the saved schedules cannot be rebuilt ({error})") from None
+        if len(old) != len(self._schedules):
+            raise ValueError(
+                f"{who}: the state has {len(old)} distinct schedules and this Scheduler {len(self._schedules)}; "
+                "a horizon rule maps each saved schedule onto one new schedule, in order"
+            )
+        saved = _saved_positions(state, len(old)) or [(0.0, 0.0)] * len(old)
+        at = self._progress(int(state["updates"]))
+        out = []
+        for before, after, (anchor, position) in zip(old, self._schedules, saved):
+            if before == after:
+                out.append((anchor, position))
+                continue
+            here = max((at - anchor) + position, 0.0)  # where the run stands on the saved schedule
+            q = rules.resume(before, after, here, rule)
+            out.append((0.0, 0.0) if q == at else (at, q))  # q == s: the new schedule at the run's own step
+        return None if all(p == (0.0, 0.0) for p in out) else out  # type: ignore[return-value]
+
+
+def _saved_positions(state: Mapping[str, Any], n: int) -> list[tuple[float, float]] | None:
+    saved = state.get("positions")
+    if saved is None:
+        return None
+    if not isinstance(saved, (list, tuple)) or len(saved) != n or not all(
+        isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(x, (int, float)) for x in p) for p in saved
+    ):
+        raise ValueError(f"Scheduler.load_state_dict: malformed positions {saved!r}; pass what state_dict() returned")
+    return [(float(a), float(q)) for a, q in saved]
 
 
 def _reactive(schedule: Schedule) -> bool:
