@@ -78,11 +78,8 @@ class Join(Schedule):
         self._init(None if last is None else offsets[-1] + last, pieces=tuple(flat))
         object.__setattr__(self, "offsets", tuple(offsets))
         bounds = [*offsets[1:], math.inf]
-        routes = tuple(Route(p, lo, hi, Offset(lo)) for p, lo, hi in zip(flat, offsets, bounds))
-        object.__setattr__(self, "_routes", routes)
+        self._set_routes(*(Route(p, lo, hi, Offset(lo)) for p, lo, hi in zip(flat, offsets, bounds)))
 
-    def routes(self) -> tuple[Route, ...]:
-        return self._routes
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return xp.select(t, self.offsets, self._routes)
@@ -114,9 +111,8 @@ class Scale(Schedule):
         schedule = _schedule(self.name, "schedule", schedule)
         factor = v.non_negative(self.name, "factor", factor, "a learning rate cannot be negative")
         self._init(schedule.length, schedule=schedule, factor=factor)
+        self._set_routes(Route(schedule))
 
-    def routes(self) -> tuple[Route, ...]:
-        return (Route(self.schedule),)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return self.schedule._at(t, xp) * self.factor
@@ -154,10 +150,8 @@ class Product(Schedule):
         lengths = [f.length for f in flat]
         length = None if None in lengths else max(lengths)  # type: ignore[type-var]
         self._init(length, factors=tuple(flat))
-        object.__setattr__(self, "_routes", tuple(Route(f) for f in flat))
+        self._set_routes(*(Route(f) for f in flat))
 
-    def routes(self) -> tuple[Route, ...]:
-        return self._routes
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         factors = iter(self.factors)
@@ -195,9 +189,8 @@ class Clamp(Schedule):
         if low is not None and high is not None and low > high:
             raise ValueError(f"{self.name}: low must be <= high, got low={low!r} > high={high!r}")
         self._init(schedule.length, schedule=schedule, low=low, high=high)
+        self._set_routes(Route(schedule))
 
-    def routes(self) -> tuple[Route, ...]:
-        return (Route(self.schedule),)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         value = self.schedule._at(t, xp)
@@ -228,12 +221,11 @@ class Repeat(Schedule):
         if times is not None:
             times = v.integer(self.name, "times", times)
         self._init(None if times is None else period * times, schedule=schedule, times=times)
+        self._set_routes(Route(schedule, map=Periodic(period, times)))
 
-    def routes(self) -> tuple[Route, ...]:
-        return (Route(self.schedule, map=Periodic(float(self.schedule.length or 0.0), self.times)),)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        return self.routes()[0].value(t, xp)
+        return self._routes[0].value(t, xp)
 
 
 class Shift(Schedule):
@@ -261,12 +253,11 @@ class Shift(Schedule):
                 )
             length = schedule.length - by
         self._init(length, schedule=schedule, by=by)
+        self._set_routes(Route(schedule, map=Affine(by=by)))
 
-    def routes(self) -> tuple[Route, ...]:
-        return (Route(self.schedule, map=Affine(by=self.by)),)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        return self.routes()[0].value(t, xp)
+        return self._routes[0].value(t, xp)
 
 
 class Stretch(Schedule):
@@ -287,9 +278,8 @@ class Stretch(Schedule):
         schedule = _schedule(self.name, "schedule", schedule)
         factor = v.positive(self.name, "factor", factor)
         self._init(None if schedule.length is None else schedule.length * factor, schedule=schedule, factor=factor)
+        self._set_routes(Route(schedule, map=Affine(scale=1.0 / factor)))
 
-    def routes(self) -> tuple[Route, ...]:
-        return (Route(self.schedule, map=Affine(scale=1.0 / self.factor)),)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return self.schedule._at(t / self.factor, xp)
@@ -313,9 +303,8 @@ class Take(Schedule):
         schedule = _schedule(self.name, "schedule", schedule)
         steps = v.length(self.name, "steps", steps)
         self._init(steps, schedule=schedule, steps=steps)
+        self._set_routes(Route(schedule))
 
-    def routes(self) -> tuple[Route, ...]:
-        return (Route(self.schedule),)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return self.schedule._at(t, xp)
@@ -382,11 +371,10 @@ class Noise(Schedule):
             if end <= start:
                 raise ValueError(f"{self.name}: end must be > start, got start={start!r}, end={end!r}")
         self._init(schedule.length, schedule=schedule, std=std, clip=clip, seed=seed, start=start, end=end)
+        self._set_routes(Route(schedule))
 
     traceable = False  # SplitMix64 needs 64-bit unsigned integers: numpy and math only
 
-    def routes(self) -> tuple[Route, ...]:
-        return (Route(self.schedule),)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         steps = np.atleast_1d(np.asarray(t, dtype=np.float64))

@@ -36,10 +36,7 @@ class Recipe(Schedule):
     def _finish(self, body: Schedule, **params: Any) -> None:
         self._init(body.length, **params)
         object.__setattr__(self, "body", body)
-        object.__setattr__(self, "_routes", (Route(body),))
-
-    def routes(self) -> tuple[Route, ...]:
-        return self._routes
+        self._set_routes(Route(body))
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return self.body._at(t, xp)

@@ -62,7 +62,7 @@ class Schedule:
     #: ``None`` for an infinite schedule, else the progress at which it ends.
     length: float | None
     _params: tuple[tuple[str, Any], ...]
-    _routes: tuple[Route, ...]  # set by combinators that build their routes once
+    _routes: tuple[Route, ...] = ()  # a combinator's children, set once by _set_routes
 
     # -- construction ---------------------------------------------------------------
     def _init(self, length: float | None, **params: Any) -> None:
@@ -130,7 +130,11 @@ class Schedule:
 
     def routes(self) -> tuple[Route, ...]:
         """The children and their time maps (:mod:`lrkit.routing`); ``()`` for a family."""
-        return ()
+        return self._routes
+
+    def _set_routes(self, *routes: Route) -> None:
+        """Describe the children once, at construction (evaluation, reactive state and plots read them)."""
+        object.__setattr__(self, "_routes", routes)
 
     def walk(self) -> list[Schedule]:
         """Every node reachable through :meth:`routes`, this one first (iterative, pre-order)."""

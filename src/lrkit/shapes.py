@@ -634,12 +634,9 @@ class Cyclic(Schedule):
             None, up=up, down=down, base=base, peak=peak, mode=mode, gamma=gamma,
             amplitude=amplitude, amplitude_by=amplitude_by,
         )
-
-    def routes(self) -> tuple[Route, ...]:
-        if self.amplitude is None:
-            return ()
-        total = self.up + (self.up if self.down is None else self.down)
-        return (Route(self.amplitude, map=CycleIndex(total) if self.amplitude_by == "cycle" else IDENTITY),)
+        if amplitude is not None:
+            total = up + (up if down is None else down)
+            self._set_routes(Route(amplitude, map=CycleIndex(total) if amplitude_by == "cycle" else IDENTITY))
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         down = self.up if self.down is None else self.down
@@ -648,7 +645,7 @@ class Cyclic(Schedule):
         u = t - cycle * total
         tri = xp.where(u <= self.up, u / self.up, (total - u) / down)
         if self.amplitude is not None:
-            amp = self.routes()[0].value(t, xp)
+            amp = self._routes[0].value(t, xp)
         elif self.mode == "triangular2":
             amp = 0.5**cycle
         elif self.mode == "exp_range":

@@ -227,6 +227,7 @@ class TimmNoise(NumpyForm):
         seed = v.integer(self.name, "seed", seed, minimum=0)
         kind = v.choice(self.name, "kind", kind, ("normal", "uniform"))
         self._init(schedule.length, schedule=schedule, start=start, end=end, pct=pct, std=std, seed=seed, kind=kind)
+        self._set_routes(Route(schedule))
 
     def _draw(self, step: int) -> float:
         import torch
@@ -239,9 +240,6 @@ class TimmNoise(NumpyForm):
                 if abs(noise) < self.pct:
                     return float(noise)
         return float(2 * (torch.rand(1, generator=g).item() - 0.5) * self.pct)
-
-    def routes(self) -> tuple[Route, ...]:
-        return (Route(self.schedule),)
 
     def _np_eval(self, t: np.ndarray) -> np.ndarray:
         base = self.schedule._at(t, NUMPY)
