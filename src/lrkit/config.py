@@ -448,6 +448,7 @@ class _DictReader:
             raise ConfigError(f"{where}: the config is nested more than {MAX_DEPTH} levels deep")
         self.active.add(key)
         try:
+            result: tuple[Any, int]
             if isinstance(value, Mapping):
                 result = self.schedule(value, where, depth, schedules)
             else:
@@ -577,7 +578,7 @@ def _read_data(path: Path, content: str, suffix: str) -> Any:
 
 
 def _at_key(data: Any, key: str, path: Path) -> Any:
-    here, seen = data, []
+    here, seen = data, list[str]()
     for part in key.split("."):
         under = f"under {'.'.join(seen)!r}" if seen else "at the top level"
         if isinstance(here, Mapping):
