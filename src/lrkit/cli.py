@@ -135,15 +135,18 @@ def _image_note(path: Path) -> str:
 def cmd_show(args: argparse.Namespace) -> int:
     """Print a step/value table and a terminal plot of one schedule."""
     _require(_spec_needs(args.spec))
+    import numpy as np
+
     from lrkit.terminal import chart, horizon, table
 
     schedule = read_spec(args.spec, args.key)
     steps = horizon(schedule, args.steps)
     length = "infinite" if schedule.length is None else f"{schedule.length:g} steps"
     print(f"{schedule!r}  ({length})")
-    print(table(schedule, steps, rows=args.rows))
-    print()
-    print(chart(schedule, steps, width=args.width))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow shows as inf, and the chart says so
+        print(table(schedule, steps, rows=args.rows))
+        print()
+        print(chart(schedule, steps, width=args.width))
     return 0
 
 

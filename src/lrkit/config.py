@@ -63,9 +63,11 @@ _TOKEN = re.compile(
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<string>'[^'\\]*'|"[^"\\]*")
   | (?P<op>>>|[*()\[\],=-])
+  | (?P<bad>.)
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.DOTALL,
 )
+_KINDS = {index: name for name, index in _TOKEN.groupindex.items()}
 _CONSTANTS = {"True": True, "true": True, "False": False, "false": False, "None": None, "null": None}
 _HYDRA_IGNORED = ("_recursive_", "_convert_")
 
@@ -152,21 +154,29 @@ def build(
 class _Parser:
     def __init__(self, text: str):
         self.text = text
+        # tokens are read as the parser needs them, so hostile input (400 '(') fails at once, however long
+        self.scanner = _TOKEN.finditer(text)
         self.tokens: list[tuple[str, str, int]] = []
-        position = 0
-        while position < len(text):
-            match = _TOKEN.match(text, position)
-            if match is None:
-                raise ConfigError(self._bad_character(position), text=text, position=position)
-            kind = match.lastgroup or ""
-            if kind != "space":
-                self.tokens.append((kind, match.group(), position))
-            position = match.end()
-        self.tokens.append(("end", "", len(text)))
         self.index = 0
         self.level = 0  # brackets and calls open now
         self.depths: dict[int, int] = {}  # id(schedule) -> how deeply it nests
         self.built: list[Schedule] = []  # keeps the ids in ``depths`` alive
+
+    def _scan(self, count: int) -> None:
+        """Read tokens until ``count`` are there (or the text ends)."""
+        while len(self.tokens) < count:
+            if self.tokens and self.tokens[-1][0] == "end":
+                return
+            match = next(self.scanner, None)
+            if match is None:
+                self.tokens.append(("end", "", len(self.text)))
+                return
+            kind = _KINDS[match.lastindex or 0]
+            if kind == "bad":
+                start = match.start()
+                raise ConfigError(self._bad_character(start), text=self.text, position=start)
+            if kind != "space":
+                self.tokens.append((kind, match.group(), match.start()))
 
     def _bad_character(self, position: int) -> str:
         char = self.text[position]
@@ -183,11 +193,13 @@ class _Parser:
         return ConfigError(message, text=self.text, position=self.peek()[2] if position is None else position)
 
     def peek(self, ahead: int = 0) -> tuple[str, str, int]:
+        self._scan(self.index + ahead + 1)
         return self.tokens[min(self.index + ahead, len(self.tokens) - 1)]
 
     def take(self) -> tuple[str, str, int]:
         token = self.peek()
-        self.index = min(self.index + 1, len(self.tokens) - 1)
+        if token[0] != "end":
+            self.index += 1
         return token
 
     def accept(self, op: str) -> bool:
@@ -274,8 +286,10 @@ class _Parser:
 
     def unary(self) -> Any:
         signs = 0
-        while self.accept("-"):  # a loop, not recursion: '-' * 10_000 is no deeper than one
+        while self.accept("-"):  # a loop, not recursion; but '-' * 10_000 is as hostile as 10_000 '('
             signs += 1
+            if signs > MAX_DEPTH:
+                raise self.error(f"the text is nested more than {MAX_DEPTH} levels deep ('-' after '-')")
         position = self.peek()[2]
         value = self.atom()
         if signs:
@@ -569,11 +583,22 @@ def _read_data(path: Path, content: str, suffix: str) -> Any:
         except ValueError as err:  # JSONDecodeError, and an integer of more than 4300 digits
             raise ConfigError(f"{path}: not valid JSON: {_one_line(err)}") from None
     yaml = require("yaml", "yaml", purpose="reading YAML")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's scanner when there is one: far faster
     try:
-        return yaml.safe_load(content)
+        depth = 0  # the events first (no recursion): a deeply nested file fails here, at once
+        for event in yaml.parse(content, Loader=loader):
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > 2 * MAX_DEPTH:
+                    raise ConfigError(f"{path}: the YAML is nested more than {2 * MAX_DEPTH} levels deep")
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+        return yaml.load(content, Loader=loader)
     except RecursionError:
         raise ConfigError(f"{path}: the YAML is nested too deeply to read") from None
     except (yaml.YAMLError, ValueError, TypeError, OverflowError) as err:
+        if "maximum nesting depth" in str(err):  # libyaml's own limit, met while scanning ahead
+            raise ConfigError(f"{path}: the YAML is nested more than {2 * MAX_DEPTH} levels deep") from None
         raise ConfigError(f"{path}: not valid YAML: {_one_line(err)}") from None
 
 
