@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -17,11 +18,26 @@ import matplotlib.image
 import lrkit as lk
 from lrkit.registry import lookup
 
+SOURCE = str(Path(lk.__file__).resolve().parents[1])  # the lrkit these tests imported: the subprocesses run it too
+
 
 def lrkit(*args: str, cwd: Path, code: str | None = None) -> subprocess.CompletedProcess:
-    """Run ``python -m lrkit ARGS`` (or ``code`` calling main) in ``cwd``."""
+    """Run ``python -m lrkit ARGS`` (or ``code`` calling main) in ``cwd``, with this checkout's lrkit."""
     command = [sys.executable, "-m", "lrkit", *args] if code is None else [sys.executable, "-c", code, *args]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SOURCE, os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
+
+
+def main_in_process(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``lrkit ARGS`` run by calling ``main`` here: (exit status, stdout, stderr); argparse's exits included."""
+    from lrkit.cli import main
+
+    try:
+        status = main(list(args))
+    except SystemExit as exit:
+        status = int(exit.code or 0)
+    out, err = capsys.readouterr()
+    return status, out, err
 
 
 def png_shape(path: Path) -> tuple[int, int]:
@@ -120,24 +136,99 @@ def test_argparse_errors_exit_2(tmp_path):
     assert result.returncode == 2 and "--lr must be a number > 0, got '-1'" in result.stderr
 
 
-BLOCK = "import sys; sys.modules[{module!r}] = None; from lrkit.cli import main; sys.exit(main(sys.argv[1:]))"
+BLOCK = (
+    "import sys; [sys.modules.__setitem__(m, None) for m in {modules!r}]; "
+    "from lrkit.cli import main; sys.exit(main(sys.argv[1:]))"
+)
 
 
 @pytest.mark.parametrize(
-    "module, args, extra",
+    "modules, args, message",
     [
-        ("matplotlib", ["plot", "cosine(10)"], "plot"),
-        ("torch", ["demo", "--task", "digits"], "tasks"),
-        ("mnist1d", ["demo", "--task", "mnist1d"], "tasks"),
-        ("torch", ["find"], "tasks"),
-        ("matplotlib", ["compare", "constant(1)", "--task", "digits"], "plot"),
-        ("sklearn", ["compare", "constant(1)", "--task", "digits"], "tasks"),
+        (["matplotlib"], ["plot", "cosine(10)"], "matplotlib: pip install 'lrkit[plot]'"),
+        (["torch"], ["demo", "--task", "digits"], "torch: pip install 'lrkit[tasks]'"),
+        (["mnist1d"], ["demo", "--task", "mnist1d"], "mnist1d: pip install 'lrkit[tasks]'"),
+        (["torch"], ["find"], "torch: pip install 'lrkit[tasks]'"),
+        (["matplotlib"], ["compare", "constant(1)", "--task", "digits"], "matplotlib: pip install 'lrkit[plot]'"),
+        (["sklearn"], ["compare", "constant(1)", "--task", "digits"], "scikit-learn: pip install 'lrkit[tasks]'"),
+        # every missing extra at once, in one line
+        (
+            ["matplotlib", "torch", "sklearn"],
+            ["demo", "--task", "digits"],
+            "matplotlib, torch and scikit-learn: pip install 'lrkit[plot,tasks]'",
+        ),
+        (["matplotlib", "torch"], ["find"], "matplotlib and torch: pip install 'lrkit[plot,tasks]'"),
+        (["yaml", "matplotlib"], ["plot", "s.yaml"], "PyYAML and matplotlib: pip install 'lrkit[yaml,plot]'"),
+        (["yaml"], ["show", "s.yaml"], "PyYAML: pip install 'lrkit[yaml]'"),
     ],
 )
-def test_a_missing_optional_dependency_names_the_extra_exit_1(tmp_path, module, args, extra):
-    result = lrkit(*args, cwd=tmp_path, code=BLOCK.format(module=module))
-    line = assert_one_line_error(result, 1)
-    assert line == f"lrkit: error: this command needs {module}: pip install 'lrkit[{extra}]'"
+def test_missing_optional_dependencies_are_named_at_once_exit_2(tmp_path, modules, args, message):
+    (tmp_path / "s.yaml").write_text("type: cosine\nsteps: 10\n")
+    result = lrkit(*args, cwd=tmp_path, code=BLOCK.format(modules=modules))
+    line = assert_one_line_error(result, 2)
+    assert line == f"lrkit: error: this command needs {message}"
+    assert result.stdout == ""
+
+
+# -- hostile input: one line, exit 2, for every mistake (issue 12) ----------------------------------
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["show", "cosine("], "expected ')' to close cosine(, found the end of the text (at position 7 of 'cosine(')"),
+        (["show", "(" * 400 + "1" + ")" * 400], "nested more than 64 levels deep (at position 64: "),
+        (["show", "cosine(" + "1" * 400 + ")"], "the integer 1111111111...1111 (400 digits) is too large"),
+        (["show", "path/that/does/not/exist.yaml"], "path/that/does/not/exist.yaml: file not found"),
+        (["show", "path/that/does/not/exist"], "path/that/does/not/exist: no such file, and not a schedule:"),
+        (["show", "."], ".: is a directory, not a schedule file"),
+        (["show", "cosine(10)", "--rows", "0"], "--rows must be a whole number from 2 to 10000, got '0'"),
+        (["show", "cosine(10)", "--rows", "many"], "--rows must be a whole number from 2 to 10000, got 'many'"),
+        (["show", "cosine(10)", "--width", "0"], "--width must be a whole number from 2 to 10000, got '0'"),
+        (["show", "cosine(10)", "--width", "10" * 10], "--width must be a whole number from 2 to 10000"),
+        (["show", "cosine(10)", "--steps", "-5"], "--steps must be a number > 0, got '-5'"),
+        (["show", "cosine(10)", "--steps", "nan"], "--steps must be a number > 0, got 'nan'"),
+        (["compare", "cosine(100) @ abc"], "the learning rate after '@' must be a number, got 'abc'"),
+        (["compare", "cosine(100) @"], "the learning rate after '@' must be a number, got ''"),
+        (["show", "cosine(100) @ 3e-4"], "'SPEC @ LR' is for lrkit compare"),
+        (["show", "cosine(10)", "--nope"], "unrecognized arguments: --nope"),
+        (["shw", "cosine(10)"], "invalid choice: 'shw'"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
+def test_every_mistake_is_one_line_exit_2(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = main_in_process(*args, capsys=capsys)
+    assert status == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lrkit: error: "), err
+    assert message in lines[0]
+    assert out == ""
+
+
+def test_an_unclosed_call_in_a_subprocess_is_one_line_exit_2(tmp_path):
+    line = assert_one_line_error(lrkit("show", "cosine(", cwd=tmp_path), 2)
+    assert "expected ')' to close cosine(" in line
+
+
+def test_a_spec_file_with_comments(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.txt").write_text("# warmup, then cosine\nwarmup(10)  # a tenth\n>> cosine(90)\n")
+    status, out, err = main_in_process("show", "s.txt", "--rows", "2", capsys=capsys)
+    assert status == 0, err
+    assert out.splitlines()[0] == "warmup(10) >> cosine(90)  (100 steps)"
+    (tmp_path / "bad.txt").write_text("# warmup, then cosine\nwarmup(10)\n>> cosin(90)\n")
+    status, out, err = main_in_process("show", "bad.txt", capsys=capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1
+    assert "bad.txt: unknown schedule 'cosin'" in err and "(at line 3, column 4: '>> cosin(90)')" in err
+
+
+def test_show_reads_a_schedule_nested_in_a_larger_file_with_key(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run.json").write_text(json.dumps({"optim": {"schedule": {"_target_": "lrkit.cosine", "steps": 50}}}))
+    status, out, err = main_in_process("show", "run.json", "--key", "optim.schedule", "--rows", "2", capsys=capsys)
+    assert status == 0, err
+    assert out.splitlines()[0] == "cosine(50)  (50 steps)"
+    status, out, err = main_in_process("show", "run.json", "--key", "optim.sched", capsys=capsys)
+    assert status == 2 and "no 'sched' under 'optim'" in err
 
 
 # -- demo ------------------------------------------------------------------------------------------
@@ -324,3 +415,13 @@ def test_show_reads_yaml_and_json_files(tmp_path):
         result = lrkit("show", name, "--rows", "3", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines()[0] == f"{schedule!r}  (100 steps)"
+
+
+def test_show_with_values_that_overflow_or_a_huge_horizon(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = main_in_process("show", "cosine(10) * 1e308 * 10", "--rows", "2", capsys=capsys)
+    assert status == 0, err
+    assert "not finite (inf or nan) in " in out
+    status, out, err = main_in_process("show", "cosine(10)", "--steps", "1e300", "--rows", "2", capsys=capsys)
+    assert status == 0, err
+    assert max(len(line) for line in out.splitlines()) < 100 and "1e+300" in out

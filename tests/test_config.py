@@ -58,7 +58,8 @@ def test_the_examples_in_the_issues_parse():
         ("cosine(floor=0.1, 100)", "positional argument cannot follow keyword", 18),
         ("cosine(1__0)", "malformed number", 7),
         ("cosine(100) ; rm", "unexpected character ';'", 12),
-        ("__import__('os').system('true')", "unexpected character '.'", 16),
+        ("cosine(10).system('true')", "unexpected character '.'", 10),
+        ("__import__('os').system('true')", "unknown schedule '__import__'", 0),
         ("__import__('os')", "unknown schedule '__import__'", 0),
         ("cosine", "'cosine' needs arguments", 0),
         ("", "expected a number, a name or '('", 0),
@@ -119,3 +120,186 @@ def test_the_parser_never_evaluates_python():
     source = inspect.getsource(lrkit.config)
     for forbidden in ("eval(", "exec(", "literal_eval", "__import__"):
         assert forbidden not in source.replace("_eval(", "")
+
+
+# -- hostile input: every problem is a ConfigError that names it (issue 12) ------------------------------
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("cosine(", "expected ')' to close cosine(, found the end of the text"),
+        ("cosine(100,", "expected ')' to close cosine(, found the end of the text"),
+        ("warmup(5) >> cosine(", "expected ')' to close cosine("),
+        ("(" * 400 + "1" + ")" * 400, "nested more than"),
+        ("[" * 400 + "]" * 400, "nested more than"),
+        ("cosine(" * 400 + "1" + ")" * 400, "nested more than"),
+        ("-" * 5000 + "1", "nested more than 64 levels deep ('-' after '-')"),
+        ("cosine(" + "1" * 400 + ")", "the integer 1111111111...1111 (400 digits) is too large"),
+        ("cosine(" + "1" * 5000 + ")", "the integer 1111111111...1111 (5000 digits) is too large"),
+        ("cosine(1e400)", "the number 1e400 is too large"),
+        ("cosine(10) * 9" + "9" * 400, "(401 digits) is too large"),
+        (
+            " * ".join(["9" * 300] * 3) + " * cosine(10)",
+            "'*' gives the integer 9999999999...0001 (600 digits), too large",
+        ),
+        ("cosine(٣)", "unexpected character '٣'"),
+        ("cosine(100) @ 3e-4", "'SPEC @ LR' is for lrkit compare"),
+    ],
+)
+def test_hostile_text_is_a_config_error_naming_the_problem(text, message):
+    with pytest.raises(ConfigError) as info:
+        lk.from_config(text)
+    assert message in str(info.value)
+    assert len(str(info.value)) < 1000  # a long text is shown as an excerpt around the position
+
+
+def test_comments_run_to_the_end_of_the_line(tmp_path):
+    text = "# the paper's schedule\nwarmup(500)  # linear\n>> cosine(10_000)  # to zero\n"
+    assert lk.from_config(text) == lk.warmup(500) >> lk.cosine(10_000)
+    (tmp_path / "s.txt").write_text(text)
+    assert lk.load(tmp_path / "s.txt") == lk.warmup(500) >> lk.cosine(10_000)
+
+
+def test_errors_in_multi_line_text_name_the_line_and_column():
+    with pytest.raises(ConfigError) as info:
+        lk.from_config("# header\nwarmup(5)\n  >> cosin(10)\n")
+    assert info.value.position == 24
+    assert "line 3, column 6" in str(info.value)
+    assert "\n    >> cosin(10)\n       ^" in str(info.value)
+
+
+def test_a_constructor_overflow_is_a_config_error():
+    with pytest.raises(ConfigError, match="too large"):
+        lk.from_config({"type": "cosine", "steps": 10**400})
+
+
+# -- dict configs: Hydra's _target_, OmegaConf, keys nested in a file ----------------------------------
+def test_target_dicts_as_hydra_writes_them():
+    config = {
+        "_target_": "lrkit.join",
+        "pieces": [{"_target_": "lrkit.warmup", "steps": 10}, {"_target_": "lrkit.shapes.Cosine", "steps": 90}],
+    }
+    assert lk.from_config(config) == lk.warmup(10) >> lk.cosine(90)
+    assert lk.from_config({"_target_": "lrkit.cosine", "_args_": [100], "floor": 0.1}) == lk.cosine(100, floor=0.1)
+    assert lk.from_config({"_target_": "lrkit.recipes.wsd", "steps": 100, "warmup": 10}) == lk.wsd(100, warmup=10)
+    with pytest.raises(ConfigError, match=r"config: _target_ 'torch.optim.SGD' is not an lrkit schedule"):
+        lk.from_config({"_target_": "torch.optim.SGD"})
+    with pytest.raises(ConfigError, match=r"'type' or '_target_', not both"):
+        lk.from_config({"_target_": "lrkit.cosine", "type": "cosine", "steps": 3})
+    with pytest.raises(ConfigError, match=r"_partial_"):
+        lk.from_config({"_target_": "lrkit.cosine", "_partial_": True})
+    with pytest.raises(ConfigError, match=r"needs a 'type' key \(or Hydra's '_target_'\)"):
+        lk.from_config({"steps": 3})
+
+
+def test_omegaconf_configs():
+    omegaconf = pytest.importorskip("omegaconf")
+    cfg = omegaconf.OmegaConf.create(
+        {
+            "trainer": {"steps": 1000},
+            "sched": {
+                "type": "join",
+                "pieces": [{"type": "warmup", "steps": 100}, {"_target_": "lrkit.cosine", "steps": "${trainer.steps}"}],
+            },
+        }
+    )
+    assert lk.from_config(cfg.sched) == lk.warmup(100) >> lk.cosine(1000)
+    with pytest.raises(ConfigError, match="a schedule config is a dict"):
+        lk.from_config(omegaconf.OmegaConf.create([1, 2]))
+    with pytest.raises(ConfigError, match="config: could not resolve"):
+        lk.from_config(omegaconf.OmegaConf.create({"type": "cosine", "steps": "${nowhere}"}))
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"type": "cosine", "steps": 3, 7: 1}, "config: keys must be strings, got 7"),
+        ({"type": "cosine", "steps": {1, 2}}, "config.steps: a value of type set is not supported"),
+        ({"type": "cosine", "steps": b"1"}, "config.steps: a value of type bytes is not supported"),
+        ({"type": "cosine", "steps": 10**400}, "config.steps: the integer 1000000000...0000 (401 digits) is too large"),
+    ],
+)
+def test_bad_dict_values_name_the_key(config, message):
+    with pytest.raises(ConfigError) as info:
+        lk.from_config(config)
+    assert message in str(info.value)
+
+
+def test_deep_and_self_referring_dicts():
+    deep: dict = {"type": "cosine", "steps": 1}
+    for _ in range(500):
+        deep = {"type": "scale", "schedule": deep, "factor": 1.0}
+    with pytest.raises(ConfigError, match="nested more than"):
+        lk.from_config(deep)
+    loop: list = []
+    loop.append(loop)
+    with pytest.raises(ConfigError, match="refers to itself"):
+        lk.from_config({"type": "multistep", "milestones": loop})
+
+
+def test_load_reads_a_schedule_under_a_key(tmp_path):
+    yaml = pytest.importorskip("yaml")
+    s = lk.warmup(10) >> lk.cosine(90)
+    run = {
+        "model": {"width": 3},
+        "optim": {"lr": 0.1, "schedule": s.to_config(), "text": repr(s)},
+        "list": [s.to_config()],
+    }
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(run))
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    for name in ("run.yaml", "run.json"):
+        assert lk.load(tmp_path / name, key="optim.schedule") == s
+        assert lk.load(tmp_path / name, key="optim.text") == s
+        assert lk.load(tmp_path / name, key="list.0") == s
+        with pytest.raises(ConfigError, match=r"key 'optim.sched': no 'sched' under 'optim' \(its keys: lr, schedule"):
+            lk.load(tmp_path / name, key="optim.sched")
+        with pytest.raises(ConfigError, match=r"key 'list.5': 'list' has 1 item"):
+            lk.load(tmp_path / name, key="list.5")
+    (tmp_path / "s.txt").write_text("cosine(3)")
+    with pytest.raises(ConfigError, match="key= reads JSON or YAML files"):
+        lk.load(tmp_path / "s.txt", key="a")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("deep.json", "[" * 100_000 + "]" * 100_000, "nested"),
+        ("big.json", '{"type": "cosine", "steps": ' + "1" * 5000 + "}", "s.json"),
+        ("bad.yaml", "a: [1, 2\n", "not valid YAML"),
+        ("tab.yaml", "a:\n\t- 1\n", "not valid YAML"),
+        ("tag.yaml", "!!python/object:os.system {}\n", "not valid YAML"),
+        ("deep.yaml", "[" * 5000 + "]" * 5000, "nested"),
+        (
+            "bomb.yaml",
+            "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+            + "".join(
+                f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+                for p, c in zip("abcdefghi", "bcdefghij")
+            )
+            + "type: multistep\nmilestones: *j\n",
+            "more than",
+        ),
+        ("loop.yaml", "type: multistep\nmilestones: &a [*a]\n", "refers to itself"),
+        ("empty.yaml", "", "is empty"),
+        ("date.yaml", "type: cosine\nsteps: 2024-01-01\n", "a value of type date is not supported"),
+        ("bytes.txt", b"\xff\xfe cosine(3)", "not UTF-8 text"),
+    ],
+)
+def test_load_turns_every_file_problem_into_a_config_error(tmp_path, name, content, message):
+    pytest.importorskip("yaml")
+    path = tmp_path / name.replace("big", "s")
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ConfigError) as info:
+        lk.load(path)
+    assert message in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_load_of_a_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        lk.load(tmp_path / "nope.yaml")
+
+
+def test_a_long_product_is_flat_not_nested() -> None:
+    # core v2: products are n-ary, so a chain of 2,000 factors is one node, not 2,000 levels
+    s = lk.from_config("cosine(10)" + " * cosine(10)" * 2000)
+    assert isinstance(s, lk.Schedule) and len(s.factors) == 2001 and lk.from_config(repr(s)) == s

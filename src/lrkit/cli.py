@@ -4,8 +4,11 @@ Subcommands: ``show`` (table and terminal plot), ``plot`` (PNG/SVG), ``demo`` (t
 task with a schedule), ``find`` (learning-rate range test on a task), ``compare`` (train several
 schedules with the same seed, a table and an overlaid plot).
 
-Exit status: 0 on success, 2 on a bad schedule or bad arguments (one line on stderr,
-no traceback), 1 when an optional dependency is missing (the message names the extra).
+Exit status: 0 on success; 2 on any mistake of the user's: a bad schedule or file, a bad argument,
+missing optional dependencies (every one the command needs is named at once, with the
+``pip install 'lrkit[...]'`` that brings them). The error is one line on stderr, never a traceback.
+An error that is lrkit's own (a bug) is one line too, exit status 1; ``LRKIT_TRACEBACK=1`` shows
+its traceback.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
-import re
+import os
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lrkit._extras import MissingExtra, require_all
 from lrkit.config import from_config, load
 from lrkit.errors import ConfigError
 from lrkit.schedule import Schedule
@@ -27,44 +31,62 @@ from lrkit.schedule import Schedule
 __all__ = ["main", "read_spec"]
 
 TASK_NAMES = ("mnist1d", "digits")  # lrkit.tasks.TASKS, repeated so `--help` needs no torch
+#: File suffixes a SPEC may name; a SPEC ending in one of them must be an existing file.
+SPEC_FILES = (".json", ".yaml", ".yml", ".txt")
 
 
 class UsageError(Exception):
     """A bad argument: reported on one line, exit status 2."""
 
 
-class MissingExtra(Exception):
-    """An optional dependency is missing: reported on one line, exit status 1."""
+def _path_test(path: Path, test: str) -> bool:
+    try:
+        return bool(getattr(path, test)())
+    except (OSError, ValueError):  # a name too long for the file system, an embedded NUL
+        return False
 
 
-def read_spec(spec: str) -> Schedule:
-    """A schedule from text, or from a ``.json``/``.yaml``/``.yml``/``.txt`` file path.
+def read_spec(spec: str, key: str | None = None) -> Schedule:
+    """A schedule from its text form, or from a file (``.json``, ``.yaml``/``.yml``, or the text form).
 
-    The reactive names (``plateau``) are registered first, so every name lrkit has is accepted.
+    A SPEC is a file when a file of that name exists; a SPEC ending in ``.json``, ``.yaml``,
+    ``.yml`` or ``.txt`` must be one. ``key`` picks a schedule nested in a JSON/YAML file
+    (:func:`lrkit.load`). The reactive names (``plateau``) are registered first.
     """
     try:
         importlib.import_module("lrkit.reactive")
     except ImportError:  # pragma: no cover - lrkit.reactive is numpy-only; kept defensive
         pass
-    if Path(spec).suffix.lower() in (".json", ".yaml", ".yml", ".txt") and Path(spec).is_file():
-        return load(spec)
-    return from_config(spec)
+    path = Path(spec)
+    if _path_test(path, "is_file"):
+        return load(path, key=key)
+    if _path_test(path, "is_dir"):
+        raise UsageError(f"{spec}: is a directory, not a schedule file")
+    if path.suffix.lower() in SPEC_FILES and "(" not in spec:
+        raise UsageError(f"{spec}: file not found")
+    if key is not None:
+        raise UsageError(f"--key {key!r} picks a schedule in a JSON or YAML file; there is no file {spec!r}")
+    try:
+        return from_config(spec)
+    except ConfigError as err:
+        if any(sep in spec for sep in ("/", os.sep)) and "(" not in spec:
+            raise UsageError(f"{spec}: no such file, and not a schedule: {err.one_line()}") from None
+        raise
 
 
-def _one_line(err: ConfigError) -> str:
-    """A ConfigError on one line: the reason, and where in the text it was found."""
-    if err.position is not None and err.text is not None:
-        return f"{err.reason} (at position {err.position} of {err.text!r})"
-    return err.reason
+def _spec_needs(*specs: str | None) -> list[tuple[str, str]]:
+    """The optional modules reading ``specs`` needs: PyYAML for a YAML file."""
+    yaml = any(s and Path(s).suffix.lower() in (".yaml", ".yml") and _path_test(Path(s), "is_file") for s in specs)
+    return [("yaml", "yaml")] if yaml else []
 
 
-def _require(extra: str, *modules: str) -> None:
-    """Import ``modules`` or raise MissingExtra naming ``pip install 'lrkit[extra]'``."""
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            raise MissingExtra(f"this command needs {module}: pip install 'lrkit[{extra}]'") from None
+def _training_needs(task: str) -> list[tuple[str, str]]:
+    return [("matplotlib", "plot"), ("torch", "tasks"), ("sklearn" if task == "digits" else "mnist1d", "tasks")]
+
+
+def _require(needs: list[tuple[str, str]]) -> None:
+    """Every ``(module, extra)`` the command needs, checked at once before any work."""
+    require_all(needs, purpose="this command")
 
 
 def _output(path: str) -> Path:
@@ -75,6 +97,19 @@ def _output(path: str) -> Path:
     if not out.parent.is_dir():
         raise UsageError(f"-o/--out: folder {str(out.parent)!r} does not exist (create it or pick another path)")
     return out
+
+
+def _count(name: str, low: int = 2, high: int = 10_000) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number from {low} to {high}, got {text!r}")
+        return value
+
+    return parse
 
 
 def _positive(kind: type, name: str) -> Any:
@@ -99,24 +134,28 @@ def _image_note(path: Path) -> str:
 # -- show ------------------------------------------------------------------------------------------
 def cmd_show(args: argparse.Namespace) -> int:
     """Print a step/value table and a terminal plot of one schedule."""
+    _require(_spec_needs(args.spec))
+    import numpy as np
+
     from lrkit.terminal import chart, horizon, table
 
-    schedule = read_spec(args.spec)
+    schedule = read_spec(args.spec, args.key)
     steps = horizon(schedule, args.steps)
     length = "infinite" if schedule.length is None else f"{schedule.length:g} steps"
     print(f"{schedule!r}  ({length})")
-    print(table(schedule, steps, rows=args.rows))
-    print()
-    print(chart(schedule, steps, width=args.width))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow shows as inf, and the chart says so
+        print(table(schedule, steps, rows=args.rows))
+        print()
+        print(chart(schedule, steps, width=args.width))
     return 0
 
 
 # -- plot ------------------------------------------------------------------------------------------
 def cmd_plot(args: argparse.Namespace) -> int:
     """Plot one or more schedules, overlaid, to a PNG or SVG file."""
-    schedules = [read_spec(spec) for spec in args.specs]
+    _require([*_spec_needs(*args.specs), ("matplotlib", "plot")])
+    schedules = [read_spec(spec, args.key) for spec in args.specs]
     out = _output(args.out)
-    _require("plot", "matplotlib")
     from lrkit.plot import horizon, save, schedule_figure
 
     labels = [" ".join(spec.split()) for spec in args.specs]
@@ -139,7 +178,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 # -- training helpers shared by demo and compare -----------------------------------------------------
 def _task(name: str) -> Any:
-    _require("tasks", "torch", "sklearn" if name == "digits" else "mnist1d")
+    _require(_training_needs(name))
     from lrkit.tasks import get_task
 
     return get_task(name)
@@ -193,9 +232,9 @@ def _train(task: Any, schedule: Schedule, lr: float, seed: int, total: int, **kw
 # -- demo ------------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
     """Train a built-in task with a schedule: one line per epoch, a summary and a PNG of the curves."""
-    given = None if args.schedule is None else read_spec(args.schedule)  # a bad SPEC fails before any work
+    _require([*_spec_needs(args.schedule), *_training_needs(args.task)])
+    given = None if args.schedule is None else read_spec(args.schedule, args.key)  # fails before any work
     out = _output(args.out)
-    _require("plot", "matplotlib")
     task = _task(args.task)
     from lrkit.plot import save, training_figure
     from lrkit.terminal import Progress
@@ -254,7 +293,6 @@ def cmd_find(args: argparse.Namespace) -> int:
     if args.end <= args.start:
         raise UsageError(f"--end must be greater than --start, got --start {args.start:g} --end {args.end:g}")
     out = _output(args.out)
-    _require("plot", "matplotlib")
     task = _task(args.task)
     from lrkit.torch import finder
 
@@ -282,21 +320,25 @@ def cmd_find(args: argparse.Namespace) -> int:
 
 
 # -- compare ---------------------------------------------------------------------------------------
-_AT_LR = re.compile(r"^(?P<spec>.*\S)\s*@\s*(?P<lr>[0-9.eE+-]+)\s*$", re.DOTALL)
-
-
 def _split_lr(text: str, default: float) -> tuple[str, float]:
-    """``"SPEC @ LR"`` -> (SPEC, LR); a SPEC without ``@`` gets ``default``."""
-    match = _AT_LR.match(text)
-    if match is None:
+    """``"SPEC @ LR"`` -> (SPEC, LR), split at the last ``@``; a SPEC without ``@`` gets ``default``.
+
+    >>> _split_lr("cosine(100) @ 3e-4", 0.1), _split_lr("cosine(100)", 0.1)
+    (('cosine(100)', 0.0003), ('cosine(100)', 0.1))
+    """
+    if "@" not in text:
         return text, default
+    spec, _, given = text.rpartition("@")
+    spec, given = spec.strip(), given.strip()
+    if not spec:
+        raise UsageError(f"{text!r}: 'SPEC @ LR' needs a schedule before the '@'")
     try:
-        lr = float(match["lr"])
+        lr = float(given)
     except ValueError:
-        raise UsageError(f"{text!r}: the learning rate after '@' must be a number, got {match['lr']!r}") from None
+        raise UsageError(f"{text!r}: the learning rate after '@' must be a number, got {given!r}") from None
     if not (lr > 0 and math.isfinite(lr)):
-        raise UsageError(f"{text!r}: the learning rate after '@' must be > 0, got {match['lr']!r}")
-    return match["spec"], lr
+        raise UsageError(f"{text!r}: the learning rate after '@' must be > 0, got {given!r}")
+    return spec, lr
 
 
 def _ticker(progress: Any) -> Any:
@@ -309,11 +351,11 @@ def _ticker(progress: Any) -> Any:
 def cmd_compare(args: argparse.Namespace) -> int:
     """Train each schedule with the same seed; print a table and write an overlaid plot."""
     out = _output(args.out)
+    split = [_split_lr(text, math.nan) for text in args.specs]
+    _require([*_spec_needs(*(spec for spec, _ in split)), *_training_needs(args.task)])
     entries = []
-    for text in args.specs:  # every SPEC is read before anything is trained
-        spec, lr = _split_lr(text, math.nan)
-        entries.append((" ".join(spec.split()), read_spec(spec), lr))
-    _require("plot", "matplotlib")
+    for spec, lr in split:  # every SPEC is read before anything is trained
+        entries.append((" ".join(spec.split()), read_spec(spec, args.key), lr))
     task = _task(args.task)
     from lrkit.plot import save, training_figure
     from lrkit.terminal import Progress, format_table
@@ -423,8 +465,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return int(module.main(list(args.bench_args)))
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (``lrkit: error: ... (see 'lrkit show --help')``), exit 2."""
+
+    def error(self, message: str) -> Any:
+        # "argument --rows: --rows must be ..." -> "--rows must be ..."
+        option, _, rest = message.removeprefix("argument ").partition(": ")
+        if message.startswith("argument ") and rest.startswith(option.split("/")[-1] + " "):
+            message = rest
+        self.exit(2, f"lrkit: error: {_single(message)} (see '{self.prog} --help')\n")
+
+
+def _key_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--key", default=None, help="in a JSON/YAML SPEC file, the schedule under this key, e.g. optim.schedule"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lrkit",
         description="Preview, plot and compare learning-rate schedules.",
         epilog=EXAMPLES,
@@ -435,9 +494,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="print a table and a terminal plot of a schedule")
     show.add_argument("spec", help="text form, e.g. 'warmup(500) >> cosine(10000)', or a .json/.yaml file")
-    show.add_argument("--steps", type=float, default=None, help="horizon (default: the schedule's length)")
-    show.add_argument("--rows", type=int, default=11, help="rows in the table (default 11)")
-    show.add_argument("--width", type=int, default=64, help="plot width in characters (default 64)")
+    show.add_argument(
+        "--steps", type=_positive(float, "--steps"), default=None, help="horizon (default: the schedule's length)"
+    )
+    show.add_argument("--rows", type=_count("--rows"), default=11, help="rows in the table (default 11)")
+    show.add_argument("--width", type=_count("--width"), default=64, help="plot width in characters (default 64)")
+    _key_option(show)
     show.set_defaults(run=cmd_show)
 
     plot = sub.add_parser("plot", help="plot schedules, overlaid, to a PNG or SVG file")
@@ -454,6 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--width", type=_positive(float, "--width"), default=8.0, help="width in inches (default 8)")
     plot.add_argument("--height", type=_positive(float, "--height"), default=4.5, help="height in inches (default 4.5)")
     plot.add_argument("--dpi", type=_positive(float, "--dpi"), default=100.0, help="pixels per inch (default 100)")
+    _key_option(plot)
     plot.set_defaults(run=cmd_plot)
 
     demo = sub.add_parser("demo", help="train a built-in task with a schedule and plot the run")
@@ -464,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr", type=_positive(float, "--lr"), default=None, help="peak learning rate (default: the task's)"
     )
     _training_options(demo)
+    _key_option(demo)
     demo.add_argument(
         "-o", "--out", default="lrkit-demo.png", help="plot of the run, .png or .svg (default lrkit-demo.png)"
     )
@@ -493,6 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr", type=_positive(float, "--lr"), default=None, help="peak learning rate (default: the task's)"
     )
     _training_options(compare)
+    _key_option(compare)
     compare.add_argument(
         "-o", "--out", default="lrkit-compare.png", help="overlaid plot, .png or .svg (default lrkit-compare.png)"
     )
@@ -507,7 +572,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _single(message: str) -> str:
+    return " ".join(str(message).split())
+
+
+def _fail(message: str, status: int = 2) -> int:
+    print(f"lrkit: error: {_single(message)}", file=sys.stderr)
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``lrkit`` command; returns the exit status (see the module docstring)."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command == "bench":
@@ -517,27 +592,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except ConfigError as err:
-        print(f"lrkit: error: {_one_line(err)}", file=sys.stderr)
-        return 2
-    except (UsageError, ValueError) as err:
-        print(f"lrkit: error: {err}", file=sys.stderr)
-        return 2
-    except MissingExtra as err:
-        print(f"lrkit: error: {err}", file=sys.stderr)
-        return 1
+        return _fail(err.one_line())
+    except (UsageError, MissingExtra, ValueError) as err:
+        return _fail(str(err))
     except ImportError as err:
         if "pip install 'lrkit[" not in str(err):
-            raise
-        print(f"lrkit: error: {err}", file=sys.stderr)
-        return 1
+            return _internal(err)
+        return _fail(str(err))
     except KeyboardInterrupt:
         print("lrkit: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `lrkit show ... | head`: the reader left; say nothing more
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as err:  # a file that cannot be read or written
+        where = f"{err.filename}: " if err.filename else ""
+        return _fail(f"{where}{err.strerror or err}")
+    except Exception as err:
+        return _internal(err)
+
+
+def _internal(err: BaseException) -> int:
+    """A bug in lrkit: one line, exit 1, unless ``LRKIT_TRACEBACK`` asks for the traceback."""
+    if os.environ.get("LRKIT_TRACEBACK"):
+        raise err
+    return _fail(
+        f"internal error, please report it: {type(err).__name__}: {err} (LRKIT_TRACEBACK=1 shows the traceback)", 1
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

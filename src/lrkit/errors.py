@@ -4,13 +4,46 @@ from __future__ import annotations
 
 __all__ = ["ConfigError"]
 
+#: Characters of a long line shown around the position in a message.
+_WINDOW = 60
+
+
+def _excerpt(text: str, position: int) -> tuple[str, int, int, int]:
+    """The line holding ``position`` (cut to a window around it), the caret's column in that
+    excerpt, and the 1-based line and column of the position."""
+    position = max(0, min(position, len(text)))
+    start = text.rfind("\n", 0, position) + 1
+    end = text.find("\n", position)
+    line = text[start : len(text) if end < 0 else end]
+    column = position - start
+    shown, caret = line, column
+    if len(line) > _WINDOW:
+        left = max(0, min(column - _WINDOW // 2, len(line) - _WINDOW))
+        shown = line[left : left + _WINDOW]
+        caret = column - left
+        if left > 0:
+            shown, caret = "..." + shown, caret + 3
+        if left + _WINDOW < len(line):
+            shown += "..."
+    shown = "".join(c if c.isprintable() else " " for c in shown)  # tabs etc. would move the caret
+    return shown, caret, text.count("\n", 0, start) + 1, column + 1
+
 
 class ConfigError(ValueError):
     """A schedule config (text or dict) could not be read.
 
     ``position`` is the 0-based character offset of the problem in text configs
     (``None`` for dict configs); ``text`` is the text that was being parsed.
-    The message repeats the offending text with a caret under the position.
+    The message repeats the offending line with a caret under the position (a long
+    line is cut to a window around it; a text of several lines names the line and column).
+
+    >>> err = ConfigError("unknown schedule 'cosin'", text="warmup(5) >> cosin(9)", position=13)
+    >>> print(err)
+    unknown schedule 'cosin' (at position 13)
+      warmup(5) >> cosin(9)
+                   ^
+    >>> err.one_line()
+    "unknown schedule 'cosin' (at position 13 of 'warmup(5) >> cosin(9)')"
     """
 
     def __init__(self, message: str, *, text: str | None = None, position: int | None = None):
@@ -18,5 +51,17 @@ class ConfigError(ValueError):
         self.text = text
         self.position = position
         if text is not None and position is not None:
-            message = f"{message} (at position {position})\n  {text}\n  {' ' * position}^"
+            shown, caret, line, column = _excerpt(text, position)
+            where = f"at position {position}" + (f", line {line}, column {column}" if "\n" in text else "")
+            message = f"{message} ({where})\n  {shown}\n  {' ' * caret}^"
         super().__init__(message)
+
+    def one_line(self) -> str:
+        """The reason and where it was found, on one line (what the ``lrkit`` command prints)."""
+        if self.text is None or self.position is None:
+            return " ".join(self.reason.split("\n"))
+        if "\n" not in self.text and len(self.text) <= _WINDOW:
+            return f"{self.reason} (at position {self.position} of {self.text!r})"
+        shown, _, line, column = _excerpt(self.text, self.position)
+        where = f"line {line}, column {column}" if "\n" in self.text else f"position {self.position}"
+        return f"{self.reason} (at {where}: {shown.strip()!r})"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lrkit._extras import require
 from lrkit.schedule import Schedule
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,10 +38,9 @@ SAMPLES = 2001
 
 
 def _figure(size: tuple[float, float], dpi: float) -> Figure:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError("plotting needs matplotlib: pip install 'lrkit[plot]'") from None
+    require("matplotlib", "plot", purpose="plotting")  # MissingExtra (an ImportError) naming lrkit[plot]
+    from matplotlib.figure import Figure
+
     return Figure(figsize=size, dpi=dpi, layout="constrained")
 
 

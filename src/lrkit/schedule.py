@@ -213,7 +213,7 @@ class Schedule:
 
     def _explicit_params(self) -> list[tuple[str, Any, bool]]:
         """(name, value, required) for every parameter that is required or not at its default."""
-        signature = inspect.signature(type(self).__init__)
+        signature = _init_signature(type(self))
         out = []
         for key, value in self._params:
             parameter = signature.parameters[key]
@@ -257,6 +257,16 @@ class NumpyForm(Schedule):
 
     def _np_eval(self, t: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+_SIGNATURES: dict[type, inspect.Signature] = {}
+
+
+def _init_signature(cls: type) -> inspect.Signature:
+    signature = _SIGNATURES.get(cls)
+    if signature is None:
+        signature = _SIGNATURES[cls] = inspect.signature(cls.__init__)  # type: ignore[misc]
+    return signature
 
 
 def _same(value: Any, default: Any) -> bool:

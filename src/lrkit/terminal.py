@@ -20,6 +20,11 @@ def horizon(schedule: Schedule, steps: float | None = None) -> float:
     return float(schedule.length) if schedule.length is not None else 1000.0
 
 
+def _step(x: float) -> str:
+    """A step as a table or axis label: whole numbers in full up to 1e15, else 3 significant digits."""
+    return f"{x:.0f}" if abs(x) < 1e15 else f"{x:.3g}"
+
+
 def table(schedule: Schedule, steps: float, rows: int = 11) -> str:
     """``rows`` evenly spaced steps from 0 to ``steps`` with their values.
 
@@ -31,25 +36,37 @@ def table(schedule: Schedule, steps: float, rows: int = 11) -> str:
     """
     points = np.unique(np.round(np.linspace(0.0, steps, rows)))
     values = schedule(points)
-    width = max(len(f"{p:.0f}") for p in points)
+    width = max(len(_step(p)) for p in points)
     width = max(width, 5)
     lines = [f"  {'step':>{width}}  value"]
-    lines += [f"  {p:>{width}.0f}  {val:.6g}" for p, val in zip(points, values)]
+    lines += [f"  {_step(p):>{width}}  {val:.6g}" for p, val in zip(points, values)]
     return "\n".join(lines)
 
 
 def chart(schedule: Schedule, steps: float, width: int = 64, height: int = 14) -> str:
     """A character plot of the schedule over ``[0, steps]``, with the value axis labelled.
 
-    Each column shows the value at its step (the column's left edge); ``*`` marks it.
+    Each column shows the value at its step (the column's left edge); ``*`` marks it. A value
+    that is not finite (an overflow to ``inf``) leaves its column empty, and a last line says so.
+
+    >>> print(chart(linear(10), 10, width=8, height=3))
+      1 |**
+    0.5 |  ****
+      0 |      **
+        +--------
+         0     10
     """
+    if width < 2 or height < 2:
+        raise ValueError(f"chart: width and height must be >= 2, got width={width}, height={height}")
     xs = np.linspace(0.0, steps, width)
-    ys = schedule(xs)
-    low, high = float(np.min(ys)), float(np.max(ys))
-    span = high - low if high > low else 1.0
-    rows = np.round((ys - low) / span * (height - 1)).astype(int)
+    ys = np.asarray(schedule(xs), dtype=float)
+    finite = np.isfinite(ys)
+    shown = ys[finite] if finite.any() else np.zeros(1)
+    low, high = float(np.min(shown)), float(np.max(shown))
+    span = high - low if high - low > 0 and np.isfinite(high - low) else 1.0
     grid = [[" "] * width for _ in range(height)]
-    for column, row in enumerate(rows):
+    for column in np.flatnonzero(finite):
+        row = int(np.clip(np.round((ys[column] - low) / span * (height - 1)), 0, height - 1))
         grid[height - 1 - row][column] = "*"
     labels = [f"{high:.3g}", f"{(high + low) / 2:.3g}", f"{low:.3g}"]
     pad = max(len(label) for label in labels)
@@ -58,8 +75,10 @@ def chart(schedule: Schedule, steps: float, width: int = 64, height: int = 14) -
         label = labels[0] if i == 0 else labels[2] if i == height - 1 else labels[1] if i == height // 2 else ""
         out.append(f"{label:>{pad}} |{''.join(line)}")
     out.append(f"{'':>{pad}} +{'-' * width}")
-    left, right = "0", f"{steps:.0f}"
+    left, right = "0", _step(steps)
     out.append(f"{'':>{pad}}  {left}{right:>{width - len(left)}}")
+    if not finite.all():
+        out.append(f"{'':>{pad}}  not finite (inf or nan) in {int((~finite).sum())} of {width} columns, left empty")
     return "\n".join(out)
 
 
