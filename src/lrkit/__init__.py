@@ -8,6 +8,7 @@
 True
 """
 
+from lrkit.clock import BatchRamp
 from lrkit.compose import Clamp as clamp
 from lrkit.compose import Noise as noise
 from lrkit.compose import Repeat as repeat
@@ -93,4 +94,5 @@ __all__ = [
     # long runs (lrkit.horizon)
     "cooldown",
     "rewarm",
+    "BatchRamp",
 ]

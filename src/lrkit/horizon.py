@@ -267,12 +267,12 @@ def extend(schedule: WSD, steps: float, decay: float | None = None) -> WSD:
     return WSD(steps, warmup=schedule.warmup, decay=length, floor=schedule.floor, shape=schedule.shape)
 
 
-def _start(who: str, schedule: Schedule, at: Any) -> float:
+def _start(who: str, schedule: Schedule, at: Any) -> Any:
     if at is None:
         if schedule.length is None:
             raise ValueError(f"{who}: {schedule!r} is infinite, so it has no end to start from; give at=step")
         return float(schedule.length)
-    at = float(v.non_negative(who, "at", at))
+    at = v.non_negative(who, "at", at)  # an int stays an int (and prints as one)
     if schedule.length is not None and at > schedule.length:
         raise ValueError(f"{who}: at={at:g} is past the end of {schedule!r} (length {schedule.length:g})")
     return at
@@ -292,7 +292,7 @@ class Cooldown(Recipe):
     >>> run = lk.wsd(10_000, warmup=500, decay=2000)
     >>> c = cooldown(run, at=4000, decay=1000, shape="1-sqrt")
     >>> c(3999) == run(3999), c(4250), c(5000), c.length
-    (True, 0.5, 0.0, 5000.0)
+    (True, 0.5, 0.0, 5000)
     >>> lk.from_config(repr(c)) == c
     True
     """
@@ -314,7 +314,7 @@ class Cooldown(Recipe):
                 f"{who}: at={start:g} is inside the cooldown of {schedule!r} (it starts at "
                 f"{stable_phase(schedule)[1]:g}); branch from a stable-phase step"
             )
-        steps = float(v.length(who, "decay", decay))
+        steps = v.length(who, "decay", decay)
         shape = v.choice(who, "shape", shape, COOLDOWN_SHAPES)
         floor = v.number(who, "floor", floor)
         value = float(schedule(start))
