@@ -14,6 +14,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 import matplotlib.image
+import numpy as np
 
 import lrkit as lk
 from lrkit.registry import lookup
@@ -425,3 +426,32 @@ def test_show_with_values_that_overflow_or_a_huge_horizon(tmp_path, monkeypatch,
     status, out, err = main_in_process("show", "cosine(10)", "--steps", "1e300", "--rows", "2", capsys=capsys)
     assert status == 0, err
     assert max(len(line) for line in out.splitlines()) < 100 and "1e+300" in out
+
+
+# -- curve (lrkit.curves) ------------------------------------------------------------------------
+def test_curve_commands_are_wired_into_lrkit(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run.csv"
+    steps = np.arange(0, 2000, 20)
+    lrs = 3e-4 * lk.wsd(2000, warmup=100, decay=400)(steps)
+    cum = np.cumsum(3e-4 * lk.wsd(2000, warmup=100, decay=400)(np.arange(2000)))[steps]
+    losses = 3.0 + 0.5 * (cum + 1e-3) ** -0.5
+    run.write_text("step,lr,loss\n" + "".join(f"{s},{lr},{loss}\n" for s, lr, loss in zip(steps, lrs, losses)))
+    status, out, err = main_in_process(
+        "curve", "fit", f"{run}@wsd(2000, warmup=100, decay=400)", "--lr", "3e-4", "--law", "momentum",
+        "-o", "law.json", capsys=capsys,
+    )
+    assert status == 0, err
+    assert (tmp_path / "law.json").is_file()
+    status, out, err = main_in_process("curve", "rank", "law.json", "cosine(2000)", "constant(1)", "--lr", "3e-4",
+                                       "--budget", "2000", capsys=capsys)
+    assert status == 0 and "cosine(2000)" in out, err
+    status, out, err = main_in_process("curve", "rank", "missing.json", "cosine(10)", "--budget", "10", capsys=capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_every_builtin_task_is_a_choice():
+    from lrkit.cli import TASK_NAMES
+    from lrkit.tasks import TASKS
+
+    assert TASK_NAMES == TASKS

@@ -30,7 +30,7 @@ from lrkit.schedule import Schedule
 
 __all__ = ["main", "read_spec"]
 
-TASK_NAMES = ("mnist1d", "digits")  # lrkit.tasks.TASKS, repeated so `--help` needs no torch
+TASK_NAMES = ("mnist1d", "digits", "charlm", "friedman")  # lrkit.tasks.TASKS, repeated: `--help` needs no torch
 #: File suffixes a SPEC may name; a SPEC ending in one of them must be an existing file.
 SPEC_FILES = (".json", ".yaml", ".yml", ".txt")
 
@@ -81,7 +81,8 @@ def _spec_needs(*specs: str | None) -> list[tuple[str, str]]:
 
 
 def _training_needs(task: str) -> list[tuple[str, str]]:
-    return [("matplotlib", "plot"), ("torch", "tasks"), ("sklearn" if task == "digits" else "mnist1d", "tasks")]
+    data = "mnist1d" if task == "mnist1d" else "sklearn"  # digits, charlm and friedman read scikit-learn's data
+    return [("matplotlib", "plot"), ("torch", "tasks"), (data, "tasks")]
 
 
 def _require(needs: list[tuple[str, str]]) -> None:
@@ -309,11 +310,14 @@ def cmd_find(args: argparse.Namespace) -> int:
     if result.suggestion is None:
         print(f"no suggestion: {result.reason}")
     else:
-        factor = float(getattr(finder, "AUTO_FACTOR", 1.0))
-        peak = factor * result.suggestion
         print(f"suggestion: {result.suggestion:.3g} (the steepest fall of the loss)")
-        print(f"peak lr for warmup + cosine or one-cycle: {factor:g} x {result.suggestion:.3g} = {peak:.3g}")
-        print(f"try: lrkit demo --task {task.name} --lr {peak:.2g}")
+        try:
+            peak, _, _, rule = finder.peak_from(result)  # the peak auto() would use
+        except finder.NoSuggestion as why:
+            print(f"no peak for auto: {why}")
+        else:
+            print(f"peak lr for one-cycle (auto's rule, {rule}): {peak:.3g}")
+            print(f"try: lrkit demo --task {task.name} --lr {peak:.2g}")
     result.plot(out)
     print(f"wrote {_image_note(out)}: loss against learning rate, suggestion marked")
     return 0
@@ -569,6 +573,10 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     bench.set_defaults(run=cmd_bench, bench_args=[])
+
+    from lrkit.curves.cli import add_commands  # numpy-only until a command runs (scipy, matplotlib lazily)
+
+    add_commands(sub)
     return parser
 
 
