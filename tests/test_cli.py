@@ -454,3 +454,18 @@ def test_every_builtin_task_is_a_choice():
     from lrkit.tasks import TASKS
 
     assert TASK_NAMES == TASKS
+
+
+@pytest.mark.parametrize(
+    ("module", "statement", "extra"),
+    [
+        ("torch", "from lrkit.torch import Scheduler", "torch"),
+        ("jax", "import lrkit.optax", "jax"),
+        ("keras", "import lrkit.keras", "keras"),
+    ],
+)
+def test_adapters_without_their_extra_name_the_pip_command(tmp_path, module, statement, extra):
+    code = f"import sys; sys.modules[{module!r}] = None\ntry:\n    {statement}\nexcept ImportError as e:\n    print(e)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": SOURCE})
+    assert f"pip install 'lrkit[{extra}]'" in result.stdout, (result.stdout, result.stderr)

@@ -4,6 +4,10 @@
 (the learning-rate range test) are submodules imported on their own.
 """
 
-from lrkit.torch.scheduler import Scheduler
+from lrkit._extras import require
+
+require("torch", "torch", purpose="lrkit.torch")  # without it: one line naming pip install 'lrkit[torch]'
+
+from lrkit.torch.scheduler import Scheduler  # noqa: E402
 
 __all__ = ["Scheduler"]
