@@ -171,8 +171,8 @@ def test_a_different_schedule_without_a_rule_is_refused_naming_the_operations(tm
         (lk.wsd(3000, warmup=100, decay=200), lk.wsd(1000, warmup=100, decay=200), 900, "wsd", "past the start"),
         (lk.cosine(100), lk.wsd(1000), 10, "wsd", "needs two lrkit.wsd"),
         (lk.cosine(100), lk.constant(1.0), 10, "same_fraction", "no finite length"),
-        (lk.cosine(100), lk.cosine(200), 10, "branch", "must be lrkit.horizon.cooldown"),
-        (WSD_OLD, lk.cooldown(WSD_NEW, at=500, decay=100), 10, "branch", "branches from"),
+        (lk.cosine(100), lk.cosine(200), 10, "branch", "must be a branch of the saved one"),
+        (WSD_OLD, lk.cooldown(WSD_NEW, at=500, decay=100), 10, "branch", "it branches from wsd.3000"),
         (WSD_OLD, lk.cooldown(WSD_OLD, at=500, decay=100), 600, "branch", "past the branch point"),
         (lk.cosine(100), lk.cosine(200), 10, "stretch", "unknown horizon rule"),
     ],
@@ -262,9 +262,12 @@ def test_several_cooldowns_branch_from_one_run_and_round_trip() -> None:
         assert lk.from_config(repr(c)) == c
         assert lk.from_config(c.to_config()) == c
         assert lk.from_config(json.loads(json.dumps(c.to_config()))) == c
-        assert c(c.at) == 1.0 and c.final == 0.0
-        assert c.phase_starts(c.length) and c.at in c.phase_starts(c.length)
-    assert repr(branches[0]) == "cooldown(wsd(10000, warmup=500, decay=2000), 2000, 400)"
+        at = horizon.branch_point(c, RUN)
+        assert c(at) == 1.0 and c.final == 0.0
+        assert at in c.phase_starts(c.length)
+    assert repr(branches[0]) == (
+        "take(wsd(10000, warmup=500, decay=2000), 2000) >> anneal(400, 1.0, 0.0, shape='1-sqrt')"
+    )
     assert len(set(branches)) == 3
 
 
@@ -299,7 +302,7 @@ def test_cooldown_bad_input() -> None:
 def test_rewarm_closed_form_and_round_trip() -> None:
     base = lk.warmup_cosine(1000, warmup=100, floor=0.1)
     r = lk.rewarm(base, warmup=100, decay=400, peak=0.6, stable=50)
-    assert r.start == 1000 and r.length == 1550
+    assert horizon.branch_point(r, base) == 1000 and r.length == 1550
     assert np.array_equal(r(np.arange(1001)), base(np.arange(1001)))
     for u in (0, 40, 100):
         assert r(1000 + u) == pytest.approx(0.1 + 0.5 * u / 100)
@@ -308,7 +311,7 @@ def test_rewarm_closed_form_and_round_trip() -> None:
         assert r(1150 + u) == pytest.approx(0.1 + 0.5 * (1 + math.cos(math.pi * u / 400)) / 2)
     assert lk.from_config(repr(r)) == r and lk.from_config(r.to_config()) == r
     mid = lk.rewarm(base, warmup=10, decay=100, at=500, floor=0.0, shape="1-sqrt")
-    assert mid.start == 500 and mid(500) == base(500) and mid.final == 0.0
+    assert horizon.branch_point(mid, base) == 500 and mid(500) == base(500) and mid.final == 0.0
     assert lk.from_config(repr(mid)) == mid
     with pytest.raises(ValueError, match="infinite"):
         lk.rewarm(lk.constant(1.0), warmup=10, decay=10)

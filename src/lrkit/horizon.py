@@ -21,8 +21,8 @@ rule               ``q``                                           fits when
 ``same_fraction``  ``min(p, L_old) / L_old * L_new``               both schedules finite
 ``wsd``            ``p``                                           both :func:`lrkit.wsd`, same warmup, ``p``
                                                                    in both stable phases
-``branch``         ``p``                                           ``new`` is a :class:`Cooldown`/:class:`Rewarm`
-                                                                   of ``old`` starting at or after ``p``
+``branch``         ``p``                                           ``new`` is a :func:`cooldown`/:func:`rewarm`
+                                                                   of ``old`` branching at or after ``p``
 =================  ==============================================  ==========================================
 
 >>> import lrkit as lk
@@ -41,14 +41,14 @@ from collections.abc import Callable
 from typing import Any
 
 from lrkit import _validate as v
-from lrkit.compose import Shift, Take
-from lrkit.recipes import WSD, Recipe
+from lrkit.compose import Join, Shift, Take
+from lrkit.recipes import WSD
 from lrkit.schedule import Schedule
 from lrkit.shapes import Anneal, Constant
 
 __all__ = [
-    "COOLDOWN_SHAPES", "RULES", "Cooldown", "Rewarm", "Rule", "branch", "cooldown", "extend", "keep_step",
-    "resume", "resumed", "rewarm", "same_fraction", "stable_phase", "wsd",
+    "COOLDOWN_SHAPES", "RULES", "Rule", "branch", "branch_point", "continuation", "cooldown", "extend",
+    "keep_step", "resume", "resumed", "rewarm", "same_fraction", "stable_phase", "wsd",
 ]
 
 #: ``rule(old, new, position) -> position on new``.
@@ -166,8 +166,9 @@ def wsd(old: Schedule, new: Schedule, position: float) -> float:
 
 
 def branch(old: Schedule, new: Schedule, position: float) -> float:
-    """Follow a branch of the run: ``q = p``, valid when ``new`` is ``cooldown(old, at=a, ...)`` or
-    ``rewarm(old, at=a, ...)`` with ``a >= p`` (the branch equals ``old`` up to ``a``), so ``lr(t) = new(t)``.
+    """Follow a branch of the run: ``q = p``, valid when ``new`` is ``take(old, a) >> ...`` (as
+    :func:`cooldown` and :func:`rewarm` build it) with ``a >= p``: the branch equals ``old`` up to
+    ``a``, so ``lr(t) = new(t)``.
 
     >>> import lrkit as lk
     >>> run = lk.wsd(1000, warmup=100, decay=200)
@@ -176,15 +177,17 @@ def branch(old: Schedule, new: Schedule, position: float) -> float:
     """
     _check("branch", old, new)
     p = _position("branch", position)
-    if not isinstance(new, (Cooldown, Rewarm)):
+    at = branch_point(new, old)
+    if at is None:
+        first = new.pieces[0] if isinstance(new, Join) else new
+        source = f" (it branches from {first.schedule!r})" if isinstance(first, Take) else ""
         raise ValueError(
-            f"branch: the new schedule must be lrkit.horizon.cooldown(...) or rewarm(...) of the saved one, got {new!r}"
+            f"branch: the new schedule must be a branch of the saved one {old!r}, i.e. take(saved, at) >> ... as "
+            f"lrkit.cooldown(saved, at=...) and lrkit.rewarm(saved, ...) build it; got {new!r}{source}"
         )
-    if new.schedule != old:
-        raise ValueError(f"branch: {new!r} branches from {new.schedule!r}, but the state was saved for {old!r}")
-    if p > new.start:
+    if p > at:
         raise ValueError(
-            f"branch: the checkpoint at {p:g} is past the branch point {new.start:g} of {new!r}; "
+            f"branch: the checkpoint at {p:g} is past the branch point {at:g} of {new!r}; "
             "branch from a later step, or resume from an earlier checkpoint"
         )
     return p
@@ -278,68 +281,65 @@ def _start(who: str, schedule: Schedule, at: Any) -> Any:
     return at
 
 
-class Cooldown(Recipe):
+def cooldown(schedule: Schedule, at: float, decay: float, shape: str = "1-sqrt", floor: float = 0.0) -> Schedule:
     """A cooldown branched from a run at step ``at``: ``schedule`` until ``at``, then a decay to ``floor``.
 
     ``f(t) = schedule(t)`` for ``t <= at``; ``f(at + u) = v + (floor - v) (1 - h(u / decay))``
     with ``v = schedule(at)`` and ``h`` the shape's remaining fraction (``1 - x`` linear,
     ``(1 + cos(pi x)) / 2`` cos, ``1 - sqrt(x)`` for ``1-sqrt``, Hagele et al. 2024). The length
-    is ``at + decay``. Several cooldowns can branch from one run (each is its own schedule; a
-    Scheduler resumes a run's checkpoint onto one with ``horizon="branch"``). From a
-    :func:`lrkit.wsd` run, ``at`` must lie before its own cooldown.
+    is ``at + decay``. It is built from the core pieces, ``take(schedule, at) >> anneal(decay, v,
+    floor, shape)``, so it prints, saves and reloads like any schedule; several cooldowns can
+    branch from one run, each its own schedule (a Scheduler resumes a run's checkpoint onto one
+    with ``horizon="branch"``). From a :func:`lrkit.wsd` run, ``at`` must lie before its own cooldown.
 
     >>> import lrkit as lk
     >>> run = lk.wsd(10_000, warmup=500, decay=2000)
     >>> c = cooldown(run, at=4000, decay=1000, shape="1-sqrt")
+    >>> c
+    take(wsd(10000, warmup=500, decay=2000), 4000) >> anneal(1000, 1.0, 0.0, shape='1-sqrt')
     >>> c(3999) == run(3999), c(4250), c(5000), c.length
     (True, 0.5, 0.0, 5000)
-    >>> lk.from_config(repr(c)) == c
-    True
+    >>> lk.from_config(repr(c)) == c, branch_point(c, run)
+    (True, 4000)
     """
-
-    name = "cooldown"
-    schedule: Schedule
-    at: float
-    decay: float
-    shape: str
-    floor: float
-
-    def __init__(self, schedule: Schedule, at: float, decay: float, shape: str = "1-sqrt", floor: float = 0.0):
-        who = self.name
-        if not isinstance(schedule, Schedule):
-            raise ValueError(f"{who}: schedule must be a schedule (the run to branch from), got {schedule!r}")
-        start = _start(who, schedule, at)
-        if isinstance(schedule, WSD) and start > stable_phase(schedule)[1]:
-            raise ValueError(
-                f"{who}: at={start:g} is inside the cooldown of {schedule!r} (it starts at "
-                f"{stable_phase(schedule)[1]:g}); branch from a stable-phase step"
-            )
-        steps = v.length(who, "decay", decay)
-        shape = v.choice(who, "shape", shape, COOLDOWN_SHAPES)
-        floor = v.number(who, "floor", floor)
-        value = float(schedule(start))
-        if floor > value:
-            raise ValueError(
-                f"{who}: floor={floor!r} is above the value {value!r} at the branch point; a cooldown decays"
-            )
-        fall = Anneal(steps, value, floor, shape)
-        body = fall if start == 0 else Take(schedule, start) >> fall
-        self._finish(body, schedule=schedule, at=start, decay=steps, shape=shape, floor=floor)
-
-    @property
-    def start(self) -> float:
-        """The branch point (where the cooldown begins)."""
-        return self.at
+    who = "cooldown"
+    if not isinstance(schedule, Schedule):
+        raise ValueError(f"{who}: schedule must be a schedule (the run to branch from), got {schedule!r}")
+    start = _start(who, schedule, at)
+    if isinstance(schedule, WSD) and start > stable_phase(schedule)[1]:
+        raise ValueError(
+            f"{who}: at={start:g} is inside the cooldown of {schedule!r} (it starts at "
+            f"{stable_phase(schedule)[1]:g}); branch from a stable-phase step"
+        )
+    steps = v.length(who, "decay", decay)
+    shape = v.choice(who, "shape", shape, COOLDOWN_SHAPES)
+    floor = v.number(who, "floor", floor)
+    value = float(schedule(start))
+    if floor > value:
+        raise ValueError(f"{who}: floor={floor!r} is above the value {value!r} at the branch point; a cooldown decays")
+    fall = Anneal(steps, value, floor, shape)
+    return fall if start == 0 else Take(schedule, start) >> fall
 
 
-class Rewarm(Recipe):
+def rewarm(
+    schedule: Schedule,
+    warmup: float,
+    decay: float,
+    at: float | None = None,
+    peak: float = 1.0,
+    floor: float | None = None,
+    stable: float = 0,
+    shape: str = "cos",
+) -> Schedule:
     """Continued pre-training from a (decayed) run: re-warm to a new ``peak``, then decay (Ibrahim et al., 2023).
 
     ``schedule`` until ``at`` (default its end), a linear warmup over ``warmup`` steps from
     ``v = schedule(at)`` to ``peak``, an optional hold of ``stable`` steps at ``peak``, then
     ``decay`` steps along ``shape`` to ``floor`` (default ``v``):
     ``f(at + u) = v + (peak - v) u / warmup`` for ``u <= warmup``, then
-    ``peak + (floor - peak) (1 - h((u - warmup - stable) / decay))`` after the hold.
+    ``peak + (floor - peak) (1 - h((u - warmup - stable) / decay))`` after the hold. Built as
+    ``take(schedule, at) >> anneal(warmup, v, peak, 'linear') [>> constant(peak, stable)] >> anneal(decay, peak,
+    floor, shape)``.
 
     >>> import lrkit as lk
     >>> base = lk.warmup_cosine(1000, warmup=100, floor=0.1)
@@ -349,57 +349,34 @@ class Rewarm(Recipe):
     >>> lk.from_config(repr(r)) == r
     True
     """
-
-    name = "rewarm"
-    schedule: Schedule
-    warmup: float
-    decay: float
-    at: float | None
-    peak: float
-    floor: float | None
-    stable: float
-    shape: str
-
-    def __init__(
-        self,
-        schedule: Schedule,
-        warmup: float,
-        decay: float,
-        at: float | None = None,
-        peak: float = 1.0,
-        floor: float | None = None,
-        stable: float = 0,
-        shape: str = "cos",
-    ):
-        who = self.name
-        if not isinstance(schedule, Schedule):
-            raise ValueError(f"{who}: schedule must be a schedule (the run to continue), got {schedule!r}")
-        start = _start(who, schedule, at)
-        warmup = v.length(who, "warmup", warmup)
-        decay = v.length(who, "decay", decay)
-        peak = v.positive(who, "peak", peak)
-        stable = v.non_negative(who, "stable", stable)
-        shape = v.choice(who, "shape", shape, COOLDOWN_SHAPES)
-        value = float(schedule(start))
-        end = value if floor is None else v.number(who, "floor", floor)
-        pieces: list[Schedule] = [] if start == 0 else [Take(schedule, start)]
-        pieces.append(Anneal(warmup, value, peak, "linear"))
-        if stable > 0:
-            pieces.append(Constant(peak, stable))
-        pieces.append(Anneal(decay, peak, end, shape))
-        body = pieces[0]
-        for piece in pieces[1:]:
-            body = body >> piece
-        self._finish(
-            body, schedule=schedule, warmup=warmup, decay=decay, at=None if at is None else start, peak=peak,
-            floor=floor if floor is None else end, stable=stable, shape=shape,
-        )
-
-    @property
-    def start(self) -> float:
-        """The branch point (where the re-warm begins)."""
-        return float(self.schedule.length) if self.at is None else self.at  # type: ignore[arg-type]
+    who = "rewarm"
+    if not isinstance(schedule, Schedule):
+        raise ValueError(f"{who}: schedule must be a schedule (the run to continue), got {schedule!r}")
+    start = _start(who, schedule, at)
+    warmup = v.length(who, "warmup", warmup)
+    decay = v.length(who, "decay", decay)
+    peak = v.positive(who, "peak", peak)
+    stable = v.non_negative(who, "stable", stable)
+    shape = v.choice(who, "shape", shape, COOLDOWN_SHAPES)
+    value = float(schedule(start))
+    end = value if floor is None else v.number(who, "floor", floor)
+    pieces: list[Schedule] = [] if start == 0 else [Take(schedule, start)]
+    pieces.append(Anneal(warmup, value, peak, "linear"))
+    if stable > 0:
+        pieces.append(Constant(peak, stable))
+    pieces.append(Anneal(decay, peak, end, shape))
+    return Join(pieces)
 
 
-cooldown = Cooldown
-rewarm = Rewarm
+def branch_point(branch: Schedule, schedule: Schedule) -> float | None:
+    """Where ``branch`` leaves ``schedule``: ``a`` if ``branch`` is ``take(schedule, a) >> ...``, else ``None``.
+
+    >>> import lrkit as lk
+    >>> branch_point(cooldown(lk.constant(1.0), at=30, decay=10), lk.constant(1.0))
+    30
+    """
+    if isinstance(branch, Join):
+        first = branch.pieces[0]
+        if isinstance(first, Take) and first.schedule == schedule:
+            return first.steps
+    return None

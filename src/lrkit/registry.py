@@ -18,7 +18,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from lrkit import compose, horizon, plateau, recipes, shapes
+from lrkit import compose, plateau, recipes, shapes
 
 __all__ = ["PEER_FAMILIES", "REGISTRY", "lookup", "names", "register"]
 
@@ -34,7 +34,6 @@ REGISTRY: dict[str, Callable[..., Any]] = {
         compose.Stretch, compose.Take, compose.Noise,
         recipes.OneCycle, recipes.OneCycleMomentum, recipes.WSD, recipes.FlatCosine, recipes.WarmupFlatWarmdown,
         recipes.WarmupCosine,
-        horizon.Cooldown, horizon.Rewarm,
         plateau.Plateau,
     )
 }
