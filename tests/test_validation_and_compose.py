@@ -121,3 +121,23 @@ def test_import_lrkit_needs_no_framework():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "1.0"
+
+
+def test_core_edges_from_the_hardening_issue() -> None:
+    import time
+
+    start = time.perf_counter()
+    s = lk.sgdr(10, cycles=10**12)  # the length is a closed form, not a sum over 10^12 cycles
+    assert time.perf_counter() - start < 0.1 and s.length == 10 * 10**12
+    assert lk.sgdr(10, mult=2, cycles=3).length == 70
+    with pytest.raises(ValueError, match="longer than a float can hold"):
+        lk.sgdr(10, mult=2, cycles=10**6)
+    with pytest.raises(ValueError, match=r"step must be a finite number >= 0, got an integer of 401 digits"):
+        lk.cosine(10)(10**400)
+    with pytest.raises(ValueError, match="needs at least 2 pieces"):
+        lk.join(lk.cosine(10))
+    with pytest.raises(lk.ConfigError, match="join"):
+        lk.from_config("join(cosine(10))")
+    assert lk.join(pieces=[lk.warmup(2), lk.cosine(8)]) == lk.warmup(2) >> lk.cosine(8)
+    config = {"type": "product", "factors": [{"type": "cosine", "steps": 5}, {"type": "constant"}]}
+    assert lk.from_config(config)(0) == 1.0
