@@ -481,7 +481,7 @@ class Scheduler(LRScheduler):
         """Each distinct schedule's value at progress ``n`` (tables), or now (a clock: ``math``, per step)."""
         if self._unit is not None:  # a token/sample count: fractional units of the schedule, ``math`` per step
             if n > self._end and not self._warned_end:
-                self._warn_end(n)
+                self._warn_end(n, stacklevel=5)  # step -> _step_units -> _values -> here
             positions = self._positions or [(0.0, 0.0)] * len(self._cache.schedules)
             return [float(s._at(_moved(float(n), at), MATH)) for s, at in zip(self._cache.schedules, positions)]
         if self._clock is not None:
@@ -596,15 +596,19 @@ class Scheduler(LRScheduler):
                 stacklevel=3,
             )
 
-    def _warn_end(self, where: float) -> None:
+    def _warn_end(self, where: float, stacklevel: int = 4) -> None:
         self._warned_end = True
         scale = self._upe if (self._upe is not None and self._clock is None) else 1.0
-        ends = [f"{s!r} (length {s.length:g})" for s in self._schedules if s.length and where > s.length * scale]
+        ends = [
+            f"{s!r} (length {s.length:g})"
+            for s, end in zip(self._schedules, self._ends)
+            if s.length and where > end * scale  # ``end``: where it ends in progress, moved by a horizon change
+        ]
         warnings.warn(
             f"Scheduler: progress {where:g} is past the end of {', '.join(ends)}; holding the final value. "
             "Lengthen the schedule to train longer (this warning is given once)",
             UserWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
 
     # -- reading -------------------------------------------------------------------------------
@@ -664,7 +668,8 @@ class Scheduler(LRScheduler):
         """The values ``key`` would have in each group at ``update``, without changing anything.
 
         ``update`` counts the same thing as the Scheduler's progress (updates, or calls with
-        ``advance="call"``; seconds with a clock). Bitwise equal to what :meth:`step` writes.
+        ``advance="call"``; tokens or samples with ``advance="tokens"``/``"samples"``; seconds with a
+        clock). Bitwise equal to what :meth:`step` writes.
         """
         if key not in self._base:
             raise KeyError(f"Scheduler.value_at: {key!r} is not scheduled; scheduled keys are {sorted(self._base)}")
