@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lrkit as lk
 from lrkit import horizon
@@ -377,3 +379,31 @@ def test_fresh_process_resume_with_each_rule(tmp_path: Path) -> None:
     assert set(got) == set(want)
     for name in want:
         assert_close(got[name], want[name])
+
+
+# -- property: any lengths, any checkpoint ---------------------------------------------------------
+@settings(max_examples=40, deadline=None)
+@given(
+    old_len=st.integers(10, 400),
+    new_len=st.integers(10, 400),
+    at=st.integers(0, 450),
+    rule=st.sampled_from(["keep_step", "same_fraction"]),
+)
+def test_property_every_update_after_the_resume_follows_the_closed_form(old_len, new_len, at, rule) -> None:
+    import warnings
+
+    old, new = lk.warmup(5) >> lk.cosine(old_len, floor=0.01), lk.warmup(5) >> lk.cosine(new_len, floor=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        opt, sched = build(old)
+        run(opt, sched, at)
+        state = json.loads(json.dumps(sched.state_dict()))
+        opt2, sched2 = build(new)
+        if old == new:
+            sched2.load_state_dict(state)
+            q = float(at)
+        else:
+            sched2.load_state_dict(state, horizon=rule)
+            q = position(rule, old, new, at)
+        got = run(opt2, sched2, 80)
+    assert_close(got, closed(new, at, q, 80))
