@@ -27,9 +27,9 @@ group's base learning rate (``lr_g(t) = lr * decay ** (L + 1 - d) * schedule(t)`
 >>> [(g["layer"], g["lr_scale"]) for g in groups]
 [(0, 0.125), (1, 0.25), (2, 0.5), (3, 1.0)]
 >>> opt = torch.optim.AdamW(groups)
->>> sched = Scheduler(opt, lk.warmup(10) >> lk.cosine(90))
->>> [g["lr"] for g in opt.param_groups], sched.value_at(10)
-([0.0, 0.0, 0.0, 0.0], [0.000125, 0.00025, 0.0005, 0.001])
+>>> sched = Scheduler(opt, lk.cosine(100))
+>>> [g["lr"] for g in opt.param_groups], sched.value_at(50)
+([0.000125, 0.00025, 0.0005, 0.001], [6.25e-05, 0.000125, 0.00025, 0.0005])
 """
 
 from __future__ import annotations
