@@ -403,7 +403,12 @@ def scale(schedule: Schedule, factor: float) -> Scale:
 
 
 def product(*factors: Schedule, **config: Any) -> Product:
-    """``product(a, b)`` is ``a * b``; ``product(factors=[a, b])`` takes the dict config's key."""
+    """``product(a, b)`` is ``a * b``; ``product(factors=[a, b])`` takes the dict config's key.
+
+    >>> import lrkit as lk
+    >>> product(lk.constant(0.5), lk.linear(10))(5)
+    0.25
+    """
     return Product(_items("product", "factors", factors, config))
 
 

@@ -107,6 +107,13 @@ class Controller:
     evaluate now. ``state_dict()``/``load_state_dict()`` round-trip every counter exactly
     (JSON-safe). Plateau nodes are numbered in pre-order; equal nodes at different places
     are independent.
+
+    >>> import lrkit as lk
+    >>> c = Controller(lk.constant(1.0) * lk.plateau(patience=0, factor=0.5))
+    >>> c.observe(1.0, 0), c.observe(2.0, 1)    # no improvement at step 1: halve (True: changed)
+    (False, True)
+    >>> c.resolve()(2)
+    0.5
     """
 
     def __init__(self, schedule: Schedule):

@@ -53,7 +53,13 @@ def _is_scalar(step: Any) -> bool:
 
 
 class Schedule:
-    """Base class of every lrkit schedule. See the module docstring for the conventions."""
+    """Base class of every lrkit schedule. See the module docstring for the conventions.
+
+    >>> import lrkit as lk
+    >>> s = lk.warmup(10) >> lk.cosine(90)
+    >>> isinstance(s, Schedule), s(10), s.length
+    (True, 1.0, 100)
+    """
 
     #: The name used in text and dict configs (``""`` for abstract classes).
     name: ClassVar[str] = ""

@@ -24,11 +24,22 @@ import importlib
 
 __all__ = ["PEERS", "register_all"]
 
-#: The compat submodules, one per peer.
 PEERS = ("torch", "timm", "transformers", "keras", "optax")
+"""The compat submodules, one per peer: ``lrkit.compat.<peer>``.
+
+>>> from lrkit.compat import PEERS
+>>> PEERS
+('torch', 'timm', 'transformers', 'keras', 'optax')
+"""
 
 
 def register_all() -> None:
-    """Import every compat submodule so that their schedule names are known to the configs."""
+    """Import every compat submodule so that their schedule names are known to the configs.
+
+    >>> import lrkit
+    >>> register_all()
+    >>> "timm_cycles" in lrkit.known_names()
+    True
+    """
     for peer in PEERS:
         importlib.import_module(f"lrkit.compat.{peer}")
