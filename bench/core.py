@@ -179,8 +179,8 @@ def families(n: int) -> list[Family]:
     add("polynomial", lk.polynomial(n, power=2.0), polynomial, "PolynomialLR",
         lambda opt: tl.PolynomialLR(opt, total_iters=n, power=2.0))
 
-    def warmup(t):
-        return min(t, w) / w
+    def warmup(t):  # lrkit's default starts one step in: peak (t + 1) / (w + 1)
+        return (min(t, w) + 1.0) / (w + 1.0)
 
     add("warmup", lk.warmup(w), warmup, "LinearLR",
         lambda opt: tl.LinearLR(opt, start_factor=1.0 / w, end_factor=1.0, total_iters=w))
@@ -288,7 +288,7 @@ def families(n: int) -> list[Family]:
     def wsd(t):
         t = min(t, n)
         if t < w:
-            return t / w
+            return (t + 1.0) / (w + 1.0)
         if t < n - decay:
             return 1.0
         return 1.0 - (t - (n - decay)) / decay
@@ -310,7 +310,7 @@ def families(n: int) -> list[Family]:
     def warmup_flat_warmdown(t):
         t = min(t, n)
         if t < up_f:
-            return t / up_f
+            return (t + 1.0) / (up_f + 1.0)
         if t < n - down_f:
             return 1.0
         return 1.0 - (t - (n - down_f)) / down_f
@@ -319,14 +319,14 @@ def families(n: int) -> list[Family]:
 
     def warmup_cosine(t):
         if t < w:
-            return t / w
+            return (t + 1.0) / (w + 1.0)
         return 0.5 * (1 + cos(pi * min(t - w, n - w) / (n - w)))
 
     add("warmup_cosine", lk.warmup_cosine(n, warmup=w), warmup_cosine)
 
     def joined(t):
         if t < w:
-            return t / w
+            return (t + 1.0) / (w + 1.0)
         return 0.5 * (1 + cos(pi * min(t - w, n) / n))
 
     add(f"warmup({w}) >> cosine({n})", lk.warmup(w) >> lk.cosine(n), joined)
@@ -499,7 +499,7 @@ def step_rows(quick: bool) -> str:
 def preview_rows(quick: bool) -> str:
     size = 100_000 if quick else 1_000_000
     w, rest = 500, size - 500
-    sched = lk.warmup(w) >> lk.cosine(rest)
+    sched = lk.warmup(w, start=0.0) >> lk.cosine(rest)
     steps = np.arange(size)
 
     def numpy_preview() -> np.ndarray:

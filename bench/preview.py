@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> str:
     args = parser.parse_args(argv)
     n = 20_000 if args.quick else 1_000_000
     repeats = 2 if args.quick else 5
-    sched = lk.warmup(WARMUP) >> lk.cosine(n - WARMUP)
+    sched = lk.warmup(WARMUP, start=0.0) >> lk.cosine(n - WARMUP)
     steps = np.arange(n)
 
     # the three agree (torch's LinearLR cannot start at exactly 0 and its cosine is recursive)

@@ -123,7 +123,7 @@ def test_warmup_stable_decay(w, d, s, warmup_type, decay_type, ratio, cycles):
 
 
 def test_native_cosine_is_correct_where_hf_climbs_back():
-    native = lrkit.warmup(10) >> lrkit.cosine(90)
+    native = lrkit.warmup(10, start=0.0) >> lrkit.cosine(90)  # HF warms up from 0
     compat = hf.get_cosine_schedule_with_warmup(10, 100)
     steps = np.arange(101)
     np.testing.assert_allclose(native(steps), compat(steps), rtol=1e-12, atol=1e-15)

@@ -150,7 +150,7 @@ def test_optimised_schedule_is_monotone_round_trips_and_beats_the_baselines(law)
     assert lk.from_config(repr(s)) == s
     values = s(np.arange(200, 4001))
     assert np.all(np.diff(values) <= 1e-15) and values.min() >= 0.01 - 1e-12
-    np.testing.assert_allclose(s(np.arange(201)), lk.warmup(200)(np.arange(201)), atol=1e-12)
+    np.testing.assert_allclose(s(np.arange(201)), lk.warmup(200, start=0.0)(np.arange(201)), atol=1e-12)
     for baseline in SCHEDULES.values():
         assert best.predicted_loss < law.final(baseline * 3e-4, 4000)
     assert best.predicted_loss == pytest.approx(law.final(best.absolute, 4000))

@@ -51,7 +51,7 @@ def test_linear_polynomial_and_warmup_shapes():
     close(lk.linear(10, start=1.0, end=0.2)(T), [1.0 + (0.2 - 1.0) * min(t, 10) / 10 for t in T])
     close(lk.polynomial(50, power=2.0, end=0.1)(T), [0.1 + 0.9 * (1 - min(t, 50) / 50) ** 2 for t in T])
     close(lk.warmup(10, start=0.01, shape="exp")(T), [0.01 * 100 ** (min(t, 10) / 10) for t in T])
-    close(lk.warmup(10, shape="cos")(T), [(1 - math.cos(math.pi * min(t, 10) / 10)) / 2 for t in T])
+    close(lk.warmup(10, start=0.0, shape="cos")(T), [(1 - math.cos(math.pi * min(t, 10) / 10)) / 2 for t in T])
 
 
 def test_step_multistep_exponential_inverse_time():
@@ -65,7 +65,7 @@ def test_step_multistep_exponential_inverse_time():
 
 def test_inverse_sqrt_is_noam_after_warmup():
     w = 100
-    noam = lk.warmup(w) >> lk.inverse_sqrt(w)
+    noam = lk.warmup(w, start=0.0) >> lk.inverse_sqrt(w)
     steps = np.arange(1, 2000)
     reference = [min(s / w, math.sqrt(w / s)) for s in steps]  # Vaswani et al., peak 1 at step w
     close(noam(steps), reference)

@@ -111,7 +111,7 @@ def save_load(state):
 
 @pytest.mark.parametrize("split", [12, 17, 23])  # inside patience, right after a reduction (cooldown), later
 def test_resume_mid_patience_and_mid_cooldown_gives_the_same_learning_rates(split):
-    s = lk.warmup(3) >> (lk.constant(1.0, 200) * plateau(patience=3, cooldown=2, factor=0.5, smoothing=0.3))
+    s = lk.warmup(3, start=0.0) >> (lk.constant(1.0, 200) * plateau(patience=3, cooldown=2, factor=0.5, smoothing=0.3))
     metrics = metric_series(11, 60)
 
     def run(opt, sched, xs):

@@ -136,7 +136,7 @@ def test_train_records_the_learning_rates_of_the_schedule():
     assert isinstance(result, RunResult)
     assert len(result.lrs) == len(result.losses) == result.updates == 60
     np.testing.assert_allclose(result.lrs, 0.02 * schedule(np.arange(60)), rtol=1e-12, atol=0)
-    assert result.lrs[0] == 0.0 and result.lrs[10] == pytest.approx(0.02)
+    assert result.lrs[0] == pytest.approx(0.02 / 11) and result.lrs[10] == pytest.approx(0.02)
     assert result.schedule == repr(schedule)
 
 

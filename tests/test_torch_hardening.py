@@ -148,3 +148,13 @@ def test_hf_trainer_feeds_the_plateau_through_the_callback(tmp_path: Path) -> No
     assert len(evaluations) == 6
     assert opt.param_groups[0]["lr"] < 1e-3  # the plateau reduced: the metric reached it
     assert np.isclose(opt.param_groups[0]["lr"] / 1e-3, 0.5 ** round(np.log2(1e-3 / opt.param_groups[0]["lr"])))
+
+
+def test_the_first_update_of_a_warmup_is_not_run_at_lr_zero() -> None:
+    from lrkit.compat import transformers as hf
+
+    opt = torch.optim.SGD(params(), lr=0.1)
+    Scheduler(opt, lk.warmup(9) >> lk.cosine(90))
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.01)  # peak / (9 + 1), the lr of update 0
+    assert lk.warmup(9)(9) == 1.0 and lk.warmup(9, start=0.0)(0) == 0.0  # the classical ramp, on request
+    assert hf.get_linear_schedule_with_warmup(10, 100)(0) == 0.0  # peers keep their own start

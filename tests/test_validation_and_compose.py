@@ -24,7 +24,7 @@ import lrkit as lk
         (lambda: lk.cosine("10"), "steps must be a finite number, got '10'"),
         (lambda: lk.cosine(True), "steps must be a finite number, got True"),
         (lambda: lk.warmup(10, start=2.0), "start must be <= peak"),
-        (lambda: lk.warmup(10, shape="exp"), "shape='exp' needs start > 0"),
+        (lambda: lk.warmup(10, start=0.0, shape="exp"), "shape='exp' needs start > 0"),
         (lambda: lk.warmup(10, shape="square"), "shape must be one of 'linear', 'cos', 'exp', got 'square'"),
         (lambda: lk.step_decay(10, factor=1.5), "factor must be in (0, 1], got 1.5"),
         (lambda: lk.step_decay(10, factor=0), "factor must be in (0, 1], got 0"),

@@ -2,8 +2,8 @@
 
 >>> import lrkit as lk
 >>> sched = lk.warmup(500) >> lk.cosine(10_000, floor=0.01)
->>> sched(0), sched(500), sched(10_500)
-(0.0, 1.0, 0.01)
+>>> sched(0), sched(500), sched(10_500)     # the first update runs at 1/501 of the peak, never at 0
+(0.001996007984031936, 1.0, 0.01)
 >>> lk.from_config(repr(sched)) == sched
 True
 """

@@ -158,8 +158,8 @@ class WSD(Recipe):
     Linear warmup over ``warmup`` steps, hold 1.0, then decay to ``floor`` over the last
     ``decay`` steps (default 20% of ``steps``) along ``linear``, ``cos`` or ``1-sqrt``.
 
-    >>> s = wsd(100, warmup=10, decay=20)
-    >>> s(5), s(50), s(90), s(100)
+    >>> s = wsd(100, warmup=9, decay=20)
+    >>> s(4), s(50), s(90), s(100)
     (0.5, 1.0, 0.5, 0.0)
     """
 
@@ -229,8 +229,8 @@ class WarmupFlatWarmdown(Recipe):
 
     ``warmup`` and ``warmdown`` are fractions of ``steps`` (Ranger21's defaults 0.22 and 0.28).
 
-    >>> s = warmup_flat_warmdown(100, warmup=0.1, warmdown=0.2)
-    >>> s(5), s(50), s(90), s(100)
+    >>> s = warmup_flat_warmdown(90, warmup=0.1, warmdown=0.2)
+    >>> s(4), s(45), s(81), s(90)
     (0.5, 1.0, 0.5, 0.0)
 
     A phase whose length rounds to 0 steps (a tiny fraction of a short run) is left out.
@@ -263,8 +263,8 @@ class WarmupFlatWarmdown(Recipe):
 class WarmupCosine(Recipe):
     """Linear warmup for ``warmup`` steps, then cosine to ``floor``; ``steps`` is the whole run.
 
-    >>> s = warmup_cosine(110, warmup=10)
-    >>> s(5), s(10), s(110)
+    >>> s = warmup_cosine(109, warmup=9)
+    >>> s(4), s(9), s(109)
     (0.5, 1.0, 0.0)
     """
 
@@ -272,14 +272,14 @@ class WarmupCosine(Recipe):
     steps: float
     warmup: float
     floor: float
-    start: float
+    start: float | None
 
-    def __init__(self, steps: float, warmup: float, floor: float = 0.0, start: float = 0.0):
+    def __init__(self, steps: float, warmup: float, floor: float = 0.0, start: float | None = None):
         who = self.name
         steps = v.length(who, "steps", steps)
         warmup = v.length(who, "warmup", warmup)
         floor = v.number(who, "floor", floor)
-        start = v.number(who, "start", start)
+        start = None if start is None else v.number(who, "start", start)
         if warmup >= steps:
             raise ValueError(
                 f"{who}: warmup must be < steps, got warmup={warmup!r} >= steps={steps!r}; "

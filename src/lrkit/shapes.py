@@ -226,32 +226,44 @@ class Warmup(Schedule):
     ``cos`` (half-cosine rise); ``exp`` (geometric, needs ``start > 0``). Exactly ``peak``
     at ``t = steps``.
 
+    **The first update is never wasted.** By default (``start=None``) the ramp starts one step
+    in: ``start = peak / (steps + 1)``, so the linear warmup is ``f(t) = peak (t + 1) / (steps + 1)``
+    and the first update (``t = 0``) runs at ``peak / (steps + 1)``, not at 0 (an update at LR 0
+    does nothing for SGD and only moves Adam's moments; Hugging Face users hit exactly this).
+    ``start=0.0`` gives the classical ramp from 0; the peer-compat constructors keep their peers'
+    own starts.
+
     >>> s = warmup(4) >> cosine(10)
-    >>> s(0), s(2), s(4)
-    (0.0, 0.5, 1.0)
+    >>> s(0), s(1), s(4)
+    (0.2, 0.4, 1.0)
+    >>> warmup(4, start=0.0)(0), warmup(4, start=0.0)(2)
+    (0.0, 0.5)
     """
 
     name = "warmup"
     steps: float
-    start: float
+    start: float | None
     shape: str
     peak: float
+    _first: float
 
-    def __init__(self, steps: float, start: float = 0.0, shape: str = "linear", peak: float = 1.0):
+    def __init__(self, steps: float, start: float | None = None, shape: str = "linear", peak: float = 1.0):
         steps = v.length(self.name, "steps", steps)
-        start = v.number(self.name, "start", start)
+        start = None if start is None else v.number(self.name, "start", start)
         shape = v.choice(self.name, "shape", shape, ("linear", "cos", "exp"))
         peak = v.number(self.name, "peak", peak)
-        if start > peak:
+        first = peak / (steps + 1.0) if start is None else start
+        if first > peak:
             raise ValueError(
-                f"{self.name}: start must be <= peak, got start={start!r} > peak={peak!r}; a warmup rises"
+                f"{self.name}: start must be <= peak, got start={first!r} > peak={peak!r}; a warmup rises"
             )
         if shape == "exp":
-            _check_exp(self.name, start, peak)
+            _check_exp(self.name, first, peak)
         self._init(steps, steps=steps, start=start, shape=shape, peak=peak)
+        object.__setattr__(self, "_first", first)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        return ramp(t, self.steps, self.start, self.peak, self.shape, xp)
+        return ramp(t, self.steps, self._first, self.peak, self.shape, xp)
 
 
 class UntunedWarmup(Schedule):

@@ -135,7 +135,7 @@ def _steps(who: str, name: str, value: Any, minimum: int = 0) -> int:
 def _warmup(who: str, num_warmup_steps: Any) -> Schedule | None:
     """HF's shared warmup ``t / max(1, W)`` for ``t < W`` (``None`` when ``W == 0``)."""
     w = _steps(who, "num_warmup_steps", num_warmup_steps)
-    return Warmup(w) if w > 0 else None
+    return Warmup(w, start=0.0) if w > 0 else None  # HF starts its warmups at 0
 
 
 def _training(who: str, num_warmup_steps: int, num_training_steps: Any) -> int:

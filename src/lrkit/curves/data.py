@@ -67,7 +67,7 @@ def paper_schedule(name: str, multiplier: bool = False) -> tuple[lk.Schedule, in
     >>> n, s(0), s(2160), s(7999), round(s(8000), 12)
     (16000, 0.0, 0.0003, 0.0003, 9e-05)
     """
-    w = lk.warmup(WARMUP)
+    w = lk.warmup(WARMUP, start=0.0)  # the paper warms up from 0
     if name in ("constant_24000", "constant_72000"):
         sched, n = w >> lk.constant(1.0), int(name.split("_")[1])
     elif name in ("cosine_24000", "cosine_72000"):

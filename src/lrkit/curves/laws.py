@@ -48,7 +48,7 @@ def learning_rates(schedule: Any, updates: int) -> np.ndarray:
     """The learning rates of updates ``0 .. updates-1``: an lrkit schedule evaluated on them, or an array.
 
     >>> import lrkit as lk
-    >>> learning_rates(lk.warmup(2) >> lk.constant(1.0), 4) * 3e-4
+    >>> learning_rates(lk.warmup(2, start=0.0) >> lk.constant(1.0), 4) * 3e-4
     array([0.     , 0.00015, 0.0003 , 0.0003 ])
     """
     updates = int(updates)
@@ -229,8 +229,8 @@ class MultiPowerLaw(Law):
 
     >>> import lrkit as lk
     >>> law = MultiPowerLaw(L0=3.04, A=0.52, alpha=0.5, B=400.0, C=2.0, beta=0.6, gamma=0.65)
-    >>> cosine = (lk.warmup(2160) >> lk.cosine(21840, floor=0.1)) * 3e-4
-    >>> constant = (lk.warmup(2160) >> lk.constant(1.0)) * 3e-4
+    >>> cosine = (lk.warmup(2160, start=0.0) >> lk.cosine(21840, floor=0.1)) * 3e-4
+    >>> constant = (lk.warmup(2160, start=0.0) >> lk.constant(1.0)) * 3e-4
     >>> round(law.final(cosine, 24000), 4), round(law.final(constant, 24000), 4)
     (3.3163, 3.3575)
     """
@@ -376,7 +376,7 @@ class MomentumLaw(Law):
 
     >>> import lrkit as lk
     >>> law = MomentumLaw(L0=3.0, A=0.5, alpha=0.5, C=300.0)
-    >>> round(law.final((lk.warmup(10) >> lk.constant(1.0)) * 1e-3, 1000), 4)
+    >>> round(law.final((lk.warmup(10, start=0.0) >> lk.constant(1.0)) * 1e-3, 1000), 4)
     3.5014
     """
 

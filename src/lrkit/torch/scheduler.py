@@ -31,8 +31,8 @@ BENCHMARKS.md.) Fractional progress (a wall clock, a token count) evaluates each
 >>> import torch, lrkit as lk
 >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
 >>> sched = Scheduler(opt, lk.warmup(10) >> lk.cosine(90))
->>> opt.param_groups[0]["lr"], sched.value_at(10)
-(0.0, [0.1])
+>>> opt.param_groups[0]["lr"], sched.value_at(10)    # the first update is not wasted: 0.1 / 11
+(0.009090909090909092, [0.1])
 """
 
 from __future__ import annotations
