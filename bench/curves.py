@@ -32,7 +32,9 @@ import lrkit as lk  # noqa: E402
 from lrkit import curves  # noqa: E402
 from lrkit.curves.data import data_dir  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT / "bench"))
+import harness  # noqa: E402  (run_all points harness.RESULTS at --out)
+
 PUBLISHED = {  # the authors' src/config.py, [L0, A, alpha, B, C, beta, gamma]
     "25M": (3.0405, 0.5247, 0.5079, 363.79, 2.0656, 0.5828, 0.6414),
     "100M": (2.6514, 0.6012, 0.4530, 437.95, 2.1325, 0.5979, 0.6552),
@@ -45,8 +47,8 @@ def _fmt(x: float) -> str:
 
 
 def paper(data: Path, sizes: tuple[str, ...] = ("25M", "100M")) -> str:
-    out = ["# Loss-curve prediction on the published curves (Luo et al. 2025)", ""]
-    out.append("Command: `python bench/curves.py` (fits from scratch, deterministic; numpy + scipy, one thread).")
+    out = [harness.header("Loss-curve prediction on the published curves (Luo et al. 2025)", "numpy", "scipy")]
+    out.append("Fits from scratch, deterministic; numpy + scipy, one thread.")
     out.append("")
     fits: dict[tuple[str, str], curves.Fit] = {}
     rows = [
@@ -164,7 +166,7 @@ def _figure(fits, sets, best) -> None:
         ax.set_xlabel("update")
         ax.set_ylabel("learning rate")
         ax.legend(fontsize="small")
-    fig.savefig(RESULTS / "curves.png")
+    fig.savefig(harness.RESULTS / "curves.png")
 
 
 def task(name: str, seed: int) -> str:
@@ -241,13 +243,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="the 25M curves only, to curves.quick.md")
     args = parser.parse_args(argv)
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    results = harness.RESULTS
+    results.mkdir(parents=True, exist_ok=True)
     if args.task:
         text = task(args.task, args.seed)
-        path = RESULTS / f"curves_task_{args.task}.md"
+        path = results / f"curves_task_{args.task}.md"
     else:
         text = paper(args.data, ("25M",) if args.quick else ("25M", "100M"))
-        path = RESULTS / ("curves.quick.md" if args.quick else "curves.md")
+        path = results / ("curves.quick.md" if args.quick else "curves.md")
     path.write_text(text + "\n")
     print(text)
     print(f"\nwrote {path}")
