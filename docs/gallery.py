@@ -210,7 +210,28 @@ def draw(name: str) -> Path:
         legend=False,
     )
     fig.axes[0].set_ylabel("value")
-    return save(fig, IMG / image_name(name))
+    return save(fig, IMG / image_name(name), metadata={"lrkit-fingerprint": fingerprint(name)})
+
+
+def fingerprint(name: str) -> str:
+    """What the plot of ``name`` shows, hashed: its text, span, scale and 2,001 values (12 significant digits).
+
+    A gallery image whose stamp differs from this is stale (tests/test_gallery.py): the schedule's
+    values changed and ``python docs/gallery.py`` was not rerun.
+    """
+    import hashlib
+
+    import numpy as np
+
+    from lrkit import from_config
+    from lrkit.plot import horizon
+
+    example = EXAMPLES[name]
+    schedule = from_config(example.text)
+    span = horizon([schedule], example.steps)
+    values = schedule(np.linspace(0.0, span, 2001))
+    text = f"{example.text}|{span!r}|{example.log}|" + ",".join(f"{v:.12g}" for v in values)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 README_PLOT = [

@@ -68,6 +68,14 @@ def test_each_example_parses_and_shows_its_family(gallery, names):
             assert example.text.startswith(f"{name}(") and schedule == lrkit.from_config(example.text)
 
 
+def test_every_plot_shows_the_schedule_as_it_is_now(gallery, names):
+    from PIL import Image
+
+    stale = [n for n in names if Image.open(DOCS / "img" / f"gallery-{n}.png").text.get("lrkit-fingerprint")
+             != gallery.fingerprint(n)]
+    assert not stale, f"stale gallery images (the schedules' values changed): {stale}; run python docs/gallery.py"
+
+
 def test_every_plot_is_a_valid_png(names):
     image = pytest.importorskip("matplotlib.image")
     for name in names:

@@ -77,6 +77,14 @@ class WallClock:
     whichever comes first (an adapter calls it when it sets the first learning rate). Pauses
     nest: time counts again when every :meth:`pause` has had its :meth:`resume`. Elapsed time
     never decreases, even if the clock source steps back.
+
+    Progress with a budget: ``elapsed / budget * L`` for a schedule of length ``L``.
+
+    >>> fake = FakeClock()
+    >>> wall = WallClock(budget=3600.0, clock=fake)
+    >>> wall.start(); fake.advance(900)
+    >>> wall.progress(cosine(10_000))           # a quarter of the budget: a quarter of the schedule
+    2500.0
     """
 
     def __init__(

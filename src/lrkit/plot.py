@@ -171,8 +171,11 @@ def training_figure(
     return fig
 
 
-def save(figure: Figure, path: str | Path) -> Path:
-    """Write ``figure`` to ``path`` as PNG or SVG (by suffix) through its own canvas; returns the path."""
+def save(figure: Figure, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
+    """Write ``figure`` to ``path`` as PNG or SVG (by suffix) through its own canvas; returns the path.
+
+    ``metadata``: PNG text chunks (the gallery stamps each image with a fingerprint of what it plots).
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
@@ -186,5 +189,5 @@ def save(figure: Figure, path: str | Path) -> Path:
         from matplotlib.backends.backend_svg import FigureCanvasSVG
 
         FigureCanvasSVG(figure)
-    figure.savefig(path, format=suffix[1:])
+    figure.savefig(path, format=suffix[1:], **({"metadata": metadata} if metadata and suffix == ".png" else {}))
     return path
