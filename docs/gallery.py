@@ -129,13 +129,13 @@ def _is_own(module: str) -> bool:
 
 
 def _group(name: str) -> str:
-    from lrkit.registry import REGISTRY, lookup
+    from lrkit.registry import lookup
 
     return GROUPS.get(lookup(name).__module__, "Other")
 
 
 def _summary(name: str) -> str:
-    from lrkit.registry import REGISTRY, lookup
+    from lrkit.registry import lookup
 
     doc = inspect.getdoc(lookup(name)) or ""
     return " ".join(doc.split("\n\n")[0].split())

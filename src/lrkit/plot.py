@@ -17,7 +17,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -189,5 +189,6 @@ def save(figure: Figure, path: str | Path, metadata: dict[str, str] | None = Non
         from matplotlib.backends.backend_svg import FigureCanvasSVG
 
         FigureCanvasSVG(figure)
-    figure.savefig(path, format=suffix[1:], **({"metadata": metadata} if metadata and suffix == ".png" else {}))
+    extra: dict[str, Any] = {"metadata": metadata} if metadata and suffix == ".png" else {}
+    figure.savefig(path, format=suffix[1:], **extra)
     return path
