@@ -22,11 +22,12 @@ Semantics (decided once; see docs/torch.md):
 * **Past the end** of a finite schedule the final value is held and a warning is given once.
 
 Values at whole progress counts come from one place, :class:`_Values`: every distinct schedule is
-evaluated with numpy in blocks of 64 updates aligned to absolute update numbers (block ``k``
-covers ``[64 k, 64 (k+1))``), so ``step()`` is an index and a write, and a resumed run reads the
-very same block: values are bitwise those of an uninterrupted run and of ``schedule(np.arange(n))``.
-(A scalar ``math`` evaluation costs ~1-3 us per schedule, a block ~0.3 us per update amortised: see
-BENCHMARKS.md.) Fractional progress (a wall clock, a token count) evaluates each schedule with ``math`` per step.
+evaluated with numpy in blocks of 256 updates (64 beyond 16 distinct schedules) aligned to absolute
+update numbers (block ``k`` covers ``[256 k, 256 (k+1))``), so ``step()`` is an index and a write,
+and a resumed run reads the very same block: values are bitwise those of an uninterrupted run and of
+``schedule(np.arange(n))``. (A scalar ``math`` evaluation costs ~1-3 us per schedule, a refill ~20 us,
+~0.1 us per update amortised: see BENCHMARKS.md.) Fractional progress (a wall clock, a token count)
+evaluates each schedule with ``math`` per step.
 
 >>> import torch, lrkit as lk
 >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
@@ -58,9 +59,10 @@ from lrkit.torch.distributed import agree_count, agree_elapsed, reduce_metric
 
 __all__ = ["Scheduler"]
 
-_SHIFT = 6
-BLOCK = 1 << _SHIFT  #: updates per block of values computed at once
-_MASK = BLOCK - 1
+_WIDE = 8  # log2 of the block for up to _FEW schedules: a refill costs ~20 us, so 256 updates amortise it
+_SHIFT = 6  # log2 of the block for more schedules (memory: 64 floats each)
+_FEW = 16
+BLOCK = 1 << _WIDE  #: updates per block of values computed at once (up to 16 distinct schedules; 64 beyond)
 _FORMAT = "lrkit.torch.Scheduler"
 _IDLE_WARNING = 100  # step() calls without any optimizer update before we say so
 _EPOCH_CALLS = 3  # step() calls that each saw the same k > 1 updates: the user steps per epoch
@@ -72,12 +74,13 @@ ScheduleSpec = Schedule | Sequence[Schedule]
 class _Values:
     """The values of every distinct schedule at whole progress counts: the one cache of the adapter.
 
-    One numpy array of shape ``(schedules, 64)`` holds block ``k`` (progress ``[64 k, 64 (k+1))``),
-    each row ``schedule(np.arange(64 k, 64 (k+1)))`` (divided by ``updates_per_epoch`` if given).
+    One numpy array of shape ``(schedules, W)`` holds block ``k`` (progress ``[W k, W (k+1))``; ``W`` is
+    256 for up to 16 schedules, else 64), each row ``schedule(np.arange(W k, W (k+1)))`` (divided by
+    ``updates_per_epoch`` if given).
     Blocks are aligned to absolute progress, so a resumed run reads bitwise the same values.
     """
 
-    __slots__ = ("block", "positions", "schedules", "table", "upe")
+    __slots__ = ("block", "mask", "positions", "schedules", "shift", "table", "upe")
 
     def __init__(
         self, schedules: list[Schedule], upe: float | None, positions: list[tuple[float, float]] | None = None
@@ -87,9 +90,13 @@ class _Values:
         self.positions = positions  # per schedule (anchor, position) after a horizon change, else None
         self.block = -1
         self.table: Any = None
+        # 256 updates per block for a few schedules (a refill amortised to ~0.1 us), 64 for many (memory);
+        # fixed by the number of schedules, so a resumed run fills the very same blocks
+        self.shift = _WIDE if len(schedules) <= _FEW else _SHIFT
+        self.mask = (1 << self.shift) - 1
 
     def fill(self, k: int) -> Any:
-        t = np.arange(k << _SHIFT, (k + 1) << _SHIFT, dtype=np.float64)
+        t = np.arange(k << self.shift, (k + 1) << self.shift, dtype=np.float64)
         if self.upe is not None:
             t = t / self.upe
         if self.positions is None:
@@ -101,8 +108,8 @@ class _Values:
 
     def at(self, n: int) -> list[float]:
         """Every schedule's value at progress ``n`` (refilling the block if needed)."""
-        table = self.table if n >> _SHIFT == self.block else self.fill(n >> _SHIFT)
-        return table[:, n & _MASK].tolist()  # type: ignore[no-any-return]
+        table = self.table if n >> self.shift == self.block else self.fill(n >> self.shift)
+        return table[:, n & self.mask].tolist()  # type: ignore[no-any-return]
 
     def replace(self, j: int, schedule: Schedule) -> None:
         self.schedules[j] = schedule
@@ -273,6 +280,8 @@ class Scheduler(LRScheduler):
         self._zero_check = True
         self._warned_end = False
         self._fed = False  # a metric has reached the plateau(s)
+        self._lo = self._hi = 0  # progress [lo, hi) may take the fast path of step() (see _arm)
+        self._first: tuple[dict[str, Any], str] = ({}, "")
         self._last: Any = None  # the float last written into the first plain target (foreign writes)
         self._active = [(j, Controller(s)) for j, s in enumerate(self._schedules) if _reactive(s)]
         self._cache = _Values(list(self._schedules), self._upe)
@@ -398,6 +407,19 @@ class Scheduler(LRScheduler):
             # calls step() again, eagerly: is_compiling() is then False
             eager = _EAGER[0] if _EAGER else _eager_step()
             return eager(self, metric, tokens, samples)  # type: ignore[no-any-return]
+        n = self._count[0]
+        if self._lo <= n < self._hi and metric is None and self.optimizer.param_groups is self._groups:
+            # the fast path (armed by _arm): same block, same groups, nothing to check or warn about
+            first, key = self._first
+            if first[key] is self._last:
+                if n != self._n:
+                    table, i = self._cache.table, n & self._cache.mask
+                    for group, key, j, factor in self._plain:
+                        group[key] = factor * table.item(j, i)
+                    self._last = first[self._first[1]]
+                    self._n = n
+                return None
+        self._hi = 0  # disarmed until the general path below arms it again
         if self._unit is not None or tokens is not None or samples is not None:
             return self._step_units(metric, tokens, samples)
         if self._by_update:
@@ -428,8 +450,8 @@ class Scheduler(LRScheduler):
             if n > self._end and not self._warned_end:
                 self._warn_end(n)
             cache = self._cache
-            table = cache.table if n >> _SHIFT == cache.block else cache.fill(n >> _SHIFT)
-            i = n & _MASK
+            table = cache.table if n >> cache.shift == cache.block else cache.fill(n >> cache.shift)
+            i = n & cache.mask
             for group, key, j, factor in self._plain:
                 group[key] = factor * table.item(j, i)
             if self._other:
@@ -438,9 +460,26 @@ class Scheduler(LRScheduler):
                     write(group, target, target.factor * values[target.schedule])
             if self._plain:
                 self._last = self._plain[0][0][self._plain[0][1]]
+            if self._by_update:
+                self._arm(n)
             return None
         self._write(self._values(n))
         return None
+
+    def _arm(self, n: int) -> None:
+        """Let the next updates of this block take the fast path at the top of :meth:`step`, when nothing
+        else can happen there: no epoch check, all-zero check or unfed-plateau warning pending, no
+        end warning due in the block, every target a plain number in a group dict."""
+        if self._other or not self._plain or self._calls[0] < _EPOCH_CALLS or self._zero_check or self._clock:
+            return
+        lo = n & ~self._cache.mask
+        hi = lo + self._cache.mask + 1
+        if not self._warned_end and math.isfinite(self._end):
+            hi = min(hi, math.floor(self._end) + 1)  # the first update past the end takes the general path
+        if self._active and not self._fed:
+            hi = min(hi, _UNFED)
+        self._first = (self._plain[0][0], self._plain[0][1])
+        self._lo, self._hi = lo, hi
 
     def _step_units(self, metric: Any, tokens: Any, samples: Any) -> None:
         """``step()`` with ``advance="tokens"``/``"samples"``: add the agreed count, write the values at the total."""
