@@ -446,24 +446,9 @@ class Scheduler(LRScheduler):
             self._warn_all_zero()
         if self.optimizer.param_groups is not self._groups or len(self._groups) != self._ngroups:
             self._adopt_groups()
-        if self._clock is None:  # the common path: one row of the cached block
-            if n > self._end and not self._warned_end:
-                self._warn_end(n)
-            cache = self._cache
-            table = cache.table if n >> cache.shift == cache.block else cache.fill(n >> cache.shift)
-            i = n & cache.mask
-            for group, key, j, factor in self._plain:
-                group[key] = factor * table.item(j, i)
-            if self._other:
-                values = table[:, i].tolist()
-                for group, target in self._other:
-                    write(group, target, target.factor * values[target.schedule])
-            if self._plain:
-                self._last = self._plain[0][0][self._plain[0][1]]
-            if self._by_update:
-                self._arm(n)
-            return None
         self._write(self._values(n))
+        if self._by_update and self._clock is None:
+            self._arm(n)
         return None
 
     def _arm(self, n: int) -> None:
