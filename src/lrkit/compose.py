@@ -30,6 +30,22 @@ def _schedule(who: str, name: str, value: Any) -> Schedule:
     return value
 
 
+def _flatten(who: str, key: str, items: Any, kind: type, operator: str) -> list[Schedule]:
+    """The schedules of an n-ary combinator, nested ones of the same ``kind`` spliced in (no recursion depth)."""
+    if isinstance(items, Schedule) or not isinstance(items, (list, tuple)):
+        raise ValueError(
+            f"{who}: {key} must be a list of schedules, got {items!r}; "
+            f"write {operator}, {who}(a, b) or {who}({key}=[a, b])"
+        )
+    flat: list[Schedule] = []
+    for i, item in enumerate(items):
+        item = _schedule(who, f"{key}[{i}]", item)
+        flat.extend(getattr(item, key) if isinstance(item, kind) else (item,))
+    if len(flat) < 2:
+        raise ValueError(f"{who}: needs at least 2 {key}, got {len(flat)}; a single schedule needs no {who}")
+    return flat
+
+
 def _finite(who: str, name: str, sched: Schedule, fix: str) -> float:
     if sched.length is None:
         raise ValueError(f"{who}: {name} {sched!r} is infinite; {fix}")
@@ -54,19 +70,7 @@ class Join(Schedule):
     offsets: tuple[float, ...]
 
     def __init__(self, pieces: Sequence[Schedule]):
-        if isinstance(pieces, Schedule) or not isinstance(pieces, (list, tuple)):
-            raise ValueError(
-                f"{self.name}: pieces must be a list of schedules, got {pieces!r}; "
-                "write a >> b, join(a, b) or join(pieces=[a, b])"
-            )
-        flat: list[Schedule] = []
-        for i, piece in enumerate(pieces):
-            piece = _schedule(self.name, f"pieces[{i}]", piece)
-            flat.extend(piece.pieces if isinstance(piece, Join) else (piece,))
-        if len(flat) < 2:
-            raise ValueError(
-                f"{self.name}: needs at least 2 pieces, got {len(flat)}; a single schedule needs no join"
-            )
+        flat = _flatten(self.name, "pieces", pieces, Join, "a >> b")
         offsets: list[float] = [0]
         for i, piece in enumerate(flat[:-1]):
             length = _finite(
@@ -136,17 +140,7 @@ class Product(Schedule):
     factors: tuple[Schedule, ...]
 
     def __init__(self, factors: Sequence[Schedule]):
-        if isinstance(factors, Schedule) or not isinstance(factors, (list, tuple)):
-            raise ValueError(
-                f"{self.name}: factors must be a list of schedules, got {factors!r}; "
-                "write a * b, product(a, b) or product(factors=[a, b])"
-            )
-        flat: list[Schedule] = []
-        for i, factor in enumerate(factors):
-            factor = _schedule(self.name, f"factors[{i}]", factor)
-            flat.extend(factor.factors if isinstance(factor, Product) else (factor,))
-        if len(flat) < 2:
-            raise ValueError(f"{self.name}: needs at least 2 factors, got {len(flat)}")
+        flat = _flatten(self.name, "factors", factors, Product, "a * b")
         lengths = [f.length for f in flat]
         length = None if None in lengths else max(lengths)  # type: ignore[type-var]
         self._init(length, factors=tuple(flat))

@@ -432,11 +432,7 @@ class Scheduler(LRScheduler):
                 self._check_epochs(n)
         else:
             n = self._n + 1
-        if self._plain:
-            group, key = self._plain[0][0], self._plain[0][1]
-            found = group[key]
-            if found is not self._last and found != self._last:
-                self._foreign_write(found)
+        self._check_foreign_write()
         if metric is not None:
             self._observe(metric)
         elif self._active and not self._fed and n >= _UNFED:
@@ -487,11 +483,7 @@ class Scheduler(LRScheduler):
             )
         local = _count(f"Scheduler.step({unit}=...)", given[unit])
         n = self._n + agree_count(local, self._across)
-        if self._plain:
-            group, key = self._plain[0][0], self._plain[0][1]
-            found = group[key]
-            if found is not self._last and found != self._last:
-                self._foreign_write(found)
+        self._check_foreign_write()
         if metric is not None:
             self._observe(metric, at=float(n))
         self._n = n
@@ -524,6 +516,13 @@ class Scheduler(LRScheduler):
             write(group, target, target.factor * values[target.schedule])
         if self._plain:
             self._last = self._plain[0][0][self._plain[0][1]]
+
+    def _check_foreign_write(self) -> None:
+        if self._plain:
+            group, key = self._plain[0][0], self._plain[0][1]
+            found = group[key]
+            if found is not self._last and found != self._last:
+                self._foreign_write(found)
 
     def _foreign_write(self, found: Any) -> None:
         """Someone else wrote the value since our last step (another scheduler, or user code): say so, loudly."""
