@@ -38,9 +38,7 @@ FENCE = re.compile(r"^```python[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)
 NO_RUN_MARK = "<!-- no-run -->"
 
 #: (page, block number from 1) -> why it does not run. Keep it small.
-NO_RUN = {
-    ("docs/curves.md", 1): "a synopsis over the reader's own runs (steps, losses, run.csv, run_a...)",
-}
+NO_RUN: dict[tuple[str, int], str] = {}
 
 _TORCH_TOY = """
 import torch
