@@ -77,9 +77,11 @@ class Namespace:
     def quotient(self, t: Any, d: float) -> Any:
         """``floor(t / d)``, exact at multiples of ``d``.
 
-        XLA and GPU divisions are not correctly rounded (``9270 / 103`` can give
-        ``89.99999999999999``), so traced namespaces correct the floor by one exact
-        multiply-and-compare each way.
+        XLA's division is not correctly rounded (``9270 / 103`` can give
+        ``89.99999999999999``), so the jax and Keras namespaces correct the floor by one
+        multiply-and-compare each way (exact unless the product itself rounds, as ``30 * 1.1`` does:
+        there the corrected floor can differ from numpy's by one). math, numpy and torch divide as
+        IEEE does, and floor the quotient directly.
         """
         k = self.floor(t / d)
         k = self.where((k + 1.0) * d <= t, k + 1.0, k)
@@ -253,6 +255,9 @@ class _Torch(Namespace):
         self._torch = torch
         self.cos, self.sqrt, self.tanh = torch.cos, torch.sqrt, torch.tanh
         self.exp, self.expm1, self.log, self.floor = torch.exp, torch.expm1, torch.log, torch.floor
+
+    def quotient(self, t: Any, d: float) -> Any:  # torch divides as IEEE does (CPU and CUDA): floor is exact
+        return self._torch.floor(t / d)
 
     def asfloat(self, t: Any) -> Any:
         torch = self._torch
