@@ -4,7 +4,7 @@ Every combinator describes its children once, as :class:`Route` values: the chil
 span ``[lo, hi)`` of the parent's (clipped) step on which the child is in charge, and the
 :class:`TimeMap` from the parent's step to the child's local step. Evaluation
 (:meth:`lrkit.Schedule._eval`), the reactive state (which plateau observes a metric at
-step ``t``: :func:`active`), and the plots' phase marks (:meth:`lrkit.Schedule.phase_starts`)
+step ``t``: :meth:`lrkit.reactive.Controller.active`), and the plots' phase marks (:meth:`lrkit.Schedule.phase_starts`)
 all read these routes; nothing else re-derives a time map.
 
 ============  =========================================  ===============================
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from lrkit.backend import Namespace
     from lrkit.schedule import Schedule
 
-__all__ = ["IDENTITY", "Affine", "CycleIndex", "Offset", "Periodic", "Route", "TimeMap", "active"]
+__all__ = ["IDENTITY", "Affine", "CycleIndex", "Offset", "Periodic", "Route", "TimeMap"]
 
 _MARKS = 1000  # at most this many periodic marks (plots)
 
@@ -155,24 +155,3 @@ class Route:
         """The child's value at the parent's step ``t``."""
         return self.child._at(self.map.forward(t, xp), xp)
 
-
-def active(node: Schedule, t: float, visit: Any) -> None:
-    """Call ``visit(leaf, local_step)`` for every node without routes whose value applies at ``t``.
-
-    Walks the routes from ``node`` down: a join visits only the piece in charge, every other
-    combinator each child, at the local step its :class:`TimeMap` gives.
-    """
-    from lrkit.backend import MATH
-
-    stack = [(node, float(t))]
-    while stack:
-        current, step = stack.pop()
-        if current.length is not None:
-            step = min(step, current.length)
-        routes = current.routes()
-        if not routes:
-            visit(current, step)
-            continue
-        for route in reversed(routes):  # reversed: children are visited in order
-            if route.lo <= step < route.hi:
-                stack.append((route.child, route.map.forward(step, MATH)))
