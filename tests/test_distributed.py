@@ -7,11 +7,7 @@ reference fed the mean metric / rank 0's clock."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
 import textwrap
 import warnings
 from pathlib import Path
@@ -21,6 +17,7 @@ import pytest
 import torch
 
 import lrkit as lk
+from _ranks import run_ranks
 from lrkit.reactive import Controller, FakeClock, Plateau, WallClock
 from lrkit.torch import Scheduler
 from lrkit.torch.distributed import agree_elapsed, is_distributed, reduce_metric
@@ -146,30 +143,7 @@ def ranks(request, tmp_path_factory):
     """Run WORKER on ``world`` gloo processes; each rank's results (a list of dicts)."""
     world = request.param
     tmp = tmp_path_factory.mktemp(f"world{world}")
-    script = tmp / "worker.py"
-    script.write_text(WORKER)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
-    env.setdefault("GLOO_SOCKET_IFNAME", "lo")
-    env["OMP_NUM_THREADS"] = "1"
-    args = [str(tmp / "init"), str(tmp)]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(rank), str(world), *args, str(ROOT / "tests")],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        for rank in range(world)
-    ]
-    outputs = []
-    try:
-        for p in procs:
-            outputs.append(p.communicate(timeout=120)[0])
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    for rank, (p, output) in enumerate(zip(procs, outputs)):
-        assert p.returncode == 0, f"rank {rank} failed:\n{output}"
-    return [json.loads((tmp / f"rank{r}.json").read_text()) for r in range(world)]
+    return run_ranks(WORKER, world, tmp, str(tmp / "init"), str(tmp), str(ROOT / "tests"))
 
 
 def same_on_every_rank(ranks, key):

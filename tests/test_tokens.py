@@ -4,7 +4,6 @@ and a batch-size ramp (lrkit.BatchRamp) that a data loader follows."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -15,6 +14,7 @@ import pytest
 import torch
 
 import lrkit as lk
+from _ranks import run_ranks
 from lrkit.torch import Scheduler
 from lrkit.torch.distributed import agree_count
 
@@ -293,29 +293,7 @@ SCHEDULE = lk.warmup(5000) >> lk.cosine(100_000, floor=0.1)
 
 @pytest.mark.parametrize("world", [2, 4])
 def test_every_rank_holds_the_same_lr_with_different_per_rank_batch_sizes(tmp_path: Path, world: int) -> None:
-    script = tmp_path / "worker.py"
-    script.write_text(WORKER)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
-    env.setdefault("GLOO_SOCKET_IFNAME", "lo")
-    env["OMP_NUM_THREADS"] = "1"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(r), str(world), str(tmp_path / "init"), str(tmp_path), repr(SCHEDULE)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        for r in range(world)
-    ]
-    outputs = []
-    try:
-        for p in procs:
-            outputs.append(p.communicate(timeout=120)[0])
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    for r, (p, output) in enumerate(zip(procs, outputs)):
-        assert p.returncode == 0, f"rank {r} failed:\n{output}"
-    res = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(world)]
+    res = run_ranks(WORKER, world, tmp_path, str(tmp_path / "init"), str(tmp_path), repr(SCHEDULE))
     locals_ = [r["local"] for r in res]
     assert any(len(set(sizes)) > 1 for sizes in zip(*locals_))  # the ranks' batch sizes differ
     for r in res[1:]:
