@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
 __all__ = ["NumpyForm", "Schedule"]
 
 _INF = float("inf")
+#: Scalar calls of one schedule through ``MATH`` before its closed form is compiled (:mod:`lrkit.compiled`):
+#: a compile costs 0.2-1 ms, a call saves about 1 us, and most schedules called once are never called again.
+COMPILE_AFTER = 64
 
 
 def _is_scalar(step: Any) -> bool:
@@ -69,6 +73,8 @@ class Schedule:
     length: float | None
     _params: tuple[tuple[str, Any], ...]
     _routes: tuple[Route, ...] = ()  # a combinator's children, set once by _set_routes
+    _scalar: Callable[[float], float] | None = None  # the scalar path (see _warm_up); not part of the value
+    _function: Callable[[float], float] | None = None  # math_function(), once built
 
     # -- construction ---------------------------------------------------------------
     def _init(self, length: float | None, **params: Any) -> None:
@@ -91,7 +97,7 @@ class Schedule:
         if kind is int or kind is float:
             if not 0 <= step < _INF:  # also catches NaN
                 _bad_step(step)
-            return float(self._at(step if kind is float else _as_float(step), MATH))
+            return (self._scalar or self._warm_up())(step if kind is float else _as_float(step))
         space = for_step(step)
         if space is not None:
             return self.evaluate(step, space)
@@ -99,11 +105,50 @@ class Schedule:
             value = _as_float(step)
             if not 0 <= value < _INF:
                 _bad_step(step)
-            return float(self._at(value, MATH))
+            return (self._scalar or self._warm_up())(value)
         arr = np.asarray(step, dtype=np.float64)
         flat = arr.reshape(-1)
         _check_steps(flat)
         return np.asarray(self._at(flat, NUMPY), dtype=np.float64).reshape(arr.shape)
+
+    def _math(self, t: float) -> float:
+        """The value at a float ``t >= 0`` through :data:`~lrkit.backend.MATH` (interpreted)."""
+        return float(self._at(t, MATH))
+
+    def _warm_up(self) -> Callable[[float], float]:
+        """The scalar path of a schedule's first calls: ``MATH``, until :data:`COMPILE_AFTER` calls
+        have shown it is called often; then its closed form is compiled (:mod:`lrkit.compiled`)."""
+        calls = 0
+
+        def warming(t: float) -> float:
+            nonlocal calls
+            calls += 1
+            if calls >= COMPILE_AFTER:
+                self.math_function()
+            return self._math(t)
+
+        object.__setattr__(self, "_scalar", warming)
+        return warming
+
+    def math_function(self) -> Callable[[float], float]:
+        """``t -> value`` for a float ``t >= 0`` (no validation): the closed form compiled to one
+        Python function (:func:`lrkit.compiled.compile_math`, bitwise the ``MATH`` values), or the
+        ``MATH`` path where it cannot be traced. Drivers that evaluate one schedule per step (a wall
+        clock, a token count) call it directly.
+
+        >>> import lrkit as lk
+        >>> f = lk.cosine(100).math_function()
+        >>> f(50.0) == lk.cosine(100)(50)
+        True
+        """
+        function = self._function
+        if function is None:
+            from lrkit.compiled import compile_math
+
+            function = compile_math(self) or self._math
+            object.__setattr__(self, "_function", function)
+            object.__setattr__(self, "_scalar", function)
+        return function
 
     def evaluate(self, step: Any, xp: Namespace) -> Any:
         """The value at ``step`` computed by namespace ``xp`` (see :mod:`lrkit.backend`).

@@ -1,0 +1,332 @@
+"""The ``math`` namespace, compiled: a schedule's closed form traced once into a Python function.
+
+A scalar call ``sched(t)`` evaluates the closed form through :data:`lrkit.backend.MATH`: every
+operation is a namespace method call and every combinator a Python call per child, about a
+microsecond per call. :func:`compile_math` runs the same ``_eval(t, xp)`` once with a *tracing*
+namespace whose values are symbols: each operation appends one line of Python to a program, a
+join's :meth:`~lrkit.backend.Namespace.select` becomes an ``if``/``elif`` chain (a table of
+functions beyond :data:`INLINE_ROUTES` pieces), and the program is compiled to a plain function
+of one float. It performs the very operations ``MATH`` performs, in the same order, on the same
+constants, so its values are **bitwise** those of ``MATH`` (tested for every family and on random
+compositions); it only drops the interpretation overhead, as a hand-written ``math`` closure
+would.
+
+The closed form stays the only formula: nothing here knows any family. A closed form the tracer
+cannot follow (Python control flow on the step, a non-traceable family such as ``noise``) is
+simply not compiled, and the call keeps the ``MATH`` path.
+
+>>> import lrkit as lk
+>>> s = lk.warmup(500) >> lk.cosine(10000)
+>>> f = compile_math(s)
+>>> f(7000.0) == s._at(7000.0, lk.backend.MATH)
+True
+>>> print(source(lk.cosine(100, floor=0.1)).splitlines()[0])
+def _cosine(t):
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lrkit.backend import MATH, Namespace
+
+if TYPE_CHECKING:
+    from lrkit.schedule import Schedule
+
+__all__ = ["INLINE_ROUTES", "compile_math", "source"]
+
+#: A join of at most this many pieces is an inline ``if``/``elif`` chain; beyond, a bisect into a
+#: table of one compiled function per piece (bounded code size, no deep nesting).
+INLINE_ROUTES = 8
+_MAX_INDENT = 24  # deeper nesting compiles the inner join as its own function (Python caps indentation at 100)
+_MAX_LINES = 4000  # a bigger program keeps the MATH path (compile time grows with it; the MATH path does not)
+
+
+class Untraceable(Exception):
+    """The closed form does something with the step the tracer cannot record (e.g. ``if t < x``)."""
+
+
+class _Symbol:
+    """A value of the traced program: the name of a local variable."""
+
+    __slots__ = ("name", "program")
+
+    def __init__(self, program: _Program, name: str):
+        self.program = program
+        self.name = name
+
+    def _op(self, template: str, *args: Any) -> _Symbol:
+        return self.program.emit(template.format(*(self.program.operand(a) for a in args)))
+
+    def __add__(self, other: Any) -> _Symbol:
+        return self._op("{} + {}", self, other)
+
+    def __radd__(self, other: Any) -> _Symbol:
+        return self._op("{} + {}", other, self)
+
+    def __sub__(self, other: Any) -> _Symbol:
+        return self._op("{} - {}", self, other)
+
+    def __rsub__(self, other: Any) -> _Symbol:
+        return self._op("{} - {}", other, self)
+
+    def __mul__(self, other: Any) -> _Symbol:
+        return self._op("{} * {}", self, other)
+
+    def __rmul__(self, other: Any) -> _Symbol:
+        return self._op("{} * {}", other, self)
+
+    def __truediv__(self, other: Any) -> _Symbol:
+        return self._op("{} / {}", self, other)
+
+    def __rtruediv__(self, other: Any) -> _Symbol:
+        return self._op("{} / {}", other, self)
+
+    def __pow__(self, other: Any) -> _Symbol:
+        return self._op("{} ** {}", self, other)
+
+    def __rpow__(self, other: Any) -> _Symbol:
+        return self._op("{} ** {}", other, self)
+
+    def __neg__(self) -> _Symbol:
+        return self._op("-{}", self)
+
+    def __pos__(self) -> _Symbol:
+        return self._op("+{}", self)
+
+    def __abs__(self) -> _Symbol:
+        return self._op("abs({})", self)
+
+    def __lt__(self, other: Any) -> _Symbol:  # type: ignore[override]
+        return self._op("{} < {}", self, other)
+
+    def __le__(self, other: Any) -> _Symbol:
+        return self._op("{} <= {}", self, other)
+
+    def __gt__(self, other: Any) -> _Symbol:
+        return self._op("{} > {}", self, other)
+
+    def __ge__(self, other: Any) -> _Symbol:
+        return self._op("{} >= {}", self, other)
+
+    def __eq__(self, other: Any) -> _Symbol:  # type: ignore[override]
+        return self._op("{} == {}", self, other)
+
+    def __ne__(self, other: Any) -> _Symbol:  # type: ignore[override]
+        return self._op("{} != {}", self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __bool__(self) -> bool:
+        raise Untraceable("a Python condition on the step")
+
+    def __float__(self) -> float:
+        raise Untraceable("float() of the step")
+
+    def __index__(self) -> int:
+        raise Untraceable("an integer index from the step")
+
+    __int__ = __index__
+
+
+class _Program:
+    """The lines of one traced function, its constants, and the current indentation."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.lines: list[str] = []
+        self.constants: dict[str, Any] = {}
+        self.indent = 1
+        self.count = 0
+
+    def emit(self, expression: str) -> _Symbol:
+        self.count += 1
+        if self.count > _MAX_LINES:
+            raise Untraceable(f"more than {_MAX_LINES} operations")
+        name = f"v{self.count}"
+        self.line(f"{name} = {expression}")
+        return _Symbol(self, name)
+
+    def line(self, text: str) -> None:
+        self.lines.append("    " * self.indent + text)
+
+    def operand(self, value: Any) -> str:
+        if isinstance(value, _Symbol):
+            if value.program is not self:
+                raise Untraceable("a symbol of another program")
+            return value.name
+        if type(value) is float and math.isfinite(value):
+            return repr(value)  # repr round-trips a float exactly
+        if type(value) is int and abs(value) <= 2**53:
+            # exactly the float Python would convert it to in any operation with a float: the
+            # values are the same, and the result is a float (as MATH's callers get) on every branch
+            return repr(float(value))
+        if type(value) is bool:
+            return repr(value)
+        return self.constant(value)
+
+    def constant(self, value: Any) -> str:
+        name = f"c{len(self.constants)}"
+        self.constants[name] = value
+        return name
+
+    def build(self, result: Any) -> Callable[[float], float]:
+        self.line(f"return {self.operand(result)}")
+        text = f"def {self.name}(t):\n" + "\n".join(_live(self.lines)) + "\n"
+        scope: dict[str, Any] = {"_floor": math.floor, "_bisect": bisect.bisect_right, **self.constants}
+        exec(compile(text, f"<lrkit {self.name}>", "exec"), scope)  # our own generated code, from our own closed forms
+        function: Callable[[float], float] = scope[self.name]
+        function.__lrkit_source__ = text  # type: ignore[attr-defined]
+        return function
+
+
+_NAME = re.compile(r"\bv\d+\b")
+
+
+def _live(lines: list[str]) -> list[str]:
+    """Drop assignments nobody reads (a piece's clipped step that its closed form ignores, ...).
+
+    Every name is assigned once, except a join's result, assigned once per branch (all kept or all
+    dropped); a branch left empty gets a ``pass``.
+    """
+    used: set[str] = set()
+    kept: list[str] = []
+    for line in reversed(lines):
+        text = line.strip()
+        target, sep, expression = text.partition(" = ")
+        if sep and _NAME.fullmatch(target):
+            if target not in used:
+                continue
+            used.update(_NAME.findall(expression))
+        else:
+            used.update(_NAME.findall(text))
+        kept.append(line)
+    kept.reverse()
+    out: list[str] = []
+    for i, line in enumerate(kept):
+        out.append(line)
+        if line.endswith(":"):
+            depth = len(line) - len(line.lstrip())
+            following = kept[i + 1] if i + 1 < len(kept) else ""
+            if len(following) - len(following.lstrip()) <= depth:
+                out.append(" " * (depth + 4) + "pass")
+    return out
+
+
+class _Tracing(Namespace):
+    """:data:`~lrkit.backend.MATH`'s operations, recorded as lines of a program instead of run."""
+
+    name = "math (compiled)"
+    traced = False  # evaluated like MATH: only the piece in charge runs
+
+    def __init__(self, program: _Program):
+        self.program = program
+        self.cos = self._call("_cos", math.cos)
+        self.sqrt = self._call("_sqrt", math.sqrt)
+        self.tanh = self._call("_tanh", math.tanh)
+        self.exp = self._call("_exp", math.exp)
+        self.expm1 = self._call("_expm1", math.expm1)
+        self.log = self._call("_log", math.log)
+
+    def _call(self, name: str, function: Callable[[float], float]) -> Callable[[Any], Any]:
+        program = self.program
+
+        def traced(x: Any) -> Any:
+            if not isinstance(x, _Symbol):
+                return function(x)
+            program.constants[name] = function
+            return program.emit(f"{name}({x.name})")
+
+        return traced
+
+    def _emit(self, template: str, *args: Any) -> _Symbol:
+        return self.program.emit(template.format(*(self.program.operand(a) for a in args)))
+
+    @staticmethod
+    def _plain(*args: Any) -> bool:
+        return not any(isinstance(a, _Symbol) for a in args)
+
+    def floor(self, x: Any) -> Any:
+        return MATH.floor(x) if self._plain(x) else self._emit("float(_floor({}))", x)
+
+    def quotient(self, t: Any, d: float) -> Any:
+        return MATH.quotient(t, d) if self._plain(t, d) else self._emit("float(_floor({} / {}))", t, d)
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        return MATH.where(cond, a, b) if self._plain(cond) else self._emit("{} if {} else {}", a, cond, b)
+
+    def minimum(self, a: Any, b: Any) -> Any:
+        return MATH.minimum(a, b) if self._plain(a, b) else self._emit("{0} if {0} < {1} else {1}", a, b)
+
+    def maximum(self, a: Any, b: Any) -> Any:
+        return MATH.maximum(a, b) if self._plain(a, b) else self._emit("{0} if {0} > {1} else {1}", a, b)
+
+    def full(self, t: Any, value: float) -> Any:
+        return value
+
+    def count_le(self, t: Any, edges: Sequence[float]) -> Any:
+        return MATH.count_le(t, edges) if self._plain(t) else self._emit("float(_bisect({}, {}))", edges, t)
+
+    def lookup(self, t: Any, edges: Sequence[float], values: Sequence[float]) -> Any:
+        if self._plain(t):
+            return MATH.lookup(t, edges, values)
+        return self._emit("{}[_bisect({}, {})]", values, edges, t)
+
+    def interp(self, t: Any, xs: Sequence[float], ys: Sequence[float]) -> Any:
+        if self._plain(t):
+            return MATH.interp(t, xs, ys)
+        self.program.constants["_interp"] = MATH.interp
+        return self._emit("_interp({}, {}, {})", t, xs, ys)
+
+    def select(self, t: Any, starts: Sequence[float], routes: Sequence[Any]) -> Any:
+        if self._plain(t):
+            return MATH.select(t, starts, routes)
+        program = self.program
+        if len(routes) > INLINE_ROUTES or program.indent > _MAX_INDENT:
+            table = tuple(_compile(route.value, f"_piece{i}") for i, route in enumerate(routes))
+            return self._emit("{}[_bisect({}, {}) - 1]({})", table, tuple(starts), t, t)
+        program.count += 1
+        out = f"v{program.count}"
+        for i, route in enumerate(routes):
+            if i == 0:
+                program.line(f"if {program.operand(t)} < {program.operand(starts[1])}:")
+            elif i < len(routes) - 1:
+                program.line(f"elif {program.operand(t)} < {program.operand(starts[i + 1])}:")
+            else:
+                program.line("else:")
+            program.indent += 1
+            program.line(f"{out} = {program.operand(route.value(t, self))}")
+            program.indent -= 1
+        return _Symbol(program, out)
+
+
+def _compile(closed_form: Callable[[Any, Namespace], Any], name: str) -> Callable[[float], float]:
+    program = _Program(name)
+    tracing = _Tracing(program)
+    return program.build(closed_form(_Symbol(program, "t"), tracing))
+
+
+def compile_math(schedule: Schedule) -> Callable[[float], float] | None:
+    """``schedule._at(t, MATH)`` as one compiled function of a float ``t >= 0``, bitwise the same;
+    ``None`` if the closed form cannot be traced (the caller keeps the ``MATH`` path)."""
+    if not all(node.traceable for node in schedule.walk()):
+        return None
+    try:
+        function = _compile(schedule._at, f"_{schedule.name or 'schedule'}")
+    except (Untraceable, RecursionError, SyntaxError, MemoryError):
+        return None
+    if type(function(0.0)) is not float:  # a closed form whose value is not a float: keep MATH (it converts)
+        return None
+    return function
+
+
+def source(schedule: Schedule) -> str:
+    """The Python source :func:`compile_math` generates for ``schedule`` (for inspection)."""
+    function = compile_math(schedule)
+    if function is None:
+        raise ValueError(f"{schedule!r} is not compiled (its closed form is not traceable); it evaluates through MATH")
+    return function.__lrkit_source__  # type: ignore[attr-defined,no-any-return]

@@ -1,0 +1,124 @@
+"""The compiled scalar path (lrkit.compiled) gives bitwise the MATH namespace's values.
+
+The oracle is the interpreted closed form itself, ``schedule._at(t, MATH)``: every family, random
+compositions (joins, products, repeats, stretches, shifts, clamps, cyclic's amplitude, plateaus),
+whole and fractional steps, past the end.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import lrkit as lk
+from lrkit import compiled
+from lrkit.backend import MATH
+from lrkit.schedule import COMPILE_AFTER
+from strategies import FAMILIES, schedules
+
+
+def steps_for(sched) -> list[float]:
+    end = 1.25 * sched.length if sched.length is not None else 20_000.0
+    grid = np.concatenate([np.linspace(0, end, 301).round(), np.linspace(0, end, 211), [sched.length or 0.0, 1.0]])
+    return [float(t) for t in grid]
+
+
+def same_bits(sched) -> None:
+    function = compiled.compile_math(sched)
+    traceable = all(node.traceable for node in sched.walk())
+    assert (function is not None) == traceable, sched
+    if function is None:
+        return
+    for t in steps_for(sched):
+        want = float(sched._at(t, MATH))
+        got = function(t)
+        assert type(got) is float
+        assert got == want or (math.isnan(got) and math.isnan(want)), (sched, t, got, want)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=__import__("hypothesis").strategies.data())
+def test_every_family_bitwise(family, data):
+    same_bits(data.draw(FAMILIES[family]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sched=schedules)
+def test_random_compositions_bitwise(sched):
+    same_bits(sched)
+
+
+@pytest.mark.parametrize(
+    "sched",
+    [
+        lk.cyclic(5, amplitude=lk.constant(1, 2) >> (lk.constant(1, 100) * lk.plateau())),
+        lk.join(*[lk.cosine(10 + i % 7) for i in range(40)]),  # a table of pieces, not an if-chain
+        lk.repeat(lk.warmup(3) >> lk.linear(7), times=3) >> lk.constant(0.1),
+        lk.stretch(lk.warmup(0.1) >> lk.cosine(0.9), 1000),
+        lk.shift(lk.one_cycle(1000), -50),
+        lk.sgdr(100, mult=1.5, cycles=6, decay=0.8),
+        lk.piecewise_linear([0, 10, 20], [0.0, 1.0, 0.5]) * lk.multistep([5, 15], factor=0.5),
+        lk.clamp(lk.exponential(0.5, every=10, staircase=True), low=0.01),
+        lk.constant(1) * lk.plateau(patience=3),
+    ],
+    ids=repr,
+)
+def test_compositions_bitwise(sched):
+    same_bits(sched)
+
+
+def test_deep_nesting_compiles_in_pieces():
+    sched = lk.cosine(10)
+    for _ in range(60):  # deeper than the inline limit: inner joins become functions of their own
+        sched = lk.linear(3) >> lk.scale(sched, 0.9)
+    same_bits(sched)
+
+
+def test_untraceable_keeps_math():
+    sched = lk.noise(lk.cosine(100), std=0.1, seed=3)
+    assert compiled.compile_math(sched) is None
+    assert sched.math_function()(50.0) == sched(50) == float(sched._at(50.0, MATH))
+    with pytest.raises(ValueError, match="not compiled"):
+        compiled.source(sched)
+
+
+def test_a_python_condition_on_the_step_is_not_traced():
+    class Branchy(lk.Schedule):
+        name = ""
+
+        def __init__(self):
+            self._init(None)
+
+        def _eval(self, t, xp):
+            return 1.0 if t < 5 else 0.5  # not a closed form the tracer can follow
+
+    sched = Branchy()
+    assert compiled.compile_math(sched) is None
+    assert [sched(t) for t in (0, 10)] == [1.0, 0.5]
+
+
+def test_calls_switch_to_the_compiled_path_and_values_do_not_change():
+    sched = lk.warmup(500) >> lk.cosine(10000)
+    steps = list(range(0, 12000, 97))
+    before = [sched(t) for t in steps[:COMPILE_AFTER - 1]]
+    assert sched._scalar is not None and not hasattr(sched._scalar, "__lrkit_source__")  # still MATH
+    after = [sched(t) for t in steps]
+    assert hasattr(sched._scalar, "__lrkit_source__")  # compiled now
+    assert after[: len(before)] == before
+    assert after == [float(sched._at(float(t), MATH)) for t in steps]
+    # the cached function is not part of the value: equality, hashing, pickling, repr unchanged
+    fresh = lk.warmup(500) >> lk.cosine(10000)
+    assert sched == fresh and hash(sched) == hash(fresh) and repr(sched) == repr(fresh)
+    clone = pickle.loads(pickle.dumps(sched))
+    assert clone == sched and clone._scalar is None
+
+
+def test_source_is_plain_python():
+    text = compiled.source(lk.cosine(100, floor=0.1))
+    assert text.startswith("def _cosine(t):") and "_cos(" in text
+    assert compiled.source(lk.constant(0.1)) == "def _constant(t):\n    return 0.1\n"  # dead code dropped
