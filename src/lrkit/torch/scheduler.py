@@ -48,10 +48,10 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from lrkit.backend import MATH
 from lrkit.reactive import Controller, Plateau
 from lrkit.schedule import Schedule
 from lrkit.torch._targets import Target, is_plain, key_path, read, write
@@ -80,7 +80,7 @@ class _Values:
     Blocks are aligned to absolute progress, so a resumed run reads bitwise the same values.
     """
 
-    __slots__ = ("block", "mask", "positions", "schedules", "shift", "table", "upe")
+    __slots__ = ("_functions", "block", "mask", "positions", "schedules", "shift", "table", "upe")
 
     def __init__(
         self, schedules: list[Schedule], upe: float | None, positions: list[tuple[float, float]] | None = None
@@ -94,6 +94,13 @@ class _Values:
         # fixed by the number of schedules, so a resumed run fills the very same blocks
         self.shift = _WIDE if len(schedules) <= _FEW else _SHIFT
         self.mask = (1 << self.shift) - 1
+        self._functions: list[Any] | None = None
+
+    def functions(self) -> list[Any]:
+        """Each schedule's scalar function (:meth:`lrkit.Schedule.math_function`): the clock and token paths."""
+        if self._functions is None:
+            self._functions = [s.math_function() for s in self.schedules]
+        return self._functions
 
     def fill(self, k: int) -> Any:
         t = np.arange(k << self.shift, (k + 1) << self.shift, dtype=np.float64)
@@ -114,6 +121,7 @@ class _Values:
     def replace(self, j: int, schedule: Schedule) -> None:
         self.schedules[j] = schedule
         self.block = -1
+        self._functions = None
 
 
 def _moved(t: Any, at: tuple[float, float]) -> Any:
@@ -499,12 +507,15 @@ class Scheduler(LRScheduler):
             if n > self._end and not self._warned_end:
                 self._warn_end(n, stacklevel=5)  # step -> _step_units -> _values -> here
             positions = self._positions or [(0.0, 0.0)] * len(self._cache.schedules)
-            return [float(s._at(_moved(float(n), at), MATH)) for s, at in zip(self._cache.schedules, positions)]
+            return [f(_moved(float(n), at)) for f, at in zip(self._cache.functions(), positions)]
         if self._clock is not None:
             progress = self._clock_progress()
-            if not self._warned_end and any(p > end for p, end in zip(progress, self._ends)):
-                self._warn_end(max(progress))
-            return [float(s._at(p, MATH)) for s, p in zip(self._cache.schedules, progress)]
+            if not self._warned_end:
+                for p, end in zip(progress, self._ends):
+                    if p > end:
+                        self._warn_end(max(progress))
+                        break
+            return [f(p) for f, p in zip(self._cache.functions(), progress)]
         if n > self._end and not self._warned_end:
             self._warn_end(n)
         return self._cache.at(n)
@@ -583,7 +594,9 @@ class Scheduler(LRScheduler):
 
     def _clock_progress(self) -> list[float]:
         """Each schedule's progress at this instant: the seconds are agreed across ranks once."""
-        seconds = float(agree_elapsed(self._clock.elapsed(), getattr(self._clock, "agree", "rank0")))
+        seconds = float(self._clock.elapsed())
+        if dist.is_available() and dist.is_initialized():
+            seconds = agree_elapsed(seconds, getattr(self._clock, "agree", "rank0"))
         updates = self._progress(self._n)
         return [float(self._clock.progress(s, updates=updates, elapsed=seconds)) for s in self._schedules]
 
@@ -700,7 +713,7 @@ class Scheduler(LRScheduler):
             raise ValueError(f"Scheduler.value_at: update must be a number >= 0, got {update!r}")
         positions = self._positions or [(0.0, 0.0)] * len(self._cache.schedules)
         if self._unit is not None:
-            values = [float(s._at(_moved(float(update), at), MATH)) for s, at in zip(self._cache.schedules, positions)]
+            values = [f(_moved(float(update), at)) for f, at in zip(self._cache.functions(), positions)]
         elif self._clock is None and float(update).is_integer():
             values = _Values(list(self._cache.schedules), self._upe, self._positions).at(int(update))
         else:
