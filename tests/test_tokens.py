@@ -303,3 +303,16 @@ def test_every_rank_holds_the_same_lr_with_different_per_rank_batch_sizes(tmp_pa
     assert res[0]["tokens"] == totals and totals[-1] == 2000 * 64
     assert res[0]["lr"] == [0.5 * SCHEDULE(float(t)) for t in totals]
     assert [u for u, _ in res[0]["rank0"]] == np.cumsum([1000 * (k + 1) for k in range(20)]).tolist()
+
+
+@pytest.mark.parametrize("name", ["tokens", "samples"])
+def test_a_count_passed_to_an_update_scheduler_raises_in_the_middle_of_a_run_too(name) -> None:
+    # the armed fast path of step() (after a few regular updates) used to ignore tokens=/samples= silently
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = Scheduler(opt, lk.cosine(1000))
+    for _ in range(10):
+        opt.step()
+        sched.step()
+    opt.step()
+    with pytest.raises(ValueError, match=f"advance='{name}'"):
+        sched.step(**{name: 100})

@@ -169,11 +169,16 @@ class WallClock:
     # -- readings ---------------------------------------------------------------
     def elapsed(self) -> float:
         """Seconds of training so far (starts the clock if needed)."""
-        self.start()
+        if not self._started:
+            self.start()
         seconds = self._offset
-        if self._since is not None:
-            seconds += max(0.0, self._now() - self._since)
-        self._last = max(self._last, seconds)
+        since = self._since
+        if since is not None:
+            span = self._now() - since
+            if span > 0.0:
+                seconds += span
+        if seconds > self._last:
+            self._last = seconds
         return self._last
 
     def remaining(self) -> float:

@@ -67,6 +67,7 @@ _FORMAT = "lrkit.torch.Scheduler"
 _IDLE_WARNING = 100  # step() calls without any optimizer update before we say so
 _EPOCH_CALLS = 3  # step() calls that each saw the same k > 1 updates: the user steps per epoch
 _UNFED = 1000  # progress with an active plateau and never a metric before we say so
+_DISTRIBUTED = dist.is_available()  # False: no process group can ever be initialised in this build
 
 ScheduleSpec = Schedule | Sequence[Schedule]
 
@@ -98,9 +99,10 @@ class _Values:
 
     def functions(self) -> list[Any]:
         """Each schedule's scalar function (:meth:`lrkit.Schedule.math_function`): the clock and token paths."""
-        if self._functions is None:
-            self._functions = [s.math_function() for s in self.schedules]
-        return self._functions
+        functions = self._functions
+        if functions is None:
+            functions = self._functions = [s.math_function() for s in self.schedules]
+        return functions
 
     def fill(self, k: int) -> Any:
         t = np.arange(k << self.shift, (k + 1) << self.shift, dtype=np.float64)
@@ -290,6 +292,9 @@ class Scheduler(LRScheduler):
         self._fed = False  # a metric has reached the plateau(s)
         self._lo = self._hi = 0  # progress [lo, hi) may take the fast path of step() (see _arm)
         self._first: tuple[dict[str, Any], str] = ({}, "")
+        self._flat: Any = None  # the armed block's values (see _arm), its index mask and write plan
+        self._mask = 0
+        self._armed: list[tuple[dict[str, Any], str, int, float]] = []
         self._last: Any = None  # the float last written into the first plain target (foreign writes)
         self._active = [(j, Controller(s)) for j, s in enumerate(self._schedules) if _reactive(s)]
         self._cache = _Values(list(self._schedules), self._upe)
@@ -307,7 +312,7 @@ class Scheduler(LRScheduler):
         if self._positions is not None:
             ends = [e - position + anchor for e, (anchor, position) in zip(ends, self._positions)]
         self._ends = ends
-        end = min(ends)
+        self._first_end = end = min(ends)
         self._end = end * self._upe if (self._upe is not None and math.isfinite(end)) else end
 
     def _attach(self) -> None:
@@ -416,15 +421,21 @@ class Scheduler(LRScheduler):
             eager = _EAGER[0] if _EAGER else _eager_step()
             return eager(self, metric, tokens, samples)  # type: ignore[no-any-return]
         n = self._count[0]
-        if self._lo <= n < self._hi and metric is None and self.optimizer.param_groups is self._groups:
+        if (
+            self._lo <= n < self._hi
+            and metric is None
+            and tokens is None
+            and samples is None
+            and self.optimizer.param_groups is self._groups
+        ):
             # the fast path (armed by _arm): same block, same groups, nothing to check or warn about
-            first, key = self._first
-            if first[key] is self._last:
+            first, name = self._first
+            if first[name] is self._last:
                 if n != self._n:
-                    table, i = self._cache.table, n & self._cache.mask
-                    for group, key, j, factor in self._plain:
-                        group[key] = factor * table.item(j, i)
-                    self._last = first[self._first[1]]
+                    values, i = self._flat, n & self._mask
+                    for group, key, row, factor in self._armed:
+                        group[key] = factor * values[row + i]
+                    self._last = first[name]
                     self._n = n
                 return None
         self._hi = 0  # disarmed until the general path below arms it again
@@ -440,7 +451,8 @@ class Scheduler(LRScheduler):
                 self._check_epochs(n)
         else:
             n = self._n + 1
-        self._check_foreign_write()
+        if self._plain and self._plain[0][0][self._plain[0][1]] is not self._last:
+            self._check_foreign_write()
         if metric is not None:
             self._observe(metric)
         elif self._active and not self._fed and n >= _UNFED:
@@ -450,7 +462,7 @@ class Scheduler(LRScheduler):
             self._warn_all_zero()
         if self.optimizer.param_groups is not self._groups or len(self._groups) != self._ngroups:
             self._adopt_groups()
-        self._write(self._values(n))
+        self._write(self._clock_values() if self._clock is not None else self._values(n))
         if self._by_update and self._clock is None:
             self._arm(n)
         return None
@@ -468,6 +480,10 @@ class Scheduler(LRScheduler):
         if self._active and not self._fed:
             hi = min(hi, _UNFED)
         self._first = (self._plain[0][0], self._plain[0][1])
+        # this block's values as Python floats without a numpy call: a flat view, schedule j's from j << shift
+        cache = self._cache
+        self._flat, self._mask = memoryview(cache.table.reshape(-1)), cache.mask
+        self._armed = [(group, key, j << cache.shift, factor) for group, key, j, factor in self._plain]
         self._lo, self._hi = lo, hi
 
     def _step_units(self, metric: Any, tokens: Any, samples: Any) -> None:
@@ -509,16 +525,18 @@ class Scheduler(LRScheduler):
             positions = self._positions or [(0.0, 0.0)] * len(self._cache.schedules)
             return [f(_moved(float(n), at)) for f, at in zip(self._cache.functions(), positions)]
         if self._clock is not None:
-            progress = self._clock_progress()
-            if not self._warned_end:
-                for p, end in zip(progress, self._ends):
-                    if p > end:
-                        self._warn_end(max(progress))
-                        break
-            return [f(p) for f, p in zip(self._cache.functions(), progress)]
+            return self._clock_values()
         if n > self._end and not self._warned_end:
             self._warn_end(n)
         return self._cache.at(n)
+
+    def _clock_values(self) -> list[float]:
+        """Each distinct schedule's value now, with a clock (``math``, per step)."""
+        progress = self._clock_progress()
+        if not self._warned_end and max(progress) > self._first_end:  # some schedule may be past its end
+            if any(p > end for p, end in zip(progress, self._ends)):
+                self._warn_end(max(progress))
+        return [f(p) for f, p in zip(self._cache.functions(), progress)]
 
     def _write(self, values: list[float]) -> None:
         for group, key, j, factor in self._plain:
@@ -594,11 +612,13 @@ class Scheduler(LRScheduler):
 
     def _clock_progress(self) -> list[float]:
         """Each schedule's progress at this instant: the seconds are agreed across ranks once."""
-        seconds = float(self._clock.elapsed())
-        if dist.is_available() and dist.is_initialized():
-            seconds = agree_elapsed(seconds, getattr(self._clock, "agree", "rank0"))
-        updates = self._progress(self._n)
-        return [float(self._clock.progress(s, updates=updates, elapsed=seconds)) for s in self._schedules]
+        clock = self._clock
+        seconds = float(clock.elapsed())
+        if _DISTRIBUTED and dist.is_initialized():
+            seconds = agree_elapsed(seconds, getattr(clock, "agree", "rank0"))
+        updates = self._n / self._upe if self._upe is not None else float(self._n)
+        progress = clock.progress
+        return [progress(s, updates, seconds) for s in self._schedules]
 
     def _observe(self, metric: Any, at: float | None = None) -> None:
         if not self._active:
