@@ -65,6 +65,8 @@ def test_random_compositions_bitwise(sched):
         lk.piecewise_linear([0, 10, 20], [0.0, 1.0, 0.5]) * lk.multistep([5, 15], factor=0.5),
         lk.clamp(lk.exponential(0.5, every=10, staircase=True), low=0.01),
         lk.constant(1) * lk.plateau(patience=3),
+        lk.piecewise_constant([5000], [1, 0.1]),  # an int value: the compiled function converts, as MATH's callers do
+        lk.piecewise_linear([0, 10, 20], [0, 1, 0]),
     ],
     ids=repr,
 )

@@ -174,8 +174,9 @@ class _Program:
         self.constants[name] = value
         return name
 
-    def build(self, result: Any) -> Callable[[float], float]:
-        self.line(f"return {self.operand(result)}")
+    def build(self, result: Any, coerce: bool = False) -> Callable[[float], float]:
+        returned = self.operand(result)
+        self.line(f"return float({returned})" if coerce else f"return {returned}")
         text = f"def {self.name}(t):\n" + "\n".join(_live(self.lines)) + "\n"
         scope: dict[str, Any] = {"_floor": math.floor, "_bisect": bisect.bisect_right, **self.constants}
         exec(compile(text, f"<lrkit {self.name}>", "exec"), scope)  # our own generated code, from our own closed forms
@@ -274,13 +275,25 @@ class _Tracing(Namespace):
     def lookup(self, t: Any, edges: Sequence[float], values: Sequence[float]) -> Any:
         if self._plain(t):
             return MATH.lookup(t, edges, values)
-        return self._emit("{}[_bisect({}, {})]", values, edges, t)
+        return self._emit("{}[_bisect({}, {})]", _floats(values), edges, t)
 
     def interp(self, t: Any, xs: Sequence[float], ys: Sequence[float]) -> Any:
         if self._plain(t):
             return MATH.interp(t, xs, ys)
-        self.program.constants["_interp"] = MATH.interp
-        return self._emit("_interp({}, {}, {})", t, xs, ys)
+        # MATH.interp's very operations, inline: the segment by bisection, then one linear formula
+        program = self.program
+        i = self._emit("_bisect({}, {})", xs, t).name
+        x, y, u = program.operand(xs), program.operand(_floats(ys)), program.operand(t)
+        program.count += 1
+        out = f"v{program.count}"
+        program.line(f"if {i} == 0:")
+        program.line(f"    {out} = {y}[0]")
+        program.line(f"elif {i} == {len(xs)}:")
+        program.line(f"    {out} = {y}[-1]")
+        program.line("else:")
+        y0, y1, x0, x1 = f"{y}[{i} - 1]", f"{y}[{i}]", f"{x}[{i} - 1]", f"{x}[{i}]"
+        program.line(f"    {out} = {y0} + ({y1} - {y0}) * ({u} - {x0}) / ({x1} - {x0})")
+        return _Symbol(program, out)
 
     def select(self, t: Any, starts: Sequence[float], routes: Sequence[Any]) -> Any:
         if self._plain(t):
@@ -304,10 +317,15 @@ class _Tracing(Namespace):
         return _Symbol(program, out)
 
 
-def _compile(closed_form: Callable[[Any, Namespace], Any], name: str) -> Callable[[float], float]:
+def _floats(values: Sequence[Any]) -> tuple[Any, ...]:
+    """Values as floats where they are exact ints (the same numbers; every result is then a float)."""
+    return tuple(float(v) if type(v) is int and abs(v) <= 2**53 else v for v in values)
+
+
+def _compile(closed_form: Callable[[Any, Namespace], Any], name: str, coerce: bool = False) -> Callable[[float], float]:
     program = _Program(name)
     tracing = _Tracing(program)
-    return program.build(closed_form(_Symbol(program, "t"), tracing))
+    return program.build(closed_form(_Symbol(program, "t"), tracing), coerce)
 
 
 def compile_math(schedule: Schedule) -> Callable[[float], float] | None:
@@ -315,11 +333,12 @@ def compile_math(schedule: Schedule) -> Callable[[float], float] | None:
     ``None`` if the closed form cannot be traced (the caller keeps the ``MATH`` path)."""
     if not all(node.traceable for node in schedule.walk()):
         return None
+    name = f"_{schedule.name or 'schedule'}"
     try:
-        function = _compile(schedule._at, f"_{schedule.name or 'schedule'}")
+        function = _compile(schedule._at, name)
+        if type(function(0.0)) is not float:  # values given as ints (piecewise_constant([5], [1, 0.1])): convert
+            function = _compile(schedule._at, name, coerce=True)
     except (Untraceable, RecursionError, SyntaxError, MemoryError):
-        return None
-    if type(function(0.0)) is not float:  # a closed form whose value is not a float: keep MATH (it converts)
         return None
     return function
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["NumpyForm", "Schedule"]
 
 _INF = float("inf")
+_HUGE = 1e308  # an int step below this converts to a finite float
 #: Scalar calls of one schedule through ``MATH`` before its closed form is compiled (:mod:`lrkit.compiled`):
 #: a compile costs 0.2-1 ms, a call saves about 1 us, and most schedules called once are never called again.
 COMPILE_AFTER = 64
@@ -94,10 +95,14 @@ class Schedule:
     def __call__(self, step: Any) -> Any:
         """The value at ``step``: a number (``float``), a numpy array, or a torch/jax/Keras tensor."""
         kind = type(step)
-        if kind is int or kind is float:
-            if not 0 <= step < _INF:  # also catches NaN
-                _bad_step(step)
-            return (self._scalar or self._warm_up())(step if kind is float else _as_float(step))
+        if kind is float:
+            if 0.0 <= step < _INF:  # also rejects NaN
+                return (self._scalar or self._warm_up())(step)
+            _bad_step(step)
+        if kind is int:
+            if 0 <= step < _HUGE:  # exact int/float comparison: float(step) cannot overflow
+                return (self._scalar or self._warm_up())(float(step))
+            return (self._scalar or self._warm_up())(_as_float(step) if step >= 0 else _bad_step(step))
         space = for_step(step)
         if space is not None:
             return self.evaluate(step, space)
@@ -341,7 +346,7 @@ def _as_float(step: Any) -> float:
         raise ValueError(f"step must be a finite number >= 0, got an integer of {len(str(step))} digits") from None
 
 
-def _bad_step(shown: Any) -> None:
+def _bad_step(shown: Any) -> Any:
     raise ValueError(
         f"step must be a finite number >= 0, got {shown!r}; "
         "schedules are defined from step 0 onwards (use shift() to start part-way)"

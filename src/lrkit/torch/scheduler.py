@@ -22,7 +22,7 @@ Semantics (decided once; see docs/torch.md):
 * **Past the end** of a finite schedule the final value is held and a warning is given once.
 
 Values at whole progress counts come from one place, :class:`_Values`: every distinct schedule is
-evaluated with numpy in blocks of 256 updates (64 beyond 16 distinct schedules) aligned to absolute
+evaluated with numpy in blocks of 256 updates (32 beyond 16 distinct schedules) aligned to absolute
 update numbers (block ``k`` covers ``[256 k, 256 (k+1))``), so ``step()`` is an index and a write,
 and a resumed run reads the very same block: values are bitwise those of an uninterrupted run and of
 ``schedule(np.arange(n))``. (A scalar ``math`` evaluation costs ~1-3 us per schedule, a refill ~20 us,
@@ -60,9 +60,9 @@ from lrkit.torch.distributed import agree_count, agree_elapsed, reduce_metric
 __all__ = ["Scheduler"]
 
 _WIDE = 8  # log2 of the block for up to _FEW schedules: a refill costs ~20 us, so 256 updates amortise it
-_SHIFT = 6  # log2 of the block for more schedules (memory: 64 floats each)
+_SHIFT = 5  # log2 of the block for more schedules (memory: 32 floats each)
 _FEW = 16
-BLOCK = 1 << _WIDE  #: updates per block of values computed at once (up to 16 distinct schedules; 64 beyond)
+BLOCK = 1 << _WIDE  #: updates per block of values computed at once (up to 16 distinct schedules; 32 beyond)
 _FORMAT = "lrkit.torch.Scheduler"
 _IDLE_WARNING = 100  # step() calls without any optimizer update before we say so
 _EPOCH_CALLS = 3  # step() calls that each saw the same k > 1 updates: the user steps per epoch
@@ -76,7 +76,7 @@ class _Values:
     """The values of every distinct schedule at whole progress counts: the one cache of the adapter.
 
     One numpy array of shape ``(schedules, W)`` holds block ``k`` (progress ``[W k, W (k+1))``; ``W`` is
-    256 for up to 16 schedules, else 64), each row ``schedule(np.arange(W k, W (k+1)))`` (divided by
+    256 for up to 16 schedules, else 32), each row ``schedule(np.arange(W k, W (k+1)))`` (divided by
     ``updates_per_epoch`` if given).
     Blocks are aligned to absolute progress, so a resumed run reads bitwise the same values.
     """
@@ -91,7 +91,7 @@ class _Values:
         self.positions = positions  # per schedule (anchor, position) after a horizon change, else None
         self.block = -1
         self.table: Any = None
-        # 256 updates per block for a few schedules (a refill amortised to ~0.1 us), 64 for many (memory);
+        # 256 updates per block for a few schedules (a refill amortised to ~0.1 us), 32 for many (memory);
         # fixed by the number of schedules, so a resumed run fills the very same blocks
         self.shift = _WIDE if len(schedules) <= _FEW else _SHIFT
         self.mask = (1 << self.shift) - 1
@@ -108,12 +108,17 @@ class _Values:
         t = np.arange(k << self.shift, (k + 1) << self.shift, dtype=np.float64)
         if self.upe is not None:
             t = t / self.upe
+        table = self.table
+        if table is None:  # one array for the life of the adapter, refilled in place (no peak of two blocks)
+            table = self.table = np.empty((len(self.schedules), t.size), dtype=np.float64)
         if self.positions is None:
-            self.table = np.stack([s(t) for s in self.schedules])
+            for j, s in enumerate(self.schedules):
+                table[j] = s(t)
         else:  # after a horizon change: schedule j runs at (t - anchor) + position (lrkit.horizon)
-            self.table = np.stack([s(_moved(t, at)) for s, at in zip(self.schedules, self.positions)])
+            for j, (s, at) in enumerate(zip(self.schedules, self.positions)):
+                table[j] = s(_moved(t, at))
         self.block = k
-        return self.table
+        return table
 
     def at(self, n: int) -> list[float]:
         """Every schedule's value at progress ``n`` (refilling the block if needed)."""
@@ -294,7 +299,6 @@ class Scheduler(LRScheduler):
         self._first: tuple[dict[str, Any], str] = ({}, "")
         self._flat: Any = None  # the armed block's values (see _arm), its index mask and write plan
         self._mask = 0
-        self._armed: list[tuple[dict[str, Any], str, int, float]] = []
         self._last: Any = None  # the float last written into the first plain target (foreign writes)
         self._active = [(j, Controller(s)) for j, s in enumerate(self._schedules) if _reactive(s)]
         self._cache = _Values(list(self._schedules), self._upe)
@@ -391,7 +395,12 @@ class Scheduler(LRScheduler):
                 factor = 0.0 if base == 0.0 else base * scale if name in self._relative else scale
                 targets.append(Target(g, name, key, index, j, factor))
         self._targets = targets
-        self._plain = [(groups[t.group], t.key, t.schedule, t.factor) for t in targets if is_plain(groups[t.group], t)]
+        shift = self._cache.shift  # schedule j's values start at j << shift in the flat block (see _arm)
+        self._plain = [
+            (groups[t.group], t.key, t.schedule, t.factor, t.schedule << shift)
+            for t in targets
+            if is_plain(groups[t.group], t)
+        ]
         self._other = [(groups[t.group], t) for t in targets if not is_plain(groups[t.group], t)]
 
     # -- the update clock ------------------------------------------------------------------
@@ -433,7 +442,7 @@ class Scheduler(LRScheduler):
             if first[name] is self._last:
                 if n != self._n:
                     values, i = self._flat, n & self._mask
-                    for group, key, row, factor in self._armed:
+                    for group, key, _, factor, row in self._plain:
                         group[key] = factor * values[row + i]
                     self._last = first[name]
                     self._n = n
@@ -483,7 +492,6 @@ class Scheduler(LRScheduler):
         # this block's values as Python floats without a numpy call: a flat view, schedule j's from j << shift
         cache = self._cache
         self._flat, self._mask = memoryview(cache.table.reshape(-1)), cache.mask
-        self._armed = [(group, key, j << cache.shift, factor) for group, key, j, factor in self._plain]
         self._lo, self._hi = lo, hi
 
     def _step_units(self, metric: Any, tokens: Any, samples: Any) -> None:
@@ -539,7 +547,7 @@ class Scheduler(LRScheduler):
         return [f(p) for f, p in zip(self._cache.functions(), progress)]
 
     def _write(self, values: list[float]) -> None:
-        for group, key, j, factor in self._plain:
+        for group, key, j, factor, _ in self._plain:
             group[key] = factor * values[j]
         for group, target in self._other:
             write(group, target, target.factor * values[target.schedule])
