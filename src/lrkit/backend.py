@@ -202,6 +202,10 @@ class _Numpy(Namespace):
     maximum = staticmethod(np.maximum)
 
     @staticmethod
+    def clip(x: Any, low: float, high: float) -> Any:  # one pass instead of two (the same values)
+        return np.clip(x, low, high)
+
+    @staticmethod
     def full(t: Any, value: float) -> np.ndarray:
         return np.full(np.shape(t), value)
 

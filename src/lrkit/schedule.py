@@ -354,8 +354,9 @@ def _bad_step(shown: Any) -> Any:
 
 
 def _check_steps(t: np.ndarray) -> None:
-    ok = np.isfinite(t) & (t >= 0)
-    if not ok.all():
+    # two reductions, no temporaries: NaN fails the first comparison, inf the second
+    if t.size and not (t.min() >= 0.0 and t.max() < _INF):
+        ok = np.isfinite(t) & (t >= 0)
         _bad_step(t[~ok][0].item())
 
 

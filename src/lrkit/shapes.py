@@ -66,7 +66,7 @@ def ramp(t: Any, steps: float, start: float, end: float, shape: str, xp: Namespa
         else:  # "1-sqrt"
             h = 1.0 - xp.sqrt(p)
         value = (end - h * end) + start * h if end else start * h
-    return xp.minimum(xp.maximum(value, low), high)
+    return xp.clip(value, low, high)
 
 
 def _check_exp(who: str, start: float, end: float) -> None:
