@@ -21,7 +21,7 @@ Semantics (decided once; see docs/torch.md):
   ``load_state_dict(state, horizon="keep_step" | "same_fraction" | "wsd" | "branch")`` (:mod:`lrkit.horizon`).
 * **Past the end** of a finite schedule the final value is held and a warning is given once.
 
-Values at whole progress counts come from one place, :class:`_Values`: every distinct schedule is
+Values at whole progress counts come from one place, :class:`lrkit.torch._values.Values`: every distinct schedule is
 evaluated with numpy in blocks of 256 updates (32 beyond 16 distinct schedules) aligned to absolute
 update numbers (block ``k`` covers ``[256 k, 256 (k+1))``), so ``step()`` is an index and a write,
 and a resumed run reads the very same block: values are bitwise those of an uninterrupted run and of
@@ -46,7 +46,6 @@ import weakref
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch.optim import Optimizer
@@ -54,112 +53,18 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from lrkit.reactive import Controller, Plateau
 from lrkit.schedule import Schedule
+from lrkit.torch._checkpoint import Checkpointing
+from lrkit.torch._guards import EPOCH_CALLS, UNFED, CallGuards
 from lrkit.torch._targets import Target, is_plain, key_path, read, write
-from lrkit.torch.distributed import agree_count, agree_elapsed, reduce_metric
+from lrkit.torch._tokens import ACROSS, UNITS, TokenCounting
+from lrkit.torch._values import BLOCK, Values, moved
+from lrkit.torch.distributed import agree_elapsed, reduce_metric
 
-__all__ = ["Scheduler"]
+__all__ = ["BLOCK", "Scheduler"]
 
-_WIDE = 8  # log2 of the block for up to _FEW schedules: a refill costs ~20 us, so 256 updates amortise it
-_SHIFT = 5  # log2 of the block for more schedules (memory: 32 floats each)
-_FEW = 16
-BLOCK = 1 << _WIDE  #: updates per block of values computed at once (up to 16 distinct schedules; 32 beyond)
-_FORMAT = "lrkit.torch.Scheduler"
-_IDLE_WARNING = 100  # step() calls without any optimizer update before we say so
-_EPOCH_CALLS = 3  # step() calls that each saw the same k > 1 updates: the user steps per epoch
-_UNFED = 1000  # progress with an active plateau and never a metric before we say so
 _DISTRIBUTED = dist.is_available()  # False: no process group can ever be initialised in this build
 
 ScheduleSpec = Schedule | Sequence[Schedule]
-
-
-class _Values:
-    """The values of every distinct schedule at whole progress counts: the one cache of the adapter.
-
-    One numpy array of shape ``(schedules, W)`` holds block ``k`` (progress ``[W k, W (k+1))``; ``W`` is
-    256 for up to 16 schedules, else 32), each row ``schedule(np.arange(W k, W (k+1)))`` (divided by
-    ``updates_per_epoch`` if given).
-    Blocks are aligned to absolute progress, so a resumed run reads bitwise the same values.
-    """
-
-    __slots__ = ("_functions", "block", "mask", "positions", "schedules", "shift", "table", "upe")
-
-    def __init__(
-        self, schedules: list[Schedule], upe: float | None, positions: list[tuple[float, float]] | None = None
-    ):
-        self.schedules = schedules  # the pure (resolved) schedule of each index; replaced on a reduction
-        self.upe = upe
-        self.positions = positions  # per schedule (anchor, position) after a horizon change, else None
-        self.block = -1
-        self.table: Any = None
-        # 256 updates per block for a few schedules (a refill amortised to ~0.1 us), 32 for many (memory);
-        # fixed by the number of schedules, so a resumed run fills the very same blocks
-        self.shift = _WIDE if len(schedules) <= _FEW else _SHIFT
-        self.mask = (1 << self.shift) - 1
-        self._functions: list[Any] | None = None
-
-    def functions(self) -> list[Any]:
-        """Each schedule's scalar function (:meth:`lrkit.Schedule.math_function`): the clock and token paths."""
-        functions = self._functions
-        if functions is None:
-            functions = self._functions = [s.math_function() for s in self.schedules]
-        return functions
-
-    def fill(self, k: int) -> Any:
-        t = np.arange(k << self.shift, (k + 1) << self.shift, dtype=np.float64)
-        if self.upe is not None:
-            t = t / self.upe
-        table = self.table
-        if table is None:  # one array for the life of the adapter, refilled in place (no peak of two blocks)
-            table = self.table = np.empty((len(self.schedules), t.size), dtype=np.float64)
-        if self.positions is None:
-            for j, s in enumerate(self.schedules):
-                table[j] = s(t)
-        else:  # after a horizon change: schedule j runs at (t - anchor) + position (lrkit.horizon)
-            for j, (s, at) in enumerate(zip(self.schedules, self.positions)):
-                table[j] = s(_moved(t, at))
-        self.block = k
-        return table
-
-    def at(self, n: int) -> list[float]:
-        """Every schedule's value at progress ``n`` (refilling the block if needed)."""
-        table = self.table if n >> self.shift == self.block else self.fill(n >> self.shift)
-        return table[:, n & self.mask].tolist()  # type: ignore[no-any-return]
-
-    def replace(self, j: int, schedule: Schedule) -> None:
-        self.schedules[j] = schedule
-        self.block = -1
-        self._functions = None
-
-
-def _moved(t: Any, at: tuple[float, float]) -> Any:
-    """Progress ``t`` mapped onto a schedule moved by a horizon change: ``(t - anchor) + position``, >= 0."""
-    anchor, position = at
-    if anchor == 0 and position == 0:
-        return t
-    if isinstance(t, np.ndarray):
-        return np.maximum((t - anchor) + position, 0.0)
-    return max((t - anchor) + position, 0.0)
-
-
-_UNITS = ("tokens", "samples")
-_ACROSS = ("sum", "rank0")
-
-
-def _count(who: str, value: Any) -> int:
-    """A token/sample count: an integer >= 0 (Python, numpy, or a 0-d integer tensor)."""
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1 or value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
-            raise ValueError(f"{who} must be an integer count (a 0-d integer tensor), got {value!r}")
-        value = int(value.item())
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise ValueError(f"{who} must be an integer count >= 0, got {value!r}")
-    value = int(value)
-    if value < 0:
-        raise ValueError(f"{who} must be >= 0, got {value!r}; a count of tokens or samples fed never goes back")
-    return value
 
 
 def _step(scheduler: Scheduler, metric: float | None, tokens: Any = None, samples: Any = None) -> None:
@@ -176,7 +81,7 @@ def _eager_step() -> Any:
     return _EAGER[0]
 
 
-class Scheduler(LRScheduler):
+class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
     """A ``torch.optim.lr_scheduler.LRScheduler`` whose values come from lrkit schedules.
 
     Args:
@@ -229,11 +134,11 @@ class Scheduler(LRScheduler):
                 "pass the inner optimizer, not a Lightning/Accelerate wrapper"
             )
         self.optimizer = optimizer
-        if advance not in ("update", "call", *_UNITS):
+        if advance not in ("update", "call", *UNITS):
             raise ValueError(f"Scheduler: advance must be 'update', 'call', 'tokens' or 'samples', got {advance!r}")
-        if across not in _ACROSS:
+        if across not in ACROSS:
             raise ValueError(f"Scheduler: across must be 'sum' or 'rank0', got {across!r}")
-        if advance in _UNITS and clock is not None:
+        if advance in UNITS and clock is not None:
             raise ValueError(
                 f"Scheduler: advance={advance!r} and clock= are two measures of progress; give one "
                 "(a schedule in tokens, or a WallClock)"
@@ -251,7 +156,7 @@ class Scheduler(LRScheduler):
             updates_per_epoch = float(updates_per_epoch)
         self._advance = advance
         self._by_update = advance == "update"
-        self._unit: str | None = advance if advance in _UNITS else None
+        self._unit: str | None = advance if advance in UNITS else None
         self._across = across
         self._upe = updates_per_epoch
         self._clock = clock
@@ -301,7 +206,7 @@ class Scheduler(LRScheduler):
         self._mask = 0
         self._last: Any = None  # the float last written into the first plain target (foreign writes)
         self._active = [(j, Controller(s)) for j, s in enumerate(self._schedules) if _reactive(s)]
-        self._cache = _Values(list(self._schedules), self._upe)
+        self._cache = Values(list(self._schedules), self._upe)
         self._set_ends()
         self._adopt_groups()
         self._write(self._values(0))
@@ -456,7 +361,7 @@ class Scheduler(LRScheduler):
                 if n == 0:
                     self._idle_call()
                 return
-            if self._calls[0] < _EPOCH_CALLS:
+            if self._calls[0] < EPOCH_CALLS:
                 self._check_epochs(n)
         else:
             n = self._n + 1
@@ -464,7 +369,7 @@ class Scheduler(LRScheduler):
             self._check_foreign_write()
         if metric is not None:
             self._observe(metric)
-        elif self._active and not self._fed and n >= _UNFED:
+        elif self._active and not self._fed and n >= UNFED:
             self._warn_unfed(n)
         self._n = n
         if self._zero_check:
@@ -480,50 +385,19 @@ class Scheduler(LRScheduler):
         """Let the next updates of this block take the fast path at the top of :meth:`step`, when nothing
         else can happen there: no epoch check, all-zero check or unfed-plateau warning pending, no
         end warning due in the block, every target a plain number in a group dict."""
-        if self._other or not self._plain or self._calls[0] < _EPOCH_CALLS or self._zero_check or self._clock:
+        if self._other or not self._plain or self._calls[0] < EPOCH_CALLS or self._zero_check or self._clock:
             return
         lo = n & ~self._cache.mask
         hi = lo + self._cache.mask + 1
         if not self._warned_end and math.isfinite(self._end):
             hi = min(hi, math.floor(self._end) + 1)  # the first update past the end takes the general path
         if self._active and not self._fed:
-            hi = min(hi, _UNFED)
+            hi = min(hi, UNFED)
         self._first = (self._plain[0][0], self._plain[0][1])
         # this block's values as Python floats without a numpy call: a flat view, schedule j's from j << shift
         cache = self._cache
         self._flat, self._mask = memoryview(cache.table.reshape(-1)), cache.mask
         self._lo, self._hi = lo, hi
-
-    def _step_units(self, metric: Any, tokens: Any, samples: Any) -> None:
-        """``step()`` with ``advance="tokens"``/``"samples"``: add the agreed count, write the values at the total."""
-        unit = self._unit
-        given = {"tokens": tokens, "samples": samples}
-        if unit is None:
-            name = "tokens" if tokens is not None else "samples"
-            raise ValueError(
-                f"Scheduler.step({name}=...): this Scheduler counts {self._advance}s; build it with "
-                f"Scheduler(..., advance={name!r}) to drive the schedule by the {name} fed"
-            )
-        other = "samples" if unit == "tokens" else "tokens"
-        if given[other] is not None:
-            raise ValueError(
-                f"Scheduler.step({other}=...): this Scheduler counts {unit} (advance={unit!r}); pass {unit}=n"
-            )
-        if given[unit] is None:
-            raise ValueError(
-                f"Scheduler.step(): with advance={unit!r} pass the {unit} this update consumed, step({unit}=n)"
-            )
-        local = _count(f"Scheduler.step({unit}=...)", given[unit])
-        n = self._n + agree_count(local, self._across)
-        self._check_foreign_write()
-        if metric is not None:
-            self._observe(metric, at=float(n))
-        self._n = n
-        if self._zero_check:
-            self._warn_all_zero()
-        if self.optimizer.param_groups is not self._groups or len(self._groups) != self._ngroups:
-            self._adopt_groups()
-        self._write(self._values(n))
 
     def _values(self, n: int) -> list[float]:
         """Each distinct schedule's value at progress ``n`` (tables), or now (a clock: ``math``, per step)."""
@@ -531,7 +405,7 @@ class Scheduler(LRScheduler):
             if n > self._end and not self._warned_end:
                 self._warn_end(n, stacklevel=5)  # step -> _step_units -> _values -> here
             positions = self._positions or [(0.0, 0.0)] * len(self._cache.schedules)
-            return [f(_moved(float(n), at)) for f, at in zip(self._cache.functions(), positions)]
+            return [f(moved(float(n), at)) for f, at in zip(self._cache.functions(), positions)]
         if self._clock is not None:
             return self._clock_values()
         if n > self._end and not self._warned_end:
@@ -553,67 +427,6 @@ class Scheduler(LRScheduler):
             write(group, target, target.factor * values[target.schedule])
         if self._plain:
             self._last = self._plain[0][0][self._plain[0][1]]
-
-    def _check_foreign_write(self) -> None:
-        if self._plain:
-            group, key = self._plain[0][0], self._plain[0][1]
-            found = group[key]
-            if found is not self._last and found != self._last:
-                self._foreign_write(found)
-
-    def _foreign_write(self, found: Any) -> None:
-        """Someone else wrote the value since our last step (another scheduler, or user code): say so, loudly."""
-        group = next(t for t in self._targets if self._groups[t.group] is self._plain[0][0])
-        raise RuntimeError(
-            f"Scheduler: param group {group.group}'s {group.name!r} was changed outside lrkit since the last "
-            f"step (it is now {found!r}, lrkit wrote {self._last!r}). Another scheduler (torch's ChainedScheduler or "
-            "SequentialLR, a second LRScheduler on this optimizer) or your code writes it, and lrkit would silently "
-            "drop that change. Compose the schedules in lrkit instead (a * b, a >> b) and drive the optimizer with "
-            "one Scheduler; to change the base learning rate mid-run, build a new Scheduler"
-        )
-
-    def _warn_unfed(self, n: int) -> None:
-        self._fed = True  # warn once
-        warnings.warn(
-            f"Scheduler: the schedule has a plateau(...) but no metric reached it in {n} steps, so it never "
-            "reduces. Pass the metric: sched.step(metric=val_loss). Lightning: return {'scheduler': sched, "
-            "'interval': 'epoch', 'monitor': 'val_loss', 'reduce_on_plateau': True} from configure_optimizers; "
-            "Hugging Face Trainer: add lrkit.torch.hf.PlateauCallback(sched) to callbacks",
-            UserWarning,
-            stacklevel=3,
-        )
-
-    def _check_epochs(self, n: int) -> None:
-        """Warn once when every call sees the same k > 1 new updates: the loop most likely steps per epoch."""
-        calls, last, per = self._calls
-        delta = n - last
-        if calls and delta != per:
-            self._calls = (_EPOCH_CALLS, n, 0)  # not regular: stop checking
-            return
-        self._calls = (calls + 1, n, delta)
-        if calls + 1 == _EPOCH_CALLS and delta > 1:
-            warnings.warn(
-                f"Scheduler: step() was called once every {delta} optimizer updates; lrkit counts updates, so "
-                f"each call moves the schedule {delta} steps. If you step once per epoch, build "
-                "Scheduler(..., advance='call') (schedule in epochs) or write the schedule in updates and call "
-                "step() after every optimizer.step()",
-                UserWarning,
-                stacklevel=3,
-            )
-
-    def _warn_all_zero(self) -> None:
-        # checked at the first step, not at construction: a resume may build the Scheduler on an optimizer
-        # whose loaded lr is 0 (start of a warmup) and then restore the bases with load_state_dict
-        self._zero_check = False
-        for name, bases in self._base.items():
-            if all(b == 0.0 for b in bases):
-                warnings.warn(
-                    f"Scheduler: every param group had {name}=0 when the Scheduler was built, so every group is "
-                    f"frozen and the {name} schedule does nothing; create the optimizer with a nonzero {name} "
-                    f"(e.g. {name}=1.0 with relative=() for absolute values)",
-                    UserWarning,
-                    stacklevel=3,
-                )
 
     def _progress(self, n: float) -> float:
         return n / self._upe if self._upe is not None else float(n)
@@ -648,32 +461,6 @@ class Scheduler(LRScheduler):
         for j, controller in self._active:
             if controller.observe(value, at if where is None else where[j]):
                 self._cache.replace(j, controller.resolve())
-
-    def _idle_call(self) -> None:
-        self._idle += 1
-        if self._idle == _IDLE_WARNING:
-            warnings.warn(
-                f"Scheduler: {_IDLE_WARNING} step() calls and no optimizer update observed; the schedule only "
-                "advances on real updates (optimizer.step() that ran). If your optimizer's step bypasses torch's "
-                "step hooks, use Scheduler(..., advance='call')",
-                UserWarning,
-                stacklevel=3,
-            )
-
-    def _warn_end(self, where: float, stacklevel: int = 4) -> None:
-        self._warned_end = True
-        scale = self._upe if (self._upe is not None and self._clock is None) else 1.0
-        ends = [
-            f"{s!r} (length {s.length:g})"
-            for s, end in zip(self._schedules, self._ends)
-            if s.length and where > end * scale  # ``end``: where it ends in progress, moved by a horizon change
-        ]
-        warnings.warn(
-            f"Scheduler: progress {where:g} is past the end of {', '.join(ends)}; holding the final value. "
-            "Lengthen the schedule to train longer (this warning is given once)",
-            UserWarning,
-            stacklevel=stacklevel,
-        )
 
     # -- reading -------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -741,177 +528,13 @@ class Scheduler(LRScheduler):
             raise ValueError(f"Scheduler.value_at: update must be a number >= 0, got {update!r}")
         positions = self._positions or [(0.0, 0.0)] * len(self._cache.schedules)
         if self._unit is not None:
-            values = [f(_moved(float(update), at)) for f, at in zip(self._cache.functions(), positions)]
+            values = [f(moved(float(update), at)) for f, at in zip(self._cache.functions(), positions)]
         elif self._clock is None and float(update).is_integer():
-            values = _Values(list(self._cache.schedules), self._upe, self._positions).at(int(update))
+            values = Values(list(self._cache.schedules), self._upe, self._positions).at(int(update))
         else:
-            values = [float(s(_moved(float(update), at))) for s, at in zip(self._cache.schedules, positions)]
+            values = [float(s(moved(float(update), at))) for s, at in zip(self._cache.schedules, positions)]
         return [t.factor * values[t.schedule] for t in self._targets if t.name == key]
-
-    # -- resume ----------------------------------------------------------------------------------
-    def _identity(self) -> dict[str, Any]:
-        return {
-            "schedules": [s.to_config() for s in self._schedules],
-            "assign": {k: v if isinstance(v, int) else list(v) for k, v in self._assign.items()},
-            "relative": sorted(self._relative),
-            "lr_scale": self._lr_scale,
-            "advance": self._advance,
-            "updates_per_epoch": self._upe,
-        }
-
-    def state_dict(self) -> dict[str, Any]:
-        """A small, JSON-safe dict: progress, schedules (their configs: the identity), bases, reactive/clock state."""
-        state: dict[str, Any] = {"format": _FORMAT, "version": 1}
-        state.update(self._identity())
-        state["updates"] = self._count[0] if self._by_update else self._n
-        state["base"] = {k: list(v) for k, v in self._base.items()}
-        state["warned_end"] = self._warned_end
-        live = dict(self._active)
-        state["controllers"] = [live[j].state_dict() if j in live else None for j in range(len(self._schedules))]
-        state["clock"] = None if self._clock is None else self._clock.state_dict()
-        if self._positions is not None:  # moved by a horizon change: (anchor, position) per schedule
-            state["positions"] = [[a, q] for a, q in self._positions]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any], horizon: Any = None) -> None:
-        """Restore a :meth:`state_dict` and write the values for the restored progress into the groups.
-
-        Raises ``ValueError`` if the state was saved for different settings, or for different
-        schedules unless ``horizon`` names the rule that continues the run on this Scheduler's
-        schedules (:mod:`lrkit.horizon`): a checkpoint at progress ``s`` standing at position ``p``
-        of a saved schedule continues at ``q = rule(old, new, p)``, and ``lr(t) = new(q + (t - s))``
-        at every later update ``t``:
-
-        * ``"keep_step"``: ``q = p`` (continue on the new schedule from the same step);
-        * ``"same_fraction"``: ``q = min(p, L_old) / L_old * L_new`` (the same fraction of the schedule);
-        * ``"wsd"``: ``q = p``, for two ``lrkit.wsd`` with the same warmup and ``p`` in both stable
-          phases (the stable phase kept, the cooldown at the new end);
-        * ``"branch"``: ``q = p``, for a ``cooldown``/``rewarm`` of the saved schedule branching at or after ``p``;
-        * or a function ``rule(old, new, position) -> position``.
-
-        The rule is applied to each schedule that changed (schedules are paired in order: the lr
-        schedule(s), then each ``hyper`` key's); a schedule that did not change keeps its position.
-        The resulting positions are part of the next :meth:`state_dict`, so a later resume with the
-        same (new) schedules needs no ``horizon``. A ``plateau`` or a wall clock cannot change horizon.
-        """
-        state = state_dict
-        if not isinstance(state, Mapping) or state.get("format") != _FORMAT:
-            raise ValueError(
-                "Scheduler.load_state_dict: not an lrkit Scheduler state (no format "
-                f"{_FORMAT!r}); was it saved by a torch scheduler?"
-            )
-        mine = self._identity()
-        changed = _jsonish(state.get("schedules")) != _jsonish(mine["schedules"])
-        if changed and horizon is None:
-            saved = [_describe(c) for c in state.get("schedules") or []]
-            raise ValueError(
-                f"Scheduler.load_state_dict: the state was saved for schedules {saved} but this Scheduler "
-                f"has {[repr(s) for s in self._schedules]}; build the Scheduler with the saved schedules, or "
-                "change the run's horizon explicitly with load_state_dict(state, horizon=RULE): "
-                "'keep_step' (continue on the new schedule from the same step), 'same_fraction' (at the same "
-                "fraction of the schedule), 'wsd' (keep the stable phase, cooldown at the new end) or 'branch' "
-                "(a cooldown/rewarm branched from the saved schedule); see lrkit.horizon"
-            )
-        for key, value in mine.items():
-            if key == "schedules":
-                continue
-            if _jsonish(state.get(key)) != _jsonish(value):
-                raise ValueError(
-                    f"Scheduler.load_state_dict: the state was saved with {key}={state.get(key)!r} "
-                    f"but this Scheduler has {key}={value!r}; build it with the saved settings"
-                )
-        base = state["base"]
-        if set(base) != set(self._base) or any(len(base[k]) != len(self.optimizer.param_groups) for k in base):
-            raise ValueError(
-                f"Scheduler.load_state_dict: the state has bases for {[len(v) for v in base.values()]} param groups "
-                f"but the optimizer has {len(self.optimizer.param_groups)}; load into an optimizer with the same groups"
-            )
-        positions = self._rehorizon(state, horizon) if changed else _saved_positions(state, len(self._schedules))
-        self._base = {k: [float(x) for x in v] for k, v in base.items()}
-        self._positions = positions
-        self._set_ends()
-        self._count[0] = int(state["updates"])
-        self._n = int(state["updates"])
-        self._calls = (_EPOCH_CALLS, self._n, 0)  # a resumed run was checked when it started
-        self._warned_end = bool(state.get("warned_end", False))
-        self._zero_check = True
-        saved_controllers = list(state.get("controllers") or [])
-        self._cache = _Values(list(self._schedules), self._upe, self._positions)
-        for j, c in self._active:
-            if j < len(saved_controllers) and saved_controllers[j] is not None:
-                c.load_state_dict(saved_controllers[j])
-            self._cache.replace(j, c.resolve())
-        if self._clock is not None and state.get("clock") is not None:
-            self._clock.load_state_dict(state["clock"])
-        self._fed = self._fed or any(state.calls for _, c in self._active for state in c.states)
-        self._adopt_groups()
-        self._write(self._values(self._n))
-
-    def _rehorizon(self, state: Mapping[str, Any], rule: Any) -> list[tuple[float, float]]:
-        """The (anchor, position) of each schedule after moving the saved run onto this one by ``rule``."""
-        from lrkit import horizon as rules
-        from lrkit.config import from_config
-
-        who = "Scheduler.load_state_dict(horizon=...)"
-        if self._active or any(c is not None for c in state.get("controllers") or []):
-            raise ValueError(
-                f"{who}: a schedule with a plateau(...) cannot change horizon (its reductions are tied to it)"
-            )
-        if self._clock is not None:
-            raise ValueError(
-                f"{who}: a wall clock drives progress by seconds; give the clock a new budget instead "
-                "(WallClock(budget=...) keeps the elapsed time on resume)"
-            )
-        try:
-            old = [from_config(c) for c in state["schedules"]]
-        except Exception as error:
-            raise ValueError(f"{who}: the saved schedules cannot be rebuilt ({error})") from None
-        if len(old) != len(self._schedules):
-            raise ValueError(
-                f"{who}: the state has {len(old)} distinct schedules and this Scheduler {len(self._schedules)}; "
-                "a horizon rule maps each saved schedule onto one new schedule, in order"
-            )
-        saved = _saved_positions(state, len(old)) or [(0.0, 0.0)] * len(old)
-        at = self._progress(int(state["updates"]))
-        out = []
-        for before, after, (anchor, position) in zip(old, self._schedules, saved):
-            if before == after:
-                out.append((anchor, position))
-                continue
-            here = max((at - anchor) + position, 0.0)  # where the run stands on the saved schedule
-            q = rules.resume(before, after, here, rule)
-            out.append((0.0, 0.0) if q == at else (at, q))  # q == s: the new schedule at the run's own step
-        return None if all(p == (0.0, 0.0) for p in out) else out  # type: ignore[return-value]
-
-
-def _saved_positions(state: Mapping[str, Any], n: int) -> list[tuple[float, float]] | None:
-    saved = state.get("positions")
-    if saved is None:
-        return None
-    if not isinstance(saved, (list, tuple)) or len(saved) != n or not all(
-        isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(x, (int, float)) for x in p) for p in saved
-    ):
-        raise ValueError(f"Scheduler.load_state_dict: malformed positions {saved!r}; pass what state_dict() returned")
-    return [(float(a), float(q)) for a, q in saved]
-
 
 def _reactive(schedule: Schedule) -> bool:
     return any(isinstance(node, Plateau) for node in schedule.walk())
 
-
-def _jsonish(value: Any) -> Any:
-    """Normalise tuples to lists and ints to floats-compatible values for comparison."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonish(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonish(v) for v in value]
-    return value
-
-
-def _describe(config: Any) -> str:
-    try:
-        from lrkit.config import from_config
-
-        return repr(from_config(config))
-    except Exception:
-        return repr(config)
