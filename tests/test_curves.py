@@ -142,6 +142,10 @@ def test_fit_with_noise_is_deterministic_and_reports_quality():
     runs = synthetic(TRUE_MOMENTUM, noise=0.003, seed=1)
     a, b = curves.fit(runs, MomentumLaw), curves.fit(runs, MomentumLaw)
     assert a.law == b.law
+    noisy = synthetic(TRUE_MPL, noise=0.003, seed=1)
+    staged = [curves.fit(noisy, MultiPowerLaw) for _ in range(2)]
+    assert staged[0].law == staged[1].law and staged[0].method == "staged" and a.method == "joint"
+    assert staged[0].to_dict()["fit"]["method"] == "staged"
     assert 0.99 < a.quality.min_r2 < 1.0
     expected = np.mean(np.concatenate([0.003 * np.sqrt(2 / np.pi) / r.losses for r in runs]))  # E|noise| / loss
     assert a.quality.mean_error == pytest.approx(expected, rel=0.2)

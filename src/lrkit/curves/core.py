@@ -215,6 +215,8 @@ class Fit:
     evaluations: int
     converged: bool
     problems: tuple[str, ...] = ()
+    #: how it was fitted: "staged" (the law's :meth:`Law.stages`) or "joint" (every parameter at once)
+    method: str = "joint"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict: the law and the fit's quality."""
@@ -222,6 +224,7 @@ class Fit:
             **self.law.to_dict(),
             "fit": {
                 "runs": [r.name for r in self.runs],
+                "method": self.method,
                 "seconds": self.seconds,
                 "evaluations": self.evaluations,
                 "converged": self.converged,
@@ -423,6 +426,7 @@ def fit(
         evaluations=evaluations,
         converged=bool(best.success),
         problems=tuple(problems),
+        method="staged" if len(stages) > 1 else "joint",
     )
 
 
