@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import warnings
 from pathlib import Path
 
@@ -99,7 +101,7 @@ def test_laws_are_immutable_values():
 # -- fitting synthetic curves --------------------------------------------------------------------------------
 @pytest.mark.parametrize("truth", [TRUE_MPL, TRUE_MOMENTUM])
 def test_fit_recovers_known_parameters(truth):
-    result = curves.fit(synthetic(truth), type(truth))
+    result = curves.fit(synthetic(truth), type(truth), method="joint")
     assert result.converged and not result.problems
     if isinstance(truth, MomentumLaw):
         np.testing.assert_allclose(result.law.vector(), truth.vector(), rtol=1e-4)
@@ -109,10 +111,41 @@ def test_fit_recovers_known_parameters(truth):
     np.testing.assert_allclose(result.law.predict(other, STEPS), truth.predict(other, STEPS), rtol=2e-4)
 
 
+def test_staged_fit_of_a_noiseless_curve_is_close_not_exact():
+    # the paper's two steps hold L0, A, alpha, B at their realised-drop values (G = 1) while fitting C, beta,
+    # gamma: on a curve of the law itself that is an approximation (measured: 0.10% worst on this schedule)
+    result = curves.fit(synthetic(TRUE_MPL), MultiPowerLaw)
+    assert result.converged and not result.problems
+    other = (W >> lk.constant(1.0, 2800) >> lk.linear(1000, 1.0, 0.05)) * 3e-4
+    np.testing.assert_allclose(result.law.predict(other, STEPS), TRUE_MPL.predict(other, STEPS), rtol=2e-3)
+    assert not np.allclose(result.law.predict(other, STEPS), TRUE_MPL.predict(other, STEPS), rtol=2e-4)
+    np.testing.assert_allclose(result.law.vector()[:3], TRUE_MPL.vector()[:3], rtol=2e-2)
+
+
+def test_realised_drop_limit_is_the_instant_law():
+    # C = inf: G = 1, so L(t) = L0 + A S1^-alpha - B (eta_0 - eta_{t-1}), warmup included (eta_0 = 0 here)
+    law = dataclasses.replace(TRUE_MPL, C=math.inf)
+    sched = SCHEDULES["drop"] * 3e-4
+    lrs = sched(np.arange(4000))
+    expected = 3.0 + 0.5 * np.cumsum(lrs)[STEPS - 1] ** -0.5 - 400.0 * (lrs[0] - lrs[STEPS - 1])
+    np.testing.assert_allclose(law.predict(sched, STEPS), expected, rtol=1e-12)
+    # the limit of a large C
+    np.testing.assert_allclose(dataclasses.replace(TRUE_MPL, C=1e12).predict(sched, STEPS), expected, rtol=1e-5)
+
+
+def test_fit_rejects_an_unknown_method():
+    with pytest.raises(ValueError, match="method"):
+        curves.fit(synthetic(TRUE_MOMENTUM), MomentumLaw, method="adam")
+
+
 def test_fit_with_noise_is_deterministic_and_reports_quality():
     runs = synthetic(TRUE_MOMENTUM, noise=0.003, seed=1)
     a, b = curves.fit(runs, MomentumLaw), curves.fit(runs, MomentumLaw)
     assert a.law == b.law
+    noisy = synthetic(TRUE_MPL, noise=0.003, seed=1)
+    staged = [curves.fit(noisy, MultiPowerLaw) for _ in range(2)]
+    assert staged[0].law == staged[1].law and staged[0].method == "staged" and a.method == "joint"
+    assert staged[0].to_dict()["fit"]["method"] == "staged"
     assert 0.99 < a.quality.min_r2 < 1.0
     expected = np.mean(np.concatenate([0.003 * np.sqrt(2 / np.pi) / r.losses for r in runs]))  # E|noise| / loss
     assert a.quality.mean_error == pytest.approx(expected, rel=0.2)
@@ -182,18 +215,42 @@ def protocol():
     return run
 
 
+#: the data README's figures for the published parameters (mean of the six runs' mean errors)
+PUBLISHED_RUN_MEAN = {None: 0.00110, "100M": 0.00142}
+
+
 @pytest.mark.parametrize("size", _size_list())
 def test_paper_protocol_multi_power(protocol, size):
     result, predicted = protocol(size, MultiPowerLaw)
     assert result.seconds < 60
     assert predicted.worst_error <= 0.012
-    # measured (all points): 0.188% (25M), 0.208% (100M); the published parameters give 0.122% / 0.172%
-    assert predicted.mean_error < 0.0025
-    # measured R^2 >= 0.994 on every predicted run except cosine_72000 (0.989 / 0.990: extrapolating 3x)
-    assert all(r.r2 >= 0.99 for r in predicted.runs if r.name != "cosine_72000")
-    assert predicted.min_r2 >= 0.98
-    by_truth = [r.name for r in sorted(predicted.runs, key=lambda r: r.final_loss)]
-    assert [r.name for r in sorted(predicted.runs, key=lambda r: r.predicted_final)] == by_truth
+    # measured, mean of the run means: 0.115% (25M), 0.140% (100M); the published parameters give 0.110% / 0.142%.
+    # The joint 7-parameter optimum (the default before the paper's two steps) gave 0.134% / 0.164%.
+    assert predicted.run_mean_error < PUBLISHED_RUN_MEAN[size] + 0.0001
+    assert predicted.mean_error < 0.0019  # all points pooled: 0.133% / 0.179% (published: 0.122% / 0.172%)
+    assert predicted.min_r2 >= 0.995  # measured 0.9961 / 0.9953 (the joint optimum: 0.989 / 0.990)
+    # finals: right on 25M; on 100M two pairs swap, whose measured finals differ by 0.34% and 0.16%
+    # (the published parameters swap the second pair too): no swapped pair differs by more than 0.4%
+    by_truth = sorted(predicted.runs, key=lambda r: r.final_loss)
+    by_prediction = sorted(predicted.runs, key=lambda r: r.predicted_final)
+    if size is None:
+        assert [r.name for r in by_prediction] == [r.name for r in by_truth]
+    for i, a in enumerate(by_truth):
+        for b in by_truth[i + 1 :]:
+            if a.predicted_final > b.predicted_final:
+                assert (b.final_loss - a.final_loss) / a.final_loss < 0.004, (a.name, b.name)
+
+
+@pytest.mark.parametrize("size", _size_list())
+def test_paper_protocol_joint_optimum_extrapolates_worse(size):
+    # the joint optimum fits the three runs more closely than the paper's two steps, and predicts the six worse
+    runs = curves.paper_runs(None if size is None else SHARED / size)
+    fitted, predicted = [runs[n] for n in curves.FIT_RUNS], [runs[n] for n in curves.PREDICT_RUNS]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", curves.CurveFitWarning)
+        joint, staged = curves.fit(fitted, method="joint"), curves.fit(fitted)
+    assert joint.quality.mean_error < staged.quality.mean_error
+    assert curves.score(joint.law, predicted).run_mean_error > curves.score(staged.law, predicted).run_mean_error + 1e-4
 
 
 PUBLISHED = {  # Luo et al.'s src/config.py, [L0, A, alpha, B, C, beta, gamma]
@@ -305,6 +362,19 @@ def test_cli_fit_score_rank_optimize(tmp_path, capsys):
                  "--knots", "8"]) == 0
     text = capsys.readouterr().out.splitlines()[-1]
     assert isinstance(lk.from_config(text), lk.Schedule)
+
+
+def test_cli_fit_method(tmp_path, capsys):
+    files = []
+    for run in synthetic(TRUE_MPL):
+        path = tmp_path / f"{run.name}.csv"
+        curves.write_run(path, run.steps, run.losses)
+        files.append(f"{path}@{SCHEDULES[run.name]!r}")
+    worst = {}
+    for method in ("joint", "staged"):
+        assert _cli(["curve", "fit", *files, "--lr", "3e-4", "--method", method, "--json"]) == 0
+        worst[method] = json.loads(capsys.readouterr().out)["fit"]["worst_error"]
+    assert worst["joint"] < 1e-4 < worst["staged"] < 3e-3  # the joint optimum is exact on the law's own curves
 
 
 @pytest.mark.parametrize(

@@ -120,7 +120,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     runs = _runs(args.runs, args.lr)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        result = fit(runs, LAWS[args.law])
+        result = fit(runs, LAWS[args.law], method=args.method)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.report())
     if args.out:
         Path(args.out).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
@@ -205,6 +205,12 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="fit a law to run files")
     p.add_argument("runs", nargs="+", metavar="RUN", help=run_help)
     p.add_argument("--law", choices=("multi_power", "momentum"), default="multi_power", help="default multi_power")
+    p.add_argument(
+        "--method",
+        choices=("staged", "joint"),
+        default="staged",
+        help="staged (default): the paper's two steps for multi_power; joint: every parameter at once",
+    )
     p.add_argument("--lr", type=_positive_float("--lr"), default=1.0, help=lr_help)
     p.add_argument("-o", "--out", default=None, help="write the fitted law (JSON) here")
     p.add_argument("--plot", default=None, help="plot the fit to this .png/.svg")

@@ -2,8 +2,8 @@
 
 A :class:`Run` is a training run: the learning rate of every update, the steps at which the
 loss was logged and, for a run that was trained, the losses. :func:`fit` fits a law to runs
-(scipy's ``least_squares`` with a Huber loss, as Luo et al. fit the multi-power law, from a few
-deterministic starting points); :func:`score` measures a law's prediction of runs;
+(scipy's ``least_squares`` with a Huber loss of the log-loss residuals, in the paper's two steps for
+the multi-power law, from a few deterministic starting points); :func:`score` measures a law's prediction of runs;
 :func:`rank` predicts the final loss of candidate schedules at a budget.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.curves.laws import LAWS, Law, MultiPowerLaw, _steps, learning_rates, peak_index
+from lrkit.curves.laws import LAWS, Law, MultiPowerLaw, Stage, _steps, learning_rates, peak_index
 
 __all__ = [
     "CurveFitWarning",
@@ -215,6 +215,8 @@ class Fit:
     evaluations: int
     converged: bool
     problems: tuple[str, ...] = ()
+    #: how it was fitted: "staged" (the law's :meth:`Law.stages`) or "joint" (every parameter at once)
+    method: str = "joint"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict: the law and the fit's quality."""
@@ -222,6 +224,7 @@ class Fit:
             **self.law.to_dict(),
             "fit": {
                 "runs": [r.name for r in self.runs],
+                "method": self.method,
                 "seconds": self.seconds,
                 "evaluations": self.evaluations,
                 "converged": self.converged,
@@ -257,22 +260,35 @@ def fit(
     runs: Sequence[Run],
     law: type[Law] | Law = MultiPowerLaw,
     *,
+    method: str = "staged",
     delta: float = 1e-3,
+    relative: bool = True,
     skip_warmup: bool = True,
     resolution: int | None = None,
     max_evaluations: int = 400,
-    relative: bool = False,
 ) -> Fit:
     """Fit ``law`` (a law class, or a law whose fixed settings to keep) to runs with losses.
 
-    Minimises the Huber loss (``delta`` in loss units, 1e-3 as Luo et al.) of the residuals
-    over every logged point of every run with ``scipy.optimize.least_squares`` (trust-region
-    reflective, bounds, the analytic Jacobian), from each of the law's starting points
-    (:meth:`Law.guesses`; deterministic), keeping the best. While fitting, decreases of up to
-    ``resolution`` consecutive updates are grouped (default: the longest run / 2,000; it changes
-    predictions by < 1e-5 relative); the reported quality uses the exact law. Points during the
-    warmup are left out unless ``skip_warmup=False``. A poor fit (R^2 < 0.99 on a run, or no
-    convergence) emits :class:`CurveFitWarning` and lists the problem in :attr:`Fit.problems`.
+    Minimises the Huber loss ``sum_j huber_delta(r_j)`` of the residuals over every logged point
+    of every run with ``scipy.optimize.least_squares`` (trust-region reflective, bounds, the
+    analytic Jacobian), from each of the law's starting points (:meth:`Law.guesses`;
+    deterministic), keeping the best. As Luo et al. (arXiv:2503.12811, their code), the residual
+    is ``r_j = log(pred_j) - log(loss_j)`` (about the relative error) and ``delta = 1e-3``;
+    ``relative=False`` takes ``pred_j - loss_j`` instead (``delta`` then in loss units).
+
+    ``method="staged"`` (the default) follows the law's :meth:`Law.stages` where it has them: the
+    multi-power law is fitted as the paper does, ``L0, A, alpha, B`` in its realised-drop limit
+    first, then ``C, beta, gamma`` with those four held (on the published curves this extrapolates
+    better than the joint optimum: 0.114% / 0.139% mean error against 0.134% / 0.164%, see
+    docs/curves.md). ``method="joint"`` fits every parameter at once (the objective's optimum; it
+    recovers the parameters of a noiseless curve of the law exactly, which the staged fit does only
+    approximately). A law without stages is fitted jointly either way.
+
+    While fitting, decreases of up to ``resolution`` consecutive updates are grouped (default:
+    the longest run / 375, at most 64; it changes predictions by < 1e-5 relative); the reported
+    quality uses the exact law. Points during the warmup are left out unless
+    ``skip_warmup=False``. A poor fit (R^2 < 0.99 on a run, or no convergence) emits
+    :class:`CurveFitWarning` and lists the problem in :attr:`Fit.problems`.
 
     >>> import lrkit as lk
     >>> true = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
@@ -281,8 +297,11 @@ def fit(
     ...              w >> lk.constant(1.0, 900) >> lk.constant(0.3)]
     >>> steps = np.arange(128, 2001, 64)
     >>> runs = [Run.of(s * 3e-4, steps, true.predict(s * 3e-4, steps)) for s in schedules]
-    >>> result = fit(runs)
+    >>> result = fit(runs, method="joint")
     >>> result.quality.worst_error < 1e-4, result.quality.min_r2 > 0.999
+    (True, True)
+    >>> staged = fit(runs)  # the paper's two steps: close, not exact
+    >>> staged.quality.worst_error < 3e-3, staged.quality.min_r2 > 0.99
     (True, True)
     """
     from scipy.optimize import least_squares
@@ -292,6 +311,8 @@ def fit(
     settings = {} if isinstance(law, type) else law.settings()
     if kind not in LAWS.values() and not issubclass(kind, Law):
         raise TypeError(f"law must be a Law subclass or instance, got {law!r}")
+    if method not in ("staged", "joint"):
+        raise ValueError(f"method must be 'staged' or 'joint', got {method!r}")
     if not runs:
         raise ValueError("runs: give at least one run with losses")
     if not (delta > 0 and math.isfinite(delta)):
@@ -310,39 +331,44 @@ def fit(
     prepared = [kind.prepare(r.lrs, r.steps, res, **settings) for r in used]
     losses = [r.losses for r in used]
     y: np.ndarray = np.concatenate(losses)  # type: ignore[arg-type]
+    if relative and not np.all(y > 0):
+        raise ValueError("losses: a fit on log losses (relative=True) needs losses > 0; use relative=False")
+    names = kind.param_names()
     low, high = kind.bounds()
     template = kind.guesses(prepared, losses, settings)  # type: ignore[arg-type]
+    stages = (kind.stages() if method == "staged" else None) or (Stage(names),)
 
     evaluations = 0
+    log_y = np.log(y) if relative else y
 
-    log_y = np.log(y)
+    def solve(x0: np.ndarray, free: np.ndarray) -> Any:
+        def residuals(theta: np.ndarray) -> np.ndarray:
+            nonlocal evaluations
+            evaluations += 1
+            x = x0.copy()
+            x[free] = theta
+            current = template[0].replace(x)
+            pred = np.concatenate([current.evaluate(p)[0] for p in prepared])
+            if relative:
+                return np.log(np.maximum(pred, 1e-12)) - log_y
+            return pred - y
 
-    def residuals(theta: np.ndarray) -> np.ndarray:
-        nonlocal evaluations
-        evaluations += 1
-        current = template[0].replace(theta)
-        pred = np.concatenate([current.evaluate(p)[0] for p in prepared])
-        if relative:
-            return np.log(np.maximum(pred, 1e-12)) - log_y
-        return pred - y
+        def jacobian(theta: np.ndarray) -> np.ndarray:
+            x = x0.copy()
+            x[free] = theta
+            current = template[0].replace(x)
+            parts = [current.evaluate(p, jacobian=True) for p in prepared]
+            jac = np.concatenate([j for _, j in parts])[:, free]  # type: ignore[misc]
+            if relative:
+                jac = jac / np.maximum(np.concatenate([v for v, _ in parts]), 1e-12)[:, None]
+            return jac
 
-    def jacobian(theta: np.ndarray) -> np.ndarray:
-        current = template[0].replace(theta)
-        parts = [current.evaluate(p, jacobian=True) for p in prepared]
-        jac = np.concatenate([j for _, j in parts])  # type: ignore[misc]
-        if relative:
-            jac = jac / np.maximum(np.concatenate([v for v, _ in parts]), 1e-12)[:, None]
-        return jac
-
-    best: Any = None
-    for guess in template:
-        x0 = _inside(guess.vector(), low, high)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             result = least_squares(
                 residuals,
-                x0,
+                _inside(x0[free], low[free], high[free]),
                 jac=jacobian,
-                bounds=(low, high),
+                bounds=(low[free], high[free]),
                 loss="huber",
                 f_scale=delta,
                 x_scale="jac",
@@ -352,11 +378,37 @@ def fit(
                 ftol=1e-12,
                 gtol=1e-10,
             )
-        if np.all(np.isfinite(result.x)) and (best is None or result.cost < best.cost):
-            best = result
-    if best is None:
-        raise ValueError("the fit failed from every starting point (the losses may not follow the law)")
-    fitted = template[0].replace(best.x)
+        x = x0.copy()
+        x[free] = result.x
+        return result, x
+
+    index = {n: i for i, n in enumerate(names)}
+    points = [g.vector() for g in template]
+    best: Any = None
+    for stage in stages:
+        unknown = [n for n in (*stage.free, *stage.hold, *(k for s in stage.starts for k in s)) if n not in index]
+        if unknown:
+            raise ValueError(f"{kind.__name__}.stages(): unknown parameter {unknown[0]!r}")
+        free = np.array([index[n] for n in stage.free])
+        if stage.starts:
+            points = [p.copy() for p in points[:1] for _ in stage.starts]
+            for p, values in zip(points, stage.starts):
+                for n, v in values.items():
+                    p[index[n]] = v
+        best, chosen = None, points[0]
+        for x0 in points:
+            x0 = x0.copy()
+            for n, v in stage.hold.items():
+                x0[index[n]] = v
+            result, x = solve(x0, free)
+            if np.all(np.isfinite(result.x)) and (best is None or result.cost < best.cost):
+                best, chosen = result, x
+        if best is None:
+            raise ValueError("the fit failed from every starting point (the losses may not follow the law)")
+        points = [chosen]
+    if not np.all(np.isfinite(points[0])):
+        raise ValueError(f"{kind.__name__}.stages(): a held parameter was never fitted again")
+    fitted = template[0].replace(points[0])
     quality = score(fitted, used)
     problems = []
     if not best.success:
@@ -374,6 +426,7 @@ def fit(
         evaluations=evaluations,
         converged=bool(best.success),
         problems=tuple(problems),
+        method="staged" if len(stages) > 1 else "joint",
     )
 
 

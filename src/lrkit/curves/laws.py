@@ -26,7 +26,8 @@ the fitted parameters, and implement :meth:`Law.prepare` (precompute what does n
 the parameters), :meth:`Law.evaluate` (losses and their Jacobian for a parameter vector),
 :meth:`Law.bounds` and :meth:`Law.guesses` (starting points). :func:`lrkit.curves.fit`,
 prediction, ranking and :func:`lrkit.curves.optimize` then work with it unchanged
-(:meth:`Law.final_gradient` is optional: it speeds the optimisation up).
+(:meth:`Law.final_gradient` is optional: it speeds the optimisation up; :meth:`Law.stages` is
+optional: a staged fit, as the multi-power law's).
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ import dataclasses
 import itertools
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["LAWS", "Law", "MomentumLaw", "MultiPowerLaw", "learning_rates", "peak_index"]
+__all__ = ["LAWS", "Law", "MomentumLaw", "MultiPowerLaw", "Stage", "learning_rates", "peak_index"]
 
 
 def learning_rates(schedule: Any, updates: int) -> np.ndarray:
@@ -82,6 +83,22 @@ def _steps(steps: Any) -> np.ndarray:
     if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or arr.min() < 1:
         raise ValueError("steps: steps must be whole numbers >= 1 (the loss after that many updates)")
     return arr.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a staged fit (:meth:`Law.stages`, :func:`lrkit.curves.fit` with ``method="staged"``).
+
+    ``free``: the parameters this stage fits; every other parameter keeps the value the previous
+    stage left (the first stage: the law's :meth:`Law.guesses`). ``hold``: values set for this
+    stage only, before it starts (a later stage must free or ``start`` them again). ``starts``:
+    starting values of (some of) the freed parameters, each tried (the best fit kept); empty: start
+    from where the previous stage ended (the first stage: from every guess).
+    """
+
+    free: tuple[str, ...]
+    hold: Mapping[str, float] = field(default_factory=dict)
+    starts: tuple[Mapping[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,6 +160,15 @@ class Law(ABC):
     @abstractmethod
     def guesses(cls, prepared: Sequence[Any], losses: Sequence[np.ndarray], settings: dict[str, Any]) -> list[Law]:
         """Starting points for the fit, best first (a few; the fit refines each)."""
+
+    @classmethod
+    def stages(cls) -> tuple[Stage, ...] | None:
+        """The stages of the law's default fit (``fit(method="staged")``), or ``None``: all parameters at once.
+
+        Optional; a law whose parameters the fitted runs leave poorly determined can fit some of them
+        first in a limit where the others drop out (the multi-power law does).
+        """
+        return None
 
     def final_gradient(self, lrs: np.ndarray) -> tuple[float, np.ndarray] | None:
         """The loss after ``len(lrs)`` updates and its gradient with respect to every ``lrs[i]``, or ``None``.
@@ -227,6 +253,15 @@ class MultiPowerLaw(Law):
     ``1 <= k < t``: a warmup's increases are negative decreases (see the module's conventions; the
     published parameters are meant for this form). Seven parameters; the paper fits them on three runs.
 
+    ``C = inf`` is the law's *realised-drop* limit ``G = 1``: every decrease is realised at once,
+    ``L(t) = L0 + A * S1(t)^(-alpha) - B * (eta_0 - eta_{t-1})``. The default fit (:meth:`stages`)
+    is the paper's two-step procedure (Luo et al.'s code: ``initialize_params`` fits ``L0, A, alpha,
+    B`` in this limit, then the full law is refined from ``C = 1, beta = gamma = 0.5``): first
+    ``L0, A, alpha, B`` with ``G = 1``, then ``C, beta, gamma`` (how fast a decrease is realised)
+    with the four held. The joint optimum of all seven (``fit(method="joint")``) fits the fitted
+    runs more closely but trades ``B`` against ``beta`` (and the warmup's rises, which act as a
+    second power law ``S^-beta``) and extrapolates worse: see docs/curves.md.
+
     >>> import lrkit as lk
     >>> law = MultiPowerLaw(L0=3.04, A=0.52, alpha=0.5, B=400.0, C=2.0, beta=0.6, gamma=0.65)
     >>> cosine = (lk.warmup(2160, start=0.0) >> lk.cosine(21840, floor=0.1)) * 3e-4
@@ -265,6 +300,17 @@ class MultiPowerLaw(Law):
         p = prepared
         L0, A, alpha, B, C, beta, gamma = self.vector()
         power = p.s1 ** (-alpha)
+        if C == math.inf:  # the realised-drop limit: G = 1 for every decrease before the step
+            drop = p.mask @ p.amount
+            loss = L0 + A * power - B * drop
+            if not jacobian:
+                return loss, None
+            jac = np.zeros((loss.size, 7))
+            jac[:, 0] = 1.0
+            jac[:, 1] = power
+            jac[:, 2] = -A * power * np.log(p.s1)
+            jac[:, 3] = -drop
+            return loss, jac
         scaled = np.exp(-gamma * p.log_eta)  # eta^-gamma
         x = p.area * scaled[None, :]
         base = C * x + 1.0
@@ -290,6 +336,25 @@ class MultiPowerLaw(Law):
         low = np.array([0.0, 1e-6, 1e-3, 0.0, 1e-6, 0.1, 0.0])
         high = np.array([np.inf, np.inf, 3.0, np.inf, np.inf, 5.0, 2.0])
         return low, high
+
+    @classmethod
+    def stages(cls) -> tuple[Stage, ...]:
+        """The paper's two steps: ``L0, A, alpha, B`` in the realised-drop limit ``C = inf``, then ``C, beta, gamma``.
+
+        The second step starts from the paper's ``C = 1, beta = gamma = 0.5`` and two other points;
+        on the published curves all three end at the same optimum.
+        """
+        return (
+            Stage(("L0", "A", "alpha", "B"), hold={"C": math.inf}),
+            Stage(
+                ("C", "beta", "gamma"),
+                starts=(
+                    {"C": 1.0, "beta": 0.5, "gamma": 0.5},
+                    {"C": 0.1, "beta": 1.2, "gamma": 0.9},
+                    {"C": 10.0, "beta": 0.3, "gamma": 0.3},
+                ),
+            ),
+        )
 
     @classmethod
     def guesses(cls, prepared: Sequence[Any], losses: Sequence[np.ndarray], settings: dict[str, Any]) -> list[Law]:
