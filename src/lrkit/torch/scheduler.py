@@ -413,12 +413,19 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
         return self._cache.at(n)
 
     def _clock_values(self) -> list[float]:
-        """Each distinct schedule's value now, with a clock (``math``, per step)."""
-        progress = self._clock_progress()
-        if not self._warned_end and max(progress) > self._first_end:  # some schedule may be past its end
-            if any(p > end for p, end in zip(progress, self._ends)):
-                self._warn_end(max(progress))
-        return [f(p) for f, p in zip(self._cache.functions(), progress)]
+        """Each distinct schedule's value now, with a clock (``math``, per step; one pass, no comprehension)."""
+        seconds, updates = self._clock_reading()
+        progress = self._clock.progress
+        values: list[float] = []
+        late = -math.inf  # the furthest progress past a schedule's end
+        for function, schedule, end in zip(self._cache.functions(), self._schedules, self._ends):
+            p = progress(schedule, updates, seconds)
+            if p > end and p > late:
+                late = p
+            values.append(function(p))
+        if late > -math.inf and not self._warned_end:
+            self._warn_end(late)
+        return values
 
     def _write(self, values: list[float]) -> None:
         for group, key, j, factor, _ in self._plain:
@@ -431,15 +438,18 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
     def _progress(self, n: float) -> float:
         return n / self._upe if self._upe is not None else float(n)
 
-    def _clock_progress(self) -> list[float]:
-        """Each schedule's progress at this instant: the seconds are agreed across ranks once."""
+    def _clock_reading(self) -> tuple[float, float]:
+        """(seconds, updates) at this instant: the seconds agreed across ranks, the updates as progress."""
         clock = self._clock
         seconds = float(clock.elapsed())
         if _DISTRIBUTED and dist.is_initialized():
             seconds = agree_elapsed(seconds, getattr(clock, "agree", "rank0"))
-        updates = self._n / self._upe if self._upe is not None else float(self._n)
-        progress = clock.progress
-        return [progress(s, updates, seconds) for s in self._schedules]
+        return seconds, self._n / self._upe if self._upe is not None else float(self._n)
+
+    def _clock_progress(self) -> list[float]:
+        """Each schedule's progress at this instant."""
+        seconds, updates = self._clock_reading()
+        return [self._clock.progress(s, updates, seconds) for s in self._schedules]
 
     def _observe(self, metric: Any, at: float | None = None) -> None:
         if not self._active:
