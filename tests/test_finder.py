@@ -176,6 +176,25 @@ def test_declines_on_at_least_95_percent_of_flat_noisy_curves(kind, n):
     assert "no evidence that the loss fell" in reason or "never fell meaningfully" in reason
 
 
+def narrow_dip(seed: int, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Shaped like friedman's 100-update range test: flat noisy loss, a fall of 0.4 confined to half a decade
+    (1e-2 to 3e-2, about 6 points), a floor, then a rise; mini-batch noise 0.15."""
+    lrs = sweep(n)(np.arange(n))
+    x = np.log10(lrs)
+    level = 1.0 - 0.4 * np.clip((x + 2.0) / 0.5, 0.0, 1.0) + np.where(x > -0.5, 3.0 * (x + 0.5) ** 2, 0.0)
+    return lrs, level + np.random.default_rng(seed).normal(0.0, 0.15, n)
+
+
+def test_suggests_on_a_fall_narrower_than_one_smoothing_span():
+    """Issue 12: block medians against the first block (the fall had to fill a whole 0.8-decade block) declined on
+    16 of these 50 seeds, as on 4 of 5 friedman seeds; the scan over windows of half a span to two spans suggests
+    on all of them, and the suggestion lies before the rise (the curve climbs from 10^-0.5 on)."""
+    for seed in range(50):
+        result = suggest(*narrow_dip(seed))
+        assert result.value is not None, (seed, result.reason)
+        assert 1e-3 < result.value < 10**-0.5, (seed, result.value)
+
+
 def test_declines_when_the_minimum_is_at_the_start():
     lrs = np.logspace(-2, 1, 100)
     rising = 1.0 + np.linspace(0, 3, 100) ** 2
