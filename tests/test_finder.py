@@ -253,6 +253,28 @@ def test_range_test_on_a_callable_stops_on_divergence():
     np.testing.assert_array_equal(result.lrs, [sweep(100, 1e-4, 100.0)(t) for t in range(len(result.lrs))])
 
 
+def test_range_test_stops_at_the_first_rebound_when_asked():
+    def valley_step(seed: int):  # a fall around 1e-3, a rise from 10^-1.5 on; mini-batch noise
+        rng = np.random.default_rng(seed)
+
+        def step(lr):
+            x = math.log10(lr)
+            return 2.0 - math.tanh(2 * (x + 3)) + (4 * (x + 1.5) ** 2 if x > -1.5 else 0.0) + rng.normal(0, 0.02)
+
+        return step
+
+    full = range_test(valley_step(0), start=1e-5, end=10.0, iterations=100)
+    short = range_test(valley_step(0), start=1e-5, end=10.0, iterations=100, rebound=True)
+    assert short.stopped.startswith("rebounded") and len(short.lrs) < len(full.lrs)
+    np.testing.assert_array_equal(short.losses, full.losses[: len(short.losses)])  # the same curve, cut
+    settle = 100 // 10
+    top, s = short.smoothed[settle], short.smoothed
+    best = np.minimum.accumulate(s[settle:])
+    hit = (top - best > 0.2 * abs(top)) & (s[settle:] - best > 0.5 * (top - best))
+    assert np.flatnonzero(hit)[0] == len(s) - 1 - settle  # stopped at the first update that rebounded
+    assert short.suggestion == full.suggestion  # nothing after a rebound is looked at
+
+
 def test_range_test_stops_at_a_nan_loss_and_never_passes_nan_as_lr():
     seen = []
 

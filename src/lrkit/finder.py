@@ -21,6 +21,10 @@ Divergence. The test stops after the first update whose smoothed loss exceeds ``
 times the best smoothed loss so far (losses are assumed positive, as for cross-entropy), or
 whose raw loss is NaN or inf. The best is tracked from the end of the first 10% of updates on,
 so one lucky early mini-batch cannot set it.
+With ``rebound=True`` (``auto``'s default) it also stops after the first update where the curve
+*rebounds* in the sense of :func:`usable_region`: the smoothed loss, having fallen by more than 20%
+from its value at the end of the first 10% of updates, climbs back more than half-way from its best
+to that value. No suggestion looks past a rebound, so the updates after it are only cost.
 
 Suggestions (each on the smoothed curve, NaN/inf points dropped, the first 10% of points
 dropped, and only on the part of the curve before it *rebounds*: the first point that climbs
@@ -676,6 +680,7 @@ def range_test(
     mode: str = "exp",
     beta: float | None = None,
     diverge: float | None = 4.0,
+    rebound: bool = False,
     max_skips: int = 100,
     progress: bool = False,
     **suggest_options: Any,
@@ -685,8 +690,9 @@ def range_test(
     ``step`` does one real optimizer update at learning rate ``lr`` and returns its loss; it returns
     ``None`` when no update happened (an AMP step skipped for inf gradients), and is then called
     again at the same LR, so there is exactly one point per real update. The sweep stops early
-    after ``diverge`` x the best smoothed loss (``None`` disables), after a NaN/inf loss, or after
-    ``max_skips`` consecutive skipped updates. ``beta`` defaults to :func:`auto_beta` of the sweep.
+    after ``diverge`` x the best smoothed loss (``None`` disables), after a NaN/inf loss, after the
+    curve's first rebound when ``rebound`` is true (see the module docstring), or after ``max_skips``
+    consecutive skipped updates. ``beta`` defaults to :func:`auto_beta` of the sweep.
     Restoring state is the caller's job (the torch front end does it).
 
     >>> w = [5.0]
@@ -711,9 +717,11 @@ def range_test(
     if not 0 <= beta < 1:
         raise ValueError(f"{who}: beta must be in [0, 1), got {beta!r}; 0.98 is fastai's, 0 disables")
     settings = {"start": start, "end": end, "iterations": iterations, "mode": mode, "beta": beta, "diverge": diverge}
+    if rebound:
+        settings["rebound"] = True
     lrs: list[float] = []
     losses: list[float] = []
-    avg, k, best = 0.0, 0, math.inf
+    avg, k, best, top = 0.0, 0, math.inf, math.nan
     settle = max(_skip(iterations), 1)  # the first 10% of points only settle the average
     stopped = "completed"
     bar = _progress(iterations) if progress else None
@@ -740,10 +748,18 @@ def range_test(
             k += 1
             avg = beta * avg + (1.0 - beta) * loss
             current = avg / (1.0 - beta**k)
+            if k == settle + 1:
+                top = current  # the start of the usable part of the curve
             if k > settle:
                 best = min(best, current)
             if diverge is not None and current > diverge * best:
                 stopped = f"diverged: smoothed loss {current:.4g} > {diverge:g} x best {best:.4g} at lr={lr:.3g}"
+                break
+            if rebound and k > settle and top - best > 0.2 * abs(top) and current - best > 0.5 * (top - best):
+                stopped = (
+                    f"rebounded: smoothed loss {current:.4g} climbed back more than half-way from its best "
+                    f"{best:.4g} to {top:.4g} at lr={lr:.3g}"
+                )
                 break
     finally:
         if bar is not None:

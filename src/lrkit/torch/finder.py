@@ -322,6 +322,7 @@ def range_test(
     mode: str = "exp",
     beta: float | None = None,
     diverge: float | None = 4.0,
+    rebound: bool = False,
     accumulate: int = 1,
     scaler: Any = None,
     autocast: torch.dtype | None = None,
@@ -341,7 +342,8 @@ def range_test(
     (a dtype such as ``torch.bfloat16``) runs the forward pass under ``torch.autocast``.
     ``val_data``: record the mean loss on these batches (eval mode, no grad) after each update
     instead of the training loss (slower, less noisy). ``schedulers``/``generators``: more state to
-    restore. The test stops at ``diverge`` x the best smoothed loss or at a NaN/inf loss.
+    restore. The test stops at ``diverge`` x the best smoothed loss, at a NaN/inf loss, or, with
+    ``rebound=True``, at the curve's first rebound (:func:`lrkit.finder.range_test`).
 
     >>> torch.manual_seed(0) and None
     >>> model = torch.nn.Linear(4, 1)
@@ -426,6 +428,7 @@ def range_test(
                 mode=mode,
                 beta=beta,
                 diverge=diverge,
+                rebound=rebound,
                 progress=progress,
                 **suggest_options,
             )
@@ -578,7 +581,9 @@ def auto(
     reason and the range test) instead of guessing: when the range test declines (no evidence that
     the loss fell, ...) or, for the valley rule, when the loss never climbs back after its minimum
     (the sweep did not reach the unstable LRs). ``finder_options`` go to :func:`range_test`
-    (iterations, start, end, accumulate, scaler, val_data, ...). ``result.report()`` says what it did.
+    (iterations, start, end, accumulate, scaler, val_data, ...); ``rebound`` defaults to true here: the
+    range test stops at the curve's first rebound, past which no rule looks, and ``cost`` counts the
+    updates it actually spent. ``result.report()`` says what it did.
 
     >>> import lrkit as lk
     >>> torch.manual_seed(0) and None
@@ -594,6 +599,7 @@ def auto(
     updates = v.integer("auto", "updates", updates)
     rule = v.choice("auto", "rule", rule, _RULES)
     schedule = build_schedule(recipe, updates, **dict(recipe_options or {}))
+    finder_options.setdefault("rebound", True)
     result = range_test(model, optimizer, loss_fn, data, **finder_options)
     peak, value, factor, text = peak_from(result, rule=rule, factor=factor, fall=fall, rise=rise)
     if set_lr:
