@@ -419,9 +419,9 @@ def analyse(data: dict[str, Any], size: Size, workers: int) -> tuple[list[str], 
             verdicts.append(
                 f"- {held.name}, {it}-update finder: auto {_ms(got)} vs grid best {bm:.3f} +- {bs:.3f} "
                 f"(peak {best:g}): within one std **{'met' if ok else 'not met'}**; diverged {diverged[it]}, "
-                f"declined {len(size.seeds) - len(got)}; cost {max(costs[it]):.2f} runs "
+                f"declined {len(size.seeds) - len(got)}; cost {max(costs[it]):.3f} runs "
                 f"**{'met' if max(costs[it]) <= 1.5 else 'not met'}** (<= 1.5; "
-                f"{max(full[it]):.2f} without the rebound stop)"
+                f"{max(full[it]):.3f} without the rebound stop)"
             )
         verdicts.append(
             f"- {held.name}: valley centres of the 100- vs 300-update finder within 0.2 decade on every seed: "
@@ -437,7 +437,7 @@ def analyse(data: dict[str, Any], size: Size, workers: int) -> tuple[list[str], 
         summary.append(
             f"| {held.name} | {c['fall']:g}, {c['rise']:g}, {c['factor']:g} | {best:g}: {bm:.3f} +- {bs:.3f} | "
             + " | ".join(cells)
-            + f" | {gap:.2f} | {max(max(v) for v in costs.values()):.2f} | "
+            + f" | {gap:.2f} | {max(max(v) for v in costs.values()):.3f} | "
             + (f"{statistics.median(ratios):+.2f}" if ratios else "n/a")
             + " |"
         )
