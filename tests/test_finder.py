@@ -339,6 +339,20 @@ def test_auto_beta_spans_the_same_decades_of_lr_at_any_iteration_count(iteration
 
 
 # -- the valley centre (auto's peak rule) --------------------------------------------------------------------
+def test_valley_centre_does_not_lag_on_a_noisy_narrow_dip():
+    """Issue 13: the valley centre read off the moving average lagged ~0.5 decade behind the noise-free curve's
+    (median 10^-0.54 against 10^-0.98 on these 100 seeds, worst 0.65 decade off) and a single mini-batch spike
+    lifted it for a span; on the centred running median every seed is within 0.45 decade of it."""
+    from lrkit.finder import valley_centre
+
+    lrs = sweep(100)(np.arange(100))
+    x = np.log10(lrs)
+    level = 1.0 - 0.4 * np.clip((x + 2.0) / 0.5, 0.0, 1.0) + np.where(x > -0.5, 3.0 * (x + 0.5) ** 2, 0.0)
+    truth = math.log10(valley_centre(lrs, level, beta=0)[0])
+    off = [abs(math.log10(valley_centre(*narrow_dip(seed))[0]) - truth) for seed in range(100)]
+    assert max(off) < 0.45 and float(np.median(off)) < 0.15, (max(off), float(np.median(off)))
+
+
 def test_valley_centre_is_between_the_two_walls_and_declines_without_a_rise():
     from lrkit.finder import valley_centre
 

@@ -379,12 +379,16 @@ _METHOD_FUNCS: dict[str, Callable[[Any, Any], float | None]] = {
 def valley_centre(
     lrs: Any, losses: Any, *, beta: float | None = None, fall: float = 0.8, rise: float = 0.1
 ) -> tuple[float | None, str]:
-    """The centre of the loss valley: the geometric mean of the LR where the smoothed loss has done
-    ``fall`` of its fall and the LR where it has climbed back ``rise`` of it. ``(value, reason)``.
+    """The centre of the loss valley: the geometric mean of the LR where the loss has done ``fall`` of
+    its fall and the LR where it has climbed back ``rise`` of it. ``(value, reason)``.
 
-    With ``s`` the smoothed curve (:func:`smooth`, ``beta`` by default :func:`auto_beta`), the first
-    10% of points dropped, ``s_0`` its start and ``m = s_i`` its minimum before the first rebound
-    (:func:`usable_region`):
+    The curve here is the *centred* running median of the raw losses over one smoothing span
+    (``round(1/(1-beta))`` points, made odd; ``beta`` by default :func:`auto_beta`: 0.8 decade of LR;
+    ``beta=0``: the losses as given), not the moving average the suggestions use: the average lags the
+    LR by about one span and a single loss spike lifts it for a span, and either moves a level
+    crossing; a centred median does neither. With ``s`` that curve, the first 10% of points dropped,
+    ``s_0`` its start and ``m = s_i`` its minimum before the first rebound (:func:`usable_region` of the
+    moving average, the usable part every suggestion uses):
 
         lr_fall = the first lr (before the minimum) with  s_0 - s >= fall (s_0 - m)
         lr_rise = the first lr (after the minimum)  with  s - m  >  rise (s_0 - m)
@@ -392,10 +396,9 @@ def valley_centre(
 
     Both crossings lie on steep walls of the curve, where a level crossing is precise, unlike the
     argmin on its flat bottom or the steepest point of a straight fall; the rising wall is where
-    training becomes unstable, which depends on the LR itself rather than on how many updates the
-    sweep spent below it, so the centre moves less with the finder's length than ``steepest``
-    (bench/auto.py measures both). ``value`` is ``None`` when the curve never climbs back by
-    ``rise`` (``reason`` says to end the sweep higher), or has fewer than 3 usable points.
+    training becomes unstable. ``value`` is ``None`` when the curve never climbs back by ``rise``
+    (``reason`` says to end the sweep higher), or has fewer than 3 usable points. bench/auto.py
+    measures it against the one-cycle grid of each built-in task, leave-one-task-out.
 
     >>> lrs = np.logspace(-5, 1, 120)
     >>> x = np.log10(lrs)
@@ -411,18 +414,21 @@ def valley_centre(
     raw_lr = np.asarray(lrs, dtype=np.float64).reshape(-1)
     if beta is None:
         beta = auto_beta(raw_lr) if raw_lr.size > 1 else 0.0
-    curve = smooth(losses, beta) if beta > 0 else np.asarray(losses, dtype=np.float64).reshape(-1)
-    lr, loss = _finite_curve(raw_lr, curve)
+    lr, loss = _finite_curve(raw_lr, losses)
+    average = loss
+    if beta > 0 and loss.size:
+        average = smooth(loss, beta)
+        loss = _running_median(loss, round(1.0 / (1.0 - beta)) | 1)
     first = _skip(lr.size)
     lr, loss = lr[first:], loss[first:]
-    end = usable_region(loss)
+    end = usable_region(average[first:])  # the suggestions' usable part (a median wanders more on a flat start)
     if end < 3:
         return None, "fewer than 3 usable points on the loss curve"
     low = int(np.argmin(loss[:end]))
     top, bottom = float(loss[0]), float(loss[low])
     depth = top - bottom
     if not depth > 0:
-        return None, "the smoothed loss never fell below its start"
+        return None, "the loss never fell below its start"
     index = np.arange(loss.size)
     falls = np.flatnonzero((index <= low) & (top - loss >= fall * depth))
     rises = np.flatnonzero((index > low) & (loss - bottom > rise * depth))

@@ -50,9 +50,9 @@ __all__ = ["AutoResult", "NoSuggestion", "Snapshot", "auto", "find_for_task", "p
 #: all four built-in tasks together (falls 0.8/0.9, rises 0.1/0.25/0.5, factors in 0.05-decade steps; the
 #: worst task's interpolated one-cycle grid score; range tests stopped at their first rebound, as auto runs
 #: them); the benchmark reports every task with constants selected on the *other* tasks only
-#: (leave-one-task-out), see bench/results/auto.md. The factor is below 1: the valley centre sits 0.3-1.2
-#: decade above the best one-cycle peak on the built-in tasks.
-VALLEY_FACTOR = 0.3548
+#: (leave-one-task-out), see bench/results/auto.md. The factor is close to 1: the peak is about the valley
+#: centre of the centred running median of the losses.
+VALLEY_FACTOR = 1.122
 VALLEY_FALL = 0.8
 VALLEY_RISE = 0.1
 #: ``peak = AUTO_FACTOR x suggestion`` for ``rule="steepest"``: lrkit 0.1's rule (the steepest-slope suggestion
@@ -529,7 +529,7 @@ def peak_from(
             raise NoSuggestion(why, result)
         text = (
             f"valley: peak = {factor:g} x sqrt(lr at {fall:.0%} of the fall x lr at {rise:.0%} climbed back) "
-            "of the smoothed range-test loss"
+            "of the centred running median of the range-test losses"
         )
     else:
         factor = AUTO_FACTOR if factor is None else v.positive("auto", "factor", factor)
@@ -562,8 +562,10 @@ def auto(
     The rule (``rule="valley"``, the default)::
 
         peak_lr = factor x valley_centre(lrs, losses, fall=fall, rise=rise)
-                = factor x sqrt(lr where the smoothed loss has done `fall` of its fall
+                = factor x sqrt(lr where the loss has done `fall` of its fall
                                 x lr where it has climbed back `rise` of it)
+
+    on the centred running median of the raw losses over one smoothing span (no lag, no spikes).
 
     with ``factor``, ``fall``, ``rise`` defaulting to :data:`VALLEY_FACTOR`, :data:`VALLEY_FALL`,
     :data:`VALLEY_RISE` (chosen by bench/auto.py on the built-in tasks; its report gives every task
