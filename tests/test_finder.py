@@ -176,6 +176,25 @@ def test_declines_on_at_least_95_percent_of_flat_noisy_curves(kind, n):
     assert "no evidence that the loss fell" in reason or "never fell meaningfully" in reason
 
 
+def narrow_dip(seed: int, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Shaped like friedman's 100-update range test: flat noisy loss, a fall of 0.4 confined to half a decade
+    (1e-2 to 3e-2, about 6 points), a floor, then a rise; mini-batch noise 0.15."""
+    lrs = sweep(n)(np.arange(n))
+    x = np.log10(lrs)
+    level = 1.0 - 0.4 * np.clip((x + 2.0) / 0.5, 0.0, 1.0) + np.where(x > -0.5, 3.0 * (x + 0.5) ** 2, 0.0)
+    return lrs, level + np.random.default_rng(seed).normal(0.0, 0.15, n)
+
+
+def test_suggests_on_a_fall_narrower_than_one_smoothing_span():
+    """Issue 12: block medians against the first block (the fall had to fill a whole 0.8-decade block) declined on
+    16 of these 50 seeds, as on 4 of 5 friedman seeds; the scan over windows of half a span to two spans suggests
+    on all of them, and the suggestion lies before the rise (the curve climbs from 10^-0.5 on)."""
+    for seed in range(50):
+        result = suggest(*narrow_dip(seed))
+        assert result.value is not None, (seed, result.reason)
+        assert 1e-3 < result.value < 10**-0.5, (seed, result.value)
+
+
 def test_declines_when_the_minimum_is_at_the_start():
     lrs = np.logspace(-2, 1, 100)
     rising = 1.0 + np.linspace(0, 3, 100) ** 2
@@ -232,6 +251,28 @@ def test_range_test_on_a_callable_stops_on_divergence():
     best = np.nanmin(result.smoothed[result.settings["iterations"] // 10 + 1 :])
     assert result.smoothed[-1] > 4.0 * best
     np.testing.assert_array_equal(result.lrs, [sweep(100, 1e-4, 100.0)(t) for t in range(len(result.lrs))])
+
+
+def test_range_test_stops_at_the_first_rebound_when_asked():
+    def valley_step(seed: int):  # a fall around 1e-3, a rise from 10^-1.5 on; mini-batch noise
+        rng = np.random.default_rng(seed)
+
+        def step(lr):
+            x = math.log10(lr)
+            return 2.0 - math.tanh(2 * (x + 3)) + (4 * (x + 1.5) ** 2 if x > -1.5 else 0.0) + rng.normal(0, 0.02)
+
+        return step
+
+    full = range_test(valley_step(0), start=1e-5, end=10.0, iterations=100)
+    short = range_test(valley_step(0), start=1e-5, end=10.0, iterations=100, rebound=True)
+    assert short.stopped.startswith("rebounded") and len(short.lrs) < len(full.lrs)
+    np.testing.assert_array_equal(short.losses, full.losses[: len(short.losses)])  # the same curve, cut
+    settle = 100 // 10
+    top, s = short.smoothed[settle], short.smoothed
+    best = np.minimum.accumulate(s[settle:])
+    hit = (top - best > 0.2 * abs(top)) & (s[settle:] - best > 0.5 * (top - best))
+    assert np.flatnonzero(hit)[0] == len(s) - 1 - settle  # stopped at the first update that rebounded
+    assert short.suggestion == full.suggestion  # nothing after a rebound is looked at
 
 
 def test_range_test_stops_at_a_nan_loss_and_never_passes_nan_as_lr():
@@ -298,6 +339,20 @@ def test_auto_beta_spans_the_same_decades_of_lr_at_any_iteration_count(iteration
 
 
 # -- the valley centre (auto's peak rule) --------------------------------------------------------------------
+def test_valley_centre_does_not_lag_on_a_noisy_narrow_dip():
+    """Issue 13: the valley centre read off the moving average lagged ~0.5 decade behind the noise-free curve's
+    (median 10^-0.54 against 10^-0.98 on these 100 seeds, worst 0.65 decade off) and a single mini-batch spike
+    lifted it for a span; on the centred running median every seed is within 0.45 decade of it."""
+    from lrkit.finder import valley_centre
+
+    lrs = sweep(100)(np.arange(100))
+    x = np.log10(lrs)
+    level = 1.0 - 0.4 * np.clip((x + 2.0) / 0.5, 0.0, 1.0) + np.where(x > -0.5, 3.0 * (x + 0.5) ** 2, 0.0)
+    truth = math.log10(valley_centre(lrs, level, beta=0)[0])
+    off = [abs(math.log10(valley_centre(*narrow_dip(seed))[0]) - truth) for seed in range(100)]
+    assert max(off) < 0.45 and float(np.median(off)) < 0.15, (max(off), float(np.median(off)))
+
+
 def test_valley_centre_is_between_the_two_walls_and_declines_without_a_rise():
     from lrkit.finder import valley_centre
 

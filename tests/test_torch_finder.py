@@ -346,6 +346,33 @@ def test_declines_on_a_model_that_cannot_learn(iterations):
     assert len(suggested) <= 2, f"suggested on seeds {suggested} of 40"
 
 
+@pytest.mark.parametrize("iterations", [100, 300])
+def test_suggests_on_every_seed_of_every_built_in_task_friedman_included(iterations):
+    """Issue 12, the other half: while declining on noise, still suggest on every built-in task. friedman's
+    100-update range test falls in a dip of ~6 updates; the block-median rule declined on seeds 0-3 of 5."""
+    pytest.importorskip("sklearn")
+    declined = {}
+    for seed in range(5):
+        result = find_for_task("friedman", seed=seed, iterations=iterations)
+        if result.suggestion is None:
+            declined[seed] = result.reason
+    assert not declined, declined
+
+
+def test_the_rebound_stop_spends_fewer_updates_and_changes_no_peak():
+    """Issue 13's cost: auto's range test stops at the first rebound (no rule looks past it). On digits at 300
+    updates the full sweep runs to 4x the best loss (250-283 updates); stopping at the rebound saves updates,
+    records a prefix of the same curve, and gives the same valley centre and suggestion."""
+    pytest.importorskip("sklearn")
+    full = find_for_task("digits", seed=0, iterations=300)
+    short = find_for_task("digits", seed=0, iterations=300, rebound=True)
+    assert short.stopped.startswith("rebounded") and len(short.lrs) < len(full.lrs)
+    np.testing.assert_array_equal(short.losses, full.losses[: len(short.losses)])
+    assert short.suggestion == pytest.approx(full.suggestion)
+    assert lk.finder.valley_centre(short.lrs, short.losses) == lk.finder.valley_centre(full.lrs, full.losses)
+    assert short.settings["rebound"] is True and "rebound" not in full.settings
+
+
 def test_peak_from_a_finished_range_test_is_autos_peak():
     model, optimizer, loader = make_setup()
     chosen = auto(model, optimizer, F.cross_entropy, loader, updates=300, progress=False)

@@ -21,6 +21,10 @@ Divergence. The test stops after the first update whose smoothed loss exceeds ``
 times the best smoothed loss so far (losses are assumed positive, as for cross-entropy), or
 whose raw loss is NaN or inf. The best is tracked from the end of the first 10% of updates on,
 so one lucky early mini-batch cannot set it.
+With ``rebound=True`` (``auto``'s default) it also stops after the first update where the curve
+*rebounds* in the sense of :func:`usable_region`: the smoothed loss, having fallen by more than 20%
+from its value at the end of the first 10% of updates, climbs back more than half-way from its best
+to that value. No suggestion looks past a rebound, so the updates after it are only cost.
 
 Suggestions (each on the smoothed curve, NaN/inf points dropped, the first 10% of points
 dropped, and only on the part of the curve before it *rebounds*: the first point that climbs
@@ -280,24 +284,45 @@ def minimum(lrs: Any, losses: Any) -> float | None:
     return float(lr[int(np.argmin(loss))] / 10.0)
 
 
+def _running_median(x: np.ndarray, width: int) -> np.ndarray:
+    """The median of each point's window of ``width`` points (odd; edges padded with the end values)."""
+    half = max(1, width // 2)
+    padded = np.pad(x, half, mode="edge")
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1), axis=1)
+
+
+def _mad(d: np.ndarray) -> float:
+    return 1.4826 * float(np.median(np.abs(d - np.median(d))))
+
+
+#: window lengths of the descent scan, in smoothing spans (0.4, 0.8 and 1.6 decades of LR by default)
+_SCAN_SPANS = (0.5, 1.0, 2.0)
+
+
 def descent_evidence(losses: Sequence[float] | np.ndarray, beta: float, alpha: float = 1e-3) -> tuple[float, float]:
     """Is there any evidence that the loss fell? ``(z, z_crit)``: it fell when ``z > z_crit``.
 
-    The raw (finite) losses are cut into ``B`` consecutive blocks of ``w = max(5, round(1/(1-beta)))``
-    points (one smoothing span: 0.8 decade of LR by default, so ``B`` is about 10 at any iteration
-    count) and each block is summarised by its median ``m_j``. The statistic is the largest drop
-    from the first block, in units of the noise of a difference of two block medians:
+    A one-sided scan for a drop, with ``w = max(5, round(1/(1-beta)))`` the smoothing span (0.8
+    decade of LR by default) and ``x`` the finite raw losses up to half a span past the lowest point
+    of the smoothed curve (later points can only add noise, not evidence of a fall):
 
-        z = max_j (m_0 - m_j) / (sqrt(2) s),    z_crit = Phi^-1(1 - alpha / (B - 1))
+        z = max over windows [a, a+L) of (mean x[:a] - mean x[a:a+L]) / (sigma sqrt(1/a + 1/L))
+        z_crit = Phi^-1(1 - alpha / K)
 
-    ``z_crit`` is Bonferroni's bound for the ``B - 1`` comparisons, so on a curve with no descent
-    the test fires with probability at most ``alpha`` (the old rule, the start against the minimum
-    of ~90 correlated smoothed points at 3 sigma, fired on 20-30% of flat curves). The block noise
-    ``s`` is the larger of two robust estimates, both blind to a locally linear trend: from the second
-    differences of the block medians (``1.4826 median|d2| / sqrt(6)``; it sees correlated noise) and
-    from the differences of adjacent raw points (``1.4826 MAD / sqrt(2)``), scaled to a median of ``w``
-    (``1.2533 sigma / sqrt(w)``). Returns ``(nan, nan)`` with
-    fewer than 3 blocks.
+    for every window of ``L`` = w/2, w and 2w points (a narrow dip, as on a short sweep, and a long
+    fall) starting at ``a = w, w + L/2, ...``, each against everything before it; ``K`` windows in
+    all, so Bonferroni's bound holds the family-wise false-positive rate of a curve with no descent
+    to ``alpha``. ``sigma`` is the long-run noise of one point: ``s = 1.4826 MAD(diff x) / sqrt(2)``
+    (blind to a trend), corrected for correlated mini-batch losses as AR(1) noise,
+    ``sigma = s sqrt(1 + phi) / (1 - phi)``, with ``phi`` (in [0, 0.9]) the lag-1 autocorrelation of
+    the residuals around a running median of ``2w + 1`` points (winsorised at 3 MAD; plus
+    ``1/(2w+1)``, the bias the running median puts on white noise). Before the means, each point is
+    winsorised at ``2.5 s`` around a running median of ``w`` points (a loss spike is not a level).
+
+    The old rule (the start against the minimum of ~90 correlated smoothed points at 3 sigma) fired
+    on 20-30% of flat curves; block medians against the first block, the next rule, needed the fall
+    to fill a whole block and lost the narrow dip of a 100-update sweep on friedman (4 of 5 seeds).
+    Returns ``(nan, nan)`` with fewer than 3 spans of points.
 
     >>> flat = 2.3 + np.random.default_rng(0).normal(0, 0.05, 100)
     >>> z, z_crit = descent_evidence(flat, beta=0.9)
@@ -310,19 +335,38 @@ def descent_evidence(losses: Sequence[float] | np.ndarray, beta: float, alpha: f
     x = np.asarray(losses, dtype=np.float64).reshape(-1)
     x = x[np.isfinite(x)]
     width = max(5, round(1.0 / (1.0 - beta))) if beta < 1 else x.size
-    blocks = x.size // width
-    if blocks < 3:
+    if 0 < beta < 1 and x.size:
+        curve = smooth(x, beta)
+        first = _skip(x.size)
+        x = x[: first + int(np.argmin(curve[first:])) + 1 + round(0.5 * width)]
+    n = x.size
+    if n < 3 * width:
         return math.nan, math.nan
-    medians = np.median(x[: blocks * width].reshape(blocks, width), axis=1)
-
-    def spread(d: np.ndarray) -> float:
-        return 1.4826 * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(2.0)
-
-    block = 1.4826 * float(np.median(np.abs(np.diff(medians, 2)))) / math.sqrt(6.0) if blocks > 3 else 0.0
-    noise = max(block, spread(np.diff(x)) * 1.2533 / math.sqrt(width), 1e-12 * abs(medians[0]))
-    z = float((medians[0] - medians[1:]).max()) / (math.sqrt(2.0) * noise)
-    z_crit = NormalDist().inv_cdf(1.0 - alpha / (blocks - 1))
-    return z, z_crit
+    scale = _mad(np.diff(x)) / math.sqrt(2.0)
+    trend = 2 * width + 1
+    resid = x - _running_median(x, trend)
+    resid = np.clip(resid, -3.0 * _mad(resid), 3.0 * _mad(resid))
+    resid = resid - resid.mean()
+    energy = float(resid @ resid)
+    rho = float(resid[1:] @ resid[:-1]) / energy if energy > 0 else 0.0
+    phi = min(max(rho + 1.0 / trend, 0.0), 0.9)
+    sigma = max(scale * math.sqrt(1.0 + phi) / (1.0 - phi), 1e-12 * abs(float(np.median(x[:width]))))
+    level = _running_median(x, width)
+    clipped = level + np.clip(x - level, -2.5 * scale, 2.5 * scale)
+    total = np.concatenate([[0.0], np.cumsum(clipped)])
+    z, count = -math.inf, 0
+    for spans in _SCAN_SPANS:
+        length = max(3, round(spans * width))
+        starts = np.arange(width, n - length + 1, max(1, round(0.5 * length)))
+        if starts.size == 0:
+            continue
+        before = total[starts] / starts
+        inside = (total[starts + length] - total[starts]) / length
+        z = max(z, float(((before - inside) / (sigma * np.sqrt(1.0 / starts + 1.0 / length))).max()))
+        count += starts.size
+    if count == 0:
+        return math.nan, math.nan
+    return z, NormalDist().inv_cdf(1.0 - alpha / count)
 
 
 _METHOD_FUNCS: dict[str, Callable[[Any, Any], float | None]] = {
@@ -335,12 +379,16 @@ _METHOD_FUNCS: dict[str, Callable[[Any, Any], float | None]] = {
 def valley_centre(
     lrs: Any, losses: Any, *, beta: float | None = None, fall: float = 0.8, rise: float = 0.1
 ) -> tuple[float | None, str]:
-    """The centre of the loss valley: the geometric mean of the LR where the smoothed loss has done
-    ``fall`` of its fall and the LR where it has climbed back ``rise`` of it. ``(value, reason)``.
+    """The centre of the loss valley: the geometric mean of the LR where the loss has done ``fall`` of
+    its fall and the LR where it has climbed back ``rise`` of it. ``(value, reason)``.
 
-    With ``s`` the smoothed curve (:func:`smooth`, ``beta`` by default :func:`auto_beta`), the first
-    10% of points dropped, ``s_0`` its start and ``m = s_i`` its minimum before the first rebound
-    (:func:`usable_region`):
+    The curve here is the *centred* running median of the raw losses over one smoothing span
+    (``round(1/(1-beta))`` points, made odd; ``beta`` by default :func:`auto_beta`: 0.8 decade of LR;
+    ``beta=0``: the losses as given), not the moving average the suggestions use: the average lags the
+    LR by about one span and a single loss spike lifts it for a span, and either moves a level
+    crossing; a centred median does neither. With ``s`` that curve, the first 10% of points dropped,
+    ``s_0`` its start and ``m = s_i`` its minimum before the first rebound (:func:`usable_region` of the
+    moving average, the usable part every suggestion uses):
 
         lr_fall = the first lr (before the minimum) with  s_0 - s >= fall (s_0 - m)
         lr_rise = the first lr (after the minimum)  with  s - m  >  rise (s_0 - m)
@@ -348,10 +396,9 @@ def valley_centre(
 
     Both crossings lie on steep walls of the curve, where a level crossing is precise, unlike the
     argmin on its flat bottom or the steepest point of a straight fall; the rising wall is where
-    training becomes unstable, which depends on the LR itself rather than on how many updates the
-    sweep spent below it, so the centre moves less with the finder's length than ``steepest``
-    (bench/auto.py measures both). ``value`` is ``None`` when the curve never climbs back by
-    ``rise`` (``reason`` says to end the sweep higher), or has fewer than 3 usable points.
+    training becomes unstable. ``value`` is ``None`` when the curve never climbs back by ``rise``
+    (``reason`` says to end the sweep higher), or has fewer than 3 usable points. bench/auto.py
+    measures it against the one-cycle grid of each built-in task, leave-one-task-out.
 
     >>> lrs = np.logspace(-5, 1, 120)
     >>> x = np.log10(lrs)
@@ -367,18 +414,21 @@ def valley_centre(
     raw_lr = np.asarray(lrs, dtype=np.float64).reshape(-1)
     if beta is None:
         beta = auto_beta(raw_lr) if raw_lr.size > 1 else 0.0
-    curve = smooth(losses, beta) if beta > 0 else np.asarray(losses, dtype=np.float64).reshape(-1)
-    lr, loss = _finite_curve(raw_lr, curve)
+    lr, loss = _finite_curve(raw_lr, losses)
+    average = loss
+    if beta > 0 and loss.size:
+        average = smooth(loss, beta)
+        loss = _running_median(loss, round(1.0 / (1.0 - beta)) | 1)
     first = _skip(lr.size)
     lr, loss = lr[first:], loss[first:]
-    end = usable_region(loss)
+    end = usable_region(average[first:])  # the suggestions' usable part (a median wanders more on a flat start)
     if end < 3:
         return None, "fewer than 3 usable points on the loss curve"
     low = int(np.argmin(loss[:end]))
     top, bottom = float(loss[0]), float(loss[low])
     depth = top - bottom
     if not depth > 0:
-        return None, "the smoothed loss never fell below its start"
+        return None, "the loss never fell below its start"
     index = np.arange(loss.size)
     falls = np.flatnonzero((index <= low) & (top - loss >= fall * depth))
     rises = np.flatnonzero((index > low) & (loss - bottom > rise * depth))
@@ -417,7 +467,7 @@ def suggest(
     method runs on the result. It declines (``value=None``, ``reason`` set) when there are fewer
     than ``min_points`` finite points; when the smoothed loss never falls by ``min_drop`` (a
     fraction) of its starting value; when the raw losses give no statistical evidence of a fall
-    (:func:`descent_evidence`: block medians against the first block, Bonferroni-corrected, a
+    (:func:`descent_evidence`: a scan of window means against everything before them, Bonferroni-corrected, a
     family-wise false-positive rate ``alpha``; skipped for ``beta=0``); when the minimum is within
     the first 10% of the sweep; when no method has an answer; or when no two methods agree within
     ``max_spread`` decades (the median of three is then no better than a guess). Otherwise the
@@ -463,7 +513,7 @@ def suggest(
             return Suggestion(
                 None,
                 f"no evidence that the loss fell: its largest drop is {z:.1f} noise units, needs {z_crit:.1f} "
-                f"(block medians, family-wise false-positive rate {alpha:g}); the model may not be learning, "
+                f"(a scan of window means, family-wise false-positive rate {alpha:g}); the model may not be learning, "
                 "or the sweep is too short: check the data and the model, or run more iterations",
                 methods,
             )
@@ -636,6 +686,7 @@ def range_test(
     mode: str = "exp",
     beta: float | None = None,
     diverge: float | None = 4.0,
+    rebound: bool = False,
     max_skips: int = 100,
     progress: bool = False,
     **suggest_options: Any,
@@ -645,8 +696,9 @@ def range_test(
     ``step`` does one real optimizer update at learning rate ``lr`` and returns its loss; it returns
     ``None`` when no update happened (an AMP step skipped for inf gradients), and is then called
     again at the same LR, so there is exactly one point per real update. The sweep stops early
-    after ``diverge`` x the best smoothed loss (``None`` disables), after a NaN/inf loss, or after
-    ``max_skips`` consecutive skipped updates. ``beta`` defaults to :func:`auto_beta` of the sweep.
+    after ``diverge`` x the best smoothed loss (``None`` disables), after a NaN/inf loss, after the
+    curve's first rebound when ``rebound`` is true (see the module docstring), or after ``max_skips``
+    consecutive skipped updates. ``beta`` defaults to :func:`auto_beta` of the sweep.
     Restoring state is the caller's job (the torch front end does it).
 
     >>> w = [5.0]
@@ -671,9 +723,11 @@ def range_test(
     if not 0 <= beta < 1:
         raise ValueError(f"{who}: beta must be in [0, 1), got {beta!r}; 0.98 is fastai's, 0 disables")
     settings = {"start": start, "end": end, "iterations": iterations, "mode": mode, "beta": beta, "diverge": diverge}
+    if rebound:
+        settings["rebound"] = True
     lrs: list[float] = []
     losses: list[float] = []
-    avg, k, best = 0.0, 0, math.inf
+    avg, k, best, top = 0.0, 0, math.inf, math.nan
     settle = max(_skip(iterations), 1)  # the first 10% of points only settle the average
     stopped = "completed"
     bar = _progress(iterations) if progress else None
@@ -700,10 +754,18 @@ def range_test(
             k += 1
             avg = beta * avg + (1.0 - beta) * loss
             current = avg / (1.0 - beta**k)
+            if k == settle + 1:
+                top = current  # the start of the usable part of the curve
             if k > settle:
                 best = min(best, current)
             if diverge is not None and current > diverge * best:
                 stopped = f"diverged: smoothed loss {current:.4g} > {diverge:g} x best {best:.4g} at lr={lr:.3g}"
+                break
+            if rebound and k > settle and top - best > 0.2 * abs(top) and current - best > 0.5 * (top - best):
+                stopped = (
+                    f"rebounded: smoothed loss {current:.4g} climbed back more than half-way from its best "
+                    f"{best:.4g} to {top:.4g} at lr={lr:.3g}"
+                )
                 break
     finally:
         if bar is not None:

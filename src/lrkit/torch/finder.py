@@ -48,10 +48,11 @@ __all__ = ["AutoResult", "NoSuggestion", "Snapshot", "auto", "find_for_task", "p
 #: The peak rule of :func:`auto` (``rule="valley"``): ``peak = VALLEY_FACTOR x valley_centre(fall=VALLEY_FALL,
 #: rise=VALLEY_RISE)`` (:func:`lrkit.finder.valley_centre`). The constants are the ones bench/auto.py selects on
 #: all four built-in tasks together (falls 0.8/0.9, rises 0.1/0.25/0.5, factors in 0.05-decade steps; the
-#: worst task's interpolated one-cycle grid score); the benchmark reports every task with constants selected on
-#: the *other* tasks only (leave-one-task-out), see bench/results/auto.md. The factor is below 1: the valley
-#: centre sits 0.3-1.1 decade above the best one-cycle peak on the built-in tasks.
-VALLEY_FACTOR = 0.3162
+#: worst task's interpolated one-cycle grid score; range tests stopped at their first rebound, as auto runs
+#: them); the benchmark reports every task with constants selected on the *other* tasks only
+#: (leave-one-task-out), see bench/results/auto.md. The factor is close to 1: the peak is about the valley
+#: centre of the centred running median of the losses.
+VALLEY_FACTOR = 1.122
 VALLEY_FALL = 0.8
 VALLEY_RISE = 0.1
 #: ``peak = AUTO_FACTOR x suggestion`` for ``rule="steepest"``: lrkit 0.1's rule (the steepest-slope suggestion
@@ -322,6 +323,7 @@ def range_test(
     mode: str = "exp",
     beta: float | None = None,
     diverge: float | None = 4.0,
+    rebound: bool = False,
     accumulate: int = 1,
     scaler: Any = None,
     autocast: torch.dtype | None = None,
@@ -341,7 +343,8 @@ def range_test(
     (a dtype such as ``torch.bfloat16``) runs the forward pass under ``torch.autocast``.
     ``val_data``: record the mean loss on these batches (eval mode, no grad) after each update
     instead of the training loss (slower, less noisy). ``schedulers``/``generators``: more state to
-    restore. The test stops at ``diverge`` x the best smoothed loss or at a NaN/inf loss.
+    restore. The test stops at ``diverge`` x the best smoothed loss, at a NaN/inf loss, or, with
+    ``rebound=True``, at the curve's first rebound (:func:`lrkit.finder.range_test`).
 
     >>> torch.manual_seed(0) and None
     >>> model = torch.nn.Linear(4, 1)
@@ -426,6 +429,7 @@ def range_test(
                 mode=mode,
                 beta=beta,
                 diverge=diverge,
+                rebound=rebound,
                 progress=progress,
                 **suggest_options,
             )
@@ -525,7 +529,7 @@ def peak_from(
             raise NoSuggestion(why, result)
         text = (
             f"valley: peak = {factor:g} x sqrt(lr at {fall:.0%} of the fall x lr at {rise:.0%} climbed back) "
-            "of the smoothed range-test loss"
+            "of the centred running median of the range-test losses"
         )
     else:
         factor = AUTO_FACTOR if factor is None else v.positive("auto", "factor", factor)
@@ -558,8 +562,10 @@ def auto(
     The rule (``rule="valley"``, the default)::
 
         peak_lr = factor x valley_centre(lrs, losses, fall=fall, rise=rise)
-                = factor x sqrt(lr where the smoothed loss has done `fall` of its fall
+                = factor x sqrt(lr where the loss has done `fall` of its fall
                                 x lr where it has climbed back `rise` of it)
+
+    on the centred running median of the raw losses over one smoothing span (no lag, no spikes).
 
     with ``factor``, ``fall``, ``rise`` defaulting to :data:`VALLEY_FACTOR`, :data:`VALLEY_FALL`,
     :data:`VALLEY_RISE` (chosen by bench/auto.py on the built-in tasks; its report gives every task
@@ -578,7 +584,9 @@ def auto(
     reason and the range test) instead of guessing: when the range test declines (no evidence that
     the loss fell, ...) or, for the valley rule, when the loss never climbs back after its minimum
     (the sweep did not reach the unstable LRs). ``finder_options`` go to :func:`range_test`
-    (iterations, start, end, accumulate, scaler, val_data, ...). ``result.report()`` says what it did.
+    (iterations, start, end, accumulate, scaler, val_data, ...); ``rebound`` defaults to true here: the
+    range test stops at the curve's first rebound, past which no rule looks, and ``cost`` counts the
+    updates it actually spent. ``result.report()`` says what it did.
 
     >>> import lrkit as lk
     >>> torch.manual_seed(0) and None
@@ -594,6 +602,7 @@ def auto(
     updates = v.integer("auto", "updates", updates)
     rule = v.choice("auto", "rule", rule, _RULES)
     schedule = build_schedule(recipe, updates, **dict(recipe_options or {}))
+    finder_options.setdefault("rebound", True)
     result = range_test(model, optimizer, loss_fn, data, **finder_options)
     peak, value, factor, text = peak_from(result, rule=rule, factor=factor, fall=fall, rise=rise)
     if set_lr:
