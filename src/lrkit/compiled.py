@@ -333,7 +333,7 @@ def compile_math(schedule: Schedule) -> Callable[[float], float] | None:
     ``None`` if the closed form cannot be traced (the caller keeps the ``MATH`` path)."""
     if not all(node.traceable for node in schedule.walk()):
         return None
-    name = f"_{schedule.name or 'schedule'}"
+    name = "_" + re.sub(r"\W", "_", schedule.name or "schedule")  # an identifier, whatever a subclass calls itself
     try:
         function = _compile(schedule._at, name)
         if type(function(0.0)) is not float:  # values given as ints (piecewise_constant([5], [1, 0.1])): convert
