@@ -63,6 +63,8 @@ from lrkit.torch.distributed import agree_elapsed, reduce_metric
 __all__ = ["BLOCK", "Scheduler"]
 
 _DISTRIBUTED = dist.is_available()  # False: no process group can ever be initialised in this build
+# torch >= 2.3 has the cheaper check (torch's docs call it internal: fall back to is_compiling without it)
+_DYNAMO_CHECK = hasattr(torch.compiler, "is_dynamo_compiling")
 
 ScheduleSpec = Schedule | Sequence[Schedule]
 
@@ -326,12 +328,13 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
 
         Inside a ``torch.compile``'d function the step runs eagerly (a graph break, as torch's own
         schedulers get): traced, every new learning rate would be a new constant and a recompile.
-        (``torch.compiler.is_compiling`` is called through its module on purpose: dynamo does not
-        fold a module-level alias of it, and the step would be traced.) To compute the learning rate
-        inside a fully compiled step, evaluate the schedule on a step tensor (docs/torch.md).
+        (``torch.compiler.is_dynamo_compiling``, half the cost of ``is_compiling``, where torch has it;
+        called through its module on purpose: dynamo does not fold a module-level alias of it, and the
+        step would be traced.) To compute the learning rate inside a fully compiled step, evaluate the
+        schedule on a step tensor (docs/torch.md).
         """
-        if torch.compiler.is_compiling():
-            # calls step() again, eagerly: is_compiling() is then False
+        if torch.compiler.is_dynamo_compiling() if _DYNAMO_CHECK else torch.compiler.is_compiling():
+            # calls step() again, eagerly: the check is then False
             eager = _EAGER[0] if _EAGER else _eager_step()
             return eager(self, metric, tokens, samples)  # type: ignore[no-any-return]
         n = self._count[0]
