@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -124,3 +125,30 @@ def test_source_is_plain_python():
     text = compiled.source(lk.cosine(100, floor=0.1))
     assert text.startswith("def _cosine(t):") and "_cos(" in text
     assert compiled.source(lk.constant(0.1)) == "def _constant(t):\n    return 0.1\n"  # dead code dropped
+
+
+# Every line the generator may write: assignments of our own operations to numbered locals, join branches,
+# return. Operands are numbered locals, bound constants (c0, c1, ...), the step t, float/bool literals
+# (repr of finite floats) and our own bound functions; no text of the schedule's config ever reaches the code.
+_OPERAND = r"(?:v\d+|c\d+|t|-?\d+\.\d+(?:e[+-]\d+)?|-?\d+(?:\.\d+)?e[+-]\d+|True|False|0)"
+_LINE = re.compile(
+    rf"def _\w+\(t\):|return (?:float\()?{_OPERAND}\)?|pass|else:|(?:if|elif) {_OPERAND} (?:<|==) (?:{_OPERAND}|\d+):|"
+    r"v\d+ = [-+*/ ()<>=!a-z_\[\]\d.,e]+"
+)
+_NAMES = {"_floor", "_bisect", "_cos", "_sqrt", "_tanh", "_exp", "_expm1", "_log", "float", "abs"}
+_KEYWORDS = {"def", "return", "if", "elif", "else", "pass", "t", "True", "False", "e"}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sched=schedules)
+def test_generated_code_is_only_our_own_operations(sched):
+    """The one exec in lrkit runs code built from our closed forms; a config's text never reaches it."""
+    if compiled.compile_math(sched) is None:
+        return
+    text = compiled.source(sched)
+    for line in text.splitlines():
+        assert _LINE.fullmatch(line.strip()), line
+        words = set(re.findall(r"[A-Za-z_]\w*", line)) - _KEYWORDS
+        assert all(
+            re.fullmatch(r"[vc]\d+", w) or w in _NAMES or (w.startswith("_") and line.startswith("def")) for w in words
+        ), line

@@ -102,7 +102,9 @@ class Schedule:
         if kind is int:
             if 0 <= step < _HUGE:  # exact int/float comparison: float(step) cannot overflow
                 return (self._scalar or self._warm_up())(float(step))
-            return (self._scalar or self._warm_up())(_as_float(step) if step >= 0 else _bad_step(step))
+            if step < 0:
+                _bad_step(step)
+            return (self._scalar or self._warm_up())(_as_float(step))  # raises past the float range
         space = for_step(step)
         if space is not None:
             return self.evaluate(step, space)
@@ -346,7 +348,7 @@ def _as_float(step: Any) -> float:
         raise ValueError(f"step must be a finite number >= 0, got an integer of {len(str(step))} digits") from None
 
 
-def _bad_step(shown: Any) -> Any:
+def _bad_step(shown: Any) -> None:
     raise ValueError(
         f"step must be a finite number >= 0, got {shown!r}; "
         "schedules are defined from step 0 onwards (use shift() to start part-way)"
