@@ -82,6 +82,14 @@ def test_deep_nesting_compiles_in_pieces():
     same_bits(sched)
 
 
+def test_a_product_of_a_thousand_factors_is_compiled_too():
+    # 10,000 traced operations: the scalar cost per factor stays the compiled one (linear in the size)
+    sched = lk.product(*[lk.cosine(1000 + i) for i in range(1000)])
+    function = compiled.compile_math(sched)
+    assert function is not None
+    assert [function(t) for t in (0.0, 333.5, 999.0, 5000.0)] == [float(sched._at(t, MATH)) for t in (0.0, 333.5, 999.0, 5000.0)]
+
+
 def test_untraceable_keeps_math():
     sched = lk.noise(lk.cosine(100), std=0.1, seed=3)
     assert compiled.compile_math(sched) is None
