@@ -175,3 +175,37 @@ def test_plateau_state_resumes_exactly() -> None:
     opt2, sched2 = build()
     sched2.load_state_dict(state)
     assert head + run(opt2, sched2, metrics[17:]) == reference
+
+
+def _sgd() -> torch.optim.SGD:
+    weight = torch.nn.Parameter(torch.zeros(1))
+    weight.grad = torch.ones(1)
+    return torch.optim.SGD([weight], lr=1.0)
+
+
+@pytest.mark.parametrize("horizon", [None, "same_fraction"])
+def test_loading_into_a_scheduler_that_already_stepped_gives_the_fresh_values(horizon: str | None) -> None:
+    # a Scheduler that has run (its fast path armed on a block of values) and then loads a checkpoint
+    # must continue exactly as a fresh one that loads it: same learning rate at every later update
+    opt, saved = _sgd(), None
+    sched = Scheduler(opt, lk.cosine(1000))
+    for _ in range(100):
+        opt.step()
+        sched.step()
+    saved = sched.state_dict()
+    target = lk.cosine(1000) if horizon is None else lk.cosine(4000)
+    runs = []
+    for warm in (50, 0):
+        opt = _sgd()
+        sched = Scheduler(opt, target)
+        for _ in range(warm):
+            opt.step()
+            sched.step()
+        sched.load_state_dict(saved, horizon=horizon)
+        lrs = []
+        for _ in range(300):  # across a block boundary too
+            opt.step()
+            sched.step()
+            lrs.append(opt.param_groups[0]["lr"])
+        runs.append(lrs)
+    assert runs[0] == runs[1]

@@ -99,6 +99,7 @@ class Checkpointing:
                 f"but the optimizer has {len(self.optimizer.param_groups)}; load into an optimizer with the same groups"
             )
         positions = self._rehorizon(state, horizon) if changed else _saved_positions(state, len(self._schedules))
+        self._hi = 0  # the fast path of step() is armed on the old values: disarmed until step() arms it again
         self._base = {k: [float(x) for x in v] for k, v in base.items()}
         self._positions = positions
         self._set_ends()
