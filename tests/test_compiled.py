@@ -87,7 +87,8 @@ def test_a_product_of_a_thousand_factors_is_compiled_too():
     sched = lk.product(*[lk.cosine(1000 + i) for i in range(1000)])
     function = compiled.compile_math(sched)
     assert function is not None
-    assert [function(t) for t in (0.0, 333.5, 999.0, 5000.0)] == [float(sched._at(t, MATH)) for t in (0.0, 333.5, 999.0, 5000.0)]
+    steps = (0.0, 333.5, 999.0, 5000.0)
+    assert [function(t) for t in steps] == [float(sched._at(t, MATH)) for t in steps]
 
 
 def test_untraceable_keeps_math():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -234,3 +235,23 @@ def test_plateau_on_a_clock_observes_at_the_elapsed_seconds():
         update(opt)
         sched.step(metric=1.0)
     assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.25, rel=1e-12)
+
+
+def test_a_clock_driven_scheduler_follows_the_clock_between_updates_and_warns_once_past_the_end():
+    # past its first updates step() takes its fast path; with a clock that path reads the clock on every
+    # call (time moves without an update) and still warns once past the schedule's end
+    fake = FakeClock()
+    opt = make_optimizer()
+    s = lk.linear(300, end=0.0) >> lk.constant(0.0, 1)
+    sched = Scheduler(opt, s, clock=WallClock(clock=fake))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for k in range(400):
+            fake.advance(1.0)
+            if k % 2 == 0:
+                update(opt)
+            sched.step()
+            assert opt.param_groups[0]["lr"] == 0.1 * s(fake.now)
+    past = [w for w in caught if "is past the end of" in str(w.message)]
+    assert past and past[0].filename == __file__  # pointing at the caller's step()
+    assert len(past) == 1, [str(w.message) for w in caught]

@@ -348,7 +348,13 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
             # the fast path (armed by _arm): same block, same groups, nothing to check or warn about
             first, name = self._first
             if first[name] is self._last:
-                if n != self._n:
+                if self._clock is not None:  # a clock moves without updates: its values now, every call
+                    self._n = n
+                    values = self._clock_values()
+                    for group, key, j, factor, _ in self._plain:
+                        group[key] = factor * values[j]
+                    self._last = first[name]
+                elif n != self._n:
                     values, i = self._flat, n & self._mask
                     for group, key, _, factor, row in self._plain:
                         group[key] = factor * values[row + i]
@@ -380,7 +386,7 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
         if self.optimizer.param_groups is not self._groups or len(self._groups) != self._ngroups:
             self._adopt_groups()
         self._write(self._clock_values() if self._clock is not None else self._values(n))
-        if self._by_update and self._clock is None:
+        if self._by_update:
             self._arm(n)
         return None
 
@@ -388,7 +394,11 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
         """Let the next updates of this block take the fast path at the top of :meth:`step`, when nothing
         else can happen there: no epoch check, all-zero check or unfed-plateau warning pending, no
         end warning due in the block, every target a plain number in a group dict."""
-        if self._other or not self._plain or self._calls[0] < EPOCH_CALLS or self._zero_check or self._clock:
+        if self._other or not self._plain or self._calls[0] < EPOCH_CALLS or self._zero_check:
+            return
+        self._first = (self._plain[0][0], self._plain[0][1])
+        if self._clock is not None:  # no block: the values are the clock's, read on every call
+            self._lo, self._hi = n, UNFED if self._active and not self._fed else sys.maxsize
             return
         lo = n & ~self._cache.mask
         hi = lo + self._cache.mask + 1
@@ -396,7 +406,6 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
             hi = min(hi, math.floor(self._end) + 1)  # the first update past the end takes the general path
         if self._active and not self._fed:
             hi = min(hi, UNFED)
-        self._first = (self._plain[0][0], self._plain[0][1])
         # this block's values as Python floats without a numpy call: a flat view, schedule j's from j << shift
         cache = self._cache
         self._flat, self._mask = memoryview(cache.table.reshape(-1)), cache.mask
