@@ -256,6 +256,24 @@ def test_add_param_group_after_construction() -> None:
         per_group.step()
 
 
+@pytest.mark.parametrize("before", [3, 100])
+def test_a_group_added_mid_run_is_scheduled_from_its_first_update(before: int) -> None:
+    # progressive unfreezing: a group added once step() has taken its fast path (after 3 calls) must
+    # follow the schedule from the next update on, not run at its base lr until the block of values ends
+    s = lk.warmup(400)
+    opt = torch.optim.SGD(params(), lr=1.0)
+    sched = Scheduler(opt, s)
+    train(opt, sched, before)
+    opt.add_param_group({"params": params(), "lr": 0.5})
+    used = train(opt, sched, 300)
+    assert [u[1] for u in used[1:]] == [0.5 * s(before + k) for k in range(1, 300)]
+    per_group = Scheduler(opt, [s, s])
+    train(opt, per_group, before)
+    opt.add_param_group({"params": params()})
+    with pytest.raises(ValueError, match="add_param_group"):
+        train(opt, per_group, 1)
+
+
 def test_optimizer_load_state_dict_replacing_groups_is_followed() -> None:
     s = lk.cosine(10)
     opt = torch.optim.SGD(params(), lr=1.0)

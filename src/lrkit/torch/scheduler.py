@@ -344,6 +344,7 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
             and tokens is None
             and samples is None
             and self.optimizer.param_groups is self._groups
+            and len(self._groups) == self._ngroups  # add_param_group appends to the same list
         ):
             # the fast path (armed by _arm): same block, same groups, nothing to check or warn about
             first, name = self._first
