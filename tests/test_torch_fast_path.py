@@ -17,6 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import lrkit as lk
+from lrkit.reactive import FakeClock, WallClock
 from lrkit.torch import Scheduler
 
 
@@ -32,6 +33,7 @@ SCHEDULES = {
     "multistep": lambda: lk.multistep([100, 300, 350], 0.5),
     "plateau": lambda: (lk.warmup(20) >> lk.constant(1.0)) * lk.plateau(patience=2, factor=0.5),
     "per_group": lambda: [lk.cosine(500), lk.linear(800)],
+    "clock": lambda: lk.warmup(30) >> lk.cosine(400),  # driven by seconds: one per update, two per bare step()
 }
 #: the same run at another horizon: a checkpoint of it is loaded with ``horizon="same_fraction"``
 SHORTER = {
@@ -39,6 +41,7 @@ SHORTER = {
     "multistep": lambda: lk.multistep([50, 150, 175], 0.5),
     "plateau": lambda: (lk.warmup(20) >> lk.constant(1.0, 100)) * lk.plateau(patience=2, factor=0.5),
     "per_group": lambda: [lk.cosine(250), lk.linear(400)],
+    "clock": lambda: lk.warmup(30) >> lk.cosine(200),
 }
 
 operations = st.lists(
@@ -62,7 +65,9 @@ def _optimizer() -> torch.optim.SGD:
     return torch.optim.SGD([{"params": [weight], "lr": 0.1}, {"params": [other], "lr": 0.3}], lr=0.1)
 
 
-def _update(opt: torch.optim.Optimizer) -> None:
+def _update(opt: torch.optim.Optimizer, clock: FakeClock | None = None) -> None:
+    if clock is not None:
+        clock.advance(1.0)
     for group in opt.param_groups:
         for p in group["params"]:
             p.grad = torch.ones_like(p)
@@ -78,19 +83,24 @@ def _checkpoint(name: str, updates: int) -> dict:
     return sched.state_dict()
 
 
-def _apply(opt: torch.optim.Optimizer, sched: Scheduler, op: str, arg: int, metrics: list[float], name: str) -> str:
+def _apply(
+    opt: torch.optim.Optimizer, sched: Scheduler, op: str, arg: int, metrics: list[float], name: str,
+    clock: FakeClock | None,
+) -> str:
     """Run one operation; the outcome ('' or the error's type and message) is compared too."""
     try:
         if op == "updates":
             for _ in range(arg):
-                _update(opt)
+                _update(opt, clock)
                 sched.step()
         elif op == "step":
+            if clock is not None:
+                clock.advance(2.0)
             sched.step()
         elif op == "update":
-            _update(opt)
+            _update(opt, clock)
         elif op == "metric":
-            _update(opt)
+            _update(opt, clock)
             sched.step(metrics[arg])
         elif op == "add_group":
             opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.1 * arg})
@@ -115,10 +125,11 @@ def test_the_fast_path_writes_what_the_general_path_writes(name: str, ops: list[
         warnings.simplefilter("ignore")  # unfed plateaus, steps without updates: the same in both
         for kind in (Scheduler, GeneralPathOnly):
             opt = _optimizer()
-            sched = kind(opt, SCHEDULES[name]())
+            clock = FakeClock() if name == "clock" else None
+            sched = kind(opt, SCHEDULES[name](), clock=None if clock is None else WallClock(clock=clock))
             trace = []
             for op, arg in ops:
-                outcome = _apply(opt, sched, op, arg, metrics, name)
+                outcome = _apply(opt, sched, op, arg, metrics, name, clock)
                 trace.append((op, outcome, [g["lr"] for g in opt.param_groups]))
                 if outcome:
                     break
