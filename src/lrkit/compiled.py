@@ -180,7 +180,7 @@ class _Program:
     def build(self, result: Any, coerce: bool = False) -> Callable[[float], float]:
         returned = self.operand(result)
         self.line(f"return float({returned})" if coerce else f"return {returned}")
-        text = f"def {self.name}(t):\n" + "\n".join(_live(self.lines)) + "\n"
+        text = f"def {self.name}(t):\n" + "\n".join(_registers(_live(self.lines))) + "\n"
         scope: dict[str, Any] = {"_floor": math.floor, "_bisect": bisect.bisect_right, **self.constants}
         exec(compile(text, f"<lrkit {self.name}>", "exec"), scope)  # our own generated code, from our own closed forms
         function: Callable[[float], float] = scope[self.name]
@@ -218,6 +218,36 @@ def _live(lines: list[str]) -> list[str]:
             following = kept[i + 1] if i + 1 < len(kept) else ""
             if len(following) - len(following.lstrip()) <= depth:
                 out.append(" " * (depth + 4) + "pass")
+    return out
+
+
+def _registers(lines: list[str]) -> list[str]:
+    """Rename the locals so that a name is reused once its value is dead (linear-scan allocation).
+
+    A 1,000-factor product is 10,000 assignments; with a local each, its frame holds 10,000 slots and
+    a call costs 1.8x as much per operation as a small program's. The code only branches forward
+    (``if``/``elif``, no loops), so a value is live exactly from its first assignment to its last
+    mention in the text; two names whose spans do not overlap can share a local.
+    """
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        for name in _NAME.findall(line):
+            first.setdefault(name, i)
+            last[name] = i
+    ending: dict[int, list[str]] = {}
+    for name, i in last.items():
+        ending.setdefault(i, []).append(name)
+    mapping: dict[str, str] = {}
+    free: list[str] = []
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        for name in _NAME.findall(line):
+            if name not in mapping:  # its first mention is its (first) assignment
+                mapping[name] = free.pop() if free else f"v{len(mapping) + len(free) + 1}"
+        out.append(_NAME.sub(lambda m: mapping[m.group()], line))
+        for name in ending.get(i, ()):
+            free.append(mapping.pop(name))
     return out
 
 
