@@ -229,11 +229,9 @@ def _registers(lines: list[str]) -> list[str]:
     (``if``/``elif``, no loops), so a value is live exactly from its first assignment to its last
     mention in the text; two names whose spans do not overlap can share a local.
     """
-    first: dict[str, int] = {}
     last: dict[str, int] = {}
     for i, line in enumerate(lines):
         for name in _NAME.findall(line):
-            first.setdefault(name, i)
             last[name] = i
     ending: dict[int, list[str]] = {}
     for name, i in last.items():

@@ -351,10 +351,7 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
             if first[name] is self._last:
                 if self._clock is not None:  # a clock moves without updates: its values now, every call
                     self._n = n
-                    values = self._clock_values()
-                    for group, key, j, factor, _ in self._plain:
-                        group[key] = factor * values[j]
-                    self._last = first[name]
+                    self._write(self._clock_values())
                 elif n != self._n:
                     values, i = self._flat, n & self._mask
                     for group, key, _, factor, row in self._plain:
