@@ -17,9 +17,9 @@ Keras tensor                 ``keras``          ``keras.ops``, every backend
 Why a shim of our own rather than the array API alone: the array-API namespaces
 (``array_api_compat``) cover numpy, torch and jax but neither Python floats nor
 ``keras.ops``, and every closed form also needs three piecewise operations the standard
-lacks: :meth:`Namespace.select` (which piece of a join runs), :meth:`Namespace.count_le`
-(how many milestones are passed) and :meth:`Namespace.interp`. Written once here for traced
-backends (a ``where`` chain, a sum of comparisons, a sum of clipped ramps), with fast paths
+lacks: :meth:`Namespace.select` (which piece of a join runs), :meth:`Namespace.lookup`
+(the value after the milestones passed) and :meth:`Namespace.interp`. Written once here for traced
+backends (a ``where`` chain, a ``where`` chain of table values, a sum of clipped ramps), with fast paths
 for ``math`` (``bisect``) and numpy (``searchsorted``, contiguous slices), they are about a
 hundred lines: smaller than the per-adapter workarounds they replace.
 
@@ -98,13 +98,6 @@ class Namespace:
             out = self.where(t >= edge, value, out)
         return out
 
-    def count_le(self, t: Any, edges: Sequence[float]) -> Any:
-        """How many ``edges`` (sorted) are ``<= t``, as a float."""
-        count = self.full(t, 0.0)
-        for edge in edges:
-            count = count + self.where(t >= edge, 1.0, 0.0)
-        return count
-
     def interp(self, t: Any, xs: Sequence[float], ys: Sequence[float]) -> Any:
         """Linear interpolation through ``(xs[i], ys[i])``; ``ys[0]`` before, ``ys[-1]`` after."""
         out = self.full(t, ys[0])
@@ -164,10 +157,6 @@ class _Math(Namespace):
         return value
 
     @staticmethod
-    def count_le(t: float, edges: Sequence[float]) -> float:
-        return float(bisect.bisect_right(edges, t))
-
-    @staticmethod
     def lookup(t: float, edges: Sequence[float], values: Sequence[float]) -> float:
         return values[bisect.bisect_right(edges, t)]
 
@@ -212,10 +201,6 @@ class _Numpy(Namespace):
     @staticmethod
     def quotient(t: Any, d: float) -> Any:  # IEEE division is correctly rounded: floor is exact
         return np.floor(t / d)
-
-    @staticmethod
-    def count_le(t: np.ndarray, edges: Sequence[float]) -> np.ndarray:
-        return np.searchsorted(np.asarray(edges, dtype=np.float64), t, side="right").astype(np.float64)
 
     @staticmethod
     def lookup(t: np.ndarray, edges: Sequence[float], values: Sequence[float]) -> np.ndarray:

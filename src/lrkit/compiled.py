@@ -300,9 +300,6 @@ class _Tracing(Namespace):
     def full(self, t: Any, value: float) -> Any:
         return value
 
-    def count_le(self, t: Any, edges: Sequence[float]) -> Any:
-        return MATH.count_le(t, edges) if self._plain(t) else self._emit("float(_bisect({}, {}))", edges, t)
-
     def lookup(self, t: Any, edges: Sequence[float], values: Sequence[float]) -> Any:
         if self._plain(t):
             return MATH.lookup(t, edges, values)
@@ -312,18 +309,25 @@ class _Tracing(Namespace):
         if self._plain(t):
             return MATH.interp(t, xs, ys)
         # MATH.interp's very operations, inline: the segment by bisection, then one linear formula
+        # y0 + (y1 - y0) * (t - x0) / (x1 - x0), whose differences of constants are tables indexed by
+        # the segment (the same subtractions, done once here: bitwise the same values)
         program = self.program
         i = self._emit("_bisect({}, {})", xs, t).name
-        x, y, u = program.operand(xs), program.operand(_floats(ys)), program.operand(t)
+        ys = _floats(ys)
+        segments = range(1, len(xs))
+        x0 = program.operand((0.0, *(xs[k - 1] for k in segments)))
+        dx = program.operand((1.0, *(xs[k] - xs[k - 1] for k in segments)))
+        y0 = program.operand((0.0, *(ys[k - 1] for k in segments)))
+        dy = program.operand((0.0, *(ys[k] - ys[k - 1] for k in segments)))
+        u = program.operand(t)
         program.count += 1
         out = f"v{program.count}"
         program.line(f"if {i} == 0:")
-        program.line(f"    {out} = {y}[0]")
+        program.line(f"    {out} = {program.operand(ys[0])}")
         program.line(f"elif {i} == {len(xs)}:")
-        program.line(f"    {out} = {y}[-1]")
+        program.line(f"    {out} = {program.operand(ys[-1])}")
         program.line("else:")
-        y0, y1, x0, x1 = f"{y}[{i} - 1]", f"{y}[{i}]", f"{x}[{i} - 1]", f"{x}[{i}]"
-        program.line(f"    {out} = {y0} + ({y1} - {y0}) * ({u} - {x0}) / ({x1} - {x0})")
+        program.line(f"    {out} = {y0}[{i}] + {dy}[{i}] * ({u} - {x0}[{i}]) / {dx}[{i}]")
         return _Symbol(program, out)
 
     def select(self, t: Any, starts: Sequence[float], routes: Sequence[Any]) -> Any:

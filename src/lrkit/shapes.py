@@ -332,6 +332,7 @@ class MultiStep(Schedule):
     name = "multistep"
     milestones: tuple[Any, ...]
     factor: float
+    _levels: tuple[float, ...]
 
     def __init__(self, milestones: Any, factor: float = 0.1):
         milestones = v.increasing(self.name, "milestones", milestones)
@@ -341,9 +342,11 @@ class MultiStep(Schedule):
             raise ValueError(f"{self.name}: milestones must be > 0, got {milestones[0]!r}")
         factor = v.factor(self.name, "factor", factor)
         self._init(milestones[-1], milestones=milestones, factor=factor)
+        # factor ** k after k milestones, as a table: a lookup, not a power, on every backend
+        object.__setattr__(self, "_levels", tuple(factor ** float(k) for k in range(len(milestones) + 1)))
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        return self.factor ** xp.count_le(t, self.milestones)
+        return xp.lookup(t, self.milestones, self._levels)
 
     def phase_starts(self, until: float) -> list[float]:
         return [float(m) for m in self.milestones if 0 < m < until]
