@@ -303,31 +303,59 @@ class _Tracing(Namespace):
     def lookup(self, t: Any, edges: Sequence[float], values: Sequence[float]) -> Any:
         if self._plain(t):
             return MATH.lookup(t, edges, values)
-        return self._emit("{}[_bisect({}, {})]", _floats(values), edges, t)
+        if len(edges) > INLINE_ROUTES:
+            return self._emit("{}[_bisect({}, {})]", _floats(values), edges, t)
+        # values[bisect_right(edges, t)] as a chain: the first edge above t names the value
+        return self._chain(t, edges, [self.program.operand(value) for value in values])
 
     def interp(self, t: Any, xs: Sequence[float], ys: Sequence[float]) -> Any:
         if self._plain(t):
             return MATH.interp(t, xs, ys)
-        # MATH.interp's very operations, inline: the segment by bisection, then one linear formula
-        # y0 + (y1 - y0) * (t - x0) / (x1 - x0), whose differences of constants are tables indexed by
-        # the segment (the same subtractions, done once here: bitwise the same values)
+        # MATH.interp's very operations, inline: the segment i = bisect_right(xs, t), then one linear
+        # formula y0 + (y1 - y0) * (t - x0) / (x1 - x0) whose differences of constants are computed
+        # here, once (the same subtractions: bitwise the same values)
         program = self.program
-        i = self._emit("_bisect({}, {})", xs, t).name
         ys = _floats(ys)
         segments = range(1, len(xs))
-        x0 = program.operand((0.0, *(xs[k - 1] for k in segments)))
-        dx = program.operand((1.0, *(xs[k] - xs[k - 1] for k in segments)))
-        y0 = program.operand((0.0, *(ys[k - 1] for k in segments)))
-        dy = program.operand((0.0, *(ys[k] - ys[k - 1] for k in segments)))
+        u = program.operand(t)
+        if len(xs) > INLINE_ROUTES:  # a bisection, and the segment's constants from tables
+            i = self._emit("_bisect({}, {})", xs, t).name
+            x0 = program.operand((0.0, *(xs[k - 1] for k in segments)))
+            dx = program.operand((1.0, *(xs[k] - xs[k - 1] for k in segments)))
+            y0 = program.operand((0.0, *(ys[k - 1] for k in segments)))
+            dy = program.operand((0.0, *(ys[k] - ys[k - 1] for k in segments)))
+            program.count += 1
+            out = f"v{program.count}"
+            program.line(f"if {i} == 0:")
+            program.line(f"    {out} = {program.operand(ys[0])}")
+            program.line(f"elif {i} == {len(xs)}:")
+            program.line(f"    {out} = {program.operand(ys[-1])}")
+            program.line("else:")
+            program.line(f"    {out} = {y0}[{i}] + {dy}[{i}] * ({u} - {x0}[{i}]) / {dx}[{i}]")
+            return _Symbol(program, out)
+        operand = program.operand
+        pieces = [operand(ys[0])]
+        for k in segments:  # segment k: xs[k - 1] <= t < xs[k]
+            y0, dy, x0, dx = ys[k - 1], ys[k] - ys[k - 1], xs[k - 1], xs[k] - xs[k - 1]
+            pieces.append(f"{operand(y0)} + {operand(dy)} * ({u} - {operand(x0)}) / {operand(dx)}")
+        return self._chain(t, xs, [*pieces, operand(ys[-1])])
+
+    def _chain(self, t: Any, edges: Sequence[float], choices: Sequence[str]) -> _Symbol:
+        """``choices[bisect_right(edges, t)]`` as an ``if``/``elif`` chain (``edges`` sorted; an
+        edge equal to the one before it opens an empty interval, and is left out)."""
+        program = self.program
         u = program.operand(t)
         program.count += 1
         out = f"v{program.count}"
-        program.line(f"if {i} == 0:")
-        program.line(f"    {out} = {program.operand(ys[0])}")
-        program.line(f"elif {i} == {len(xs)}:")
-        program.line(f"    {out} = {program.operand(ys[-1])}")
+        keyword = "if"
+        for k, edge in enumerate(edges):
+            if k and edge == edges[k - 1]:
+                continue
+            program.line(f"{keyword} {u} < {program.operand(edge)}:")
+            program.line(f"    {out} = {choices[k]}")
+            keyword = "elif"
         program.line("else:")
-        program.line(f"    {out} = {y0}[{i}] + {dy}[{i}] * ({u} - {x0}[{i}]) / {dx}[{i}]")
+        program.line(f"    {out} = {choices[-1]}")
         return _Symbol(program, out)
 
     def select(self, t: Any, starts: Sequence[float], routes: Sequence[Any]) -> Any:
