@@ -336,8 +336,8 @@ class _Tracing(Namespace):
         operand = program.operand
         pieces = [operand(ys[0])]
         for k in segments:  # segment k: xs[k - 1] <= t < xs[k]
-            y0, dy, x0, dx = ys[k - 1], ys[k] - ys[k - 1], xs[k - 1], xs[k] - xs[k - 1]
-            pieces.append(f"{operand(y0)} + {operand(dy)} * ({u} - {operand(x0)}) / {operand(dx)}")
+            left, rise, width = ys[k - 1], ys[k] - ys[k - 1], xs[k] - xs[k - 1]
+            pieces.append(f"{operand(left)} + {operand(rise)} * ({u} - {operand(xs[k - 1])}) / {operand(width)}")
         return self._chain(t, xs, [*pieces, operand(ys[-1])])
 
     def _chain(self, t: Any, edges: Sequence[float], choices: Sequence[str]) -> _Symbol:
