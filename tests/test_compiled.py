@@ -68,11 +68,21 @@ def test_random_compositions_bitwise(sched):
         lk.constant(1) * lk.plateau(patience=3),
         lk.piecewise_constant([5000], [1, 0.1]),  # an int value: the compiled function converts, as MATH's callers do
         lk.piecewise_linear([0, 10, 20], [0, 1, 0]),
+        # more edges than INLINE_ROUTES: a bisection into tables, not an if/elif chain
+        lk.piecewise_linear(list(range(0, 200, 10)), [(-1.0) ** k * 0.1 * k for k in range(20)]),
+        lk.piecewise_constant(list(range(10, 130, 10)), [1.0 / (k + 1) for k in range(13)]),
+        lk.multistep(list(range(100, 1100, 100)), factor=0.7),
     ],
     ids=repr,
 )
 def test_compositions_bitwise(sched):
     same_bits(sched)
+
+
+def test_few_edges_are_a_chain_and_many_a_bisection():
+    few, many = lk.piecewise_linear([0, 10, 20], [0.0, 1.0, 0.5]), lk.multistep(list(range(1, 21)), factor=0.9)
+    assert "_bisect" not in compiled.source(few) and "elif" in compiled.source(few)
+    assert "_bisect" in compiled.source(many)
 
 
 def test_deep_nesting_compiles_in_pieces():
