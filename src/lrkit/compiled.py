@@ -7,9 +7,10 @@ namespace whose values are symbols: each operation appends one line of Python to
 join's :meth:`~lrkit.backend.Namespace.select` becomes an ``if``/``elif`` chain (a table of
 functions beyond :data:`INLINE_ROUTES` pieces), and the program is compiled to a plain function
 of one float. It performs the very operations ``MATH`` performs, in the same order, on the same
-constants, so its values are **bitwise** those of ``MATH`` (tested for every family and on random
-compositions); it only drops the interpretation overhead, as a hand-written ``math`` closure
-would.
+constants (a difference of two constants, such as a segment's width, is computed once, when the
+program is built: the same subtraction), so its values are **bitwise** those of ``MATH`` (tested
+for every family and on random compositions); it only drops the interpretation overhead, as a
+hand-written ``math`` closure would.
 
 The closed form stays the only formula: nothing here knows any family. A closed form the tracer
 cannot follow (Python control flow on the step, a non-traceable family such as ``noise``) is
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
 __all__ = ["INLINE_ROUTES", "compile_math", "source"]
 
 #: A join of at most this many pieces is an inline ``if``/``elif`` chain; beyond, a bisect into a
-#: table of one compiled function per piece (bounded code size, no deep nesting).
+#: table of one compiled function per piece (bounded code size, no deep nesting). A lookup or an
+#: interpolation over at most this many edges is a chain too (its constants inline), beyond a bisect.
 INLINE_ROUTES = 8
 _MAX_INDENT = 24  # deeper nesting compiles the inner join as its own function (Python caps indentation at 100)
 #: A bigger program keeps the MATH path. Compile time grows with the program (about 20 us a line) but so
