@@ -32,11 +32,13 @@ from pathlib import Path
 
 #: every benchmark, in the order they run (name = bench/<name>.py and results/<name>.md)
 BENCHMARKS: tuple[str, ...] = (
-    "core", "preview", "overhead", "compile", "optax_step", "keras_fit", "training", "finder", "auto", "curves",
+    "core", "preview", "overhead", "compile", "optax_step", "keras_fit", "training", "finder", "auto", "finder_length",
+    "curves",
 )
 TITLES = {
     "core": "Core v2: evaluation, the torch adapter, memory, import",
     "auto": "auto on tasks it was not tuned on (leave-one-task-out)",
+    "finder_length": "Range-test length: 100 vs 300 updates",
     "curves": "Loss-curve prediction (lrkit.curves)",
     "preview": "Preview cost",
     "overhead": "Per-update overhead",
