@@ -224,21 +224,64 @@ def test_paper_protocol_multi_power(protocol, size):
     result, predicted = protocol(size, MultiPowerLaw)
     assert result.seconds < 60
     assert predicted.worst_error <= 0.012
-    # measured, mean of the run means: 0.115% (25M), 0.140% (100M); the published parameters give 0.110% / 0.142%.
+    # measured, mean of the run means, every run weighed the same (the default): 0.100% (25M), 0.135% (100M),
+    # below the published parameters' 0.110% / 0.142%; every point weighed the same: 0.115% / 0.140%.
     # The joint 7-parameter optimum (the default before the paper's two steps) gave 0.134% / 0.164%.
-    assert predicted.run_mean_error < PUBLISHED_RUN_MEAN[size] + 0.0001
-    assert predicted.mean_error < 0.0019  # all points pooled: 0.133% / 0.179% (published: 0.122% / 0.172%)
-    assert predicted.min_r2 >= 0.995  # measured 0.9961 / 0.9953 (the joint optimum: 0.989 / 0.990)
-    # finals: right on 25M; on 100M two pairs swap, whose measured finals differ by 0.34% and 0.16%
-    # (the published parameters swap the second pair too): no swapped pair differs by more than 0.4%
+    assert predicted.run_mean_error < PUBLISHED_RUN_MEAN[size]
+    assert predicted.mean_error < 0.0019  # all points pooled: 0.123% / 0.177% (published: 0.122% / 0.172%)
+    assert predicted.min_r2 >= 0.995  # measured 0.9968 / 0.9952 (the joint optimum: 0.989 / 0.990)
+    # finals: the pairs that swap are wsdcon_3 / wsdcon_18 (measured 0.06% apart on 25M, 0.16% on 100M; the
+    # published parameters swap them too, on both sizes) and, on 100M, constant_72000 / wsd_20000_24000 (0.34%)
     by_truth = sorted(predicted.runs, key=lambda r: r.final_loss)
-    by_prediction = sorted(predicted.runs, key=lambda r: r.predicted_final)
-    if size is None:
-        assert [r.name for r in by_prediction] == [r.name for r in by_truth]
-    for i, a in enumerate(by_truth):
-        for b in by_truth[i + 1 :]:
-            if a.predicted_final > b.predicted_final:
-                assert (b.final_loss - a.final_loss) / a.final_loss < 0.004, (a.name, b.name)
+    swapped = {
+        (a.name, b.name)
+        for i, a in enumerate(by_truth)
+        for b in by_truth[i + 1 :]
+        if a.predicted_final > b.predicted_final
+    }
+    allowed = {("wsdcon_3", "wsdcon_18")} | ({("constant_72000", "wsd_20000_24000")} if size == "100M" else set())
+    assert swapped <= allowed, swapped
+
+
+def test_every_run_weighs_the_same_whatever_its_logging_interval():
+    # two runs the law cannot both fit exactly (losses from two different laws): weighed by points, the run
+    # logged 8x as often pulls the fit to itself; weighed by runs (the default), the two runs' errors stay
+    # about as balanced as when both are logged alike
+    a, b = MomentumLaw(3.0, 0.5, 0.5, 0.4), MomentumLaw(3.1, 0.45, 0.55, 0.2)
+    schedule_a, schedule_b = lk.warmup(100) >> lk.cosine(1900, floor=0.1), lk.warmup(100) >> lk.constant(1.0)
+    dense, sparse = np.arange(128, 2001, 8), np.arange(128, 2001, 64)
+    run_a = Run.of(schedule_a * 3e-4, dense, a.predict(schedule_a * 3e-4, dense), name="dense")
+    run_b = Run.of(schedule_b * 3e-4, sparse, b.predict(schedule_b * 3e-4, sparse), name="sparse")
+    run_a_sparse = Run.of(schedule_a * 3e-4, sparse, a.predict(schedule_a * 3e-4, sparse), name="dense")
+
+    def errors(runs, weights):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", curves.CurveFitWarning)
+            law = curves.fit(runs, MomentumLaw, weights=weights).law
+        return {r.name: r.mean_error for r in curves.score(law, [run_a_sparse, run_b]).runs}
+
+    def imbalance(weights, runs=(run_a, run_b)):  # how much worse the sparse run is fitted than the dense one
+        e = errors(list(runs), weights)
+        return e["sparse"] / e["dense"]
+
+    # measured: 37 by points, 2.0 by runs, 3.1 with both runs logged every 64 updates
+    assert imbalance("points") > 10
+    assert imbalance("runs") < 4
+    assert 0.5 < imbalance("runs") / imbalance("points", (run_a_sparse, run_b)) < 2
+    with pytest.raises(ValueError, match="weights must be 'runs' or 'points'"):
+        curves.fit([run_a, run_b], weights="equal")
+
+
+def test_weighing_every_point_the_same_is_the_papers_objective():
+    runs = curves.paper_runs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", curves.CurveFitWarning)
+        result = curves.fit([runs[n] for n in curves.FIT_RUNS], weights="points")
+    assert result.weights == "points" and result.to_dict()["fit"]["weights"] == "points"
+    # measured 0.115% (every run weighed the same: 0.100%)
+    assert curves.score(result.law, [runs[n] for n in curves.PREDICT_RUNS]).run_mean_error == pytest.approx(
+        0.00115, abs=0.00002
+    )
 
 
 @pytest.mark.parametrize("size", _size_list())
@@ -375,6 +418,9 @@ def test_cli_fit_method(tmp_path, capsys):
         assert _cli(["curve", "fit", *files, "--lr", "3e-4", "--method", method, "--json"]) == 0
         worst[method] = json.loads(capsys.readouterr().out)["fit"]["worst_error"]
     assert worst["joint"] < 1e-4 < worst["staged"] < 3e-3  # the joint optimum is exact on the law's own curves
+    for weights in ("runs", "points"):
+        assert _cli(["curve", "fit", *files, "--lr", "3e-4", "--weights", weights, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["fit"]["weights"] == weights
 
 
 @pytest.mark.parametrize(

@@ -120,7 +120,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     runs = _runs(args.runs, args.lr)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        result = fit(runs, LAWS[args.law], method=args.method)
+        result = fit(runs, LAWS[args.law], method=args.method, weights=args.weights)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.report())
     if args.out:
         Path(args.out).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
@@ -210,6 +210,12 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
         choices=("staged", "joint"),
         default="staged",
         help="staged (default): the paper's two steps for multi_power; joint: every parameter at once",
+    )
+    p.add_argument(
+        "--weights",
+        choices=("runs", "points"),
+        default="runs",
+        help="runs (default): every run weighs the same in total; points: every logged point the same",
     )
     p.add_argument("--lr", type=_positive_float("--lr"), default=1.0, help=lr_help)
     p.add_argument("-o", "--out", default=None, help="write the fitted law (JSON) here")
