@@ -318,29 +318,26 @@ class _Tracing(Namespace):
         # here, once (the same subtractions: bitwise the same values)
         program = self.program
         ys = _floats(ys)
-        segments = range(1, len(xs))
-        u = program.operand(t)
-        if len(xs) > INLINE_ROUTES:  # a bisection, and the segment's constants from tables
-            i = self._emit("_bisect({}, {})", xs, t).name
-            x0 = program.operand((0.0, *(xs[k - 1] for k in segments)))
-            dx = program.operand((1.0, *(xs[k] - xs[k - 1] for k in segments)))
-            y0 = program.operand((0.0, *(ys[k - 1] for k in segments)))
-            dy = program.operand((0.0, *(ys[k] - ys[k - 1] for k in segments)))
-            program.count += 1
-            out = f"v{program.count}"
-            program.line(f"if {i} == 0:")
-            program.line(f"    {out} = {program.operand(ys[0])}")
-            program.line(f"elif {i} == {len(xs)}:")
-            program.line(f"    {out} = {program.operand(ys[-1])}")
-            program.line("else:")
-            program.line(f"    {out} = {y0}[{i}] + {dy}[{i}] * ({u} - {x0}[{i}]) / {dx}[{i}]")
-            return _Symbol(program, out)
-        operand = program.operand
-        pieces = [operand(ys[0])]
-        for k in segments:  # segment k: xs[k - 1] <= t < xs[k]
-            left, rise, width = ys[k - 1], ys[k] - ys[k - 1], xs[k] - xs[k - 1]
-            pieces.append(f"{operand(left)} + {operand(rise)} * ({u} - {operand(xs[k - 1])}) / {operand(width)}")
-        return self._chain(t, xs, [*pieces, operand(ys[-1])])
+        operand, u = program.operand, program.operand(t)
+        # segment k (1 <= k < len(xs)) holds xs[k - 1] <= t < xs[k]: its (y0, y1 - y0, x0, x1 - x0)
+        segments = [(ys[k - 1], ys[k] - ys[k - 1], xs[k - 1], xs[k] - xs[k - 1]) for k in range(1, len(xs))]
+        if len(xs) <= INLINE_ROUTES:  # a chain, each segment's constants inline
+            pieces = [
+                f"{operand(y0)} + {operand(dy)} * ({u} - {operand(x0)}) / {operand(dx)}" for y0, dy, x0, dx in segments
+            ]
+            return self._chain(t, xs, [operand(ys[0]), *pieces, operand(ys[-1])])
+        # a bisection, and the segment's constants from tables indexed by it (slot 0 unused)
+        i = self._emit("_bisect({}, {})", xs, t).name
+        y0, dy, x0, dx = (operand((pad, *column)) for pad, column in zip((0.0, 0.0, 0.0, 1.0), zip(*segments)))
+        program.count += 1
+        out = f"v{program.count}"
+        program.line(f"if {i} == 0:")
+        program.line(f"    {out} = {operand(ys[0])}")
+        program.line(f"elif {i} == {len(xs)}:")
+        program.line(f"    {out} = {operand(ys[-1])}")
+        program.line("else:")
+        program.line(f"    {out} = {y0}[{i}] + {dy}[{i}] * ({u} - {x0}[{i}]) / {dx}[{i}]")
+        return _Symbol(program, out)
 
     def _chain(self, t: Any, edges: Sequence[float], choices: Sequence[str]) -> _Symbol:
         """``choices[bisect_right(edges, t)]`` as an ``if``/``elif`` chain (``edges`` sorted; an
