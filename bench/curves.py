@@ -62,6 +62,12 @@ def _objective(law: curves.Law, runs: list[curves.Run], delta: float = 1e-3) -> 
     return total
 
 
+def _ranked(s: curves.Score) -> bool:
+    """Whether the predicted finals of the scored runs are in their measured order."""
+    truth = [r.name for r in sorted(s.runs, key=lambda r: r.final_loss)]
+    return [r.name for r in sorted(s.runs, key=lambda r: r.predicted_final)] == truth
+
+
 def _swaps(out: list[str], label: str, s: curves.Score) -> None:
     """Append the pairs of runs whose predicted finals are in the wrong order."""
     by_truth = sorted(s.runs, key=lambda r: r.final_loss)
@@ -113,8 +119,7 @@ def paper(data: Path, sizes: tuple[str, ...] = ("25M", "100M")) -> str:
             if default:
                 fits[size, law.name] = result
             s = curves.score(result.law, [runs[n] for n in curves.PREDICT_RUNS])
-            truth = [r.name for r in sorted(s.runs, key=lambda r: r.final_loss)]
-            ranked = [r.name for r in sorted(s.runs, key=lambda r: r.predicted_final)] == truth
+            ranked = _ranked(s)
             rows.append(
                 f"| {size} | {label} | {result.seconds:.1f} s | {1e6 * _objective(result.law, fitted_runs):.1f} | "
                 f"{_fmt(s.mean_error)} | "
@@ -437,8 +442,7 @@ def variants(data: Path, sizes: tuple[str, ...] = ("25M", "100M")) -> str:
                         law = curves.fit(fitted, law, method="joint", max_evaluations=n, delta=delta,
                                          weights=weights).law
                 sc = curves.score(law, [sets[s][k] for k in curves.PREDICT_RUNS])
-                truth = [r.name for r in sorted(sc.runs, key=lambda r: r.final_loss)]
-                ranked = [r.name for r in sorted(sc.runs, key=lambda r: r.predicted_final)] == truth
+                ranked = _ranked(sc)
                 ok = ranked and sc.run_mean_error <= PAPER_FIGURE[s]
                 meets[s] += ok
                 ok_all &= ok
