@@ -13,7 +13,7 @@ import pytest
 from hypothesis import settings
 
 import lrkit
-from lrkit.registry import lookup, names
+from lrkit.core.registry import lookup, names
 
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.register_profile("dev", print_blob=True)

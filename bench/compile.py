@@ -45,7 +45,7 @@ def _families() -> list[Family]:
     from torch.optim import lr_scheduler as tls
 
     import lrkit as lk
-    from lrkit.reactive import Plateau
+    from lrkit.reactive.controller import Plateau
     from lrkit.torch import Scheduler
 
     def sequential(opt: Any, n: int) -> Any:

@@ -360,7 +360,7 @@ def scalar_rows(quick: bool) -> str:
             for t in steps:
                 c(t)
 
-        compiled = sched.math_function()  # what sched(t) calls once warmed up (lrkit.compiled)
+        compiled = sched.math_function()  # what sched(t) calls once warmed up (lrkit.core.compiled)
 
         def compiled_batch(c: Any = compiled, floats: list[float] = [float(t) for t in steps]) -> None:  # noqa: B006
             for t in floats:
@@ -381,7 +381,7 @@ def scalar_rows(quick: bool) -> str:
         f"over [0, 1.2 n], n = {n:,}); each closure is checked to agree with lrkit at those steps "
         "(rel 1e-9). Worst ratio: "
         f"**{worst:.2f}x** (target <= 3x: {'met' if worst <= 3 else 'NOT met'}). *compiled*: the function "
-        "`sched(t)` runs once warmed up (`sched.math_function()`, lrkit.compiled), called directly: the closed "
+        "`sched(t)` runs once warmed up (`sched.math_function()`, lrkit.core.compiled), called directly: the closed "
         f"form's own cost. The rest is the call of a Python object: `obj(t)` of a class whose `__call__` only "
         f"returns costs {floor[0]:.3f} µs here against {floor[1]:.3f} µs for a function (CPython 3.11 calls an "
         "instance through its type slot, with an argument tuple), so a family whose closure is a bare call or "

@@ -38,7 +38,7 @@ from torch.optim import lr_scheduler as tl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lrkit as lk
 from harness import Timing, header, interleaved, write
-from lrkit.reactive import Plateau, WallClock
+from lrkit.reactive.controller import Plateau, WallClock
 from lrkit.torch import Scheduler
 
 N = 10_000_000  # schedule length: never reached, so no peer runs past its end

@@ -44,9 +44,9 @@ class DoctestFences(griffe.Extension):
 class RuntimeNames(griffe.Extension):
     """Make two runtime bindings visible to griffe's static analysis (names in ``__all__``):
 
-    * ``one_cycle = OneCycle`` (lrkit.recipes): a name bound to a class or function of the same
+    * ``one_cycle = OneCycle`` (lrkit.core.recipes): a name bound to a class or function of the same
       module is an alias of it (so ``lrkit.one_cycle`` shows ``OneCycle``'s signature and docstring);
-    * ``from lrkit.reactive import Plateau as plateau`` in a package that also has a submodule
+    * ``from lrkit.reactive.controller import Plateau as plateau`` in a package that also has a submodule
       ``plateau``: at runtime the import wins (it runs after the submodule is loaded).
     """
 

@@ -101,10 +101,10 @@ EXAMPLES: dict[str, Example] = {
 }
 
 GROUPS = {
-    "lrkit.shapes": "Shapes",
-    "lrkit.recipes": "Recipes",
-    "lrkit.compose": "Combinators",
-    "lrkit.plateau": "Reactive",
+    "lrkit.core.families": "Shapes",
+    "lrkit.core.recipes": "Recipes",
+    "lrkit.core.combinators": "Combinators",
+    "lrkit.core.plateau": "Reactive",
     "lrkit.reactive": "Reactive",
 }
 
@@ -114,7 +114,7 @@ def registered() -> list[str]:
     ``lrkit.reactive`` included), not the peer-compat shims of ``lrkit.compat`` nor names that
     code outside lrkit registered (a test's own families, say)."""
     import lrkit
-    from lrkit.registry import REGISTRY, lookup
+    from lrkit.core.registry import REGISTRY, lookup
 
     try:
         importlib.import_module("lrkit.reactive")
@@ -129,13 +129,13 @@ def _is_own(module: str) -> bool:
 
 
 def _group(name: str) -> str:
-    from lrkit.registry import lookup
+    from lrkit.core.registry import lookup
 
     return GROUPS.get(lookup(name).__module__, "Other")
 
 
 def _summary(name: str) -> str:
-    from lrkit.registry import lookup
+    from lrkit.core.registry import lookup
 
     doc = inspect.getdoc(lookup(name)) or ""
     return " ".join(doc.split("\n\n")[0].split())
@@ -147,7 +147,7 @@ def image_name(name: str) -> str:
 
 def render_markdown(names: list[str]) -> str:
     """The text of docs/schedules.md (deterministic: a test compares it with the committed file)."""
-    from lrkit.config import signature_text
+    from lrkit.core.config import signature_text
 
     lines = [
         "# Schedule gallery",
@@ -196,7 +196,7 @@ def missing(names: list[str]) -> list[str]:
 
 
 def draw(name: str) -> Path:
-    from lrkit.config import from_config
+    from lrkit.core.config import from_config
     from lrkit.plot import save, schedule_figure
 
     example = EXAMPLES[name]

@@ -3,8 +3,8 @@
     python docs/long_runs.py           # every plot (the cooldown demo trains 4 short runs: ~30 s)
     python docs/long_runs.py --quick   # the schedule plots only
 
-One plot per horizon rule (``lrkit.horizon.RULES``): the saved run's schedule, the checkpoint,
-and what a Scheduler loaded with ``horizon=rule`` writes from there (``lrkit.horizon.resumed``,
+One plot per horizon rule (``lrkit.reactive.horizon.RULES``): the saved run's schedule, the checkpoint,
+and what a Scheduler loaded with ``horizon=rule`` writes from there (``lrkit.reactive.horizon.resumed``,
 the same values as the Scheduler's, see tests/test_horizon.py). Then the demo: one WSD run on the
 built-in ``friedman`` task with three cooldowns branched from it (``lrkit.cooldown``), each
 trained with the same seed, so every branch repeats the main run exactly up to its branch point.

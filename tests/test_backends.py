@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lrkit
-from lrkit.backend import jax_namespace, keras_namespace
+from lrkit.core.backend import jax_namespace, keras_namespace
 from strategies import FAMILIES, schedules
 
 os.environ.setdefault("KERAS_BACKEND", "jax")

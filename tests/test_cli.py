@@ -17,7 +17,7 @@ import matplotlib.image
 import numpy as np
 
 import lrkit as lk
-from lrkit.registry import lookup
+from lrkit.core.registry import lookup
 
 SOURCE = str(Path(lk.__file__).resolve().parents[1])  # the lrkit these tests imported: the subprocesses run it too
 
@@ -104,7 +104,7 @@ def test_a_bad_spec_is_one_line_with_position_and_known_names_exit_2(tmp_path, c
     line = assert_one_line_error(result, 2)
     assert "unknown schedule 'cosin'; did you mean 'cosine'?" in line
     assert "at position 14" in line
-    core = [n for n in lk.known_names() if lookup(n).__module__ in ("lrkit.shapes", "lrkit.compose", "lrkit.recipes")]
+    core = [n for n in lk.known_names() if lookup(n).__module__ in ("lrkit.core.families", "lrkit.core.combinators", "lrkit.core.recipes")]
     assert len(core) > 20
     for name in core:
         assert name in line
@@ -356,7 +356,7 @@ class _Terminal:
 
 @pytest.mark.parametrize("with_tqdm", [True, False])
 def test_progress_bar_on_a_terminal(monkeypatch, capsys, with_tqdm):
-    from lrkit.terminal import Progress
+    from lrkit.plot.terminal import Progress
 
     if not with_tqdm:
         monkeypatch.setitem(sys.modules, "tqdm", None)
@@ -374,7 +374,7 @@ def test_progress_bar_on_a_terminal(monkeypatch, capsys, with_tqdm):
 def test_no_progress_bar_off_a_terminal_or_when_disabled(capsys):
     import io
 
-    from lrkit.terminal import Progress
+    from lrkit.plot.terminal import Progress
 
     pipe, terminal = io.StringIO(), _Terminal()
     for bar in (Progress(10, stream=pipe), Progress(10, stream=terminal, enabled=False)):

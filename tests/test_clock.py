@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import lrkit as lk
-from lrkit.reactive import FakeClock, WallClock
+from lrkit.reactive.controller import FakeClock, WallClock
 
 
 def test_the_clock_starts_at_the_first_reading_or_at_start():

@@ -1,4 +1,4 @@
-"""The compiled scalar path (lrkit.compiled) gives bitwise the MATH namespace's values.
+"""The compiled scalar path (lrkit.core.compiled) gives bitwise the MATH namespace's values.
 
 The oracle is the interpreted closed form itself, ``schedule._at(t, MATH)``: every family, random
 compositions (joins, products, repeats, stretches, shifts, clamps, cyclic's amplitude, plateaus),
@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import lrkit as lk
-from lrkit import compiled
-from lrkit.backend import MATH
-from lrkit.schedule import COMPILE_AFTER
+from lrkit.core import compiled
+from lrkit.core.backend import MATH
+from lrkit.core.schedule import COMPILE_AFTER
 from strategies import FAMILIES, schedules
 
 

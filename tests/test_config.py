@@ -115,9 +115,9 @@ def test_files(tmp_path):
 def test_the_parser_never_evaluates_python():
     import inspect
 
-    import lrkit.config
+    import lrkit.core.config
 
-    source = inspect.getsource(lrkit.config)
+    source = inspect.getsource(lrkit.core.config)
     for forbidden in ("eval(", "exec(", "literal_eval", "__import__"):
         assert forbidden not in source.replace("_eval(", "")
 
@@ -176,11 +176,11 @@ def test_a_constructor_overflow_is_a_config_error():
 def test_target_dicts_as_hydra_writes_them():
     config = {
         "_target_": "lrkit.join",
-        "pieces": [{"_target_": "lrkit.warmup", "steps": 10}, {"_target_": "lrkit.shapes.Cosine", "steps": 90}],
+        "pieces": [{"_target_": "lrkit.warmup", "steps": 10}, {"_target_": "lrkit.core.families.Cosine", "steps": 90}],
     }
     assert lk.from_config(config) == lk.warmup(10) >> lk.cosine(90)
     assert lk.from_config({"_target_": "lrkit.cosine", "_args_": [100], "floor": 0.1}) == lk.cosine(100, floor=0.1)
-    assert lk.from_config({"_target_": "lrkit.recipes.wsd", "steps": 100, "warmup": 10}) == lk.wsd(100, warmup=10)
+    assert lk.from_config({"_target_": "lrkit.core.recipes.wsd", "steps": 100, "warmup": 10}) == lk.wsd(100, warmup=10)
     with pytest.raises(ConfigError, match=r"config: _target_ 'torch.optim.SGD' is not an lrkit schedule"):
         lk.from_config({"_target_": "torch.optim.SGD"})
     with pytest.raises(ConfigError, match=r"'type' or '_target_', not both"):

@@ -18,7 +18,7 @@ import torch
 
 import lrkit as lk
 from _ranks import run_ranks
-from lrkit.reactive import Controller, FakeClock, Plateau, WallClock
+from lrkit.reactive.controller import Controller, FakeClock, Plateau, WallClock
 from lrkit.torch import Scheduler
 from lrkit.torch.distributed import agree_elapsed, is_distributed, reduce_metric
 
@@ -47,7 +47,7 @@ WORKER = textwrap.dedent(
     import json, sys, warnings
     import torch, torch.distributed as dist
     import lrkit as lk
-    from lrkit.reactive import Controller, FakeClock, Plateau as plateau, WallClock
+    from lrkit.reactive.controller import Controller, FakeClock, Plateau as plateau, WallClock
     from lrkit.torch import Scheduler
     from lrkit.torch.distributed import agree_elapsed, reduce_metric
     sys.path.insert(0, sys.argv[5])

@@ -185,7 +185,7 @@ def test_recipes_are_compositions_of_phases_that_keep_their_names():
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_every_family_documents_formula_and_example(name):
     constructor = lk.from_config  # noqa: F841  (names come from the registry)
-    from lrkit.registry import lookup
+    from lrkit.core.registry import lookup
 
     doc = lookup(name).__doc__ or ""
     assert ">>>" in doc, f"{name} needs a doctest example"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import lrkit
-from lrkit.registry import lookup
-from lrkit.schedule import Schedule
+from lrkit.core.registry import lookup
+from lrkit.core.schedule import Schedule
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -33,7 +33,7 @@ def test_every_registered_name_has_an_example(gallery, names):
     lrkit_own = {
         n
         for n in lrkit.known_names()
-        if lookup(n).__module__.startswith(("lrkit.shapes", "lrkit.compose", "lrkit.recipes"))
+        if lookup(n).__module__.startswith(("lrkit.core.families", "lrkit.core.combinators", "lrkit.core.recipes"))
     }
     assert lrkit_own <= set(names) and "cosine" in names and "join" in names and "one_cycle" in names
     assert not [n for n in names if lookup(n).__module__.startswith("lrkit.compat")]

@@ -1,4 +1,4 @@
-"""Horizon changes on resume, cooldown branches and re-warming (lrkit.horizon, Scheduler.load_state_dict(horizon=)).
+"""Horizon changes on resume, cooldown branches and re-warming (lrkit.reactive.horizon, Scheduler.load_state_dict(horizon=)).
 
 Every resume is checked by value: the learning rate at every update after the resume equals the
 rule's closed form ``base * new(q + (t - s))``, at the boundaries (step 0, a block boundary, the
@@ -161,7 +161,7 @@ def test_a_different_schedule_without_a_rule_is_refused_naming_the_operations(tm
     _, sched = build(lk.cosine(200))
     with pytest.raises(ValueError, match=r"saved for schedules \['cosine\(100\)'\]") as caught:
         sched.load_state_dict(state["sched"])
-    for name in ("horizon=", "keep_step", "same_fraction", "'wsd'", "'branch'", "lrkit.horizon"):
+    for name in ("horizon=", "keep_step", "same_fraction", "'wsd'", "'branch'", "lrkit.reactive.horizon"):
         assert name in str(caught.value)
 
 
@@ -215,7 +215,7 @@ def test_a_custom_rule_and_hyper_schedules_pair_in_order(tmp_path: Path) -> None
 
 
 def test_plateau_and_clock_cannot_change_horizon(tmp_path: Path) -> None:
-    from lrkit.reactive import Plateau
+    from lrkit.reactive.controller import Plateau
 
     _, sched = build(lk.cosine(100) * Plateau(patience=2))
     state = sched.state_dict()

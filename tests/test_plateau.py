@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lrkit as lk
-from lrkit.reactive import Controller, Plateau, PlateauState
+from lrkit.reactive.controller import Controller, Plateau, PlateauState
 from strategies import schedules
 
 plateau = Plateau

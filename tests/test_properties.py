@@ -86,7 +86,7 @@ def test_every_family_has_a_strategy_and_is_registered(name):
 def test_every_registered_name_is_covered_by_the_strategies():
     combinators = {"join", "scale", "product", "clamp", "repeat", "shift", "stretch", "take", "noise"}
     reactive = {"plateau"}  # stateful; covered by tests/test_plateau.py
-    from lrkit.registry import lookup
+    from lrkit.core.registry import lookup
 
     native = {name for name in lk.known_names() if not lookup(name).__module__.startswith("lrkit.compat")}
     missing = native - set(FAMILIES) - combinators - reactive  # compat families: tests/test_compat_*.py

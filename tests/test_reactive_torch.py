@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import lrkit as lk
-from lrkit.reactive import FakeClock, Plateau, WallClock
+from lrkit.reactive.controller import FakeClock, Plateau, WallClock
 from lrkit.torch import Scheduler
 
 plateau = Plateau

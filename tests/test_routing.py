@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lrkit as lk
-from lrkit.backend import Namespace
-from lrkit.reactive import Controller
-from lrkit.schedule import Schedule
+from lrkit.core.backend import Namespace
+from lrkit.core.schedule import Schedule
+from lrkit.reactive.controller import Controller
 from strategies import finite_base
 
 

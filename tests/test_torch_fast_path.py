@@ -17,7 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import lrkit as lk
-from lrkit.reactive import FakeClock, WallClock
+from lrkit.reactive.controller import FakeClock, WallClock
 from lrkit.torch import Scheduler
 
 

@@ -149,7 +149,7 @@ def test_past_end_warning_is_not_repeated_after_resume() -> None:
 
 
 def test_plateau_state_resumes_exactly() -> None:
-    from lrkit.reactive import Plateau
+    from lrkit.reactive.controller import Plateau
 
     schedule = lk.warmup(3) >> (lk.cosine(200) * Plateau(patience=2, factor=0.5))
     metrics = [1.0, 0.9, 0.9, 0.9, 0.9, 0.8, 0.8, 0.8, 0.8, 0.8, 0.7] * 3

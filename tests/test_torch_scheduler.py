@@ -339,7 +339,7 @@ def test_user_defined_optimizer_updates_are_counted() -> None:
 
 
 def test_bare_plateau_matches_reduce_lr_on_plateau_without_end_warning() -> None:
-    from lrkit.reactive import Plateau
+    from lrkit.reactive.controller import Plateau
 
     ours = torch.optim.SGD(params(), lr=1.0)
     theirs = torch.optim.SGD(params(), lr=1.0)

@@ -115,7 +115,7 @@ def test_import_lrkit_needs_no_framework():
         "import sys\n"
         "for name in ('torch', 'jax', 'keras', 'matplotlib', 'optax', 'tensorflow'):\n"
         "    sys.modules[name] = None  # any import of these now fails\n"
-        "import lrkit, lrkit.config, lrkit.terminal\n"
+        "import lrkit, lrkit.core.config, lrkit.plot.terminal\n"
         "s = lrkit.from_config('warmup(5) >> cosine(10)')\n"
         "print(s(5))\n"
     )

@@ -8,41 +8,47 @@
 True
 """
 
-from lrkit.clock import BatchRamp
-from lrkit.compose import Clamp as clamp
-from lrkit.compose import Noise as noise
-from lrkit.compose import Repeat as repeat
-from lrkit.compose import Scale as scale
-from lrkit.compose import Shift as shift
-from lrkit.compose import Stretch as stretch
-from lrkit.compose import Take as take
-from lrkit.compose import join, product
-from lrkit.config import from_config, known_names, load, parse
-from lrkit.errors import ConfigError
-from lrkit.horizon import cooldown, rewarm
-from lrkit.reactive import Controller, FakeClock, WallClock
-from lrkit.reactive import Plateau as plateau
-from lrkit.recipes import flat_cosine, one_cycle, one_cycle_momentum, warmup_cosine, warmup_flat_warmdown, wsd
-from lrkit.schedule import Schedule
-from lrkit.shapes import SGDR as sgdr
-from lrkit.shapes import Anneal as anneal
-from lrkit.shapes import Constant as constant
-from lrkit.shapes import Cosine as cosine
-from lrkit.shapes import Cyclic as cyclic
-from lrkit.shapes import Exponential as exponential
-from lrkit.shapes import InverseSqrt as inverse_sqrt
-from lrkit.shapes import InverseTime as inverse_time
-from lrkit.shapes import Linear as linear
-from lrkit.shapes import MultiStep as multistep
-from lrkit.shapes import PiecewiseConstant as piecewise_constant
-from lrkit.shapes import PiecewiseLinear as piecewise_linear
-from lrkit.shapes import Polynomial as polynomial
-from lrkit.shapes import StepDecay as step_decay
-from lrkit.shapes import TanhDecay as tanh_decay
-from lrkit.shapes import UntunedWarmup as untuned_warmup
-from lrkit.shapes import Warmup as warmup
+import sys as _sys
+
+from lrkit.core.combinators import Clamp as clamp
+from lrkit.core.combinators import Noise as noise
+from lrkit.core.combinators import Repeat as repeat
+from lrkit.core.combinators import Scale as scale
+from lrkit.core.combinators import Shift as shift
+from lrkit.core.combinators import Stretch as stretch
+from lrkit.core.combinators import Take as take
+from lrkit.core.combinators import join, product
+from lrkit.core.config import from_config, known_names, load, parse
+from lrkit.core.errors import ConfigError
+from lrkit.core.families import SGDR as sgdr
+from lrkit.core.families import Anneal as anneal
+from lrkit.core.families import Constant as constant
+from lrkit.core.families import Cosine as cosine
+from lrkit.core.families import Cyclic as cyclic
+from lrkit.core.families import Exponential as exponential
+from lrkit.core.families import InverseSqrt as inverse_sqrt
+from lrkit.core.families import InverseTime as inverse_time
+from lrkit.core.families import Linear as linear
+from lrkit.core.families import MultiStep as multistep
+from lrkit.core.families import PiecewiseConstant as piecewise_constant
+from lrkit.core.families import PiecewiseLinear as piecewise_linear
+from lrkit.core.families import Polynomial as polynomial
+from lrkit.core.families import StepDecay as step_decay
+from lrkit.core.families import TanhDecay as tanh_decay
+from lrkit.core.families import UntunedWarmup as untuned_warmup
+from lrkit.core.families import Warmup as warmup
+from lrkit.core.recipes import flat_cosine, one_cycle, one_cycle_momentum, warmup_cosine, warmup_flat_warmdown, wsd
+from lrkit.core.schedule import Schedule
+from lrkit.reactive import horizon
+from lrkit.reactive.batches import BatchRamp
+from lrkit.reactive.controller import Controller, FakeClock, WallClock
+from lrkit.reactive.controller import Plateau as plateau
+from lrkit.reactive.horizon import cooldown, rewarm
 
 __version__ = "0.1.0"
+
+# `lrkit.horizon` is the public name of the horizon rules (lrkit.reactive.horizon): `import lrkit.horizon` works too.
+_sys.modules.setdefault("lrkit.horizon", horizon)
 
 __all__ = [
     "Schedule",
@@ -91,7 +97,7 @@ __all__ = [
     "flat_cosine",
     "warmup_flat_warmdown",
     "warmup_cosine",
-    # long runs (lrkit.horizon)
+    # long runs (lrkit.reactive.horizon)
     "cooldown",
     "rewarm",
     "BatchRamp",

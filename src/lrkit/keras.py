@@ -11,7 +11,7 @@ a model saved with ``model.save`` loads back, in any process, with the same sche
     lr = LearningRateSchedule(lk.warmup(500) >> lk.cosine(10_000), base_lr=3e-4)
     model.compile(optimizer=keras.optimizers.AdamW(learning_rate=lr), loss="mse")
 
-``lr(step) == base_lr * schedule(step)``, computed by ``keras.ops`` (:func:`lrkit.backend.keras_namespace`)
+``lr(step) == base_lr * schedule(step)``, computed by ``keras.ops`` (:func:`lrkit.core.backend.keras_namespace`)
 on every backend, in Keras's ``floatx`` (within 1e-6 of the schedule's largest value in float32).
 ``table=True`` (finite schedules) or ``table=n`` tabulates the float64 values at steps ``0..n`` once
 (later steps hold the last value) and indexes them with ``keras.ops.take``; schedules that cannot
@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.backend import keras_namespace
-from lrkit.config import from_config
-from lrkit.schedule import Schedule
+from lrkit.core.backend import keras_namespace
+from lrkit.core.config import from_config
+from lrkit.core.schedule import Schedule
 
 try:
     import keras

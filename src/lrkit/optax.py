@@ -5,7 +5,7 @@
 >>> lr = schedule(lk.warmup(10) >> lk.cosine(90), base_lr=3e-4)
 >>> opt = optax.inject_hyperparams(optax.adamw)(learning_rate=lr)    # doctest: +SKIP
 
-The schedule's closed form is traced by jax (:func:`lrkit.backend.jax_namespace`), so it runs on
+The schedule's closed form is traced by jax (:func:`lrkit.core.backend.jax_namespace`), so it runs on
 the device and works under ``jit``, ``vmap``, ``grad``, ``lax.scan``, ``optax.inject_hyperparams``
 and ``jax.export``; no host callback. It computes in jax's float (float32 unless x64 is on): within
 1e-6 of the schedule's largest value of lrkit's float64 numbers. As in optax, a negative count
@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.backend import jax_namespace
-from lrkit.schedule import Schedule
+from lrkit.core.backend import jax_namespace
+from lrkit.core.schedule import Schedule
 
 try:
     import jax.numpy as jnp

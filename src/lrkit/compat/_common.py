@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from lrkit import _validate as v
-from lrkit.compose import Join, Shift, Take
-from lrkit.schedule import Schedule
-from lrkit.shapes import Constant
+from lrkit.core import _validate as v
+from lrkit.core.combinators import Join, Shift, Take
+from lrkit.core.families import Constant
+from lrkit.core.schedule import Schedule
 
 __all__ = ["lr", "sequence", "shifted", "take_exact", "whole"]
 

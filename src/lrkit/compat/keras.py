@@ -32,10 +32,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lrkit import _validate as v
-from lrkit.compose import Scale
-from lrkit.schedule import NumpyForm, Schedule
-from lrkit.shapes import Anneal, Cosine, Exponential, InverseTime, PiecewiseConstant, Polynomial
+from lrkit.core import _validate as v
+from lrkit.core.combinators import Scale
+from lrkit.core.families import Anneal, Cosine, Exponential, InverseTime, PiecewiseConstant, Polynomial
+from lrkit.core.schedule import NumpyForm, Schedule
 
 __all__ = [
     "CosineDecay",

@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from lrkit import _validate as v
 from lrkit.compat._common import sequence, take_exact
-from lrkit.compose import Clamp, Scale
-from lrkit.schedule import NumpyForm, Schedule
-from lrkit.shapes import Anneal, Constant, Cosine, Exponential, PiecewiseConstant, Polynomial
+from lrkit.core import _validate as v
+from lrkit.core.combinators import Clamp, Scale
+from lrkit.core.families import Anneal, Constant, Cosine, Exponential, PiecewiseConstant, Polynomial
+from lrkit.core.schedule import NumpyForm, Schedule
 
 __all__ = [
     "OptaxCosine",

@@ -37,14 +37,14 @@ from typing import Any
 
 import numpy as np
 
-from lrkit import _validate as v
-from lrkit.backend import NUMPY
 from lrkit.compat._common import lr as _lr
 from lrkit.compat._common import sequence, shifted
-from lrkit.compose import _schedule
-from lrkit.routing import Route
-from lrkit.schedule import NumpyForm, Schedule
-from lrkit.shapes import Anneal, PiecewiseConstant, StepDecay
+from lrkit.core import _validate as v
+from lrkit.core.backend import NUMPY
+from lrkit.core.combinators import _schedule
+from lrkit.core.families import Anneal, PiecewiseConstant, StepDecay
+from lrkit.core.routing import Route
+from lrkit.core.schedule import NumpyForm, Schedule
 
 __all__ = [
     "CosineLRScheduler",

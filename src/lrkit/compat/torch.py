@@ -31,12 +31,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from lrkit import _validate as v
 from lrkit.compat._common import lr as _lr
 from lrkit.compat._common import sequence, take_exact, whole
-from lrkit.compose import Repeat
-from lrkit.schedule import Schedule
-from lrkit.shapes import (
+from lrkit.core import _validate as v
+from lrkit.core.combinators import Repeat
+from lrkit.core.families import (
     SGDR,
     Anneal,
     Constant,
@@ -48,6 +47,7 @@ from lrkit.shapes import (
     Polynomial,
     StepDecay,
 )
+from lrkit.core.schedule import Schedule
 
 __all__ = [
     "ConstantLR",
@@ -94,7 +94,7 @@ def MultiStepLR(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Sch
         raise ValueError(f"{who}: milestones must not be empty; give the steps where the learning rate drops")
     gamma = v.factor(who, "gamma", gamma)
     if all(c == 1 for c in counts.values()):
-        from lrkit.shapes import MultiStep
+        from lrkit.core.families import MultiStep
 
         return MultiStep(sorted(counts), factor=gamma) * lr
     bounds = sorted(counts)

@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from lrkit import _validate as v
 from lrkit.compat._common import sequence, shifted
-from lrkit.compose import Take
-from lrkit.schedule import NumpyForm, Schedule
-from lrkit.shapes import Anneal, Constant, InverseSqrt, Linear, Polynomial, Warmup
+from lrkit.core import _validate as v
+from lrkit.core.combinators import Take
+from lrkit.core.families import Anneal, Constant, InverseSqrt, Linear, Polynomial, Warmup
+from lrkit.core.schedule import NumpyForm, Schedule
 
 __all__ = [
     "HFCosine",

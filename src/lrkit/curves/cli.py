@@ -35,7 +35,7 @@ class CurveUsageError(ValueError):
 
 def _schedule(spec: str, lr: float, where: str) -> Any:
     import lrkit as lk
-    from lrkit.errors import ConfigError
+    from lrkit.core.errors import ConfigError
 
     try:
         return lk.from_config(spec) * lr

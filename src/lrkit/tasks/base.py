@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lrkit.schedule import Schedule
+from lrkit.core.schedule import Schedule
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -247,7 +247,7 @@ class Task:
         and at the end. ``on_update(update, lr, loss)`` runs after every update,
         ``on_epoch(EpochInfo)`` after every epoch.
         """
-        from lrkit.config import from_config
+        from lrkit.core.config import from_config
 
         torch = require_torch()
         from lrkit.torch import Scheduler

@@ -4,7 +4,7 @@
 (the learning-rate range test) are submodules imported on their own.
 """
 
-from lrkit._extras import require
+from lrkit.core._extras import require
 
 require("torch", "torch", purpose="lrkit.torch")  # without it: one line naming pip install 'lrkit[torch]'
 

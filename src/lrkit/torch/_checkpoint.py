@@ -1,7 +1,7 @@
 """Checkpoints of :class:`lrkit.torch.Scheduler`: ``state_dict``, ``load_state_dict`` and horizon changes.
 
 A state is a small JSON-safe dict whose identity is its schedules' configs: loading it into a
-Scheduler built for other schedules raises unless a horizon rule (:mod:`lrkit.horizon`) says how the
+Scheduler built for other schedules raises unless a horizon rule (:mod:`lrkit.reactive.horizon`) says how the
 run continues on the new ones.
 """
 
@@ -50,7 +50,7 @@ class Checkpointing:
 
         Raises ``ValueError`` if the state was saved for different settings, or for different
         schedules unless ``horizon`` names the rule that continues the run on this Scheduler's
-        schedules (:mod:`lrkit.horizon`): a checkpoint at progress ``s`` standing at position ``p``
+        schedules (:mod:`lrkit.reactive.horizon`): a checkpoint at progress ``s`` standing at position ``p``
         of a saved schedule continues at ``q = rule(old, new, p)``, and ``lr(t) = new(q + (t - s))``
         at every later update ``t``:
 
@@ -82,7 +82,7 @@ class Checkpointing:
                 "change the run's horizon explicitly with load_state_dict(state, horizon=RULE): "
                 "'keep_step' (continue on the new schedule from the same step), 'same_fraction' (at the same "
                 "fraction of the schedule), 'wsd' (keep the stable phase, cooldown at the new end) or 'branch' "
-                "(a cooldown/rewarm branched from the saved schedule); see lrkit.horizon"
+                "(a cooldown/rewarm branched from the saved schedule); see lrkit.reactive.horizon"
             )
         for key, value in mine.items():
             if key == "schedules":
@@ -123,7 +123,7 @@ class Checkpointing:
     def _rehorizon(self: Any, state: Mapping[str, Any], rule: Any) -> list[tuple[float, float]]:
         """The (anchor, position) of each schedule after moving the saved run onto this one by ``rule``."""
         from lrkit import horizon as rules
-        from lrkit.config import from_config
+        from lrkit.core.config import from_config
 
         who = "Scheduler.load_state_dict(horizon=...)"
         if self._active or any(c is not None for c in state.get("controllers") or []):
@@ -179,7 +179,7 @@ def _jsonish(value: Any) -> Any:
 
 def _describe(config: Any) -> str:
     try:
-        from lrkit.config import from_config
+        from lrkit.core.config import from_config
 
         return repr(from_config(config))
     except Exception:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.schedule import Schedule
+from lrkit.core.schedule import Schedule
 
 __all__ = ["BLOCK", "Values", "moved"]
 
@@ -67,7 +67,7 @@ class Values:
         if self.positions is None:
             for j, s in enumerate(self.schedules):
                 table[j] = s(t)
-        else:  # after a horizon change: schedule j runs at (t - anchor) + position (lrkit.horizon)
+        else:  # after a horizon change: schedule j runs at (t - anchor) + position (lrkit.reactive.horizon)
             for j, (s, at) in enumerate(zip(self.schedules, self.positions)):
                 table[j] = s(moved(t, at))
         self.block = k

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from lrkit.clock import AGREE
+from lrkit.reactive.clock import AGREE
 
 __all__ = ["AGREE", "COUNT_OPS", "REDUCE_OPS", "agree_count", "agree_elapsed", "is_distributed", "reduce_metric"]
 

@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from lrkit import _validate as v
+from lrkit.core import _validate as v
+from lrkit.core.schedule import Schedule
 from lrkit.finder import FinderResult, valley_centre
 from lrkit.finder import range_test as _range_test
-from lrkit.schedule import Schedule
 
 __all__ = ["AutoResult", "NoSuggestion", "Snapshot", "auto", "find_for_task", "peak_from", "range_test"]
 
@@ -490,7 +490,7 @@ _RECIPES = ("one_cycle", "warmup_cosine")
 def build_schedule(recipe: str, updates: int, **options: Any) -> Schedule:
     """The unitless schedule ``auto`` returns: ``one_cycle(updates, **options)`` or
     ``warmup_cosine(updates, warmup=options.get('warmup', 5% of updates), ...)``."""
-    from lrkit.recipes import one_cycle, warmup_cosine
+    from lrkit.core.recipes import one_cycle, warmup_cosine
 
     recipe = v.choice("auto", "recipe", recipe, _RECIPES)
     if recipe == "one_cycle":

@@ -18,7 +18,7 @@ Semantics (decided once; see docs/torch.md):
   ``t`` the tokens (samples) fed so far: each ``step(tokens=n)`` adds ``n``, summed over the ranks of a
   distributed run, so a schedule written in tokens is right when the batch size changes.
 * **A different schedule on resume** is loaded only through a named horizon rule,
-  ``load_state_dict(state, horizon="keep_step" | "same_fraction" | "wsd" | "branch")`` (:mod:`lrkit.horizon`).
+  ``load_state_dict(state, horizon="keep_step" | "same_fraction" | "wsd" | "branch")`` (:mod:`lrkit.reactive.horizon`).
 * **Past the end** of a finite schedule the final value is held and a warning is given once.
 
 Values at whole progress counts come from one place, :class:`lrkit.torch._values.Values`: every distinct schedule is
@@ -51,8 +51,8 @@ import torch.distributed as dist
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from lrkit.reactive import Controller, Plateau
-from lrkit.schedule import Schedule
+from lrkit.core.schedule import Schedule
+from lrkit.reactive.controller import Controller, Plateau
 from lrkit.torch._checkpoint import Checkpointing
 from lrkit.torch._guards import EPOCH_CALLS, UNFED, CallGuards
 from lrkit.torch._targets import Target, is_plain, key_path, read, write
@@ -162,7 +162,7 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
         self._across = across
         self._upe = updates_per_epoch
         self._clock = clock
-        self._positions: list[tuple[float, float]] | None = None  # set by a horizon change (lrkit.horizon)
+        self._positions: list[tuple[float, float]] | None = None  # set by a horizon change (lrkit.reactive.horizon)
 
         specs: dict[str, ScheduleSpec] = {"lr": schedule}
         for name, spec in (hyper or {}).items():

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lrkit._extras import require
-from lrkit.schedule import Schedule
+from lrkit.core._extras import require
+from lrkit.core.schedule import Schedule
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure

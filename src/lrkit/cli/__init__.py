@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lrkit._extras import MissingExtra, require_all
-from lrkit.config import from_config, load
-from lrkit.errors import ConfigError
-from lrkit.schedule import Schedule
+from lrkit.core._extras import MissingExtra, require_all
+from lrkit.core.config import from_config, load
+from lrkit.core.errors import ConfigError
+from lrkit.core.schedule import Schedule
 
 __all__ = ["main", "read_spec"]
 
@@ -138,7 +138,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     _require(_spec_needs(args.spec))
     import numpy as np
 
-    from lrkit.terminal import chart, horizon, table
+    from lrkit.plot.terminal import chart, horizon, table
 
     schedule = read_spec(args.spec, args.key)
     steps = horizon(schedule, args.steps)
@@ -206,7 +206,7 @@ def _fmt(x: float) -> str:
 def _in_updates(schedule: Schedule, task: Any, unit: str) -> Schedule:
     """The schedule over updates: a schedule written in epochs is stretched by the updates per epoch."""
     if unit == "epoch":
-        from lrkit.compose import Stretch
+        from lrkit.core.combinators import Stretch
 
         return Stretch(schedule, task.steps_per_epoch)
     return schedule
@@ -238,7 +238,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = _output(args.out)
     task = _task(args.task)
     from lrkit.plot import save, training_figure
-    from lrkit.terminal import Progress
+    from lrkit.plot.terminal import Progress
 
     total = _updates(task, args)
     span = total / task.steps_per_epoch if args.unit == "epoch" else total
@@ -362,7 +362,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         entries.append((" ".join(spec.split()), read_spec(spec, args.key), lr))
     task = _task(args.task)
     from lrkit.plot import save, training_figure
-    from lrkit.terminal import Progress, format_table
+    from lrkit.plot.terminal import Progress, format_table
 
     total = _updates(task, args)
     default_lr = task.default_lr if args.lr is None else args.lr
@@ -444,7 +444,7 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
 def find_bench_runner(start: Path | None = None) -> Path | None:
     """``bench/run_all.py`` of the lrkit checkout: from ``start`` (default: cwd) upwards, else beside lrkit's source."""
     origin = (start or Path.cwd()).resolve()
-    source_root = Path(__file__).resolve().parents[2]  # <checkout>/src/lrkit/cli.py -> <checkout>
+    source_root = Path(__file__).resolve().parents[3]  # <checkout>/src/lrkit/cli/__init__.py -> <checkout>
     for root in (origin, *origin.parents, source_root):
         runner = root / "bench" / "run_all.py"
         if runner.is_file() and (root / "bench" / "harness.py").is_file():

@@ -7,7 +7,7 @@ namespace is chosen from the step's type:
 ===========================  =================  ===========================================
 step                         namespace          notes
 ===========================  =================  ===========================================
-``int``/``float``            :data:`MATH`       ``math`` on Python floats; compiled (:mod:`lrkit.compiled`)
+``int``/``float``            :data:`MATH`       ``math`` on Python floats; compiled (:mod:`lrkit.core.compiled`)
 ``numpy`` array, list        :data:`NUMPY`      float64, vectorised, sorted-slice joins
 ``torch.Tensor``             ``torch``          any device, inside ``torch.compile``
 ``jax.Array`` (traced too)   ``jax``            ``jit``/``vmap``/``grad``/``scan``/``export``

@@ -69,9 +69,9 @@ from typing import Any
 
 import numpy as np
 
-from lrkit import _validate as v
-from lrkit.schedule import Schedule
-from lrkit.shapes import Anneal
+from lrkit.core import _validate as v
+from lrkit.core.families import Anneal
+from lrkit.core.schedule import Schedule
 
 __all__ = [
     "auto_beta",

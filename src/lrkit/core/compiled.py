@@ -1,10 +1,10 @@
 """The ``math`` namespace, compiled: a schedule's closed form traced once into a Python function.
 
-A scalar call ``sched(t)`` evaluates the closed form through :data:`lrkit.backend.MATH`: every
+A scalar call ``sched(t)`` evaluates the closed form through :data:`lrkit.core.backend.MATH`: every
 operation is a namespace method call and every combinator a Python call per child, about a
 microsecond per call. :func:`compile_math` runs the same ``_eval(t, xp)`` once with a *tracing*
 namespace whose values are symbols: each operation appends one line of Python to a program, a
-join's :meth:`~lrkit.backend.Namespace.select` becomes an ``if``/``elif`` chain (a table of
+join's :meth:`~lrkit.core.backend.Namespace.select` becomes an ``if``/``elif`` chain (a table of
 functions beyond :data:`INLINE_ROUTES` pieces), and the program is compiled to a plain function
 of one float. It performs the very operations ``MATH`` performs, in the same order, on the same
 constants (a difference of two constants, such as a segment's width, is computed once, when the
@@ -33,10 +33,10 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lrkit.backend import MATH, Namespace
+from lrkit.core.backend import MATH, Namespace
 
 if TYPE_CHECKING:
-    from lrkit.schedule import Schedule
+    from lrkit.core.schedule import Schedule
 
 __all__ = ["INLINE_ROUTES", "compile_math", "source"]
 
@@ -252,7 +252,7 @@ def _registers(lines: list[str]) -> list[str]:
 
 
 class _Tracing(Namespace):
-    """:data:`~lrkit.backend.MATH`'s operations, recorded as lines of a program instead of run."""
+    """:data:`~lrkit.core.backend.MATH`'s operations, recorded as lines of a program instead of run."""
 
     name = "math (compiled)"
     traced = False  # evaluated like MATH: only the piece in charge runs

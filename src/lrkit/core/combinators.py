@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from lrkit import _validate as v
-from lrkit.backend import Namespace
-from lrkit.routing import Affine, Offset, Periodic, Route
-from lrkit.schedule import Schedule
+from lrkit.core import _validate as v
+from lrkit.core.backend import Namespace
+from lrkit.core.routing import Affine, Offset, Periodic, Route
+from lrkit.core.schedule import Schedule
 
 __all__ = [
     "Clamp", "Join", "Noise", "Product", "Repeat", "Scale", "Shift", "Stretch", "Take", "join", "product", "scale",

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lrkit.backend import Namespace
-    from lrkit.schedule import Schedule
+    from lrkit.core.backend import Namespace
+    from lrkit.core.schedule import Schedule
 
 __all__ = ["IDENTITY", "Affine", "CycleIndex", "Offset", "Periodic", "Route", "TimeMap"]
 

@@ -10,7 +10,7 @@ Conventions, the same for every family:
   ``sched(array)`` gives a float64 numpy array of the same shape, computed without a
   Python loop per element; ``sched(tensor)`` with a torch tensor, a jax array (traced or
   not) or a Keras tensor gives a tensor of that library, computed natively
-  (:mod:`lrkit.backend`). Across namespaces values agree within 4 ulp of the largest
+  (:mod:`lrkit.core.backend`). Across namespaces values agree within 4 ulp of the largest
   value of the schedule (``math.cos`` and ``np.cos`` may round differently); one run
   always evaluates through one namespace, so a resumed run is bitwise the uninterrupted one.
 * A finite schedule has a ``length`` L and is defined on ``[0, L]``; for
@@ -22,7 +22,7 @@ Conventions, the same for every family:
   an adapter multiply each parameter group's base learning rate.
 
 Each family writes its closed form once, ``_eval(t, xp)`` against a namespace ``xp``;
-each combinator describes its children once, as :class:`lrkit.routing.Route` values
+each combinator describes its children once, as :class:`lrkit.core.routing.Route` values
 (:meth:`Schedule.routes`). Subclasses declare their parameters in ``__init__``, validate
 them, and call :meth:`Schedule._init` once; equality, hashing, ``repr`` (valid text config),
 ``to_config`` and pickling all derive from those parameters.
@@ -37,16 +37,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from lrkit.backend import MATH, NUMPY, Namespace, for_step
+from lrkit.core.backend import MATH, NUMPY, Namespace, for_step
 
 if TYPE_CHECKING:
-    from lrkit.routing import Route
+    from lrkit.core.routing import Route
 
 __all__ = ["NumpyForm", "Schedule"]
 
 _INF = float("inf")
 _HUGE = 1e308  # an int step below this converts to a finite float
-#: Scalar calls of one schedule through ``MATH`` before its closed form is compiled (:mod:`lrkit.compiled`):
+#: Scalar calls of one schedule through ``MATH`` before its closed form is compiled (:mod:`lrkit.core.compiled`):
 #: a compile costs 0.2-1 ms, a call saves about 1 us, and most schedules called once are never called again.
 COMPILE_AFTER = 64
 
@@ -119,12 +119,12 @@ class Schedule:
         return np.asarray(self._at(flat, NUMPY), dtype=np.float64).reshape(arr.shape)
 
     def _math(self, t: float) -> float:
-        """The value at a float ``t >= 0`` through :data:`~lrkit.backend.MATH` (interpreted)."""
+        """The value at a float ``t >= 0`` through :data:`~lrkit.core.backend.MATH` (interpreted)."""
         return float(self._at(t, MATH))
 
     def _warm_up(self) -> Callable[[float], float]:
         """The scalar path of a schedule's first calls: ``MATH``, until :data:`COMPILE_AFTER` calls
-        have shown it is called often; then its closed form is compiled (:mod:`lrkit.compiled`)."""
+        have shown it is called often; then its closed form is compiled (:mod:`lrkit.core.compiled`)."""
         calls = 0
 
         def warming(t: float) -> float:
@@ -139,7 +139,7 @@ class Schedule:
 
     def math_function(self) -> Callable[[float], float]:
         """``t -> value`` for a float ``t >= 0`` (no validation): the closed form compiled to one
-        Python function (:func:`lrkit.compiled.compile_math`, bitwise the ``MATH`` values), or the
+        Python function (:func:`lrkit.core.compiled.compile_math`, bitwise the ``MATH`` values), or the
         ``MATH`` path where it cannot be traced. Drivers that evaluate one schedule per step (a wall
         clock, a token count) call it directly.
 
@@ -150,7 +150,7 @@ class Schedule:
         """
         function = self._function
         if function is None:
-            from lrkit.compiled import compile_math
+            from lrkit.core.compiled import compile_math
 
             function = compile_math(self) or self._math
             object.__setattr__(self, "_function", function)
@@ -158,7 +158,7 @@ class Schedule:
         return function
 
     def evaluate(self, step: Any, xp: Namespace) -> Any:
-        """The value at ``step`` computed by namespace ``xp`` (see :mod:`lrkit.backend`).
+        """The value at ``step`` computed by namespace ``xp`` (see :mod:`lrkit.core.backend`).
 
         Traced namespaces (torch, jax, keras) cannot raise on a value: an integer step is
         cast to the default float type and a negative step is clipped to 0.
@@ -187,7 +187,7 @@ class Schedule:
         raise NotImplementedError
 
     def routes(self) -> tuple[Route, ...]:
-        """The children and their time maps (:mod:`lrkit.routing`); ``()`` for a family."""
+        """The children and their time maps (:mod:`lrkit.core.routing`); ``()`` for a family."""
         return self._routes
 
     def _set_routes(self, *routes: Route) -> None:
@@ -215,7 +215,7 @@ class Schedule:
         """Steps in ``(0, until)`` where a phase starts (warmup end, restarts, ...), for plots.
 
         A family gives its own (milestones, restarts); a combinator maps its children's
-        through their routes (:meth:`lrkit.routing.TimeMap.inverse`).
+        through their routes (:meth:`lrkit.core.routing.TimeMap.inverse`).
         """
         if self.length is not None:
             until = min(until, self.length)
@@ -232,14 +232,14 @@ class Schedule:
 
     # -- composition ----------------------------------------------------------------
     def __rshift__(self, other: Schedule) -> Schedule:
-        from lrkit.compose import join
+        from lrkit.core.combinators import join
 
         if not isinstance(other, Schedule):
             return NotImplemented
         return join(self, other)
 
     def __mul__(self, other: Any) -> Schedule:
-        from lrkit.compose import product, scale
+        from lrkit.core.combinators import product, scale
 
         if isinstance(other, Schedule):
             return product(self, other)
@@ -248,7 +248,7 @@ class Schedule:
         return NotImplemented
 
     def __rmul__(self, other: Any) -> Schedule:
-        from lrkit.compose import scale
+        from lrkit.core.combinators import scale
 
         if isinstance(other, numbers.Real) and not isinstance(other, bool):
             return scale(self, float(other))

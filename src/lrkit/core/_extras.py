@@ -10,11 +10,11 @@ them) so that a user missing two extras is told about both in one message.
 >>> require("lrkit_no_such_module", "plot", purpose="plotting")
 Traceback (most recent call last):
 ...
-lrkit._extras.MissingExtra: plotting needs lrkit_no_such_module: pip install 'lrkit[plot]'
+lrkit.core._extras.MissingExtra: plotting needs lrkit_no_such_module: pip install 'lrkit[plot]'
 >>> require_all([("json", "yaml"), ("lrkit_no_such_module", "plot"), ("lrkit_no_such_module", "tasks")])
 Traceback (most recent call last):
 ...
-lrkit._extras.MissingExtra: this needs lrkit_no_such_module: pip install 'lrkit[plot,tasks]'
+lrkit.core._extras.MissingExtra: this needs lrkit_no_such_module: pip install 'lrkit[plot,tasks]'
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from lrkit import compose, plateau, recipes, shapes
+from lrkit.core import combinators as compose
+from lrkit.core import families as shapes
+from lrkit.core import plateau, recipes
 
 __all__ = ["PEER_FAMILIES", "REGISTRY", "lookup", "names", "register"]
 

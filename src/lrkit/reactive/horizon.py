@@ -40,11 +40,11 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from lrkit import _validate as v
-from lrkit.compose import Join, Shift, Take
-from lrkit.recipes import WSD
-from lrkit.schedule import Schedule
-from lrkit.shapes import Anneal, Constant
+from lrkit.core import _validate as v
+from lrkit.core.combinators import Join, Shift, Take
+from lrkit.core.families import Anneal, Constant
+from lrkit.core.recipes import WSD
+from lrkit.core.schedule import Schedule
 
 __all__ = [
     "COOLDOWN_SHAPES", "RULES", "Rule", "branch", "branch_point", "continuation", "cooldown", "extend",
@@ -148,19 +148,19 @@ def wsd(old: Schedule, new: Schedule, position: float) -> float:
     if old.warmup != new.warmup:
         raise ValueError(
             f"wsd: the warmups differ ({old.warmup!r} saved, {new.warmup!r} now); the rule keeps the run's "
-            "warmup and stable phase, so build the new wsd with the same warmup (lrkit.horizon.extend does)"
+            "warmup and stable phase, so build the new wsd with the same warmup (lrkit.reactive.horizon.extend does)"
         )
     old_end, new_end = stable_phase(old)[1], stable_phase(new)[1]
     if p > old_end:
         raise ValueError(
             f"wsd: the checkpoint at {p:g} is in the cooldown of {old!r} (it starts at {old_end:g}); the rule "
             "extends a stable phase: resume from a checkpoint before the cooldown, or re-warm the decayed run "
-            "(lrkit.horizon.rewarm)"
+            "(lrkit.reactive.horizon.rewarm)"
         )
     if p > new_end:
         raise ValueError(
             f"wsd: the checkpoint at {p:g} is past the start of the new cooldown of {new!r} ({new_end:g}); "
-            "make the new run longer, or branch a cooldown from here (lrkit.horizon.cooldown)"
+            "make the new run longer, or branch a cooldown from here (lrkit.reactive.horizon.cooldown)"
         )
     return p
 

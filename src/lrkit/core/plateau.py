@@ -46,9 +46,9 @@ import numbers
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lrkit import _validate as v
-from lrkit.backend import Namespace
-from lrkit.schedule import Schedule
+from lrkit.core import _validate as v
+from lrkit.core.backend import Namespace
+from lrkit.core.schedule import Schedule
 
 __all__ = ["NAN_POLICIES", "Plateau", "PlateauState"]
 
@@ -68,7 +68,7 @@ class Plateau(Schedule):
     ``smoothing`` in [0, 1) is the EMA coefficient applied to the metric (0: off); ``nan`` is the
     policy for NaN/inf metric values: ``'bad'`` (default), ``'ignore'`` or ``'raise'``.
 
-    The rule is in the :mod:`lrkit.plateau` module docstring; :class:`lrkit.reactive.Controller`
+    The rule is in the :mod:`lrkit.core.plateau` module docstring; :class:`lrkit.reactive.Controller`
     drives it.
 
     >>> plateau(patience=3, mode='max')

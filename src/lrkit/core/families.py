@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lrkit import _validate as v
-from lrkit.backend import Namespace
-from lrkit.routing import IDENTITY, CycleIndex, Route
-from lrkit.schedule import Schedule
+from lrkit.core import _validate as v
+from lrkit.core.backend import Namespace
+from lrkit.core.routing import IDENTITY, CycleIndex, Route
+from lrkit.core.schedule import Schedule
 
 __all__ = [
     "SGDR",
@@ -48,7 +48,7 @@ def ramp(t: Any, steps: float, start: float, end: float, shape: str, xp: Namespa
     ``(1+cos(pi p))/2`` (cos), ``(1-p)^power`` (poly) or ``1-sqrt(p)`` (1-sqrt);
     ``exp`` is geometric: ``value = end * (start/end)^(1-p)``.
 
-    >>> from lrkit.backend import MATH
+    >>> from lrkit.core.backend import MATH
     >>> ramp(5.0, 10, 1.0, 0.0, "cos", MATH), ramp(10.0, 10, 1.0, 0.25, "1-sqrt", MATH)
     (0.5, 0.25)
     """

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from lrkit.schedule import Schedule
+from lrkit.core.schedule import Schedule
 
 __all__ = ["Progress", "chart", "format_table", "horizon", "table"]
 

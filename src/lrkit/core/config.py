@@ -45,10 +45,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lrkit._extras import require
-from lrkit.errors import ConfigError
-from lrkit.registry import lookup, names  # the one place the registry comes from
-from lrkit.schedule import Schedule
+from lrkit.core._extras import require
+from lrkit.core.errors import ConfigError
+from lrkit.core.registry import lookup, names  # the one place the registry comes from
+from lrkit.core.schedule import Schedule
 
 __all__ = ["MAX_DEPTH", "from_config", "known_names", "load", "parse", "signature_text"]
 
@@ -421,10 +421,25 @@ def parse(text: str) -> Schedule:
 
 
 # -- dict configs ------------------------------------------------------------------------------------
+#: Module paths of releases before the layered layout, read as their new homes in a ``_target_``.
+MOVED_MODULES = {
+    "lrkit.shapes": "lrkit.core.families",
+    "lrkit.compose": "lrkit.core.combinators",
+    "lrkit.recipes": "lrkit.core.recipes",
+    "lrkit.plateau": "lrkit.core.plateau",
+    "lrkit.reactive": "lrkit.reactive.controller",
+}
+
+
 def _target_name(target: Any, where: str) -> str:
-    """The registry name of a Hydra ``_target_`` (``lrkit.cosine``, ``lrkit.shapes.Cosine``); nothing is imported."""
+    """The registry name of a Hydra ``_target_`` (``lrkit.cosine``, ``lrkit.core.families.Cosine``); nothing is imported.
+
+    >>> _target_name("lrkit.shapes.Cosine", "config")   # the path before the layered layout
+    'cosine'
+    """
     if isinstance(target, str) and target.startswith("lrkit."):
         module, _, last = target.rpartition(".")
+        module = MOVED_MODULES.get(module, module)
         known = lookup(last)
         if known is not None and module in ("lrkit", known.__module__):
             return last

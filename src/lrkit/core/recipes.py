@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from lrkit import _validate as v
-from lrkit.backend import Namespace
-from lrkit.compose import Join
-from lrkit.routing import Route
-from lrkit.schedule import Schedule
-from lrkit.shapes import Anneal, Constant, Cosine, Warmup
+from lrkit.core import _validate as v
+from lrkit.core.backend import Namespace
+from lrkit.core.combinators import Join
+from lrkit.core.families import Anneal, Constant, Cosine, Warmup
+from lrkit.core.routing import Route
+from lrkit.core.schedule import Schedule
 
 __all__ = [
     "FlatCosine", "OneCycle", "OneCycleMomentum", "Recipe", "WSD", "WarmupCosine", "WarmupFlatWarmdown",

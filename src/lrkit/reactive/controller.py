@@ -1,7 +1,7 @@
 """Reactive schedules: plateau multipliers driven by a metric, wall-clock progress.
 
 This module holds the :class:`Controller` and re-exports :class:`Plateau`
-(:mod:`lrkit.plateau`) and :class:`WallClock`/:class:`FakeClock` (:mod:`lrkit.clock`).
+(:mod:`lrkit.core.plateau`) and :class:`WallClock`/:class:`FakeClock` (:mod:`lrkit.reactive.clock`).
 It imports no framework; :mod:`lrkit.torch` drives it.
 
 A :class:`Controller` owns the state of every plateau node in a schedule. Feed it metric
@@ -28,10 +28,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lrkit.clock import CLOCK_MODES, FakeClock, WallClock
-from lrkit.compose import Join, Scale
-from lrkit.plateau import NAN_POLICIES, Plateau, PlateauState
-from lrkit.schedule import Schedule
+from lrkit.core.combinators import Join, Scale
+from lrkit.core.plateau import NAN_POLICIES, Plateau, PlateauState
+from lrkit.core.schedule import Schedule
+from lrkit.reactive.clock import CLOCK_MODES, FakeClock, WallClock
 
 __all__ = ["CLOCK_MODES", "NAN_POLICIES", "Controller", "FakeClock", "Plateau", "PlateauState", "WallClock"]
 
@@ -160,11 +160,11 @@ class Controller:
         step = float(step)
         if not (math.isfinite(step) and step >= 0):
             raise ValueError(f"Controller: step must be a finite number >= 0, got {step!r}")
-        from lrkit.backend import MATH
+        from lrkit.core.backend import MATH
 
         out: list[int] = []
         stack = [(self.schedule, step, 0)]
-        while stack:  # the routes, exactly as evaluation follows them (lrkit.routing)
+        while stack:  # the routes, exactly as evaluation follows them (lrkit.core.routing)
             node, t, first = stack.pop()
             if isinstance(node, Plateau):
                 out.append(first)
