@@ -104,7 +104,8 @@ def test_a_bad_spec_is_one_line_with_position_and_known_names_exit_2(tmp_path, c
     line = assert_one_line_error(result, 2)
     assert "unknown schedule 'cosin'; did you mean 'cosine'?" in line
     assert "at position 14" in line
-    core = [n for n in lk.known_names() if lookup(n).__module__ in ("lrkit.core.families", "lrkit.core.combinators", "lrkit.core.recipes")]
+    core_modules = ("lrkit.core.families", "lrkit.core.combinators", "lrkit.core.recipes")
+    core = [n for n in lk.known_names() if lookup(n).__module__ in core_modules]
     assert len(core) > 20
     for name in core:
         assert name in line

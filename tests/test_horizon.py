@@ -1,4 +1,4 @@
-"""Horizon changes on resume, cooldown branches and re-warming (lrkit.reactive.horizon, Scheduler.load_state_dict(horizon=)).
+"""Horizon changes on resume, cooldown branches and re-warming (lrkit.horizon, Scheduler.load_state_dict(horizon=)).
 
 Every resume is checked by value: the learning rate at every update after the resume equals the
 rule's closed form ``base * new(q + (t - s))``, at the boundaries (step 0, a block boundary, the

@@ -432,7 +432,7 @@ MOVED_MODULES = {
 
 
 def _target_name(target: Any, where: str) -> str:
-    """The registry name of a Hydra ``_target_`` (``lrkit.cosine``, ``lrkit.core.families.Cosine``); nothing is imported.
+    """The registry name of a Hydra ``_target_`` (``lrkit.cosine``, ``lrkit.core.families.Cosine``); nothing imported.
 
     >>> _target_name("lrkit.shapes.Cosine", "config")   # the path before the layered layout
     'cosine'

@@ -37,7 +37,7 @@ from typing import Any
 
 from lrkit.core.schedule import Schedule
 
-__all__ = ["AGREE", "CLOCK_MODES", "BatchRamp", "FakeClock", "WallClock"]
+__all__ = ["AGREE", "CLOCK_MODES", "FakeClock", "WallClock"]
 
 #: How a :class:`WallClock` with a budget maps time to progress.
 CLOCK_MODES = ("time", "hybrid")
