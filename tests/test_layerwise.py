@@ -99,7 +99,7 @@ def test_one_shared_schedule_drives_every_group_with_its_multiplier() -> None:
     model = TextModel()
     groups = param_groups(model, lr=1e-3, decay=0.75)
     assert [g["layer"] for g in groups] == [0, 1, 2, 3, 4, 5]
-    assert [g["lr_scale"] for g in groups] == [0.75 ** (5 - d) for d in range(6)]
+    assert [g["layer_scale"] for g in groups] == [0.75 ** (5 - d) for d in range(6)]
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
     opt = torch.optim.AdamW(groups)
     schedule = lk.warmup(5) >> lk.cosine(20)
@@ -172,7 +172,7 @@ def test_frozen_parameters_are_left_out_and_overrides() -> None:
     assert id(model.embed.weight) not in kept
     table, _ = depths(model, blocks="encoder.layers", depth_of=lambda n: 3 if n == "pos" else None)
     assert table["pos"] == 3
-    assert [g["lr_scale"] for g in param_groups(model, lr=1.0, decay=1.0)] == [1.0, 1.0, 1.0, 1.0]
+    assert [g["layer_scale"] for g in param_groups(model, lr=1.0, decay=1.0)] == [1.0, 1.0, 1.0, 1.0]
 
 
 def test_bad_input() -> None:
@@ -190,7 +190,9 @@ def test_bad_input() -> None:
     with pytest.raises(ValueError, match="not a stack"):
         depths(model, blocks="encoder")
     with pytest.raises(ValueError, match="depth_of"):
-        depths(model, depth_of=lambda n: 99)
+        depths(model, depth_of=lambda n: -1)
+    with pytest.raises(ValueError, match="depth_of"):
+        depths(model, depth_of=lambda n: 2.0)
     frozen = nn.Linear(2, 2).requires_grad_(False)
     with pytest.raises(ValueError, match="no trainable"):
         param_groups(frozen, lr=1.0)
@@ -201,3 +203,72 @@ def test_a_model_without_blocks_is_one_group() -> None:
     assert find_blocks(model) is None
     groups = param_groups(model, lr=0.1, decay=0.5)
     assert len(groups) == 1 and groups[0]["lr"] == 0.1 and groups[0]["layer"] == 1
+
+
+def test_a_blocks_nested_sequential_mlp_is_not_the_stack() -> None:
+    """Two blocks whose MLP is an nn.Sequential of three layers: the 'longest stack' rule picked
+    blocks.0.mlp as the layers, and block 1 silently got the head's learning rate."""
+    model = TinyViT(depth=2)
+    assert find_blocks(model) == "blocks"
+    table, count = depths(model)
+    assert count == 2
+    assert {d for n, d in table.items() if n.startswith("blocks.0.")} == {1}
+    assert {d for n, d in table.items() if n.startswith("blocks.1.")} == {2}
+    assert table["head.weight"] == 3 and table["cls_token"] == 0
+
+
+class SwinLike(nn.Module):
+    """Swin's layout: stages layers.N, each a stack of blocks layers.N.blocks.M (2/2/6/2)."""
+
+    def __init__(self, dim: int = 8, stages: tuple[int, ...] = (2, 2, 6, 2)) -> None:
+        super().__init__()
+        self.patch_embed = PatchEmbed(dim)
+        self.layers = nn.ModuleList()
+        for n in stages:
+            stage = nn.Module()
+            stage.blocks = nn.ModuleList([nn.Linear(dim, dim) for _ in range(n)])
+            self.layers.append(stage)
+        self.head = nn.Linear(dim, 3)
+
+
+def test_depth_of_numbers_every_block_beyond_the_detected_stack() -> None:
+    """Swin's 12 blocks in 4 stages: depth_of gives 1..12, more depths than the 4-stage stack."""
+    stages = (2, 2, 6, 2)
+    starts = [sum(stages[:i]) for i in range(len(stages))]
+
+    def depth_of(name: str) -> int | None:
+        parts = name.split(".")
+        if parts[0] == "layers":
+            return starts[int(parts[1])] + int(parts[3]) + 1
+        return None
+
+    model = SwinLike(stages=stages)
+    table, count = depths(model, depth_of=depth_of)
+    assert count == 12
+    assert table["layers.2.blocks.5.weight"] == 10 and table["layers.3.blocks.1.weight"] == 12
+    assert table["head.weight"] == 13 and table["patch_embed.proj.weight"] == 0
+    groups = param_groups(model, lr=1.0, decay=0.5, depth_of=depth_of)
+    assert [g["layer"] for g in groups] == list(range(14))
+    assert [g["layer_scale"] for g in groups] == [0.5 ** (13 - d) for d in range(14)]
+
+
+def test_a_string_where_names_are_expected_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"no_weight_decay must be a collection of names.*\['embed.weight'\]"):
+        param_groups(TextModel(), lr=1.0, weight_decay=0.1, no_weight_decay="embed.weight")
+    model = TextModel()
+    groups = param_groups(model, lr=1.0, weight_decay=0.1, no_weight_decay=["embed.weight"])
+    (embed,) = [g for g in groups if any(p is model.embed.weight for p in g["params"])]
+    assert embed["weight_decay"] == 0.0
+
+
+@pytest.mark.parametrize("with_lr", [True, False])
+def test_timm_schedulers_apply_the_decay_once(with_lr: bool) -> None:
+    """timm's schedulers multiply a group's lr by its lr_scale: a decayed lr plus an lr_scale squared it."""
+    from _peers import timm_scheduler
+
+    model = TextModel(layers=3)
+    groups = param_groups(model, lr=1e-3 if with_lr else None, decay=0.5)
+    opt = torch.optim.SGD(groups, lr=1e-3)
+    timm = timm_scheduler("cosine_lr").CosineLRScheduler(opt, t_initial=10)
+    timm.step(0)
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([1e-3 * 0.5 ** (4 - d) for d in range(5)], rel=1e-12)

@@ -24,7 +24,7 @@ group's base learning rate (``lr_g(t) = lr * decay ** (L + 1 - d) * schedule(t)`
 >>> model.add_module("encoder", torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False))
 >>> model.add_module("head", torch.nn.Linear(8, 3))
 >>> groups = param_groups(model, lr=1e-3, decay=0.5)
->>> [(g["layer"], g["lr_scale"]) for g in groups]
+>>> [(g["layer"], g["layer_scale"]) for g in groups]
 [(0, 0.125), (1, 0.25), (2, 0.5), (3, 1.0)]
 >>> opt = torch.optim.AdamW(groups)
 >>> sched = Scheduler(opt, lk.cosine(100))
@@ -48,29 +48,36 @@ _HEAD = re.compile(r"(^|\.)(head|heads|classifier|lm_head|pooler|fc_norm|score)(
 
 
 def find_blocks(model: torch.nn.Module) -> str | None:
-    """The dotted name of the model's stack of blocks: the longest ``ModuleList``/``Sequential`` whose
-    children are named ``0, 1, ...`` (the shallowest one on a tie; the model itself only if nothing else is).
+    """The dotted name of the model's stack of blocks.
+
+    A stack is a ``ModuleList``/``Sequential`` whose children are named ``0, 1, ...``, are all of one
+    class and hold trainable parameters. A stack inside another one is part of a block (a block's MLP
+    written as ``Sequential(Linear, GELU, Linear)``, Swin's ``layers.N.blocks``), so only the outermost
+    stacks compete; of those, the one holding the most parameters wins (the shallowest on a tie). The
+    model itself counts only if nothing else does.
 
     >>> import torch
     >>> layer = torch.nn.TransformerEncoderLayer(8, 2, 16)
     >>> find_blocks(torch.nn.TransformerEncoder(layer, 3, enable_nested_tensor=False))
     'layers'
     """
-    best: tuple[int, int, str] | None = None
+    stacks: list[tuple[str, int]] = []
     for name, module in model.named_modules():
         if not isinstance(module, (torch.nn.ModuleList, torch.nn.Sequential)):
             continue
-        children = [n for n, _ in module.named_children()]
-        if not children or not all(n.isdigit() for n in children):
+        children = list(module.named_children())
+        if not children or not all(n.isdigit() for n, _ in children):
             continue
-        if not any(p.requires_grad for p in module.parameters()):
-            continue
-        key = (len(children) if name else 0, -name.count("."), name)  # the root only as a last resort
-        if best is None or key[:2] > best[:2]:
-            best = key
-    if best is None:
-        return None
-    return best[2]
+        if len({type(child) for _, child in children}) != 1:
+            continue  # Linear, GELU, Linear: the layers of one block, not a stack of blocks
+        size = sum(p.numel() for p in module.parameters() if p.requires_grad)
+        if size:
+            stacks.append((name, size))
+    named = [(n, size) for n, size in stacks if n]
+    outer = [(n, size) for n, size in named if not any(n.startswith(f"{m}.") for m, _ in named if m != n)]
+    if outer:
+        return max(outer, key=lambda item: (item[1], -item[0].count(".")))[0]
+    return "" if stacks else None
 
 
 def depths(
@@ -81,8 +88,16 @@ def depths(
     """``({parameter name: depth}, L)`` for every trainable parameter (see the module docstring).
 
     ``blocks``: the dotted name of the block stack (default :func:`find_blocks`). ``depth_of``:
-    a function of a parameter's name returning its depth in ``0 .. L + 1``, or ``None`` to use the
-    rules (for a model the rules do not fit, e.g. Swin's ``layers.N.blocks.M``).
+    a function of a parameter's name returning its depth (an integer ``>= 0``), or ``None`` to use
+    the rules. The depths it gives may go past the detected stack: ``L`` is the largest depth it gives
+    (or the stack's length, if larger), and the rules place the head at ``L + 1``. Swin's four stages of
+    2/2/6/2 blocks decay per block with ``depth_of`` numbering the 12 blocks ``1 .. 12``:
+
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    >>> table, L = depths(model, depth_of=lambda name: {"0": 0, "1": 5}.get(name.split(".")[0]))
+    >>> L, table["1.weight"], table["2.weight"]
+    (5, 5, 3)
     """
     stack = find_blocks(model) if blocks is None else blocks
     if stack is not None:
@@ -95,22 +110,26 @@ def depths(
             raise ValueError(f"layerwise: {stack!r} is not a stack of blocks named 0, 1, ... (got {names[:4]})")
         count = len(names)
     else:
-        count = 0
+        names, count = [], 0
+    trainable = [name for name, param in model.named_parameters() if param.requires_grad]
+    given: dict[str, int] = {}
+    if depth_of is not None:
+        for name in trainable:
+            depth = depth_of(name)
+            if depth is None:
+                continue
+            if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+                raise ValueError(f"layerwise: depth_of({name!r}) gave {depth!r}; depths are integers >= 0")
+            given[name] = depth
+    count = max(count, max(given.values(), default=0))
     prefix = f"{stack}." if stack else ""
     out: dict[str, int] = {}
     seen_blocks = False
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        given = None if depth_of is None else depth_of(name)
-        if given is not None:
-            if isinstance(given, bool) or not isinstance(given, int) or not 0 <= given <= count + 1:
-                raise ValueError(f"layerwise: depth_of({name!r}) gave {given!r}; depths are integers 0 .. {count + 1}")
-            out[name] = given
-            continue
-        if stack is not None and name.startswith(prefix):
-            index = name[len(prefix):].split(".", 1)[0]
-            out[name] = names.index(index) + 1
+    for name in trainable:
+        if name in given:
+            out[name] = given[name]
+        elif stack is not None and name.startswith(prefix):
+            out[name] = names.index(name[len(prefix):].split(".", 1)[0]) + 1
             seen_blocks = True
         elif _EMBED.search(name):
             out[name] = 0
@@ -133,9 +152,12 @@ def param_groups(
 ) -> list[dict[str, Any]]:
     """Optimizer parameter groups with layer-wise decayed learning rates (BEiT/ELECTRA rules).
 
-    Each group holds the parameters of one depth ``d`` and has ``lr_scale = decay ** (L + 1 - d)``,
-    ``layer = d`` and, if ``lr`` is given, ``lr = lr * lr_scale`` (without ``lr``, pass
-    ``lr_scale=[g["lr_scale"] for g in groups]`` to the Scheduler instead). With ``weight_decay``
+    Each group holds the parameters of one depth ``d``, with ``layer = d`` and ``layer_scale =
+    decay ** (L + 1 - d)``. With ``lr`` the group's learning rate is decayed (``lr = lr * layer_scale``),
+    which every scheduler then multiplies: lrkit's, torch's and timm's. Without ``lr`` the group
+    carries ``lr_scale = layer_scale`` instead, timm's convention (timm's schedulers multiply it in, as
+    :class:`lrkit.torch.Scheduler` does with ``lr_scale=[g["lr_scale"] for g in groups]``); a group
+    never has both, so no scheduler applies the decay twice. With ``weight_decay``
     each depth is split in two: ``weight_decay`` for matrices, ``0.0`` for 1-d parameters (biases,
     norms) and the names in ``no_weight_decay`` (default: the model's ``no_weight_decay()``, as
     timm models define it; a name matches a parameter equal to it or ending in ``.name``).
@@ -149,10 +171,19 @@ def param_groups(
         isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not 0 <= weight_decay < math.inf
     ):
         raise ValueError(f"param_groups: weight_decay must be a finite number >= 0, got {weight_decay!r}")
+    if blocks is not None and not isinstance(blocks, str):
+        raise ValueError(f"param_groups: blocks must be the dotted name of the block stack, got {blocks!r}")
+    if isinstance(no_weight_decay, (str, bytes)):
+        raise ValueError(
+            f"param_groups: no_weight_decay must be a collection of names, got the string {no_weight_decay!r}; "
+            f"write [{no_weight_decay!r}]"
+        )
     if no_weight_decay is None:
         hook = getattr(model, "no_weight_decay", None)
         no_weight_decay = set(hook()) if callable(hook) else set()
     skip = set(no_weight_decay)
+    if not all(isinstance(name, str) for name in skip):
+        raise ValueError(f"param_groups: no_weight_decay must hold parameter names (strings), got {sorted(skip, key=repr)!r}")
     table, count = depths(model, blocks=blocks, depth_of=depth_of)
     params = dict(model.named_parameters())
     groups: dict[tuple[int, bool], dict[str, Any]] = {}
@@ -164,9 +195,11 @@ def param_groups(
         key = (depth, decayed)
         if key not in groups:
             scale = float(decay) ** (count + 1 - depth)
-            group: dict[str, Any] = {"params": [], "lr_scale": scale, "layer": depth}
+            group: dict[str, Any] = {"params": [], "layer": depth, "layer_scale": scale}
             if lr is not None:
                 group["lr"] = lr * scale
+            else:
+                group["lr_scale"] = scale
             if weight_decay is not None:
                 group["weight_decay"] = float(weight_decay) if decayed else 0.0
             groups[key] = group
