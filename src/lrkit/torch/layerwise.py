@@ -183,7 +183,7 @@ def param_groups(
         no_weight_decay = set(hook()) if callable(hook) else set()
     skip = set(no_weight_decay)
     if not all(isinstance(name, str) for name in skip):
-        raise ValueError(f"param_groups: no_weight_decay must hold parameter names (strings), got {sorted(skip, key=repr)!r}")
+        raise ValueError(f"param_groups: no_weight_decay must hold parameter names, got {sorted(skip, key=str)}")
     table, count = depths(model, blocks=blocks, depth_of=depth_of)
     params = dict(model.named_parameters())
     groups: dict[tuple[int, bool], dict[str, Any]] = {}

@@ -10,13 +10,24 @@ update ``i``: exactly what ``lrkit.curves.read_run(path)`` reads without a sched
 CSV file (``.csv``) or JSON lines (``.jsonl``), flushed every ``flush_every`` rows; ``every``
 keeps one row in ``every`` (the lr column is then sparse: give ``read_run`` the schedule).
 
+**One row per real update.** With gradient accumulation ``log`` is called once per micro-batch; the
+row of update ``i`` holds the mean of the losses logged before it (a step skipped by a gradient
+scaler is no update: its losses join the next update's row).
+
+**Resuming.** An existing file is refused (``exists="error"``) unless told: ``exists="overwrite"``
+starts it again, ``exists="append"`` continues it from the resumed update. Save
+``rec.state_dict()`` with the checkpoint and ``load_state_dict`` it on resume (or pass
+``start=``, the updates done at the checkpoint): the rows the interrupted run wrote after its
+checkpoint are dropped, so every update has one row.
+
     import torch, lrkit as lk
     from lrkit.torch import Scheduler
     from lrkit.torch.record import Recorder
 
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4)
     sched = Scheduler(opt, lk.warmup(200) >> lk.cosine(1800, floor=0.1))
-    with Recorder(opt, "run.csv") as rec:
+    with Recorder(opt, "run.csv") as rec:   # on resume: Recorder(opt, "run.csv", exists="append",
+                                            #                     start=sched.updates)
         for x, y in batches:
             loss = loss_fn(model(x), y)
             opt.zero_grad(); loss.backward()
@@ -42,19 +53,64 @@ keeps one row in ``every`` (the lr column is then sparse: give ``read_run`` the 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
+import numbers
 import weakref
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
+
+from lrkit.core._io import atomic_write
 
 __all__ = ["Recorder"]
 
+#: The version of :meth:`Recorder.state_dict`'s schema.
+STATE_VERSION = 1
+_EXISTS = ("error", "append", "overwrite")
+_HEADER = ["update", "lr", "loss"]
+
+
+def _count(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(
+            f"Recorder.load_state_dict: {key!r} must be an integer >= 0, got {value!r}; "
+            "pass what Recorder.state_dict() returned"
+        )
+    return int(value)
+
 
 class Recorder:
-    """Log ``(update, lr, loss)`` of a torch training run to ``path`` (``.csv`` or ``.jsonl``)."""
+    """Log ``(update, lr, loss)`` of a torch training run to ``path`` (``.csv`` or ``.jsonl``), one row per update."""
 
-    def __init__(self, optimizer: Any, path: str | Path, *, every: int = 1, flush_every: int = 100, group: int = 0):
+    optimizer: Any
+    path: Path
+    every: int
+    flush_every: int
+    group: int
+    exists: str
+    rows: int
+    _count: list[int]
+    _jsonl: bool
+    _file: IO[str] | None
+    _closed: bool
+    _wrote: bool
+    _pending: int
+    _losses: list[float]
+    _lr: float
+    _handle: Any
+
+    def __init__(
+        self,
+        optimizer: Any,
+        path: str | Path,
+        *,
+        every: int = 1,
+        flush_every: int = 100,
+        group: int = 0,
+        exists: Literal["error", "append", "overwrite"] = "error",
+        start: int = 0,
+    ):
         if not hasattr(optimizer, "register_step_post_hook"):
             raise ValueError("Recorder: optimizer must be a torch.optim.Optimizer (it needs register_step_post_hook)")
         self.path = Path(path)
@@ -62,58 +118,163 @@ class Recorder:
             raise ValueError(f"Recorder: path must end in .csv or .jsonl, got {str(path)!r}")
         if not self.path.parent.is_dir():
             raise ValueError(f"Recorder: folder {str(self.path.parent)!r} does not exist")
-        if int(every) < 1 or int(flush_every) < 1:
-            raise ValueError(f"Recorder: every and flush_every must be >= 1, got {every!r}, {flush_every!r}")
-        if not 0 <= int(group) < len(optimizer.param_groups):
+        for name, value in (("every", every), ("flush_every", flush_every)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"Recorder: {name} must be an integer >= 1, got {value!r}")
+        if isinstance(group, bool) or not isinstance(group, numbers.Integral) or not 0 <= group < len(
+            optimizer.param_groups
+        ):
             raise ValueError(f"Recorder: group must index one of the {len(optimizer.param_groups)} parameter groups")
+        if exists not in _EXISTS:
+            raise ValueError(f"Recorder: exists must be one of {_EXISTS}, got {exists!r}")
+        if isinstance(start, bool) or not isinstance(start, numbers.Integral) or start < 0:
+            raise ValueError(f"Recorder: start must be the number of updates done (an integer >= 0), got {start!r}")
+        if exists == "error" and self.path.exists() and self.path.stat().st_size > 0:
+            raise ValueError(
+                f"Recorder: {str(self.path)!r} exists; to continue it after a resume pass exists='append' "
+                "(with start=UPDATES or load_state_dict), to start it again exists='overwrite'"
+            )
         self.optimizer = optimizer
         self.every, self.flush_every, self.group = int(every), int(flush_every), int(group)
-        self._count = [0]
-        box = self._count
+        self.exists = exists
+        self.rows = 0
+        self._count = [int(start)]
+        self._jsonl = self.path.suffix.lower() != ".csv"
+        self._file = None
+        self._closed = False
+        self._pending = 0
+        self._losses: list[float] = []
+        self._lr = math.nan
+
+        recorder = weakref.ref(self)
 
         def _on_update(opt: Any, args: Any, kwargs: Any) -> None:
-            box[0] += 1
+            me = recorder()
+            if me is not None:
+                me._on_update()
 
         self._handle = optimizer.register_step_post_hook(_on_update)
         weakref.finalize(self, self._handle.remove)
-        self._jsonl = self.path.suffix.lower() != ".csv"
-        self._file: IO[str] | None = self.path.open("w", newline="")
-        self._writer = None if self._jsonl else csv.writer(self._file)
-        if self._writer is not None:
-            self._writer.writerow(["update", "lr", "loss"])
-        self._pending = 0
-        self.rows = 0
+        self._wrote = False
+        if exists != "append":
+            self._open()  # the header now: the file exists from the start of the run
 
     @property
     def updates(self) -> int:
-        """Real optimizer updates done since the recorder was made."""
+        """Real optimizer updates counted (from ``start``, or the loaded state)."""
         return self._count[0]
 
     def log(self, loss: Any) -> None:
         """Record ``loss`` (a float or a 0-d tensor), measured before the update that is about to be made."""
-        if self._file is None:
+        if self._closed:
             raise ValueError("Recorder: log() after close()")
-        update = self._count[0]
+        value = float(loss.detach().item() if hasattr(loss, "detach") else loss)
+        if not self._losses:
+            self._lr = float(self.optimizer.param_groups[self.group]["lr"])
+        self._losses.append(value)
+
+    def _on_update(self) -> None:
+        if self._losses and not self._closed:
+            self._write_row()
+        self._count[0] += 1
+
+    def _write_row(self) -> None:
+        update, losses = self._count[0], self._losses
+        self._losses = []
         if update % self.every:
             return
-        value = float(loss.detach().item() if hasattr(loss, "detach") else loss)
-        lr = float(self.optimizer.param_groups[self.group]["lr"])
-        if self._writer is not None:
-            self._writer.writerow([update, repr(lr), repr(value)])
+        value = math.fsum(losses) / len(losses)
+        file = self._open()
+        if self._jsonl:
+            row = {"update": update, "lr": self._lr, "loss": value if math.isfinite(value) else None}
+            file.write(json.dumps(row) + "\n")
         else:
-            self._file.write(json.dumps({"update": update, "lr": lr, "loss": value if math.isfinite(value) else None}))
-            self._file.write("\n")
+            csv.writer(file).writerow([update, repr(self._lr), repr(value)])
         self.rows += 1
+        self._wrote = True
         self._pending += 1
         if self._pending >= self.flush_every:
-            self._file.flush()
+            file.flush()
             self._pending = 0
 
-    def close(self) -> None:
-        """Flush and close the file, and remove the step hook."""
+    def _open(self) -> IO[str]:
+        """Open the file at the first row: new, or continued from ``self.updates`` (``exists='append'``)."""
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            return self._file
+        kept: list[str] = []
+        if self.exists == "append" and self.path.exists() and self.path.stat().st_size > 0:
+            kept = self._rows_before(self.updates)
+        with atomic_write(self.path, newline="") as out:
+            if not self._jsonl:
+                out.write(",".join(_HEADER) + "\r\n")
+            out.writelines(kept)
+        self._file = self.path.open("a", newline="")
+        return self._file
+
+    def _rows_before(self, start: int) -> list[str]:
+        """The existing file's rows of updates ``< start`` (the run's rows up to its checkpoint)."""
+        with self.path.open(newline="") as f:
+            lines = f.read().splitlines(keepends=True)
+        if not self._jsonl:
+            if not lines or next(csv.reader([lines[0]])) != _HEADER:
+                raise ValueError(f"Recorder: {str(self.path)!r} is not a Recorder log (its header is not {_HEADER})")
+            lines = lines[1:]
+        kept, last = [], -1
+        for number, line in enumerate(lines, start=1 if self._jsonl else 2):
+            if not line.strip():
+                continue
+            try:
+                update = json.loads(line)["update"] if self._jsonl else next(csv.reader(io.StringIO(line)))[0]
+                update = int(update)
+            except (ValueError, KeyError, TypeError, IndexError):
+                bad = line.strip()
+                raise ValueError(f"Recorder: {self.path!s}, row {number}: not a Recorder row {bad!r}") from None
+            last = max(last, update)
+            if update < start:
+                kept.append(line if line.endswith("\n") else line + ("\n" if self._jsonl else "\r\n"))
+        if last >= 0 and start == 0:
+            raise ValueError(
+                f"Recorder: appending to {str(self.path)!r}, whose rows reach update {last}, from update 0; "
+                "pass start= (the updates done at the checkpoint) or load_state_dict the Recorder's saved state"
+            )
+        return kept
+
+    def state_dict(self) -> dict[str, int]:
+        """``{"version", "updates", "rows"}``: save it with the checkpoint; see :meth:`load_state_dict`."""
+        return {"version": STATE_VERSION, "updates": self.updates, "rows": self.rows}
+
+    def load_state_dict(self, state: Any) -> None:
+        """Continue from a saved :meth:`state_dict`: validated whole, then applied (a bad state changes nothing).
+
+        Only before the first row is written (the file is continued from the saved update).
+        """
+        if not isinstance(state, dict):
+            raise ValueError(f"Recorder.load_state_dict: expected the dict state_dict() returned, got {state!r}")
+        if "version" not in state or state["version"] != STATE_VERSION or isinstance(state["version"], bool):
+            raise ValueError(
+                f"Recorder.load_state_dict: 'version' must be {STATE_VERSION}, got {state.get('version')!r}; "
+                "this state was not written by this version of lrkit's Recorder"
+            )
+        unknown = sorted(set(state) - {"version", "updates", "rows"})
+        if unknown:
+            raise ValueError(f"Recorder.load_state_dict: unknown key {unknown[0]!r}; pass what state_dict() returned")
+        for key in ("updates", "rows"):
+            if key not in state:
+                raise ValueError(f"Recorder.load_state_dict: missing key {key!r}; pass what state_dict() returned")
+        updates, rows = _count(state["updates"], "updates"), _count(state["rows"], "rows")
+        if self._wrote or self._losses:
+            raise ValueError("Recorder.load_state_dict: call it before the first log() of the resumed run")
+        self._count[0], self.rows = updates, rows
+
+    def close(self) -> None:
+        """Write the row of losses logged since the last update, close the file, remove the step hook."""
+        if not self._closed:
+            if self._losses:
+                self._write_row()
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+            self._closed = True
         self._handle.remove()
 
     def __enter__(self) -> Recorder:
