@@ -64,13 +64,28 @@ class BatchRamp:
             fed += size
             consumed += size * self.tokens_per_sample
 
-    def batches(self, indices: Any, consumed: int = 0, rank: int = 0, world: int = 1) -> Iterator[list[Any]]:
+    def batches(
+        self, indices: Any, consumed: int = 0, rank: int = 0, world: int = 1, *, drop_last: bool = False
+    ) -> Iterator[list[Any]]:
         """A batch sampler over ``indices`` (e.g. ``DataLoader(ds, batch_sampler=ramp.batches(order))``).
 
         Starts at the sample ``consumed // tokens_per_sample`` of ``indices`` (``consumed`` must be a
         whole number of samples: the count a Scheduler in token mode saved). With ``world > 1``
         each rank gets the slice ``batch[rank::world]`` of every global batch, so ranks' batch
         sizes may differ by one; every rank passes its own count to ``step(tokens=...)``, which sums them.
+
+        Every rank gets the same number of batches and never an empty one (an empty batch makes a
+        DataLoader raise, and under DDP the other ranks then wait forever in the all-reduce): a
+        global batch is at least ``world`` samples, and the last, short batch is kept
+        (``drop_last=False``, padded to ``world`` samples with samples from the start of
+        ``indices`` if it has fewer, as ``torch.utils.data.DistributedSampler`` pads) or dropped
+        (``drop_last=True``, as ``DataLoader(drop_last=True)``).
+
+        >>> ramp = BatchRamp(constant(4.0))
+        >>> [list(ramp.batches(range(6), rank=r, world=4)) for r in range(4)]
+        [[[0], [4]], [[1], [5]], [[2], [0]], [[3], [1]]]
+        >>> [list(ramp.batches(range(6), rank=r, world=4, drop_last=True)) for r in range(2)]
+        [[[0]], [[1]]]
         """
         if isinstance(consumed, bool) or not isinstance(consumed, int) or consumed < 0:
             raise ValueError(f"BatchRamp.batches: consumed must be an integer >= 0, got {consumed!r}")
@@ -81,8 +96,18 @@ class BatchRamp:
             )
         if not (isinstance(world, int) and isinstance(rank, int) and world >= 1 and 0 <= rank < world):
             raise ValueError(f"BatchRamp.batches: need 0 <= rank < world, got rank={rank!r}, world={world!r}")
+        if not isinstance(drop_last, bool):
+            raise ValueError(f"BatchRamp.batches: drop_last must be True or False, got {drop_last!r}")
         items = list(indices)
-        start = consumed // self.tokens_per_sample
-        for size in self.sizes(len(items) - start, consumed) if start <= len(items) else ():
-            yield items[start:start + size][rank::world]
-            start += size
+        fed = consumed // self.tokens_per_sample
+        while fed < len(items):
+            size = max(self.size(consumed), world)
+            batch = items[fed:fed + size]
+            if len(batch) < size:
+                if drop_last:
+                    return
+                if len(batch) < world:  # pad, as DistributedSampler does, so no rank is left empty
+                    batch += (items * world)[:world - len(batch)]
+            yield batch[rank::world]
+            fed += size
+            consumed += size * self.tokens_per_sample
