@@ -13,11 +13,21 @@ from lrkit.core.schedule import Schedule
 __all__ = ["Progress", "chart", "format_table", "horizon", "table"]
 
 
-def horizon(schedule: Schedule, steps: float | None = None) -> float:
-    """The span to show: ``steps`` if given, else the schedule's length (1,000 if infinite)."""
+def horizon(schedules: Schedule | Sequence[Schedule], steps: float | None = None) -> float:
+    """The span to show (a table, a chart, a figure): ``steps`` if given, else the longest finite length of
+    ``schedules`` (one schedule or several), 1,000 if all are infinite.
+
+    >>> import lrkit as lk
+    >>> horizon([lk.cosine(300), lk.constant(1.0)]), horizon(lk.inverse_sqrt(10)), horizon(lk.cosine(9), 4)
+    (300.0, 1000.0, 4.0)
+    """
     if steps is not None:
+        if not (steps > 0 and np.isfinite(steps)):
+            raise ValueError(f"steps must be a finite number > 0, got {steps!r}")
         return float(steps)
-    return float(schedule.length) if schedule.length is not None else 1000.0
+    group = [schedules] if isinstance(schedules, Schedule) else schedules
+    lengths = [s.length for s in group if s.length is not None and s.length > 0]
+    return float(max(lengths)) if lengths else 1000.0
 
 
 def _step(x: float) -> str:
