@@ -1,8 +1,8 @@
 """Reading a range-test curve: its finite points, the part before it rebounds, slopes and robust levels.
 
-The helpers every suggestion shares: points with a finite loss and LR > 0 (:func:`finite_curve`), the first
-10% dropped while the average settles (:func:`skip`), the usable part up to the first rebound
-(:func:`usable_region`), slopes against ``log10(lr)``, a running median and the MAD.
+The helpers every suggestion shares: points with a finite loss and LR > 0, the first 10% dropped while the
+average settles, the usable part up to the first rebound (:func:`usable_region`), slopes against
+``log10(lr)``, a running median and the MAD.
 """
 
 from __future__ import annotations

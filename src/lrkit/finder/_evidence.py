@@ -35,9 +35,8 @@ def descent_evidence(losses: Sequence[float] | np.ndarray, beta: float, alpha: f
     ``1/(2w+1)``, the bias the running median puts on white noise). Before the means, each point is
     winsorised at ``2.5 s`` around a running median of ``w`` points (a loss spike is not a level).
 
-    The old rule (the start against the minimum of ~90 correlated smoothed points at 3 sigma) fired
-    on 20-30% of flat curves; block medians against the first block, the next rule, needed the fall
-    to fill a whole block and lost the narrow dip of a 100-update sweep on friedman (4 of 5 seeds).
+    Why this rule and not the earlier ones (the start against the minimum of the smoothed curve; block
+    medians against the first block), with how often each fired on flat curves: docs/finder.md.
     Returns ``(nan, nan)`` with fewer than 3 spans of points.
 
     >>> flat = 2.3 + np.random.default_rng(0).normal(0, 0.05, 100)

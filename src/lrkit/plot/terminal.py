@@ -111,23 +111,26 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 
 
 class Progress:
-    """A progress bar on ``stream`` (stderr by default), shown only when it is a terminal.
+    """The one progress bar of lrkit's tools (the CLI's training runs, the LR range test): on ``stream``
+    (stderr by default), shown only on a terminal or in a notebook.
 
-    Uses tqdm when it is installed, else a plain ``\\r`` bar of its own. ``write`` prints a line
-    above the bar (or just prints it when no bar is shown), so per-epoch lines and the bar mix.
+    Uses tqdm when it is installed (``tqdm.auto``: a widget in a notebook), else a plain ``\\r`` bar of its
+    own. ``write`` prints a line above the bar (or just prints it when no bar is shown), so per-epoch
+    lines and the bar mix.
     """
 
     def __init__(self, total: int, *, enabled: bool = True, stream: TextIO | None = None, desc: str = "") -> None:
         self.total = total
         self.out = sys.stdout
         self.stream = sys.stderr if stream is None else stream
-        self.shown = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        terminal = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.shown = enabled and (terminal or (stream is None and "ipykernel" in sys.modules))
         self.done = 0
         self.desc = desc
         self._tqdm: Any = None
         if self.shown:
             try:
-                from tqdm import tqdm
+                from tqdm.auto import tqdm
             except ImportError:
                 pass
             else:

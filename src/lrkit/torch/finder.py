@@ -41,40 +41,22 @@ import numpy as np
 import torch
 
 from lrkit.core import _validate as v
-from lrkit.finder import (
+from lrkit.finder import RULES, FinderResult, build_schedule, choose
+from lrkit.finder import range_test as _range_test
+
+# auto's rule lives in lrkit.finder; its names are re-exported here, where they were first published
+from lrkit.finder._auto import (  # noqa: F401
     AUTO_FACTOR,
     COST_LIMIT,
-    RULES,
     VALLEY_FACTOR,
     VALLEY_FALL,
     VALLEY_RISE,
     AutoResult,
-    FinderResult,
     NoSuggestion,
-    build_schedule,
-    choose,
     peak_from,
 )
-from lrkit.finder import range_test as _range_test
 
-# auto's rule and its constants live in lrkit.finder; they are re-exported here, where they were first published
-__all__ = [
-    "AUTO_FACTOR",
-    "COST_LIMIT",
-    "RULES",
-    "VALLEY_FACTOR",
-    "VALLEY_FALL",
-    "VALLEY_RISE",
-    "AutoResult",
-    "NoSuggestion",
-    "Snapshot",
-    "auto",
-    "build_schedule",
-    "find_for_task",
-    "peak_from",
-    "range_test",
-    "task_batches",
-]
+__all__ = ["AutoResult", "NoSuggestion", "Snapshot", "auto", "find_for_task", "peak_from", "range_test", "task_batches"]
 
 
 # -- snapshot / restore ------------------------------------------------------------------------
