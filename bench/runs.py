@@ -44,6 +44,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from lrkit.core._io import atomic_write
+
 BENCH = Path(__file__).resolve().parent
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
@@ -242,9 +244,8 @@ def _load(job: Job) -> dict[str, Any] | None:
 def _store(job: Job, result: dict[str, Any]) -> None:
     path = _cache_path(job)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(result))
-    tmp.replace(path)
+    with atomic_write(path) as f:  # workers may store at once: each writes its own temporary, then renames
+        f.write(json.dumps(result))
 
 
 # -- the work (runs in the workers) --------------------------------------------------------------

@@ -158,9 +158,23 @@ def choose(
     fall: float | None = None,
     rise: float | None = None,
 ) -> AutoResult:
-    """``auto``'s answer from a finished range test and the unitless ``schedule`` (:func:`build_schedule`):
-    the peak (:func:`peak_from`), the cost (range-test updates + the schedule's, in training runs) and the
-    config. Raises :class:`NoSuggestion` where the rule has no answer."""
+    """``auto``'s answer from a finished range test and the unitless ``schedule`` (:func:`build_schedule`).
+
+    ``peak_lr = factor x value`` (:func:`peak_from`: the valley centre, or the steepest-slope suggestion);
+    ``cost`` counts ``finder = len(result.lrs)`` and ``training = updates`` updates, ``runs = (finder +
+    training) / training``; ``config`` is all of it as a dict. Raises :class:`NoSuggestion` where the rule
+    has no answer. The rule follows Smith (2017, "Cyclical Learning Rates") in reading the peak of a
+    one-cycle schedule from the range test's loss.
+
+    >>> import numpy as np
+    >>> lrs = np.logspace(-5, 1, 120)
+    >>> x = np.log10(lrs)
+    >>> losses = 2.0 - np.tanh(2 * (x + 3)) + np.where(x > -1.5, 4 * (x + 1.5) ** 2, 0.0)
+    >>> chosen = choose(FinderResult.from_curve(lrs, losses), build_schedule("one_cycle", 1000), updates=1000,
+    ...                 recipe="one_cycle")
+    >>> round(chosen.peak_lr, 4), chosen.cost["runs"]
+    (0.0134, 1.12)
+    """
     peak, value, factor, text = peak_from(result, rule=rule, factor=factor, fall=fall, rise=rise)
     finder_updates = len(result.lrs)
     cost = {
