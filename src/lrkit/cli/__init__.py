@@ -406,7 +406,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 EXAMPLES = """examples:
   lrkit show 'warmup(500) >> cosine(9500, floor=0.05)'
   lrkit plot 'one_cycle(10000)' 'wsd(10000, warmup=500)' --log -o schedules.png
-  lrkit demo                                   # MNIST-1D, warmup + cosine, ~10 s on 2 cores
+  lrkit demo                                   # MNIST-1D, warmup for a tenth, then cosine
   lrkit demo --task digits --unit epoch --schedule 'step_decay(3, factor=0.5)'
   lrkit find --task mnist1d
   lrkit compare 'constant(1) @ 3e-3' 'one_cycle(1200)' 'warmup(120) >> cosine(1080)'
