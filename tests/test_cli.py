@@ -514,3 +514,26 @@ def test_an_interrupted_finder_plot_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         result.plot(tmp_path / "f.svg")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_real_sigint_while_the_svg_is_written_leaves_the_previous_file(tmp_path):
+    """A real SIGINT, delivered by the OS to `lrkit plot` while matplotlib writes the SVG (the signal is sent
+    from inside the writer, so it always lands mid-write): exit 130, and x.svg is the previous, complete file."""
+    out = tmp_path / "x.svg"
+    assert lrkit("plot", "cosine(100)", "-o", "x.svg", cwd=tmp_path).returncode == 0
+    before = out.read_bytes()
+    code = (
+        "import os, signal, sys, time\n"
+        "from matplotlib.backends import backend_svg\n"
+        "def finalize(renderer):\n"
+        "    renderer.writer.flush()\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(5)  # the handler raises KeyboardInterrupt here\n"
+        "backend_svg.RendererSVG.finalize = finalize\n"
+        "from lrkit.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    result = lrkit("plot", "warmup(10) >> cosine(90)", "-o", "x.svg", cwd=tmp_path, code=code)
+    assert (result.returncode, result.stderr) == (130, "lrkit: interrupted\n")
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["x.svg"]
