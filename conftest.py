@@ -25,3 +25,12 @@ def _doctest_names(doctest_namespace):
     doctest_namespace.update({name: lookup(name) for name in names()})
     doctest_namespace.update({name: getattr(lrkit, name) for name in lrkit.__all__})
     doctest_namespace["lk"] = lrkit
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects
+def pytest_collection_modifyitems(items):
+    """Every test of a file named ``test_bench*.py`` or ``*_bench.py`` runs a benchmark script: it is ``bench``."""
+    for item in items:
+        name = item.path.name
+        if name.startswith("test_bench") or name.endswith("_bench.py"):
+            item.add_marker(pytest.mark.bench)

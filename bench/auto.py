@@ -25,13 +25,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import math
 import statistics
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -71,29 +69,13 @@ def training_fingerprint() -> Iterator[None]:
 
     bench/runs.py keys every cached result by one hash of all the code involved, the finder's
     included; a training run (``Task.train``) never calls the finder, so here its results are keyed
-    without lrkit/finder.py and lrkit/torch/finder.py, and editing the suggestion rule does not
+    without lrkit/finder/ and lrkit/torch/finder.py, and editing the suggestion rule does not
     retrain every grid. Finder jobs keep the full fingerprint.
     """
-    import lrkit
-
-    root = Path(lrkit.__file__).resolve().parent
-    files = sorted(
-        [root / f for f in ("schedule.py", "shapes.py", "compose.py", "recipes.py", "config.py")]
-        + list((root / "tasks").glob("*.py"))
-        + [root / "torch" / f for f in ("__init__.py", "scheduler.py", "_targets.py")]
-        + [Path(runs.__file__).resolve()]
-    )
-    digest = hashlib.sha256(b"training")
-    for path in files:
-        if path.exists():
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for package in ("torch", "numpy", "schedulefree", "mnist1d", "scikit-learn"):
-        try:
-            digest.update(f"{package}={metadata.version(package)}".encode())
-        except metadata.PackageNotFoundError:
-            pass
+    packages = ("torch", "numpy", "schedulefree", "mnist1d", "scikit-learn")
+    fingerprint = runs.code_fingerprint(b"training", finder=False, packages=packages)
     saved = runs._FINGERPRINT
-    runs._FINGERPRINT = digest.hexdigest()[:16]
+    runs._FINGERPRINT = fingerprint
     try:
         yield
     finally:

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness
 import runs
 from harness import header
+from lrkit.plot import write_figure
 
 
 @dataclass(frozen=True)
@@ -328,7 +329,7 @@ def plot(results: list[TaskResult], size: Size, path: Path) -> None:
         ax.set_ylabel("final test accuracy")
         ax.set_title(f"{r.name}: one-cycle final accuracy vs peak LR", fontsize=9)
         ax.legend(fontsize=6, loc="lower left")
-    fig.savefig(path, dpi=110)
+    write_figure(fig, path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> str:

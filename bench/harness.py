@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from lrkit.core._io import atomic_write
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -87,5 +89,6 @@ def write(name: str, text: str, quick: bool) -> Path:
     """Write a results file (``--quick`` runs go to a scratch name so they never replace real figures)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / (f"{name}.quick.md" if quick else f"{name}.md")
-    path.write_text(text)
+    with atomic_write(path) as f:  # complete or not at all (an interrupted run leaves the previous file)
+        f.write(text)
     return path

@@ -30,6 +30,8 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
+from lrkit.core._io import atomic_write
+
 #: every benchmark, in the order they run (name = bench/<name>.py and results/<name>.md)
 BENCHMARKS: tuple[str, ...] = (
     "core", "preview", "overhead", "compile", "optax_step", "keras_fit", "training", "finder", "auto", "finder_length",
@@ -151,7 +153,8 @@ def assemble(
     for name, body in sections:
         text += f'\n<a id="{name}"></a>\n\n' + _link_images(body.strip(), results, page) + "\n"
     page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(text)
+    with atomic_write(page) as f:
+        f.write(text)
     return text
 
 

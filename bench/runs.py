@@ -44,6 +44,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from lrkit.core._io import atomic_write
+
 BENCH = Path(__file__).resolve().parent
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
@@ -187,29 +189,41 @@ def cache_dir() -> Path:
 _FINGERPRINT: str | None = None
 
 
+def code_fingerprint(salt: bytes, *, finder: bool, packages: Sequence[str]) -> str:
+    """A hash of the code a job runs: every module of the lrkit packages it uses (core, reactive, tasks,
+    torch; the finder's core and driver only if ``finder``), this file, and the ``packages``' versions.
+
+    Whole packages, by path, so a module added or moved (the layout by layers) changes the hash; a
+    fingerprint that named files of an old layout would silently stop covering the code.
+    """
+    import lrkit
+
+    root = Path(lrkit.__file__).resolve().parent
+    files = [root / "__init__.py"] + [
+        p for folder in ("core", "reactive", "tasks", "torch") for p in (root / folder).rglob("*.py")
+    ]
+    if finder:
+        files += list((root / "finder").rglob("*.py"))
+    else:
+        files.remove(root / "torch" / "finder.py")
+    digest = hashlib.sha256(salt)
+    for path in sorted(files):
+        digest.update(str(path.relative_to(root).as_posix()).encode() + b"\0" + path.read_bytes())
+    digest.update(b"runs.py\0" + Path(__file__).resolve().read_bytes())
+    for package in packages:
+        try:
+            digest.update(f"{package}={metadata.version(package)}".encode())
+        except metadata.PackageNotFoundError:
+            pass
+    return digest.hexdigest()[:16]
+
+
 def fingerprint() -> str:
-    """A hash of the code a job runs: the lrkit modules involved, this file and the peer versions."""
+    """The fingerprint of every job (:func:`code_fingerprint`, the finder included)."""
     global _FINGERPRINT
     if _FINGERPRINT is None:
-        import lrkit
-
-        root = Path(lrkit.__file__).resolve().parent
-        files = sorted(
-            [root / f for f in ("schedule.py", "shapes.py", "compose.py", "recipes.py", "config.py", "finder.py")]
-            + list((root / "tasks").glob("*.py"))
-            + [root / "torch" / f for f in ("__init__.py", "scheduler.py", "_targets.py", "finder.py")]
-            + [Path(__file__).resolve()]
-        )
-        digest = hashlib.sha256()
-        for path in files:
-            if path.exists():
-                digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        for package in ("torch", "numpy", "schedulefree", "torch-lr-finder", "mnist1d", "scikit-learn"):
-            try:
-                digest.update(f"{package}={metadata.version(package)}".encode())
-            except metadata.PackageNotFoundError:
-                pass
-        _FINGERPRINT = digest.hexdigest()[:16]
+        packages = ("torch", "numpy", "schedulefree", "torch-lr-finder", "mnist1d", "scikit-learn")
+        _FINGERPRINT = code_fingerprint(b"", finder=True, packages=packages)
     return _FINGERPRINT
 
 
@@ -230,9 +244,8 @@ def _load(job: Job) -> dict[str, Any] | None:
 def _store(job: Job, result: dict[str, Any]) -> None:
     path = _cache_path(job)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(result))
-    tmp.replace(path)
+    with atomic_write(path) as f:  # workers may store at once: each writes its own temporary, then renames
+        f.write(json.dumps(result))
 
 
 # -- the work (runs in the workers) --------------------------------------------------------------

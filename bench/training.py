@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness
 import runs
 from harness import header, write
+from lrkit.plot import write_figure
 
 TASK_NAMES = ("mnist1d", "digits")
 GRID_ENTRIES = (*runs.SCHEDULES, "schedulefree")
@@ -260,7 +261,7 @@ def plot_curves(results: dict[str, list[Entry]], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    write_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -325,7 +326,7 @@ def plot_grid(results: dict[str, list[Entry]], path: Path) -> None:
             ax.set_ylabel("final test accuracy")
             ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    write_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

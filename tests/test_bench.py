@@ -107,3 +107,42 @@ def test_runs_are_deterministic_cached_and_the_torch_peer_uses_torch_lrs(tmp_pat
     assert lrs[0] == pytest.approx(3e-3 / 25, rel=1e-12)
     assert max(lrs) == pytest.approx(3e-3, rel=1e-6)
     assert abs(lrs.index(max(lrs)) - 0.3 * len(lrs)) <= 2
+
+
+def _load_runs():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import runs
+    finally:
+        sys.path.remove(str(BENCH))
+    return runs
+
+
+def test_the_cache_fingerprint_covers_every_module_of_the_layers(tmp_path: Path, monkeypatch) -> None:
+    """A cached run is reused only for the same code: editing any core module (here families.py, which the
+    old fingerprint named by its pre-layout path shapes.py and so never read) changes the fingerprint; the
+    finder's modules change only the finder jobs' fingerprint, never the training runs'."""
+    import shutil
+
+    import lrkit
+
+    runs = _load_runs()
+    copy = tmp_path / "lrkit"
+    shutil.copytree(Path(lrkit.__file__).resolve().parent, copy)
+    monkeypatch.setattr(lrkit, "__file__", str(copy / "__init__.py"))
+
+    def both() -> tuple[str, str]:
+        return (
+            runs.code_fingerprint(b"t", finder=False, packages=()),
+            runs.code_fingerprint(b"t", finder=True, packages=()),
+        )
+
+    training, finder = both()
+    with (copy / "core" / "families.py").open("a") as f:
+        f.write("\n# edited\n")
+    after_core = both()
+    assert after_core[0] != training and after_core[1] != finder
+    with (copy / "finder" / "_suggest.py").open("a") as f:
+        f.write("\n# edited\n")
+    after_finder = both()
+    assert after_finder[0] == after_core[0] and after_finder[1] != after_core[1]

@@ -186,6 +186,7 @@ def test_optimizer_factory_replaces_adamw():
     assert result.final_accuracy > 0.5
 
 
+@pytest.mark.bench
 def test_schedule_free_optimizer_gets_train_and_eval_calls():
     schedulefree = pytest.importorskip("schedulefree")
     task = get_task("digits")
@@ -208,6 +209,7 @@ def test_bad_arguments():
         task.train("cosin(10)", 0.1)
 
 
+@pytest.mark.bench
 @pytest.mark.parametrize(
     "name, spec",
     [("digits", "warmup(46) >> cosine(414)"), ("mnist1d", "warmup(120) >> cosine(1080)")],
@@ -220,6 +222,7 @@ def test_a_tuned_run_reaches_the_target_within_the_budget(name, spec):
     assert result.updates_to_target is not None and result.updates_to_target <= task.budget
 
 
+@pytest.mark.bench
 def test_a_poor_learning_rate_misses_the_target():
     task = get_task("mnist1d")
     result = task.train("constant(1)", 1e-3, seed=0, updates=400)

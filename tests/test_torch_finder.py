@@ -134,8 +134,15 @@ def test_fresh_optimizer_state_is_removed_and_schedulers_restored():
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.5)
     before = full_state(model, optimizer)
     saved_sched = copy.deepcopy(scheduler.state_dict())
-    range_test(model, optimizer, F.cross_entropy, loader, iterations=40, schedulers=[scheduler], progress=False)
-    assert optimizer.state == {} or len(optimizer.state) == 0
+    assert len(optimizer.state) == 0
+    during = []  # AdamW's state entries while the test runs (a global hook: the test detaches only the optimizer's)
+    handle = register_optimizer_step_post_hook(lambda opt, *_: during.append(len(opt.state)))
+    try:
+        range_test(model, optimizer, F.cross_entropy, loader, iterations=40, schedulers=[scheduler], progress=False)
+    finally:
+        handle.remove()
+    assert max(during) == len(list(model.parameters()))  # the test made state for every parameter...
+    assert len(optimizer.state) == 0  # ...and removed it all
     assert_same(before, full_state(model, optimizer))
     assert scheduler.state_dict() == saved_sched
 
@@ -339,6 +346,7 @@ def cannot_learn(seed: int, iterations: int) -> lk.finder.FinderResult:
     return range_test(model, optimizer, F.mse_loss, batches, iterations=iterations, progress=False)
 
 
+@pytest.mark.bench
 @pytest.mark.parametrize("iterations", [100, 300])
 def test_declines_on_a_model_that_cannot_learn(iterations):
     """Issue 12: the old decline rule suggested on 6 of these 40 seeds (100 iterations)."""
@@ -346,6 +354,7 @@ def test_declines_on_a_model_that_cannot_learn(iterations):
     assert len(suggested) <= 2, f"suggested on seeds {suggested} of 40"
 
 
+@pytest.mark.bench
 @pytest.mark.parametrize("iterations", [100, 300])
 def test_suggests_on_every_seed_of_every_built_in_task_friedman_included(iterations):
     """Issue 12, the other half: while declining on noise, still suggest on every built-in task. friedman's
@@ -405,6 +414,7 @@ def test_find_for_task_leaves_the_global_rng_alone():
     np.testing.assert_array_equal(result.losses, again.losses)  # deterministic per seed
 
 
+@pytest.mark.bench
 def test_bench_quick_runs(tmp_path):
     """bench/finder.py at its smallest size: it runs, and its report carries every table and a PNG."""
     pytest.importorskip("lrkit.tasks")

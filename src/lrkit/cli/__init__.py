@@ -406,7 +406,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 EXAMPLES = """examples:
   lrkit show 'warmup(500) >> cosine(9500, floor=0.05)'
   lrkit plot 'one_cycle(10000)' 'wsd(10000, warmup=500)' --log -o schedules.png
-  lrkit demo                                   # MNIST-1D, warmup + cosine, ~10 s on 2 cores
+  lrkit demo                                   # MNIST-1D, warmup for a tenth, then cosine
   lrkit demo --task digits --unit epoch --schedule 'step_decay(3, factor=0.5)'
   lrkit find --task mnist1d
   lrkit compare 'constant(1) @ 3e-3' 'one_cycle(1200)' 'warmup(120) >> cosine(1080)'
@@ -420,7 +420,16 @@ def _version() -> str:
     return str(getattr(lrkit, "__version__", "unknown"))
 
 
-def _training_options(parser: argparse.ArgumentParser) -> None:
+def _out_option(parser: argparse.ArgumentParser, default: str, what: str) -> None:
+    parser.add_argument("-o", "--out", default=default, help=f"{what}, .png or .svg (default {default})")
+
+
+def _training_options(parser: argparse.ArgumentParser, out: str, what: str) -> None:
+    """The options ``demo`` and ``compare`` share: the peak LR, the task, the run's length, seed and unit, the
+    progress bar, ``--key`` and the output image."""
+    parser.add_argument(
+        "--lr", type=_positive(float, "--lr"), default=None, help="peak learning rate (default: the task's)"
+    )
     parser.add_argument("--task", choices=TASK_NAMES, default="mnist1d", help="built-in task (default mnist1d)")
     length = parser.add_mutually_exclusive_group()
     length.add_argument(
@@ -439,6 +448,8 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
         help="what a schedule step is (default update; 'epoch' runs e.g. step_decay(3, factor=0.5) per epoch)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal)")
+    _key_option(parser)
+    _out_option(parser, out, what)
 
 
 def find_bench_runner(start: Path | None = None) -> Path | None:
@@ -508,9 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = sub.add_parser("plot", help="plot schedules, overlaid, to a PNG or SVG file")
     plot.add_argument("specs", nargs="+", metavar="SPEC", help="schedules (text form or .json/.yaml files)")
-    plot.add_argument(
-        "-o", "--out", default="lrkit-plot.png", help="output file, .png or .svg (default lrkit-plot.png)"
-    )
+    _out_option(plot, "lrkit-plot.png", "output file")
     plot.add_argument(
         "--steps", type=_positive(float, "--steps"), help="horizon (default: the longest schedule's length)"
     )
@@ -527,14 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--schedule", default=None, metavar="SPEC", help="schedule (default: warmup for a tenth, then cosine)"
     )
-    demo.add_argument(
-        "--lr", type=_positive(float, "--lr"), default=None, help="peak learning rate (default: the task's)"
-    )
-    _training_options(demo)
-    _key_option(demo)
-    demo.add_argument(
-        "-o", "--out", default="lrkit-demo.png", help="plot of the run, .png or .svg (default lrkit-demo.png)"
-    )
+    _training_options(demo, "lrkit-demo.png", "plot of the run")
     demo.set_defaults(run=cmd_demo)
 
     find = sub.add_parser("find", help="learning-rate range test on a built-in task")
@@ -548,23 +550,14 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--end", type=_positive(float, "--end"), default=10.0, help="last learning rate (default 10)")
     find.add_argument("--seed", type=int, default=0, help="seed of the model and the batch order (default 0)")
     find.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal)")
-    find.add_argument(
-        "-o", "--out", default="lrkit-find.png", help="plot of the sweep, .png or .svg (default lrkit-find.png)"
-    )
+    _out_option(find, "lrkit-find.png", "plot of the sweep")
     find.set_defaults(run=cmd_find)
 
     compare = sub.add_parser("compare", help="train several schedules with the same seed and compare them")
     compare.add_argument(
         "specs", nargs="+", metavar="SPEC", help="schedules; 'SPEC @ LR' sets that schedule's peak learning rate"
     )
-    compare.add_argument(
-        "--lr", type=_positive(float, "--lr"), default=None, help="peak learning rate (default: the task's)"
-    )
-    _training_options(compare)
-    _key_option(compare)
-    compare.add_argument(
-        "-o", "--out", default="lrkit-compare.png", help="overlaid plot, .png or .svg (default lrkit-compare.png)"
-    )
+    _training_options(compare, "lrkit-compare.png", "overlaid plot")
     compare.set_defaults(run=cmd_compare)
 
     bench = sub.add_parser(

@@ -22,14 +22,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lrkit.core._extras import require
+from lrkit.core._io import atomic_write
 from lrkit.core.schedule import Schedule
+from lrkit.finder import smooth
+from lrkit.plot.terminal import horizon
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
     from lrkit.tasks import RunResult
 
-__all__ = ["FORMATS", "ema", "horizon", "save", "schedule_figure", "training_figure"]
+__all__ = ["FORMATS", "ema", "horizon", "save", "schedule_figure", "training_figure", "write_figure"]
 
 #: File suffixes :func:`save` writes.
 FORMATS = (".png", ".svg")
@@ -42,21 +45,6 @@ def _figure(size: tuple[float, float], dpi: float) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=size, dpi=dpi, layout="constrained")
-
-
-def horizon(schedules: Sequence[Schedule], steps: float | None = None) -> float:
-    """The span to plot: ``steps`` if given, else the longest finite length (1,000 if all are infinite).
-
-    >>> import lrkit as lk
-    >>> horizon([lk.cosine(300), lk.constant(1.0)]), horizon([lk.inverse_sqrt(10)])
-    (300.0, 1000.0)
-    """
-    if steps is not None:
-        if not (steps > 0 and np.isfinite(steps)):
-            raise ValueError(f"steps must be a finite number > 0, got {steps!r}")
-        return float(steps)
-    lengths = [s.length for s in schedules if s.length is not None and s.length > 0]
-    return float(max(lengths)) if lengths else 1000.0
 
 
 def _short(text: str, width: int = 64) -> str:
@@ -114,20 +102,16 @@ def schedule_figure(
 
 
 def ema(values: Sequence[float] | np.ndarray, beta: float = 0.9) -> np.ndarray:
-    """Bias-corrected exponential moving average: ``m_i = beta m_{i-1} + (1 - beta) x_i``, shown as
-    ``m_i / (1 - beta^(i+1))``. Non-finite values are skipped (the average carries on).
+    """The loss curve of a training plot: :func:`lrkit.finder.smooth` (the bias-corrected average
+    ``a_k / (1 - beta^k)``, ``a_k = beta a_{k-1} + (1 - beta) x_k``), with a non-finite value showing the
+    average so far instead of a gap (it is skipped, the average carries on).
 
-    >>> ema([1.0, 3.0], beta=0.5).tolist()
-    [1.0, 2.3333333333333335]
+    >>> ema([1.0, 3.0, float("nan")], beta=0.5).tolist()
+    [1.0, 2.3333333333333335, 2.3333333333333335]
     """
-    out = np.empty(len(values))
-    m, weight = 0.0, 0.0
-    for i, x in enumerate(values):
-        if np.isfinite(x):
-            m = beta * m + (1 - beta) * x
-            weight = beta * weight + (1 - beta)
-        out[i] = m / weight if weight > 0 else np.nan
-    return out
+    out = smooth(values, beta)
+    last = np.maximum.accumulate(np.where(np.isfinite(out), np.arange(out.size), -1))  # the last finite point
+    return np.where(last >= 0, out[last.clip(0)], np.nan)
 
 
 def training_figure(
@@ -171,10 +155,29 @@ def training_figure(
     return fig
 
 
+def write_figure(figure: Figure, path: str | Path, **options: Any) -> Path:
+    """``figure.savefig`` through :func:`lrkit.core._io.atomic_write`: the file appears complete or not at all.
+
+    An interrupted write (Ctrl-C, a full disk) leaves the previous file, or none, never a truncated one.
+    The format is the suffix's (``options`` may name it); ``options`` go to ``savefig``.
+    """
+    path = Path(path)
+    fmt = options.pop("format", None) or path.suffix[1:].lower()
+    if not fmt:
+        from matplotlib import rcParams
+
+        fmt = str(rcParams["savefig.format"])
+        path = path.with_name(f"{path.name}.{fmt}")  # as savefig names a file given without a suffix
+    with atomic_write(path, "wb") as f:
+        figure.savefig(f, format=fmt, **options)
+    return path
+
+
 def save(figure: Figure, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
     """Write ``figure`` to ``path`` as PNG or SVG (by suffix) through its own canvas; returns the path.
 
     ``metadata``: PNG text chunks (the gallery stamps each image with a fingerprint of what it plots).
+    Written by :func:`write_figure`: complete or not at all.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -190,5 +193,4 @@ def save(figure: Figure, path: str | Path, metadata: dict[str, str] | None = Non
 
         FigureCanvasSVG(figure)
     extra: dict[str, Any] = {"metadata": metadata} if metadata and suffix == ".png" else {}
-    figure.savefig(path, format=suffix[1:], **extra)
-    return path
+    return write_figure(figure, path, format=suffix[1:], **extra)

@@ -13,11 +13,21 @@ from lrkit.core.schedule import Schedule
 __all__ = ["Progress", "chart", "format_table", "horizon", "table"]
 
 
-def horizon(schedule: Schedule, steps: float | None = None) -> float:
-    """The span to show: ``steps`` if given, else the schedule's length (1,000 if infinite)."""
+def horizon(schedules: Schedule | Sequence[Schedule], steps: float | None = None) -> float:
+    """The span to show (a table, a chart, a figure): ``steps`` if given, else the longest finite length of
+    ``schedules`` (one schedule or several), 1,000 if all are infinite.
+
+    >>> import lrkit as lk
+    >>> horizon([lk.cosine(300), lk.constant(1.0)]), horizon(lk.inverse_sqrt(10)), horizon(lk.cosine(9), 4)
+    (300.0, 1000.0, 4.0)
+    """
     if steps is not None:
+        if not (steps > 0 and np.isfinite(steps)):
+            raise ValueError(f"steps must be a finite number > 0, got {steps!r}")
         return float(steps)
-    return float(schedule.length) if schedule.length is not None else 1000.0
+    group = [schedules] if isinstance(schedules, Schedule) else schedules
+    lengths = [s.length for s in group if s.length is not None and s.length > 0]
+    return float(max(lengths)) if lengths else 1000.0
 
 
 def _step(x: float) -> str:
@@ -101,23 +111,26 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 
 
 class Progress:
-    """A progress bar on ``stream`` (stderr by default), shown only when it is a terminal.
+    """The one progress bar of lrkit's tools (the CLI's training runs, the LR range test): on ``stream``
+    (stderr by default), shown only on a terminal or in a notebook.
 
-    Uses tqdm when it is installed, else a plain ``\\r`` bar of its own. ``write`` prints a line
-    above the bar (or just prints it when no bar is shown), so per-epoch lines and the bar mix.
+    Uses tqdm when it is installed (``tqdm.auto``: a widget in a notebook), else a plain ``\\r`` bar of its
+    own. ``write`` prints a line above the bar (or just prints it when no bar is shown), so per-epoch
+    lines and the bar mix.
     """
 
     def __init__(self, total: int, *, enabled: bool = True, stream: TextIO | None = None, desc: str = "") -> None:
         self.total = total
         self.out = sys.stdout
         self.stream = sys.stderr if stream is None else stream
-        self.shown = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        terminal = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.shown = enabled and (terminal or (stream is None and "ipykernel" in sys.modules))
         self.done = 0
         self.desc = desc
         self._tqdm: Any = None
         if self.shown:
             try:
-                from tqdm import tqdm
+                from tqdm.auto import tqdm
             except ImportError:
                 pass
             else:

@@ -127,6 +127,17 @@ class RunResult:
         }
 
 
+def evaluate(model: nn.Module, measure: Callable[[], float]) -> float:
+    """``measure()`` with ``model`` in eval mode and no grad; the model's train/eval mode is restored after."""
+    torch = require_torch()
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        value = measure()
+    model.train(was_training)
+    return float(value)
+
+
 class Task:
     """A built-in training task. Subclasses set the class attributes and implement
     :meth:`_load` (numpy arrays) and :meth:`_build` (the model)."""
@@ -214,13 +225,7 @@ class Task:
 
     def accuracy(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         """Fraction of ``x`` that ``model`` classifies as ``y`` (evaluated in eval mode, no grad)."""
-        torch = require_torch()
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
-            correct = (model(x).argmax(dim=1) == y).sum().item()
-        model.train(was_training)
-        return correct / len(y)
+        return evaluate(model, lambda: (model(x).argmax(dim=1) == y).sum().item() / len(y))
 
     # -- training --------------------------------------------------------------------
     def train(

@@ -1,6 +1,8 @@
-"""The LR range test on PyTorch objects, transactional, and ``auto`` (finder -> schedule).
+"""The torch driver of the LR range test: a transactional test on a model and optimizer, and ``auto``.
 
-:func:`range_test` sweeps the learning rate of a real optimizer on a real model (see
+The range test itself (the sweep, the smoothing, the stops, the suggestions) and ``auto``'s rule are
+:mod:`lrkit.finder`'s; this module owns only what needs torch: capturing and restoring state, and
+the training step. :func:`range_test` sweeps the learning rate of a real optimizer on a real model (see
 :mod:`lrkit.finder` for the sweep, the smoothing, the divergence rule and the suggestions)
 and then puts everything back *bitwise*, in memory: parameters and their gradients, buffers,
 each module's train/eval flag, the optimizer's per-parameter state and every param-group
@@ -23,7 +25,8 @@ exactly from ``start`` to ``end``).
 
 ``auto`` runs the test and returns a one-cycle (or warmup + cosine) schedule, a plain lrkit
 schedule of unitless multipliers, and the peak LR ``peak = factor x valley centre`` of the range
-test's loss; see :func:`auto` for the rule and bench/auto.py for the measurements behind it.
+test's loss (:func:`lrkit.finder.choose`); see :func:`auto` for the rule and bench/auto.py for the
+measurements behind it.
 """
 
 from __future__ import annotations
@@ -32,46 +35,28 @@ import copy
 import math
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
 from lrkit.core import _validate as v
-from lrkit.core.schedule import Schedule
-from lrkit.finder import FinderResult, valley_centre
+from lrkit.finder import RULES, FinderResult, build_schedule, choose
 from lrkit.finder import range_test as _range_test
 
-__all__ = ["AutoResult", "NoSuggestion", "Snapshot", "auto", "find_for_task", "peak_from", "range_test"]
+# auto's rule lives in lrkit.finder; its names are re-exported here, where they were first published
+from lrkit.finder._auto import (  # noqa: F401
+    AUTO_FACTOR,
+    COST_LIMIT,
+    VALLEY_FACTOR,
+    VALLEY_FALL,
+    VALLEY_RISE,
+    AutoResult,
+    NoSuggestion,
+    peak_from,
+)
 
-#: The peak rule of :func:`auto` (``rule="valley"``): ``peak = VALLEY_FACTOR x valley_centre(fall=VALLEY_FALL,
-#: rise=VALLEY_RISE)`` (:func:`lrkit.finder.valley_centre`). The constants are the ones bench/auto.py selects on
-#: all four built-in tasks together (falls 0.8/0.9, rises 0.1/0.25/0.5, factors in 0.05-decade steps; the
-#: worst task's interpolated one-cycle grid score; range tests stopped at their first rebound, as auto runs
-#: them); the benchmark reports every task with constants selected on the *other* tasks only
-#: (leave-one-task-out), see bench/results/auto.md. The factor is close to 1: the peak is about the valley
-#: centre of the centred running median of the losses.
-VALLEY_FACTOR = 1.122
-VALLEY_FALL = 0.8
-VALLEY_RISE = 0.1
-#: ``peak = AUTO_FACTOR x suggestion`` for ``rule="steepest"``: lrkit 0.1's rule (the steepest-slope suggestion
-#: times 2, chosen on MNIST-1D and digits only), kept for comparison and for ``lrkit find``'s printed peak.
-AUTO_FACTOR = 2.0
-#: ``auto`` warns in its report when finder + training exceed this many training runs.
-COST_LIMIT = 1.5
-
-
-class NoSuggestion(ValueError):
-    """The range test gave no confident suggestion; ``reason`` says why, ``result`` is the test."""
-
-    def __init__(self, reason: str, result: FinderResult):
-        self.reason = reason
-        self.result = result
-        super().__init__(
-            f"auto: the LR range test gave no confident suggestion: {reason}. "
-            "Look at result.plot(), or pick peak_lr yourself and build the schedule directly"
-        )
+__all__ = ["AutoResult", "NoSuggestion", "Snapshot", "auto", "find_for_task", "peak_from", "range_test", "task_batches"]
 
 
 # -- snapshot / restore ------------------------------------------------------------------------
@@ -317,13 +302,6 @@ def range_test(
     loss_fn: Callable[[Any, Any], torch.Tensor],
     data: Iterable[Any],
     *,
-    start: float = 1e-7,
-    end: float = 10.0,
-    iterations: int = 100,
-    mode: str = "exp",
-    beta: float | None = None,
-    diverge: float | None = 4.0,
-    rebound: bool = False,
     accumulate: int = 1,
     scaler: Any = None,
     autocast: torch.dtype | None = None,
@@ -331,7 +309,7 @@ def range_test(
     schedulers: Sequence[Any] = (),
     generators: Sequence[torch.Generator] = (),
     progress: bool = True,
-    **suggest_options: Any,
+    **options: Any,
 ) -> FinderResult:
     """Sweep the LR from ``start`` to ``end`` over ``iterations`` real updates; restore everything after.
 
@@ -343,8 +321,10 @@ def range_test(
     (a dtype such as ``torch.bfloat16``) runs the forward pass under ``torch.autocast``.
     ``val_data``: record the mean loss on these batches (eval mode, no grad) after each update
     instead of the training loss (slower, less noisy). ``schedulers``/``generators``: more state to
-    restore. The test stops at ``diverge`` x the best smoothed loss, at a NaN/inf loss, or, with
-    ``rebound=True``, at the curve's first rebound (:func:`lrkit.finder.range_test`).
+    restore. ``options`` are :func:`lrkit.finder.range_test`'s (``start``, ``end``, ``iterations``,
+    ``mode``, ``beta``, ``diverge``, ``rebound``, ``max_skips``) and :func:`lrkit.finder.suggest`'s: the
+    test stops at ``diverge`` x the best smoothed loss, at a NaN/inf loss, or, with ``rebound=True``,
+    at the curve's first rebound.
 
     >>> torch.manual_seed(0) and None
     >>> model = torch.nn.Linear(4, 1)
@@ -421,126 +401,13 @@ def range_test(
             return validate() if val_data is not None else total / accumulate
 
         try:
-            return _range_test(
-                step,
-                start=start,
-                end=end,
-                iterations=iterations,
-                mode=mode,
-                beta=beta,
-                diverge=diverge,
-                rebound=rebound,
-                progress=progress,
-                **suggest_options,
-            )
+            return _range_test(step, progress=progress, **options)
         finally:
             handle.remove()
             _resume_step_hooks(optimizer, hooks)
 
 
 # -- auto -------------------------------------------------------------------------------------------
-@dataclass
-class AutoResult:
-    """What :func:`auto` returns, and what it did.
-
-    ``schedule``: the unitless lrkit schedule (peak 1.0), to be driven as a multiplier of each
-    group's LR (``lrkit.torch.Scheduler(optimizer, schedule)``); ``peak_lr``: the LR at the peak;
-    ``lr_schedule``: ``schedule * peak_lr`` (absolute LRs, for plots or a single group);
-    ``suggestion``: the finder's value the rule scaled (the valley centre, or the steepest-slope
-    suggestion for ``rule="steepest"``); ``rule``: the rule in words; ``cost``: the updates spent
-    (``finder``, ``training``, ``total``) and ``runs`` = total / training; ``config``: all of it as a
-    dict (with the schedule's text config); ``result``: the range test. ``report()`` is a summary.
-    """
-
-    schedule: Schedule
-    peak_lr: float
-    result: FinderResult
-    factor: float
-    config: dict[str, Any] = field(default_factory=dict)
-    suggestion: float = math.nan
-    rule: str = ""
-    cost: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def lr_schedule(self) -> Schedule:
-        return self.schedule * self.peak_lr
-
-    def report(self) -> str:
-        """What ``auto`` did, in a few lines: the range test, the rule, the peak, the schedule and the cost."""
-        cost = self.cost
-        lines = [
-            f"range test: {len(self.result.lrs)} updates from {self.result.lrs[0]:.3g} to {self.result.lrs[-1]:.3g} "
-            f"({self.result.stopped}); steepest-slope suggestion {self.result.suggestion:.3g}",
-            f"rule: {self.rule}",
-            f"peak lr: {self.peak_lr:.4g} = {self.factor:g} x {self.suggestion:.4g}",
-            f"schedule: {self.config.get('schedule', repr(self.schedule))}",
-            f"cost: {cost.get('finder', 0):g} finder + {cost.get('training', 0):g} training updates = "
-            f"{cost.get('runs', math.nan):.2f} training runs",
-        ]
-        if cost.get("runs", 0.0) > COST_LIMIT:
-            lines.append(
-                f"warning: more than {COST_LIMIT:g} training runs in all; a shorter range test (iterations=) costs less"
-            )
-        return "\n".join(lines)
-
-
-_RECIPES = ("one_cycle", "warmup_cosine")
-
-
-def build_schedule(recipe: str, updates: int, **options: Any) -> Schedule:
-    """The unitless schedule ``auto`` returns: ``one_cycle(updates, **options)`` or
-    ``warmup_cosine(updates, warmup=options.get('warmup', 5% of updates), ...)``."""
-    from lrkit.core.recipes import one_cycle, warmup_cosine
-
-    recipe = v.choice("auto", "recipe", recipe, _RECIPES)
-    if recipe == "one_cycle":
-        return one_cycle(updates, **options)
-    options = dict(options)
-    warmup = options.pop("warmup", max(1, round(0.05 * updates)))
-    return warmup_cosine(updates, warmup=warmup, **options)
-
-
-_RULES = ("valley", "steepest")
-
-
-def peak_from(
-    result: FinderResult,
-    *,
-    rule: str = "valley",
-    factor: float | None = None,
-    fall: float | None = None,
-    rise: float | None = None,
-) -> tuple[float, float, float, str]:
-    """``auto``'s peak from a finished range test: ``(peak_lr, value, factor, rule in words)``; raises
-    :class:`NoSuggestion` where ``auto`` would. ``rule="valley"``: ``peak = factor x valley_centre``
-    (defaults :data:`VALLEY_FACTOR`, :data:`VALLEY_FALL`, :data:`VALLEY_RISE`); ``rule="steepest"``:
-    ``peak = factor x result.suggestion`` (default :data:`AUTO_FACTOR`). For front ends that show the
-    peak of a range test they ran themselves (``lrkit find``).
-    """
-    rule = v.choice("auto", "rule", rule, _RULES)
-    if result.suggestion is None:
-        raise NoSuggestion(result.reason, result)
-    if rule == "valley":
-        factor = VALLEY_FACTOR if factor is None else v.positive("auto", "factor", factor)
-        fall = VALLEY_FALL if fall is None else v.positive("auto", "fall", fall)
-        rise = VALLEY_RISE if rise is None else v.positive("auto", "rise", rise)
-        value, why = valley_centre(result.lrs, result.losses, beta=result.settings.get("beta"), fall=fall, rise=rise)
-        if value is None:
-            raise NoSuggestion(why, result)
-        text = (
-            f"valley: peak = {factor:g} x sqrt(lr at {fall:.0%} of the fall x lr at {rise:.0%} climbed back) "
-            "of the centred running median of the range-test losses"
-        )
-    else:
-        factor = AUTO_FACTOR if factor is None else v.positive("auto", "factor", factor)
-        value = float(result.suggestion)
-        text = f"steepest: peak = {factor:g} x the steepest-slope suggestion"
-    peak = float(value * factor)
-    if not (math.isfinite(peak) and peak > 0):  # pragma: no cover - the values are finite and > 0
-        raise NoSuggestion(f"the value {value!r} is not a usable learning rate", result)
-    return peak, float(value), float(factor), text
-
-
 def auto(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -600,39 +467,14 @@ def auto(
     (True, True)
     """
     updates = v.integer("auto", "updates", updates)
-    rule = v.choice("auto", "rule", rule, _RULES)
-    schedule = build_schedule(recipe, updates, **dict(recipe_options or {}))
+    rule = v.choice("auto", "rule", rule, RULES)
+    schedule = build_schedule(recipe, updates, **dict(recipe_options or {}))  # bad options fail before the test
     finder_options.setdefault("rebound", True)
     result = range_test(model, optimizer, loss_fn, data, **finder_options)
-    peak, value, factor, text = peak_from(result, rule=rule, factor=factor, fall=fall, rise=rise)
+    chosen = choose(result, schedule, updates=updates, recipe=recipe, rule=rule, factor=factor, fall=fall, rise=rise)
     if set_lr:
-        _set_lr(optimizer, peak, _ratios(optimizer))
-    finder_updates = len(result.lrs)
-    cost = {
-        "finder": float(finder_updates),
-        "training": float(updates),
-        "total": float(finder_updates + updates),
-        "runs": (finder_updates + updates) / updates,
-    }
-    config = {
-        "schedule": repr(schedule),
-        "peak_lr": peak,
-        "suggestion": value,
-        "factor": factor,
-        "recipe": recipe,
-        "rule": text,
-        "cost": cost,
-    }
-    return AutoResult(
-        schedule=schedule,
-        peak_lr=peak,
-        result=result,
-        factor=factor,
-        config=config,
-        suggestion=value,
-        rule=text,
-        cost=cost,
-    )
+        _set_lr(optimizer, chosen.peak_lr, _ratios(optimizer))
+    return chosen
 
 
 # -- the CLI entry point (contract with lrkit.tasks / lrkit.cli) -------------------------------------
@@ -648,14 +490,13 @@ def find_for_task(
     task: Any,
     *,
     seed: int = 0,
-    iterations: int = 100,
     start: float = 1e-7,
-    end: float = 10.0,
     progress: bool = False,
     **options: Any,
 ) -> FinderResult:
     """The range test on a built-in task (``lrkit.tasks.get_task(name)`` or its name): the seed's
-    initial model, the task's AdamW, its loss and its mini-batches (seeded order)."""
+    initial model, the task's AdamW (built at ``start``, the sweep's first LR), its loss and its mini-batches
+    (seeded order); ``options`` go to :func:`range_test`."""
     if isinstance(task, str):
         from lrkit.tasks import get_task
 
@@ -665,16 +506,7 @@ def find_for_task(
     try:
         model = task.model(seed)
         optimizer = task.optimizer(model, start)
-        return range_test(
-            model,
-            optimizer,
-            task.loss_fn,
-            task_batches(task, seed),
-            start=start,
-            end=end,
-            iterations=iterations,
-            progress=progress,
-            **options,
-        )
+        batches = task_batches(task, seed)
+        return range_test(model, optimizer, task.loss_fn, batches, start=start, progress=progress, **options)
     finally:
         torch.set_num_threads(threads)
