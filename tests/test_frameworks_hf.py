@@ -233,5 +233,5 @@ def test_the_callback_refuses_what_it_cannot_feed(tmp_path: Path) -> None:
 
 
 def test_without_the_callback_a_token_schedule_says_how_to_count(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="lrkit.torch.hf"):
+    with pytest.raises(ValueError, match=r"lrkit\.torch\.hf"):
         train(tmp_path, lambda o: Scheduler(o, lk.cosine(100), advance="tokens"), acc=1, updates=2)

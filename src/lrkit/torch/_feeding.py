@@ -14,7 +14,7 @@ things only the training loop knows must reach the :class:`~lrkit.torch.Schedule
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -152,7 +152,3 @@ class Feed:
         elif isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ValueError(f"{self.who}: the metric {self.monitor!r} must be a number, got {value!r}")
         self.scheduler.step(metric=value)
-
-
-def names(items: Sequence[Any]) -> list[str]:
-    return sorted(str(x) for x in items)

@@ -42,9 +42,10 @@ class CallGuards:
         self._fed = True  # warn once
         warnings.warn(
             f"Scheduler: the schedule has a plateau(...) but no metric reached it in {n} steps, so it never "
-            "reduces. Pass the metric: sched.step(metric=val_loss). Lightning: return {'scheduler': sched, "
-            "'interval': 'epoch', 'monitor': 'val_loss', 'reduce_on_plateau': True} from configure_optimizers; "
-            "Hugging Face Trainer: add lrkit.torch.hf.PlateauCallback(sched) to callbacks",
+            "reduces. Pass the metric: sched.step(metric=val_loss). Lightning: keep {'scheduler': sched, "
+            "'interval': 'step'} (not 'reduce_on_plateau') and add lrkit.torch.lightning.SchedulerCallback("
+            "monitor='val_loss') to the Trainer's callbacks; Hugging Face Trainer: add "
+            "lrkit.torch.hf.SchedulerCallback(sched, monitor='eval_loss') to callbacks",
             UserWarning,
             stacklevel=3,
         )

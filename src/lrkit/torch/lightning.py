@@ -37,7 +37,7 @@ try:
     from lightning.pytorch import Callback
 except ImportError:  # pragma: no cover - the standalone package
     try:
-        from pytorch_lightning import Callback
+        from pytorch_lightning import Callback  # type: ignore[assignment]
     except ImportError as err:
         raise ImportError("lrkit.torch.lightning needs PyTorch Lightning: pip install lightning") from err
 
