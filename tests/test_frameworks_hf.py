@@ -235,3 +235,20 @@ def test_the_callback_refuses_what_it_cannot_feed(tmp_path: Path) -> None:
 def test_without_the_callback_a_token_schedule_says_how_to_count(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"lrkit\.torch\.hf"):
         train(tmp_path, lambda o: Scheduler(o, lk.cosine(100), advance="tokens"), acc=1, updates=2)
+
+
+def test_evaluate_outside_train_feeds_nothing(tmp_path: Path) -> None:
+    schedule = lk.constant(1.0, 1000) * lk.plateau(patience=0, factor=0.5, threshold=0.5)
+    model = Tiny()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    sched = Scheduler(opt, schedule)
+    args = transformers.TrainingArguments(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=BATCH,
+                                          report_to="none", save_strategy="no", disable_tqdm=True, use_cpu=True,
+                                          remove_unused_columns=False)
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=rows(), optimizers=(opt, sched),
+                                   eval_dataset=rows(8, seed=1, noisy=True), callbacks=[PlateauCallback(sched)])
+    trainer.train()
+    before = sched.state_dict()
+    for _ in range(3):
+        trainer.evaluate()
+    assert sched.state_dict() == before  # a plateau counts the evaluations of training only

@@ -246,3 +246,18 @@ def test_the_callback_refuses_what_it_cannot_feed(tmp_path: Path) -> None:
 def test_without_the_callback_a_token_schedule_says_how_to_count(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"lrkit\.torch\.lightning"):
         fit(tmp_path, lambda o: Scheduler(o, lk.cosine(100), advance="tokens"), acc=1, epochs=1)
+
+
+def test_validate_outside_fit_feeds_nothing(tmp_path: Path) -> None:
+    schedule = lk.constant(1.0, 1000) * lk.plateau(patience=0, factor=0.5, threshold=0.5)
+    trainer = lightning.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                                enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                                callbacks=[SchedulerCallback(monitor="val_loss")], default_root_dir=tmp_path)
+    model = Tiny(lambda o: Scheduler(o, schedule), [])
+    noisy = loader(rows(8, seed=1, noisy=True))
+    trainer.fit(model, loader(rows()), noisy)
+    sched = trainer.lr_scheduler_configs[0].scheduler
+    before = sched.state_dict()
+    for _ in range(3):
+        trainer.validate(model, noisy, verbose=False)
+    assert sched.state_dict() == before  # a plateau counts the validations of training only

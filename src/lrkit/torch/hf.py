@@ -129,6 +129,12 @@ class PlateauCallback(SchedulerCallback):
     Args:
         scheduler: the lrkit Scheduler given to the Trainer in ``optimizers=(opt, scheduler)``.
         metric: the evaluation metric to feed (default ``"eval_loss"``; ``"loss"`` means the same).
+
+    >>> import torch, lrkit as lk
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = Scheduler(opt, lk.constant(1.0, 1000) * lk.plateau(patience=2))
+    >>> PlateauCallback(sched, "loss").monitor
+    'eval_loss'
     """
 
     def __init__(self, scheduler: Scheduler, metric: str = "eval_loss"):
