@@ -204,11 +204,11 @@ def test_unfed_plateau_is_reported_in_a_run_shorter_than_100_updates(tmp_path: P
     schedule = lk.warmup(2) >> (lk.constant(1.0, 1000) * lk.plateau(patience=1))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        used = train(tmp_path, lambda o: Scheduler(o, schedule), acc=1, updates=20, save_steps=10, eval_steps=5)
-    assert len(used) == 20
+        used = train(tmp_path, lambda o: Scheduler(o, schedule), acc=1, updates=80, eval_steps=20)
+    assert len(used) == 80
     unfed = [str(w.message) for w in caught if "plateau" in str(w.message) and "no metric" in str(w.message)]
     assert len(unfed) == 1
-    assert "lrkit.torch.hf.SchedulerCallback" in unfed[0]
+    assert "lrkit.torch.hf.SchedulerCallback(sched, monitor=" in unfed[0]
 
 
 def test_the_callback_refuses_what_it_cannot_feed(tmp_path: Path) -> None:
