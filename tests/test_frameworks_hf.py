@@ -208,7 +208,7 @@ def test_unfed_plateau_is_reported_in_a_run_shorter_than_100_updates(tmp_path: P
     assert len(used) == 80
     unfed = [str(w.message) for w in caught if "plateau" in str(w.message) and "no metric" in str(w.message)]
     assert len(unfed) == 1
-    assert "lrkit.torch.hf.SchedulerCallback(sched, monitor=" in unfed[0]
+    assert "lrkit.torch.hf.PlateauCallback(sched)" in unfed[0]
 
 
 def test_the_callback_refuses_what_it_cannot_feed(tmp_path: Path) -> None:

@@ -53,10 +53,10 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from lrkit.core.schedule import Schedule
 from lrkit.reactive.controller import Controller, Plateau
-from lrkit.torch._checkpoint import Checkpointing
-from lrkit.torch._guards import EPOCH_CALLS, UNFED, CallGuards
+from lrkit.torch import _checkpoint
+from lrkit.torch._guards import EPOCH_CALLS, CallGuards
 from lrkit.torch._targets import Target, is_plain, key_path, read, write
-from lrkit.torch._tokens import ACROSS, UNITS, TokenCounting
+from lrkit.torch._tokens import ACROSS, UNITS, TokenCounter
 from lrkit.torch._values import BLOCK, Values, moved
 from lrkit.torch.distributed import agree_elapsed, reduce_metric
 
@@ -83,7 +83,7 @@ def _eager_step() -> Any:
     return _EAGER[0]
 
 
-class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
+class Scheduler(CallGuards, LRScheduler):
     """A ``torch.optim.lr_scheduler.LRScheduler`` whose values come from lrkit schedules.
 
     Args:
@@ -170,7 +170,7 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
         self._unit: str | None = advance if advance in UNITS else None
         self._across = across
         self._resume = _resume_rule(resume)
-        self._counted: int | None = None  # this rank's count() for the update in progress (advance="tokens")
+        self._tokens = TokenCounter(advance, across) if advance in UNITS else None
         self._upe = updates_per_epoch
         self._clock = clock
         self._positions: list[tuple[float, float]] | None = None  # set by a horizon change (lrkit.reactive.horizon)
@@ -212,7 +212,8 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
         self._calls = (0, 0, 0)  # (calls seen, updates at the last call, updates per call) for the epoch check
         self._zero_check = True
         self._warned_end = False
-        self._fed = False  # a metric has reached the plateau(s)
+        self._fed = False  # a metric has reached the plateau(s) (or the unfed warning was given)
+        self._unfed = 0  # step() calls with a plateau active and never a metric (see _unfed_step)
         self._lo = self._hi = 0  # progress [lo, hi) may take the fast path of step() (see _arm)
         self._first: tuple[dict[str, Any], str] = ({}, "")
         self._flat: Any = None  # the armed block's values (see _arm), its index mask and write plan
@@ -249,6 +250,23 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
 
         handle = self.optimizer.register_step_post_hook(_on_update)
         weakref.finalize(self, handle.remove)
+        # optimizer.load_state_dict replaces the param-group dicts (holding the saved values): write this
+        # Scheduler's values into the new dicts at once, so the load order of optimizer and Scheduler is free
+        me = weakref.ref(self)
+
+        def _on_load(opt: Any) -> None:
+            sched = me()
+            if sched is not None:
+                sched._rewrite()
+
+        loaded = self.optimizer.register_load_state_dict_post_hook(_on_load)
+        weakref.finalize(self, loaded.remove)
+
+    def _rewrite(self) -> None:
+        """Write the values for the current progress into the (new) group dicts (after optimizer.load_state_dict)."""
+        self._hi = 0
+        self._adopt_groups()
+        self._write(self._values(self._n))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # copy.deepcopy / pickle: torch does not copy optimizer hooks, so count the copy's updates afresh
@@ -399,8 +417,8 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
             self._check_foreign_write()
         if metric is not None:
             self._observe(metric)
-        elif self._active and not self._fed and n >= UNFED:
-            self._warn_unfed(n)
+        elif self._active and not self._fed:
+            self._unfed_step(self._progress(n))
         self._n = n
         if self._zero_check:
             self._warn_all_zero()
@@ -426,7 +444,48 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
         >>> sched.count(tokens=100); sched.count(tokens=150); sched.step(); sched.updates
         250
         """
-        self._counted = self._count_units(tokens, samples, "count")
+        self._add_count("count", tokens, samples)
+
+    def _add_count(self, who: str, tokens: Any, samples: Any) -> None:
+        if tokens is None and samples is None:
+            return
+        unit = self._unit
+        if self._tokens is None or unit is None:
+            name = "tokens" if tokens is not None else "samples"
+            raise ValueError(
+                f"Scheduler.{who}({name}=...): this Scheduler counts {self._advance}s; build it with "
+                f"Scheduler(..., advance={name!r}) to drive the schedule by the {name} fed"
+            )
+        other = "samples" if unit == "tokens" else "tokens"
+        if (samples if unit == "tokens" else tokens) is not None:
+            raise ValueError(
+                f"Scheduler.{who}({other}=...): this Scheduler counts {unit} (advance={unit!r}); pass {unit}=n"
+            )
+        self._tokens.add(who, tokens if unit == "tokens" else samples)
+
+    def _step_units(self, metric: Any, tokens: Any, samples: Any) -> None:
+        """``step()`` with ``advance="tokens"``/``"samples"``: add the agreed count, write the values at the total."""
+        if self._tokens is None:
+            self._add_count("step", tokens, samples)  # raises: this Scheduler counts updates or calls
+            return
+        pending = self._tokens.pending
+        try:
+            self._add_count("step", tokens, samples)
+            n = self._tokens.take()
+        except ValueError:
+            self._tokens.pending = pending  # a refused count leaves nothing behind
+            raise
+        self._check_foreign_write()
+        if metric is not None:
+            self._observe(metric, at=float(n))
+        elif self._active and not self._fed:
+            self._unfed_step(float(n))
+        self._n = n
+        if self._zero_check:
+            self._warn_all_zero()
+        if self.optimizer.param_groups is not self._groups or len(self._groups) != self._ngroups:
+            self._adopt_groups()
+        self._write(self._values(n))
 
     def _arm(self, n: int) -> None:
         """Let the next updates of this block take the fast path at the top of :meth:`step`, when nothing
@@ -434,16 +493,16 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
         end warning due in the block, every target a plain number in a group dict."""
         if self._other or not self._plain or self._calls[0] < EPOCH_CALLS or self._zero_check:
             return
+        if self._active and not self._fed:  # the unfed-plateau count runs in the general path
+            return
         self._first = (self._plain[0][0], self._plain[0][1])
         if self._clock is not None:  # no block: the values are the clock's, read on every call
-            self._lo, self._hi = n, UNFED if self._active and not self._fed else sys.maxsize
+            self._lo, self._hi = n, sys.maxsize
             return
         lo = n & ~self._cache.mask
         hi = lo + self._cache.mask + 1
         if not self._warned_end and math.isfinite(self._end):
             hi = min(hi, math.floor(self._end) + 1)  # the first update past the end takes the general path
-        if self._active and not self._fed:
-            hi = min(hi, UNFED)
         # this block's values as Python floats without a numpy call: a flat view, schedule j's from j << shift
         cache = self._cache
         self._flat, self._mask = memoryview(cache.table.reshape(-1)), cache.mask
@@ -521,6 +580,41 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
         for j, controller in self._active:
             if controller.observe(value, at if where is None else where[j]):
                 self._cache.replace(j, controller.resolve())
+
+    # -- state -------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """A small, JSON-safe dict: progress, schedules (their configs: the identity), bases, plateau, clock and
+        token-counter state (the keys: :mod:`lrkit.torch._checkpoint`)."""
+        return _checkpoint.state_dict(self)
+
+    def load_state_dict(self, state_dict: dict[str, Any], horizon: Any = None) -> None:  # type: ignore[override]
+        """Restore a :meth:`state_dict` and write the values for the restored progress into the groups.
+
+        The state is checked whole before anything changes (a refused state leaves the Scheduler exactly as
+        it was): ``ValueError`` naming the key if one is missing, of the wrong type, not finite or out of
+        range, of another version, or saved with other settings (clock or not, ``advance``, keys, groups,
+        ``lr_scale``, ``relative``). The order of ``optimizer.load_state_dict`` and this call does not matter.
+
+        A state saved for different schedules loads only when ``horizon`` names the rule that continues
+        the run on this Scheduler's schedules (:mod:`lrkit.reactive.horizon`): a checkpoint at progress
+        ``s`` standing at position ``p`` of a saved schedule continues at ``q = rule(old, new, p)``, and
+        ``lr(t) = new(q + (t - s))`` at every later update ``t``:
+
+        * ``"keep_step"``: ``q = p`` (continue on the new schedule from the same step);
+        * ``"same_fraction"``: ``q = min(p, L_old) / L_old * L_new`` (the same fraction of the schedule);
+        * ``"wsd"``: ``q = p``, for two ``lrkit.wsd`` with the same warmup and ``p`` in both stable
+          phases (the stable phase kept, the cooldown at the new end);
+        * ``"branch"``: ``q = p``, for a ``cooldown``/``rewarm`` of the saved schedule branching at or after ``p``;
+        * or a function ``rule(old, new, position) -> position``.
+
+        The rule is applied to each schedule that changed (schedules are paired in order: the lr
+        schedule(s), then each ``hyper`` key's); a schedule that did not change keeps its position.
+        The resulting positions are part of the next :meth:`state_dict`, so a later resume with the
+        same (new) schedules needs no ``horizon``. A ``plateau`` or a wall clock cannot change horizon.
+        Without ``horizon=`` the rule given at construction, ``Scheduler(..., resume=RULE)``, applies
+        (how Lightning's ``ckpt_path=`` and HF Trainer's ``resume_from_checkpoint=`` resume).
+        """
+        _checkpoint.load_state_dict(self, state_dict, horizon)
 
     # -- reading -------------------------------------------------------------------------------
     def __repr__(self) -> str:
