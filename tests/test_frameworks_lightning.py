@@ -125,6 +125,9 @@ def test_samples_are_the_batch_size_by_default(tmp_path: Path, acc: int) -> None
     whole = fit(tmp_path, lambda o: Scheduler(o, schedule, advance="samples"), acc=acc, epochs=2,
                 callback=SchedulerCallback())
     assert whole == [0.05 * schedule(float(BATCH * acc * u)) for u in range(16 // acc)]
+    told = fit(tmp_path, lambda o: Scheduler(o, schedule, advance="samples"), acc=acc, epochs=2,
+               callback=SchedulerCallback(count=lambda batch: len(batch["labels"])))  # a function of the batch
+    assert told == whole
 
 
 @pytest.mark.parametrize("acc", [1, 4])
@@ -208,6 +211,17 @@ def test_the_old_plateau_advice_is_refused_with_the_recipe(tmp_path: Path) -> No
     with pytest.raises(ValueError, match=r"'interval': 'step'.*SchedulerCallback\(monitor=") as raised:
         trainer.fit(OldAdvice(lambda o: Scheduler(o, schedule), []), loader(rows()), loader(rows(8, seed=1)))
     assert "reduce_on_plateau" in str(raised.value)
+
+    class PerEpoch(Tiny):  # Lightning's default interval: a schedule in updates would move once per epoch
+        def configure_optimizers(self):  # type: ignore[no-untyped-def]
+            opt = torch.optim.SGD(self.parameters(), lr=self.lr)
+            return [opt], [Scheduler(opt, lk.cosine(100))]
+
+    trainer = lightning.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                                enable_progress_bar=False, enable_model_summary=False,
+                                callbacks=[SchedulerCallback()], default_root_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"'interval': 'epoch'.*return \{'scheduler': sched, 'interval': 'step'\}"):
+        trainer.fit(PerEpoch(lambda o: Scheduler(o, schedule), []), loader(rows()))
 
 
 def test_unfed_plateau_is_reported_in_a_run_shorter_than_100_updates(tmp_path: Path) -> None:
