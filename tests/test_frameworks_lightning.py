@@ -271,3 +271,14 @@ def test_validate_outside_fit_feeds_nothing(tmp_path: Path) -> None:
     for _ in range(3):
         trainer.validate(model, noisy, verbose=False)
     assert sched.state_dict() == before  # a plateau counts the validations of training only
+
+
+def test_the_sanity_check_feeds_nothing(tmp_path: Path) -> None:
+    # patience 0, threshold 0.99: a second metric reduces unless the loss fell by 99%; one validation run in fit
+    schedule = lk.constant(1.0, 1000) * lk.plateau(patience=0, factor=0.5, threshold=0.99)
+    trainer = lightning.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                                enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=2,
+                                callbacks=[SchedulerCallback(monitor="val_loss")], default_root_dir=tmp_path)
+    used: list[float] = []
+    trainer.fit(Tiny(lambda o: Scheduler(o, schedule), used), loader(rows()), loader(rows(8, seed=1, noisy=True)))
+    assert trainer.optimizers[0].param_groups[0]["lr"] == 0.05  # one metric seen: the sanity check's was not fed
