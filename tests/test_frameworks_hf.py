@@ -116,10 +116,10 @@ def test_tokens_resume_equals_the_uninterrupted_run(tmp_path: Path, acc: int) ->
     def feed(sched: Scheduler) -> SchedulerCallback:
         return SchedulerCallback(sched, count="attention_mask")
 
-    whole = train(tmp_path, make, acc=acc, updates=9, callback=feed, save_steps=3)
-    seen = np.cumsum([0, *token_counts(acc, 9)])[:-1]
+    whole = train(tmp_path, make, acc=acc, updates=9, callback=feed, save_steps=3, eval_steps=2)
+    seen = np.cumsum([0, *token_counts(acc, 9)])[:-1]  # training tokens only: evaluation batches do not count
     assert np.allclose(whole, [0.05 * schedule(float(t)) for t in seen], rtol=1e-12, atol=0)  # at the tokens fed
-    resumed = train(tmp_path, make, acc=acc, updates=9, callback=feed, resume="checkpoint-3")
+    resumed = train(tmp_path, make, acc=acc, updates=9, callback=feed, resume="checkpoint-3", eval_steps=2)
     assert resumed == whole[3:]
 
 
