@@ -62,16 +62,33 @@ def test_a_pause_before_the_start_holds_the_clock_until_resumed():
     assert wall.elapsed() == 2.0
 
 
-def test_elapsed_never_decreases_even_if_the_source_steps_back():
-    fake = FakeClock(100.0)
-    wall = WallClock(clock=fake)
+def test_a_source_stepping_back_keeps_counting_from_its_last_reading_and_says_so_once():
+    """NTP or a VM migration sets the source back 400 s: the clock counts on from its last reading (on main it froze
+    until the source caught up: 400 s of training uncounted, the LR frozen, a budget overrun by the jump)."""
+    fake = FakeClock(1000.0)
+    wall = WallClock(budget=3600, clock=fake)
     wall.start()
     fake.advance(10)
     assert wall.elapsed() == 10.0
-    fake.now = 95.0  # a wall-time source adjusted backwards
-    assert wall.elapsed() == 10.0
-    fake.now = 120.0
-    assert wall.elapsed() == 20.0
+    fake.now = 610.0  # a wall-time source adjusted 400 s backwards
+    with pytest.warns(UserWarning, match="stepped back by 400 s.*said once"):
+        assert wall.elapsed() == 10.0
+    fake.advance(30)
+    assert wall.elapsed() == 40.0  # every second after the step back counts
+    with wall.paused():
+        fake.advance(5)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once
+        fake.now = 500.0  # steps back again, inside no pause
+        assert wall.elapsed() == 40.0
+        fake.advance(20)
+        assert wall.elapsed() == 60.0 and wall.progress(lk.cosine(3600)) == 60.0
+        with wall.paused():
+            fake.now = 100.0  # back while paused: the pause is not counted either way
+        fake.advance(7)
+        assert wall.elapsed() == 67.0
     fake.now = float("nan")
     with pytest.raises(ValueError, match="the clock returned nan"):
         wall.elapsed()
@@ -180,7 +197,7 @@ def test_state_dict_resumes_from_the_elapsed_time_not_from_zero():
         fake.advance(60)
     fake.advance(200)
     state = json.loads(json.dumps(wall.state_dict(), allow_nan=False))
-    assert state == {"elapsed": 2000.0, "budget": 7200.0, "mode": "time"}
+    assert state == {"version": 1, "elapsed": 2000.0, "budget": 7200.0, "mode": "time"}
     fake.advance(5000)  # the job is down: not training time
     resumed = WallClock(budget=7200, clock=fake)
     resumed.load_state_dict(state)
@@ -193,17 +210,48 @@ def test_load_keeps_the_constructed_budget_and_the_live_pause():
     fake = FakeClock()
     longer = WallClock(budget=200, clock=fake)
     with longer.paused():
-        longer.load_state_dict({"elapsed": 50.0, "budget": 100.0, "mode": "time"})
+        longer.load_state_dict({"version": 1, "elapsed": 50.0, "budget": 100.0, "mode": "time"})
         fake.advance(30)
         assert longer.elapsed() == 50.0
     fake.advance(10)
     assert longer.elapsed() == 60.0 and longer.progress(lk.linear(100)) == 30.0
 
 
-@pytest.mark.parametrize("state", [{"elapsed": -1.0}, {"elapsed": math.nan}, {}, {"elapsed": "1"}, None])
-def test_load_refuses_a_bad_state(state):
-    with pytest.raises(ValueError, match="expected a dict with 'elapsed' seconds >= 0"):
-        WallClock(clock=FakeClock()).load_state_dict(state)  # type: ignore[arg-type]
+GOOD = {"version": 1, "elapsed": 5.0, "budget": None, "mode": "time"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"elapsed": -1.0}, r"state\['elapsed'\] must be a finite number >= 0, found -1.0"),
+        ({"elapsed": math.nan}, r"state\['elapsed'\] must be a finite number >= 0, found nan"),
+        ({"elapsed": "1"}, r"state\['elapsed'\] must be a finite number >= 0, found '1'"),
+        ({"elapsed": True}, r"state\['elapsed'\] must be a finite number >= 0, found True"),
+        ({"elapsed": None}, r"state\['elapsed'\]"),
+        ({"version": 2}, r"state\['version'\] must be one of the versions this lrkit reads \(1\), found 2"),
+        ({"budget": -5.0}, r"state\['budget'\]"),
+        ({"budget": 0}, r"state\['budget'\]"),
+        ({"mode": "wall"}, r"state\['mode'\] must be one of 'time', 'hybrid', found 'wall'"),
+    ],
+)
+def test_load_refuses_a_bad_state_and_changes_nothing(change, message):
+    fake = FakeClock()
+    wall = WallClock(clock=fake)
+    wall.start()
+    fake.advance(3)
+    with pytest.raises(ValueError, match=message):
+        wall.load_state_dict({**GOOD, **change})
+    fake.advance(1)
+    assert wall.elapsed() == 4.0  # untouched
+
+
+@pytest.mark.parametrize("key", sorted(GOOD))
+def test_load_refuses_a_missing_key(key):
+    state = {k: v for k, v in GOOD.items() if k != key}
+    with pytest.raises(ValueError, match=rf"state\['{key}'\] must be .*found nothing \(the key is missing\)"):
+        WallClock(clock=FakeClock()).load_state_dict(state)
+    with pytest.raises(ValueError, match=r"the state must be a dict, found None"):
+        WallClock(clock=FakeClock()).load_state_dict(None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

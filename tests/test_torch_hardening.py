@@ -95,22 +95,26 @@ def test_get_lr_warns_like_torch() -> None:
             sched.get_lr()
 
 
-def test_a_plateau_never_fed_warns_once() -> None:
+@pytest.mark.parametrize("advance", ["update", "tokens"])
+def test_a_plateau_never_fed_warns_once_early(advance: str) -> None:
+    """Said at the 50th step with the plateau active (on main: after 1,000 updates, which a short Lightning or HF
+    run never reaches); not during a warmup before the plateau's piece; once."""
     opt = torch.optim.SGD(params(), lr=0.1)
-    sched = Scheduler(opt, lk.constant(1.0, 5000) * lk.plateau(patience=2))
+    sched = Scheduler(opt, lk.warmup(30) >> (lk.constant(1.0, 5000) * lk.plateau(patience=2)), advance=advance)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for _ in range(1200):
+        for i in range(200):
             update(opt)
-            sched.step()
-    unfed = [w for w in caught if "no metric reached it" in str(w.message)]
-    assert len(unfed) == 1 and "reduce_on_plateau" in str(unfed[0].message)
+            sched.step(tokens=1) if advance == "tokens" else sched.step()
+            unfed = [w for w in caught if "no metric has reached it" in str(w.message)]
+            assert len(unfed) == (0 if i < 78 else 1), i  # active from progress 30 (step i = 29): the 50th at i = 78
+    assert "sched.step(metric=val_loss)" in str(unfed[0].message) and "PlateauCallback" in str(unfed[0].message)
     fed = Scheduler(torch.optim.SGD(params(), lr=0.1), lk.constant(1.0, 5000) * lk.plateau(patience=2))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for i in range(1200):
             update(fed.optimizer)
-            fed.step(metric=1.0) if i % 100 == 99 else fed.step()
+            fed.step(metric=1.0) if i % 100 == 40 else fed.step()
 
 
 def test_hf_trainer_feeds_the_plateau_through_the_callback(tmp_path: Path) -> None:

@@ -31,16 +31,19 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from lrkit.core.schedule import Schedule
+from lrkit.reactive._schema import Reader
 
 __all__ = ["AGREE", "CLOCK_MODES", "FakeClock", "WallClock"]
 
 #: How a :class:`WallClock` with a budget maps time to progress.
 CLOCK_MODES = ("time", "hybrid")
+_STATE_VERSION = 1
 #: How ranks agree on elapsed seconds under ``torch.distributed`` (see :func:`lrkit.torch.distributed.agree_elapsed`).
 AGREE = ("rank0", "max")
 
@@ -76,7 +79,8 @@ class WallClock:
     The clock starts at :meth:`start` or at the first :meth:`elapsed`/:meth:`progress` call,
     whichever comes first (an adapter calls it when it sets the first learning rate). Pauses
     nest: time counts again when every :meth:`pause` has had its :meth:`resume`. Elapsed time
-    never decreases, even if the clock source steps back.
+    never decreases: when the clock source steps back (NTP, a VM migration) the clock keeps counting
+    from its last reading (the step back is not counted, the time after it is) and warns once.
 
     Progress with a budget: ``elapsed / budget * L`` for a schedule of length ``L``.
 
@@ -118,6 +122,8 @@ class WallClock:
         self._started = False
         self._depth = 0  # pause nesting depth
         self._last = 0.0  # the largest elapsed value returned so far
+        self._read: float | None = None  # the source's last reading (a later, smaller one is a step back)
+        self._warned_back = False
 
     def __repr__(self) -> str:
         budget = "" if self.budget is None else f"budget={self.budget!r}, "
@@ -127,6 +133,19 @@ class WallClock:
         now = float(self.clock())
         if not math.isfinite(now):
             raise ValueError(f"WallClock: the clock returned {now!r}; it must return finite seconds")
+        read = self._read
+        if read is not None and now < read:  # the source stepped back: count on from its last reading
+            if self._since is not None:
+                self._since -= read - now
+            if not self._warned_back:
+                self._warned_back = True
+                warnings.warn(
+                    f"WallClock: the clock source stepped back by {read - now:g} s (NTP, a VM migration?); "
+                    "counting on from its last reading, the step back not counted (said once)",
+                    UserWarning,
+                    stacklevel=4,
+                )
+        self._read = now
         return now
 
     # -- running / paused -------------------------------------------------------
@@ -213,24 +232,39 @@ class WallClock:
 
     # -- checkpointing -------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """``{'elapsed': seconds, 'budget': ..., 'mode': ...}`` (JSON-safe)."""
-        return {"elapsed": self.elapsed() if self._started else 0.0, "budget": self.budget, "mode": self.mode}
+        """``{'version': 1, 'elapsed': seconds, 'budget': ..., 'mode': ...}`` (JSON-safe)."""
+        return {
+            "version": _STATE_VERSION,
+            "elapsed": self.elapsed() if self._started else 0.0,
+            "budget": self.budget,
+            "mode": self.mode,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from the saved elapsed seconds; the time between save and load is not counted.
 
         The budget and mode stay as constructed (so a resumed run may be given a new budget);
-        whether the clock is paused right now is live state and is kept as it is.
+        whether the clock is paused right now is live state and is kept as it is. The whole state is
+        checked first (a refused state changes nothing): ``ValueError`` naming the key.
         """
-        elapsed = state.get("elapsed") if isinstance(state, dict) else None
-        if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not (
-            math.isfinite(elapsed) and elapsed >= 0
-        ):
-            raise ValueError(
-                f"WallClock.load_state_dict: expected a dict with 'elapsed' seconds >= 0, got {state!r}; "
-                "pass what WallClock.state_dict() returned"
-            )
-        self._offset = float(elapsed)
-        self._last = float(elapsed)
+        self.apply_state(self.parse_state(state))
+
+    @staticmethod
+    def parse_state(state: Any, who: str = "WallClock.load_state_dict", where: str = "") -> float:
+        """The elapsed seconds of a checked :meth:`state_dict` (nothing changes; ``ValueError`` naming the key)."""
+        reader = Reader(who, state, "WallClock.state_dict()", where)
+        reader.version(_STATE_VERSION)
+        reader.only({"version", "elapsed", "budget", "mode"})
+        elapsed = reader.number("elapsed", low=0.0)
+        reader.number("budget", low=0.0, none=True)
+        if reader.state["budget"] == 0:
+            raise reader.error("budget", "a number of seconds > 0 or None", 0)
+        reader.choice("mode", CLOCK_MODES)
+        return float(elapsed)
+
+    def apply_state(self, elapsed: float) -> None:
+        """Continue from ``elapsed`` seconds (from :meth:`parse_state`)."""
+        self._offset = elapsed
+        self._last = elapsed
         self._started = True
         self._since = self._now() if self._depth == 0 else None

@@ -31,6 +31,7 @@ from typing import Any
 from lrkit.core.combinators import Join, Scale
 from lrkit.core.plateau import NAN_POLICIES, Plateau, PlateauState
 from lrkit.core.schedule import Schedule
+from lrkit.reactive._schema import Reader
 from lrkit.reactive.clock import CLOCK_MODES, FakeClock, WallClock
 
 __all__ = ["CLOCK_MODES", "NAN_POLICIES", "Controller", "FakeClock", "Plateau", "PlateauState", "WallClock"]
@@ -201,27 +202,62 @@ class Controller:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned (for the same schedule)."""
-        if not isinstance(state, dict) or state.get("version") != _STATE_VERSION or "plateaus" not in state:
-            raise ValueError(
-                f"Controller.load_state_dict: expected {{'version': {_STATE_VERSION}, 'plateaus': [...]}}, "
-                f"got {state!r}; pass what Controller.state_dict() returned"
-            )
-        saved = state["plateaus"]
+        """Restore what :meth:`state_dict` returned (for the same schedule).
+
+        The whole state is checked before anything changes (a refused state leaves the controller as it
+        was): the version, every plateau node (its repr), and each counter's type and range
+        (:func:`plateau_state`). ``ValueError`` names the key.
+        """
+        self.apply_state(self.parse_state(state))
+
+    def parse_state(
+        self, state: Any, who: str = "Controller.load_state_dict", where: str = ""
+    ) -> list[PlateauState]:
+        """The plateau states of a checked :meth:`state_dict` (nothing changes; ``ValueError`` naming the key)."""
+        reader = Reader(who, state, "Controller.state_dict()", where)
+        reader.version(_STATE_VERSION)
+        reader.only({"version", "plateaus"})
+        saved = reader.sequence("plateaus")
         if len(saved) != len(self.plateaus):
-            raise ValueError(
-                f"Controller.load_state_dict: the state has {len(saved)} plateau node(s) but the schedule "
-                f"{self.schedule!r} has {len(self.plateaus)}; load it into the schedule it was saved from"
+            raise reader.error(
+                "plateaus",
+                f"a list of {len(self.plateaus)} plateau state(s), one per plateau of {self.schedule!r}",
+                saved,
+                "load it into the schedule it was saved from",
             )
-        states = []
-        for i, (node, item) in enumerate(zip(self.plateaus, saved)):
-            item = dict(item)
-            saved_node = item.pop("node", repr(node))
-            if saved_node != repr(node):
-                raise ValueError(
-                    f"Controller.load_state_dict: plateau node {i} was saved as {saved_node} but the schedule "
-                    f"has {node!r}; load it into the schedule it was saved from"
-                )
-            states.append(PlateauState.from_state_dict(item, f"Controller.load_state_dict: plateau node {i}"))
+        return [
+            plateau_state(node, reader.nested(f"plateaus[{i}]", item))
+            for i, (node, item) in enumerate(zip(self.plateaus, saved))
+        ]
+
+    def apply_state(self, states: list[PlateauState]) -> None:
+        """Take the plateau states from :meth:`parse_state`."""
         self.states = states
         self._resolved = _rebuild(self.schedule, self.scales, [0])
+
+
+def plateau_state(node: Plateau, reader: Reader) -> PlateauState:
+    """One plateau's saved counters, checked against its node: ``best``/``smoothed`` finite or None, the counts
+    integers >= 0 within the node's ``patience`` and ``cooldown``, ``scale`` in ``[min_scale, 1]``."""
+    saved = reader.get("node", f"{node!r} (the plateau it was saved from)")
+    if saved != repr(node):
+        raise reader.error("node", repr(node), saved, "load it into the schedule it was saved from")
+    reader.only({"node", *PlateauState.__dataclass_fields__})
+    state = PlateauState(
+        best=reader.number("best", none=True),
+        bad=reader.integer("bad"),
+        cooldown=reader.integer("cooldown"),
+        scale=reader.number("scale", low=node.min_scale, high=1.0),
+        smoothed=reader.number("smoothed", none=True),
+        calls=reader.integer("calls"),
+        reductions=reader.integer("reductions"),
+    )
+    if state.bad > node.patience:
+        raise reader.error("bad", f"an integer <= patience={node.patience}", state.bad)
+    if state.cooldown > node.cooldown:
+        raise reader.error("cooldown", f"an integer <= the plateau's cooldown={node.cooldown}", state.cooldown)
+    if state.reductions > state.calls:
+        raise reader.error("reductions", f"an integer <= calls={state.calls}", state.reductions)
+    if state.calls == 0 and (state.best is not None or state.smoothed is not None or state.scale != 1.0):
+        raise reader.error("calls", "> 0 for a plateau that has seen a value", 0)
+    return state

@@ -1,180 +1,316 @@
-"""Checkpoints of :class:`lrkit.torch.Scheduler`: ``state_dict``, ``load_state_dict`` and horizon changes.
+"""The state of :class:`lrkit.torch.Scheduler`: ``state_dict``, and ``load_state_dict`` validated whole, then applied.
 
-A state is a small JSON-safe dict whose identity is its schedules' configs: loading it into a
-Scheduler built for other schedules raises unless a horizon rule (:mod:`lrkit.reactive.horizon`) says how the
-run continues on the new ones.
+A state is a small JSON-safe dict (version 2):
+
+=====================  ==========================================================================================
+key                    what
+=====================  ==========================================================================================
+``format``             ``"lrkit.torch.Scheduler"``
+``version``            2 (version 1, saved before the token counter and the clock had their own state, also loads)
+``schedules``          the configs of the distinct schedules: the identity (another one needs a horizon rule)
+``assign``             which schedule drives each key (an index, or one per group)
+``relative``           the keys whose values are relative to the group's base
+``lr_scale``           the per-group multipliers of the learning rate, or None
+``advance``            ``"update"``, ``"call"``, ``"tokens"`` or ``"samples"``
+``updates_per_epoch``  a number > 0 or None
+``updates``            the progress: updates, calls, tokens or samples (an integer >= 0)
+``base``               each key's base per param group (finite numbers >= 0; one per group: the group count)
+``warned_end``         whether the past-the-end warning was given
+``controllers``        per schedule, its plateau :class:`~lrkit.reactive.Controller` state, or None without plateau
+``clock``              the :class:`~lrkit.reactive.WallClock` state, or None without a clock
+``counter``            the token/sample counter's state (``advance="tokens"``/``"samples"``), or None
+``positions``          after a horizon change, per schedule ``[anchor, position]``; None before any
+=====================  ==========================================================================================
+
+Every key is checked for presence, type and range, and the identity (schedules, clock or not, advance and
+unit, groups, keys) is compared with the Scheduler's own, before anything changes: a refused state leaves the
+Scheduler exactly as it was, with one ``ValueError`` naming the key, what was found and the fix.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from lrkit.reactive._schema import Reader, jsonish
+from lrkit.reactive.controller import PlateauState
 from lrkit.torch._guards import EPOCH_CALLS
 from lrkit.torch._values import Values
 
-__all__ = ["FORMAT", "Checkpointing"]
+if TYPE_CHECKING:
+    from lrkit.torch.scheduler import Scheduler
+
+__all__ = ["FORMAT", "VERSION", "apply", "identity", "load_state_dict", "parse", "state_dict"]
 
 FORMAT = "lrkit.torch.Scheduler"
+VERSION = 2
+_KEYS = {
+    "format",
+    "version",
+    "schedules",
+    "assign",
+    "relative",
+    "lr_scale",
+    "advance",
+    "updates_per_epoch",
+    "updates",
+    "base",
+    "warned_end",
+    "controllers",
+    "clock",
+    "counter",
+    "positions",
+}
+_WHO = "Scheduler.load_state_dict"
+_SOURCE = "Scheduler.state_dict()"
 
 
-class Checkpointing:
-    """The Scheduler's checkpoint methods (a mixin: it reads and restores the Scheduler's own state)."""
+@dataclass
+class _Restore:
+    """A checked state, ready to apply: nothing in the Scheduler has changed yet."""
 
-    def _identity(self: Any) -> dict[str, Any]:
-        return {
-            "schedules": [s.to_config() for s in self._schedules],
-            "assign": {k: v if isinstance(v, int) else list(v) for k, v in self._assign.items()},
-            "relative": sorted(self._relative),
-            "lr_scale": self._lr_scale,
-            "advance": self._advance,
-            "updates_per_epoch": self._upe,
-        }
+    updates: int
+    base: dict[str, list[float]]
+    warned_end: bool
+    positions: list[tuple[float, float]] | None
+    controllers: dict[int, list[PlateauState]]
+    clock: Any  # the clock's parsed state (a WallClock: elapsed seconds), or the raw state of another clock
+    counter: tuple[int, int | None] | None
 
-    def state_dict(self: Any) -> dict[str, Any]:
-        """A small, JSON-safe dict: progress, schedules (their configs: the identity), bases, reactive/clock state."""
-        state: dict[str, Any] = {"format": FORMAT, "version": 1}
-        state.update(self._identity())
-        state["updates"] = self._count[0] if self._by_update else self._n
-        state["base"] = {k: list(v) for k, v in self._base.items()}
-        state["warned_end"] = self._warned_end
-        live = dict(self._active)
-        state["controllers"] = [live[j].state_dict() if j in live else None for j in range(len(self._schedules))]
-        state["clock"] = None if self._clock is None else self._clock.state_dict()
-        if self._positions is not None:  # moved by a horizon change: (anchor, position) per schedule
-            state["positions"] = [[a, q] for a, q in self._positions]
-        return state
 
-    def load_state_dict(self: Any, state_dict: dict[str, Any], horizon: Any = None) -> None:
-        """Restore a :meth:`state_dict` and write the values for the restored progress into the groups.
+def identity(sched: Scheduler) -> dict[str, Any]:
+    return {
+        "schedules": [s.to_config() for s in sched._schedules],
+        "assign": {k: v if isinstance(v, int) else list(v) for k, v in sched._assign.items()},
+        "relative": sorted(sched._relative),
+        "lr_scale": sched._lr_scale,
+        "advance": sched._advance,
+        "updates_per_epoch": sched._upe,
+    }
 
-        Raises ``ValueError`` if the state was saved for different settings, or for different
-        schedules unless ``horizon`` names the rule that continues the run on this Scheduler's
-        schedules (:mod:`lrkit.reactive.horizon`): a checkpoint at progress ``s`` standing at position ``p``
-        of a saved schedule continues at ``q = rule(old, new, p)``, and ``lr(t) = new(q + (t - s))``
-        at every later update ``t``:
 
-        * ``"keep_step"``: ``q = p`` (continue on the new schedule from the same step);
-        * ``"same_fraction"``: ``q = min(p, L_old) / L_old * L_new`` (the same fraction of the schedule);
-        * ``"wsd"``: ``q = p``, for two ``lrkit.wsd`` with the same warmup and ``p`` in both stable
-          phases (the stable phase kept, the cooldown at the new end);
-        * ``"branch"``: ``q = p``, for a ``cooldown``/``rewarm`` of the saved schedule branching at or after ``p``;
-        * or a function ``rule(old, new, position) -> position``.
+def state_dict(sched: Scheduler) -> dict[str, Any]:
+    """The Scheduler's state (the module docstring lists its keys)."""
+    state: dict[str, Any] = {"format": FORMAT, "version": VERSION}
+    state.update(identity(sched))
+    state["updates"] = sched._count[0] if sched._by_update else sched._n
+    state["base"] = {k: list(v) for k, v in sched._base.items()}
+    state["warned_end"] = sched._warned_end
+    live = dict(sched._active)
+    state["controllers"] = [live[j].state_dict() if j in live else None for j in range(len(sched._schedules))]
+    state["clock"] = None if sched._clock is None else sched._clock.state_dict()
+    state["counter"] = None if sched._tokens is None else sched._tokens.state_dict()
+    # moved by a horizon change: (anchor, position) per schedule
+    state["positions"] = None if sched._positions is None else [[a, q] for a, q in sched._positions]
+    return state
 
-        The rule is applied to each schedule that changed (schedules are paired in order: the lr
-        schedule(s), then each ``hyper`` key's); a schedule that did not change keeps its position.
-        The resulting positions are part of the next :meth:`state_dict`, so a later resume with the
-        same (new) schedules needs no ``horizon``. A ``plateau`` or a wall clock cannot change horizon.
-        """
-        state = state_dict
-        if not isinstance(state, Mapping) or state.get("format") != FORMAT:
-            raise ValueError(
-                "Scheduler.load_state_dict: not an lrkit Scheduler state (no format "
-                f"{FORMAT!r}); was it saved by a torch scheduler?"
+
+def load_state_dict(sched: Scheduler, state_dict: Any, horizon: Any = None) -> None:
+    """Check the whole state, then apply it (see :meth:`lrkit.torch.Scheduler.load_state_dict`)."""
+    apply(sched, parse(sched, state_dict, sched._resume if horizon is None else horizon))
+
+
+def parse(sched: Scheduler, state: Any, horizon: Any) -> _Restore:
+    if not isinstance(state, Mapping) or state.get("format") != FORMAT:
+        found = state.get("format") if isinstance(state, Mapping) else state
+        raise ValueError(
+            f"{_WHO}: state['format'] must be {FORMAT!r}, found {found!r}; this is not an lrkit Scheduler "
+            f"state (was it saved by a torch scheduler?): pass what {_SOURCE} returned"
+        )
+    reader = Reader(_WHO, state, _SOURCE)
+    version = reader.version(1, VERSION)
+    reader.only(_KEYS)
+    if version == 1:
+        state = _upgrade(state)
+        reader = Reader(_WHO, state, _SOURCE)
+    mine = identity(sched)
+    for key in ("advance", "updates_per_epoch", "relative", "lr_scale", "assign"):
+        reader.same(key, mine[key], f"it was saved with other settings: build the Scheduler with {key} as saved")
+    saved_clock = reader.get("clock", "the clock's state or None")
+    if (saved_clock is None) != (sched._clock is None):
+        raise reader.error(
+            "clock",
+            "None (this Scheduler has no clock)" if sched._clock is None else "a clock state (this Scheduler has one)",
+            saved_clock,
+            "the state was saved by a run "
+            + (
+                "with a wall clock: build the Scheduler with clock=WallClock(...)"
+                if saved_clock is not None
+                else "without a wall clock: build the Scheduler without clock="
+            ),
+        )
+    updates = reader.integer("updates")
+    base = _parse_base(sched, reader)
+    warned_end = reader.boolean("warned_end")
+    schedules = reader.sequence("schedules")
+    saved_positions = _positions(reader, len(sched._schedules))
+    changed = jsonish(schedules) != jsonish(mine["schedules"])
+    if changed:
+        if horizon is None:
+            raise reader.error(
+                "schedules",
+                f"this Scheduler's schedules {[repr(s) for s in sched._schedules]}",
+                [_describe(c) for c in schedules],
+                "build the Scheduler with the saved schedules, or change the run's horizon explicitly with "
+                "load_state_dict(state, horizon=RULE) or Scheduler(..., resume=RULE) (what a framework's "
+                "resume applies): 'keep_step' (continue on the new schedule from the same step), "
+                "'same_fraction' (at the same fraction of the schedule), 'wsd' (keep the stable phase, cooldown "
+                "at the new end) or 'branch' (a cooldown/rewarm branched from the saved schedule); see "
+                "lrkit.reactive.horizon",
             )
-        mine = self._identity()
-        changed = _jsonish(state.get("schedules")) != _jsonish(mine["schedules"])
-        if changed and horizon is None:
-            saved = [_describe(c) for c in state.get("schedules") or []]
-            raise ValueError(
-                f"Scheduler.load_state_dict: the state was saved for schedules {saved} but this Scheduler "
-                f"has {[repr(s) for s in self._schedules]}; build the Scheduler with the saved schedules, or "
-                "change the run's horizon explicitly with load_state_dict(state, horizon=RULE): "
-                "'keep_step' (continue on the new schedule from the same step), 'same_fraction' (at the same "
-                "fraction of the schedule), 'wsd' (keep the stable phase, cooldown at the new end) or 'branch' "
-                "(a cooldown/rewarm branched from the saved schedule); see lrkit.reactive.horizon"
+        positions = _rehorizon(sched, schedules, saved_positions, updates, horizon, state)
+    else:
+        positions = saved_positions
+    controllers = _parse_controllers(sched, reader)
+    clock = None
+    if sched._clock is not None:
+        parse = getattr(sched._clock, "parse_state", None)
+        clock = parse(saved_clock, _WHO, "clock") if parse is not None else saved_clock
+    counter = None
+    saved_counter = reader.get("counter", "the token counter's state or None")
+    if sched._tokens is None:
+        if saved_counter is not None:
+            raise reader.error("counter", f"None (this Scheduler has advance={sched._advance!r})", saved_counter)
+    else:
+        counter = sched._tokens.parse_state(saved_counter, _WHO, "counter")
+        if counter[0] != updates:
+            raise reader.error("counter", f"a total equal to state['updates'] = {updates}", counter[0])
+    return _Restore(updates, base, warned_end, positions, controllers, clock, counter)
+
+
+def _parse_base(sched: Scheduler, reader: Reader) -> dict[str, list[float]]:
+    saved = reader.get("base", "a dict of the scheduled keys' bases")
+    groups = len(sched.optimizer.param_groups)
+    if not isinstance(saved, Mapping) or set(saved) != set(sched._base):
+        raise reader.error("base", f"a dict with keys {sorted(sched._base)}", saved, "pass what state_dict() returned")
+    base = {}
+    for key in sched._base:
+        items = reader.sequence(f"base.{key}", value=saved[key])
+        if len(items) != groups:
+            raise reader.error(
+                f"base.{key}",
+                f"a list of {groups} values (one per param group)",
+                items,
+                "load into an optimizer with the same param groups",
             )
-        for key, value in mine.items():
-            if key == "schedules":
-                continue
-            if _jsonish(state.get(key)) != _jsonish(value):
-                raise ValueError(
-                    f"Scheduler.load_state_dict: the state was saved with {key}={state.get(key)!r} "
-                    f"but this Scheduler has {key}={value!r}; build it with the saved settings"
+        base[key] = [reader.number(f"base.{key}[{g}]", low=0.0, value=x) for g, x in enumerate(items)]
+    return base
+
+
+def _parse_controllers(sched: Scheduler, reader: Reader) -> dict[int, list[PlateauState]]:
+    saved = reader.sequence("controllers", len(sched._schedules))
+    live = dict(sched._active)
+    out = {}
+    for j, item in enumerate(saved):
+        if j in live:
+            if item is None:
+                raise reader.error(
+                    f"controllers[{j}]",
+                    f"the plateau state of {sched._schedules[j]!r}",
+                    None,
+                    "the state was saved without it: pass the run's own state_dict(), whose plateau "
+                    "reductions would otherwise be lost",
                 )
-        base = state["base"]
-        if set(base) != set(self._base) or any(len(base[k]) != len(self.optimizer.param_groups) for k in base):
-            raise ValueError(
-                f"Scheduler.load_state_dict: the state has bases for {[len(v) for v in base.values()]} param groups "
-                f"but the optimizer has {len(self.optimizer.param_groups)}; load into an optimizer with the same groups"
-            )
-        positions = self._rehorizon(state, horizon) if changed else _saved_positions(state, len(self._schedules))
-        self._hi = 0  # the fast path of step() is armed on the old values: disarmed until step() arms it again
-        self._base = {k: [float(x) for x in v] for k, v in base.items()}
-        self._positions = positions
-        self._set_ends()
-        self._count[0] = int(state["updates"])
-        self._n = int(state["updates"])
-        self._calls = (EPOCH_CALLS, self._n, 0)  # a resumed run was checked when it started
-        self._warned_end = bool(state.get("warned_end", False))
-        self._zero_check = True
-        saved_controllers = list(state.get("controllers") or [])
-        self._cache = Values(list(self._schedules), self._upe, self._positions)
-        for j, c in self._active:
-            if j < len(saved_controllers) and saved_controllers[j] is not None:
-                c.load_state_dict(saved_controllers[j])
-            self._cache.replace(j, c.resolve())
-        if self._clock is not None and state.get("clock") is not None:
-            self._clock.load_state_dict(state["clock"])
-        self._fed = self._fed or any(state.calls for _, c in self._active for state in c.states)
-        self._adopt_groups()
-        self._write(self._values(self._n))
-
-    def _rehorizon(self: Any, state: Mapping[str, Any], rule: Any) -> list[tuple[float, float]]:
-        """The (anchor, position) of each schedule after moving the saved run onto this one by ``rule``."""
-        from lrkit import horizon as rules
-        from lrkit.core.config import from_config
-
-        who = "Scheduler.load_state_dict(horizon=...)"
-        if self._active or any(c is not None for c in state.get("controllers") or []):
-            raise ValueError(
-                f"{who}: a schedule with a plateau(...) cannot change horizon (its reductions are tied to it)"
-            )
-        if self._clock is not None:
-            raise ValueError(
-                f"{who}: a wall clock drives progress by seconds; give the clock a new budget instead "
-                "(WallClock(budget=...) keeps the elapsed time on resume)"
-            )
-        try:
-            old = [from_config(c) for c in state["schedules"]]
-        except Exception as error:
-            raise ValueError(f"{who}: the saved schedules cannot be rebuilt ({error})") from None
-        if len(old) != len(self._schedules):
-            raise ValueError(
-                f"{who}: the state has {len(old)} distinct schedules and this Scheduler {len(self._schedules)}; "
-                "a horizon rule maps each saved schedule onto one new schedule, in order"
-            )
-        saved = _saved_positions(state, len(old)) or [(0.0, 0.0)] * len(old)
-        at = self._progress(int(state["updates"]))
-        out = []
-        for before, after, (anchor, position) in zip(old, self._schedules, saved):
-            if before == after:
-                out.append((anchor, position))
-                continue
-            here = max((at - anchor) + position, 0.0)  # where the run stands on the saved schedule
-            q = rules.resume(before, after, here, rule)
-            out.append((0.0, 0.0) if q == at else (at, q))  # q == s: the new schedule at the run's own step
-        return None if all(p == (0.0, 0.0) for p in out) else out  # type: ignore[return-value]
+            out[j] = live[j].parse_state(item, _WHO, f"controllers[{j}]")
+        elif item is not None:
+            raise reader.error(f"controllers[{j}]", f"None ({sched._schedules[j]!r} has no plateau)", item)
+    return out
 
 
-def _saved_positions(state: Mapping[str, Any], n: int) -> list[tuple[float, float]] | None:
-    saved = state.get("positions")
+def apply(sched: Scheduler, r: _Restore) -> None:
+    sched._hi = 0  # the fast path of step() is armed on the old values: disarmed until step() arms it again
+    sched._base = r.base
+    sched._positions = r.positions
+    sched._set_ends()
+    sched._count[0] = r.updates
+    sched._n = r.updates
+    sched._calls = (EPOCH_CALLS, sched._n, 0)  # a resumed run was checked when it started
+    sched._warned_end = r.warned_end
+    sched._zero_check = True
+    sched._cache = Values(list(sched._schedules), sched._upe, sched._positions)
+    for j, c in sched._active:
+        c.apply_state(r.controllers[j])
+        sched._cache.replace(j, c.resolve())
+    if sched._clock is not None:
+        apply = getattr(sched._clock, "apply_state", None)
+        apply(r.clock) if apply is not None else sched._clock.load_state_dict(r.clock)
+    if sched._tokens is not None and r.counter is not None:
+        sched._tokens.apply_state(r.counter)
+    sched._fed = sched._fed or any(s.calls for _, c in sched._active for s in c.states)
+    sched._adopt_groups()
+    sched._write(sched._values(sched._n))
+
+
+def _rehorizon(
+    sched: Scheduler, saved: list[Any], saved_positions: Any, updates: int, rule: Any, state: Mapping[str, Any]
+) -> list[tuple[float, float]] | None:
+    """The (anchor, position) of each schedule after moving the saved run onto this one by ``rule``."""
+    from lrkit import horizon as rules
+    from lrkit.core.config import from_config
+
+    who = f"{_WHO}(horizon=...)"
+    if sched._active or any(c is not None for c in state.get("controllers") or []):
+        raise ValueError(f"{who}: a schedule with a plateau(...) cannot change horizon (its reductions are tied to it)")
+    if sched._clock is not None:
+        raise ValueError(
+            f"{who}: a wall clock drives progress by seconds; give the clock a new budget instead "
+            "(WallClock(budget=...) keeps the elapsed time on resume)"
+        )
+    try:
+        old = [from_config(c) for c in saved]
+    except Exception as error:
+        raise ValueError(
+            f"{who}: state['schedules'] cannot be rebuilt ({error}); pass what {_SOURCE} returned"
+        ) from None
+    if len(old) != len(sched._schedules):
+        raise ValueError(
+            f"{who}: the state has {len(old)} distinct schedules and this Scheduler {len(sched._schedules)}; "
+            "a horizon rule maps each saved schedule onto one new schedule, in order"
+        )
+    at = sched._progress(updates)
+    out = []
+    for before, after, (anchor, position) in zip(old, sched._schedules, saved_positions or [(0.0, 0.0)] * len(old)):
+        if before == after:
+            out.append((anchor, position))
+            continue
+        here = max((at - anchor) + position, 0.0)  # where the run stands on the saved schedule
+        q = rules.resume(before, after, here, rule)
+        out.append((0.0, 0.0) if q == at else (at, q))  # q == s: the new schedule at the run's own step
+    return None if all(p == (0.0, 0.0) for p in out) else out
+
+
+def _positions(reader: Reader, n: int) -> list[tuple[float, float]] | None:
+    saved = reader.get("positions", "None or a list of [anchor, position] pairs")
     if saved is None:
         return None
-    if not isinstance(saved, (list, tuple)) or len(saved) != n or not all(
-        isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(x, (int, float)) for x in p) for p in saved
-    ):
-        raise ValueError(f"Scheduler.load_state_dict: malformed positions {saved!r}; pass what state_dict() returned")
-    return [(float(a), float(q)) for a, q in saved]
+    items = reader.sequence("positions", n)
+    out = []
+    for i, pair in enumerate(items):
+        pair = reader.sequence(f"positions[{i}]", 2, value=pair)
+        out.append(
+            (
+                reader.number(f"positions[{i}][0]", low=0.0, value=pair[0]),
+                reader.number(f"positions[{i}][1]", low=0.0, value=pair[1]),
+            )
+        )
+    return out
 
 
-def _jsonish(value: Any) -> Any:
-    """Normalise tuples to lists and ints to floats-compatible values for comparison."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonish(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonish(v) for v in value]
-    return value
+def _upgrade(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A version-1 state in the version-2 layout: its clock state versioned, its token count a counter state."""
+    out = dict(state)
+    out.setdefault("positions", None)
+    clock = out.get("clock")
+    if isinstance(clock, Mapping) and "version" not in clock:
+        out["clock"] = {"version": 1, **clock}
+    unit = out.get("advance")
+    out["counter"] = (
+        {"version": 1, "unit": unit, "total": out.get("updates"), "pending": None}
+        if unit in ("tokens", "samples")
+        else None
+    )
+    return out
 
 
 def _describe(config: Any) -> str:

@@ -14,7 +14,7 @@ __all__ = ["EPOCH_CALLS", "UNFED", "CallGuards"]
 
 IDLE_WARNING = 100  # step() calls without any optimizer update before we say so
 EPOCH_CALLS = 3  # step() calls that each saw the same k > 1 updates: the user steps per epoch
-UNFED = 1000  # progress with an active plateau and never a metric before we say so
+UNFED = 50  # step() calls with a plateau active and never a metric before we say so (docs/reactive.md)
 
 
 class CallGuards:
@@ -38,13 +38,21 @@ class CallGuards:
             "one Scheduler; to change the base learning rate mid-run, build a new Scheduler"
         )
 
-    def _warn_unfed(self: Any, n: int) -> None:
+    def _unfed_step(self: Any, at: float) -> None:
+        """Count a ``step()`` at progress ``at`` with a plateau active and never fed; say so at the ``UNFED``-th."""
+        if self._clock is None and not any(c.active(at) for _, c in self._active):
+            return  # e.g. still in the warmup before the plateau's piece
+        self._unfed += 1
+        if self._unfed < UNFED:
+            return
         self._fed = True  # warn once
         warnings.warn(
-            f"Scheduler: the schedule has a plateau(...) but no metric reached it in {n} steps, so it never "
-            "reduces. Pass the metric: sched.step(metric=val_loss). Lightning: return {'scheduler': sched, "
-            "'interval': 'epoch', 'monitor': 'val_loss', 'reduce_on_plateau': True} from configure_optimizers; "
-            "Hugging Face Trainer: add lrkit.torch.hf.PlateauCallback(sched) to callbacks",
+            f"Scheduler: the schedule's plateau(...) has been active for {UNFED} steps and no metric has reached "
+            "it; it reduces only when fed one. Pass the metric after each evaluation: sched.step(metric=val_loss). "
+            "Lightning: return {'scheduler': sched, 'interval': 'step'} and add "
+            "lrkit.torch.lightning.SchedulerCallback(monitor='val_loss') to the callbacks (not 'reduce_on_plateau'); "
+            "Hugging Face Trainer: add lrkit.torch.hf.PlateauCallback(sched) to callbacks. If your first evaluation "
+            "is still to come, ignore this (said once)",
             UserWarning,
             stacklevel=3,
         )

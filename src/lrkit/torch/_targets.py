@@ -65,8 +65,10 @@ def read(group: dict[str, Any], name: str, where: int) -> float:
                 f"Scheduler: param group {where}: {name!r} must be a number, got a tensor of shape {tuple(value.shape)}"
             )
         value = value.item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"Scheduler: param group {where}: {name!r} must be a finite number to schedule, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"Scheduler: param group {where}: {name!r} must be a finite number >= 0 to schedule, got {value!r}"
+        )
     return float(value)
 
 

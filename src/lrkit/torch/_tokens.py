@@ -11,9 +11,12 @@ from typing import Any
 
 import torch
 
+from lrkit.reactive._schema import Reader
 from lrkit.torch.distributed import agree_count
 
-__all__ = ["ACROSS", "UNITS", "TokenCounting", "count"]
+__all__ = ["ACROSS", "UNITS", "TokenCounter", "count"]
+
+_STATE_VERSION = 1
 
 UNITS = ("tokens", "samples")
 ACROSS = ("sum", "rank0")
@@ -36,36 +39,57 @@ def count(who: str, value: Any) -> int:
     return value
 
 
-class TokenCounting:
-    """The Scheduler's token/sample step (a mixin: it advances the Scheduler's own progress)."""
+class TokenCounter:
+    """The tokens (samples) fed so far, and this rank's count for the update in progress.
 
-    def _step_units(self: Any, metric: Any, tokens: Any, samples: Any) -> None:
-        """``step()`` with ``advance="tokens"``/``"samples"``: add the agreed count, write the values at the total."""
-        unit = self._unit
-        given = {"tokens": tokens, "samples": samples}
-        if unit is None:
-            name = "tokens" if tokens is not None else "samples"
+    ``add(n)`` (``Scheduler.count``) adds this rank's count to the update in progress; ``take()``
+    (``Scheduler.step``) agrees the pending count across ranks (``across``) and adds it to ``total``.
+
+    >>> c = TokenCounter("tokens", "sum"); c.add("count", 100); c.add("count", 20); c.take(), c.total
+    (120, 120)
+    """
+
+    def __init__(self, unit: str, across: str) -> None:
+        self.unit = unit
+        self.across = across
+        self.total = 0  # the agreed count so far
+        self.pending: int | None = None  # this rank's count for the update in progress (None: nothing counted)
+
+    def add(self, who: str, value: Any) -> None:
+        local = count(f"Scheduler.{who}({self.unit}=...)", value)
+        self.pending = local if self.pending is None else self.pending + local
+
+    def take(self) -> int:
+        """The total after adding the pending count, agreed across ranks (a collective)."""
+        if self.pending is None:
+            unit = self.unit
             raise ValueError(
-                f"Scheduler.step({name}=...): this Scheduler counts {self._advance}s; build it with "
-                f"Scheduler(..., advance={name!r}) to drive the schedule by the {name} fed"
+                f"Scheduler.step(): with advance={unit!r} pass the {unit} this update consumed, step({unit}=n), "
+                f"or count them first with sched.count({unit}=n) (a framework that calls step() itself: use the "
+                "callbacks lrkit.torch.lightning / lrkit.torch.hf, which count for you)"
             )
-        other = "samples" if unit == "tokens" else "tokens"
-        if given[other] is not None:
-            raise ValueError(
-                f"Scheduler.step({other}=...): this Scheduler counts {unit} (advance={unit!r}); pass {unit}=n"
-            )
-        if given[unit] is None:
-            raise ValueError(
-                f"Scheduler.step(): with advance={unit!r} pass the {unit} this update consumed, step({unit}=n)"
-            )
-        local = count(f"Scheduler.step({unit}=...)", given[unit])
-        n = self._n + agree_count(local, self._across)
-        self._check_foreign_write()
-        if metric is not None:
-            self._observe(metric, at=float(n))
-        self._n = n
-        if self._zero_check:
-            self._warn_all_zero()
-        if self.optimizer.param_groups is not self._groups or len(self._groups) != self._ngroups:
-            self._adopt_groups()
-        self._write(self._values(n))
+        self.total += agree_count(self.pending, self.across)
+        self.pending = None
+        return self.total
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{'version': 1, 'unit': ..., 'total': n, 'pending': n or None}`` (JSON-safe)."""
+        return {"version": _STATE_VERSION, "unit": self.unit, "total": self.total, "pending": self.pending}
+
+    def load_state_dict(self, state: Any) -> None:
+        """Restore a :meth:`state_dict` (checked whole first: ``ValueError`` naming the key, nothing changed)."""
+        self.apply_state(self.parse_state(state))
+
+    def parse_state(
+        self, state: Any, who: str = "TokenCounter.load_state_dict", where: str = ""
+    ) -> tuple[int, int | None]:
+        reader = Reader(who, state, "state_dict()", where)
+        reader.version(_STATE_VERSION)
+        reader.only({"version", "unit", "total", "pending"})
+        reader.same("unit", self.unit, f"build the Scheduler with advance={reader.state.get('unit')!r} as saved")
+        total = reader.integer("total")
+        pending = reader.get("pending", "an integer >= 0 or None")
+        return total, None if pending is None else reader.integer("pending", value=pending)
+
+    def apply_state(self, parsed: tuple[int, int | None]) -> None:
+        self.total, self.pending = parsed

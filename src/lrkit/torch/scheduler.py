@@ -53,10 +53,10 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from lrkit.core.schedule import Schedule
 from lrkit.reactive.controller import Controller, Plateau
-from lrkit.torch._checkpoint import Checkpointing
-from lrkit.torch._guards import EPOCH_CALLS, UNFED, CallGuards
+from lrkit.torch import _checkpoint
+from lrkit.torch._guards import EPOCH_CALLS, CallGuards
 from lrkit.torch._targets import Target, is_plain, key_path, read, write
-from lrkit.torch._tokens import ACROSS, UNITS, TokenCounting
+from lrkit.torch._tokens import ACROSS, UNITS, TokenCounter
 from lrkit.torch._values import BLOCK, Values, moved
 from lrkit.torch.distributed import agree_elapsed, reduce_metric
 
@@ -66,7 +66,7 @@ _DISTRIBUTED = dist.is_available()  # False: no process group can ever be initia
 # torch >= 2.3 has the cheaper check (torch's docs call it internal: fall back to is_compiling without it)
 _DYNAMO_CHECK = hasattr(torch.compiler, "is_dynamo_compiling")
 
-ScheduleSpec = Schedule | Sequence[Schedule]
+ScheduleSpec = Schedule | str | Sequence[Schedule | str]
 
 
 def _step(scheduler: Scheduler, metric: float | None, tokens: Any = None, samples: Any = None) -> None:
@@ -83,7 +83,7 @@ def _eager_step() -> Any:
     return _EAGER[0]
 
 
-class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
+class Scheduler(CallGuards, LRScheduler):
     """A ``torch.optim.lr_scheduler.LRScheduler`` whose values come from lrkit schedules.
 
     Args:
@@ -106,6 +106,14 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
             counts combine at each step: ``"sum"`` (default: every rank passes its own local count and
             progress is the global sum) or ``"rank0"`` (every rank passes the global count; rank 0's is
             used). Either way every rank holds the same progress and the same values.
+        resume: the horizon rule that :meth:`load_state_dict` applies when it is called without
+            ``horizon=`` (as Lightning's ``ckpt_path=`` and HF Trainer's ``resume_from_checkpoint=`` call it):
+            ``"keep_step"``, ``"same_fraction"``, ``"wsd"``, ``"branch"`` (:data:`lrkit.horizon.RULES`) or a
+            function ``rule(old, new, position) -> position``. It applies only when the saved schedules differ
+            from this Scheduler's; an explicit ``load_state_dict(state, horizon=...)`` wins.
+
+    Every schedule may also be given as its text config (``"warmup(100) >> cosine(900)"``, parsed by
+    :func:`lrkit.from_config`), which is how a Hydra partial passes it.
 
     Formula: ``group[key] = factor_g * schedule(t)``, ``factor_g = base_g * scale_g`` (relative) or
     ``scale_g`` (absolute), and 0 for a group whose value was 0.
@@ -129,6 +137,7 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
         updates_per_epoch: float | None = None,
         clock: Any = None,
         across: Literal["sum", "rank0"] = "sum",
+        resume: Any = None,
     ) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(
@@ -160,6 +169,8 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
         self._by_update = advance == "update"
         self._unit: str | None = advance if advance in UNITS else None
         self._across = across
+        self._resume = _resume_rule(resume)
+        self._tokens = TokenCounter(advance, across) if advance in UNITS else None
         self._upe = updates_per_epoch
         self._clock = clock
         self._positions: list[tuple[float, float]] | None = None  # set by a horizon change (lrkit.reactive.horizon)
@@ -201,7 +212,8 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
         self._calls = (0, 0, 0)  # (calls seen, updates at the last call, updates per call) for the epoch check
         self._zero_check = True
         self._warned_end = False
-        self._fed = False  # a metric has reached the plateau(s)
+        self._fed = False  # a metric has reached the plateau(s) (or the unfed warning was given)
+        self._unfed = 0  # step() calls with a plateau active and never a metric (see _unfed_step)
         self._lo = self._hi = 0  # progress [lo, hi) may take the fast path of step() (see _arm)
         self._first: tuple[dict[str, Any], str] = ({}, "")
         self._flat: Any = None  # the armed block's values (see _arm), its index mask and write plan
@@ -238,6 +250,23 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
 
         handle = self.optimizer.register_step_post_hook(_on_update)
         weakref.finalize(self, handle.remove)
+        # optimizer.load_state_dict replaces the param-group dicts (holding the saved values): write this
+        # Scheduler's values into the new dicts at once, so the load order of optimizer and Scheduler is free
+        me = weakref.ref(self)
+
+        def _on_load(opt: Any) -> None:
+            sched = me()
+            if sched is not None:
+                sched._rewrite()
+
+        loaded = self.optimizer.register_load_state_dict_post_hook(_on_load)
+        weakref.finalize(self, loaded.remove)
+
+    def _rewrite(self) -> None:
+        """Write the values for the current progress into the (new) group dicts (after optimizer.load_state_dict)."""
+        self._hi = 0
+        self._adopt_groups()
+        self._write(self._values(self._n))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # copy.deepcopy / pickle: torch does not copy optimizer hooks, so count the copy's updates afresh
@@ -247,10 +276,18 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
 
     def _register(self, name: str, spec: ScheduleSpec) -> list[int] | int:
         def index(s: Any, where: str) -> int:
+            if isinstance(s, str):  # a text config, e.g. from a Hydra partial
+                from lrkit.core.config import from_config
+
+                try:
+                    s = from_config(s)
+                except ValueError as error:
+                    raise ValueError(f"Scheduler: {where} is not a valid schedule config: {error}") from None
             if not isinstance(s, Schedule):
-                raise TypeError(
-                    f"Scheduler: {where} must be an lrkit Schedule, got {s!r}; "
-                    "build one with lrkit (e.g. lrkit.cosine(1000)) or lrkit.from_config(text)"
+                raise ValueError(
+                    f"Scheduler: {where} must be an lrkit Schedule or its text config (a str such as "
+                    f"'warmup(100) >> cosine(900)'), got {type(s).__name__} {s!r}; build one with lrkit "
+                    "(e.g. lrkit.cosine(1000)) or lrkit.from_config(config)"
                 )
             known = self._index.get(s)
             if known is None:
@@ -259,7 +296,7 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
             return known
 
         label = "schedule" if name == "lr" else f"hyper[{name!r}]"
-        if isinstance(spec, Schedule):
+        if isinstance(spec, (Schedule, str)):
             return index(spec, label)
         if isinstance(spec, (list, tuple)):
             n = len(self.optimizer.param_groups)
@@ -269,7 +306,11 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
                     "groups; give one schedule, or one per group"
                 )
             return [index(s, f"{label}[{i}]") for i, s in enumerate(spec)]
-        raise TypeError(f"Scheduler: {label} must be an lrkit Schedule or a list of them, got {spec!r}")
+        raise ValueError(
+            f"Scheduler: {label} must be an lrkit Schedule, its text config (a str such as "
+            f"'warmup(100) >> cosine(900)') or a list of them (one per param group), got {type(spec).__name__} "
+            f"{spec!r}"
+        )
 
     def _adopt_groups(self) -> None:
         """Capture base values of groups not seen before and (re)build the write plan."""
@@ -376,8 +417,8 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
             self._check_foreign_write()
         if metric is not None:
             self._observe(metric)
-        elif self._active and not self._fed and n >= UNFED:
-            self._warn_unfed(n)
+        elif self._active and not self._fed:
+            self._unfed_step(self._progress(n))
         self._n = n
         if self._zero_check:
             self._warn_all_zero()
@@ -388,22 +429,80 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
             self._arm(n)
         return None
 
+    def count(self, tokens: Any = None, samples: Any = None) -> None:
+        """Add this rank's tokens (samples) to the update in progress; the next :meth:`step` consumes them.
+
+        With ``advance="tokens"`` (``"samples"``), for loops where something else calls ``step()`` with no
+        count (Lightning, HF Trainer): ``count(tokens=n)`` once per micro-batch, then the framework's
+        ``step()`` advances progress by the sum (agreed across ranks, see ``across``). ``step(tokens=n)``
+        is exactly ``count(tokens=n); step()``. The framework callbacks ``lrkit.torch.lightning`` and
+        ``lrkit.torch.hf`` call it for you.
+
+        >>> import torch, lrkit as lk
+        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        >>> sched = Scheduler(opt, lk.linear(1000), advance="tokens")
+        >>> sched.count(tokens=100); sched.count(tokens=150); sched.step(); sched.updates
+        250
+        """
+        self._add_count("count", tokens, samples)
+
+    def _add_count(self, who: str, tokens: Any, samples: Any) -> None:
+        if tokens is None and samples is None:
+            return
+        unit = self._unit
+        if self._tokens is None or unit is None:
+            name = "tokens" if tokens is not None else "samples"
+            raise ValueError(
+                f"Scheduler.{who}({name}=...): this Scheduler counts {self._advance}s; build it with "
+                f"Scheduler(..., advance={name!r}) to drive the schedule by the {name} fed"
+            )
+        other = "samples" if unit == "tokens" else "tokens"
+        if (samples if unit == "tokens" else tokens) is not None:
+            raise ValueError(
+                f"Scheduler.{who}({other}=...): this Scheduler counts {unit} (advance={unit!r}); pass {unit}=n"
+            )
+        self._tokens.add(who, tokens if unit == "tokens" else samples)
+
+    def _step_units(self, metric: Any, tokens: Any, samples: Any) -> None:
+        """``step()`` with ``advance="tokens"``/``"samples"``: add the agreed count, write the values at the total."""
+        if self._tokens is None:
+            self._add_count("step", tokens, samples)  # raises: this Scheduler counts updates or calls
+            return
+        pending = self._tokens.pending
+        try:
+            self._add_count("step", tokens, samples)
+            n = self._tokens.take()
+        except ValueError:
+            self._tokens.pending = pending  # a refused count leaves nothing behind
+            raise
+        self._check_foreign_write()
+        if metric is not None:
+            self._observe(metric, at=float(n))
+        elif self._active and not self._fed:
+            self._unfed_step(float(n))
+        self._n = n
+        if self._zero_check:
+            self._warn_all_zero()
+        if self.optimizer.param_groups is not self._groups or len(self._groups) != self._ngroups:
+            self._adopt_groups()
+        self._write(self._values(n))
+
     def _arm(self, n: int) -> None:
         """Let the next updates of this block take the fast path at the top of :meth:`step`, when nothing
         else can happen there: no epoch check, all-zero check or unfed-plateau warning pending, no
         end warning due in the block, every target a plain number in a group dict."""
         if self._other or not self._plain or self._calls[0] < EPOCH_CALLS or self._zero_check:
             return
+        if self._active and not self._fed:  # the unfed-plateau count runs in the general path
+            return
         self._first = (self._plain[0][0], self._plain[0][1])
         if self._clock is not None:  # no block: the values are the clock's, read on every call
-            self._lo, self._hi = n, UNFED if self._active and not self._fed else sys.maxsize
+            self._lo, self._hi = n, sys.maxsize
             return
         lo = n & ~self._cache.mask
         hi = lo + self._cache.mask + 1
         if not self._warned_end and math.isfinite(self._end):
             hi = min(hi, math.floor(self._end) + 1)  # the first update past the end takes the general path
-        if self._active and not self._fed:
-            hi = min(hi, UNFED)
         # this block's values as Python floats without a numpy call: a flat view, schedule j's from j << shift
         cache = self._cache
         self._flat, self._mask = memoryview(cache.table.reshape(-1)), cache.mask
@@ -482,6 +581,41 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
             if controller.observe(value, at if where is None else where[j]):
                 self._cache.replace(j, controller.resolve())
 
+    # -- state -------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """A small, JSON-safe dict: progress, schedules (their configs: the identity), bases, plateau, clock and
+        token-counter state (the keys: :mod:`lrkit.torch._checkpoint`)."""
+        return _checkpoint.state_dict(self)
+
+    def load_state_dict(self, state_dict: dict[str, Any], horizon: Any = None) -> None:  # type: ignore[override]
+        """Restore a :meth:`state_dict` and write the values for the restored progress into the groups.
+
+        The state is checked whole before anything changes (a refused state leaves the Scheduler exactly as
+        it was): ``ValueError`` naming the key if one is missing, of the wrong type, not finite or out of
+        range, of another version, or saved with other settings (clock or not, ``advance``, keys, groups,
+        ``lr_scale``, ``relative``). The order of ``optimizer.load_state_dict`` and this call does not matter.
+
+        A state saved for different schedules loads only when ``horizon`` names the rule that continues
+        the run on this Scheduler's schedules (:mod:`lrkit.reactive.horizon`): a checkpoint at progress
+        ``s`` standing at position ``p`` of a saved schedule continues at ``q = rule(old, new, p)``, and
+        ``lr(t) = new(q + (t - s))`` at every later update ``t``:
+
+        * ``"keep_step"``: ``q = p`` (continue on the new schedule from the same step);
+        * ``"same_fraction"``: ``q = min(p, L_old) / L_old * L_new`` (the same fraction of the schedule);
+        * ``"wsd"``: ``q = p``, for two ``lrkit.wsd`` with the same warmup and ``p`` in both stable
+          phases (the stable phase kept, the cooldown at the new end);
+        * ``"branch"``: ``q = p``, for a ``cooldown``/``rewarm`` of the saved schedule branching at or after ``p``;
+        * or a function ``rule(old, new, position) -> position``.
+
+        The rule is applied to each schedule that changed (schedules are paired in order: the lr
+        schedule(s), then each ``hyper`` key's); a schedule that did not change keeps its position.
+        The resulting positions are part of the next :meth:`state_dict`, so a later resume with the
+        same (new) schedules needs no ``horizon``. A ``plateau`` or a wall clock cannot change horizon.
+        Without ``horizon=`` the rule given at construction, ``Scheduler(..., resume=RULE)``, applies
+        (how Lightning's ``ckpt_path=`` and HF Trainer's ``resume_from_checkpoint=`` resume).
+        """
+        _checkpoint.load_state_dict(self, state_dict, horizon)
+
     # -- reading -------------------------------------------------------------------------------
     def __repr__(self) -> str:
         parts = [f"{name}={value!r}" for name, value in self.schedules.items()]
@@ -554,6 +688,18 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
         else:
             values = [float(s(moved(float(update), at))) for s, at in zip(self._cache.schedules, positions)]
         return [t.factor * values[t.schedule] for t in self._targets if t.name == key]
+
+def _resume_rule(rule: Any) -> Any:
+    """The ``resume=`` horizon rule, checked at construction (a name in :data:`lrkit.horizon.RULES` or a function)."""
+    from lrkit.reactive.horizon import RULES
+
+    if rule is None or callable(rule) or (isinstance(rule, str) and rule in RULES):
+        return rule
+    raise ValueError(
+        f"Scheduler: resume must be a horizon rule, one of {', '.join(map(repr, RULES))}, or a function "
+        f"rule(old, new, position) -> position, got {rule!r}"
+    )
+
 
 def _reactive(schedule: Schedule) -> bool:
     return any(isinstance(node, Plateau) for node in schedule.walk())
