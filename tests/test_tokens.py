@@ -141,7 +141,7 @@ def test_horizon_change_in_tokens() -> None:
         ({"tokens": True}, "integer count"),
         ({"tokens": torch.tensor(2.0)}, "integer count"),
         ({"tokens": "12"}, "integer count"),
-        ({}, "pass the tokens"),
+        ({}, r"pass the tokens.*count\(tokens=n\).*lrkit\.torch\.lightning / lrkit\.torch\.hf"),
         ({"samples": 4}, "pass tokens=n"),
     ],
 )
@@ -150,6 +150,38 @@ def test_bad_counts_are_clear_errors(kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
         sched.step(**kwargs)
     assert sched.updates == 0
+
+
+def test_count_then_step_is_step_with_the_count() -> None:
+    """count(tokens=n) per micro-batch, then a framework's step() with no count, is step(tokens=sum)."""
+    opt_a, a = build()
+    opt_b, b = build()
+    for k, micro in enumerate([[4096, 4096], [0, 70_000], [1], [123_457, 5, 6, 7]]):
+        for n in micro:
+            a.count(tokens=n)
+        opt_a.step()
+        a.step()  # what Lightning / HF Trainer call
+        opt_b.step()
+        b.step(tokens=sum(micro)) if k % 2 else (b.count(tokens=sum(micro) - micro[0]), b.step(tokens=micro[0]))
+        assert a.updates == b.updates
+        assert opt_a.param_groups[0]["lr"] == opt_b.param_groups[0]["lr"] == BASE * LR(float(a.updates))
+    assert a.updates == 4096 * 2 + 70_000 + 1 + 123_457 + 18
+    with pytest.raises(ValueError, match=r"count\(tokens=n\)"):
+        a.step()  # consumed: nothing counted for this update
+
+
+def test_count_errors_leave_nothing_pending() -> None:
+    _, sched = build()
+    with pytest.raises(ValueError, match=r"Scheduler.count\(tokens=...\) must be >= 0"):
+        sched.count(tokens=-3)
+    with pytest.raises(ValueError, match="pass tokens=n"):
+        sched.count(samples=3)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    with pytest.raises(ValueError, match=r"Scheduler.count\(tokens=...\): this Scheduler counts updates"):
+        Scheduler(opt, lk.cosine(10)).count(tokens=10)
+    sched.count(tokens=7)
+    sched.step()
+    assert sched.updates == 7
 
 
 def test_counts_given_as_tensors_and_numpy() -> None:

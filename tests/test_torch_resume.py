@@ -209,3 +209,38 @@ def test_loading_into_a_scheduler_that_already_stepped_gives_the_fresh_values(ho
             lrs.append(opt.param_groups[0]["lr"])
         runs.append(lrs)
     assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("rule", ["same_fraction", "keep_step"])
+def test_resume_rule_given_at_construction_applies_to_a_plain_load(rule: str) -> None:
+    """Scheduler(..., resume=RULE): load_state_dict(state) with no horizon= (as Lightning's ckpt_path= and HF's
+    resume_from_checkpoint= call it) continues exactly as load_state_dict(state, horizon=RULE)."""
+    old, new = lk.cosine(100), lk.cosine(300)
+
+    def build(schedule, **kwargs):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        return opt, Scheduler(opt, schedule, **kwargs)
+
+    opt, sched = build(old)
+    for _ in range(40):
+        opt.step()
+        sched.step()
+    state = sched.state_dict()
+    opt_a, a = build(new, resume=rule)
+    a.load_state_dict(state)
+    opt_b, b = build(new)
+    b.load_state_dict(state, horizon=rule)
+    with pytest.raises(ValueError, match=r"resume=RULE"):
+        build(new)[1].load_state_dict(state)  # no rule anywhere: refused, naming both ways
+    opt_c, c = build(new, resume="wsd")  # an explicit horizon= wins over the constructor's rule
+    c.load_state_dict(state, horizon=rule)
+    for _ in range(300):
+        assert opt_a.param_groups[0]["lr"] == opt_b.param_groups[0]["lr"] == opt_c.param_groups[0]["lr"]
+        for o, s in ((opt_a, a), (opt_b, b), (opt_c, c)):
+            o.step()
+            s.step()
+    assert a.state_dict() == b.state_dict()
+    # the same schedules: the rule is not needed and changes nothing
+    opt_d, d = build(old, resume="same_fraction")
+    d.load_state_dict(state)
+    assert opt_d.param_groups[0]["lr"] == opt.param_groups[0]["lr"]

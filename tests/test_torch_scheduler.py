@@ -288,7 +288,10 @@ def test_optimizer_load_state_dict_replacing_groups_is_followed() -> None:
     ("build", "message"),
     [
         (lambda o: Scheduler(o, lk.cosine(5), hyper={"momentum": lk.constant(0.9)}), "use 'beta1'"),
-        (lambda o: Scheduler(o, "cosine(5)"), "must be an lrkit Schedule"),
+        (lambda o: Scheduler(o, 0.1), r"must be an lrkit Schedule, its text config .* got float 0.1"),
+        (lambda o: Scheduler(o, lk.cosine(5), hyper={"beta1": [3]}), r"\['beta1'\]\[0\] must be an lrkit Schedule or"),
+        (lambda o: Scheduler(o, "cosine(5"), "schedule is not a valid schedule config"),
+        (lambda o: Scheduler(o, lk.cosine(5), resume="keepstep"), "resume must be a horizon rule.*'keep_step'"),
         (lambda o: Scheduler(o, [lk.cosine(5)] * 3), "one per group"),
         (lambda o: Scheduler(o, lk.cosine(5), lr_scale=[1.0, 2.0]), "lr_scale has 2 entries"),
         (lambda o: Scheduler(o, lk.cosine(5), lr_scale=[-1.0]), "lr_scale must hold finite numbers >= 0"),
@@ -301,6 +304,23 @@ def test_optimizer_load_state_dict_replacing_groups_is_followed() -> None:
 def test_clear_errors(build, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises((ValueError, TypeError), match=message):
         build(torch.optim.Adam(params(), lr=1e-3))
+
+
+def test_a_text_config_is_a_schedule() -> None:
+    """What a Hydra partial passes: Scheduler(opt, "warmup(100) >> cosine(900)"), per group and in hyper too."""
+    text = "warmup(100) >> cosine(900)"
+    opt_a = torch.optim.SGD(params(), lr=0.1, momentum=0.9)
+    a = Scheduler(opt_a, text, hyper={"momentum": ["constant(0.8)"]})
+    opt_b = torch.optim.SGD(params(), lr=0.1, momentum=0.9)
+    b = Scheduler(opt_b, lk.from_config(text), hyper={"momentum": [lk.constant(0.8)]})
+    assert a.schedules == b.schedules
+    assert a.schedules["lr"] == lk.warmup(100) >> lk.cosine(900)
+    train(opt_a, a, 150)
+    train(opt_b, b, 150)
+    for ga, gb in zip(opt_a.param_groups, opt_b.param_groups):
+        assert (ga["lr"], ga["momentum"]) == (gb["lr"], gb["momentum"])
+    assert opt_a.param_groups[0]["lr"] == 0.1 * lk.cosine(900)(50)
+    assert a.state_dict() == b.state_dict()
 
 
 def test_all_zero_lr_warns_at_first_step() -> None:

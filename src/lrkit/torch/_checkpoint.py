@@ -65,8 +65,12 @@ class Checkpointing:
         schedule(s), then each ``hyper`` key's); a schedule that did not change keeps its position.
         The resulting positions are part of the next :meth:`state_dict`, so a later resume with the
         same (new) schedules needs no ``horizon``. A ``plateau`` or a wall clock cannot change horizon.
+        Without ``horizon=`` the rule given at construction, ``Scheduler(..., resume=RULE)``, applies
+        (how Lightning's ``ckpt_path=`` and HF Trainer's ``resume_from_checkpoint=`` resume).
         """
         state = state_dict
+        if horizon is None:  # the rule given at construction (Scheduler(..., resume=RULE)), for frameworks
+            horizon = self._resume
         if not isinstance(state, Mapping) or state.get("format") != FORMAT:
             raise ValueError(
                 "Scheduler.load_state_dict: not an lrkit Scheduler state (no format "
@@ -79,7 +83,8 @@ class Checkpointing:
             raise ValueError(
                 f"Scheduler.load_state_dict: the state was saved for schedules {saved} but this Scheduler "
                 f"has {[repr(s) for s in self._schedules]}; build the Scheduler with the saved schedules, or "
-                "change the run's horizon explicitly with load_state_dict(state, horizon=RULE): "
+                "change the run's horizon explicitly with load_state_dict(state, horizon=RULE) or "
+                "Scheduler(..., resume=RULE) (what a framework's resume applies): "
                 "'keep_step' (continue on the new schedule from the same step), 'same_fraction' (at the same "
                 "fraction of the schedule), 'wsd' (keep the stable phase, cooldown at the new end) or 'branch' "
                 "(a cooldown/rewarm branched from the saved schedule); see lrkit.reactive.horizon"

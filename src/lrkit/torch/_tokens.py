@@ -39,26 +39,39 @@ def count(who: str, value: Any) -> int:
 class TokenCounting:
     """The Scheduler's token/sample step (a mixin: it advances the Scheduler's own progress)."""
 
-    def _step_units(self: Any, metric: Any, tokens: Any, samples: Any) -> None:
-        """``step()`` with ``advance="tokens"``/``"samples"``: add the agreed count, write the values at the total."""
+    _counted: int | None  # this rank's count() for the update in progress
+
+    def _count_units(self: Any, tokens: Any, samples: Any, who: str) -> int | None:
+        """This rank's count passed to ``step()``/``count()`` added to what is pending (``None``: nothing)."""
         unit = self._unit
-        given = {"tokens": tokens, "samples": samples}
+        if tokens is None and samples is None:
+            return self._counted  # type: ignore[no-any-return]
         if unit is None:
             name = "tokens" if tokens is not None else "samples"
             raise ValueError(
-                f"Scheduler.step({name}=...): this Scheduler counts {self._advance}s; build it with "
+                f"Scheduler.{who}({name}=...): this Scheduler counts {self._advance}s; build it with "
                 f"Scheduler(..., advance={name!r}) to drive the schedule by the {name} fed"
             )
         other = "samples" if unit == "tokens" else "tokens"
-        if given[other] is not None:
+        if (samples if unit == "tokens" else tokens) is not None:
             raise ValueError(
-                f"Scheduler.step({other}=...): this Scheduler counts {unit} (advance={unit!r}); pass {unit}=n"
+                f"Scheduler.{who}({other}=...): this Scheduler counts {unit} (advance={unit!r}); pass {unit}=n"
             )
-        if given[unit] is None:
+        local = count(f"Scheduler.{who}({unit}=...)", tokens if unit == "tokens" else samples)
+        pending = self._counted
+        return local if pending is None else pending + local
+
+    def _step_units(self: Any, metric: Any, tokens: Any, samples: Any) -> None:
+        """``step()`` with ``advance="tokens"``/``"samples"``: add the agreed count, write the values at the total."""
+        local = self._count_units(tokens, samples, "step")
+        unit = self._unit
+        if local is None:
             raise ValueError(
-                f"Scheduler.step(): with advance={unit!r} pass the {unit} this update consumed, step({unit}=n)"
+                f"Scheduler.step(): with advance={unit!r} pass the {unit} this update consumed, step({unit}=n), "
+                f"or count them first with sched.count({unit}=n) (a framework that calls step() itself: use the "
+                "callbacks lrkit.torch.lightning / lrkit.torch.hf, which count for you)"
             )
-        local = count(f"Scheduler.step({unit}=...)", given[unit])
+        self._counted = None
         n = self._n + agree_count(local, self._across)
         self._check_foreign_write()
         if metric is not None:

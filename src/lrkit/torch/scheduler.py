@@ -66,7 +66,7 @@ _DISTRIBUTED = dist.is_available()  # False: no process group can ever be initia
 # torch >= 2.3 has the cheaper check (torch's docs call it internal: fall back to is_compiling without it)
 _DYNAMO_CHECK = hasattr(torch.compiler, "is_dynamo_compiling")
 
-ScheduleSpec = Schedule | Sequence[Schedule]
+ScheduleSpec = Schedule | str | Sequence[Schedule | str]
 
 
 def _step(scheduler: Scheduler, metric: float | None, tokens: Any = None, samples: Any = None) -> None:
@@ -106,6 +106,14 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
             counts combine at each step: ``"sum"`` (default: every rank passes its own local count and
             progress is the global sum) or ``"rank0"`` (every rank passes the global count; rank 0's is
             used). Either way every rank holds the same progress and the same values.
+        resume: the horizon rule that :meth:`load_state_dict` applies when it is called without
+            ``horizon=`` (as Lightning's ``ckpt_path=`` and HF Trainer's ``resume_from_checkpoint=`` call it):
+            ``"keep_step"``, ``"same_fraction"``, ``"wsd"``, ``"branch"`` (:data:`lrkit.horizon.RULES`) or a
+            function ``rule(old, new, position) -> position``. It applies only when the saved schedules differ
+            from this Scheduler's; an explicit ``load_state_dict(state, horizon=...)`` wins.
+
+    Every schedule may also be given as its text config (``"warmup(100) >> cosine(900)"``, parsed by
+    :func:`lrkit.from_config`), which is how a Hydra partial passes it.
 
     Formula: ``group[key] = factor_g * schedule(t)``, ``factor_g = base_g * scale_g`` (relative) or
     ``scale_g`` (absolute), and 0 for a group whose value was 0.
@@ -129,6 +137,7 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
         updates_per_epoch: float | None = None,
         clock: Any = None,
         across: Literal["sum", "rank0"] = "sum",
+        resume: Any = None,
     ) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(
@@ -160,6 +169,8 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
         self._by_update = advance == "update"
         self._unit: str | None = advance if advance in UNITS else None
         self._across = across
+        self._resume = _resume_rule(resume)
+        self._counted: int | None = None  # this rank's count() for the update in progress (advance="tokens")
         self._upe = updates_per_epoch
         self._clock = clock
         self._positions: list[tuple[float, float]] | None = None  # set by a horizon change (lrkit.reactive.horizon)
@@ -247,10 +258,18 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
 
     def _register(self, name: str, spec: ScheduleSpec) -> list[int] | int:
         def index(s: Any, where: str) -> int:
+            if isinstance(s, str):  # a text config, e.g. from a Hydra partial
+                from lrkit.core.config import from_config
+
+                try:
+                    s = from_config(s)
+                except ValueError as error:
+                    raise ValueError(f"Scheduler: {where} is not a valid schedule config: {error}") from None
             if not isinstance(s, Schedule):
-                raise TypeError(
-                    f"Scheduler: {where} must be an lrkit Schedule, got {s!r}; "
-                    "build one with lrkit (e.g. lrkit.cosine(1000)) or lrkit.from_config(text)"
+                raise ValueError(
+                    f"Scheduler: {where} must be an lrkit Schedule or its text config (a str such as "
+                    f"'warmup(100) >> cosine(900)'), got {type(s).__name__} {s!r}; build one with lrkit "
+                    "(e.g. lrkit.cosine(1000)) or lrkit.from_config(config)"
                 )
             known = self._index.get(s)
             if known is None:
@@ -259,7 +278,7 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
             return known
 
         label = "schedule" if name == "lr" else f"hyper[{name!r}]"
-        if isinstance(spec, Schedule):
+        if isinstance(spec, (Schedule, str)):
             return index(spec, label)
         if isinstance(spec, (list, tuple)):
             n = len(self.optimizer.param_groups)
@@ -269,7 +288,11 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
                     "groups; give one schedule, or one per group"
                 )
             return [index(s, f"{label}[{i}]") for i, s in enumerate(spec)]
-        raise TypeError(f"Scheduler: {label} must be an lrkit Schedule or a list of them, got {spec!r}")
+        raise ValueError(
+            f"Scheduler: {label} must be an lrkit Schedule, its text config (a str such as "
+            f"'warmup(100) >> cosine(900)') or a list of them (one per param group), got {type(spec).__name__} "
+            f"{spec!r}"
+        )
 
     def _adopt_groups(self) -> None:
         """Capture base values of groups not seen before and (re)build the write plan."""
@@ -387,6 +410,23 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
         if self._by_update:
             self._arm(n)
         return None
+
+    def count(self, tokens: Any = None, samples: Any = None) -> None:
+        """Add this rank's tokens (samples) to the update in progress; the next :meth:`step` consumes them.
+
+        With ``advance="tokens"`` (``"samples"``), for loops where something else calls ``step()`` with no
+        count (Lightning, HF Trainer): ``count(tokens=n)`` once per micro-batch, then the framework's
+        ``step()`` advances progress by the sum (agreed across ranks, see ``across``). ``step(tokens=n)``
+        is exactly ``count(tokens=n); step()``. The framework callbacks ``lrkit.torch.lightning`` and
+        ``lrkit.torch.hf`` call it for you.
+
+        >>> import torch, lrkit as lk
+        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        >>> sched = Scheduler(opt, lk.linear(1000), advance="tokens")
+        >>> sched.count(tokens=100); sched.count(tokens=150); sched.step(); sched.updates
+        250
+        """
+        self._counted = self._count_units(tokens, samples, "count")
 
     def _arm(self, n: int) -> None:
         """Let the next updates of this block take the fast path at the top of :meth:`step`, when nothing
@@ -554,6 +594,18 @@ class Scheduler(CallGuards, TokenCounting, Checkpointing, LRScheduler):
         else:
             values = [float(s(moved(float(update), at))) for s, at in zip(self._cache.schedules, positions)]
         return [t.factor * values[t.schedule] for t in self._targets if t.name == key]
+
+def _resume_rule(rule: Any) -> Any:
+    """The ``resume=`` horizon rule, checked at construction (a name in :data:`lrkit.horizon.RULES` or a function)."""
+    from lrkit.reactive.horizon import RULES
+
+    if rule is None or callable(rule) or (isinstance(rule, str) and rule in RULES):
+        return rule
+    raise ValueError(
+        f"Scheduler: resume must be a horizon rule, one of {', '.join(map(repr, RULES))}, or a function "
+        f"rule(old, new, position) -> position, got {rule!r}"
+    )
+
 
 def _reactive(schedule: Schedule) -> bool:
     return any(isinstance(node, Plateau) for node in schedule.walk())
