@@ -427,3 +427,31 @@ def test_hydra_instantiates_joins_products_and_positional_pieces():
     assert instantiate(product) == lk.constant(0.5) * lk.cosine(90) == lk.from_config(product)
     steps = {"_target_": "lrkit.multistep", "milestones": [10, 20], "factor": 0.5}
     assert instantiate(steps) == lk.multistep([10, 20], factor=0.5) == lk.from_config(steps)
+
+
+def test_a_hydra_scheduler_partial_takes_the_text_form():
+    pytest.importorskip("hydra")
+    torch = pytest.importorskip("torch")
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from lrkit.torch import Scheduler
+
+    text = "warmup(100) >> cosine(900)"
+    for schedule in (text, {"_target_": "lrkit.join", "pieces": [{"_target_": "lrkit.warmup", "steps": 100},
+                                                                  {"_target_": "lrkit.cosine", "steps": 900}]}):
+        cfg = OmegaConf.create({"_target_": "lrkit.torch.Scheduler", "_partial_": True, "schedule": schedule})
+        make = instantiate(cfg)
+        lrs = []
+        for build in (make, lambda opt: Scheduler(opt, lk.warmup(100) >> lk.cosine(900))):
+            model = torch.nn.Linear(2, 1)
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            sched = build(opt)
+            values = []
+            for _ in range(150):
+                opt.step()
+                sched.step()
+                values.append(opt.param_groups[0]["lr"])
+            lrs.append(values)
+        assert lrs[0] == lrs[1]
+        assert lrs[0][99] == pytest.approx(0.1)
