@@ -73,7 +73,6 @@ NOT_REFERENCE = {
     "lrkit.cli": "the command line: `lrkit --help`, README.md",
     "lrkit.curves.cli": "the `lrkit curve` commands: `lrkit curve --help`, docs/curves.md",
     "lrkit.tasks": "the built-in training tasks of `lrkit demo` and the benchmarks",
-    "lrkit.__main__": "`python -m lrkit`",
 }
 _DIRECTIVE = re.compile(r"^:::\s+(\S+)", re.M)
 
