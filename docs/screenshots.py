@@ -1,17 +1,21 @@
-"""Screenshots of three pages of the built site with real headless Chromium (run by hand).
+"""The built site in a real headless browser: screenshots, and the search box working from disk.
 
     scripts/docs && .venv/bin/python docs/screenshots.py            # -> docs/img/screenshot-*.png
     .venv/bin/python docs/screenshots.py --site DIR --out DIR         # another build, another folder
 
-Pages: the home page, a gallery entry (``schedules.html#cosine``) and an API entry
-(``api/lrkit.html#lrkit.cosine``). Each PNG is checked to be non-empty and not a blank page
-(the standard deviation of its grey levels). Needs ``chromium`` (Debian: ``apt-get install
-chromium``) and matplotlib (to read the PNGs). Exit status 1 on a failed check.
+The site is opened from disk (``file://``), as the README says. Shots: the home page, an API
+reference page (``lrkit.torch``: ``Scheduler`` with ``state_dict``/``load_state_dict``) and the
+search results for ``cosine`` (``index.html?q=cosine`` opens the search with that query). Each PNG
+is checked to be non-empty and not a blank page (the standard deviation of its grey levels), and
+the search must list results (the page's DOM after its scripts ran, ``--dump-dom``). Needs
+``chromium`` (Debian: ``apt-get install chromium``; ``scripts/setup`` installs it where apt is
+there) and matplotlib (to read the PNGs). Exit status 1 on a failed check.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -19,21 +23,54 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+QUERY = "cosine"
+#: screenshot name -> page of the site (with a query string where the page needs one)
 PAGES = {
     "home": "index.html",
-    "gallery": "schedules.html#cosine",
-    "api": "api/lrkit.html#lrkit.cosine",
+    "api": "api/torch.html",
+    "search": f"index.html?q={QUERY}",
 }
+BROWSER = ("chromium", "chromium-browser", "google-chrome")
 
 
-def shoot(url: str, path: Path, size: str = "1280,900") -> None:
+def browser() -> str | None:
+    """The headless browser's command, or None when none is installed."""
+    return next((found for name in BROWSER if (found := shutil.which(name))), None)
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess:
+    command = browser()
+    if command is None:
+        raise RuntimeError("no chromium installed (apt-get install chromium)")
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run(
-            ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-             f"--user-data-dir={profile}", f"--window-size={size}", "--virtual-time-budget=8000",
-             f"--screenshot={path}", url],
+        return subprocess.run(
+            [command, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--user-data-dir={profile}",
+             "--virtual-time-budget=10000", *args],
             check=True, capture_output=True, timeout=120,
         )
+
+
+def _url(site: Path, page: str) -> str:
+    file, _, query = page.partition("?")
+    url = (site / file).resolve().as_uri()
+    return f"{url}?{query}" if query else url
+
+
+def shoot(site: Path, page: str, path: Path, size: str = "1280,900") -> None:
+    _run([f"--window-size={size}", f"--screenshot={path}", _url(site, page)])
+
+
+def rendered(site: Path, page: str) -> str:
+    """The page's DOM after its scripts ran (the search runs in a Web Worker, shimmed for file://)."""
+    return _run(["--dump-dom", _url(site, page)]).stdout.decode("utf-8", "replace")
+
+
+def search_results(site: Path, query: str = QUERY) -> list[str]:
+    """The titles the site's own search box lists for ``query``, opened from disk."""
+    dom = rendered(site, f"index.html?q={query}")
+    items = re.findall(r'<li class="md-search-result__item">(.*?)</li>', dom, re.S)
+    return [re.sub(r"<[^>]+>", "", re.search(r"<h1>(.*?)</h1>", item, re.S).group(1)).strip()
+            for item in items if "<h1>" in item]
 
 
 def check(path: Path) -> str | None:
@@ -54,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--site", type=Path, default=ROOT / "site", help="the built site (scripts/docs)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img", help="where the PNGs go")
     args = parser.parse_args(argv)
-    if shutil.which("chromium") is None:
+    if browser() is None:
         print("chromium is not installed (apt-get install chromium)", file=sys.stderr)
         return 1
     if not (args.site / "index.html").is_file():
@@ -64,28 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     problems = []
     for name, page in PAGES.items():
         path = args.out / f"screenshot-{name}.png"
-        file, _, anchor = page.partition("#")
-        target = args.site / file
-        if anchor:  # headless Chromium shoots a blank page for a file:// URL with a #fragment, so
-            # a copy next to the page (same relative assets) shows the entry at the top
-            target = target.with_name(f"_screenshot-{name}.html")
-            html = (args.site / file).read_text(encoding="utf-8")
-            # (scrolling there also shoots blank): drop what precedes the entry in the article
-            scroll = (
-                f"<script>(function(){{var n=document.getElementById({anchor!r});"
-                "while(n&&n.tagName!=='ARTICLE'){while(n.previousElementSibling)"
-                "n.parentNode.removeChild(n.previousElementSibling);n=n.parentNode;}})()</script></body>"
-            )
-            target.write_text(html.replace("</body>", scroll, 1), encoding="utf-8")
-        url = target.resolve().as_uri()
-        try:
-            shoot(url, path)
-        finally:
-            if anchor:
-                target.unlink()
+        shoot(args.site, page, path)
         problem = check(path)
-        print(problem or f"{path}: ok ({path.stat().st_size} bytes) <- {args.site / page}")
+        print(problem or f"{path}: ok ({path.stat().st_size} bytes) <- {page}")
         problems += [problem] if problem else []
+    found = search_results(args.site)
+    print(f"search {QUERY!r}: {len(found)} results, first {found[:3]}")
+    if not found:
+        problems.append(f"the search for {QUERY!r} listed nothing")
     return 1 if problems else 0
 
 

@@ -456,11 +456,25 @@ def test_the_page_no_longer_multiplies_relative_schedules_by_lr():
 # --------------------------------------------------------------------------------------------
 # the built site: a rendered reference entry for every public name
 
-MODULES = ["lrkit", "lrkit.torch", "lrkit.optax", "lrkit.keras", "lrkit.compat", "lrkit.compat.torch",
-           "lrkit.compat.timm", "lrkit.compat.transformers", "lrkit.compat.keras", "lrkit.compat.optax"]
-#: the API page of each module
-API_PAGE = {"lrkit": "api/lrkit.html", "lrkit.torch": "api/torch.html", "lrkit.optax": "api/optax.html",
-            "lrkit.keras": "api/keras.html"}
+def _hooks():
+    """docs/_hooks.py (the build's hooks), imported from its path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lrkit_docs_hooks", ROOT / "docs" / "_hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _nav() -> list:
+    import yaml
+
+    return yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
+
+
+#: the reference pages, from their one list (mkdocs.yml's nav), and the modules they render
+API_PAGES = _hooks().api_pages(_nav())
+MODULES = sorted(_hooks().documented_modules(API_PAGES))
 
 
 def public_names() -> list[str]:
@@ -505,8 +519,46 @@ class _Entries(HTMLParser):
             self.entries[self.current]["text"] += data
 
 
-#: names whose example is still to be added to the docstring (their files are being edited elsewhere)
-PENDING_EXAMPLE: dict[str, str] = {}  # public names still without an example (none)
+#: public constants of the modules paged with issue 25 that have no docstring yet, so mkdocstrings shows no entry
+#: (a docstring under the constant, in its module, adds it; then take it out of this list)
+UNDOCUMENTED_CONSTANTS = frozenset({
+    "lrkit.curves.FIT_RUNS", "lrkit.curves.LAWS", "lrkit.curves.PAPER_NAMES", "lrkit.curves.PREDICT_RUNS",
+    "lrkit.finder.METHODS", "lrkit.horizon.COOLDOWN_SHAPES", "lrkit.horizon.RULES", "lrkit.horizon.Rule",
+    "lrkit.plot.FORMATS", "lrkit.torch.distributed.AGREE", "lrkit.torch.distributed.COUNT_OPS",
+    "lrkit.torch.distributed.REDUCE_OPS",
+})
+#: public names whose docstring has a description but no example yet: the modules that got their reference
+#: page with issue 25 (the examples belong to those modules' owners). Keep it shrinking.
+PENDING_EXAMPLE = frozenset({
+    "lrkit.curves.CurveFitWarning",
+    "lrkit.curves.Fit",
+    "lrkit.curves.Law",
+    "lrkit.curves.Optimized",
+    "lrkit.curves.Ranking",
+    "lrkit.curves.RunScore",
+    "lrkit.curves.Score",
+    "lrkit.curves.paper_runs",
+    "lrkit.curves.read_run",
+    "lrkit.curves.write_run",
+    "lrkit.finder.FinderResult",
+    "lrkit.finder.Suggestion",
+    "lrkit.horizon.Rule",
+    "lrkit.plot.save",
+    "lrkit.plot.schedule_figure",
+    "lrkit.plot.training_figure",
+    "lrkit.plot.terminal.Progress",
+    "lrkit.plot.terminal.horizon",
+    "lrkit.torch.distributed.agree_count",
+    "lrkit.torch.distributed.agree_elapsed",
+    "lrkit.torch.distributed.is_distributed",
+    "lrkit.torch.distributed.reduce_metric",
+    "lrkit.torch.finder.AutoResult",
+    "lrkit.torch.finder.NoSuggestion",
+    "lrkit.torch.finder.find_for_task",
+    "lrkit.torch.finder.peak_from",
+    "lrkit.torch.layerwise.depths",
+    "lrkit.torch.layerwise.param_groups",
+})
 
 
 def test_every_public_name_has_a_rendered_entry_with_an_example(site):
@@ -515,22 +567,29 @@ def test_every_public_name_has_a_rendered_entry_with_an_example(site):
         parser = _Entries()
         parser.feed(page.read_text(encoding="utf-8"))
         entries.update(parser.entries)
-    missing, bare = [], []
+    missing, undescribed, bare, undocumented = [], [], [], []
     for name in public_names():
         entry = entries.get(name)
         if entry is None:
-            missing.append(name)
+            (undocumented if name in UNDOCUMENTED_CONSTANTS else missing).append(name)
             continue
         text = entry["text"].replace(name.rsplit(".", 1)[-1], "").strip()
         module = name.rsplit(".", 1)[0]
         # a module with one public name (lrkit.optax, lrkit.keras): its example may be the module's
         single = importlib.import_module(module)
+        if not callable(getattr(single, name.rsplit(".", 1)[-1], None)):
+            continue  # a constant: its entry shows its value
+
         in_module = any(mark in (single.__doc__ or "") for mark in (">>>", "::\n"))
         example = entry["code"] or (len(single.__all__) == 1 and in_module)
-        if len(text) < 20 or not example:
+        if len(text) < 20:
+            undescribed.append(name)
+        elif not example:
             bare.append(name)
     assert not missing, f"no reference entry: {missing}"
-    assert set(bare) <= set(PENDING_EXAMPLE), f"reference entries without a description and an example: {bare}"
+    assert set(undocumented) == UNDOCUMENTED_CONSTANTS, "UNDOCUMENTED_CONSTANTS is out of date"
+    assert not undescribed, f"reference entries without a description: {undescribed}"
+    assert set(bare) <= PENDING_EXAMPLE, f"reference entries without an example: {sorted(set(bare) - PENDING_EXAMPLE)}"
 
 
 def test_the_site_opens_from_disk(site):
@@ -542,9 +601,101 @@ def test_the_site_opens_from_disk(site):
     assert (site / "bench" / "results" / "training_curves.png").is_file()
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
 def test_screenshots(site, tmp_path):
+    if _screenshots().browser() is None:
+        pytest.skip("no headless browser: chromium is not installed (scripts/setup installs it where apt is there)")
     done = subprocess.run([sys.executable, str(ROOT / "docs" / "screenshots.py"), "--site", str(site), "--out",
                            str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert len(list(tmp_path.glob("screenshot-*.png"))) == 3
+    assert sorted(p.name for p in tmp_path.glob("screenshot-*.png")) == [
+        "screenshot-api.png", "screenshot-home.png", "screenshot-search.png"]
+
+
+# --------------------------------------------------------------------------------------------
+# the reference covers every public module; roles render as links; search works from disk
+
+
+def test_every_public_module_has_a_reference_page():
+    hooks = _hooks()
+    assert hooks.undocumented(API_PAGES) == []
+    for name in ("lrkit", "lrkit.curves", "lrkit.horizon", "lrkit.reactive", "lrkit.torch", "lrkit.torch.layerwise",
+                 "lrkit.torch.record", "lrkit.torch.hf", "lrkit.torch.finder", "lrkit.finder", "lrkit.optax",
+                 "lrkit.keras", "lrkit.compat.torch", "lrkit.compat.optax", "lrkit.plot"):
+        assert name in MODULES, name
+
+
+def test_a_module_without_a_page_fails_the_build_naming_it():
+    from mkdocs.exceptions import PluginError
+
+    hooks = _hooks()
+    # a new module (say lrkit.torch.lightning, or a curves reader) that no page covers
+    assert hooks.undocumented(API_PAGES, [*hooks.public_modules(), "lrkit.torch.lightning"]) == [
+        "lrkit.torch.lightning"
+    ]
+    # a listed module's line taken out of the nav: the build stops, naming it and the line to add
+    nav = _nav()
+    for section in nav:
+        if isinstance(section, dict) and hooks.API_SECTION in section:
+            section[hooks.API_SECTION] = [e for e in section[hooks.API_SECTION] if e != {
+                "lrkit.torch.hf": "api/lrkit.torch.hf.md"}]
+    with pytest.raises(PluginError) as info:
+        hooks.on_config({"nav": nav})
+    assert "lrkit.torch.hf" in str(info.value) and "- lrkit.torch.hf: api/lrkit.torch.hf.md" in str(info.value)
+
+
+RAW_ROLE = re.compile(r":(?:py:)?(?:class|meth|func|mod|data|attr|exc|obj):(?:`|<code>)")
+
+
+def test_no_rendered_page_shows_a_raw_sphinx_role(site):
+    raw = {}
+    for page in sorted(site.rglob("*.html")):
+        found = RAW_ROLE.findall(page.read_text(encoding="utf-8"))
+        if found:
+            raw[str(page.relative_to(site))] = len(found)
+    assert not raw, f"raw Sphinx roles (:class:`X`) on rendered pages: {raw}"
+    # the roles became links to the objects' entries: from another page, and inside one
+    link = r'<a class="autorefs autorefs-internal"[^>]*href="{}"'
+    hf_page = (site / "api" / "lrkit.torch.hf.html").read_text(encoding="utf-8")  # :class:`Scheduler` there
+    assert re.search(link.format(r"torch\.html#lrkit\.torch\.Scheduler"), hf_page)
+    horizon = (site / "api" / "lrkit.horizon.html").read_text(encoding="utf-8")
+    assert re.search(link.format(r"lrkit\.html#lrkit\.rewarm"), horizon)  # :func:`rewarm` in lrkit.horizon
+
+
+def test_the_scheduler_reference_shows_its_checkpoint_methods(site):
+    page = (site / "api" / "torch.html").read_text(encoding="utf-8")
+    for entry in ("lrkit.torch.Scheduler.state_dict", "lrkit.torch.Scheduler.load_state_dict"):
+        assert f'id="{entry}"' in page, entry
+    assert "horizon" in page[page.index('id="lrkit.torch.Scheduler.load_state_dict"'):]
+
+
+def _screenshots():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lrkit_docs_screenshots", ROOT / "docs" / "screenshots.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_site_searches_offline_opened_from_disk(site):
+    shots = _screenshots()
+    if shots.browser() is None:
+        pytest.skip("no headless browser: chromium is not installed (scripts/setup installs it where apt is there)")
+    assert (site / "search" / "search_index.js").is_file()  # the offline plugin's inlined index
+    assert (site / "assets" / "iframe-worker" / "shim.js").is_file()
+    assert "unpkg.com" not in (site / "index.html").read_text(encoding="utf-8")  # nothing loaded from outside
+    found = shots.search_results(site, "cosine")
+    assert found, "the search box listed nothing for 'cosine' (opened from disk in headless Chromium)"
+    assert any("cosine" in title.lower() or "lrkit" in title.lower() for title in found), found
+
+
+def test_the_curves_figure_is_drawn_by_lrkit(tmp_path):
+    pytest.importorskip("matplotlib")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lrkit_docs_curves_figure", ROOT / "docs" / "curves_figure.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    path = module.figure(tmp_path / "curves.png")
+    assert path.stat().st_size > 20_000
+    assert (ROOT / "docs" / "img" / "curves-fit-predict.png").is_file()  # the committed one, for docs/curves.md

@@ -1,0 +1,121 @@
+"""Files: ``.json``, ``.yaml``/``.yml`` (PyYAML) or the text form, optionally a schedule under a key.
+
+>>> import json, pathlib, tempfile
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "s.json"
+>>> _ = path.write_text(json.dumps({"type": "cosine", "steps": 10}))
+>>> load(path)
+cosine(10)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lrkit.core._extras import require
+from lrkit.core.config._build import MAX_DEPTH
+from lrkit.core.config._dicts import from_data
+from lrkit.core.config._text import parse
+from lrkit.core.errors import ConfigError
+from lrkit.core.schedule import Schedule
+
+__all__ = ["load"]
+
+
+def _in_path(path: Path, err: ConfigError) -> ConfigError:
+    return ConfigError(f"{path}: {err.reason}", text=err.text, position=err.position)
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())
+
+
+def _read_data(path: Path, content: str, suffix: str) -> Any:
+    if suffix == ".json":
+        try:
+            return json.loads(content)
+        except RecursionError:
+            raise ConfigError(f"{path}: the JSON is nested too deeply to read") from None
+        except ValueError as err:  # JSONDecodeError, and an integer of more than 4300 digits
+            raise ConfigError(f"{path}: not valid JSON: {_one_line(err)}") from None
+    yaml = require("yaml", "yaml", purpose="reading YAML")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's scanner when there is one: far faster
+    try:
+        depth = 0  # the events first (no recursion): a deeply nested file fails here, at once
+        for event in yaml.parse(content, Loader=loader):
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > 2 * MAX_DEPTH:
+                    raise ConfigError(f"{path}: the YAML is nested more than {2 * MAX_DEPTH} levels deep")
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+        return yaml.load(content, Loader=loader)
+    except RecursionError:
+        raise ConfigError(f"{path}: the YAML is nested too deeply to read") from None
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as err:
+        if "maximum nesting depth" in str(err):  # libyaml's own limit, met while scanning ahead
+            raise ConfigError(f"{path}: the YAML is nested more than {2 * MAX_DEPTH} levels deep") from None
+        raise ConfigError(f"{path}: not valid YAML: {_one_line(err)}") from None
+
+
+def _at_key(data: Any, key: str, path: Path) -> Any:
+    here, seen = data, list[str]()
+    for part in key.split("."):
+        under = f"under {'.'.join(seen)!r}" if seen else "at the top level"
+        if isinstance(here, Mapping):
+            if part not in here:
+                keys = ", ".join(str(k) for k in here)
+                raise ConfigError(f"{path}: key {key!r}: no {part!r} {under} (its keys: {keys})")
+            here = here[part]
+        elif isinstance(here, list):
+            if not (part.isdigit() and int(part) < len(here)):
+                count = f"{len(here)} item" + ("" if len(here) == 1 else "s")
+                name = repr(".".join(seen)) if seen else "the top level"
+                raise ConfigError(f"{path}: key {key!r}: {name} has {count}, so {part!r} is not one of its indices")
+            here = here[int(part)]
+        else:
+            raise ConfigError(f"{path}: key {key!r}: the value {under} is {type(here).__name__}, not a mapping")
+        seen.append(part)
+    return here
+
+
+def load(path: str | Path, key: str | None = None) -> Schedule:
+    """A schedule from a file: ``.json``, ``.yaml``/``.yml`` (needs PyYAML) or the text form.
+
+    ``key="a.b"`` reads the schedule under ``a`` then ``b`` of a larger JSON or YAML file
+    (a number picks a list item, ``"schedules.0"``). Every problem with the file's content is a
+    :class:`ConfigError` naming the file; a file that cannot be read raises ``OSError``
+    (``FileNotFoundError``, ...) as ``open`` does.
+
+    >>> import json, pathlib, tempfile
+    >>> run = {"optimizer": {"lr": 3e-4, "schedule": {"type": "cosine", "steps": 1000}}}
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.json"
+    >>> _ = path.write_text(json.dumps(run))
+    >>> load(path, key="optimizer.schedule")
+    cosine(1000)
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    suffix = path.suffix.lower()
+    try:
+        if suffix not in (".json", ".yaml", ".yml"):
+            if key is not None:
+                raise ConfigError(f"key= reads JSON or YAML files; {path.name} is read as the text form")
+            if not content.strip():
+                raise ConfigError("the file is empty")
+            return parse(content)
+        data = _read_data(path, content, suffix)
+        if data is None:
+            raise ConfigError(f"{path}: the file is empty")
+        if key is not None:
+            data = _at_key(data, key, path)
+        return from_data(data, key or "config")
+    except ConfigError as err:
+        raise err if err.reason.startswith(f"{path}: ") else _in_path(path, err) from None
+
