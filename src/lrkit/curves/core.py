@@ -682,9 +682,13 @@ def rank(law: Law, candidates: Mapping[str, Any] | Sequence[Any], budget: int) -
     >>> r.best
     'cosine'
     """
+    if (
+        isinstance(budget, bool)
+        or not isinstance(budget, (int, float, np.integer, np.floating))
+        or not (math.isfinite(budget) and budget == round(budget) and budget >= 1)
+    ):
+        raise ValueError(f"budget must be a whole number of updates >= 1, got {budget!r}")
     budget = int(budget)
-    if budget < 1:
-        raise ValueError(f"budget must be >= 1, got {budget!r}")
     items = list(candidates.items()) if isinstance(candidates, Mapping) else [(_label(c), c) for c in candidates]
     if not items:
         raise ValueError("candidates: give at least one schedule")

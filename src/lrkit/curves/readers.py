@@ -279,7 +279,7 @@ def _parse_wandb(path: Path) -> Log:
         if not isinstance(steps, list):
             raise ValueError(f"run file {str(path)!r}: history[{section!r}][{key!r}] must be a list")
         for name, values in columns.items():
-            if name == key:
+            if name == key or values == []:  # a column never logged
                 continue
             if not isinstance(values, list) or len(values) != len(steps):
                 raise ValueError(
@@ -396,7 +396,7 @@ def _rates(
         bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(f"run file {path!r}, {logged.where[i]}: learning rate {values[i]!r} is not finite and >= 0")
+            raise ValueError(f"run file {path!r}, {logged.where[i]}: learning rate {float(values[i])!r} is not finite and >= 0")
     if schedule is not None:
         if isinstance(schedule, str):
             raise ValueError(
@@ -416,8 +416,8 @@ def _rates(
                 both = (spec > 0) & (got > 0)
                 ratio = float(np.median(got[both] / spec[both])) if both.any() else math.nan
                 hint = (
-                    f"the log's rates are {ratio:,.4g}x the schedule's: give the schedule in absolute units "
-                    "(times the peak: --lr on the command line)"
+                    f"the log's rates are {ratio:,.4g}x the schedule's, so one of the two is not in absolute "
+                    "rates (a spec on the command line is read times --lr)"
                     if math.isfinite(ratio) and not 0.5 < ratio < 2
                     else "give the schedule the run was trained with"
                 )
