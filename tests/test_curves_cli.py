@@ -47,7 +47,9 @@ def _run(argv, capsys):
 @pytest.fixture()
 def law_file(tmp_path, capsys):
     path = tmp_path / "law.json"
-    status, out, _ = _run(["curve", "fit", *_files(tmp_path), "--lr", "3e-4", "--method", "joint", "-o", str(path)], capsys)
+    status, out, _ = _run(
+        ["curve", "fit", *_files(tmp_path), "--lr", "3e-4", "--method", "joint", "-o", str(path)], capsys
+    )
     assert status == 0 and "--lr 0.0003" in out
     return path
 
@@ -85,7 +87,11 @@ def test_a_log_whose_lr_column_disagrees_with_its_spec_is_refused(tmp_path, caps
 
 @pytest.mark.parametrize(
     "row, needle",
-    [("10.5,3.0", "line 3: 'step' is '10.5'"), (",3.0", "line 3: 'step' is empty"), ("300,abc", "line 3: 'loss' holds")],
+    [
+        ("10.5,3.0", "line 3: 'step' is '10.5'"),
+        (",3.0", "line 3: 'step' is empty"),
+        ("300,abc", "line 3: 'loss' holds"),
+    ],
 )
 def test_a_bad_row_is_one_line_naming_file_row_and_column(tmp_path, capsys, row, needle):
     path = tmp_path / "bad.csv"
@@ -118,15 +124,17 @@ def test_branches_on_the_command_line(tmp_path, capsys):
     (tmp_path / "cool.json").write_text(history(own_steps, TRUE.predict(cool, own_steps), 3.9))
     runs = [f"{tmp_path / 'cool.json'}@{cool_spec}", f"{tmp_path / 'stable.json'}@{stable_spec}"]
     branch = f"{tmp_path / 'cool.json'}={tmp_path / 'stable.json'}"
-    status, out, _ = _run(["curve", "fit", *runs, "--lr", "3e-4", "--branch", branch, "--method", "joint", "--json"],
-                          capsys)
+    status, out, _ = _run(
+        ["curve", "fit", *runs, "--lr", "3e-4", "--branch", branch, "--method", "joint", "--json"], capsys
+    )
     assert status == 0
     assert [r["points"] for r in json.loads(out)["fit"]["runs"]] == [own_steps.size - 1, parent_steps.size]
     law = tmp_path / "law.json"
     assert main(["curve", "fit", *runs, "--lr", "3e-4", "--branch", branch, "--method", "joint", "-o", str(law)]) == 0
     capsys.readouterr()
-    status, out, _ = _run(["curve", "score", str(law), *runs, "--final", "final_val_loss", "--branch", branch,
-                           "--json"], capsys)
+    status, out, _ = _run(
+        ["curve", "score", str(law), *runs, "--final", "final_val_loss", "--branch", branch, "--json"], capsys
+    )
     scored = json.loads(out)["runs"]
     assert status == 0 and [r["final_loss"] for r in scored] == [3.9, 4.0]
     status, _, err = _run(["curve", "fit", *runs, "--branch", "nope.json=stable.json"], capsys)
@@ -139,7 +147,12 @@ def test_without_scipy_fit_names_the_extra(tmp_path):
         "from lrkit.cli import main\n"
         f"sys.exit(main(['curve', 'fit', *{_files(tmp_path)!r}, '--lr', '3e-4']))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == "lrkit: error: fitting a law needs scipy: pip install 'lrkit[curves]'"

@@ -25,8 +25,11 @@ SCHEDULE = lk.warmup(4, start=0.0) >> lk.cosine(20, floor=0.1)  # multipliers of
 UPDATES = 24
 # the checkout's sibling shared/ (a worktree one level deeper finds it one level up)
 GRID = next(
-    (p / "shared" / "data" / "schedule-grid" / "124m" for p in Path(__file__).resolve().parents[2:4]
-     if (p / "shared" / "data" / "schedule-grid" / "124m").is_dir()),
+    (
+        p / "shared" / "data" / "schedule-grid" / "124m"
+        for p in Path(__file__).resolve().parents[2:4]
+        if (p / "shared" / "data" / "schedule-grid" / "124m").is_dir()
+    ),
     Path("shared-data-not-found"),
 )
 
@@ -171,7 +174,7 @@ def test_hf_trainer_state_steps_and_learning_rates(hf_state):
     if every == 1:  # every update's rate is logged: no schedule needed, and it is HF's linear schedule
         np.testing.assert_allclose(curves.read_run(path, metric="loss").lrs, hf_linear(np.arange(UPDATES - 1)))
     else:
-        with pytest.raises(ValueError, match="logged for .* of the .* updates.*give its schedule"):
+        with pytest.raises(ValueError, match=r"logged for .* of the .* updates.*give its schedule"):
             curves.read_run(path)
     with pytest.raises(ValueError, match=r"log_history\[\d+\].*the schedule given says"):
         curves.read_run(path, (lk.warmup(8, start=0.0) >> lk.linear(UPDATES - 8)) * PEAK)

@@ -73,7 +73,8 @@ def _runs(args: argparse.Namespace, lr: float, where: str = "RUN") -> list[Any]:
         if path in done:
             return done[path]
         if path in chain:
-            raise CurveUsageError(f"--branch: the runs {' -> '.join((*chain, path))} branch from each other in a circle")
+            circle = " -> ".join((*chain, path))
+            raise CurveUsageError(f"--branch: the runs {circle} branch from each other in a circle")
         item = items[paths.index(path)]
         _, sep, spec = item.partition("@")
         schedule = _schedule(spec, lr, f"{where} {item!r}") if sep else None
@@ -181,9 +182,8 @@ def _check(saved: Any, schedule: Any, updates: int, where: str) -> None:
 def cmd_fit(args: argparse.Namespace) -> int:
     """Fit a law to run files; print the parameters and quality; write the law as JSON (``-o``)."""
     from lrkit.curves.core import fit
-    from lrkit.curves.laws import LAWS
-
     from lrkit.curves.lawfile import save_law
+    from lrkit.curves.laws import LAWS
 
     _need_scipy("fitting a law")
     plot = _plot_path(args.plot)
@@ -259,16 +259,18 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_optimize(args: argparse.Namespace) -> int:
     """Optimise a schedule for a budget, peak and warmup; print it (text config) and its predicted loss."""
-    from lrkit.curves.optimize import optimize
-
     import numpy as np
+
+    from lrkit.curves.optimize import optimize
 
     _need_scipy("optimising a schedule")
     saved = _law(args.law)
     law = saved.law
     _check(saved, np.full(1, args.peak), 1, "--peak")
     if not 0 <= args.warmup < args.budget - 1:
-        raise CurveUsageError(f"--warmup must be >= 0 and < --budget - 1, got {args.warmup} for a budget of {args.budget}")
+        raise CurveUsageError(
+            f"--warmup must be >= 0 and < --budget - 1, got {args.warmup} for a budget of {args.budget}"
+        )
     if not 0 < args.floor < 1:
         raise CurveUsageError(f"--floor must be in (0, 1), got {args.floor!r}")
     best = optimize(law, args.budget, args.peak, args.warmup, knots=args.knots, floor=args.floor)
@@ -295,7 +297,7 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
 
     def reading(p: argparse.ArgumentParser) -> None:
         p.add_argument("--format", choices=FORMATS, default=None, help="the logs' format (default: detected)")
-        p.add_argument("--metric", default=None, help="the loss series to read (default: val_loss, eval_loss, loss, ...)")
+        p.add_argument("--metric", default=None, help="the loss series (default: val_loss, eval_loss, loss, ...)")
         p.add_argument("--final", default=None, help="a series holding a run's final loss (e.g. final_val_loss)")
         p.add_argument(
             "--branch",

@@ -317,7 +317,8 @@ def score(law: Law, runs: Sequence[Run]) -> Score:
         final, predicted_final = float(run.losses[-1]), float(pred[-1])
         if run.final is not None:  # measured by its own evaluation: compare the law's final with it
             final = run.final
-            predicted_final = float(law.evaluate(law.prepare(run.lrs, np.array([run.final_step]), **law.settings()))[0][0])
+            at_final = law.prepare(run.lrs, np.array([run.final_step]), **law.settings())
+            predicted_final = float(law.evaluate(at_final)[0][0])
         res = pred - run.losses
         rel = np.abs(res) / np.abs(run.losses)
         total = float(np.sum((run.losses - run.losses.mean()) ** 2))
@@ -685,7 +686,7 @@ def rank(law: Law, candidates: Mapping[str, Any] | Sequence[Any], budget: int) -
     if (
         isinstance(budget, bool)
         or not isinstance(budget, (int, float, np.integer, np.floating))
-        or not (math.isfinite(budget) and budget == round(budget) and budget >= 1)
+        or not (math.isfinite(budget) and float(budget).is_integer() and budget >= 1)
     ):
         raise ValueError(f"budget must be a whole number of updates >= 1, got {budget!r}")
     budget = int(budget)

@@ -58,7 +58,11 @@ class LawFile:
 
     def to_dict(self) -> dict[str, Any]:
         """The file's JSON object."""
-        lr = {"units": "absolute", "scale": self.lr_scale, "fitted_peaks": None if self.peaks is None else list(self.peaks)}
+        lr = {
+            "units": "absolute",
+            "scale": self.lr_scale,
+            "fitted_peaks": None if self.peaks is None else list(self.peaks),
+        }
         out: dict[str, Any] = {"version": VERSION, **self.law.to_dict(), "lr": lr}
         if self.fit:
             out["fit"] = _json_safe(dict(self.fit))
@@ -115,7 +119,6 @@ def law_file_from_dict(data: Any, where: str = "law file") -> LawFile:
     if version != VERSION or isinstance(version, bool):
         raise ValueError(f"{where}: version {version!r} is not one this lrkit reads (version {VERSION}); upgrade lrkit")
     try:  # the law's name, its parameters, and no key besides them, 'version', 'lr' and 'fit'
-
         law = law_from_dict({k: v for k, v in data.items() if k not in ("version", "lr", "fit")})
     except (TypeError, ValueError) as err:
         raise ValueError(f"{where}: {err}") from None

@@ -396,7 +396,9 @@ def _rates(
         bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(f"run file {path!r}, {logged.where[i]}: learning rate {float(values[i])!r} is not finite and >= 0")
+            raise ValueError(
+                f"run file {path!r}, {logged.where[i]}: learning rate {float(values[i])!r} is not finite and >= 0"
+            )
     if schedule is not None:
         if isinstance(schedule, str):
             raise ValueError(
@@ -436,14 +438,16 @@ def _rates(
     clash = np.flatnonzero(~np.isclose(values[inside], rates[index[inside]], rtol=RTOL, atol=0))
     if clash.size:
         i = int(clash[0])
-        raise ValueError(f"run file {path!r}: update {int(index[inside][i])}'s learning rate is logged twice, differently")
+        raise ValueError(
+            f"run file {path!r}: update {int(index[inside][i])}'s learning rate is logged twice, differently"
+        )
     if prefix is not None:
         rates[:first] = prefix[:first]
     missing = need[np.isnan(rates[need])]
     if missing.size:
         raise ValueError(
             f"run file {path!r}: its learning rate is logged for {need.size - missing.size} of the {need.size} updates "
-            f"the losses need (the first missing: update {int(missing[0])}); give its schedule (PATH@SPEC, or schedule=)"
+            f"the losses need (the first missing: update {int(missing[0])}); give its schedule (PATH@SPEC, schedule=)"
         )
     return rates
 
@@ -500,7 +504,9 @@ def read_run(
     if bad.any():
         first = series.where[int(np.flatnonzero(bad)[0])]
         warnings.warn(
-            RunFileWarning(f"run file {where!r}: {int(bad.sum())} non-finite {metric!r} value(s) left out (the first at {first})"),
+            RunFileWarning(
+                f"run file {where!r}: {int(bad.sum())} non-finite {metric!r} value(s) left out (the first at {first})"
+            ),
             stacklevel=2,
         )
     keep = ~bad & (steps >= 1)
@@ -519,7 +525,11 @@ def read_run(
         run = Run.of(rates, steps, losses, label, final=fin_value, final_step=fin_step)
     else:
         run = Run.branch(parent, rates, steps, losses, at=start, name=label, final=fin_value, final_step=fin_step)
-    schedule_label = "from the log" if schedule is None else (repr(schedule) if not isinstance(schedule, np.ndarray) else run.schedule)
+    schedule_label = (
+        "from the log"
+        if schedule is None
+        else (repr(schedule) if not isinstance(schedule, np.ndarray) else run.schedule)
+    )
     return _relabel(run, schedule_label)
 
 
