@@ -107,6 +107,14 @@ def test_a_branch_is_its_parents_points_then_its_own():
         Run.branch(stable, COOL, [1200], [3.0], at=1300)
 
 
+def test_a_branch_point_without_a_parent_is_refused(tmp_path):
+    path = _csv(tmp_path, "step,loss\n1250,3.0\n1300,2.9\n")
+    with pytest.raises(ValueError, match=r"at: a branch point .* give parent="):
+        curves.read_run(path, COOL, at=1200)
+    stable, _ = _runs()
+    assert curves.read_run(path, COOL, parent=stable, at=1200).steps.tolist() == [*range(200, 1201, 100), 1250, 1300]
+
+
 def test_fit_and_score_count_the_shared_prefix_once():
     stable, cool = _runs()
     both = curves.fit([stable, cool], method="joint")

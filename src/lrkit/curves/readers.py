@@ -42,7 +42,7 @@ import json
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,6 @@ class Log:
     series: Mapping[str, Series]
     #: the logged rate at step s is the rate of update s + lr_shift
     lr_shift: int = 0
-    notes: tuple[str, ...] = field(default=())
 
     def get(self, key: str, what: str) -> Series:
         if key not in self.series:
@@ -513,6 +512,8 @@ def read_run(
     steps, losses = steps[keep], losses[keep]
     if steps.size == 0:
         raise ValueError(f"run file {where!r}: no finite {metric!r} value after update 0")
+    if at is not None and parent is None:
+        raise ValueError(f"at: a branch point ({at!r}) needs the run it branches from: give parent=")
     if parent is not None and not isinstance(parent, Run):
         raise ValueError(f"parent: give the parent's Run (read_run(parent_path, ...)), got {type(parent).__name__}")
     start = 0
