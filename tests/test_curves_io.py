@@ -220,3 +220,12 @@ def test_write_run_leaves_a_non_finite_loss_blank(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a blank cell is a step without a loss: no warning
         assert curves.read_run(path, lk.constant(0.1)).steps.tolist() == [1, 3]
+
+
+def test_fit_takes_a_law_by_name_and_refuses_what_is_not_a_law():
+    stable, cool = _runs()
+    assert isinstance(curves.fit([stable, cool], "momentum").law, curves.MomentumLaw)
+    with pytest.raises(ValueError, match="law: unknown law 'power'; known laws: multi_power, momentum"):
+        curves.fit([stable, cool], "power")
+    with pytest.raises(ValueError, match="law: give a Law class"):
+        curves.fit([stable, cool], 3)

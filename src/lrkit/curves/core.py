@@ -423,7 +423,7 @@ def _inside(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
 
 def fit(
     runs: Sequence[Run],
-    law: type[Law] | Law = MultiPowerLaw,
+    law: type[Law] | Law | str = MultiPowerLaw,
     *,
     method: str = "staged",
     delta: float = 1e-3,
@@ -433,7 +433,7 @@ def fit(
     max_evaluations: int = 400,
     weights: str = "runs",
 ) -> Fit:
-    """Fit ``law`` (a law class, or a law whose fixed settings to keep) to runs with losses.
+    """Fit ``law`` (a law class, a law whose fixed settings to keep, or a name of :data:`LAWS`) to runs with losses.
 
     Minimises the Huber loss ``sum_j huber_delta(r_j)`` of the residuals over every logged point
     of every run with ``scipy.optimize.least_squares`` (trust-region reflective, bounds, the
@@ -482,10 +482,14 @@ def fit(
     from scipy.optimize import least_squares
 
     start = time.perf_counter()
+    if isinstance(law, str):  # a law's name, as on the command line and in law files
+        if law not in LAWS:
+            raise ValueError(f"law: unknown law {law!r}; known laws: {', '.join(LAWS)} (or a Law class)")
+        law = LAWS[law]
     kind = law if isinstance(law, type) else type(law)
+    if not issubclass(kind, Law):
+        raise ValueError(f"law: give a Law class (MultiPowerLaw, MomentumLaw), a Law or a law's name, got {law!r}")
     settings = {} if isinstance(law, type) else law.settings()
-    if kind not in LAWS.values() and not issubclass(kind, Law):
-        raise TypeError(f"law must be a Law subclass or instance, got {law!r}")
     if method not in ("staged", "joint"):
         raise ValueError(f"method must be 'staged' or 'joint', got {method!r}")
     runs = fitted_runs(runs)
