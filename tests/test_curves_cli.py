@@ -156,3 +156,25 @@ def test_without_scipy_fit_names_the_extra(tmp_path):
     )
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == "lrkit: error: fitting a law needs scipy: pip install 'lrkit[curves]'"
+
+
+def test_without_scipy_the_python_fit_names_the_extra():
+    code = (
+        "import sys; sys.modules['scipy'] = None\n"
+        "import lrkit as lk\n"
+        "from lrkit import curves\n"
+        "steps = [100, 200, 300, 400, 500, 600, 700, 800]\n"
+        "run = curves.Run.of(lk.constant(1e-3), steps, [3, 2.9, 2.8, 2.7, 2.6, 2.5, 2.4, 2.3])\n"
+        "try:\n"
+        "    curves.fit([run])\n"
+        "except ModuleNotFoundError as err:\n"
+        "    print(err)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.stdout.strip() == "fitting a law needs scipy: pip install 'lrkit[curves]'", done.stderr

@@ -479,6 +479,9 @@ def fit(
     >>> staged.quality.worst_error < 3e-3, staged.quality.min_r2 > 0.99
     (True, True)
     """
+    from lrkit.core._extras import require
+
+    require("scipy", "curves", purpose="fitting a law")  # missing: a hint naming the extra
     from scipy.optimize import least_squares
 
     start = time.perf_counter()
