@@ -20,35 +20,43 @@ optimise a schedule. numpy and scipy only; matplotlib for :func:`plot`.
 """
 
 from lrkit.curves.core import CurveFitWarning, Fit, Ranking, Run, RunScore, Score, fit, law_from_dict, rank, score
-from lrkit.curves.data import FIT_RUNS, PAPER_NAMES, PREDICT_RUNS, paper_runs, paper_schedule, read_run, write_run
+from lrkit.curves.data import FIT_RUNS, PAPER_NAMES, PREDICT_RUNS, paper_runs, paper_schedule, write_run
+from lrkit.curves.lawfile import LawFile, load_law, save_law
 from lrkit.curves.laws import LAWS, Law, MomentumLaw, MultiPowerLaw, learning_rates
 from lrkit.curves.optimize import Optimized, optimize
 from lrkit.curves.plot import plot
+from lrkit.curves.readers import FORMATS, RunFileWarning, read_log, read_run
 
 __all__ = [
     "FIT_RUNS",
+    "FORMATS",
     "LAWS",
     "PAPER_NAMES",
     "PREDICT_RUNS",
     "CurveFitWarning",
     "Fit",
     "Law",
+    "LawFile",
     "MomentumLaw",
     "MultiPowerLaw",
     "Optimized",
     "Ranking",
     "Run",
+    "RunFileWarning",
     "RunScore",
     "Score",
     "fit",
     "law_from_dict",
     "learning_rates",
+    "load_law",
     "optimize",
     "paper_runs",
     "paper_schedule",
     "plot",
     "rank",
+    "read_log",
     "read_run",
+    "save_law",
     "score",
     "write_run",
 ]

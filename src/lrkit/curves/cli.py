@@ -4,15 +4,19 @@ Wire into the main parser with ``add_commands(subparsers)``; each sub-command se
 function of the parsed arguments returning the exit status. :func:`main_curve` runs one
 argument list on its own parser (errors: one line on stderr naming the parameter, exit 2).
 
-Run files are CSV or JSON lines with ``step`` (or ``update``), ``loss`` and optionally ``lr``;
-``RUN`` is ``PATH`` (its lr column must hold every update, as :mod:`lrkit.torch.record` writes)
-or ``PATH@SPEC`` with the run's schedule in lrkit's text form, multiplied by ``--lr``.
+``RUN`` is ``PATH`` (a log whose learning rate is logged at every update, as
+:mod:`lrkit.torch.record` writes) or ``PATH@SPEC`` with the run's schedule in lrkit's text form,
+multiplied by ``--lr``; ``PATH`` is any log :func:`lrkit.curves.read_run` reads (lrkit CSV / JSON
+lines, Lightning ``metrics.csv``, HF ``trainer_state.json``, TensorBoard events, W&B-style history
+JSON; ``--format``, ``--metric``, ``--final``, ``--branch CHILD=PARENT``). ``fit -o`` writes the law
+with the ``--lr`` its specs were read at; ``predict``, ``rank`` and ``score`` use that scale when
+``--lr`` is left out, and refuse a schedule whose peak is more than 10x outside the fitted runs'.
 
     lrkit curve fit cos.csv@'warmup(2160) >> cosine(21840, floor=0.1)' const.csv@'warmup(2160) >> constant()' \\
         --lr 3e-4 -o law.json
     lrkit curve rank law.json 'warmup_cosine(24000, 2160, floor=0.1)' 'wsd(24000, 2160, 4000)' \\
-        --budget 24000 --lr 3e-4
-    lrkit curve score law.json wsd.csv@'...' --lr 3e-4 --json
+        --budget 24000
+    lrkit curve score law.json wsd.csv@'...' --json
     lrkit curve optimize law.json --budget 24000 --peak 3e-4 --warmup 2160
 """
 
@@ -45,32 +49,78 @@ def _schedule(spec: str, lr: float, where: str) -> Any:
         raise CurveUsageError(f"{where}: {err}") from None
 
 
-def _runs(items: Sequence[str], lr: float, where: str = "RUN") -> list[Any]:
-    from lrkit.curves.data import read_run
+def _runs(args: argparse.Namespace, lr: float, where: str = "RUN") -> list[Any]:
+    """The runs of ``args.runs`` (``PATH`` or ``PATH@SPEC``), read with ``--format``, ``--metric``, ``--final``;
+    a ``--branch CHILD=PARENT`` run is read as a branch of its parent's run."""
+    from lrkit.curves.readers import read_run
 
-    runs = []
-    for item in items:
-        path, sep, spec = item.partition("@")
+    items = list(args.runs)
+    paths = [item.partition("@")[0] for item in items]
+    parents: dict[str, str] = {}
+    for pair in getattr(args, "branch", None) or ():
+        child, sep, parent = pair.partition("=")
+        if not sep or child not in paths or parent not in paths or child == parent:
+            raise CurveUsageError(
+                f"--branch: expected CHILD=PARENT, the PATH parts of two RUN arguments, got {pair!r} "
+                f"(the runs: {', '.join(paths)})"
+            )
+        if child in parents:
+            raise CurveUsageError(f"--branch: {child!r} is given two parents")
+        parents[child] = parent
+    done: dict[str, Any] = {}
+
+    def read(path: str, chain: tuple[str, ...] = ()) -> Any:
+        if path in done:
+            return done[path]
+        if path in chain:
+            circle = " -> ".join((*chain, path))
+            raise CurveUsageError(f"--branch: the runs {circle} branch from each other in a circle")
+        item = items[paths.index(path)]
+        _, sep, spec = item.partition("@")
         schedule = _schedule(spec, lr, f"{where} {item!r}") if sep else None
+        parent = read(parents[path], (*chain, path)) if path in parents else None
         try:
-            runs.append(read_run(path, schedule))
+            done[path] = read_run(
+                path,
+                schedule,
+                format=args.format,
+                metric=args.metric,
+                final=args.final,
+                parent=parent,
+            )
         except ValueError as err:
             raise CurveUsageError(f"{where}: {err}") from None
-    return runs
+        return done[path]
+
+    if len(set(paths)) != len(paths):
+        twice = next(p for p in paths if paths.count(p) > 1)
+        raise CurveUsageError(f"{where}: {twice!r} is given twice")
+    return [read(path) for path in paths]
 
 
 def _law(path: str) -> Any:
-    from lrkit.curves.core import law_from_dict
+    """The law file at ``path`` (:class:`lrkit.curves.lawfile.LawFile`), or one line naming what is wrong."""
+    from lrkit.curves.lawfile import load_law
+    from lrkit.curves.laws import MomentumLaw
 
-    file = Path(path)
-    if not file.is_file():
-        raise CurveUsageError(f"LAW: file {path!r} does not exist (write one with `lrkit curve fit ... -o law.json`)")
     try:
-        return law_from_dict(json.loads(file.read_text()))
-    except json.JSONDecodeError as err:
-        raise CurveUsageError(f"LAW: {path!r} is not JSON ({err.msg})") from None
-    except (ValueError, TypeError, AttributeError) as err:
-        raise CurveUsageError(f"LAW: {path!r}: {err}") from None
+        saved = load_law(path)
+    except ValueError as err:
+        raise CurveUsageError(f"LAW: {err}") from None
+    if isinstance(saved.law, MomentumLaw):
+        _need_scipy("the momentum law")
+    return saved
+
+
+def _need_scipy(purpose: str) -> None:
+    from lrkit.core._extras import require
+
+    require("scipy", "curves", purpose=purpose)
+
+
+def _scale(args: argparse.Namespace, saved: Any) -> float:
+    """``--lr`` if given, else the scale the law's specs were fitted at (recorded in the law file)."""
+    return float(saved.lr_scale if args.lr is None else args.lr)
 
 
 def _positive_int(name: str) -> Any:
@@ -110,22 +160,44 @@ def _plot_path(path: str | None) -> Path | None:
     return out
 
 
+def _out_path(path: str | None) -> Path | None:
+    if path is None:
+        return None
+    out = Path(path)
+    if not out.parent.is_dir():
+        raise CurveUsageError(f"-o: folder {str(out.parent)!r} does not exist")
+    if out.is_dir():
+        raise CurveUsageError(f"-o: {path!r} is a folder; give a file name such as law.json")
+    return out
+
+
+def _check(saved: Any, schedule: Any, updates: int, where: str) -> None:
+    try:
+        saved.check(schedule, updates, where)
+    except ValueError as err:
+        raise CurveUsageError(str(err)) from None
+
+
 # -- commands ------------------------------------------------------------------------------------------------
 def cmd_fit(args: argparse.Namespace) -> int:
     """Fit a law to run files; print the parameters and quality; write the law as JSON (``-o``)."""
     from lrkit.curves.core import fit
+    from lrkit.curves.lawfile import save_law
     from lrkit.curves.laws import LAWS
 
+    _need_scipy("fitting a law")
     plot = _plot_path(args.plot)
-    runs = _runs(args.runs, args.lr)
+    out = _out_path(args.out)
+    lr = 1.0 if args.lr is None else args.lr
+    runs = _runs(args, lr)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         result = fit(runs, LAWS[args.law], method=args.method, weights=args.weights)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.report())
-    if args.out:
-        Path(args.out).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    if out is not None:
+        save_law(out, result, lr_scale=lr)
         if not args.json:
-            print(f"\nwrote {args.out}")
+            print(f"\nwrote {out} (its specs were read times --lr {lr:g}; predictions from it use that scale)")
     if plot is not None:
         from lrkit.curves.plot import plot as draw
 
@@ -137,8 +209,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Print the predicted loss of a schedule at ``--points`` steps up to ``--budget``."""
     import numpy as np
 
-    law = _law(args.law)
-    schedule = _schedule(args.schedule, args.lr, "SCHEDULE")
+    saved = _law(args.law)
+    law = saved.law
+    schedule = _schedule(args.schedule, _scale(args, saved), "SCHEDULE")
+    _check(saved, schedule, args.budget, "SCHEDULE")
     steps = np.unique(np.linspace(args.budget / args.points, args.budget, args.points).round().astype(np.int64))
     losses = law.predict(schedule, steps)
     if args.json:
@@ -154,8 +228,11 @@ def cmd_rank(args: argparse.Namespace) -> int:
     """Rank schedules by predicted final loss at ``--budget``."""
     from lrkit.curves.core import rank
 
-    law = _law(args.law)
-    candidates = {spec: _schedule(spec, args.lr, f"SCHEDULE {spec!r}") for spec in args.schedules}
+    saved = _law(args.law)
+    law = saved.law
+    candidates = {spec: _schedule(spec, _scale(args, saved), f"SCHEDULE {spec!r}") for spec in args.schedules}
+    for spec, schedule in candidates.items():
+        _check(saved, schedule, args.budget, f"SCHEDULE {spec!r}")
     ranking = rank(law, candidates, args.budget)
     print(json.dumps(ranking.to_dict(), indent=2) if args.json else ranking.table())
     return 0
@@ -165,9 +242,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     """Compare a law's prediction with run files: mean and worst relative error, R^2."""
     from lrkit.curves.core import score
 
-    law = _law(args.law)
+    saved = _law(args.law)
+    law = saved.law
     plot = _plot_path(args.plot)
-    runs = _runs(args.runs, args.lr)
+    runs = _runs(args, _scale(args, saved))
+    for run in runs:
+        _check(saved, run.lrs, run.lrs.size, f"RUN {run.name!r}")
     result = score(law, runs)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.table())
     if plot is not None:
@@ -179,11 +259,18 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_optimize(args: argparse.Namespace) -> int:
     """Optimise a schedule for a budget, peak and warmup; print it (text config) and its predicted loss."""
+    import numpy as np
+
     from lrkit.curves.optimize import optimize
 
-    law = _law(args.law)
-    if args.warmup >= args.budget - 1:
-        raise CurveUsageError(f"--warmup must be < --budget - 1, got {args.warmup} for a budget of {args.budget}")
+    _need_scipy("optimising a schedule")
+    saved = _law(args.law)
+    law = saved.law
+    _check(saved, np.full(1, args.peak), 1, "--peak")
+    if not 0 <= args.warmup < args.budget - 1:
+        raise CurveUsageError(
+            f"--warmup must be >= 0 and < --budget - 1, got {args.warmup} for a budget of {args.budget}"
+        )
     if not 0 < args.floor < 1:
         raise CurveUsageError(f"--floor must be in (0, 1), got {args.floor!r}")
     best = optimize(law, args.budget, args.peak, args.warmup, knots=args.knots, floor=args.floor)
@@ -197,10 +284,28 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
 def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``curve`` (with fit, predict, rank, score, optimize) to an argparse sub-parsers object."""
+    from lrkit.curves.readers import FORMATS
+
     curve = subparsers.add_parser("curve", help="fit loss-curve laws to runs; predict, rank, score, optimise schedules")
     sub = curve.add_subparsers(dest="curve_command", required=True, metavar="ACTION")
-    run_help = "PATH (its lr column holds every update) or PATH@SPEC (the run's schedule, times --lr)"
-    lr_help = "multiply every schedule given by this peak learning rate (default 1: the specs are absolute)"
+    run_help = (
+        "PATH (a log whose learning rate is logged at every update) or PATH@SPEC (the run's schedule, times --lr); "
+        "PATH: lrkit CSV/JSONL, Lightning metrics.csv, HF trainer_state.json, TensorBoard events, W&B history JSON"
+    )
+    fit_lr_help = "multiply every schedule given by this peak learning rate (default 1: the specs are absolute)"
+    lr_help = "multiply every schedule given by this (default: the --lr the law was fitted with, in its file)"
+
+    def reading(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--format", choices=FORMATS, default=None, help="the logs' format (default: detected)")
+        p.add_argument("--metric", default=None, help="the loss series (default: val_loss, eval_loss, loss, ...)")
+        p.add_argument("--final", default=None, help="a series holding a run's final loss (e.g. final_val_loss)")
+        p.add_argument(
+            "--branch",
+            action="append",
+            default=[],
+            metavar="CHILD=PARENT",
+            help="CHILD was continued from PARENT's checkpoint (PATH parts of two RUNs): shared points count once",
+        )
 
     p = sub.add_parser("fit", help="fit a law to run files")
     p.add_argument("runs", nargs="+", metavar="RUN", help=run_help)
@@ -217,7 +322,8 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
         default="runs",
         help="runs (default): every run weighs the same in total; points: every logged point the same",
     )
-    p.add_argument("--lr", type=_positive_float("--lr"), default=1.0, help=lr_help)
+    p.add_argument("--lr", type=_positive_float("--lr"), default=None, help=fit_lr_help)
+    reading(p)
     p.add_argument("-o", "--out", default=None, help="write the fitted law (JSON) here")
     p.add_argument("--plot", default=None, help="plot the fit to this .png/.svg")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -228,7 +334,7 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("schedule", metavar="SPEC", help="schedule, text form (times --lr)")
     p.add_argument("--budget", type=_positive_int("--budget"), required=True, help="updates to predict up to")
     p.add_argument("--points", type=_positive_int("--points"), default=21, help="steps printed (default 21)")
-    p.add_argument("--lr", type=_positive_float("--lr"), default=1.0, help=lr_help)
+    p.add_argument("--lr", type=_positive_float("--lr"), default=None, help=lr_help)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_predict)
 
@@ -236,14 +342,15 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("law", metavar="LAW", help="a law JSON file")
     p.add_argument("schedules", nargs="+", metavar="SPEC", help="candidate schedules (times --lr)")
     p.add_argument("--budget", type=_positive_int("--budget"), required=True, help="updates")
-    p.add_argument("--lr", type=_positive_float("--lr"), default=1.0, help=lr_help)
+    p.add_argument("--lr", type=_positive_float("--lr"), default=None, help=lr_help)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_rank)
 
     p = sub.add_parser("score", help="score a law's prediction against run files")
     p.add_argument("law", metavar="LAW", help="a law JSON file")
     p.add_argument("runs", nargs="+", metavar="RUN", help=run_help)
-    p.add_argument("--lr", type=_positive_float("--lr"), default=1.0, help=lr_help)
+    p.add_argument("--lr", type=_positive_float("--lr"), default=None, help=lr_help)
+    reading(p)
     p.add_argument("--plot", default=None, help="plot predicted and actual curves to this .png/.svg")
     p.add_argument("--json", action="store_true", help="print JSON (mean_error, worst_error as fractions)")
     p.set_defaults(run=cmd_score)
@@ -262,10 +369,12 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_args(args: argparse.Namespace) -> int:
     """Run parsed arguments; a bad argument prints one line and returns 2."""
+    from lrkit.core._extras import MissingExtra
+
     try:
         return int(args.run(args))
-    except ValueError as err:  # CurveUsageError included
-        print(f"lrkit: error: {err}", file=sys.stderr)
+    except (ValueError, MissingExtra) as err:  # CurveUsageError included
+        print(f"lrkit: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 
 

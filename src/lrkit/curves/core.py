@@ -9,11 +9,13 @@ the multi-power law, from a few deterministic starting points); :func:`score` me
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from os import PathLike
 from typing import Any
 
 import numpy as np
@@ -49,7 +51,15 @@ class Run:
     """A training run: ``lrs[i]`` the learning rate of update ``i``, ``losses[j]`` the loss after ``steps[j]`` updates.
 
     ``losses`` is ``None`` for a schedule not trained (a candidate to predict). Build one with
-    :meth:`of` from an lrkit schedule (absolute learning rates) or an array of rates.
+    :meth:`of` from an lrkit schedule (absolute learning rates) or an array of rates, with
+    :meth:`branch` for a run continued from another's checkpoint, or read one from a log with
+    :func:`lrkit.curves.read_run`.
+
+    ``final`` is a final loss measured by another evaluation than the logged curve (a larger
+    validation pass, as the schedule grid's ``final_val_loss``) after ``final_step`` updates;
+    :func:`score` compares a law's final with it. ``parent`` and ``at``: the run is a branch of
+    ``parent`` at update ``at`` (its points up to ``at`` are the parent's); :func:`fit` and
+    :func:`score` count those points once when both runs are given.
 
     >>> import lrkit as lk
     >>> run = Run.of(lk.constant(3e-4), [100, 200], [3.9, 3.7], name="constant")
@@ -62,15 +72,30 @@ class Run:
     losses: np.ndarray | None = None
     name: str = ""
     schedule: str = ""
+    final: float | None = None
+    final_step: int = 0
+    parent: Run | None = field(default=None, repr=False)
+    at: int = 0
 
     @classmethod
-    def of(cls, schedule: Any, steps: Any, losses: Any = None, name: str = "") -> Run:
+    def of(
+        cls,
+        schedule: Any,
+        steps: Any,
+        losses: Any = None,
+        name: str = "",
+        *,
+        final: float | None = None,
+        final_step: int | None = None,
+    ) -> Run:
         """A run from a schedule (an lrkit schedule giving absolute learning rates, or an array of every
-        update's rate), the logged steps and (optionally) the logged losses."""
+        update's rate), the logged steps and (optionally) the logged losses; ``final``: a final loss
+        measured by another evaluation after ``final_step`` updates (default: the last logged step)."""
         t = _steps(steps)
         order = np.argsort(t, kind="stable")
         t = t[order]
-        lrs = learning_rates(schedule, int(t.max()))
+        last, fin = _final(final, final_step, int(t.max()))
+        lrs = learning_rates(schedule, max(int(t.max()), last))
         values = None
         if losses is not None:
             values = np.asarray(losses, dtype=np.float64).reshape(-1)
@@ -79,7 +104,72 @@ class Run:
             if not np.all(np.isfinite(values)):
                 raise ValueError("losses: every loss must be finite (drop diverged points)")
             values = values[order]
-        return cls(lrs=lrs, steps=t, losses=values, name=name or _label(schedule), schedule=_label(schedule))
+        label = _label(schedule)
+        return cls(lrs=lrs, steps=t, losses=values, name=name or label, schedule=label, final=fin, final_step=last)
+
+    @classmethod
+    def branch(
+        cls,
+        parent: Run,
+        schedule: Any,
+        steps: Any,
+        losses: Any,
+        *,
+        at: int | None = None,
+        name: str = "",
+        final: float | None = None,
+        final_step: int | None = None,
+    ) -> Run:
+        """A run continued from ``parent``'s checkpoint after ``at`` updates (default: its first logged step).
+
+        ``schedule`` gives the whole run's rates from update 0 (it must equal the parent's before
+        ``at``); ``steps`` and ``losses`` are the branch's own log. The run is the parent's points up
+        to ``at``, then the branch's points after it; :func:`fit` and :func:`score` count the shared
+        points once when the parent is among their runs.
+
+        >>> import lrkit as lk
+        >>> stable = Run.of(lk.constant(1e-3), [100, 200, 300], [3.0, 2.9, 2.85], name="stable")
+        >>> cool = Run.branch(stable, lk.constant(1e-3, 200) >> lk.linear(200, 1e-3, 0.0), [200, 300, 400],
+        ...                   [2.9, 2.8, 2.7], name="cooldown")
+        >>> cool.steps.tolist(), cool.losses.tolist(), cool.at
+        ([100, 200, 300, 400], [3.0, 2.9, 2.8, 2.7], 200)
+        """
+        if not isinstance(parent, Run) or parent.losses is None:
+            raise ValueError(f"parent: give the Run (with losses) the branch continues, got {type(parent).__name__}")
+        own = cls.of(schedule, steps, losses, name, final=final, final_step=final_step)
+        start = int(own.steps.min()) if at is None else at
+        if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 1 <= start <= own.steps.min():
+            raise ValueError(
+                f"at: the branch point must be a whole number of updates in [1, {int(own.steps.min())}] (the branch's "
+                f"first logged step), got {at!r}"
+            )
+        start = int(start)
+        if parent.lrs.size < start:
+            raise ValueError(
+                f"at: {parent.name!r} has the rates of {parent.lrs.size} updates, the branch starts after {start}"
+            )
+        before, mine = parent.lrs[:start], own.lrs[:start]
+        off = np.flatnonzero(~np.isclose(mine, before, rtol=1e-6, atol=1e-12 * max(1.0, float(before.max(initial=0)))))
+        if off.size:
+            i = int(off[0])
+            raise ValueError(
+                f"schedule: the branch's rate of update {i} is {mine[i]:.6g} where its parent {parent.name!r} used "
+                f"{before[i]:.6g}; give the whole run's schedule, equal to the parent's before update {start}"
+            )
+        lrs = np.concatenate((before, own.lrs[start:]))
+        keep_parent = parent.steps <= start
+        keep_own = own.steps > start
+        t = np.concatenate((parent.steps[keep_parent], own.steps[keep_own]))
+        values = np.concatenate((parent.losses[keep_parent], own.losses[keep_own]))  # type: ignore[index]
+        return cls(lrs, t, values, own.name, own.schedule, own.final, own.final_step, parent, start)
+
+    def own(self) -> Run:
+        """The run without the points it shares with its parent (itself if it is not a branch)."""
+        if self.parent is None:
+            return self
+        keep = self.steps > self.at
+        losses = None if self.losses is None else self.losses[keep]
+        return dataclasses.replace(self, steps=self.steps[keep], losses=losses)
 
     def after_warmup(self) -> Run:
         """The run restricted to steps after the warmup (the peak of the schedule), as the paper fits."""
@@ -87,7 +177,53 @@ class Run:
         if keep.all():
             return self
         losses = None if self.losses is None else self.losses[keep]
-        return Run(self.lrs, self.steps[keep], losses, self.name, self.schedule)
+        return dataclasses.replace(self, steps=self.steps[keep], losses=losses)
+
+
+def _final(final: Any, final_step: Any, last: int) -> tuple[int, float | None]:
+    """``(final_step, final)`` checked: a finite loss after a whole number >= 1 of updates (0, None: none)."""
+    if final is None:
+        if final_step is not None:
+            raise ValueError(f"final_step: given ({final_step!r}) without a final loss (final=)")
+        return 0, None
+    if isinstance(final, bool) or not isinstance(final, (int, float, np.floating, np.integer)):
+        raise ValueError(f"final: a final loss must be a number, got {final!r}")
+    if not math.isfinite(final):
+        raise ValueError(f"final: a final loss must be finite, got {final!r}")
+    step = last if final_step is None else final_step
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
+        raise ValueError(f"final_step: the updates before the final loss must be a whole number >= 1, got {step!r}")
+    return int(step), float(final)
+
+
+def fitted_runs(runs: Any, where: str = "runs") -> list[Run]:
+    """``runs`` checked to be :class:`Run` values, each branch whose parent is also given reduced to its own points.
+
+    A path or a string in place of a run is an error that names :func:`lrkit.curves.read_run`.
+    """
+    if isinstance(runs, (str, bytes)) or not isinstance(runs, Sequence):
+        raise ValueError(f"{where}: give a list of Run values (curves.read_run(path, schedule) reads one)")
+    for i, run in enumerate(runs):
+        if not isinstance(run, Run):
+            hint = (
+                f"read the file first: lrkit.curves.read_run({str(run)!r}, schedule)"
+                if isinstance(run, (str, PathLike))
+                else "build one with Run.of(schedule, steps, losses) or lrkit.curves.read_run(path)"
+            )
+            raise ValueError(f"{where}[{i}]: expected a Run, got {type(run).__name__} {run!r:.60}; {hint}")
+    return [run.own() if run.parent is not None and any(_same(run.parent, r) for r in runs) else run for run in runs]
+
+
+def _same(a: Run, b: Run) -> bool:
+    if a is b:
+        return True
+    return (
+        a.name == b.name
+        and np.array_equal(a.steps, b.steps)
+        and np.array_equal(a.lrs, b.lrs)
+        and (a.losses is None) == (b.losses is None)
+        and (a.losses is None or np.array_equal(a.losses, b.losses))  # type: ignore[arg-type]
+    )
 
 
 @dataclass(frozen=True)
@@ -158,6 +294,10 @@ class Score:
 def score(law: Law, runs: Sequence[Run]) -> Score:
     """Compare ``law``'s prediction with each run's logged losses (runs without losses are an error).
 
+    A run with a ``final`` (:attr:`Run.final`, measured by another evaluation) reports that as its
+    final loss and the law's loss after ``final_step`` updates as the predicted one; a branch whose
+    parent is also given is scored on its own points only (:meth:`Run.own`).
+
     >>> import lrkit as lk
     >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
     >>> sched = (lk.warmup(100) >> lk.cosine(900, floor=0.1)) * 3e-4
@@ -166,6 +306,7 @@ def score(law: Law, runs: Sequence[Run]) -> Score:
     >>> round(s.mean_error, 4), round(s.worst_error, 4)
     (0.0099, 0.0099)
     """
+    runs = fitted_runs(runs)
     if not runs:
         raise ValueError("runs: give at least one run with losses")
     out, residuals, predictions = [], [], []
@@ -173,6 +314,11 @@ def score(law: Law, runs: Sequence[Run]) -> Score:
         if run.losses is None:
             raise ValueError(f"run {run.name!r} has no losses to score against")
         pred = law.evaluate(law.prepare(run.lrs, run.steps, **law.settings()))[0]
+        final, predicted_final = float(run.losses[-1]), float(pred[-1])
+        if run.final is not None:  # measured by its own evaluation: compare the law's final with it
+            final = run.final
+            at_final = law.prepare(run.lrs, np.array([run.final_step]), **law.settings())
+            predicted_final = float(law.evaluate(at_final)[0][0])
         res = pred - run.losses
         rel = np.abs(res) / np.abs(run.losses)
         total = float(np.sum((run.losses - run.losses.mean()) ** 2))
@@ -185,8 +331,8 @@ def score(law: Law, runs: Sequence[Run]) -> Score:
                 worst_error=float(rel.max()),
                 rmse=float(np.sqrt(np.mean(res**2))),
                 r2=r2,
-                final_loss=float(run.losses[-1]),
-                predicted_final=float(pred[-1]),
+                final_loss=final,
+                predicted_final=predicted_final,
             )
         )
         residuals.append(res)
@@ -277,7 +423,7 @@ def _inside(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
 
 def fit(
     runs: Sequence[Run],
-    law: type[Law] | Law = MultiPowerLaw,
+    law: type[Law] | Law | str = MultiPowerLaw,
     *,
     method: str = "staged",
     delta: float = 1e-3,
@@ -287,7 +433,7 @@ def fit(
     max_evaluations: int = 400,
     weights: str = "runs",
 ) -> Fit:
-    """Fit ``law`` (a law class, or a law whose fixed settings to keep) to runs with losses.
+    """Fit ``law`` (a law class, a law whose fixed settings to keep, or a name of :data:`LAWS`) to runs with losses.
 
     Minimises the Huber loss ``sum_j huber_delta(r_j)`` of the residuals over every logged point
     of every run with ``scipy.optimize.least_squares`` (trust-region reflective, bounds, the
@@ -333,15 +479,23 @@ def fit(
     >>> staged.quality.worst_error < 3e-3, staged.quality.min_r2 > 0.99
     (True, True)
     """
+    from lrkit.core._extras import require
+
+    require("scipy", "curves", purpose="fitting a law")  # missing: a hint naming the extra
     from scipy.optimize import least_squares
 
     start = time.perf_counter()
+    if isinstance(law, str):  # a law's name, as on the command line and in law files
+        if law not in LAWS:
+            raise ValueError(f"law: unknown law {law!r}; known laws: {', '.join(LAWS)} (or a Law class)")
+        law = LAWS[law]
     kind = law if isinstance(law, type) else type(law)
+    if not issubclass(kind, Law):
+        raise ValueError(f"law: give a Law class (MultiPowerLaw, MomentumLaw), a Law or a law's name, got {law!r}")
     settings = {} if isinstance(law, type) else law.settings()
-    if kind not in LAWS.values() and not issubclass(kind, Law):
-        raise TypeError(f"law must be a Law subclass or instance, got {law!r}")
     if method not in ("staged", "joint"):
         raise ValueError(f"method must be 'staged' or 'joint', got {method!r}")
+    runs = fitted_runs(runs)
     if not runs:
         raise ValueError("runs: give at least one run with losses")
     if weights not in ("runs", "points"):
@@ -467,19 +621,26 @@ def fit(
 
 
 def law_from_dict(data: Mapping[str, Any]) -> Law:
-    """The law a :meth:`Law.to_dict` or :meth:`Fit.to_dict` dict describes.
+    """The law a :meth:`Law.to_dict` or :meth:`Fit.to_dict` dict describes, validated whole.
+
+    ``law`` must name a known law; every fitted parameter must be present and a finite number, and
+    so must a fixed setting given; a key the law does not have is an error (besides ``fit``,
+    ``version`` and ``lr``, which a law file adds: :func:`lrkit.curves.load_law` reads those).
 
     >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
     >>> law_from_dict(law.to_dict()) == law
     True
     """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"law: expected an object with 'law' and the parameters, got {type(data).__name__}")
     name = data.get("law")
-    if name not in LAWS:
+    if not isinstance(name, str) or name not in LAWS:
         raise ValueError(f"law: unknown law {name!r}; known laws: {', '.join(LAWS)}")
     kind = LAWS[name]
-    import dataclasses
-
     names = [f.name for f in dataclasses.fields(kind) if f.init]
+    unknown = [k for k in data if k not in names and k not in ("law", "fit", "version", "lr")]
+    if unknown:
+        raise ValueError(f"law: unknown key {unknown[0]!r} for the {name} law (its keys: {', '.join(names)})")
     missing = [n for n in kind.param_names() if n not in data]
     if missing:
         raise ValueError(f"law: {name} needs the parameter {missing[0]!r}")
@@ -529,9 +690,13 @@ def rank(law: Law, candidates: Mapping[str, Any] | Sequence[Any], budget: int) -
     >>> r.best
     'cosine'
     """
+    if (
+        isinstance(budget, bool)
+        or not isinstance(budget, (int, float, np.integer, np.floating))
+        or not (math.isfinite(budget) and float(budget).is_integer() and budget >= 1)
+    ):
+        raise ValueError(f"budget must be a whole number of updates >= 1, got {budget!r}")
     budget = int(budget)
-    if budget < 1:
-        raise ValueError(f"budget must be >= 1, got {budget!r}")
     items = list(candidates.items()) if isinstance(candidates, Mapping) else [(_label(c), c) for c in candidates]
     if not items:
         raise ValueError("candidates: give at least one schedule")

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 import lrkit as lk
+from lrkit.core._io import atomic_write
 from lrkit.curves.core import Run
 
 __all__ = [
@@ -98,88 +99,35 @@ def paper_runs(folder: str | Path | None = None) -> dict[str, Run]:
         if not path.is_file():
             continue
         sched, n = paper_schedule(name)
-        steps, _, losses = _read_table(path)
+        run = read_run(path, sched, format="csv", name=name)  # the file's lr column is checked against it
         if n == 24000:
-            keep = steps < 24000
-            steps, losses = steps[keep], losses[keep]
-        runs[name] = Run.of(sched, steps, losses, name=name)
+            keep = run.steps < 24000
+            run = Run.of(sched, run.steps[keep], run.losses[keep], name=name)  # type: ignore[index]
+        runs[name] = run
     if not runs:
         raise ValueError(f"folder {str(root)!r} holds none of the published runs ({PAPER_NAMES[0]}.csv, ...)")
     return runs
 
 
 # -- run files ------------------------------------------------------------------------------------------------
-_STEP_NAMES = ("step", "update")
+def read_run(path: str | Path, schedule: Any = None, **options: Any) -> Run:
+    """:func:`lrkit.curves.readers.read_run` (kept here for the imports that name this module)."""
+    from lrkit.curves.readers import read_run as read
 
-
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    text = path.read_text()
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        rows = []
-        for i, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"run file {str(path)!r}, line {i}: not JSON ({err.msg})") from None
-        return rows
-    return list(csv.DictReader(text.splitlines()))
-
-
-def _read_table(path: Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """``(steps, lrs or None, losses)`` of a CSV or JSON-lines file with columns step (or update), lr, loss."""
-    rows = _read_rows(path)
-    if not rows:
-        raise ValueError(f"run file {str(path)!r} has no rows")
-    keys = rows[0].keys()
-    step_key = next((k for k in _STEP_NAMES if k in keys), None)
-    if step_key is None or "loss" not in keys:
-        raise ValueError(f"run file {str(path)!r}: needs the columns 'step' (or 'update') and 'loss'")
-
-    def column(key: str) -> np.ndarray:
-        try:
-            return np.array([math.nan if row[key] in (None, "") else float(row[key]) for row in rows])
-        except (KeyError, TypeError, ValueError):
-            raise ValueError(f"run file {str(path)!r}: column {key!r} must hold a number in every row") from None
-
-    steps = column(step_key)
-    lrs = column("lr") if "lr" in keys else None
-    return steps.astype(np.int64), lrs, column("loss")
-
-
-def read_run(path: str | Path, schedule: Any = None, name: str | None = None) -> Run:
-    """A run from a CSV or JSON-lines file (columns ``step`` or ``update``, ``loss``, optionally ``lr``).
-
-    ``schedule`` (an lrkit schedule of absolute learning rates, or an array) gives the rate of
-    every update; without it the file's ``lr`` column must hold every update from 0 on (as
-    :class:`lrkit.torch.record.Recorder` writes). Rows with a non-finite loss are dropped, and
-    so is the row at step 0 (no update yet).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"run file {str(path)!r} does not exist")
-    steps, lrs, losses = _read_table(path)
-    keep = np.isfinite(losses) & (steps >= 1)
-    if schedule is None:
-        if lrs is None:
-            raise ValueError(f"run file {str(path)!r} has no 'lr' column: give its schedule")
-        order = np.argsort(steps, kind="stable")
-        if not np.array_equal(steps[order], np.arange(steps.size)):
-            raise ValueError(
-                f"run file {str(path)!r}: its lr column is not logged at every update from 0 on; give its schedule"
-            )
-        schedule = lrs[order]
-        # the last logged step's loss needs the rates of the updates before it only
-    return Run.of(schedule, steps[keep], losses[keep], name=name or path.stem)
+    return read(path, schedule, **options)
 
 
 def write_run(path: str | Path, steps: Any, losses: Any, lrs: Any = None) -> None:
-    """Write a run file (CSV, or JSON lines for ``.jsonl``) with the columns ``step``, ``lr`` (if given), ``loss``."""
+    """Write a run file (CSV, or JSON lines for ``.jsonl``) with the columns ``step``, ``lr`` (if given), ``loss``.
+
+    A non-finite loss is written as a blank cell (CSV) or ``null`` (JSON lines): a step without a loss.
+    The file appears whole or not at all (:func:`lrkit.core._io.atomic_write`).
+    """
     path = Path(path)
     steps = np.asarray(steps)
     losses = np.asarray(losses, dtype=np.float64)
     rates = None if lrs is None else np.asarray(lrs, dtype=np.float64)
-    with path.open("w", newline="") as out:
+    with atomic_write(path, newline="") as out:
         if path.suffix.lower() in (".jsonl", ".ndjson"):
             for i in range(steps.size):
                 row: dict[str, Any] = {"step": int(steps[i])}
@@ -194,4 +142,4 @@ def write_run(path: str | Path, steps: Any, losses: Any, lrs: Any = None) -> Non
                 row_values: list[Any] = [int(steps[i])]
                 if rates is not None:
                     row_values.append(repr(float(rates[i])))
-                writer.writerow([*row_values, repr(float(losses[i]))])
+                writer.writerow([*row_values, repr(float(losses[i])) if math.isfinite(losses[i]) else ""])

@@ -1,0 +1,540 @@
+"""Read a training run from the log a library wrote: lrkit's CSV / JSON lines, Lightning's ``CSVLogger``,
+HF Trainer's ``trainer_state.json``, TensorBoard event files, W&B-style history JSON.
+
+:func:`read_run` is the one entry: it detects the format (or takes ``format=``), reads the loss
+series (``metric=``), takes every update's learning rate from the log where the log holds it for
+every update, from ``schedule`` otherwise, and refuses the two when they disagree. Every bad value
+is one ``ValueError`` line naming the file, the row (line, entry or event) and the column.
+
+Each format's steps are mapped to lrkit's convention (the loss "at step ``t``" was measured after
+``t`` updates; ``lrs[i]`` is the rate of update ``i``), as measured on files the libraries wrote
+(tests/test_curves_readers.py):
+
+* ``csv`` / ``jsonl`` (lrkit's :class:`lrkit.torch.record.Recorder`, :func:`write_run`): column
+  ``step`` or ``update`` = updates done when the loss was measured; ``lr`` = the rate of update ``step``.
+* ``lightning`` (``metrics.csv`` of ``CSVLogger``; ``LearningRateMonitor``'s ``lr-*`` column): a
+  metric logged in ``training_step`` at ``step`` s was computed after s updates and ``lr-*`` at s is
+  update s's rate; a validation metric (its name starts with ``val``) is logged at the step of the
+  last training batch, so it is placed at s + 1.
+* ``hf`` (``trainer_state.json``, ``log_history``): ``loss`` at ``step`` s is the mean training loss of
+  the updates since the previous log (each batch's loss measured before its update), placed at the
+  middle of them; ``eval_loss`` at s after s updates; ``learning_rate`` at s is the rate of update s - 1.
+* ``tensorboard`` (event files, read with ``tensorboard``'s ``EventAccumulator``): scalars at the
+  step they were written with, taken as the updates done (the usual ``add_scalar(tag, v, step)``
+  before ``optimizer.step()``).
+* ``wandb`` (a JSON object with ``history``: either sections ``{"train": {"iter": [...], "train_loss":
+  [...]}, ...}`` as the schedule grid, or a list of rows with ``_step`` / ``step`` / ``iter``):
+  every value at its logged step, taken as the updates done.
+
+>>> import tempfile, pathlib
+>>> import lrkit as lk
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "log.csv"
+>>> _ = path.write_text("step,loss\\n100,3.5\\n200,3.2\\n")
+>>> run = read_run(path, lk.constant(3e-4))
+>>> run.steps.tolist(), run.losses.tolist(), run.lrs.size
+([100, 200], [3.5, 3.2], 200)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lrkit.curves.core import Run
+from lrkit.curves.laws import learning_rates
+
+__all__ = ["FORMATS", "Log", "RunFileWarning", "detect_format", "read_log", "read_run"]
+
+#: The formats :func:`read_run` reads.
+FORMATS = ("csv", "jsonl", "lightning", "hf", "tensorboard", "wandb")
+
+#: Loss series tried, in order, when ``metric`` is not given: a validation loss where the log has one.
+DEFAULT_METRICS = (
+    "val_loss",
+    "val/loss",
+    "valid_loss",
+    "validation_loss",
+    "eval_loss",
+    "eval/loss",
+    "loss",
+    "train_loss",
+    "train/loss",
+    "train_loss_step",
+    "training_loss",
+)
+#: Learning-rate series tried, in order, when ``lr_key`` is not given (plus Lightning's ``lr-*``).
+LR_KEYS = ("lr", "learning_rate", "train_lr", "train/lr", "train/learning_rate", "lr-0")
+_STEP_KEYS = ("step", "update", "iter", "global_step", "trainer/global_step", "_step")
+#: Relative and absolute (times the largest rate) tolerance between a logged rate and the schedule's.
+RTOL, ATOL = 1e-3, 1e-6
+
+
+class RunFileWarning(UserWarning):
+    """A run file read with something left out (non-finite losses)."""
+
+
+@dataclass(frozen=True)
+class Series:
+    """One logged quantity: its steps (lrkit's convention, see the module), values and where each came from."""
+
+    steps: np.ndarray
+    values: np.ndarray
+    where: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Log:
+    """A parsed log: its series by name, how its learning rate is indexed, and what the file is."""
+
+    path: Path
+    format: str
+    series: Mapping[str, Series]
+    #: the logged rate at step s is the rate of update s + lr_shift
+    lr_shift: int = 0
+
+    def get(self, key: str, what: str) -> Series:
+        if key not in self.series:
+            known = ", ".join(repr(k) for k in self.series) or "none"
+            raise ValueError(f"run file {str(self.path)!r}: no {what} {key!r} in it; it logs {known}")
+        return self.series[key]
+
+
+def _number(value: Any, path: Path, where: str, key: str) -> float | None:
+    """A cell's number: ``None`` for a blank cell or a JSON null, else a float (non-numbers are an error)."""
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"run file {str(path)!r}, {where}: {key!r} holds {value!r}, not a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"run file {str(path)!r}, {where}: {key!r} holds {value!r}, not a number") from None
+
+
+def _step(value: Any, path: Path, where: str, key: str) -> int:
+    number = _number(value, path, where, key)
+    if number is None:
+        raise ValueError(f"run file {str(path)!r}, {where}: {key!r} is empty; every row needs its step")
+    if not math.isfinite(number) or number != round(number) or number < 0:
+        raise ValueError(
+            f"run file {str(path)!r}, {where}: {key!r} is {value!r}; a step is a whole number >= 0 of updates"
+        )
+    return int(number)
+
+
+class _Builder:
+    """Collects (step, value, where) per key, then the :class:`Log`."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.data: dict[str, tuple[list[int], list[float], list[str]]] = {}
+
+    def add(self, key: str, step: int, value: Any, where: str) -> None:
+        number = _number(value, self.path, where, key)
+        if number is None:
+            return
+        steps, values, wheres = self.data.setdefault(key, ([], [], []))
+        steps.append(step)
+        values.append(number)
+        wheres.append(where)
+
+    def log(self, fmt: str, shift: Callable[[str], np.ndarray | int] | None = None, lr_shift: int = 0) -> Log:
+        series = {}
+        for key, (steps, values, wheres) in self.data.items():
+            t = np.asarray(steps, dtype=np.int64)
+            if shift is not None:
+                t = t + shift(key)
+            series[key] = Series(t, np.asarray(values, dtype=np.float64), tuple(wheres))
+        if not series:
+            raise ValueError(f"run file {str(self.path)!r} logs no values")
+        return Log(self.path, fmt, series, lr_shift)
+
+
+def _table_rows(path: Path, rows: list[dict[str, Any]], fmt: str, where: Callable[[int], str]) -> _Builder:
+    out = _Builder(path)
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise ValueError(
+                f"run file {str(path)!r}, {where(i)}: a row must be an object of columns, got {type(row).__name__}"
+            )
+        key = next((k for k in _STEP_KEYS if k in row), None)
+        if key is None:
+            raise ValueError(
+                f"run file {str(path)!r}, {where(i)}: no step column (one of {', '.join(_STEP_KEYS[:3])}, ...)"
+            )
+        step = _step(row[key], path, where(i), key)
+        for name, value in row.items():
+            if name not in _STEP_KEYS and name != "epoch" and not (isinstance(name, str) and name.startswith("_")):
+                out.add(str(name), step, value, where(i))
+    return out
+
+
+def _read_csv(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text()
+    reader = csv.DictReader(text.splitlines())
+    rows = list(reader)
+    if reader.fieldnames is None:
+        raise ValueError(f"run file {str(path)!r} is empty")
+    for i, row in enumerate(rows):
+        if None in row:  # more cells than the header names
+            raise ValueError(f"run file {str(path)!r}, line {i + 2}: more cells than the header's columns")
+    return rows
+
+
+def _read_jsonl(path: Path) -> list[Any]:
+    rows = []
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"run file {str(path)!r}, line {i}: not JSON ({err.msg})") from None
+            if not isinstance(row, dict):
+                raise ValueError(
+                    f"run file {str(path)!r}, line {i}: a line must be a JSON object of columns, "
+                    f"got {type(row).__name__}"
+                )
+            rows.append((i, row))
+    lines = [i for i, _ in rows]
+    return [lines, [r for _, r in rows]]
+
+
+def _is_validation(key: str) -> bool:
+    return key.lower().startswith(("val", "valid"))
+
+
+def _parse_csv(path: Path, fmt: str) -> Log:
+    rows = _read_csv(path)
+    built = _table_rows(path, rows, fmt, lambda i: f"line {i + 2}")
+    if fmt == "lightning":  # a validation metric is logged at the last training batch's step: s + 1 updates
+        return built.log(fmt, lambda key: 1 if _is_validation(key) else 0)
+    return built.log(fmt)
+
+
+def _parse_jsonl(path: Path) -> Log:
+    lines, rows = _read_jsonl(path)
+    return _table_rows(path, rows, "jsonl", lambda i: f"line {lines[i]}").log("jsonl")
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"run file {str(path)!r}: not JSON ({err.msg}, line {err.lineno})") from None
+
+
+def _parse_hf(path: Path) -> Log:
+    data = _load_json(path)
+    history = data.get("log_history") if isinstance(data, dict) else None
+    if not isinstance(history, list):
+        raise ValueError(f"run file {str(path)!r}: no 'log_history' list (is it HF Trainer's trainer_state.json?)")
+    out = _Builder(path)
+    previous = 0  # the step of the previous training-loss entry
+    for i, entry in enumerate(history):
+        where = f"log_history[{i}]"
+        if not isinstance(entry, dict):
+            raise ValueError(f"run file {str(path)!r}, {where}: an entry must be an object, got {type(entry).__name__}")
+        if "step" not in entry:
+            raise ValueError(f"run file {str(path)!r}, {where}: no 'step'")
+        step = _step(entry["step"], path, where, "step")
+        for key, value in entry.items():
+            if key in ("step", "epoch") or key.startswith(("train_", "total_")) or key.endswith("_runtime"):
+                continue
+            if key == "loss":  # the mean over the updates since the last log, each measured before its update
+                if step <= previous:
+                    raise ValueError(f"run file {str(path)!r}, {where}: 'loss' at step {step} after step {previous}")
+                out.add(key, (previous + step - 1) // 2, value, where)
+                previous = step
+            else:
+                out.add(key, step, value, where)
+    return out.log("hf", lr_shift=-1)
+
+
+def _parse_wandb(path: Path) -> Log:
+    data = _load_json(path)
+    history = data.get("history") if isinstance(data, dict) else data
+    out = _Builder(path)
+    if isinstance(history, list):
+        built = _table_rows(path, history, "wandb", lambda i: f"history[{i}]")
+        return built.log("wandb")
+    if not isinstance(history, dict):
+        raise ValueError(f"run file {str(path)!r}: no 'history' (a list of rows, or sections of columns)")
+    seen: dict[str, str] = {}
+    for section, columns in history.items():
+        if not isinstance(columns, dict):
+            raise ValueError(f"run file {str(path)!r}: history[{section!r}] must be an object of columns")
+        key = next((k for k in _STEP_KEYS if k in columns), None)
+        if key is None:
+            raise ValueError(f"run file {str(path)!r}: history[{section!r}] has no step column ('iter', 'step', ...)")
+        steps = columns[key]
+        if not isinstance(steps, list):
+            raise ValueError(f"run file {str(path)!r}: history[{section!r}][{key!r}] must be a list")
+        for name, values in columns.items():
+            if name == key or values == []:  # a column never logged
+                continue
+            if not isinstance(values, list) or len(values) != len(steps):
+                raise ValueError(
+                    f"run file {str(path)!r}: history[{section!r}][{name!r}] must be a list as long as its "
+                    f"{key!r} ({len(steps)})"
+                )
+            label = name if name not in seen else f"{section}/{name}"
+            seen[label] = section
+            for i, (s, v) in enumerate(zip(steps, values)):
+                where = f"history[{section!r}][{i}]"
+                out.add(label, _step(s, path, where, key), v, where)
+    return out.log("wandb")
+
+
+def _parse_tensorboard(path: Path) -> Log:
+    from lrkit.core._extras import require
+
+    require("tensorboard", "curves", purpose="reading TensorBoard event files")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(path), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    out = _Builder(path)
+    for tag in accumulator.Tags().get("scalars", []):
+        for event in accumulator.Scalars(tag):
+            where = f"tag {tag!r} at step {event.step}"
+            out.add(tag, _step(event.step, path, where, "step"), event.value, where)
+    if not out.data:
+        raise ValueError(f"run file {str(path)!r}: no scalar events (is it a TensorBoard log folder or event file?)")
+    return out.log("tensorboard")
+
+
+def detect_format(path: str | Path) -> str:
+    """The format of a log file or folder, from its name and first bytes (see :data:`FORMATS`).
+
+    A folder holding ``metrics.csv`` is Lightning's, ``trainer_state.json`` HF's, an
+    ``events.out.tfevents.*`` file TensorBoard's; a ``.json`` with ``log_history`` is HF's, with
+    ``history`` W&B-style; a CSV named ``metrics.csv`` or with an ``epoch`` column is Lightning's.
+    """
+    p = Path(path)
+    if p.is_dir():
+        for name, fmt in (("metrics.csv", "lightning"), ("trainer_state.json", "hf")):
+            if (p / name).is_file():
+                return fmt
+        if any(p.glob("events.out.tfevents*")):
+            return "tensorboard"
+        raise ValueError(
+            f"run file {str(p)!r} is a folder without metrics.csv, trainer_state.json or TensorBoard event files"
+        )
+    if not p.is_file():
+        raise ValueError(f"run file {str(p)!r} does not exist")
+    if p.name.startswith("events.out.tfevents"):
+        return "tensorboard"
+    suffix = p.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix == ".json":
+        head = p.read_text()[:1_000_000]
+        if '"log_history"' in head:
+            return "hf"
+        if '"history"' in head:
+            return "wandb"
+        raise ValueError(
+            f"run file {str(p)!r}: a JSON file lrkit reads holds 'log_history' (HF Trainer) or 'history' (W&B-style)"
+        )
+    if suffix in (".csv", ".tsv", ".txt", ""):
+        with p.open(newline="") as f:
+            header = next(csv.reader(f), [])
+        return "lightning" if p.name == "metrics.csv" or "epoch" in header else "csv"
+    raise ValueError(f"run file {str(p)!r}: unknown format; give format= one of {', '.join(FORMATS)}")
+
+
+def read_log(path: str | Path, format: str | None = None) -> Log:
+    """Every series a log file holds, steps mapped to lrkit's convention (see the module)."""
+    p = Path(path)
+    fmt = detect_format(p) if format is None else format
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if not p.exists():
+        raise ValueError(f"run file {str(p)!r} does not exist")
+    if p.is_dir() and fmt in ("lightning", "hf"):
+        p = p / ("metrics.csv" if fmt == "lightning" else "trainer_state.json")
+    if fmt in ("csv", "lightning"):
+        return _parse_csv(p, fmt)
+    if fmt == "jsonl":
+        return _parse_jsonl(p)
+    if fmt == "hf":
+        return _parse_hf(p)
+    if fmt == "wandb":
+        return _parse_wandb(p)
+    return _parse_tensorboard(p)
+
+
+def _lr_series(log: Log, lr_key: str | None) -> Series | None:
+    if lr_key is not None:
+        return log.get(lr_key, "learning-rate series")
+    for key in LR_KEYS:
+        if key in log.series:
+            return log.series[key]
+    monitor = sorted(k for k in log.series if k.startswith("lr-"))  # Lightning's LearningRateMonitor
+    return log.series[monitor[0]] if monitor else None
+
+
+def _rates(
+    log: Log, schedule: Any, updates: int, lr_key: str | None, first: int, prefix: np.ndarray | None
+) -> np.ndarray:
+    """Every update's rate (``updates`` of them): the log's where it holds each, else the schedule's; both: checked."""
+    path = str(log.path)
+    logged = _lr_series(log, lr_key)
+    index = values = None
+    if logged is not None:
+        index = logged.steps + log.lr_shift
+        values = logged.values
+        bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(
+                f"run file {path!r}, {logged.where[i]}: learning rate {float(values[i])!r} is not finite and >= 0"
+            )
+    if schedule is not None:
+        if isinstance(schedule, str):
+            raise ValueError(
+                "schedule: give an lrkit schedule of absolute rates (lk.from_config(text) * peak) or an array, "
+                f"not the text {schedule!r}"
+            )
+        rates = learning_rates(schedule, updates)
+        if index is not None and values is not None:
+            inside = (index >= 0) & (index < updates)
+            scale = float(rates.max(initial=0.0))
+            spec = rates[index[inside]]
+            got = values[inside]
+            off = np.flatnonzero(np.abs(got - spec) > RTOL * np.abs(spec) + ATOL * scale)
+            if off.size:
+                i = int(off[0])
+                where = np.asarray(logged.where)[inside][i]  # type: ignore[union-attr]
+                both = (spec > 0) & (got > 0)
+                ratio = float(np.median(got[both] / spec[both])) if both.any() else math.nan
+                hint = (
+                    f"the log's rates are {ratio:,.4g}x the schedule's, so one of the two is not in absolute "
+                    "rates (a spec on the command line is read times --lr)"
+                    if math.isfinite(ratio) and not 0.5 < ratio < 2
+                    else "give the schedule the run was trained with"
+                )
+                raise ValueError(
+                    f"run file {path!r}, {where}: the log's learning rate of update {int(index[inside][i])} is "
+                    f"{got[i]:.6g}, the schedule given says {spec[i]:.6g}; {hint}, or leave the schedule out to use "
+                    "the log's"
+                )
+        return rates
+    if index is None or values is None:
+        raise ValueError(f"run file {path!r} logs no learning rate: give its schedule (PATH@SPEC, or schedule=)")
+    need = np.arange(first, updates)
+    rates = np.full(updates, np.nan)
+    inside = (index >= 0) & (index < updates)
+    rates[index[inside]] = values[inside]
+    clash = np.flatnonzero(~np.isclose(values[inside], rates[index[inside]], rtol=RTOL, atol=0))
+    if clash.size:
+        i = int(clash[0])
+        raise ValueError(
+            f"run file {path!r}: update {int(index[inside][i])}'s learning rate is logged twice, differently"
+        )
+    if prefix is not None:
+        rates[:first] = prefix[:first]
+    missing = need[np.isnan(rates[need])]
+    if missing.size:
+        raise ValueError(
+            f"run file {path!r}: its learning rate is logged for {need.size - missing.size} of the {need.size} updates "
+            f"the losses need (the first missing: update {int(missing[0])}); give its schedule (PATH@SPEC, schedule=)"
+        )
+    return rates
+
+
+def read_run(
+    path: str | Path,
+    schedule: Any = None,
+    *,
+    format: str | None = None,
+    metric: str | None = None,
+    lr_key: str | None = None,
+    final: str | float | None = None,
+    final_step: int | None = None,
+    parent: Run | None = None,
+    at: int | None = None,
+    name: str | None = None,
+) -> Run:
+    """A :class:`Run` from a training log (see :data:`FORMATS` and the module for each format's steps).
+
+    ``schedule`` (an lrkit schedule of absolute rates, or an array of every update's rate) is
+    needed when the log does not hold the rate of every update; when the log holds some rates they
+    must agree with it (relative ``1e-3``), else one line names the first disagreeing row and the
+    ratio. ``metric``: the loss series (default: the first of :data:`DEFAULT_METRICS` the log holds,
+    a validation loss first). Points at step 0 (before any update) are left out, and so are
+    non-finite losses, with a :class:`RunFileWarning`. ``final``: the name of a series holding one
+    value (the grid's ``final_val_loss``), or a number measured after ``final_step`` updates, scored
+    as the run's final (:attr:`Run.final`). ``parent``: the run this one was branched from (its
+    checkpoint at update ``at``, default the first step this log holds); the run is then the parent's
+    points up to ``at`` and this log's after it (:meth:`Run.branch`), counted once in a fit with both.
+    """
+    p = Path(path)
+    log = read_log(p, format)
+    where = str(p)
+    finals = {final} if isinstance(final, str) else set()
+    if metric is None:
+        metric = next((k for k in DEFAULT_METRICS if k in log.series and k not in finals), None)
+        if metric is None:
+            known = ", ".join(repr(k) for k in log.series)
+            raise ValueError(f"run file {where!r}: no loss series among {known}; name one (metric=, --metric)")
+    series = log.get(metric, "loss series")
+    fin_value: float | None = None
+    fin_step = final_step
+    if isinstance(final, str):
+        if final_step is not None:
+            raise ValueError(f"final_step: the series {final!r} holds its own step; leave final_step out")
+        fs = log.get(final, "final-loss series")
+        if fs.values.size != 1 or not math.isfinite(fs.values[0]):
+            raise ValueError(f"run file {where!r}: the final-loss series {final!r} must hold one finite value")
+        fin_value, fin_step = float(fs.values[0]), int(fs.steps[0])
+    elif final is not None:
+        fin_value = final  # type: ignore[assignment]
+    steps, losses = series.steps, series.values
+    bad = ~np.isfinite(losses)
+    if bad.any():
+        first = series.where[int(np.flatnonzero(bad)[0])]
+        warnings.warn(
+            RunFileWarning(
+                f"run file {where!r}: {int(bad.sum())} non-finite {metric!r} value(s) left out (the first at {first})"
+            ),
+            stacklevel=2,
+        )
+    keep = ~bad & (steps >= 1)
+    steps, losses = steps[keep], losses[keep]
+    if steps.size == 0:
+        raise ValueError(f"run file {where!r}: no finite {metric!r} value after update 0")
+    if at is not None and parent is None:
+        raise ValueError(f"at: a branch point ({at!r}) needs the run it branches from: give parent=")
+    if parent is not None and not isinstance(parent, Run):
+        raise ValueError(f"parent: give the parent's Run (read_run(parent_path, ...)), got {type(parent).__name__}")
+    start = 0
+    if parent is not None:
+        start = int(at) if at is not None else int(min(s.steps.min() for s in log.series.values()))
+    updates = max(int(steps.max()), int(fin_step or 0) if fin_value is not None else 0)
+    rates = _rates(log, schedule, updates, lr_key, start, None if parent is None else parent.lrs)
+    label = name or (p.parent.name if p.is_dir() or p.name in ("metrics.csv", "trainer_state.json") else p.stem)
+    if parent is None:
+        run = Run.of(rates, steps, losses, label, final=fin_value, final_step=fin_step)
+    else:
+        run = Run.branch(parent, rates, steps, losses, at=start, name=label, final=fin_value, final_step=fin_step)
+    schedule_label = (
+        "from the log"
+        if schedule is None
+        else (repr(schedule) if not isinstance(schedule, np.ndarray) else run.schedule)
+    )
+    return _relabel(run, schedule_label)
+
+
+def _relabel(run: Run, label: str) -> Run:
+    import dataclasses
+
+    return dataclasses.replace(run, schedule=label)
