@@ -19,18 +19,23 @@ optimise a schedule. numpy and scipy only; matplotlib for :func:`plot`.
 | 2 | constant | 3.3487 | +0.0356 |
 """
 
+from lrkit.curves.choose import Candidate, Choice, Row, choose, family
 from lrkit.curves.core import CurveFitWarning, Fit, Ranking, Run, RunScore, Score, fit, law_from_dict, rank, score
 from lrkit.curves.data import FIT_RUNS, PAPER_NAMES, PREDICT_RUNS, paper_runs, paper_schedule, read_run, write_run
-from lrkit.curves.laws import LAWS, Law, MomentumLaw, MultiPowerLaw, learning_rates
+from lrkit.curves.intervals import Uncertainty, interval
+from lrkit.curves.laws import LAWS, CurvePredictionWarning, Law, MomentumLaw, MultiPowerLaw, learning_rates
 from lrkit.curves.optimize import Optimized, optimize
-from lrkit.curves.plot import plot
+from lrkit.curves.plot import plot, plot_choice
 
 __all__ = [
     "FIT_RUNS",
     "LAWS",
     "PAPER_NAMES",
     "PREDICT_RUNS",
+    "Candidate",
+    "Choice",
     "CurveFitWarning",
+    "CurvePredictionWarning",
     "Fit",
     "Law",
     "MomentumLaw",
@@ -38,15 +43,21 @@ __all__ = [
     "Optimized",
     "Ranking",
     "Run",
+    "Row",
     "RunScore",
     "Score",
+    "Uncertainty",
+    "choose",
+    "family",
     "fit",
+    "interval",
     "law_from_dict",
     "learning_rates",
     "optimize",
     "paper_runs",
     "paper_schedule",
     "plot",
+    "plot_choice",
     "rank",
     "read_run",
     "score",

@@ -9,6 +9,7 @@ the multi-power law, from a few deterministic starting points); :func:`score` me
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from lrkit.curves.intervals import Uncertainty, covariance
 from lrkit.curves.laws import LAWS, Law, MultiPowerLaw, Stage, _steps, learning_rates, peak_index
 
 __all__ = [
@@ -219,11 +221,15 @@ class Fit:
     method: str = "joint"
     #: how the points were weighed: "runs" (each run the same in total) or "points" (each point the same)
     weights: str = "runs"
+    #: the parameters' uncertainty (:class:`lrkit.curves.Uncertainty`): what every interval is computed from
+    uncertainty: Uncertainty | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict: the law and the fit's quality."""
+        """A JSON-safe dict: the law, the fit's quality and (``"uncertainty"``) the parameters' covariance."""
+        extra = {} if self.uncertainty is None else {"uncertainty": self.uncertainty.to_dict()}
         return {
             **self.law.to_dict(),
+            **extra,
             "fit": {
                 "runs": [r.name for r in self.runs],
                 "method": self.method,
@@ -249,7 +255,55 @@ class Fit:
 
 def _auto_resolution(runs: Sequence[Run]) -> int:
     longest = max(int(r.steps.max()) for r in runs)
-    return max(1, min(64, longest // 375))
+    return max(1, longest // 375)
+
+
+#: A fitted run with more logged points than this (after the warmup) is fitted on the means of consecutive
+#: points, this many per run, each weighed by the points it holds (memory and time linear in the log).
+MAX_POINTS = 2000
+
+
+def _binned(run: Run, most: int) -> tuple[Run, np.ndarray]:
+    """``run`` with at most ``most`` points (the means of consecutive ones) and each point's count."""
+    n = run.steps.size
+    if n <= most:
+        return run, np.ones(n)
+    edges = np.linspace(0, n, most + 1).round().astype(np.int64)
+    counts = np.diff(edges).astype(np.float64)
+    ids = np.repeat(np.arange(most), np.diff(edges))
+    steps = np.round(np.bincount(ids, weights=run.steps) / counts).astype(np.int64)
+    losses = np.bincount(ids, weights=run.losses) / counts  # type: ignore[arg-type]
+    return Run(run.lrs, steps, losses, run.name, run.schedule), counts
+
+
+def _check_runs(runs: Any) -> list[Run]:
+    if isinstance(runs, (str, bytes, Run)) or not isinstance(runs, Sequence):
+        raise ValueError(
+            f"runs: expected a list of curves.Run, got {type(runs).__name__}; wrap one run in a list, "
+            "read files with curves.read_run(path)"
+        )
+    for i, run in enumerate(runs):
+        if not isinstance(run, Run):
+            raise ValueError(
+                f"runs: item {i} is {run!r} ({type(run).__name__}), not a curves.Run; read a file with "
+                "curves.read_run(path), build one with curves.Run.of(schedule, steps, losses)"
+            )
+    return list(runs)
+
+
+def _check_law(law: Any) -> tuple[type[Law], dict[str, Any]]:
+    if isinstance(law, str):
+        if law not in LAWS:
+            raise ValueError(f"law: unknown law {law!r}; known: {', '.join(LAWS)} (or a Law class or instance)")
+        return LAWS[law], {}
+    if isinstance(law, type) and issubclass(law, Law):
+        return law, {}
+    if isinstance(law, Law):
+        return type(law), law.settings()
+    raise ValueError(
+        f"law: expected a law name ({', '.join(LAWS)}), a Law class or a Law instance, got {law!r} "
+        f"({type(law).__name__})"
+    )
 
 
 def _weighted_huber(weights: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -286,6 +340,8 @@ def fit(
     resolution: int | None = None,
     max_evaluations: int = 400,
     weights: str = "runs",
+    prior: Mapping[str, tuple[float, float]] | str | None = "law",
+    jackknife: bool = True,
 ) -> Fit:
     """Fit ``law`` (a law class, or a law whose fixed settings to keep) to runs with losses.
 
@@ -336,10 +392,8 @@ def fit(
     from scipy.optimize import least_squares
 
     start = time.perf_counter()
-    kind = law if isinstance(law, type) else type(law)
-    settings = {} if isinstance(law, type) else law.settings()
-    if kind not in LAWS.values() and not issubclass(kind, Law):
-        raise TypeError(f"law must be a Law subclass or instance, got {law!r}")
+    runs = _check_runs(runs)
+    kind, settings = _check_law(law)
     if method not in ("staged", "joint"):
         raise ValueError(f"method must be 'staged' or 'joint', got {method!r}")
     if not runs:
@@ -348,13 +402,17 @@ def fit(
         raise ValueError(f"weights must be 'runs' or 'points', got {weights!r}")
     if not (delta > 0 and math.isfinite(delta)):
         raise ValueError(f"delta must be a finite number > 0, got {delta!r}")
-    used = []
+    centres = _check_prior(kind, prior)
+    used, counts = [], []
     for run in runs:
         if run.losses is None:
             raise ValueError(f"run {run.name!r} has no losses: a fit needs logged losses")
-        used.append(run.after_warmup() if skip_warmup else run)
-        if used[-1].steps.size == 0:
+        kept = run.after_warmup() if skip_warmup else run
+        if kept.steps.size == 0:
             raise ValueError(f"run {run.name!r} has no logged loss after its warmup")
+        kept, count = _binned(kept, MAX_POINTS)
+        used.append(kept)
+        counts.append(count)
     total = sum(r.steps.size for r in used)
     if total < len(kind.param_names()) + 1:
         raise ValueError(f"runs: {total} points cannot fit {len(kind.param_names())} parameters; log more losses")
@@ -362,10 +420,14 @@ def fit(
     prepared = [kind.prepare(r.lrs, r.steps, res, **settings) for r in used]
     losses = [r.losses for r in used]
     y: np.ndarray = np.concatenate(losses)  # type: ignore[arg-type]
-    sizes = [r.steps.size for r in used]
-    loss: Any = "huber"
-    if weights == "runs" and len(set(sizes)) > 1:
-        loss = _weighted_huber(np.concatenate([np.full(n, np.mean(sizes) / n) for n in sizes]))
+    sizes = [float(c.sum()) for c in counts]
+    point_weights = np.concatenate(
+        [c * (np.mean(sizes) / n if weights == "runs" else 1.0) for c, n in zip(counts, sizes)]
+    )
+    loss: Any = _weighted_huber(np.concatenate([point_weights, np.ones(len(centres))]))
+    prior_index = np.array([kind.param_names().index(n) for n in centres], dtype=np.int64)
+    prior_log_centre = np.log(np.array([c for c, _ in centres.values()]))
+    prior_scale = delta * np.sqrt(point_weights.sum()) / np.array([sd for _, sd in centres.values()])
     if relative and not np.all(y > 0):
         raise ValueError("losses: a fit on log losses (relative=True) needs losses > 0; use relative=False")
     names = kind.param_names()
@@ -384,9 +446,10 @@ def fit(
             x[free] = theta
             current = template[0].replace(x)
             pred = np.concatenate([current.evaluate(p)[0] for p in prepared])
-            if relative:
-                return np.log(np.maximum(pred, 1e-12)) - log_y
-            return pred - y
+            data = np.log(np.maximum(pred, 1e-12)) - log_y if relative else pred - y
+            held = x[prior_index]
+            gap = np.where(np.isfinite(held), np.log(np.maximum(held, 1e-300)) - prior_log_centre, 0.0)
+            return np.concatenate((data, prior_scale * gap))
 
         def jacobian(theta: np.ndarray) -> np.ndarray:
             x = x0.copy()
@@ -396,7 +459,12 @@ def fit(
             jac = np.concatenate([j for _, j in parts])[:, free]  # type: ignore[misc]
             if relative:
                 jac = jac / np.maximum(np.concatenate([v for v, _ in parts]), 1e-12)[:, None]
-            return jac
+            extra = np.zeros((prior_index.size, names_count))
+            held = x[prior_index]
+            extra[np.arange(prior_index.size), prior_index] = np.where(
+                np.isfinite(held), prior_scale / np.maximum(held, 1e-300), 0.0
+            )
+            return np.concatenate((jac, extra[:, free]))
 
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             result = least_squares(
@@ -417,6 +485,7 @@ def fit(
         x[free] = result.x
         return result, x
 
+    names_count = len(names)
     index = {n: i for i, n in enumerate(names)}
     points = [g.vector() for g in template]
     best: Any = None
@@ -445,12 +514,33 @@ def fit(
         raise ValueError(f"{kind.__name__}.stages(): a held parameter was never fitted again")
     fitted = template[0].replace(points[0])
     quality = score(fitted, used)
+    uncertainty = covariance(
+        fitted, prepared, used, point_weights, relative=relative,
+        prior=(prior_index, prior_scale) if prior_index.size else None,
+    )
     problems = []
     if not best.success:
         problems.append(f"the optimizer stopped before converging ({best.message})")
     for r in quality.runs:
         if not r.r2 >= 0.99:
             problems.append(f"R^2 = {r.r2:.4f} < 0.99 on run {r.name!r}: the law fits it poorly")
+    held_out: list[Law] = []
+    if jackknife and len(runs) > 1:
+        # the ensemble of fits that each leave one run out: how much the prediction depends on which runs
+        # were fitted (a jackknife over runs; lrkit.curves.intervals adds its spread to every interval)
+        for i in range(len(runs)):
+            rest = [r for j, r in enumerate(runs) if j != i]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    held_out.append(
+                        fit(rest, law, method=method,
+                            delta=delta, relative=relative, skip_warmup=skip_warmup, resolution=resolution,
+                            max_evaluations=max_evaluations, weights=weights, prior=prior, jackknife=False).law
+                    )
+                except ValueError:
+                    continue
+        uncertainty = dataclasses.replace(uncertainty, ensemble=tuple(held_out))
     for problem in problems:
         warnings.warn(CurveFitWarning(problem), stacklevel=2)
     return Fit(
@@ -463,7 +553,35 @@ def fit(
         problems=tuple(problems),
         method="staged" if len(stages) > 1 else "joint",
         weights=weights,
+        uncertainty=uncertainty,
     )
+
+
+def _check_prior(
+    kind: type[Law], prior: Mapping[str, tuple[float, float]] | str | None
+) -> dict[str, tuple[float, float]]:
+    """The prior as ``{name: (centre, sd of log)}``: ``"law"`` takes the law's :meth:`Law.prior`, ``None`` none."""
+    if prior is None:
+        return {}
+    if isinstance(prior, str):
+        if prior != "law":
+            raise ValueError(f"prior: expected 'law', None or a mapping name -> (centre, sd), got {prior!r}")
+        return dict(kind.prior())
+    if not isinstance(prior, Mapping):
+        raise ValueError(f"prior: expected 'law', None or a mapping name -> (centre, sd), got {type(prior).__name__}")
+    out = {}
+    for name, value in prior.items():
+        if name not in kind.param_names():
+            raise ValueError(f"prior: {kind.__name__} has no parameter {name!r}; its parameters: "
+                             f"{', '.join(kind.param_names())}")
+        try:
+            centre, sd = (float(v) for v in value)
+        except (TypeError, ValueError):
+            raise ValueError(f"prior: {name!r} needs (centre, sd of its log), got {value!r}") from None
+        if not (centre > 0 and sd > 0 and math.isfinite(centre) and math.isfinite(sd)):
+            raise ValueError(f"prior: {name!r} needs a centre > 0 and an sd > 0, got {value!r}")
+        out[name] = (centre, sd)
+    return out
 
 
 def law_from_dict(data: Mapping[str, Any]) -> Law:
