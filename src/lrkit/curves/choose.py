@@ -17,7 +17,7 @@ best (the intervals are wider than the differences).
 ['cosine-0.1@0.0003', 'wsd-0.1-linear@0.0003', 'wsd-0.2-linear@0.0003']
 >>> c = choose(law, cands, 24000)[0]
 >>> c.decided, c.best.name  # no uncertainty given: nothing is tied
-(True, 'wsd-0.2-linear@0.0003')
+(True, 'wsd-0.1-linear@0.0003')
 >>> lk.from_config(c.best.config)(24000 - 1) < 1e-4
 True
 """

@@ -174,7 +174,7 @@ def score(law: Law, runs: Sequence[Run]) -> Score:
     for run in runs:
         if run.losses is None:
             raise ValueError(f"run {run.name!r} has no losses to score against")
-        pred = law.evaluate(law.prepare(run.lrs, run.steps, **law.settings()))[0]
+        pred = law.predict(run.lrs, run.steps)  # exact up to 10^7 (step, update) pairs, grouped beyond
         res = pred - run.losses
         rel = np.abs(res) / np.abs(run.losses)
         total = float(np.sum((run.losses - run.losses.mean()) ** 2))
@@ -382,11 +382,11 @@ def fit(
     ...              w >> lk.constant(1.0, 900) >> lk.constant(0.3)]
     >>> steps = np.arange(128, 2001, 64)
     >>> runs = [Run.of(s * 3e-4, steps, true.predict(s * 3e-4, steps)) for s in schedules]
-    >>> result = fit(runs, method="joint")
+    >>> result = fit(runs, method="joint", prior=None)
     >>> result.quality.worst_error < 1e-4, result.quality.min_r2 > 0.999
     (True, True)
-    >>> staged = fit(runs)  # the paper's two steps: close, not exact
-    >>> staged.quality.worst_error < 3e-3, staged.quality.min_r2 > 0.99
+    >>> staged = fit(runs)  # the paper's two steps, with the default prior: close, not exact
+    >>> staged.quality.worst_error < 5e-3, staged.quality.min_r2 > 0.99
     (True, True)
     """
     from scipy.optimize import least_squares
