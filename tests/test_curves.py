@@ -289,12 +289,15 @@ def test_weighing_every_point_the_same_is_the_papers_objective():
 
 @pytest.mark.parametrize("size", _size_list())
 def test_paper_protocol_joint_optimum_extrapolates_worse(size):
-    # the joint optimum fits the three runs more closely than the paper's two steps, and predicts the six worse
+    # the joint optimum fits the three runs more closely than the paper's two steps; without a prior it predicts
+    # the six worse on both sizes (0.131% / 0.165% against 0.100% / 0.135%); with the default prior still on 25M
+    # (0.119%), no longer on 100M (0.131% against 0.135%: the prior keeps beta off its bound there)
     runs = curves.paper_runs(None if size is None else SHARED / size)
     fitted, predicted = [runs[n] for n in curves.FIT_RUNS], [runs[n] for n in curves.PREDICT_RUNS]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", curves.CurveFitWarning)
-        joint, staged = curves.fit(fitted, method="joint"), curves.fit(fitted)
+        joint = curves.fit(fitted, method="joint", prior=None, jackknife=False)
+        staged = curves.fit(fitted, jackknife=False)
     assert joint.quality.mean_error < staged.quality.mean_error
     assert curves.score(joint.law, predicted).run_mean_error > curves.score(staged.law, predicted).run_mean_error + 1e-4
 
