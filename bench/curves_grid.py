@@ -290,8 +290,18 @@ def main(argv: list[str] | None = None) -> int:
         "| ---: | --- | ---: | ---: | --- | ---: | --- | ---: | :---: | :---: | ---: | ---: | --- |",
     ]
     details = []
+    targets = []
     for length in args.lengths:
         r = evaluate(grid, length)
+        ok_choice = r["regret"] <= 0.003 and r["beats"]
+        targets.append(
+            f"- grid, {length // 1000}k, cost {r['protocol'].cost / length:.2f} runs: the choice within 0.003 of "
+            f"the best and better than both defaults: {'**met**' if ok_choice else '**not met**'} (regret "
+            f"{r['regret']:+.4f}; `choose` decided: {'yes' if r['choice'].decided else 'no'}); other finals "
+            f"within 0.3% mean error: {'**met**' if r['mean_error'] <= 0.003 else '**not met**'} "
+            f"({100 * r['mean_error']:.2f}%); 95% intervals cover >= 90%: "
+            f"{'**met**' if r['coverage'] >= 0.9 else '**not met**'} ({100 * r['coverage']:.0f}%)"
+        )
         p, c = r["protocol"], r["choice"]
         out.append(
             f"| {length // 1000}k | {p.describe()} | {p.cost / length:.2f} | {r['seconds']:.0f} s | {c.best.name} | "
@@ -303,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         details += [f"### {length:,} updates: {r['law']}", "",
                     "offsets of final_val_loss over the law at the pilots' ends: "
                     + ", ".join(f"{o:+.4f}" for o in r["offsets"]), "", c.report(), ""]
-    out += ["", *details]
+    out += ["", "Targets (issue 26):", "", *targets, "", *details]
     if args.diagnose:
         out += ["## In sample: every configuration of 1e-3 at 50,000 fitted at once", "",
                 "The error of each law's curve at the last logged validation point (`python bench/curves_grid.py "

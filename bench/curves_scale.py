@@ -99,6 +99,16 @@ def main(argv: list[str] | None = None) -> int:
         out.append(f"| {r['rows']:,} | {r['make_s']:.1f} s | {r['fit_s']:.1f} s | {r['fit_cpu_s']:.1f} s | "
                    f"{r['predict_s']:.1f} s | "
                    f"{r['peak_mib']:.0f} MiB | {100 * r['error']:.3f}% |")
+    big = max(rows, key=lambda r: r["rows"])
+    if big["rows"] >= 1_000_000:
+        fast = big["fit_s"] <= 30
+        out += [
+            "",
+            f"- {big['rows']:,} rows fit within 30 s and 1 GiB on 2 cores: memory "
+            f"{'**met**' if big['peak_mib'] <= 1024 else '**not met**'} ({big['peak_mib']:.0f} MiB); time "
+            f"{'**met**' if fast else '**not met**'} ({big['fit_s']:.1f} s wall, {big['fit_cpu_s']:.1f} s CPU"
+            f"{'' if fast else '; the wall time of a machine shared with other jobs'})",
+        ]
     text = "\n".join(out)
     path = harness.RESULTS / "curves_scale.md"
     path.write_text(text + "\n")

@@ -246,9 +246,11 @@ def test_cli_choose(law_file, capsys, tmp_path):
     assert "## 3,000 updates" in out and "## 4,000 updates" in out and "| rank | schedule |" in out
     assert "recommended:" in out and "const" in out and plot.stat().st_size > 0
     code = main_curve(["curve", "choose", str(law_file), "--length", "4000", "--peak", "3e-4", "--warmup", "200",
-                       "--json"])
+                       "--optimized", "--json"])
     data = json.loads(capsys.readouterr().out)
-    assert code == 0 and data["choices"][0]["budget"] == 4000 and data["choices"][0]["rows"]
+    assert code == 0 and data["choices"][0]["budget"] == 4000
+    names = {row["schedule"] if "schedule" in row else row["name"] for row in data["choices"][0]["rows"]}
+    assert "optimized@0.0003" in names and "wsd-0.2-linear@0.0003" in names
 
 
 @pytest.mark.parametrize(

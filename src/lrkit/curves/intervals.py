@@ -167,8 +167,15 @@ def covariance(
     return Uncertainty(law.param_names(), cov, math.sqrt(s2), inflation, at)
 
 
+def _resolution(lrs: np.ndarray, steps: np.ndarray) -> int:
+    """As :meth:`Law.predict`: exact up to :data:`lrkit.curves.laws.EXACT_WORK` (step, update) pairs."""
+    from lrkit.curves.laws import EXACT_WORK
+
+    return max(1, -(-steps.size * lrs.size // EXACT_WORK))
+
+
 def _gradient(law: Law, lrs: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    values, jac = law.evaluate(law.prepare(lrs, steps, **law.settings()), jacobian=True)
+    values, jac = law.evaluate(law.prepare(lrs, steps, _resolution(lrs, steps), **law.settings()), jacobian=True)
     assert jac is not None
     return values, np.where(np.isfinite(jac), jac, 0.0)
 
@@ -187,7 +194,8 @@ def interval(
         return values, values.copy(), values.copy()
     var = np.einsum("ij,jk,ik->i", jac, uncertainty.covariance, jac) + (uncertainty.noise * values) ** 2
     if uncertainty.ensemble:
-        var = var + uncertainty.spread([law_i.evaluate(law_i.prepare(lrs, t, **law_i.settings()))[0]
+        res = _resolution(lrs, t)
+        var = var + uncertainty.spread([law_i.evaluate(law_i.prepare(lrs, t, res, **law_i.settings()))[0]
                                         for law_i in uncertainty.ensemble])
     half = z_value(level) * np.sqrt(np.maximum(var, 0.0))
     return values, values - half, values + half
