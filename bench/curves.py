@@ -22,6 +22,7 @@ mini-batch losses.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 import warnings
@@ -44,6 +45,30 @@ PUBLISHED = {  # the authors' src/config.py, [L0, A, alpha, B, C, beta, gamma]
     "100M": (2.6514, 0.6012, 0.4530, 437.95, 2.1325, 0.5979, 0.6552),
 }
 PAPER_FIGURE = {"25M": 0.00110, "100M": 0.00142}
+OTHER = {"25M": "100M", "100M": "25M"}
+#: the default fit's mean of the run means before issue 26 (bench/results/curves.md of 2026-12-02)
+BEFORE = {"25M": 0.00100, "100M": 0.00135}
+
+
+class FreeAlphaB(curves.MultiPowerLaw):
+    """The multi-power law with a second step that also refits ``alpha`` and ``B`` (a measured alternative)."""
+
+    @classmethod
+    def stages(cls):  # type: ignore[override]
+        first, second = curves.MultiPowerLaw.stages()
+        return (first, dataclasses.replace(second, free=("alpha", "B", "C", "beta", "gamma")))
+
+
+def _coverage(result: curves.Fit, runs: list[curves.Run], level: float = 0.95) -> tuple[int, float]:
+    """How many of ``runs``' last logged losses the fit's ``level`` interval covers, and the mean half-width (%)."""
+    from lrkit.curves.intervals import interval
+
+    hits, widths = 0, []
+    for run in runs:
+        mean, low, high = interval(result.law, result.uncertainty, run.lrs, [int(run.steps[-1])], level)
+        hits += bool(low[0] <= run.losses[-1] <= high[0])  # type: ignore[index]
+        widths.append((high[0] - mean[0]) / mean[0])
+    return hits, float(np.mean(widths))
 
 
 def _fmt(x: float) -> str:
@@ -62,10 +87,15 @@ def _objective(law: curves.Law, runs: list[curves.Run], delta: float = 1e-3) -> 
     return total
 
 
-def _ranked(s: curves.Score) -> bool:
-    """Whether the predicted finals of the scored runs are in their measured order."""
-    truth = [r.name for r in sorted(s.runs, key=lambda r: r.final_loss)]
-    return [r.name for r in sorted(s.runs, key=lambda r: r.predicted_final)] == truth
+def _ranked(s: curves.Score, apart: float = 0.0) -> bool:
+    """Whether every pair of predicted finals measured more than ``apart`` (relative) apart is in the measured
+    order (0: the whole order)."""
+    by_truth = sorted(s.runs, key=lambda r: r.final_loss)
+    return not any(
+        a.predicted_final > b.predicted_final and (b.final_loss - a.final_loss) / a.final_loss > apart
+        for i, a in enumerate(by_truth)
+        for b in by_truth[i + 1 :]
+    )
 
 
 def _swaps(out: list[str], label: str, s: curves.Score) -> None:
@@ -86,10 +116,12 @@ def paper(data: Path, sizes: tuple[str, ...] = ("25M", "100M")) -> str:
     fits: dict[tuple[str, str], curves.Fit] = {}
     rows = [
         "| size | law | fit time | paper's objective on the fitted runs (x 1e-6) | mean error, all points "
-        "| mean of the run means | worst point | min R^2 | finals ranked right |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: |",
+        "| mean of the run means | worst point | min R^2 | finals ranked right | pairs > 0.2% apart ranked right "
+        "| 95% intervals cover the finals (mean half-width) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: | :---: | ---: |",
     ]
     per_run = []
+    targets: list[str] = []
     swaps: list[str] = []
     sets = {}
     for size in sizes:
@@ -104,26 +136,47 @@ def paper(data: Path, sizes: tuple[str, ...] = ("25M", "100M")) -> str:
         sets[size] = runs
         pub = curves.score(curves.MultiPowerLaw(*PUBLISHED[size]), [runs[n] for n in curves.PREDICT_RUNS])
         fitted_runs = [runs[n] for n in curves.FIT_RUNS]
+        other = PUBLISHED[OTHER[size]]
+        held_out_prior = {"C": (other[4], 1.0), "beta": (other[5], 1.0), "gamma": (other[6], 1.0)}
         variants = (
-            (curves.MultiPowerLaw, "staged", "runs", "MultiPowerLaw"),
-            (curves.MultiPowerLaw, "staged", "points", "MultiPowerLaw, every point weighed the same"),
-            (curves.MultiPowerLaw, "joint", "runs", "MultiPowerLaw, joint optimum"),
-            (curves.MomentumLaw, "staged", "runs", "MomentumLaw"),
+            (curves.MultiPowerLaw, "staged", "runs", "law", "MultiPowerLaw (the default)"),
+            (curves.MultiPowerLaw, "staged", "runs", held_out_prior,
+             f"MultiPowerLaw, the prior centred on {OTHER[size]}'s published values only"),
+            (curves.MultiPowerLaw, "staged", "runs", None, "MultiPowerLaw, no prior (the default before)"),
+            (FreeAlphaB, "staged", "runs", "law", "MultiPowerLaw, second step also frees alpha and B"),
+            (curves.MultiPowerLaw, "staged", "points", "law", "MultiPowerLaw, every point weighed the same"),
+            (curves.MultiPowerLaw, "joint", "runs", "law", "MultiPowerLaw, joint optimum"),
+            (curves.MomentumLaw, "staged", "runs", "law", "MomentumLaw"),
         )
         _swaps(swaps, f"{size} published parameters", pub)
-        for law, method, weights, label in variants:
+        for law, method, weights, prior, label in variants:
+            default = label.endswith("(the default)") or law is curves.MomentumLaw
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", curves.CurveFitWarning)
-                result = curves.fit([runs[n] for n in curves.FIT_RUNS], law, method=method, weights=weights)
-            default = method == "staged" and weights == "runs"
+                result = curves.fit([runs[n] for n in curves.FIT_RUNS], law, method=method, weights=weights,
+                                    prior=prior, jackknife=default)
             if default:
                 fits[size, law.name] = result
-            s = curves.score(result.law, [runs[n] for n in curves.PREDICT_RUNS])
+            predicted_runs = [runs[n] for n in curves.PREDICT_RUNS]
+            s = curves.score(result.law, predicted_runs)
             ranked = _ranked(s)
+            cover = ""
+            if default:
+                hits, half = _coverage(result, predicted_runs)
+                cover = f"{hits} of {len(predicted_runs)} ({_fmt(half)})"
+            if label.endswith("(the default)"):
+                before = BEFORE[size]
+                targets.append(
+                    f"- paper protocol, {size}: mean of the run means <= {_fmt(before)}: "
+                    f"{'**met**' if round(s.run_mean_error, 5) <= before else '**not met**'} "
+                    f"({_fmt(s.run_mean_error)}); pairs > 0.2% apart ranked right: "
+                    f"{'**met**' if _ranked(s, 0.002) else '**not met**'}"
+                )
             rows.append(
                 f"| {size} | {label} | {result.seconds:.1f} s | {1e6 * _objective(result.law, fitted_runs):.1f} | "
                 f"{_fmt(s.mean_error)} | "
-                f"{_fmt(s.run_mean_error)} | {_fmt(s.worst_error)} | {s.min_r2:.4f} | {'yes' if ranked else 'no'} |"
+                f"{_fmt(s.run_mean_error)} | {_fmt(s.worst_error)} | {s.min_r2:.4f} | {'yes' if ranked else 'no'} | "
+                f"{'yes' if _ranked(s, 0.002) else 'no'} | {cover} |"
             )
             if default:
                 per_run.append(f"### {size}, {label} ({result.law})\n\n{s.table()}\n")
@@ -132,13 +185,29 @@ def paper(data: Path, sizes: tuple[str, ...] = ("25M", "100M")) -> str:
             f"| {size} | published parameters | | "
             f"{1e6 * _objective(curves.MultiPowerLaw(*PUBLISHED[size]), fitted_runs):.1f} | "
             f"{_fmt(pub.mean_error)} | {_fmt(pub.run_mean_error)} | "
-            f"{_fmt(pub.worst_error)} | {pub.min_r2:.4f} | |"
+            f"{_fmt(pub.worst_error)} | {pub.min_r2:.4f} | {'yes' if _ranked(pub) else 'no'} | "
+            f"{'yes' if _ranked(pub, 0.002) else 'no'} | |"
         )
-        rows.append(f"| {size} | the data README's figure | | | | {_fmt(PAPER_FIGURE[size])} | | | |")
+        rows.append(f"| {size} | the data README's figure | | | | {_fmt(PAPER_FIGURE[size])} | | | | | |")
     out += rows
+    if targets:
+        out += ["", "Targets (issue 26): the default fit no worse than before it (0.100% / 0.135%, mean of the run",
+                "means) and every pair of finals measured more than 0.2% apart ranked right.", "", *targets]
     out += ["", "Finals ranked wrong (pairs of predicted runs in the wrong order):", ""]
     out += [f"- {line}" for line in swaps] or ["- none"]
     out += [
+        "",
+        "The default fit (issue 26) adds two things to the paper's procedure: a prior on `C, beta, gamma`",
+        "(centred on the mean of the two sizes' published values, sd 1 on each log; `prior=\"law\"`) and the",
+        "leave-one-run-out fits whose spread enters every interval (`jackknife=True`; its fit time includes",
+        "them). On these curves the prior leaves the default's figures where they were without it (0.100% /",
+        "0.135%) and keeps `C, beta, gamma` off their bounds; centred on the other size's published values",
+        "only (a prior that has not seen the size), 25M gets 0.113% and 100M 0.135%: the second step's",
+        "optimum is flat, and where it lands moves by 0.01 points with the centre. The 95% intervals cover",
+        "the measured final of 6 of 6 predicted runs on 25M and 4 of 6 on 100M (the two WSD decays, whose",
+        "drop the law predicts 0.6% too large). Freeing `alpha` and `B` in the second step ranks every pair",
+        "more than 0.2% apart right on both sizes, at 0.104% / 0.134%: 25M then misses today's 0.100%, so",
+        "it is not the default.",
         "",
         "Relative error `|pred - loss| / loss`: averaged over every logged point of the six predicted runs",
         "(the long runs weigh more), and as the mean of the six runs' own means (each run weighs the same; the",
@@ -461,7 +530,8 @@ def variants(data: Path, sizes: tuple[str, ...] = ("25M", "100M")) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT / ".." / "shared" / "data" / "loss-curves")
+    shared = next((p for p in (ROOT / ".." / "shared", ROOT / ".." / ".." / "shared") if p.is_dir()), ROOT / "..")
+    parser.add_argument("--data", type=Path, default=shared / "data" / "loss-curves")
     parser.add_argument("--task", default=None, help="record runs of this built-in task instead")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--block", type=int, default=1,
@@ -488,6 +558,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         text = paper(args.data, ("25M",) if args.quick else ("25M", "100M"))
         path = results / ("curves.quick.md" if args.quick else "curves.md")
+        if not args.quick:  # BENCHMARKS.md's "curves" section: the grid and long logs too, from their own scripts
+            for extra in ("curves_grid.md", "curves_scale.md"):
+                if (results / extra).is_file():
+                    body = (results / extra).read_text().strip()
+                    text += "\n\n" + body.replace("\n## ", "\n### ").replace("## ", "### ", 1)
     path.write_text(text + "\n")
     print(text)
     print(f"\nwrote {path}")

@@ -7,7 +7,7 @@ optimise a schedule. numpy and scipy only; matplotlib for :func:`plot`.
 >>> import lrkit as lk
 >>> from lrkit import curves
 >>> runs = curves.paper_runs()  # the published 25M curves, shipped with lrkit
->>> result = curves.fit([runs[n] for n in curves.FIT_RUNS])  # the multi-power law, ~3 s
+>>> result = curves.fit([runs[n] for n in curves.FIT_RUNS])  # the multi-power law and its 3 leave-one-out fits
 >>> s = curves.score(result.law, [runs[n] for n in curves.PREDICT_RUNS])
 >>> s.run_mean_error < 0.0011, s.worst_error < 0.012, s.min_r2 > 0.99
 (True, True, True)
@@ -15,16 +15,18 @@ optimise a schedule. numpy and scipy only; matplotlib for :func:`plot`.
 ...                                "constant": curves.paper_schedule("constant_24000")[0]}, 24000).table())
 | rank | schedule | predicted loss at 24,000 | vs best |
 | ---: | --- | ---: | ---: |
-| 1 | cosine | 3.3131 | +0.0000 |
-| 2 | constant | 3.3487 | +0.0356 |
+| 1 | cosine | 3.3135 | +0.0000 |
+| 2 | constant | 3.3486 | +0.0351 |
 """
 
+from lrkit.curves.choose import Candidate, Choice, Row, choose, family
 from lrkit.curves.core import CurveFitWarning, Fit, Ranking, Run, RunScore, Score, fit, law_from_dict, rank, score
 from lrkit.curves.data import FIT_RUNS, PAPER_NAMES, PREDICT_RUNS, paper_runs, paper_schedule, write_run
+from lrkit.curves.intervals import Uncertainty, interval
 from lrkit.curves.lawfile import LawFile, load_law, save_law
-from lrkit.curves.laws import LAWS, Law, MomentumLaw, MultiPowerLaw, learning_rates
+from lrkit.curves.laws import LAWS, CurvePredictionWarning, Law, MomentumLaw, MultiPowerLaw, learning_rates
 from lrkit.curves.optimize import Optimized, optimize
-from lrkit.curves.plot import plot
+from lrkit.curves.plot import plot, plot_choice
 from lrkit.curves.readers import FORMATS, RunFileWarning, read_log, read_run
 
 __all__ = [
@@ -33,7 +35,10 @@ __all__ = [
     "LAWS",
     "PAPER_NAMES",
     "PREDICT_RUNS",
+    "Candidate",
+    "Choice",
     "CurveFitWarning",
+    "CurvePredictionWarning",
     "Fit",
     "Law",
     "LawFile",
@@ -42,10 +47,15 @@ __all__ = [
     "Optimized",
     "Ranking",
     "Run",
+    "Row",
     "RunFileWarning",
     "RunScore",
     "Score",
+    "Uncertainty",
+    "choose",
+    "family",
     "fit",
+    "interval",
     "law_from_dict",
     "learning_rates",
     "load_law",
@@ -53,6 +63,7 @@ __all__ = [
     "paper_runs",
     "paper_schedule",
     "plot",
+    "plot_choice",
     "rank",
     "read_log",
     "read_run",

@@ -282,8 +282,65 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_choose(args: argparse.Namespace) -> int:
+    """Rank a candidate family (and any --spec) at each --length with intervals; recommend one; --plot them."""
+    from lrkit.curves.choose import Candidate, choose, family
+
+    saved = _law(args.law)
+    law, uncertainty = saved.law, saved.uncertainty
+    plot = _plot_path(args.plot)
+    if not 0 < args.level < 1:
+        raise CurveUsageError(f"--level must be in (0, 1), got {args.level!r}")
+    if not 0 <= args.floor < 1:
+        raise CurveUsageError(f"--floor must be in [0, 1), got {args.floor!r}")
+    for f in args.fractions:
+        if not 0 < f <= 1:
+            raise CurveUsageError(f"--fractions: each cooldown fraction must be in (0, 1], got {f!r}")
+    for length in args.length:
+        if args.warmup >= length:
+            raise CurveUsageError(f"--warmup must be < every --length, got {args.warmup} for a length of {length}")
+    extra = {}
+    for item in args.spec:
+        name, sep, spec = item.partition("=")
+        if not sep or not name or not spec:
+            raise CurveUsageError(f"--spec: expected NAME=SPEC (absolute learning rates), got {item!r}")
+        _schedule(spec, 1.0, f"--spec {name!r}")
+        extra[name] = spec
+
+    def candidates(length: int) -> dict[str, Candidate]:
+        out = family(
+            length, peaks=args.peak, warmup=args.warmup, warmup_start=args.warmup_start, fractions=args.fractions,
+            shapes=args.shapes, floor=args.floor, cosine_floors=args.cosine_floors, extra=extra,
+        )
+        if args.optimized:
+            from lrkit.curves.optimize import optimize
+
+            for peak in args.peak:
+                best = optimize(law, length, peak, args.warmup, floor=max(args.floor, 0.01))
+                out[f"optimized@{peak:g}"] = Candidate(f"optimized@{peak:g}", repr(best.absolute), float(peak))
+        return out
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        choices = choose(law, candidates, args.length, uncertainty=uncertainty, level=args.level)
+    if args.json:
+        print(json.dumps({"choices": [c.to_dict() for c in choices],
+                          "warnings": sorted({str(w.message) for w in caught})}, indent=2))
+    else:
+        if uncertainty is None:
+            print("note: the law file carries no uncertainty (refit with this lrkit): intervals are points\n")
+        print("\n\n".join(c.report() for c in choices))
+        for message in sorted({str(w.message) for w in caught}):
+            print(f"\nwarning: {message}")
+    if plot is not None:
+        from lrkit.curves.plot import plot_choice
+
+        plot_choice(law, choices, uncertainty, path=plot)
+    return 0
+
+
 def add_commands(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``curve`` (with fit, predict, rank, score, optimize) to an argparse sub-parsers object."""
+    """Add ``curve`` (with fit, predict, rank, score, optimize, choose) to an argparse sub-parsers object."""
     from lrkit.curves.readers import FORMATS
 
     curve = subparsers.add_parser("curve", help="fit loss-curve laws to runs; predict, rank, score, optimise schedules")
@@ -364,6 +421,29 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--floor", type=float, default=0.01, help="lowest multiplier of the peak (default 0.01)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_optimize)
+
+    p = sub.add_parser(
+        "choose", help="rank WSD / cosine candidates (x peak) at one or more lengths, with intervals; recommend one"
+    )
+    p.add_argument("law", metavar="LAW", help="a law JSON file (from `curve fit -o`)")
+    p.add_argument("--length", type=_positive_int("--length"), nargs="+", required=True, help="run lengths (updates)")
+    p.add_argument("--peak", type=_positive_float("--peak"), nargs="+", required=True, help="peak learning rates")
+    p.add_argument("--warmup", type=int, default=0, help="linear warmup updates (default 0)")
+    p.add_argument("--warmup-start", type=float, default=0.0, help="warmup's first multiplier (default 0)")
+    p.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.2, 0.4, 0.6, 0.8, 0.9],
+                   help="WSD cooldown fractions (default 0.1 0.2 0.4 0.6 0.8 0.9)")
+    p.add_argument("--shapes", nargs="+", choices=("linear", "1-sqrt", "cos"), default=["linear", "1-sqrt"],
+                   help="WSD cooldown shapes (default linear 1-sqrt)")
+    p.add_argument("--floor", type=float, default=0.0, help="WSD cooldown's last multiplier (default 0)")
+    p.add_argument("--cosine-floors", type=float, nargs="*", default=[0.0, 0.1],
+                   help="cosine floors, multipliers of the peak (default 0 0.1; none: no cosine)")
+    p.add_argument("--spec", action="append", default=[], metavar="NAME=SPEC",
+                   help="another candidate, absolute learning rates (repeatable)")
+    p.add_argument("--optimized", action="store_true", help="add lrkit's optimised schedule at each peak")
+    p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    p.add_argument("--plot", default=None, help="plot the candidates' predicted curves to this .png/.svg")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_choose)
     return curve
 
 

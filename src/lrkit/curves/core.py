@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from lrkit.curves.intervals import Uncertainty, covariance
 from lrkit.curves.laws import LAWS, Law, MultiPowerLaw, Stage, _steps, learning_rates, peak_index
 
 __all__ = [
@@ -313,12 +314,11 @@ def score(law: Law, runs: Sequence[Run]) -> Score:
     for run in runs:
         if run.losses is None:
             raise ValueError(f"run {run.name!r} has no losses to score against")
-        pred = law.evaluate(law.prepare(run.lrs, run.steps, **law.settings()))[0]
+        pred = law.predict(run.lrs, run.steps)  # exact up to 10^7 (step, update) pairs, grouped beyond
         final, predicted_final = float(run.losses[-1]), float(pred[-1])
         if run.final is not None:  # measured by its own evaluation: compare the law's final with it
             final = run.final
-            at_final = law.prepare(run.lrs, np.array([run.final_step]), **law.settings())
-            predicted_final = float(law.evaluate(at_final)[0][0])
+            predicted_final = float(law.predict(run.lrs, np.array([run.final_step]))[0])
         res = pred - run.losses
         rel = np.abs(res) / np.abs(run.losses)
         total = float(np.sum((run.losses - run.losses.mean()) ** 2))
@@ -365,11 +365,15 @@ class Fit:
     method: str = "joint"
     #: how the points were weighed: "runs" (each run the same in total) or "points" (each point the same)
     weights: str = "runs"
+    #: the parameters' uncertainty (:class:`lrkit.curves.Uncertainty`): what every interval is computed from
+    uncertainty: Uncertainty | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict: the law and the fit's quality."""
+        """A JSON-safe dict: the law, the fit's quality and (``"uncertainty"``) the parameters' covariance."""
+        extra = {} if self.uncertainty is None else {"uncertainty": self.uncertainty.to_dict()}
         return {
             **self.law.to_dict(),
+            **extra,
             "fit": {
                 "runs": [r.name for r in self.runs],
                 "method": self.method,
@@ -395,7 +399,40 @@ class Fit:
 
 def _auto_resolution(runs: Sequence[Run]) -> int:
     longest = max(int(r.steps.max()) for r in runs)
-    return max(1, min(64, longest // 375))
+    return max(1, longest // 375)
+
+
+#: A fitted run with more logged points than this (after the warmup) is fitted on the means of consecutive
+#: points, this many per run, each weighed by the points it holds (memory and time linear in the log).
+MAX_POINTS = 2000
+
+
+def _binned(run: Run, most: int) -> tuple[Run, np.ndarray]:
+    """``run`` with at most ``most`` points (the means of consecutive ones) and each point's count."""
+    n = run.steps.size
+    if n <= most:
+        return run, np.ones(n)
+    edges = np.linspace(0, n, most + 1).round().astype(np.int64)
+    counts = np.diff(edges).astype(np.float64)
+    ids = np.repeat(np.arange(most), np.diff(edges))
+    steps = np.round(np.bincount(ids, weights=run.steps) / counts).astype(np.int64)
+    losses = np.bincount(ids, weights=run.losses) / counts  # type: ignore[arg-type]
+    return Run(run.lrs, steps, losses, run.name, run.schedule), counts
+
+
+def _check_law(law: Any) -> tuple[type[Law], dict[str, Any]]:
+    if isinstance(law, str):
+        if law not in LAWS:
+            raise ValueError(f"law: unknown law {law!r}; known: {', '.join(LAWS)} (or a Law class or instance)")
+        return LAWS[law], {}
+    if isinstance(law, type) and issubclass(law, Law):
+        return law, {}
+    if isinstance(law, Law):
+        return type(law), law.settings()
+    raise ValueError(
+        f"law: expected a law name ({', '.join(LAWS)}), a Law class or a Law instance, got {law!r} "
+        f"({type(law).__name__})"
+    )
 
 
 def _weighted_huber(weights: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -432,6 +469,8 @@ def fit(
     resolution: int | None = None,
     max_evaluations: int = 400,
     weights: str = "runs",
+    prior: Mapping[str, tuple[float, float]] | str | None = "law",
+    jackknife: bool = True,
 ) -> Fit:
     """Fit ``law`` (a law class, a law whose fixed settings to keep, or a name of :data:`LAWS`) to runs with losses.
 
@@ -459,9 +498,19 @@ def fit(
     unequal lengths it is better on 27 / 13 and worse on 5 / 20, lowering the mean error over them
     from 0.129% / 0.129% to 0.122% / 0.125% (bench/curves.py --splits).
 
+    ``prior="law"`` (the default) adds the law's :meth:`Law.prior`: for the multi-power law a residual
+    ``delta * sqrt(W) * (log p - log centre) / sd`` on each of ``C, beta, gamma`` (centred on Luo et
+    al.'s published values, sd 1; ``W`` the points' total weight), which keeps the three parameters
+    the runs leave poorly determined off their bounds; ``None``: no prior; or a mapping ``{name:
+    (centre, sd of log)}``. ``jackknife=True`` (the default) also fits the law once with each run
+    left out; :attr:`Fit.uncertainty` (the Laplace covariance, see :mod:`lrkit.curves.intervals`)
+    carries those fits, and every interval their spread.
+
     While fitting, decreases of up to ``resolution`` consecutive updates are grouped (default:
-    the longest run / 375, at most 64; it changes predictions by < 1e-5 relative); the reported
-    quality uses the exact law. Points during the warmup are left out unless
+    the longest run / 375); the reported quality uses the law exact up to 10^7 (step, update) pairs. A
+    run with more than :data:`MAX_POINTS` points after its warmup is fitted on that many means of
+    consecutive points, each weighed by its count (memory and time linear in the log). Points during
+    the warmup are left out unless
     ``skip_warmup=False``. A poor fit (R^2 < 0.99 on a run, or no convergence) emits
     :class:`CurveFitWarning` and lists the problem in :attr:`Fit.problems`.
 
@@ -472,11 +521,11 @@ def fit(
     ...              w >> lk.constant(1.0, 900) >> lk.constant(0.3)]
     >>> steps = np.arange(128, 2001, 64)
     >>> runs = [Run.of(s * 3e-4, steps, true.predict(s * 3e-4, steps)) for s in schedules]
-    >>> result = fit(runs, method="joint")
+    >>> result = fit(runs, method="joint", prior=None)
     >>> result.quality.worst_error < 1e-4, result.quality.min_r2 > 0.999
     (True, True)
-    >>> staged = fit(runs)  # the paper's two steps: close, not exact
-    >>> staged.quality.worst_error < 3e-3, staged.quality.min_r2 > 0.99
+    >>> staged = fit(runs)  # the paper's two steps, with the default prior: close, not exact (0.5% worst here)
+    >>> staged.quality.worst_error < 1e-2, staged.quality.min_r2 > 0.99
     (True, True)
     """
     from lrkit.core._extras import require
@@ -485,14 +534,7 @@ def fit(
     from scipy.optimize import least_squares
 
     start = time.perf_counter()
-    if isinstance(law, str):  # a law's name, as on the command line and in law files
-        if law not in LAWS:
-            raise ValueError(f"law: unknown law {law!r}; known laws: {', '.join(LAWS)} (or a Law class)")
-        law = LAWS[law]
-    kind = law if isinstance(law, type) else type(law)
-    if not issubclass(kind, Law):
-        raise ValueError(f"law: give a Law class (MultiPowerLaw, MomentumLaw), a Law or a law's name, got {law!r}")
-    settings = {} if isinstance(law, type) else law.settings()
+    kind, settings = _check_law(law)
     if method not in ("staged", "joint"):
         raise ValueError(f"method must be 'staged' or 'joint', got {method!r}")
     runs = fitted_runs(runs)
@@ -502,13 +544,17 @@ def fit(
         raise ValueError(f"weights must be 'runs' or 'points', got {weights!r}")
     if not (delta > 0 and math.isfinite(delta)):
         raise ValueError(f"delta must be a finite number > 0, got {delta!r}")
-    used = []
+    centres = _check_prior(kind, prior)
+    used, counts = [], []
     for run in runs:
         if run.losses is None:
             raise ValueError(f"run {run.name!r} has no losses: a fit needs logged losses")
-        used.append(run.after_warmup() if skip_warmup else run)
-        if used[-1].steps.size == 0:
+        kept = run.after_warmup() if skip_warmup else run
+        if kept.steps.size == 0:
             raise ValueError(f"run {run.name!r} has no logged loss after its warmup")
+        kept, count = _binned(kept, MAX_POINTS)
+        used.append(kept)
+        counts.append(count)
     total = sum(r.steps.size for r in used)
     if total < len(kind.param_names()) + 1:
         raise ValueError(f"runs: {total} points cannot fit {len(kind.param_names())} parameters; log more losses")
@@ -516,10 +562,14 @@ def fit(
     prepared = [kind.prepare(r.lrs, r.steps, res, **settings) for r in used]
     losses = [r.losses for r in used]
     y: np.ndarray = np.concatenate(losses)  # type: ignore[arg-type]
-    sizes = [r.steps.size for r in used]
-    loss: Any = "huber"
-    if weights == "runs" and len(set(sizes)) > 1:
-        loss = _weighted_huber(np.concatenate([np.full(n, np.mean(sizes) / n) for n in sizes]))
+    sizes = [float(c.sum()) for c in counts]
+    point_weights = np.concatenate(
+        [c * (np.mean(sizes) / n if weights == "runs" else 1.0) for c, n in zip(counts, sizes)]
+    )
+    loss: Any = _weighted_huber(np.concatenate([point_weights, np.ones(len(centres))]))
+    prior_index = np.array([kind.param_names().index(n) for n in centres], dtype=np.int64)
+    prior_log_centre = np.log(np.array([c for c, _ in centres.values()]))
+    prior_scale = delta * np.sqrt(point_weights.sum()) / np.array([sd for _, sd in centres.values()])
     if relative and not np.all(y > 0):
         raise ValueError("losses: a fit on log losses (relative=True) needs losses > 0; use relative=False")
     names = kind.param_names()
@@ -538,9 +588,10 @@ def fit(
             x[free] = theta
             current = template[0].replace(x)
             pred = np.concatenate([current.evaluate(p)[0] for p in prepared])
-            if relative:
-                return np.log(np.maximum(pred, 1e-12)) - log_y
-            return pred - y
+            data = np.log(np.maximum(pred, 1e-12)) - log_y if relative else pred - y
+            held = x[prior_index]
+            gap = np.where(np.isfinite(held), np.log(np.maximum(held, 1e-300)) - prior_log_centre, 0.0)
+            return np.concatenate((data, prior_scale * gap))
 
         def jacobian(theta: np.ndarray) -> np.ndarray:
             x = x0.copy()
@@ -550,7 +601,12 @@ def fit(
             jac = np.concatenate([j for _, j in parts])[:, free]  # type: ignore[misc]
             if relative:
                 jac = jac / np.maximum(np.concatenate([v for v, _ in parts]), 1e-12)[:, None]
-            return jac
+            extra = np.zeros((prior_index.size, names_count))
+            held = x[prior_index]
+            extra[np.arange(prior_index.size), prior_index] = np.where(
+                np.isfinite(held), prior_scale / np.maximum(held, 1e-300), 0.0
+            )
+            return np.concatenate((jac, extra[:, free]))
 
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             result = least_squares(
@@ -571,6 +627,7 @@ def fit(
         x[free] = result.x
         return result, x
 
+    names_count = len(names)
     index = {n: i for i, n in enumerate(names)}
     points = [g.vector() for g in template]
     best: Any = None
@@ -599,12 +656,33 @@ def fit(
         raise ValueError(f"{kind.__name__}.stages(): a held parameter was never fitted again")
     fitted = template[0].replace(points[0])
     quality = score(fitted, used)
+    uncertainty = covariance(
+        fitted, prepared, used, point_weights, relative=relative,
+        prior=(prior_index, prior_scale) if prior_index.size else None,
+    )
     problems = []
     if not best.success:
         problems.append(f"the optimizer stopped before converging ({best.message})")
     for r in quality.runs:
         if not r.r2 >= 0.99:
             problems.append(f"R^2 = {r.r2:.4f} < 0.99 on run {r.name!r}: the law fits it poorly")
+    held_out: list[Law] = []
+    if jackknife and len(runs) > 1:
+        # the ensemble of fits that each leave one run out: how much the prediction depends on which runs
+        # were fitted (a jackknife over runs; lrkit.curves.intervals adds its spread to every interval)
+        for i in range(len(runs)):
+            rest = [r for j, r in enumerate(runs) if j != i]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    held_out.append(
+                        fit(rest, law, method=method,
+                            delta=delta, relative=relative, skip_warmup=skip_warmup, resolution=resolution,
+                            max_evaluations=max_evaluations, weights=weights, prior=prior, jackknife=False).law
+                    )
+                except ValueError:
+                    continue
+        uncertainty = dataclasses.replace(uncertainty, ensemble=tuple(held_out))
     for problem in problems:
         warnings.warn(CurveFitWarning(problem), stacklevel=2)
     return Fit(
@@ -617,7 +695,35 @@ def fit(
         problems=tuple(problems),
         method="staged" if len(stages) > 1 else "joint",
         weights=weights,
+        uncertainty=uncertainty,
     )
+
+
+def _check_prior(
+    kind: type[Law], prior: Mapping[str, tuple[float, float]] | str | None
+) -> dict[str, tuple[float, float]]:
+    """The prior as ``{name: (centre, sd of log)}``: ``"law"`` takes the law's :meth:`Law.prior`, ``None`` none."""
+    if prior is None:
+        return {}
+    if isinstance(prior, str):
+        if prior != "law":
+            raise ValueError(f"prior: expected 'law', None or a mapping name -> (centre, sd), got {prior!r}")
+        return dict(kind.prior())
+    if not isinstance(prior, Mapping):
+        raise ValueError(f"prior: expected 'law', None or a mapping name -> (centre, sd), got {type(prior).__name__}")
+    out = {}
+    for name, value in prior.items():
+        if name not in kind.param_names():
+            raise ValueError(f"prior: {kind.__name__} has no parameter {name!r}; its parameters: "
+                             f"{', '.join(kind.param_names())}")
+        try:
+            centre, sd = (float(v) for v in value)
+        except (TypeError, ValueError):
+            raise ValueError(f"prior: {name!r} needs (centre, sd of its log), got {value!r}") from None
+        if not (centre > 0 and sd > 0 and math.isfinite(centre) and math.isfinite(sd)):
+            raise ValueError(f"prior: {name!r} needs a centre > 0 and an sd > 0, got {value!r}")
+        out[name] = (centre, sd)
+    return out
 
 
 def law_from_dict(data: Mapping[str, Any]) -> Law:
@@ -638,7 +744,7 @@ def law_from_dict(data: Mapping[str, Any]) -> Law:
         raise ValueError(f"law: unknown law {name!r}; known laws: {', '.join(LAWS)}")
     kind = LAWS[name]
     names = [f.name for f in dataclasses.fields(kind) if f.init]
-    unknown = [k for k in data if k not in names and k not in ("law", "fit", "version", "lr")]
+    unknown = [k for k in data if k not in names and k not in ("law", "fit", "version", "lr", "uncertainty")]
     if unknown:
         raise ValueError(f"law: unknown key {unknown[0]!r} for the {name} law (its keys: {', '.join(names)})")
     missing = [n for n in kind.param_names() if n not in data]

@@ -37,6 +37,7 @@ import numpy as np
 
 from lrkit.core._io import atomic_write
 from lrkit.curves.core import Fit, law_from_dict
+from lrkit.curves.intervals import Uncertainty
 from lrkit.curves.laws import Law, learning_rates
 
 __all__ = ["PEAK_FACTOR", "VERSION", "LawFile", "law_file_from_dict", "load_law", "save_law"]
@@ -55,6 +56,8 @@ class LawFile:
     lr_scale: float = 1.0
     peaks: tuple[float, float] | None = None
     fit: Mapping[str, Any] = field(default_factory=dict)
+    #: the fitted parameters' uncertainty (:class:`lrkit.curves.Uncertainty`), which intervals are computed from
+    uncertainty: Uncertainty | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The file's JSON object."""
@@ -66,6 +69,8 @@ class LawFile:
         out: dict[str, Any] = {"version": VERSION, **self.law.to_dict(), "lr": lr}
         if self.fit:
             out["fit"] = _json_safe(dict(self.fit))
+        if self.uncertainty is not None:
+            out["uncertainty"] = self.uncertainty.to_dict()
         return out
 
     def check(self, schedule: Any, updates: int, where: str = "schedule") -> float:
@@ -118,8 +123,8 @@ def law_file_from_dict(data: Any, where: str = "law file") -> LawFile:
     version = data["version"]
     if version != VERSION or isinstance(version, bool):
         raise ValueError(f"{where}: version {version!r} is not one this lrkit reads (version {VERSION}); upgrade lrkit")
-    try:  # the law's name, its parameters, and no key besides them, 'version', 'lr' and 'fit'
-        law = law_from_dict({k: v for k, v in data.items() if k not in ("version", "lr", "fit")})
+    try:  # the law's name, its parameters, and no key besides them, 'version', 'lr', 'fit' and 'uncertainty'
+        law = law_from_dict({k: v for k, v in data.items() if k not in ("version", "lr", "fit", "uncertainty")})
     except (TypeError, ValueError) as err:
         raise ValueError(f"{where}: {err}") from None
     lr = data.get("lr")
@@ -146,7 +151,15 @@ def law_file_from_dict(data: Any, where: str = "law file") -> LawFile:
     fit = data.get("fit", {})
     if not isinstance(fit, Mapping):
         raise ValueError(f"{where}: 'fit' must be an object, got {type(fit).__name__}")
-    return LawFile(law=law, lr_scale=scale, peaks=peaks, fit=fit)
+    uncertainty = None
+    if data.get("uncertainty") is not None:
+        if not isinstance(data["uncertainty"], Mapping):
+            raise ValueError(f"{where}: 'uncertainty' must be an object, got {type(data['uncertainty']).__name__}")
+        try:
+            uncertainty = Uncertainty.from_dict(data["uncertainty"])
+        except (TypeError, ValueError, KeyError) as err:
+            raise ValueError(f"{where}: 'uncertainty': {err}") from None
+    return LawFile(law=law, lr_scale=scale, peaks=peaks, fit=fit, uncertainty=uncertainty)
 
 
 def save_law(
@@ -164,14 +177,15 @@ def save_law(
     if isinstance(fitted, Fit):
         law: Law = fitted.law
         info = fitted.to_dict().get("fit", {})
+        uncertainty = fitted.uncertainty
         if peaks is None:
             tops = [float(r.lrs.max(initial=0.0)) for r in fitted.runs]
             peaks = (min(tops), max(tops))
     elif isinstance(fitted, Law):
-        law, info = fitted, {}
+        law, info, uncertainty = fitted, {}, None
     else:
         raise ValueError(f"fitted: give a Fit (curves.fit(...)) or a Law, got {type(fitted).__name__}")
-    saved = LawFile(law, _positive(lr_scale, "lr_scale"), None if peaks is None else _peaks(peaks), info)
+    saved = LawFile(law, _positive(lr_scale, "lr_scale"), None if peaks is None else _peaks(peaks), info, uncertainty)
     text = json.dumps(saved.to_dict(), indent=2, allow_nan=False) + "\n"
     law_file_from_dict(json.loads(text), f"law file {str(path)!r}")  # what is written reads back
     with atomic_write(path) as out:

@@ -42,7 +42,56 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["LAWS", "Law", "MomentumLaw", "MultiPowerLaw", "Stage", "learning_rates", "peak_index"]
+__all__ = [
+    "LAWS",
+    "CurvePredictionWarning",
+    "Law",
+    "MomentumLaw",
+    "MultiPowerLaw",
+    "Stage",
+    "learning_rates",
+    "peak_index",
+]
+
+
+class CurvePredictionWarning(UserWarning):
+    """A prediction the law's own form rules out: a loss <= 0, or a loss that rises while the schedule only
+    decays (or holds) after its peak. The law is extrapolating beyond the runs it was fitted on."""
+
+
+def _check_prediction(law: Law, lrs: np.ndarray, steps: np.ndarray, values: np.ndarray) -> None:
+    """Warn (:class:`CurvePredictionWarning`) about a negative loss or one rising under a non-increasing schedule."""
+    import warnings
+
+    if values.size and not np.all(values > 0):
+        i = int(np.argmin(values))
+        warnings.warn(
+            CurvePredictionWarning(
+                f"{type(law).__name__} predicts a loss of {values[i]:.6g} <= 0 after {int(steps[i])} updates: it is "
+                "extrapolating far beyond the runs it was fitted on (another schedule, peak or length); do not use "
+                "this prediction"
+            ),
+            stacklevel=3,
+        )
+        return
+    peak = peak_index(lrs)
+    after = steps > peak
+    if after.sum() < 2 or np.any(np.diff(lrs[peak:]) > 0):
+        return
+    order = np.argsort(steps[after], kind="stable")
+    v = values[after][order]
+    rise = np.diff(v)
+    if np.any(rise > 1e-9 * np.abs(v[1:]) + 1e-12):
+        i = int(np.argmax(rise))
+        t = steps[after][order]
+        warnings.warn(
+            CurvePredictionWarning(
+                f"{type(law).__name__} predicts the loss rising from {v[i]:.6g} to {v[i + 1]:.6g} between updates "
+                f"{int(t[i])} and {int(t[i + 1])} while the schedule never rises after its peak: the law is "
+                "extrapolating beyond its fitted runs (their peak, length or decay); treat this curve with care"
+            ),
+            stacklevel=3,
+        )
 
 
 def learning_rates(schedule: Any, updates: int) -> np.ndarray:
@@ -162,6 +211,16 @@ class Law(ABC):
         """Starting points for the fit, best first (a few; the fit refines each)."""
 
     @classmethod
+    def prior(cls) -> Mapping[str, tuple[float, float]]:
+        """The default prior of :func:`lrkit.curves.fit` (``prior="law"``): ``{name: (centre, sd of log)}``.
+
+        Each named parameter adds the residual ``delta * sqrt(W) * (log p - log centre) / sd`` to the fit
+        (``W`` the total weight of the points): a deviation of one sd costs as much as every point at the
+        Huber knee. Empty by default.
+        """
+        return {}
+
+    @classmethod
     def stages(cls) -> tuple[Stage, ...] | None:
         """The stages of the law's default fit (``fit(method="staged")``), or ``None``: all parameters at once.
 
@@ -178,15 +237,22 @@ class Law(ABC):
         return None
 
     # -- use ---------------------------------------------------------------------------------------
-    def predict(self, schedule: Any, steps: Any) -> np.ndarray:
+    def predict(self, schedule: Any, steps: Any, resolution: int | None = None) -> np.ndarray:
         """The predicted loss after each of ``steps`` updates (an int or an array of ints >= 1).
 
         ``schedule`` is an lrkit schedule giving absolute learning rates (``lk.cosine(n) * 3e-4``)
-        or an array of the learning rate of every update.
+        or an array of the learning rate of every update. The sum over decreases is exact
+        (``resolution`` 1) unless steps x updates exceeds :data:`EXACT_WORK`; then decreases of up to
+        ``resolution`` consecutive updates are grouped (default: the smallest that stays within it), in
+        memory linear in the steps and the schedule's length either way. A loss <= 0, or one rising
+        under a schedule that never rises after its peak, warns (:class:`CurvePredictionWarning`).
         """
         t = _steps(steps)
         lrs = learning_rates(schedule, int(t.max()))
-        values, _ = self.evaluate(self.prepare(lrs, t, **self.settings()))
+        if resolution is None:
+            resolution = max(1, -(-t.size * lrs.size // EXACT_WORK))
+        values, _ = self.evaluate(self.prepare(lrs, t, max(1, int(resolution)), **self.settings()))
+        _check_prediction(self, lrs, t, values)
         return values if np.ndim(steps) else values[:1].copy()
 
     def final(self, schedule: Any, updates: int) -> float:
@@ -206,21 +272,31 @@ def _field(fitted: bool = True, default: Any = dataclasses.MISSING) -> Any:
 # Multi-power law
 
 
+#: Elements of one (steps x decrease blocks) tile: evaluation works tile by tile, so memory stays linear in the
+#: logged points and the schedule's length (about 8 MiB per temporary array).
+TILE = 1 << 20
+#: A prediction evaluates up to this many (step, update) pairs exactly; beyond it decreases are grouped.
+EXACT_WORK = 10_000_000
+
+
 @dataclass(frozen=True)
 class _MPLData:
-    s1: np.ndarray  # (m,) area before each step
+    s1: np.ndarray  # (m,) area before each step, steps sorted ascending
+    order: np.ndarray  # (m,) position of each sorted step in the caller's order
     amount: np.ndarray  # (K,) sum of decreases of each block
-    eta: np.ndarray  # (K,) (decrease-weighted) learning rate of each block
-    area: np.ndarray  # (m, K) area from each block to each step (0 where the block is not before the step)
-    mask: np.ndarray  # (m, K) block before the step
-    log_eta: np.ndarray  # (K,)
+    before: np.ndarray  # (K,) area before each block (decrease-weighted), ascending
+    log_eta: np.ndarray  # (K,) log of the (decrease-weighted) learning rate of each block
+    reach: np.ndarray  # (m,) number of blocks before each step (``before < s1``)
+    cache: list[Any] = field(default_factory=list, compare=False, repr=False)  # see _areas
 
 
 def _blocks(lrs: np.ndarray, steps: np.ndarray, resolution: int) -> tuple[np.ndarray, ...]:
-    """The decreases ``d_i`` of every update ``i >= 1``, grouped into blocks that never straddle a step.
+    """The decreases ``d_i`` of every update ``i >= 1``, grouped into blocks of up to ``resolution`` updates.
 
     Returns per block: summed decrease, decrease-weighted learning rate and cumulative area
-    before the block (both exact for a block of one update).
+    before the block (both exact for a block of one update). Blocks never straddle a logged step
+    when there are fewer steps than blocks of the grid (else a step inside a block counts that block from
+    its decrease-weighted position: an error below one block's decrease), nor a change of sign.
     """
     n = lrs.size
     prefix = np.concatenate(([0.0], np.cumsum(lrs)))  # prefix[i] = sum_{j<i} lrs[j]
@@ -230,8 +306,8 @@ def _blocks(lrs: np.ndarray, steps: np.ndarray, resolution: int) -> tuple[np.nda
     index, d = index[keep], d[keep]
     if resolution <= 1 or index.size == 0:
         return d, lrs[index], prefix[index]
-    # a block id: cut at every multiple of `resolution`, at every step, and where the sign changes
-    cuts = np.unique(np.concatenate((np.arange(0, n + resolution, resolution), steps)))
+    grid = np.arange(0, n + resolution, resolution)
+    cuts = np.unique(np.concatenate((grid, steps))) if steps.size <= grid.size else grid
     block = np.searchsorted(cuts, index, side="right")
     sign = d > 0
     new = np.ones(index.size, dtype=bool)
@@ -241,6 +317,30 @@ def _blocks(lrs: np.ndarray, steps: np.ndarray, resolution: int) -> tuple[np.nda
     eta = np.bincount(ids, weights=d * lrs[index]) / amount
     area = np.bincount(ids, weights=d * prefix[index]) / amount
     return amount, eta, area
+
+
+def _tiles(p: _MPLData) -> Any:
+    """Row ranges ``(a, b, k)`` of the sorted steps, with the ``k`` blocks the last of them sees (the ones
+    before them see fewer), each tile at most :data:`TILE` elements."""
+    m = p.s1.size
+    rows = max(1, TILE // max(1, int(p.reach[-1]) if m else 1))
+    for a in range(0, m, rows):
+        b = min(m, a + rows)
+        yield a, b, int(p.reach[b - 1])
+
+
+def _areas(p: _MPLData) -> Any:
+    """Per tile ``(a, b, k, area)``: ``area[i, j] = max(S1(step a+i) - before_j, 0)``. Kept with the data when
+    every tile together is at most 4 tiles (a fit evaluates the same steps hundreds of times)."""
+    if p.cache:
+        yield from p.cache
+        return
+    small = p.s1.size * int(p.reach[-1] if p.s1.size else 0) <= 4 * TILE
+    for a, b, k in _tiles(p):
+        area = np.maximum(p.s1[a:b, None] - p.before[None, :k], 0.0)
+        if small:
+            p.cache.append((a, b, k, area))
+        yield a, b, k, area
 
 
 @dataclass(frozen=True)
@@ -284,58 +384,71 @@ class MultiPowerLaw(Law):
     @classmethod
     def prepare(cls, lrs: np.ndarray, steps: np.ndarray, resolution: int = 1, **settings: Any) -> _MPLData:
         prefix = np.concatenate(([0.0], np.cumsum(lrs)))
-        s1 = prefix[steps]
+        order = np.argsort(steps, kind="stable")
+        s1 = prefix[steps[order]]
         if np.any(s1 <= 0):
             raise ValueError("steps: the law needs some learning-rate area before each step (S1 > 0)")
         amount, eta, before = _blocks(lrs, steps, resolution)
-        if np.any(eta <= 0):
-            # a block whose rate is 0: G is 1 at once (the decrease to 0 is fully realised); keep it finite
-            eta = np.maximum(eta, np.finfo(np.float64).tiny ** 0.25)
-        area = s1[:, None] - before[None, :]
-        mask = area > 0
-        area = np.where(mask, area, 0.0)
-        return _MPLData(s1, amount, eta, area, mask, np.log(eta))
+        # a block whose rate is 0: G is 1 at once (the decrease to 0 is fully realised); keep it finite
+        eta = np.maximum(eta, np.finfo(np.float64).tiny ** 0.25)
+        sort = np.argsort(before, kind="stable")
+        amount, eta, before = amount[sort], eta[sort], before[sort]
+        reach = np.searchsorted(before, s1, side="left")  # blocks with before < s1
+        back = np.empty_like(order)
+        back[order] = np.arange(order.size)
+        return _MPLData(s1, back, amount, before, np.log(eta), reach)
 
     def evaluate(self, prepared: _MPLData, jacobian: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         p = prepared
         L0, A, alpha, B, C, beta, gamma = self.vector()
         power = p.s1 ** (-alpha)
+        m = p.s1.size
         if C == math.inf:  # the realised-drop limit: G = 1 for every decrease before the step
-            drop = p.mask @ p.amount
-            loss = L0 + A * power - B * drop
-            if not jacobian:
-                return loss, None
-            jac = np.zeros((loss.size, 7))
-            jac[:, 0] = 1.0
-            jac[:, 1] = power
-            jac[:, 2] = -A * power * np.log(p.s1)
-            jac[:, 3] = -drop
-            return loss, jac
-        scaled = np.exp(-gamma * p.log_eta)  # eta^-gamma
-        x = p.area * scaled[None, :]
-        base = C * x + 1.0
-        tail = base ** (-beta)
-        g = np.where(p.mask, 1.0 - tail, 0.0)
-        drop = g @ p.amount
+            drop = np.concatenate(([0.0], np.cumsum(p.amount)))[p.reach]
+            d_c = d_beta = d_gamma = np.zeros(m)
+        else:
+            drop, d_c, d_beta, d_gamma = np.zeros(m), np.zeros(m), np.zeros(m), np.zeros(m)
+            scaled = np.exp(-gamma * p.log_eta)  # eta^-gamma
+            for a, b, k, area in _areas(p):
+                if k == 0:
+                    continue
+                amount = p.amount[:k]
+                # area is 0 for a block not before the step: x = 0, G = 0 and every derivative 0 there
+                x = area * scaled[None, :k]
+                log_base = np.log1p(C * x)
+                tail = np.exp(-beta * log_base)
+                drop[a:b] = amount.sum() - tail @ amount
+                if jacobian:
+                    ratio = tail * x / (C * x + 1.0)
+                    d_c[a:b] = beta * (ratio @ amount)
+                    d_beta[a:b] = (tail * log_base) @ amount
+                    d_gamma[a:b] = beta * C * (ratio @ (amount * -p.log_eta[:k]))
         loss = L0 + A * power - B * drop
         if not jacobian:
-            return loss, None
-        jac = np.empty((loss.size, 7))
-        jac[:, 0] = 1.0
-        jac[:, 1] = power
-        jac[:, 2] = -A * power * np.log(p.s1)
-        jac[:, 3] = -drop
-        dg_dx = np.where(p.mask, beta * C * tail / base, 0.0)  # dG/dx
-        jac[:, 4] = -B * (np.where(p.mask, beta * tail / base * x, 0.0) @ p.amount)
-        jac[:, 5] = -B * (np.where(p.mask, tail * np.log(base), 0.0) @ p.amount)
-        jac[:, 6] = -B * ((dg_dx * x) @ (p.amount * -p.log_eta))
-        return loss, jac
+            return loss[p.order], None
+        jac = np.column_stack(
+            (np.ones(m), power, -A * power * np.log(p.s1), -drop, -B * d_c, -B * d_beta, -B * d_gamma)
+        )
+        return loss[p.order], jac[p.order]
 
     @classmethod
     def bounds(cls) -> tuple[np.ndarray, np.ndarray]:
         low = np.array([0.0, 1e-6, 1e-3, 0.0, 1e-6, 0.1, 0.0])
         high = np.array([np.inf, np.inf, 3.0, np.inf, np.inf, 5.0, 2.0])
         return low, high
+
+    #: the default prior's centres (C, beta, gamma) and the sd of their logs; see :meth:`prior`
+    PRIOR_CENTRES: ClassVar[dict[str, float]] = {"C": 2.1, "beta": 0.59, "gamma": 0.65}
+    PRIOR_SD: ClassVar[float] = 1.0
+
+    @classmethod
+    def prior(cls) -> Mapping[str, tuple[float, float]]:
+        """A prior on how fast a decrease is realised (``C, beta, gamma``), centred on the parameters Luo et al.
+        published for their 25M and 100M models (their means: ``C`` 2.1, ``beta`` 0.59, ``gamma`` 0.65; the two
+        sizes differ by < 4%), with an sd of :attr:`PRIOR_SD` on each log. The three runs of a fit leave these
+        three poorly determined (a fit without it ends at its bounds on the 124M grid); ``L0, A, alpha, B``
+        (the scale of the loss and of the learning rate) have none."""
+        return {n: (c, cls.PRIOR_SD) for n, c in cls.PRIOR_CENTRES.items()}
 
     @classmethod
     def stages(cls) -> tuple[Stage, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["plot"]
+__all__ = ["plot", "plot_choice"]
 
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +13,9 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
+    from lrkit.curves.choose import Choice
     from lrkit.curves.core import Run
+    from lrkit.curves.intervals import Uncertainty
     from lrkit.curves.laws import Law
 
 
@@ -58,6 +60,59 @@ def plot(
     ax.set_ylabel("loss")
     ax.set_title(title or f"{type(law).__name__}: lines fitted, dashed predicted, dots measured")
     if fitted or predicted:
+        ax.legend(fontsize="small")
+    if path is not None:
+        path = Path(path)
+        if path.suffix.lower() not in (".png", ".svg"):
+            raise ValueError(f"path: the file name must end in .png or .svg, got {str(path)!r}")
+        fig.savefig(path)
+    return fig
+
+
+def plot_choice(
+    law: Law,
+    choices: Sequence[Choice],
+    uncertainty: Uncertainty | None = None,
+    *,
+    top: int = 6,
+    level: float | None = None,
+    path: str | Path | None = None,
+) -> Figure:
+    """The predicted loss curves of each length's ``top`` candidates (best first), each with its interval band;
+    one panel per :class:`lrkit.curves.Choice`. Saved to ``path`` (.png/.svg) if given.
+
+    >>> from lrkit.curves import MultiPowerLaw, choose, family
+    >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.65)
+    >>> fig = plot_choice(law, choose(law, family(4000, peaks=[3e-4], warmup=200, shapes=("linear",)), 4000), top=2)
+    >>> len(fig.axes), len(fig.axes[0].get_lines())
+    (1, 2)
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("plotting needs matplotlib: pip install 'lrkit[plot]'") from None
+    from lrkit.curves.intervals import interval
+
+    if not choices:
+        raise ValueError("choices: give at least one Choice (from curves.choose)")
+    fig = Figure(figsize=(6.5 * len(choices), 4.5), dpi=100, layout="constrained")
+    axes = fig.subplots(1, len(choices), squeeze=False)[0]
+    for ax, choice in zip(axes, choices):
+        budget = choice.budget
+        steps = np.unique(np.linspace(max(1, budget // 10), budget, 120).round().astype(np.int64))
+        for i, row in enumerate(choice.rows[:top]):
+            mean, low, high = interval(law, uncertainty, row.schedule, steps, level or choice.level)
+            label = f"{row.name}: {row.predicted:.4f}" + (" (tied)" if row.tied and i else "")
+            ax.plot(steps, mean, color=f"C{i % 10}", lw=2.2 if i == 0 else 1.2, label=label)
+            ax.fill_between(steps, low, high, color=f"C{i % 10}", alpha=0.12)
+        verdict = "best first" if choice.decided else "cannot tell apart"
+        ax.set_title(f"{budget:,} updates: predicted loss, {100 * choice.level:g}% bands ({verdict})")
+        ax.set_xlabel("update")
+        ax.set_ylabel("predicted loss")
+        lows = [r.low for r in choice.rows[:top]]
+        highs = [r.high for r in choice.rows[:top]]
+        span = max(highs) - min(lows)
+        ax.set_ylim(min(lows) - 0.5 * span, max(highs) + 4 * span)
         ax.legend(fontsize="small")
     if path is not None:
         path = Path(path)

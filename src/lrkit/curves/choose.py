@@ -1,0 +1,332 @@
+"""Choose a schedule from a fitted law: rank candidates at one or several lengths, with intervals.
+
+:func:`family` builds the usual candidates (WSD: cooldown fraction x shape x peak; cosine to a
+floor x peak; any spec you add); :func:`choose` predicts each one's final loss with its interval
+(:mod:`lrkit.curves.intervals`), ranks them, marks the ones *tied* with the best (the interval of
+the difference contains 0), recommends the best as lrkit text config, and says which run, trained
+next, would shrink the uncertainty of the choice most. It refuses to rank (``decided`` is False,
+``reasons`` says why) when the fit ended at a bound of its parameters (there the law cannot tell
+schedules apart by more than their area) or when half the other candidates or more are tied with the
+best (the intervals are wider than the differences).
+
+>>> import lrkit as lk
+>>> from lrkit.curves import MultiPowerLaw
+>>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.65)
+>>> cands = family(24000, peaks=[3e-4], warmup=2160, fractions=(0.1, 0.2), shapes=("linear",), cosine_floors=(0.1,))
+>>> sorted(cands)
+['cosine-0.1@0.0003', 'wsd-0.1-linear@0.0003', 'wsd-0.2-linear@0.0003']
+>>> c = choose(law, cands, 24000)[0]
+>>> c.decided, c.best.name  # no uncertainty given: nothing is tied
+(True, 'wsd-0.1-linear@0.0003')
+>>> lk.from_config(c.best.config)(24000 - 1) < 1e-4
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import lrkit as lk
+from lrkit.curves.intervals import Uncertainty, difference, interval, z_value
+from lrkit.curves.laws import Law, learning_rates
+
+__all__ = ["Candidate", "Choice", "Row", "choose", "family"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A schedule to compare: its lrkit text config (absolute learning rates) and, for reports, its peak."""
+
+    name: str
+    config: str
+    peak: float = math.nan
+    #: every update's learning rate, for a schedule lrkit's config cannot write (then ``config`` only describes it)
+    rates: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def schedule(self) -> Any:
+        """The absolute learning rates: an lrkit schedule (from :attr:`config`), or :attr:`rates`."""
+        return self.rates if self.rates is not None else lk.from_config(self.config)
+
+
+def _config(body: lk.Schedule, peak: float) -> str:
+    return repr(body * float(peak))
+
+
+def family(
+    length: int,
+    *,
+    peaks: Iterable[float],
+    warmup: int = 0,
+    warmup_start: float = 0.0,
+    fractions: Iterable[float] = (0.1, 0.2, 0.4, 0.6, 0.8, 0.9),
+    shapes: Iterable[str] = ("linear", "1-sqrt"),
+    floor: float = 0.0,
+    cosine_floors: Iterable[float] = (0.0, 0.1),
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, Candidate]:
+    """Candidates for a run of ``length`` updates: for each peak, WSD (``warmup`` updates of linear warmup from
+    ``warmup_start`` x peak, constant, then a cooldown over the last ``fraction`` of the run to ``floor`` x
+    peak, each ``shape``: 'linear', '1-sqrt', 'cos') and a cosine from the peak to each of ``cosine_floors``
+    (multipliers); ``extra``: more, as ``{name: lrkit text config in absolute rates}``."""
+    length, warmup = int(length), int(warmup)
+    if length < 2:
+        raise ValueError(f"length: a run of at least 2 updates, got {length!r}")
+    if not 0 <= warmup < length:
+        raise ValueError(f"warmup: must be >= 0 and < length {length}, got {warmup!r}")
+    out: dict[str, Candidate] = {}
+    head = lk.warmup(warmup, start=warmup_start) if warmup else None
+    for peak in peaks:
+        if not (peak > 0 and math.isfinite(peak)):
+            raise ValueError(f"peaks: each peak must be a finite learning rate > 0, got {peak!r}")
+        for fraction in fractions:
+            if not 0 < fraction <= 1:
+                raise ValueError(f"fractions: each cooldown fraction must be in (0, 1], got {fraction!r}")
+            decay = round(fraction * length)
+            stable = length - warmup - decay
+            if decay < 1 or stable < 0:
+                continue
+            for shape in shapes:
+                parts = [p for p in (head, lk.constant(1.0, stable) if stable else None) if p is not None]
+                body: lk.Schedule = lk.anneal(decay, 1.0, floor, shape=shape)
+                for p in reversed(parts):
+                    body = p >> body
+                out[f"wsd-{fraction:g}-{shape}@{peak:g}"] = Candidate(
+                    f"wsd-{fraction:g}-{shape}@{peak:g}", _config(body, peak), float(peak)
+                )
+        for low in cosine_floors:
+            cosine: lk.Schedule = lk.cosine(length - warmup, floor=low)
+            if head is not None:
+                cosine = head >> cosine
+            out[f"cosine-{low:g}@{peak:g}"] = Candidate(
+                f"cosine-{low:g}@{peak:g}", _config(cosine, peak), float(peak)
+            )
+    for name, config in (extra or {}).items():
+        out[name] = Candidate(name, config)
+    return out
+
+
+@dataclass(frozen=True)
+class Row:
+    """One candidate's predicted final loss and its interval; ``tied``: indistinguishable from the best."""
+
+    name: str
+    config: str
+    peak: float
+    predicted: float
+    low: float
+    high: float
+    gap: float  # predicted - the best's
+    gap_se: float  # standard error of the gap (the parameters' uncertainty)
+    tied: bool
+    rates: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def schedule(self) -> Any:
+        """The candidate's absolute learning rates (an lrkit schedule, or every update's rate)."""
+        return self.rates if self.rates is not None else lk.from_config(self.config)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "rates"}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The candidates at one length, best first; ``decided`` False means: do not trust the order (``reasons``)."""
+
+    budget: int
+    rows: tuple[Row, ...]
+    decided: bool
+    reasons: tuple[str, ...]
+    level: float
+    #: (candidate, share of the variance of the best-vs-runner-up gap a run of it would remove), best first
+    suggestions: tuple[tuple[str, float], ...] = field(default=())
+
+    @property
+    def best(self) -> Row:
+        """The recommended candidate (the lowest predicted loss; check :attr:`decided`)."""
+        return self.rows[0]
+
+    @property
+    def tied(self) -> tuple[str, ...]:
+        """The candidates tied with the best (the best included)."""
+        return tuple(r.name for r in self.rows if r.tied)
+
+    def table(self) -> str:
+        """A Markdown table (rank, candidate, predicted final loss, interval, gap to the best, tied)."""
+        pct = f"{100 * self.level:g}%"
+        head = (
+            f"| rank | schedule | predicted loss at {self.budget:,} | {pct} interval | vs best | tied with best |"
+        )
+        lines = [head, "| ---: | --- | ---: | --- | ---: | :---: |"]
+        for i, r in enumerate(self.rows, 1):
+            rank = str(i) if self.decided else "-"
+            lines.append(
+                f"| {rank} | {r.name} | {r.predicted:.4f} | {r.low:.4f} .. {r.high:.4f} | "
+                f"{r.gap:+.4f} +- {z_value(self.level) * r.gap_se:.4f} | {'yes' if r.tied else ''} |"
+            )
+        return "\n".join(lines)
+
+    def report(self) -> str:
+        """The table, the verdict, the recommended schedule (text config) and the runs that would help most."""
+        out = [f"## {self.budget:,} updates", "", self.table(), ""]
+        if self.decided:
+            others = [n for n in self.tied if n != self.best.name]
+            out.append(f"recommended: {self.best.name} (predicted {self.best.predicted:.4f})")
+            if others:
+                out.append(f"tied with it within the {100 * self.level:g}% interval: {', '.join(others)}")
+            out += ["", "```", self.best.config, "```"]
+        else:
+            out.append("cannot tell the candidates apart; no ranking: " + "; ".join(self.reasons))
+        if self.suggestions:
+            shown = ", ".join(f"{n} ({100 * s:.0f}%)" for n, s in self.suggestions[:3])
+            out += ["", f"runs that would shrink the uncertainty of this choice most (share of its variance): {shown}"]
+        return "\n".join(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "budget": self.budget,
+            "decided": self.decided,
+            "reasons": list(self.reasons),
+            "level": self.level,
+            "recommended": self.best.config if self.decided else None,
+            "rows": [r.to_dict() for r in self.rows],
+            "suggestions": [{"schedule": n, "share": s} for n, s in self.suggestions],
+        }
+
+
+def _candidates(candidates: Any) -> dict[str, Candidate]:
+    if isinstance(candidates, Mapping):
+        items = list(candidates.items())
+    elif isinstance(candidates, (str, bytes)) or not isinstance(candidates, Sequence):
+        raise ValueError(
+            f"candidates: expected a mapping name -> Candidate / spec text, or a list of specs, got "
+            f"{type(candidates).__name__}"
+        )
+    else:
+        items = [(c.name if isinstance(c, Candidate) else str(c), c) for c in candidates]
+    out = {}
+    for name, c in items:
+        if isinstance(c, Candidate):
+            out[str(name)] = c
+        elif isinstance(c, str):
+            out[str(name)] = Candidate(str(name), c)
+        elif isinstance(c, lk.Schedule):
+            out[str(name)] = Candidate(str(name), repr(c))
+        elif isinstance(c, np.ndarray):
+            out[str(name)] = Candidate(str(name), f"<{c.size} learning rates>", rates=np.asarray(c, np.float64))
+        else:
+            raise ValueError(
+                f"candidates: {name!r} is a {type(c).__name__}; give a Candidate, an lrkit schedule "
+                "(absolute rates) or its text config"
+            )
+    if not out:
+        raise ValueError("candidates: give at least one schedule")
+    return out
+
+
+def _share(law: Law, u: Uncertainty, candidate: Candidate, budget: int, gap: np.ndarray) -> float:
+    """The share of the variance of ``gap . parameters`` that fitting a run of ``candidate`` (its curve logged at
+    64 points after its peak) would remove (Woodbury on the Laplace covariance)."""
+    lrs = learning_rates(candidate.schedule, budget)
+    first = int(np.argmax(lrs)) + 1
+    steps = np.unique(np.linspace(first, budget, 64).round().astype(np.int64))
+    values, jac = law.evaluate(law.prepare(lrs, steps, **law.settings()), jacobian=True)
+    assert jac is not None
+    j = np.where(np.isfinite(jac), jac, 0.0) / values[:, None]  # relative, as the fit's residuals
+    cov = u.covariance
+    before = float(gap @ cov @ gap)
+    if before <= 0:
+        return 0.0
+    noise = (u.noise**2) * u.inflation
+    inner = noise * np.eye(steps.size) + j @ cov @ j.T
+    v = j @ cov @ gap
+    removed = float(v @ np.linalg.solve(inner, v))
+    return min(max(removed / before, 0.0), 1.0)
+
+
+def choose(
+    law: Any,
+    candidates: Any,
+    lengths: int | Iterable[int],
+    *,
+    uncertainty: Uncertainty | None = None,
+    level: float = 0.95,
+    suggest: bool = True,
+) -> list[Choice]:
+    """Rank ``candidates`` by the final loss ``law`` predicts after each of ``lengths`` updates.
+
+    ``law``: a :class:`lrkit.curves.Fit` (its law and uncertainty) or a :class:`Law` (then give
+    ``uncertainty``, or every interval is a point). ``candidates``: from :func:`family`, or a mapping
+    name -> lrkit schedule / text config (absolute learning rates), or a list of text configs; the
+    same candidates serve every length only if they are written for it (use :func:`family` per length,
+    or a callable ``length -> candidates``).
+
+    One :class:`Choice` per length: rows best first with the ``level`` interval of each final, the
+    gap to the best with its standard error, and ``tied`` where ``|gap| <= z * se``; not ``decided``
+    (``reasons``) when the fit ended at a parameter bound or half the other candidates or more are tied
+    with the best.
+    """
+    from lrkit.curves.core import Fit
+
+    if isinstance(law, Fit):
+        uncertainty = law.uncertainty if uncertainty is None else uncertainty
+        law = law.law
+    if not isinstance(law, Law):
+        raise ValueError(f"law: expected a fitted curves.Fit or a curves.Law, got {type(law).__name__}")
+    if isinstance(lengths, (int, np.integer)):
+        lengths = [int(lengths)]
+    budgets = [int(n) for n in lengths]
+    if not budgets or min(budgets) < 2:
+        raise ValueError(f"lengths: give one or more run lengths >= 2 updates, got {lengths!r}")
+    z = z_value(level)
+    out = []
+    for budget in budgets:
+        cands = _candidates(candidates(budget) if callable(candidates) else candidates)
+        rows: list[tuple[float, Candidate, float, float]] = []
+        for c in cands.values():
+            m, lo, hi = interval(law, uncertainty, c.schedule, [budget], level)
+            rows.append((float(m[0]), c, float(lo[0]), float(hi[0])))
+        rows.sort(key=lambda r: r[0])
+        best = rows[0][1]
+        table = []
+        for mean, c, low, high in rows:
+            gap, se = (0.0, 0.0) if c is best else difference(law, uncertainty, c.schedule, best.schedule, budget)
+            tied = c is best or abs(gap) <= z * se
+            table.append(Row(c.name, c.config, c.peak, mean, low, high, gap, se, tied, c.rates))
+        reasons = []
+        if uncertainty is not None and uncertainty.at_bounds:
+            reasons.append(
+                f"the fit ended at the bound of {', '.join(uncertainty.at_bounds)} (the law then tells schedules "
+                "apart by little more than their area); fit more varied runs"
+            )
+        ties = sum(r.tied for r in table) - 1
+        if len(table) > 1 and ties >= (len(table) - 1) / 2:
+            reasons.append(
+                f"{ties} of the {len(table) - 1} other candidates are within the {100 * level:g}% interval of the "
+                "best (the intervals are wider than the differences)"
+            )
+        suggestions: list[tuple[str, float]] = []
+        if suggest and uncertainty is not None and len(rows) > 1:
+            runner = rows[1][1]
+            _, ga = _final_gradient(law, best, budget)
+            _, gb = _final_gradient(law, runner, budget)
+            gap_vector = ga - gb
+            suggestions = sorted(
+                ((c.name, _share(law, uncertainty, c, budget, gap_vector)) for _, c, _, _ in rows),
+                key=lambda item: -item[1],
+            )
+        out.append(Choice(budget, tuple(table), not reasons, tuple(reasons), level, tuple(suggestions)))
+    return out
+
+
+def _final_gradient(law: Law, c: Candidate, budget: int) -> tuple[float, np.ndarray]:
+    t = np.array([budget])
+    values, jac = law.evaluate(law.prepare(learning_rates(c.schedule, budget), t, **law.settings()), jacobian=True)
+    assert jac is not None
+    return float(values[0]), np.where(np.isfinite(jac[0]), jac[0], 0.0)
