@@ -57,7 +57,7 @@ from lrkit.torch import _checkpoint
 from lrkit.torch._guards import EPOCH_CALLS, CallGuards
 from lrkit.torch._targets import Target, is_plain, key_path, read, write
 from lrkit.torch._tokens import ACROSS, UNITS, TokenCounter
-from lrkit.torch._values import BLOCK, Values, moved
+from lrkit.torch._values import BLOCK, Values
 from lrkit.torch.distributed import agree_elapsed, reduce_metric
 
 __all__ = ["BLOCK", "Scheduler"]
@@ -221,6 +221,10 @@ class Scheduler(CallGuards, LRScheduler):
         self._last: Any = None  # the float last written into the first plain target (foreign writes)
         self._active = [(j, Controller(s)) for j, s in enumerate(self._schedules) if _reactive(s)]
         self._cache = Values(list(self._schedules), self._upe)
+        # step(metric) may take the fast path: counted updates, no clock (whose progress differs per schedule)
+        self._metric_fast = bool(self._active) and self._by_update and clock is None
+        self._direct: tuple[Any, Any, Controller, int] | None = None  # see _arm
+        self._ranks = _DISTRIBUTED and dist.is_initialized()  # re-checked by every general step()
         self._set_ends()
         self._adopt_groups()
         self._write(self._values(0))
@@ -381,9 +385,9 @@ class Scheduler(CallGuards, LRScheduler):
         n = self._count[0]
         if (
             self._lo <= n < self._hi
-            and metric is None
             and tokens is None
             and samples is None
+            and (metric is None or self._metric_fast)
             and self.optimizer.param_groups is self._groups
             and len(self._groups) == self._ngroups  # add_param_group appends to the same list
         ):
@@ -393,7 +397,27 @@ class Scheduler(CallGuards, LRScheduler):
                 if self._clock is not None:  # a clock moves without updates: its values now, every call
                     self._n = n
                     self._write(self._clock_values())
-                elif n != self._n:
+                    return None
+                changed = False
+                if metric is not None:
+                    direct = self._direct
+                    if direct is None:
+                        changed = self._feed(metric, n / self._upe if self._upe is not None else n)
+                    else:  # one plateau, listening at every step: its rule, directly
+                        state, node, controller, j = direct
+                        if type(metric) is not float:
+                            metric = _number(metric)
+                        if self._ranks:  # a collective: every rank calls it, in the same order
+                            metric = reduce_metric(metric)
+                        if state.observe(node, metric):
+                            controller.touched()
+                            self._cache.update(j, controller)
+                            changed = True
+                if changed and self._cache.block < 0:  # a resolved (not scaled) schedule: the general write
+                    self._n = n
+                    self._write(self._values(n))
+                    self._arm(n)
+                elif n != self._n or changed:
                     values, i = self._flat, n & self._mask
                     for group, key, _, factor, row in self._plain:
                         group[key] = factor * values[row + i]
@@ -401,6 +425,8 @@ class Scheduler(CallGuards, LRScheduler):
                     self._n = n
                 return None
         self._hi = 0  # disarmed until the general path below arms it again
+        # whether ranks must agree (a metric, a clock): checked here, kept by the fast path until it is re-armed
+        self._ranks = _DISTRIBUTED and dist.is_initialized()
         if self._unit is not None or tokens is not None or samples is not None:
             return self._step_units(metric, tokens, samples)
         if self._by_update:
@@ -493,9 +519,11 @@ class Scheduler(CallGuards, LRScheduler):
         end warning due in the block, every target a plain number in a group dict."""
         if self._other or not self._plain or self._calls[0] < EPOCH_CALLS or self._zero_check:
             return
-        if self._active and not self._fed:  # the unfed-plateau count runs in the general path
+        if (self._active and not self._fed) or not self._cache.blocks:  # the unfed count; many schedules: no block
             return
         self._first = (self._plain[0][0], self._plain[0][1])
+        single = self._active[0][1].single() if len(self._active) == 1 else None
+        self._direct = None if single is None else (*single, self._active[0][1], self._active[0][0])
         if self._clock is not None:  # no block: the values are the clock's, read on every call
             self._lo, self._hi = n, sys.maxsize
             return
@@ -513,8 +541,7 @@ class Scheduler(CallGuards, LRScheduler):
         if self._unit is not None:  # a token/sample count: fractional units of the schedule, ``math`` per step
             if n > self._end and not self._warned_end:
                 self._warn_end(n, stacklevel=5)  # step -> _step_units -> _values -> here
-            positions = self._positions or [(0.0, 0.0)] * len(self._cache.schedules)
-            return [f(moved(float(n), at)) for f, at in zip(self._cache.functions(), positions)]
+            return self._cache.scalar(float(n))
         if self._clock is not None:
             return self._clock_values()
         if n > self._end and not self._warned_end:
@@ -551,7 +578,7 @@ class Scheduler(CallGuards, LRScheduler):
         """(seconds, updates) at this instant: the seconds agreed across ranks, the updates as progress."""
         clock = self._clock
         seconds = float(clock.elapsed())
-        if _DISTRIBUTED and dist.is_initialized():
+        if self._ranks:
             seconds = agree_elapsed(seconds, getattr(clock, "agree", "rank0"))
         return seconds, self._n / self._upe if self._upe is not None else float(self._n)
 
@@ -579,7 +606,19 @@ class Scheduler(CallGuards, LRScheduler):
             at = self._progress(self._count[0] if self._by_update else self._n + 1)
         for j, controller in self._active:
             if controller.observe(value, at if where is None else where[j]):
-                self._cache.replace(j, controller.resolve())
+                self._cache.update(j, controller)
+
+    def _feed(self, metric: Any, at: float) -> bool:
+        """The fast path's metric: each active plateau observes it at progress ``at``; ``True`` if a value changed."""
+        value = metric if type(metric) is float else _number(metric)
+        if self._ranks:  # a collective: every rank calls it, in the same order
+            value = float(reduce_metric(value))
+        changed = False
+        for j, controller in self._active:
+            if controller.observe(value, at):
+                self._cache.update(j, controller)
+                changed = True
+        return changed
 
     # -- state -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -680,14 +719,20 @@ class Scheduler(CallGuards, LRScheduler):
             raise KeyError(f"Scheduler.value_at: {key!r} is not scheduled; scheduled keys are {sorted(self._base)}")
         if isinstance(update, bool) or not isinstance(update, numbers.Real) or not update >= 0:
             raise ValueError(f"Scheduler.value_at: update must be a number >= 0, got {update!r}")
-        positions = self._positions or [(0.0, 0.0)] * len(self._cache.schedules)
-        if self._unit is not None:
-            values = [f(moved(float(update), at)) for f, at in zip(self._cache.functions(), positions)]
-        elif self._clock is None and float(update).is_integer():
-            values = Values(list(self._cache.schedules), self._upe, self._positions).at(int(update))
+        if self._clock is None and self._unit is None and float(update).is_integer():
+            values = self._cache.copy().at(int(update))
         else:
-            values = [float(s(moved(float(update), at))) for s, at in zip(self._cache.schedules, positions)]
+            values = self._cache.scalar(float(update))
         return [t.factor * values[t.schedule] for t in self._targets if t.name == key]
+
+def _number(metric: Any) -> float:
+    try:
+        return float(metric)  # numbers, numpy scalars, 0-d tensors
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Scheduler.step(metric=...): metric must be a number (or a 0-d tensor), got {metric!r}"
+        ) from None
+
 
 def _resume_rule(rule: Any) -> Any:
     """The ``resume=`` horizon rule, checked at construction (a name in :data:`lrkit.horizon.RULES` or a function)."""
