@@ -53,8 +53,8 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from lrkit.core.schedule import Schedule
 from lrkit.reactive.controller import Controller, Plateau
-from lrkit.torch import _checkpoint
-from lrkit.torch._guards import EPOCH_CALLS, CallGuards
+from lrkit.torch import _checkpoint, _guards
+from lrkit.torch._guards import EPOCH_CALLS
 from lrkit.torch._targets import Target, is_plain, key_path, read, write
 from lrkit.torch._tokens import ACROSS, UNITS, TokenCounter
 from lrkit.torch._values import BLOCK, Values
@@ -83,7 +83,7 @@ def _eager_step() -> Any:
     return _EAGER[0]
 
 
-class Scheduler(CallGuards, LRScheduler):
+class Scheduler(LRScheduler):
     """A ``torch.optim.lr_scheduler.LRScheduler`` whose values come from lrkit schedules.
 
     Args:
@@ -387,43 +387,26 @@ class Scheduler(CallGuards, LRScheduler):
             self._lo <= n < self._hi
             and tokens is None
             and samples is None
-            and (metric is None or self._metric_fast)
             and self.optimizer.param_groups is self._groups
             and len(self._groups) == self._ngroups  # add_param_group appends to the same list
         ):
             # the fast path (armed by _arm): same block, same groups, nothing to check or warn about
             first, name = self._first
             if first[name] is self._last:
-                if self._clock is not None:  # a clock moves without updates: its values now, every call
-                    self._n = n
-                    self._write(self._clock_values())
+                if metric is None:
+                    if self._clock is not None:  # a clock moves without updates: its values now, every call
+                        self._n = n
+                        self._write(self._clock_values())
+                    elif n != self._n:
+                        values, i = self._flat, n & self._mask
+                        for group, key, _, factor, row in self._plain:
+                            group[key] = factor * values[row + i]
+                        self._last = first[name]
+                        self._n = n
                     return None
-                changed = False
-                if metric is not None:
-                    direct = self._direct
-                    if direct is None:
-                        changed = self._feed(metric, n / self._upe if self._upe is not None else n)
-                    else:  # one plateau, listening at every step: its rule, directly
-                        state, node, controller, j = direct
-                        if type(metric) is not float:
-                            metric = _number(metric)
-                        if self._ranks:  # a collective: every rank calls it, in the same order
-                            metric = reduce_metric(metric)
-                        if state.observe(node, metric):
-                            controller.touched()
-                            self._cache.update(j, controller)
-                            changed = True
-                if changed and self._cache.block < 0:  # a resolved (not scaled) schedule: the general write
-                    self._n = n
-                    self._write(self._values(n))
-                    self._arm(n)
-                elif n != self._n or changed:
-                    values, i = self._flat, n & self._mask
-                    for group, key, _, factor, row in self._plain:
-                        group[key] = factor * values[row + i]
-                    self._last = first[name]
-                    self._n = n
-                return None
+                if self._metric_fast:
+                    self._fast_metric(metric, n, first, name)
+                    return None
         self._hi = 0  # disarmed until the general path below arms it again
         # whether ranks must agree (a metric, a clock): checked here, kept by the fast path until it is re-armed
         self._ranks = _DISTRIBUTED and dist.is_initialized()
@@ -433,21 +416,21 @@ class Scheduler(CallGuards, LRScheduler):
             n = self._count[0]
             if n == self._n and metric is None and self._clock is None:  # no new update: nothing changes
                 if n == 0:
-                    self._idle_call()
+                    _guards.idle_call(self)
                 return
             if self._calls[0] < EPOCH_CALLS:
-                self._check_epochs(n)
+                _guards.check_epochs(self, n)
         else:
             n = self._n + 1
         if self._plain and self._plain[0][0][self._plain[0][1]] is not self._last:
-            self._check_foreign_write()
+            _guards.check_foreign_write(self)
         if metric is not None:
             self._observe(metric)
         elif self._active and not self._fed:
-            self._unfed_step(self._progress(n))
+            _guards.unfed_step(self, self._progress(n))
         self._n = n
         if self._zero_check:
-            self._warn_all_zero()
+            _guards.warn_all_zero(self)
         if self.optimizer.param_groups is not self._groups or len(self._groups) != self._ngroups:
             self._adopt_groups()
         self._write(self._clock_values() if self._clock is not None else self._values(n))
@@ -501,14 +484,14 @@ class Scheduler(CallGuards, LRScheduler):
         except ValueError:
             self._tokens.pending = pending  # a refused count leaves nothing behind
             raise
-        self._check_foreign_write()
+        _guards.check_foreign_write(self)
         if metric is not None:
             self._observe(metric, at=float(n))
         elif self._active and not self._fed:
-            self._unfed_step(float(n))
+            _guards.unfed_step(self, float(n))
         self._n = n
         if self._zero_check:
-            self._warn_all_zero()
+            _guards.warn_all_zero(self)
         if self.optimizer.param_groups is not self._groups or len(self._groups) != self._ngroups:
             self._adopt_groups()
         self._write(self._values(n))
@@ -540,12 +523,12 @@ class Scheduler(CallGuards, LRScheduler):
         """Each distinct schedule's value at progress ``n`` (tables), or now (a clock: ``math``, per step)."""
         if self._unit is not None:  # a token/sample count: fractional units of the schedule, ``math`` per step
             if n > self._end and not self._warned_end:
-                self._warn_end(n, stacklevel=5)  # step -> _step_units -> _values -> here
+                _guards.warn_end(self, n, stacklevel=5)  # step -> _step_units -> _values -> here
             return self._cache.scalar(float(n))
         if self._clock is not None:
             return self._clock_values()
         if n > self._end and not self._warned_end:
-            self._warn_end(n)
+            _guards.warn_end(self, n)
         return self._cache.at(n)
 
     def _clock_values(self) -> list[float]:
@@ -560,7 +543,7 @@ class Scheduler(CallGuards, LRScheduler):
                 late = p
             values.append(function(p))
         if late > -math.inf and not self._warned_end:
-            self._warn_end(late)
+            _guards.warn_end(self, late)
         return values
 
     def _write(self, values: list[float]) -> None:
@@ -607,6 +590,32 @@ class Scheduler(CallGuards, LRScheduler):
         for j, controller in self._active:
             if controller.observe(value, at if where is None else where[j]):
                 self._cache.update(j, controller)
+
+    def _fast_metric(self, metric: Any, n: int, first: dict[str, Any], name: str) -> None:
+        """``step(metric)`` on the fast path: the plateau observes the metric, the block's values are written."""
+        direct = self._direct
+        if direct is None:
+            changed = self._feed(metric, n / self._upe if self._upe is not None else n)
+        else:  # one plateau, listening at every step: its rule, directly
+            state, node, controller, j = direct
+            if type(metric) is not float:
+                metric = _number(metric)
+            if self._ranks:  # a collective: every rank calls it, in the same order
+                metric = reduce_metric(metric)
+            changed = state.observe(node, metric)
+            if changed:
+                controller.touched()
+                self._cache.update(j, controller)
+        if changed and self._cache.block < 0:  # a resolved (not scaled) schedule: a new block, a full write
+            self._n = n
+            self._write(self._values(n))
+            self._arm(n)
+        elif n != self._n or changed:
+            values, i = self._flat, n & self._mask
+            for group, key, _, factor, row in self._plain:
+                group[key] = factor * values[row + i]
+            self._last = first[name]
+            self._n = n
 
     def _feed(self, metric: Any, at: float) -> bool:
         """The fast path's metric: each active plateau observes it at progress ``at``; ``True`` if a value changed."""
