@@ -53,7 +53,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from lrkit.core.schedule import Schedule
 from lrkit.reactive.controller import Controller, Plateau
-from lrkit.torch import _checkpoint, _guards
+from lrkit.torch import _checkpoint, _guards, _tokens
 from lrkit.torch._guards import EPOCH_CALLS
 from lrkit.torch._targets import Target, is_plain, key_path, read, write
 from lrkit.torch._tokens import ACROSS, UNITS, TokenCounter
@@ -411,7 +411,7 @@ class Scheduler(LRScheduler):
         # whether ranks must agree (a metric, a clock): checked here, kept by the fast path until it is re-armed
         self._ranks = _DISTRIBUTED and dist.is_initialized()
         if self._unit is not None or tokens is not None or samples is not None:
-            return self._step_units(metric, tokens, samples)
+            return _tokens.step(self, metric, tokens, samples)
         if self._by_update:
             n = self._count[0]
             if n == self._n and metric is None and self._clock is None:  # no new update: nothing changes
@@ -453,48 +453,7 @@ class Scheduler(LRScheduler):
         >>> sched.count(tokens=100); sched.count(tokens=150); sched.step(); sched.updates
         250
         """
-        self._add_count("count", tokens, samples)
-
-    def _add_count(self, who: str, tokens: Any, samples: Any) -> None:
-        if tokens is None and samples is None:
-            return
-        unit = self._unit
-        if self._tokens is None or unit is None:
-            name = "tokens" if tokens is not None else "samples"
-            raise ValueError(
-                f"Scheduler.{who}({name}=...): this Scheduler counts {self._advance}s; build it with "
-                f"Scheduler(..., advance={name!r}) to drive the schedule by the {name} fed"
-            )
-        other = "samples" if unit == "tokens" else "tokens"
-        if (samples if unit == "tokens" else tokens) is not None:
-            raise ValueError(
-                f"Scheduler.{who}({other}=...): this Scheduler counts {unit} (advance={unit!r}); pass {unit}=n"
-            )
-        self._tokens.add(who, tokens if unit == "tokens" else samples)
-
-    def _step_units(self, metric: Any, tokens: Any, samples: Any) -> None:
-        """``step()`` with ``advance="tokens"``/``"samples"``: add the agreed count, write the values at the total."""
-        if self._tokens is None:
-            self._add_count("step", tokens, samples)  # raises: this Scheduler counts updates or calls
-            return
-        pending = self._tokens.pending
-        try:
-            self._add_count("step", tokens, samples)
-            n = self._tokens.take()
-        except ValueError:
-            self._tokens.pending = pending  # a refused count leaves nothing behind
-            raise
-        _guards.check_foreign_write(self)
-        if metric is not None:
-            self._observe(metric, at=float(n))
-        elif self._active and not self._fed:
-            _guards.unfed_step(self, float(n))
-        self._n = n
-        if self._zero_check:
-            _guards.warn_all_zero(self)
-        if self.optimizer.param_groups is not self._groups or len(self._groups) != self._ngroups:
-            self._adopt_groups()
-        self._write(self._values(n))
+        _tokens.add(self, "count", tokens, samples)
 
     def _arm(self, n: int) -> None:
         """Let the next updates of this block take the fast path at the top of :meth:`step`, when nothing
