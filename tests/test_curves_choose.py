@@ -56,9 +56,9 @@ def test_fit_takes_a_law_by_name_and_refuses_other_types_in_one_line():
 
 
 def test_fit_refuses_file_names_in_place_of_runs():
-    with pytest.raises(ValueError, match=r"^runs: item 0 is 'run.csv' \(str\).*read_run"):
+    with pytest.raises(ValueError, match=r"^runs\[0\]: expected a Run, got str 'run.csv'; .*read_run"):
         curves.fit(["run.csv"])
-    with pytest.raises(ValueError, match=r"^runs: expected a list of curves.Run, got str"):
+    with pytest.raises(ValueError, match=r"^runs: give a list of Run values .*read_run"):
         curves.fit("run.csv")
 
 

@@ -235,7 +235,7 @@ def test_resume_rule_given_at_construction_applies_to_a_plain_load(rule: str) ->
         build(new)[1].load_state_dict(state)  # no rule anywhere: refused, naming both ways
     opt_c, c = build(new, resume="wsd")  # an explicit horizon= wins over the constructor's rule
     c.load_state_dict(state, horizon=rule)
-    for _ in range(300):
+    for _ in range(150):
         assert opt_a.param_groups[0]["lr"] == opt_b.param_groups[0]["lr"] == opt_c.param_groups[0]["lr"]
         for o, s in ((opt_a, a), (opt_b, b), (opt_c, c)):
             o.step()

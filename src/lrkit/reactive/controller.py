@@ -127,7 +127,7 @@ class Controller:
         self.states = [PlateauState() for _ in self.plateaus]
         self._everywhere = self._always_active()
         self._all = tuple(range(len(self.plateaus)))
-        self._resolved = schedule
+        self._resolved: Schedule | None = schedule
 
     def _always_active(self) -> bool:
         """True when every route above a plateau spans all steps (every node observes every call)."""
@@ -187,12 +187,27 @@ class Controller:
         for i in self._all if self._everywhere else self.active(step):
             changed |= self.states[i].observe(self.plateaus[i], metric)
         if changed:
-            self._resolved = _rebuild(self.schedule, self.scales, [0])
+            self._resolved = None  # rebuilt when asked for (a scaled row needs no rebuild)
         return changed
+
+    def single(self) -> tuple[PlateauState, Plateau] | None:
+        """``(state, node)`` of a one-plateau schedule whose plateau observes at every step, else ``None``:
+        ``state.observe(node, value)`` is then :meth:`observe` (an adapter's fast path; call :meth:`touched`
+        when it returns ``True``)."""
+        if self._everywhere and len(self.plateaus) == 1:
+            return self.states[0], self.plateaus[0]
+        return None
+
+    def touched(self) -> None:
+        """A plateau state changed outside :meth:`observe` (see :meth:`single`): resolve again when asked."""
+        self._resolved = None
 
     def resolve(self) -> Schedule:
         """The pure schedule to evaluate now: each plateau ``p`` replaced by ``p * scale``."""
-        return self._resolved
+        resolved = self._resolved
+        if resolved is None:
+            resolved = self._resolved = _rebuild(self.schedule, self.scales, [0])
+        return resolved
 
     def state_dict(self) -> dict[str, Any]:
         """``{'version': 1, 'plateaus': [...]}``: every counter of every node, JSON-safe."""
@@ -233,7 +248,7 @@ class Controller:
     def apply_state(self, states: list[PlateauState]) -> None:
         """Take the plateau states from :meth:`parse_state`."""
         self.states = states
-        self._resolved = _rebuild(self.schedule, self.scales, [0])
+        self._resolved = None
 
 
 def plateau_state(node: Plateau, reader: Reader) -> PlateauState:

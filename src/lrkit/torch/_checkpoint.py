@@ -231,7 +231,7 @@ def apply(sched: Scheduler, r: _Restore) -> None:
     sched._cache = Values(list(sched._schedules), sched._upe, sched._positions)
     for j, c in sched._active:
         c.apply_state(r.controllers[j])
-        sched._cache.replace(j, c.resolve())
+        sched._cache.update(j, c)
     if sched._clock is not None:
         apply = getattr(sched._clock, "apply_state", None)
         apply(r.clock) if apply is not None else sched._clock.load_state_dict(r.clock)

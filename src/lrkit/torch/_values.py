@@ -1,8 +1,16 @@
 """The one cache of :class:`lrkit.torch.Scheduler`: every distinct schedule's values at whole progress counts.
 
-Blocks of ``W`` updates (256 for up to 16 distinct schedules, 32 beyond, for memory) are evaluated with
-numpy at once and aligned to absolute progress, so a resumed run reads bitwise the same values as an
-uninterrupted one. ``step()`` then costs an index and a write.
+Up to 16 distinct schedules, blocks of 256 updates are evaluated with numpy at once and aligned to absolute
+progress (block ``k`` covers ``[256 k, 256 (k+1))``), so a resumed run reads bitwise the same values as an
+uninterrupted one and ``step()`` costs an index and a write. Beyond 16 (per-layer schedules), each value
+is the schedule's compiled scalar form (:meth:`lrkit.Schedule.math_function`) at every update: the same
+cost at every update, no periodic refill (bitwise the numpy values: the compiled form is).
+
+A plateau that multiplies the whole schedule (``s * plateau(...)``) keeps its row: a reduction to scale
+``m`` writes ``row * m``, bitwise what the resolved schedule ``s * (plateau * m)`` gives (a product of two
+factors; or the plateau the last factor, as :class:`~lrkit.core.combinators.Product` multiplies left to
+right), with no rebuild and no re-evaluation. Any other plateau is resolved by its
+:class:`~lrkit.reactive.Controller` and its row re-evaluated.
 
 >>> import lrkit as lk
 >>> Values([lk.linear(4)], None).at(2)
@@ -11,51 +19,81 @@ uninterrupted one. ``step()`` then costs an index and a write.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from lrkit.core.combinators import Product
+from lrkit.core.plateau import Plateau
 from lrkit.core.schedule import Schedule
+from lrkit.reactive.controller import Controller
 
-__all__ = ["BLOCK", "Values", "moved"]
+__all__ = ["BLOCK", "FEW", "Values", "moved", "scalable"]
 
-_WIDE = 8  # log2 of the block for up to _FEW schedules: a refill costs ~20 us, so 256 updates amortise it
-_SHIFT = 5  # log2 of the block for more schedules (memory: 32 floats each)
-_FEW = 16
-BLOCK = 1 << _WIDE  #: updates per block of values computed at once (up to 16 distinct schedules; 32 beyond)
+_SHIFT = 8  # log2 of the block: a refill costs ~20 us, so 256 updates amortise it
+FEW = 16  #: distinct schedules evaluated in numpy blocks; beyond, each by its compiled scalar form
+BLOCK = 1 << _SHIFT  #: updates per block of values computed at once
+
+
+def scalable(schedule: Schedule) -> bool:
+    """Whether ``schedule`` is ``s * plateau(...)`` with its only plateau a factor its reduction can scale exactly."""
+    if not isinstance(schedule, Product):
+        return False
+    factors = schedule.factors
+    plateaus = [node for node in schedule.walk() if isinstance(node, Plateau)]
+    return len(plateaus) == 1 and (factors[-1] is plateaus[0] or (len(factors) == 2 and plateaus[0] in factors))
 
 
 class Values:
-    """The values of every distinct schedule at whole progress counts: the one cache of the adapter.
+    """The values of every distinct schedule at progress ``t``: ``scale_j * schedule_j((t - anchor) + position)``.
 
-    One numpy array of shape ``(schedules, W)`` holds block ``k`` (progress ``[W k, W (k+1))``; ``W`` is
-    256 for up to 16 schedules, else 32), each row ``schedule(np.arange(W k, W (k+1)))`` (divided by
-    ``updates_per_epoch`` if given).
-    Blocks are aligned to absolute progress, so a resumed run reads bitwise the same values.
+    ``t`` is divided by ``updates_per_epoch`` if given; ``(anchor, position)`` is a horizon change's move
+    (none by default), ``scale_j`` a scalable plateau's multiplier (1.0, else not applied).
     """
 
-    __slots__ = ("_functions", "block", "mask", "positions", "schedules", "shift", "table", "upe")
+    __slots__ = ("_functions", "base", "block", "mask", "positions", "scales", "schedules", "shift", "table", "upe")
 
     def __init__(
         self, schedules: list[Schedule], upe: float | None, positions: list[tuple[float, float]] | None = None
-    ):
-        self.schedules = schedules  # the pure (resolved) schedule of each index; replaced on a reduction
+    ) -> None:
+        self.schedules = schedules  # the schedule of each row (a resolved one after a non-scalable reduction)
         self.upe = upe
-        self.positions = positions  # per schedule (anchor, position) after a horizon change, else None
+        self.positions = positions
+        self.scales: list[float | None] = [1.0 if scalable(s) else None for s in schedules]
         self.block = -1
-        self.table: Any = None
-        # 256 updates per block for a few schedules (a refill amortised to ~0.1 us), 32 for many (memory);
-        # fixed by the number of schedules, so a resumed run fills the very same blocks
-        self.shift = _WIDE if len(schedules) <= _FEW else _SHIFT
+        self.table: Any = None  # the block's values (None beyond FEW schedules: scalar forms)
+        self.base: Any = None  # the block's values before scaling, for scalable rows
+        self.shift = _SHIFT
         self.mask = (1 << self.shift) - 1
-        self._functions: list[Any] | None = None
+        self._functions: list[Callable[[float], float]] | None = None
 
-    def functions(self) -> list[Any]:
-        """Each schedule's scalar function (:meth:`lrkit.Schedule.math_function`): the clock and token paths."""
+    @property
+    def blocks(self) -> bool:
+        """Whether values come from numpy blocks (the fast path of ``step()`` reads them)."""
+        return len(self.schedules) <= FEW
+
+    def copy(self) -> Values:
+        out = Values(list(self.schedules), self.upe, self.positions)
+        out.scales = list(self.scales)
+        return out
+
+    def functions(self) -> list[Callable[[float], float]]:
+        """Each schedule's scalar function, its plateau scale applied (clock and token progress, many schedules)."""
         functions = self._functions
         if functions is None:
-            functions = self._functions = [s.math_function() for s in self.schedules]
+            functions = []
+            for s, m in zip(self.schedules, self.scales):
+                f = s.math_function()
+                functions.append(f if m is None or m == 1.0 else _scaled(f, m))
+            self._functions = functions
         return functions
+
+    def scalar(self, t: float) -> list[float]:
+        """Every schedule's value at fractional progress ``t`` (horizon moves applied)."""
+        if self.positions is None:
+            return [f(t) for f in self.functions()]
+        return [f(moved(t, at)) for f, at in zip(self.functions(), self.positions)]
 
     def fill(self, k: int) -> Any:
         t = np.arange(k << self.shift, (k + 1) << self.shift, dtype=np.float64)
@@ -64,24 +102,43 @@ class Values:
         table = self.table
         if table is None:  # one array for the life of the adapter, refilled in place (no peak of two blocks)
             table = self.table = np.empty((len(self.schedules), t.size), dtype=np.float64)
-        if self.positions is None:
-            for j, s in enumerate(self.schedules):
-                table[j] = s(t)
-        else:  # after a horizon change: schedule j runs at (t - anchor) + position (lrkit.reactive.horizon)
-            for j, (s, at) in enumerate(zip(self.schedules, self.positions)):
-                table[j] = s(moved(t, at))
+        for j, s in enumerate(self.schedules):
+            table[j] = s(t if self.positions is None else moved(t, self.positions[j]))
+        if any(m is not None for m in self.scales):
+            self.base = table.copy()
+            for j, m in enumerate(self.scales):
+                if m is not None and m != 1.0:
+                    np.multiply(self.base[j], m, out=table[j])
         self.block = k
         return table
 
     def at(self, n: int) -> list[float]:
-        """Every schedule's value at progress ``n`` (refilling the block if needed)."""
+        """Every schedule's value at whole progress ``n``."""
+        if not self.blocks:
+            return self.scalar(n / self.upe if self.upe is not None else float(n))
         table = self.table if n >> self.shift == self.block else self.fill(n >> self.shift)
         return table[:, n & self.mask].tolist()  # type: ignore[no-any-return]
 
-    def replace(self, j: int, schedule: Schedule) -> None:
-        self.schedules[j] = schedule
-        self.block = -1
+    def update(self, j: int, controller: Controller) -> None:
+        """Row ``j``'s plateau changed: scale it in place (scalable) or re-evaluate the resolved schedule."""
+        m = self.scales[j]
+        if m is None:
+            self.schedules[j] = controller.resolve()
+            self.block = -1
+            self._functions = None
+            return
+        m = controller.states[0].scale
+        self.scales[j] = m
         self._functions = None
+        if self.block >= 0 and self.base is not None:
+            np.multiply(self.base[j], m, out=self.table[j])
+
+
+def _scaled(f: Callable[[float], float], m: float) -> Callable[[float], float]:
+    def scaled(t: float) -> float:
+        return f(t) * m
+
+    return scaled
 
 
 def moved(t: Any, at: tuple[float, float]) -> Any:

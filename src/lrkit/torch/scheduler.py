@@ -53,11 +53,11 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from lrkit.core.schedule import Schedule
 from lrkit.reactive.controller import Controller, Plateau
-from lrkit.torch import _checkpoint
-from lrkit.torch._guards import EPOCH_CALLS, CallGuards
+from lrkit.torch import _checkpoint, _guards, _tokens
+from lrkit.torch._guards import EPOCH_CALLS
 from lrkit.torch._targets import Target, is_plain, key_path, read, write
 from lrkit.torch._tokens import ACROSS, UNITS, TokenCounter
-from lrkit.torch._values import BLOCK, Values, moved
+from lrkit.torch._values import BLOCK, Values
 from lrkit.torch.distributed import agree_elapsed, reduce_metric
 
 __all__ = ["BLOCK", "Scheduler"]
@@ -83,7 +83,7 @@ def _eager_step() -> Any:
     return _EAGER[0]
 
 
-class Scheduler(CallGuards, LRScheduler):
+class Scheduler(LRScheduler):
     """A ``torch.optim.lr_scheduler.LRScheduler`` whose values come from lrkit schedules.
 
     Args:
@@ -221,6 +221,10 @@ class Scheduler(CallGuards, LRScheduler):
         self._last: Any = None  # the float last written into the first plain target (foreign writes)
         self._active = [(j, Controller(s)) for j, s in enumerate(self._schedules) if _reactive(s)]
         self._cache = Values(list(self._schedules), self._upe)
+        # step(metric) may take the fast path: counted updates, no clock (whose progress differs per schedule)
+        self._metric_fast = bool(self._active) and self._by_update and clock is None
+        self._direct: tuple[Any, Any, Controller, int] | None = None  # see _arm
+        self._ranks = _DISTRIBUTED and dist.is_initialized()  # re-checked by every general step()
         self._set_ends()
         self._adopt_groups()
         self._write(self._values(0))
@@ -381,7 +385,6 @@ class Scheduler(CallGuards, LRScheduler):
         n = self._count[0]
         if (
             self._lo <= n < self._hi
-            and metric is None
             and tokens is None
             and samples is None
             and self.optimizer.param_groups is self._groups
@@ -390,38 +393,44 @@ class Scheduler(CallGuards, LRScheduler):
             # the fast path (armed by _arm): same block, same groups, nothing to check or warn about
             first, name = self._first
             if first[name] is self._last:
-                if self._clock is not None:  # a clock moves without updates: its values now, every call
-                    self._n = n
-                    self._write(self._clock_values())
-                elif n != self._n:
-                    values, i = self._flat, n & self._mask
-                    for group, key, _, factor, row in self._plain:
-                        group[key] = factor * values[row + i]
-                    self._last = first[name]
-                    self._n = n
-                return None
+                if metric is None:
+                    if self._clock is not None:  # a clock moves without updates: its values now, every call
+                        self._n = n
+                        self._write(self._clock_values())
+                    elif n != self._n:
+                        values, i = self._flat, n & self._mask
+                        for group, key, _, factor, row in self._plain:
+                            group[key] = factor * values[row + i]
+                        self._last = first[name]
+                        self._n = n
+                    return None
+                if self._metric_fast:
+                    self._fast_metric(metric, n, first, name)
+                    return None
         self._hi = 0  # disarmed until the general path below arms it again
+        # whether ranks must agree (a metric, a clock): checked here, kept by the fast path until it is re-armed
+        self._ranks = _DISTRIBUTED and dist.is_initialized()
         if self._unit is not None or tokens is not None or samples is not None:
-            return self._step_units(metric, tokens, samples)
+            return _tokens.step(self, metric, tokens, samples)
         if self._by_update:
             n = self._count[0]
             if n == self._n and metric is None and self._clock is None:  # no new update: nothing changes
                 if n == 0:
-                    self._idle_call()
+                    _guards.idle_call(self)
                 return
             if self._calls[0] < EPOCH_CALLS:
-                self._check_epochs(n)
+                _guards.check_epochs(self, n)
         else:
             n = self._n + 1
         if self._plain and self._plain[0][0][self._plain[0][1]] is not self._last:
-            self._check_foreign_write()
+            _guards.check_foreign_write(self)
         if metric is not None:
             self._observe(metric)
         elif self._active and not self._fed:
-            self._unfed_step(self._progress(n))
+            _guards.unfed_step(self, self._progress(n))
         self._n = n
         if self._zero_check:
-            self._warn_all_zero()
+            _guards.warn_all_zero(self)
         if self.optimizer.param_groups is not self._groups or len(self._groups) != self._ngroups:
             self._adopt_groups()
         self._write(self._clock_values() if self._clock is not None else self._values(n))
@@ -444,48 +453,7 @@ class Scheduler(CallGuards, LRScheduler):
         >>> sched.count(tokens=100); sched.count(tokens=150); sched.step(); sched.updates
         250
         """
-        self._add_count("count", tokens, samples)
-
-    def _add_count(self, who: str, tokens: Any, samples: Any) -> None:
-        if tokens is None and samples is None:
-            return
-        unit = self._unit
-        if self._tokens is None or unit is None:
-            name = "tokens" if tokens is not None else "samples"
-            raise ValueError(
-                f"Scheduler.{who}({name}=...): this Scheduler counts {self._advance}s; build it with "
-                f"Scheduler(..., advance={name!r}) to drive the schedule by the {name} fed"
-            )
-        other = "samples" if unit == "tokens" else "tokens"
-        if (samples if unit == "tokens" else tokens) is not None:
-            raise ValueError(
-                f"Scheduler.{who}({other}=...): this Scheduler counts {unit} (advance={unit!r}); pass {unit}=n"
-            )
-        self._tokens.add(who, tokens if unit == "tokens" else samples)
-
-    def _step_units(self, metric: Any, tokens: Any, samples: Any) -> None:
-        """``step()`` with ``advance="tokens"``/``"samples"``: add the agreed count, write the values at the total."""
-        if self._tokens is None:
-            self._add_count("step", tokens, samples)  # raises: this Scheduler counts updates or calls
-            return
-        pending = self._tokens.pending
-        try:
-            self._add_count("step", tokens, samples)
-            n = self._tokens.take()
-        except ValueError:
-            self._tokens.pending = pending  # a refused count leaves nothing behind
-            raise
-        self._check_foreign_write()
-        if metric is not None:
-            self._observe(metric, at=float(n))
-        elif self._active and not self._fed:
-            self._unfed_step(float(n))
-        self._n = n
-        if self._zero_check:
-            self._warn_all_zero()
-        if self.optimizer.param_groups is not self._groups or len(self._groups) != self._ngroups:
-            self._adopt_groups()
-        self._write(self._values(n))
+        _tokens.add(self, "count", tokens, samples)
 
     def _arm(self, n: int) -> None:
         """Let the next updates of this block take the fast path at the top of :meth:`step`, when nothing
@@ -493,9 +461,11 @@ class Scheduler(CallGuards, LRScheduler):
         end warning due in the block, every target a plain number in a group dict."""
         if self._other or not self._plain or self._calls[0] < EPOCH_CALLS or self._zero_check:
             return
-        if self._active and not self._fed:  # the unfed-plateau count runs in the general path
+        if (self._active and not self._fed) or not self._cache.blocks:  # the unfed count; many schedules: no block
             return
         self._first = (self._plain[0][0], self._plain[0][1])
+        single = self._active[0][1].single() if len(self._active) == 1 else None
+        self._direct = None if single is None else (*single, self._active[0][1], self._active[0][0])
         if self._clock is not None:  # no block: the values are the clock's, read on every call
             self._lo, self._hi = n, sys.maxsize
             return
@@ -512,13 +482,12 @@ class Scheduler(CallGuards, LRScheduler):
         """Each distinct schedule's value at progress ``n`` (tables), or now (a clock: ``math``, per step)."""
         if self._unit is not None:  # a token/sample count: fractional units of the schedule, ``math`` per step
             if n > self._end and not self._warned_end:
-                self._warn_end(n, stacklevel=5)  # step -> _step_units -> _values -> here
-            positions = self._positions or [(0.0, 0.0)] * len(self._cache.schedules)
-            return [f(moved(float(n), at)) for f, at in zip(self._cache.functions(), positions)]
+                _guards.warn_end(self, n, stacklevel=5)  # step -> _step_units -> _values -> here
+            return self._cache.scalar(float(n))
         if self._clock is not None:
             return self._clock_values()
         if n > self._end and not self._warned_end:
-            self._warn_end(n)
+            _guards.warn_end(self, n)
         return self._cache.at(n)
 
     def _clock_values(self) -> list[float]:
@@ -533,7 +502,7 @@ class Scheduler(CallGuards, LRScheduler):
                 late = p
             values.append(function(p))
         if late > -math.inf and not self._warned_end:
-            self._warn_end(late)
+            _guards.warn_end(self, late)
         return values
 
     def _write(self, values: list[float]) -> None:
@@ -551,7 +520,7 @@ class Scheduler(CallGuards, LRScheduler):
         """(seconds, updates) at this instant: the seconds agreed across ranks, the updates as progress."""
         clock = self._clock
         seconds = float(clock.elapsed())
-        if _DISTRIBUTED and dist.is_initialized():
+        if self._ranks:
             seconds = agree_elapsed(seconds, getattr(clock, "agree", "rank0"))
         return seconds, self._n / self._upe if self._upe is not None else float(self._n)
 
@@ -579,7 +548,45 @@ class Scheduler(CallGuards, LRScheduler):
             at = self._progress(self._count[0] if self._by_update else self._n + 1)
         for j, controller in self._active:
             if controller.observe(value, at if where is None else where[j]):
-                self._cache.replace(j, controller.resolve())
+                self._cache.update(j, controller)
+
+    def _fast_metric(self, metric: Any, n: int, first: dict[str, Any], name: str) -> None:
+        """``step(metric)`` on the fast path: the plateau observes the metric, the block's values are written."""
+        direct = self._direct
+        if direct is None:
+            changed = self._feed(metric, n / self._upe if self._upe is not None else n)
+        else:  # one plateau, listening at every step: its rule, directly
+            state, node, controller, j = direct
+            if type(metric) is not float:
+                metric = _number(metric)
+            if self._ranks:  # a collective: every rank calls it, in the same order
+                metric = reduce_metric(metric)
+            changed = state.observe(node, metric)
+            if changed:
+                controller.touched()
+                self._cache.update(j, controller)
+        if changed and self._cache.block < 0:  # a resolved (not scaled) schedule: a new block, a full write
+            self._n = n
+            self._write(self._values(n))
+            self._arm(n)
+        elif n != self._n or changed:
+            values, i = self._flat, n & self._mask
+            for group, key, _, factor, row in self._plain:
+                group[key] = factor * values[row + i]
+            self._last = first[name]
+            self._n = n
+
+    def _feed(self, metric: Any, at: float) -> bool:
+        """The fast path's metric: each active plateau observes it at progress ``at``; ``True`` if a value changed."""
+        value = metric if type(metric) is float else _number(metric)
+        if self._ranks:  # a collective: every rank calls it, in the same order
+            value = float(reduce_metric(value))
+        changed = False
+        for j, controller in self._active:
+            if controller.observe(value, at):
+                self._cache.update(j, controller)
+                changed = True
+        return changed
 
     # -- state -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -680,14 +687,20 @@ class Scheduler(CallGuards, LRScheduler):
             raise KeyError(f"Scheduler.value_at: {key!r} is not scheduled; scheduled keys are {sorted(self._base)}")
         if isinstance(update, bool) or not isinstance(update, numbers.Real) or not update >= 0:
             raise ValueError(f"Scheduler.value_at: update must be a number >= 0, got {update!r}")
-        positions = self._positions or [(0.0, 0.0)] * len(self._cache.schedules)
-        if self._unit is not None:
-            values = [f(moved(float(update), at)) for f, at in zip(self._cache.functions(), positions)]
-        elif self._clock is None and float(update).is_integer():
-            values = Values(list(self._cache.schedules), self._upe, self._positions).at(int(update))
+        if self._clock is None and self._unit is None and float(update).is_integer():
+            values = self._cache.copy().at(int(update))
         else:
-            values = [float(s(moved(float(update), at))) for s, at in zip(self._cache.schedules, positions)]
+            values = self._cache.scalar(float(update))
         return [t.factor * values[t.schedule] for t in self._targets if t.name == key]
+
+def _number(metric: Any) -> float:
+    try:
+        return float(metric)  # numbers, numpy scalars, 0-d tensors
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Scheduler.step(metric=...): metric must be a number (or a 0-d tensor), got {metric!r}"
+        ) from None
+
 
 def _resume_rule(rule: Any) -> Any:
     """The ``resume=`` horizon rule, checked at construction (a name in :data:`lrkit.horizon.RULES` or a function)."""
