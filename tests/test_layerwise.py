@@ -128,6 +128,18 @@ def test_without_lr_the_scales_go_to_the_scheduler() -> None:
     assert sched.value_at(3) == [0.1 * 0.5**3, 0.1 * 0.5**2, 0.1 * 0.5, 0.1]
 
 
+def test_a_groups_own_lr_scale_is_read_as_timm_reads_it() -> None:
+    """Without lr=, the groups carry lr_scale: a Scheduler given no lr_scale= ignored it (no decay, silently)."""
+    model = TextModel(layers=2)
+    opt = torch.optim.SGD(param_groups(model, decay=0.5), lr=0.1)
+    sched = Scheduler(opt, lk.cosine(10))
+    assert [g["lr"] for g in opt.param_groups] == [0.1 * 0.5**3, 0.1 * 0.5**2, 0.1 * 0.5, 0.1]
+    assert sched.value_at(5) == [0.1 * 0.5 ** (3 - d) * lk.cosine(10)(5) for d in range(4)]
+    opt.param_groups[0]["lr_scale"] = float("nan")
+    with pytest.raises(ValueError, match="lr_scale must hold finite numbers"):
+        Scheduler(opt, lk.cosine(10))
+
+
 def test_timm_like_vit_with_weight_decay_split() -> None:
     model = TinyViT(depth=3)
     assert find_blocks(model) == "blocks"

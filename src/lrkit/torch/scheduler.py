@@ -93,7 +93,8 @@ class Scheduler(LRScheduler):
             ``{"weight_decay": s}``; each a schedule or one per group.
         relative: keys whose schedule multiplies the group's value at construction (default ``("lr",)``);
             every other scheduled key is written as an absolute value.
-        lr_scale: one multiplier per group for the learning rate (layer-wise decay).
+        lr_scale: one multiplier per group for the learning rate (layer-wise decay). Default: each group's
+            own ``"lr_scale"`` key where any group has one (timm's convention), else none.
         advance: ``"update"`` (default): progress counts real optimizer updates;
             ``"call"``: progress counts ``step()`` calls (e.g. once per epoch);
             ``"tokens"`` / ``"samples"``: progress is the tokens (samples) fed so far, each call
@@ -191,6 +192,10 @@ class Scheduler(LRScheduler):
                 )
         self._relative = relative
         self._specs = specs
+        if lr_scale is None and any("lr_scale" in g for g in optimizer.param_groups):
+            # timm's convention, which lrkit.torch.layerwise.param_groups(lr=None) follows: a group's own
+            # lr_scale multiplies its learning rate (ignoring it would silently undo layer-wise decay)
+            lr_scale = [g.get("lr_scale", 1.0) for g in optimizer.param_groups]
         if lr_scale is not None:
             bad = [
                 x for x in lr_scale if isinstance(x, bool) or not isinstance(x, numbers.Real) or not 0 <= x < math.inf
