@@ -31,24 +31,19 @@ import bisect
 import math
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lrkit.core.backend import MATH, Namespace
 
-if TYPE_CHECKING:
-    from lrkit.core.schedule import Schedule
-
-__all__ = ["INLINE_ROUTES", "compile_math", "source"]
+__all__ = ["INLINE_ROUTES", "MAX_NODES", "compile_math", "source"]
 
 #: A join of at most this many pieces is an inline ``if``/``elif`` chain; beyond, a bisect into a
 #: table of one compiled function per piece (bounded code size, no deep nesting). A lookup or an
 #: interpolation over at most this many edges is a chain too (its constants inline), beyond a bisect.
 INLINE_ROUTES = 8
-_MAX_INDENT = 24  # deeper nesting compiles the inner join as its own function (Python caps indentation at 100)
-#: A bigger program keeps the MATH path. Compile time grows with the program (about 20 us a line) but so
-#: does what each call saves (about 45 ns a line), so the break-even count of calls does not depend on
-#: the size; this only bounds the memory of one function (a 1,000-factor product of cosines is 10,000 lines).
-_MAX_LINES = 50_000
+#: A schedule of more nodes keeps the ``MATH`` path: its compile would cost more than its calls save in
+#: most runs, and its program would be long (a 1,000-factor product of cosines is 10,000 lines).
+MAX_NODES = 64
 
 
 class Untraceable(Exception):
@@ -150,8 +145,6 @@ class _Program:
 
     def emit(self, expression: str) -> _Symbol:
         self.count += 1
-        if self.count > _MAX_LINES:
-            raise Untraceable(f"more than {_MAX_LINES} operations")
         name = f"v{self.count}"
         self.line(f"{name} = {expression}")
         return _Symbol(self, name)
@@ -182,7 +175,7 @@ class _Program:
     def build(self, result: Any, coerce: bool = False) -> Callable[[float], float]:
         returned = self.operand(result)
         self.line(f"return float({returned})" if coerce else f"return {returned}")
-        text = f"def {self.name}(t):\n" + "\n".join(_registers(_live(self.lines))) + "\n"
+        text = f"def {self.name}(t):\n" + "\n".join(_live(self.lines)) + "\n"
         scope: dict[str, Any] = {"_floor": math.floor, "_bisect": bisect.bisect_right, **self.constants}
         exec(compile(text, f"<lrkit {self.name}>", "exec"), scope)  # our own generated code, from our own closed forms
         function: Callable[[float], float] = scope[self.name]
@@ -220,34 +213,6 @@ def _live(lines: list[str]) -> list[str]:
             following = kept[i + 1] if i + 1 < len(kept) else ""
             if len(following) - len(following.lstrip()) <= depth:
                 out.append(" " * (depth + 4) + "pass")
-    return out
-
-
-def _registers(lines: list[str]) -> list[str]:
-    """Rename the locals so that a name is reused once its value is dead (linear-scan allocation).
-
-    A 1,000-factor product is 10,000 assignments; with a local each, its frame holds 10,000 slots and
-    a call costs 1.8x as much per operation as a small program's. The code only branches forward
-    (``if``/``elif``, no loops), so a value is live exactly from its first assignment to its last
-    mention in the text; two names whose spans do not overlap can share a local.
-    """
-    last: dict[str, int] = {}
-    for i, line in enumerate(lines):
-        for name in _NAME.findall(line):
-            last[name] = i
-    ending: dict[int, list[str]] = {}
-    for name, i in last.items():
-        ending.setdefault(i, []).append(name)
-    mapping: dict[str, str] = {}
-    free: list[str] = []
-    out: list[str] = []
-    for i, line in enumerate(lines):
-        for name in _NAME.findall(line):
-            if name not in mapping:  # its first mention is its (first) assignment
-                mapping[name] = free.pop() if free else f"v{len(mapping) + len(free) + 1}"
-        out.append(_NAME.sub(lambda m: mapping[m.group()], line))
-        for name in ending.get(i, ()):
-            free.append(mapping.pop(name))
     return out
 
 
@@ -361,7 +326,7 @@ class _Tracing(Namespace):
         if self._plain(t):
             return MATH.select(t, starts, routes)
         program = self.program
-        if len(routes) > INLINE_ROUTES or program.indent > _MAX_INDENT:
+        if len(routes) > INLINE_ROUTES:
             table = tuple(_compile(route.value, f"_piece{i}") for i, route in enumerate(routes))
             return self._emit("{}[_bisect({}, {}) - 1]({})", table, tuple(starts), t, t)
         program.count += 1
@@ -390,10 +355,12 @@ def _compile(closed_form: Callable[[Any, Namespace], Any], name: str, coerce: bo
     return program.build(closed_form(_Symbol(program, "t"), tracing), coerce)
 
 
-def compile_math(schedule: Schedule) -> Callable[[float], float] | None:
+def compile_math(schedule: Any) -> Callable[[float], float] | None:
     """``schedule._at(t, MATH)`` as one compiled function of a float ``t >= 0``, bitwise the same;
-    ``None`` if the closed form cannot be traced (the caller keeps the ``MATH`` path)."""
-    if not all(node.traceable for node in schedule.walk()):
+    ``None`` if it has more than :data:`MAX_NODES` nodes or its closed form cannot be traced (the caller
+    keeps the ``MATH`` path)."""
+    nodes = schedule.walk()
+    if len(nodes) > MAX_NODES or not all(node.traceable for node in nodes):
         return None
     name = "_" + re.sub(r"\W", "_", schedule.name or "schedule")  # an identifier, whatever a subclass calls itself
     try:
@@ -405,7 +372,7 @@ def compile_math(schedule: Schedule) -> Callable[[float], float] | None:
     return function
 
 
-def source(schedule: Schedule) -> str:
+def source(schedule: Any) -> str:
     """The Python source :func:`compile_math` generates for ``schedule`` (for inspection)."""
     function = compile_math(schedule)
     if function is None:

@@ -48,7 +48,7 @@ from typing import Any
 from lrkit.core._extras import require
 from lrkit.core.errors import ConfigError
 from lrkit.core.registry import lookup, names  # the one place the registry comes from
-from lrkit.core.schedule import Schedule
+from lrkit.core.schedule import Schedule, renamed
 
 __all__ = ["MAX_DEPTH", "from_config", "known_names", "load", "parse", "signature_text"]
 
@@ -150,6 +150,7 @@ def build(
     if constructor is None:
         raise ConfigError(_unknown(name), text=text, position=position)
     try:
+        args, kwargs = renamed(constructor, args, kwargs)  # old parameter names and positions (aliases)
         _signature(constructor).bind(*args, **kwargs)
     except TypeError as err:
         raise ConfigError(f"{name}: {err}; expected {signature_text(name)}", text=text, position=position) from None
