@@ -40,7 +40,7 @@ def number(who: str, name: str, value: Any) -> float:
     """A finite real number (bool is refused, int is kept as int)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise _fail(who, name, "a finite number", value)
-    if isinstance(value, numbers.Integral) and not -sys.float_info.max <= value <= sys.float_info.max:
+    if isinstance(value, numbers.Integral) and not -sys.float_info.max <= int(value) <= sys.float_info.max:
         digits = int(int(value).bit_length() * 0.30103) + 1
         raise ValueError(
             f"{who}: {name} must be a finite number of at most {sys.float_info.max:.2g}, got an integer of "

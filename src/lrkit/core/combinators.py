@@ -9,14 +9,15 @@ itself a schedule: closed form, vectorised, comparable, printable.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
 from lrkit.core import _validate as v
 from lrkit.core.backend import Namespace
-from lrkit.core.routing import Dilate, Offset, Periodic, Route, Shift as ShiftMap
+from lrkit.core.routing import Dilate, Offset, Periodic, Route
+from lrkit.core.routing import Shift as ShiftMap
 from lrkit.core.schedule import Schedule, _derived, child, param, value
 
 __all__ = [
@@ -72,7 +73,7 @@ class Join(Schedule):
     """
 
     name = "join"
-    pieces: tuple[Schedule, ...] = param(_pieces)
+    pieces: Sequence[Schedule] = param(_pieces)
     offsets: tuple[float, ...] = _derived()
 
     def _setup(self) -> float | None:
@@ -122,7 +123,7 @@ class Scale(Schedule):
     """
 
     name = "scale"
-    aliases = {"factor": "by"}
+    aliases: ClassVar[Mapping[str, str]] = {"factor": "by"}
     schedule: Schedule = param(child)
     by: float = param(_non_negative_scale)
 
@@ -150,7 +151,7 @@ class Product(Schedule):
     """
 
     name = "product"
-    factors: tuple[Schedule, ...] = param(_factors)
+    factors: Sequence[Schedule] = param(_factors)
 
     def _setup(self) -> float | None:
         self._set_routes(*(Route(f) for f in self.factors))
@@ -182,8 +183,8 @@ class Clamp(Schedule):
 
     name = "clamp"
     schedule: Schedule = param(child)
-    low: float | None = param(v.optional(v.number), None)
-    high: float | None = param(v.optional(v.number), None)
+    low: float | None = param(v.optional(v.number), default=None)
+    high: float | None = param(v.optional(v.number), default=None)
 
     def _setup(self) -> float | None:
         low, high = self.low, self.high
@@ -214,7 +215,7 @@ class Repeat(Schedule):
 
     name = "repeat"
     schedule: Schedule = param(child)
-    times: int | None = param(v.optional(v.integer), None)
+    times: int | None = param(v.optional(v.integer), default=None)
 
     def _setup(self) -> float | None:
         period = _finite(self.name, "schedule", self.schedule, "only a finite schedule can repeat")
@@ -267,7 +268,7 @@ class Stretch(Schedule):
     """
 
     name = "stretch"
-    aliases = {"factor": "by"}
+    aliases: ClassVar[Mapping[str, str]] = {"factor": "by"}
     schedule: Schedule = param(child)
     by: float = param(v.positive)
 
@@ -340,11 +341,11 @@ class Noise(Schedule):
     name = "noise"
     traceable = False  # SplitMix64 needs 64-bit unsigned integers: numpy and math only
     schedule: Schedule = param(child)
-    std: float = param(v.non_negative, 0.1)
-    clip: float = param(v.fraction_in(open_high=True), 0.25)
-    seed: int = param(v.integer_from(0), 0)
-    start: float = param(v.non_negative, 0)
-    end: float | None = param(v.optional(v.number), None)
+    std: float = param(v.non_negative, default=0.1)
+    clip: float = param(v.fraction_in(open_high=True), default=0.25)
+    seed: int = param(v.integer_from(0), default=0)
+    start: float = param(v.non_negative, default=0)
+    end: float | None = param(v.optional(v.number), default=None)
 
     def _setup(self) -> float | None:
         if self.end is not None and self.end <= self.start:

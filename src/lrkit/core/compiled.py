@@ -17,9 +17,10 @@ cannot follow (Python control flow on the step, a non-traceable family such as `
 simply not compiled, and the call keeps the ``MATH`` path.
 
 >>> import lrkit as lk
+>>> from lrkit.core.backend import MATH
 >>> s = lk.warmup(500) >> lk.cosine(10000)
 >>> f = compile_math(s)
->>> f(7000.0) == s._at(7000.0, lk.backend.MATH)
+>>> f(7000.0) == s._at(7000.0, MATH)
 True
 >>> print(source(lk.cosine(100, floor=0.1)).splitlines()[0])
 def _cosine(t):

@@ -8,7 +8,8 @@ Every family validates its parameters on construction.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from lrkit.core import _validate as v
 from lrkit.core.backend import Namespace
@@ -88,8 +89,8 @@ class Constant(Schedule):
     """
 
     name = "constant"
-    value: float = param(v.number, 1.0)
-    steps: float | None = param(v.optional_length, None)
+    value: float = param(v.number, default=1.0)
+    steps: float | None = param(v.optional_length, default=None)
 
     def _setup(self) -> float | None:
         return self.steps
@@ -115,8 +116,8 @@ class Anneal(Schedule):
     steps: float = param(v.length)
     start: float = param(v.number)
     end: float = param(v.number)
-    shape: str = param(v.choice_of(*SHAPES), "cos")
-    power: float = param(v.positive, 1.0)
+    shape: str = param(v.choice_of(*SHAPES), default="cos")
+    power: float = param(v.positive, default=1.0)
 
     def _setup(self) -> float | None:
         if self.shape == "exp":
@@ -140,8 +141,8 @@ class Linear(Schedule):
 
     name = "linear"
     steps: float = param(v.length)
-    start: float = param(v.number, 1.0)
-    end: float = param(v.number, 0.0)
+    start: float = param(v.number, default=1.0)
+    end: float = param(v.number, default=0.0)
 
     def _setup(self) -> float | None:
         return self.steps
@@ -165,9 +166,9 @@ class Cosine(Schedule):
 
     name = "cosine"
     steps: float = param(v.length)
-    floor: float = param(v.number, 0.0)
-    peak: float = param(v.number, 1.0)
-    k: float = param(v.positive, 1.0)
+    floor: float = param(v.number, default=0.0)
+    peak: float = param(v.number, default=1.0)
+    k: float = param(v.positive, default=1.0)
 
     def _setup(self) -> float | None:
         if self.floor > self.peak:
@@ -185,7 +186,8 @@ class Cosine(Schedule):
 
 @value
 class Polynomial(Schedule):
-    """Polynomial decay from ``start`` to ``end`` over ``steps`` (optax ``polynomial_schedule``, torch ``PolynomialLR``).
+    """Polynomial decay from ``start`` to ``end`` over ``steps`` (optax ``polynomial_schedule``, torch
+    ``PolynomialLR``).
 
     ``f(t) = end + (start - end) * (1 - t/steps)^power``; ``power=1`` is :class:`Linear`.
     The parameters after ``steps`` are keyword-only, in :class:`Linear`'s order (``start``, ``end``)
@@ -197,11 +199,11 @@ class Polynomial(Schedule):
     """
 
     name = "polynomial"
-    positions = ("power", "end", "start")
+    positions: ClassVar[tuple[str, ...]] = ("power", "end", "start")
     steps: float = param(v.length)
-    start: float = param(v.number, 1.0, kw_only=True)
-    end: float = param(v.number, 0.0, kw_only=True)
-    power: float = param(v.positive, 1.0, kw_only=True)
+    start: float = param(v.number, default=1.0, kw_only=True)
+    end: float = param(v.number, default=0.0, kw_only=True)
+    power: float = param(v.positive, default=1.0, kw_only=True)
 
     def _setup(self) -> float | None:
         return self.steps
@@ -234,9 +236,9 @@ class Warmup(Schedule):
 
     name = "warmup"
     steps: float = param(v.length)
-    start: float | None = param(v.optional(v.number), None)
-    shape: str = param(v.choice_of("linear", "cos", "exp"), "linear")
-    peak: float = param(v.number, 1.0)
+    start: float | None = param(v.optional(v.number), default=None)
+    shape: str = param(v.choice_of("linear", "cos", "exp"), default="linear")
+    peak: float = param(v.number, default=1.0)
     _first: float = _derived()
 
     def _setup(self) -> float | None:
@@ -268,8 +270,8 @@ class UntunedWarmup(Schedule):
     """
 
     name = "untuned_warmup"
-    beta2: float = param(v.fraction_in(open_low=True, open_high=True), 0.999)
-    shape: str = param(v.choice_of("linear", "exp"), "linear")
+    beta2: float = param(v.fraction_in(open_low=True, open_high=True), default=0.999)
+    shape: str = param(v.choice_of("linear", "exp"), default="linear")
 
     def _setup(self) -> float | None:
         return math.ceil(2.0 / (1.0 - self.beta2)) if self.shape == "linear" else None
@@ -293,9 +295,9 @@ class StepDecay(Schedule):
     """
 
     name = "step_decay"
-    aliases = {"factor": "decay"}
+    aliases: ClassVar[Mapping[str, str]] = {"factor": "decay"}
     every: float = param(v.length)
-    decay: float = param(v.factor, 0.1)
+    decay: float = param(v.factor, default=0.1)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return self.decay ** xp.quotient(t, self.every)
@@ -313,9 +315,9 @@ class MultiStep(Schedule):
     """
 
     name = "multistep"
-    aliases = {"factor": "decay"}
-    milestones: tuple[Any, ...] = param(v.increasing)
-    decay: float = param(v.factor, 0.1)
+    aliases: ClassVar[Mapping[str, str]] = {"factor": "decay"}
+    milestones: Sequence[float] = param(v.increasing)
+    decay: float = param(v.factor, default=0.1)
     _levels: tuple[float, ...] = _derived()
 
     def _setup(self) -> float | None:
@@ -347,10 +349,10 @@ class Exponential(Schedule):
     """
 
     name = "exponential"
-    aliases = {"factor": "decay"}
+    aliases: ClassVar[Mapping[str, str]] = {"factor": "decay"}
     decay: float = param(v.factor)
-    every: float = param(v.length, 1)
-    staircase: bool = param(v.flag, False)
+    every: float = param(v.length, default=1)
+    staircase: bool = param(v.flag, default=False)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         p = xp.quotient(t, self.every) if self.staircase else t / self.every
@@ -369,8 +371,8 @@ class InverseTime(Schedule):
 
     name = "inverse_time"
     rate: float = param(v.non_negative)
-    every: float = param(v.length, 1)
-    staircase: bool = param(v.flag, False)
+    every: float = param(v.length, default=1)
+    staircase: bool = param(v.flag, default=False)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         p = xp.quotient(t, self.every) if self.staircase else t / self.every
@@ -389,7 +391,7 @@ class InverseSqrt(Schedule):
     """
 
     name = "inverse_sqrt"
-    timescale: float = param(v.length, 1)
+    timescale: float = param(v.length, default=1)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return 1.0 / xp.sqrt(1.0 + t / self.timescale)
@@ -407,9 +409,9 @@ class TanhDecay(Schedule):
 
     name = "tanh_decay"
     steps: float = param(v.length)
-    floor: float = param(v.number, 0.0)
-    lower: float = param(v.number, -7.0)
-    upper: float = param(v.number, 3.0)
+    floor: float = param(v.number, default=0.0)
+    lower: float = param(v.number, default=-7.0)
+    upper: float = param(v.number, default=3.0)
 
     def _setup(self) -> float | None:
         if not self.lower < self.upper:
@@ -436,8 +438,8 @@ class PiecewiseConstant(Schedule):
     """
 
     name = "piecewise_constant"
-    boundaries: tuple[Any, ...] = param(v.increasing)
-    values: tuple[Any, ...] = param(v.numbers_list)
+    boundaries: Sequence[float] = param(v.increasing)
+    values: Sequence[float] = param(v.numbers_list)
 
     def _setup(self) -> float | None:
         boundaries, values = self.boundaries, self.values
@@ -467,8 +469,8 @@ class PiecewiseLinear(Schedule):
     """
 
     name = "piecewise_linear"
-    knots: tuple[Any, ...] = param(v.increasing)
-    values: tuple[Any, ...] = param(v.numbers_list)
+    knots: Sequence[float] = param(v.increasing)
+    values: Sequence[float] = param(v.numbers_list)
 
     def _setup(self) -> float | None:
         knots, values = self.knots, self.values
@@ -505,10 +507,10 @@ class SGDR(Schedule):
 
     name = "sgdr"
     period: float = param(v.length)
-    mult: float = param(v.number, 1)
-    decay: float = param(v.factor, 1.0)
-    floor: float = param(v.number, 0.0)
-    cycles: int | None = param(v.optional(v.integer), None)
+    mult: float = param(v.number, default=1)
+    decay: float = param(v.factor, default=1.0)
+    floor: float = param(v.number, default=0.0)
+    cycles: int | None = param(v.optional(v.integer), default=None)
 
     def _setup(self) -> float | None:
         if self.mult < 1:
@@ -578,15 +580,15 @@ class Cyclic(Schedule):
     """
 
     name = "cyclic"
-    aliases = {"base": "floor", "gamma": "decay"}
+    aliases: ClassVar[Mapping[str, str]] = {"base": "floor", "gamma": "decay"}
     up: float = param(v.length)
-    down: float | None = param(v.optional_length, None)
-    floor: float = param(v.number, 0.1)
-    peak: float = param(v.number, 1.0)
-    mode: str = param(v.choice_of("triangular", "triangular2", "exp_range"), "triangular")
-    decay: float = param(v.factor, 1.0)
-    amplitude: Schedule | None = param(v.optional(child), None)
-    amplitude_by: str = param(v.choice_of("cycle", "step"), "cycle")
+    down: float | None = param(v.optional_length, default=None)
+    floor: float = param(v.number, default=0.1)
+    peak: float = param(v.number, default=1.0)
+    mode: str = param(v.choice_of("triangular", "triangular2", "exp_range"), default="triangular")
+    decay: float = param(v.factor, default=1.0)
+    amplitude: Schedule | None = param(v.optional(child), default=None)
+    amplitude_by: str = param(v.choice_of("cycle", "step"), default="cycle")
 
     def _setup(self) -> float | None:
         if self.amplitude is not None:

@@ -20,7 +20,7 @@ from lrkit.core.backend import Namespace
 from lrkit.core.combinators import Join
 from lrkit.core.families import Anneal, Constant, Cosine, Warmup
 from lrkit.core.routing import Route
-from lrkit.core.schedule import Schedule, _derived, param, value
+from lrkit.core.schedule import Schedule, param, value
 
 __all__ = [
     "FlatCosine", "OneCycle", "OneCycleMomentum", "Recipe", "WSD", "WarmupCosine", "WarmupFlatWarmdown",
@@ -88,11 +88,11 @@ class OneCycle(Recipe):
 
     name = "one_cycle"
     steps: float = param(v.length)
-    pct_start: float = param(_as_float, 0.3)
-    div: float = param(v.positive, 25.0)
-    final_div: float = param(v.positive, 1e4)
-    three_phase: bool = param(v.flag, False)
-    shape: str = param(_CYCLE_SHAPES, "cos")
+    pct_start: float = param(_as_float, default=0.3)
+    div: float = param(v.positive, default=25.0)
+    final_div: float = param(v.positive, default=1e4)
+    three_phase: bool = param(v.flag, default=False)
+    shape: str = param(_CYCLE_SHAPES, default="cos")
 
     def _body(self) -> Schedule:
         steps, shape = self.steps, self.shape
@@ -121,11 +121,11 @@ class OneCycleMomentum(Recipe):
 
     name = "one_cycle_momentum"
     steps: float = param(v.length)
-    low: float = param(v.number, 0.85)
-    high: float = param(v.number, 0.95)
-    pct_start: float = param(_as_float, 0.3)
-    three_phase: bool = param(v.flag, False)
-    shape: str = param(_CYCLE_SHAPES, "cos")
+    low: float = param(v.number, default=0.85)
+    high: float = param(v.number, default=0.95)
+    pct_start: float = param(_as_float, default=0.3)
+    three_phase: bool = param(v.flag, default=False)
+    shape: str = param(_CYCLE_SHAPES, default="cos")
 
     def _body(self) -> Schedule:
         steps, low, high, shape = self.steps, self.low, self.high, self.shape
@@ -151,10 +151,10 @@ class WSD(Recipe):
 
     name = "wsd"
     steps: float = param(v.length)
-    warmup: float = param(v.non_negative, 0)
-    decay: float | None = param(v.optional_length, None)
-    floor: float = param(v.number, 0.0)
-    shape: str = param(v.choice_of("linear", "cos", "1-sqrt"), "linear")
+    warmup: float = param(v.non_negative, default=0)
+    decay: float | None = param(v.optional_length, default=None)
+    floor: float = param(v.number, default=0.0)
+    shape: str = param(v.choice_of("linear", "cos", "1-sqrt"), default="linear")
 
     def _body(self) -> Schedule:
         steps, warmup = self.steps, self.warmup
@@ -185,8 +185,8 @@ class FlatCosine(Recipe):
 
     name = "flat_cosine"
     steps: float = param(v.length)
-    flat: float = param(v.fraction_in(open_low=True, open_high=True), 0.72)
-    floor: float = param(v.number, 0.0)
+    flat: float = param(v.fraction_in(open_low=True, open_high=True), default=0.72)
+    floor: float = param(v.number, default=0.0)
 
     def _body(self) -> Schedule:
         hold = self.flat * self.steps
@@ -208,9 +208,9 @@ class WarmupFlatWarmdown(Recipe):
 
     name = "warmup_flat_warmdown"
     steps: float = param(v.length)
-    warmup: float = param(v.fraction_in(open_high=True), 0.22)
-    warmdown: float = param(v.fraction_in(open_low=True), 0.28)
-    floor: float = param(v.number, 0.0)
+    warmup: float = param(v.fraction_in(open_high=True), default=0.22)
+    warmdown: float = param(v.fraction_in(open_low=True), default=0.28)
+    floor: float = param(v.number, default=0.0)
 
     def _body(self) -> Schedule:
         if self.warmup + self.warmdown > 1:
@@ -236,8 +236,8 @@ class WarmupCosine(Recipe):
     name = "warmup_cosine"
     steps: float = param(v.length)
     warmup: float = param(v.length)
-    floor: float = param(v.number, 0.0)
-    start: float | None = param(v.optional(v.number), None)
+    floor: float = param(v.number, default=0.0)
+    start: float | None = param(v.optional(v.number), default=None)
 
     def _body(self) -> Schedule:
         if self.warmup >= self.steps:

@@ -26,10 +26,11 @@ This module imports nothing of lrkit but the namespaces' type: a route's child i
 ``_at(t, xp)``, ``length`` and ``phase_starts(until, limit)`` (a :class:`lrkit.Schedule`).
 
 >>> import lrkit as lk
+>>> from lrkit.core.backend import MATH
 >>> s = lk.warmup(10) >> (lk.constant(1.0, 90) * lk.plateau())
 >>> [(type(r.child).__name__, r.lo, r.hi) for r in s.routes()]
 [('Warmup', 0, 10), ('Product', 10, inf)]
->>> s.routes()[1].map.forward(25.0, lk.backend.MATH)
+>>> s.routes()[1].map.forward(25.0, MATH)
 15.0
 """
 

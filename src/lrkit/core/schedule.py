@@ -39,9 +39,8 @@ import dataclasses
 import functools
 import inspect
 import numbers
-import sys
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 
@@ -51,9 +50,9 @@ from lrkit.core.routing import PHASE_MARKS, Route
 
 __all__ = ["NumpyForm", "Schedule", "child", "param", "renamed", "value"]
 
-if sys.version_info >= (3, 11):
-    from typing import dataclass_transform
-else:  # pragma: no cover - only what type checkers read
+if TYPE_CHECKING:  # what type checkers read: the values are dataclasses (typing has it from Python 3.11)
+    from typing_extensions import dataclass_transform
+else:
     def dataclass_transform(**kwargs: Any) -> Callable[[Any], Any]:
         return lambda decorated: decorated
 
@@ -68,20 +67,21 @@ def _is_scalar(step: Any) -> bool:
     return isinstance(step, numbers.Real) or (isinstance(step, np.ndarray) and step.ndim == 0)
 
 
-def param(check: Callable[[str, str, Any], Any] | None = None, default: Any = dataclasses.MISSING, *,
-          kw_only: bool = False) -> Any:
+def param(
+    check: Callable[[str, str, Any], Any] | None = None, *, default: Any = dataclasses.MISSING, kw_only: bool = False
+) -> Any:
     """A schedule parameter: a dataclass field whose value ``check(who, name, value)`` validates (and may normalise).
 
     >>> from lrkit.core import _validate as v
-    >>> param(v.length).metadata["check"] is v.length
+    >>> param(v.length, default=1).metadata["check"] is v.length
     True
     """
     return dataclasses.field(default=default, kw_only=kw_only, metadata={"check": check} if check else {})
 
 
-def _derived() -> Any:
+def _derived(*, init: Literal[False] = False) -> Any:
     """A field that is no parameter: computed by :meth:`Schedule._setup`, not compared, not printed."""
-    return dataclasses.field(init=False, repr=False, compare=False)
+    return dataclasses.field(init=init, repr=False, compare=False)
 
 
 @dataclass_transform(frozen_default=True, eq_default=False, field_specifiers=(param, _derived, dataclasses.field))
@@ -92,30 +92,31 @@ def value(cls: _S) -> _S:
     arguments after the new positional ones) are read by the constructor itself, so old code,
     old configs and old pickles keep building the same value.
     """
-    cls = dataclasses.dataclass(frozen=True, eq=False, repr=False)(cls)
-    fields = [f for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
+    made: Any = dataclasses.dataclass(frozen=True, eq=False, repr=False)(cls)
+    fields = [f for f in dataclasses.fields(made) if f.init]
     cls._names = tuple(f.name for f in fields)  # type: ignore[attr-defined]
-    cls._checks = tuple((f.name, f.metadata["check"]) for f in fields if "check" in f.metadata)  # type: ignore[attr-defined]
+    checks = tuple((f.name, f.metadata["check"]) for f in fields if "check" in f.metadata)
+    cls._checks = checks  # type: ignore[attr-defined]
     if cls.__dict__.get("aliases") or cls.__dict__.get("positions"):
         init = cls.__init__  # type: ignore[misc]
 
         @functools.wraps(init)
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-            args, kwargs = renamed(cls, args, kwargs)
-            init(self, *args, **kwargs)
+            positional, named = renamed(cls, args, kwargs)
+            init(self, *positional, **named)
 
         cls.__init__ = __init__  # type: ignore[misc]
     return cls
 
 
-def renamed(constructor: Any, args: tuple[Any, ...] | list[Any], kwargs: Mapping[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def renamed(constructor: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     """``(args, kwargs)`` with the old names and positions of ``constructor``'s parameters read as the new ones.
 
     >>> import lrkit as lk
     >>> renamed(lk.step_decay, (3,), {"factor": 0.5})
-    ((3,), {'decay': 0.5})
+    ([3], {'decay': 0.5})
     >>> renamed(lk.polynomial, (10, 2.0), {})   # 0.1's order after steps: power, end, start
-    ((10,), {'power': 2.0})
+    ([10], {'power': 2.0})
     """
     aliases: Mapping[str, str] = getattr(constructor, "aliases", None) or {}
     positions: tuple[str, ...] = getattr(constructor, "positions", None) or ()
@@ -125,19 +126,21 @@ def renamed(constructor: Any, args: tuple[Any, ...] | list[Any], kwargs: Mapping
         kept = len(getattr(constructor, "_names", ())) - sum(
             1 for f in dataclasses.fields(constructor) if f.init and f.kw_only
         )
-        args, extra = tuple(args[:kept]), tuple(args[kept:])
+        args, extra = args[:kept], args[kept:]
         for key, item in zip(positions, extra):
             if key in kwargs:
                 raise TypeError(f"{who}() got multiple values for argument {key!r}")
             kwargs[key] = item
         if len(extra) > len(positions):
-            raise TypeError(f"{who}() takes at most {kept + len(positions)} positional arguments, got {kept + len(extra)}")
+            raise TypeError(
+                f"{who}() takes at most {kept + len(positions)} positional arguments, got {kept + len(extra)}"
+            )
     for old, new in aliases.items():
         if old in kwargs:
             if new in kwargs:
                 raise TypeError(f"{who}() got {new} and its old name {old}: give one of them")
             kwargs[new] = kwargs.pop(old)
-    return tuple(args), kwargs
+    return list(args), kwargs
 
 
 class Schedule:

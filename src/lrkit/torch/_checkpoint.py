@@ -73,7 +73,7 @@ class Checkpointing:
                 f"{FORMAT!r}); was it saved by a torch scheduler?"
             )
         mine = self._identity()
-        changed = _jsonish(state.get("schedules")) != _jsonish(mine["schedules"])
+        changed = _jsonish(state.get("schedules")) != _jsonish(mine["schedules"]) and not _same(state, self._schedules)
         if changed and horizon is None:
             saved = [_describe(c) for c in state.get("schedules") or []]
             raise ValueError(
@@ -166,6 +166,16 @@ def _saved_positions(state: Mapping[str, Any], n: int) -> list[tuple[float, floa
     ):
         raise ValueError(f"Scheduler.load_state_dict: malformed positions {saved!r}; pass what state_dict() returned")
     return [(float(a), float(q)) for a, q in saved]
+
+
+def _same(state: Mapping[str, Any], schedules: list[Any]) -> bool:
+    """Whether the saved configs build these very schedules (a config written with old parameter names does)."""
+    from lrkit.core.config import from_config
+
+    try:
+        return [from_config(c) for c in state.get("schedules") or []] == list(schedules)
+    except Exception:  # a config that no longer builds is not the same schedule; the caller says what differs
+        return False
 
 
 def _jsonish(value: Any) -> Any:
