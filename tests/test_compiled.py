@@ -152,13 +152,11 @@ def test_source_is_plain_python():
     assert compiled.source(lk.constant(0.1)) == "def _constant(t):\n    return 0.1\n"  # dead code dropped
 
 
-# Every line the generator may write: assignments of our own operations to numbered locals, join branches,
-# return. Operands are numbered locals, bound constants (c0, c1, ...), the step t, float/bool literals
+# Every line the generator may write: assignments of our own operations to numbered locals (a value read once
+# written into the expression that reads it), join branches, return. Operands are numbered locals, bound constants (c0, c1, ...), the step t, float/bool literals
 # (repr of finite floats) and our own bound functions; no text of the schedule's config ever reaches the code.
-_OPERAND = r"(?:v\d+|c\d+|t|-?\d+\.\d+(?:e[+-]\d+)?|-?\d+(?:\.\d+)?e[+-]\d+|True|False|0)"
 _LINE = re.compile(
-    rf"def _\w+\(t\):|return (?:float\()?{_OPERAND}\)?|pass|else:|(?:if|elif) {_OPERAND} (?:<|==) (?:{_OPERAND}|\d+):|"
-    r"v\d+ = [-+*/ ()<>=!a-z_\[\]\d.,e]+"
+    r"def _\w+\(t\):|pass|else:|(?:if|elif) [-+*/ ()<>=!a-z_\[\]\d.,e]+:|(?:v\d+ =|return) [-+*/ ()<>=!a-z_\[\]\d.,e]+"
 )
 _NAMES = {"_floor", "_bisect", "_cos", "_sqrt", "_tanh", "_exp", "_expm1", "_log", "float", "abs"}
 _KEYWORDS = {"def", "return", "if", "elif", "else", "pass", "t", "True", "False", "e"}

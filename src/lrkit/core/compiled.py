@@ -51,6 +51,11 @@ class Untraceable(Exception):
     """The closed form does something with the step the tracer cannot record (e.g. ``if t < x``)."""
 
 
+def _exactly(value: Any, constant: float) -> bool:
+    """Whether ``value`` is the constant itself (a float or an int equal to it; not a symbol, not a bool)."""
+    return type(value) in (float, int) and value == constant
+
+
 class _Symbol:
     """A value of the traced program: the name of a local variable."""
 
@@ -70,18 +75,26 @@ class _Symbol:
         return self._op("{} + {}", other, self)
 
     def __sub__(self, other: Any) -> _Symbol:
+        if _exactly(other, 0.0):  # x - 0.0 is x, bit for bit (-0.0 - 0.0 is -0.0)
+            return self
         return self._op("{} - {}", self, other)
 
     def __rsub__(self, other: Any) -> _Symbol:
         return self._op("{} - {}", other, self)
 
     def __mul__(self, other: Any) -> _Symbol:
+        if _exactly(other, 1.0):  # x * 1.0 is x, bit for bit (NaN and -0.0 included)
+            return self
         return self._op("{} * {}", self, other)
 
     def __rmul__(self, other: Any) -> _Symbol:
+        if _exactly(other, 1.0):
+            return self
         return self._op("{} * {}", other, self)
 
     def __truediv__(self, other: Any) -> _Symbol:
+        if _exactly(other, 1.0):
+            return self
         return self._op("{} / {}", self, other)
 
     def __rtruediv__(self, other: Any) -> _Symbol:
@@ -176,7 +189,7 @@ class _Program:
     def build(self, result: Any, coerce: bool = False) -> Callable[[float], float]:
         returned = self.operand(result)
         self.line(f"return float({returned})" if coerce else f"return {returned}")
-        text = f"def {self.name}(t):\n" + "\n".join(_live(self.lines)) + "\n"
+        text = f"def {self.name}(t):\n" + "\n".join(_inline(_live(self.lines))) + "\n"
         scope: dict[str, Any] = {"_floor": math.floor, "_bisect": bisect.bisect_right, **self.constants}
         exec(compile(text, f"<lrkit {self.name}>", "exec"), scope)  # our own generated code, from our own closed forms
         function: Callable[[float], float] = scope[self.name]
@@ -206,12 +219,66 @@ def _live(lines: list[str]) -> list[str]:
             used.update(_NAME.findall(text))
         kept.append(line)
     kept.reverse()
+    return _with_pass(kept)
+
+
+_MAX_NESTING = 40  # parentheses one inlined expression may nest (the parser refuses about 200)
+
+
+def _inline(lines: list[str]) -> list[str]:
+    """Write a value read once into the expression that reads it: ``v2 = v1 / 500.0`` after ``v1 = 500.0 - t``
+    becomes ``v2 = (500.0 - t) / 500.0``. The same operations in the same order (Python evaluates the
+    parenthesised operand first, as it evaluated the line before), so the same bits; fewer locals to store
+    and load. Only names assigned once are moved (a join's result, assigned per branch, stays)."""
+    assigned: dict[str, int] = {}
+    reads: dict[str, int] = {}
+    for line in lines:
+        target, sep, expression = line.strip().partition(" = ")
+        if sep and _NAME.fullmatch(target):
+            assigned[target] = assigned.get(target, 0) + 1
+            names = _NAME.findall(expression)
+        else:
+            names = _NAME.findall(line)
+        for name in names:
+            reads[name] = reads.get(name, 0) + 1
+    pending: dict[str, tuple[str, int]] = {}  # name -> (expression, nesting)
     out: list[str] = []
-    for i, line in enumerate(kept):
+
+    def substitute(text: str) -> tuple[str, int]:
+        depth = 0
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal depth
+            found = pending.pop(match.group(), None)
+            if found is None:
+                return match.group()
+            depth = max(depth, found[1] + 1)
+            return f"({found[0]})"
+
+        return _NAME.sub(replace, text), depth
+
+    for line in lines:
+        indent = line[: len(line) - len(line.lstrip())]
+        target, sep, expression = line.strip().partition(" = ")
+        if sep and _NAME.fullmatch(target):
+            expression, depth = substitute(expression)
+            if assigned[target] == 1 and reads.get(target, 0) == 1 and depth < _MAX_NESTING:
+                pending[target] = (expression, depth)
+                continue
+            out.append(f"{indent}{target} = {expression}")
+        else:
+            out.append(indent + substitute(line.strip())[0])
+    return _with_pass(out)
+
+
+def _with_pass(lines: list[str]) -> list[str]:
+    """A block left empty (its lines inlined away) gets a ``pass``."""
+    out: list[str] = []
+    for i, line in enumerate(lines):
         out.append(line)
         if line.endswith(":"):
             depth = len(line) - len(line.lstrip())
-            following = kept[i + 1] if i + 1 < len(kept) else ""
+            following = lines[i + 1] if i + 1 < len(lines) else ""
             if len(following) - len(following.lstrip()) <= depth:
                 out.append(" " * (depth + 4) + "pass")
     return out
@@ -254,7 +321,8 @@ class _Tracing(Namespace):
         return MATH.floor(x) if self._plain(x) else self._emit("float(_floor({}))", x)
 
     def quotient(self, t: Any, d: float) -> Any:
-        return MATH.quotient(t, d) if self._plain(t, d) else self._emit("float(_floor({} / {}))", t, d)
+        return MATH.quotient(t, d) if self._plain(t, d) else self._emit("_floor({} / {})", t, d)  # an int: the
+        # same number as MATH's float in every operation with a float (comparisons are exact)
 
     def where(self, cond: Any, a: Any, b: Any) -> Any:
         return MATH.where(cond, a, b) if self._plain(cond) else self._emit("{} if {} else {}", a, cond, b)

@@ -57,7 +57,6 @@ else:
         return lambda decorated: decorated
 
 _INF = float("inf")
-_HUGE = 1e308  # an int step below this converts to a finite float
 _S = TypeVar("_S", bound=type)
 
 
@@ -205,16 +204,16 @@ class Schedule:
     def __call__(self, step: Any) -> Any:
         """The value at ``step``: a number (``float``), a numpy array, or a torch/jax/Keras tensor."""
         kind = type(step)
-        if kind is float:
-            if 0.0 <= step < _INF:  # also rejects NaN
-                return (self._scalar or self.math_function())(step)
-            _bad_step(step)
-        if kind is int:
-            if 0 <= step < _HUGE:  # exact int/float comparison: float(step) cannot overflow
+        if kind is int:  # an optimizer's step: the common case first, its bounds as literals
+            if 0 <= step < 1e308:  # exact int/float comparison: float(step) cannot overflow
                 return (self._scalar or self.math_function())(float(step))
             if step < 0:
                 _bad_step(step)
             return (self._scalar or self.math_function())(_as_float(step))  # raises past the float range
+        if kind is float:
+            if 0.0 <= step < _INF:  # also rejects NaN
+                return (self._scalar or self.math_function())(step)
+            _bad_step(step)
         space = for_step(step)
         if space is not None:
             return self.evaluate(step, space)
