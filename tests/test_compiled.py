@@ -153,8 +153,9 @@ def test_source_is_plain_python():
 
 
 # Every line the generator may write: assignments of our own operations to numbered locals (a value read once
-# written into the expression that reads it), join branches, return. Operands are numbered locals, bound constants (c0, c1, ...), the step t, float/bool literals
-# (repr of finite floats) and our own bound functions; no text of the schedule's config ever reaches the code.
+# written into the expression that reads it), join branches, return. Operands are numbered locals, bound
+# constants (c0, c1, ...), the step t, float/bool literals (repr of finite floats) and our own bound functions;
+# no text of the schedule's config ever reaches the code.
 _LINE = re.compile(
     r"def _\w+\(t\):|pass|else:|(?:if|elif) [-+*/ ()<>=!a-z_\[\]\d.,e]+:|(?:v\d+ =|return) [-+*/ ()<>=!a-z_\[\]\d.,e]+"
 )
