@@ -176,3 +176,13 @@ def test_generated_code_is_only_our_own_operations(sched):
         assert all(
             re.fullmatch(r"[vc]\d+", w) or w in _NAMES or (w.startswith("_") and line.startswith("def")) for w in words
         ), line
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sched=schedules)
+def test_an_int_step_is_its_float(sched):
+    """``sched(t)`` passes an int step below 2**53 on as it is: the same number as its float in every operation."""
+    for t in [0, 1, 7, 999, 1000, 12_345, 2**40 + 3, 2**53 - 1, *[int(x) for x in steps_for(sched)]]:
+        got, want = sched(t), sched(float(t))
+        assert type(got) is float and (got == want or (math.isnan(got) and math.isnan(want))), (sched, t, got, want)
+        assert got == float(sched._at(float(t), MATH)) or math.isnan(got)

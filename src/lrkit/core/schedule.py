@@ -205,8 +205,8 @@ class Schedule:
         """The value at ``step``: a number (``float``), a numpy array, or a torch/jax/Keras tensor."""
         kind = type(step)
         if kind is int:  # an optimizer's step: the common case first, its bounds as literals
-            if 0 <= step < 1e308:  # exact int/float comparison: float(step) cannot overflow
-                return (self._scalar or self.math_function())(float(step))
+            if 0 <= step < 9007199254740992:  # below 2**53 an int is its float in every operation with a float
+                return (self._scalar or self.math_function())(step)
             if step < 0:
                 _bad_step(step)
             return (self._scalar or self.math_function())(_as_float(step))  # raises past the float range
@@ -232,7 +232,8 @@ class Schedule:
         return float(self._at(t, MATH))
 
     def math_function(self) -> Callable[[float], float]:
-        """``t -> value`` for a float ``t >= 0`` (no validation): the closed form compiled to one
+        """``t -> value`` for a float ``t >= 0``, or an int below ``2**53`` (the same number in every operation
+        with a float; no validation): the closed form compiled to one
         Python function (:func:`lrkit.core.compiled.compile_math`, bitwise the ``MATH`` values), or the
         ``MATH`` path where it is not compiled. Built at the first call and kept (a memo, not a parameter);
         ``sched(t)`` calls it. Drivers that evaluate one schedule per step (a wall clock, a token count)
