@@ -66,7 +66,9 @@ def ramp(t: Any, steps: float, start: float, end: float, shape: str, xp: Namespa
             h = ((steps - t) / steps) ** power
         else:  # "1-sqrt"
             h = 1.0 - xp.sqrt(p)
-        value = (end - h * end) + start * h if end else start * h
+        if not end:  # h is in [0, 1]: start * h is in [start, 0] or [0, start] already, the clip would change nothing
+            return start * h
+        value = (end - h * end) + start * h
     return xp.clip(value, low, high)
 
 

@@ -22,7 +22,7 @@ product, ...  every factor everywhere                    ``t`` (:data:`IDENTITY`
 Phase marks are bounded: a node gives at most ``limit`` marks (:data:`PHASE_MARKS` by default),
 the first ones, so ``sgdr(5).phase_starts(1e7)`` is 1,000 marks, not 2,000,000.
 
-This module imports nothing of lrkit but the namespaces' type: a route's child is any value with
+This module imports nothing of lrkit but the namespaces (:mod:`lrkit.core.backend`): a route's child is any value with
 ``_at(t, xp)``, ``length`` and ``phase_starts(until, limit)`` (a :class:`lrkit.Schedule`).
 
 >>> import lrkit as lk
@@ -40,6 +40,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lrkit.core.backend import NUMPY
+
 if TYPE_CHECKING:
     from lrkit.core.backend import Namespace
 
@@ -51,6 +53,9 @@ PHASE_MARKS = 1000
 
 class TimeMap:
     """A map from a parent's step to a child's local step (and back, for phase marks)."""
+
+    #: Whether sorted steps map to sorted local steps (a restart does not: :class:`Periodic`).
+    keeps_order = True
 
     def forward(self, t: Any, xp: Namespace) -> Any:
         """The child's local step at the parent's step ``t`` (any namespace)."""
@@ -77,7 +82,7 @@ class Offset(TimeMap):
 
     def forward(self, t: Any, xp: Namespace) -> Any:
         if xp.traced:  # pieces that are not in charge are evaluated too: keep their step >= 0
-            return xp.maximum(t - self.offset, 0.0)
+            return xp.from_zero(t - self.offset)
         return t - self.offset
 
     def span(self, lo: float, hi: float) -> float:
@@ -94,7 +99,7 @@ class Shift(TimeMap):
     by: float
 
     def forward(self, t: Any, xp: Namespace) -> Any:
-        return xp.maximum(t + self.by, 0.0)
+        return xp.from_zero(t + self.by)
 
     def span(self, lo: float, hi: float) -> float:
         return max(hi + self.by, 0.0)
@@ -125,6 +130,7 @@ class Periodic(TimeMap):
 
     period: float
     times: int | None = None
+    keeps_order = False  # a sawtooth: sorted steps restart
 
     def forward(self, t: Any, xp: Namespace) -> Any:
         k = xp.quotient(t, self.period)
@@ -176,4 +182,6 @@ class Route:
 
     def value(self, t: Any, xp: Namespace) -> Any:
         """The child's value at the parent's step ``t``."""
+        if xp.sorted and not self.map.keeps_order:  # the local steps are no longer sorted
+            return self.child._at(self.map.forward(t, xp), NUMPY)
         return self.child._at(self.map.forward(t, xp), xp)

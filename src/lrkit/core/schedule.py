@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 
-from lrkit.core.backend import MATH, NUMPY, Namespace, for_step
+from lrkit.core.backend import MATH, NUMPY, SORTED, Namespace, for_step
 from lrkit.core.compiled import compile_math
 from lrkit.core.routing import PHASE_MARKS, Route
 
@@ -224,8 +224,14 @@ class Schedule:
             return (self._scalar or self.math_function())(number)
         arr = np.asarray(step, dtype=np.float64)
         flat = arr.reshape(-1)
-        _check_steps(flat)
-        return np.asarray(self._at(flat, NUMPY), dtype=np.float64).reshape(arr.shape)
+        if flat.size > 1 and flat[0] <= flat[-1] and bool((flat[1:] >= flat[:-1]).all()):  # sorted (no NaN)
+            space = SORTED
+            if not (flat[0] >= 0.0 and flat[-1] < _INF):  # the bounds are the ends
+                _check_steps(flat)
+        else:
+            space = NUMPY
+            _check_steps(flat)
+        return np.asarray(self._at(flat, space), dtype=np.float64).reshape(arr.shape)
 
     def _math(self, t: float) -> float:
         """The value at a float ``t >= 0`` through :data:`~lrkit.core.backend.MATH` (interpreted)."""
@@ -272,7 +278,7 @@ class Schedule:
         """Values at steps already known to be >= 0, in namespace ``xp``."""
         length = self.length
         if length is not None:
-            t = xp.minimum(t, length)
+            t = xp.until(t, length)
         return self._eval(t, xp)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:  # pragma: no cover - abstract
