@@ -748,7 +748,8 @@ def numpy_forms(n: int) -> dict[str, dict[str, Callable[[np.ndarray], np.ndarray
         "untuned_warmup": one(lambda t: np.minimum(t * 0.0005, 1.0)),
         "step_decay": one(lambda t: 0.5 ** np.floor(t / every)),
         "multistep": {
-            "where": lambda steps: np.where(steps < m1, 1.0, np.where(steps < m2, 0.1, np.where(steps < m3, 0.01, 0.001))),
+            "where": lambda steps: np.where(
+                steps < m1, 1.0, np.where(steps < m2, 0.1, np.where(steps < m3, 0.01, 0.001))),
             "sliced": sliced([m1, m2, m3], [lambda t: 1.0, lambda t: 0.1, lambda t: 0.01, lambda t: 0.001]),
         },
         "exponential": one(lambda t: 0.9995**t),
@@ -1054,6 +1055,100 @@ def import_rows(quick: bool) -> str:
     )
 
 
+# -- 7. the same run against main: Scheduler.step() and a jitted optax step ------------------------------------
+PROBE_CASES = ("cosine", "warmup >> cosine", "multistep", "one_cycle + momentum")
+
+
+def probe(updates: int) -> dict[str, float]:
+    """CPU µs per update of the lrkit installed on ``PYTHONPATH`` (this tree or main's): ``Scheduler.step()`` with
+    its update hook (what lrkit adds to an update), and one jitted optax SGD step with an lrkit schedule."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    import lrkit.optax
+
+    n = 10_000_000
+    build = {
+        "cosine": lambda: (lk.cosine(n), None),
+        "warmup >> cosine": lambda: (lk.warmup(500) >> lk.cosine(n), None),
+        "multistep": lambda: (lk.multistep([n // 3, n // 2], 0.1), None),
+        "one_cycle + momentum": lambda: (lk.one_cycle(n), {"momentum": lk.one_cycle_momentum(n)}),
+    }
+    out: dict[str, float] = {}
+    for name in PROBE_CASES:
+        schedule, hyper = build[name]()
+        opt = optimizer(1, 0.9 if hyper else 0.0)
+        sched = Scheduler(opt, schedule, hyper=hyper)
+        hook, step = update_hook(opt), sched.step
+        for _ in range(200):
+            hook()
+            step()
+        gc.disable()
+        start = time.process_time()
+        for _ in range(updates):
+            hook()
+            step()
+        out[f"Scheduler.step(): {name}"] = (time.process_time() - start) / updates * 1e6
+        gc.enable()
+    tx = optax.sgd(lrkit.optax.schedule(lk.warmup(500) >> lk.cosine(n), base_lr=0.1))
+    params = {"w": jnp.ones((16, 16)), "b": jnp.zeros(16)}
+    state = tx.init(params)
+
+    @jax.jit
+    def update(params: Any, state: Any) -> Any:
+        updates_, state = tx.update(params, state, params)
+        return optax.apply_updates(params, updates_), state
+
+    for _ in range(50):
+        params, state = update(params, state)
+    jax.block_until_ready(params)
+    start = time.process_time()
+    for _ in range(updates // 10):
+        params, state = update(params, state)
+    jax.block_until_ready(params)
+    out["jitted optax SGD step, warmup >> cosine"] = (time.process_time() - start) / (updates // 10) * 1e6
+    return out
+
+
+def main_rows(quick: bool, main_tree: Path | None = None) -> str:
+    """Rounds of :func:`probe` in fresh interpreters, alternating this tree and main's (``--main PATH``)."""
+    import json
+
+    main_tree = main_tree or Path(os.environ.get("LRKIT_MAIN_TREE", "/tmp/core-main21"))
+    if not (main_tree / "src" / "lrkit").is_dir():
+        return f"### 7. Against main\n\n(skipped: no checkout of main at {main_tree}; give --main PATH)\n"
+    rounds, updates = (2, 2_000) if quick else (7, 20_000)
+    trees = {"this": ROOT, "main": main_tree}
+    got: dict[str, dict[str, list[float]]] = {k: {} for k in trees}
+    for _ in range(rounds):
+        for who, tree in trees.items():
+            env = dict(os.environ, PYTHONPATH=str(tree / "src"), JAX_PLATFORMS="cpu")
+            text = subprocess.run(
+                [sys.executable, str(Path(__file__).resolve()), "--probe", str(updates)],
+                env=env, capture_output=True, text=True, check=True,
+            ).stdout
+            for key, value in json.loads(text.strip().splitlines()[-1]).items():
+                got[who].setdefault(key, []).append(value)
+    rows = []
+    worst = 0.0
+    for key in got["this"]:
+        a, b = statistics.median(got["this"][key]), statistics.median(got["main"][key])
+        worst = max(worst, a / b)
+        rows.append([key, f"{a:.2f}", f"{b:.2f}", f"{a / b:.2f}x", verdict(a / b, 1.0)])
+    commit = subprocess.run(["git", "-C", str(main_tree), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    return (
+        "### 7. `Scheduler.step()` and a jitted optax step against main, in the same run\n\n"
+        f"CPU µs per update, median of {rounds} fresh interpreters per tree, alternating (this tree, then main at "
+        f"{commit or main_tree}); each times {updates:,} `Scheduler.step()` calls with the update hook (SGD, one "
+        f"group; momentum cycled in the last row) and {updates // 10:,} calls of a jitted `optax.sgd` update on a "
+        f"16x16 + 16 parameter tree with `lrkit.optax.schedule(warmup(500) >> cosine(10M))`. Worst this / main: "
+        f"**{worst:.2f}x** (target <= 1x, within noise).\n\n"
+        + table(["case", "this µs", "main µs", "this / main", "target"], rows)
+    )
+
+
 # -- main ------------------------------------------------------------------------------------------------------
 def git_line() -> str:
     def git(*args: str) -> str:
@@ -1075,6 +1170,7 @@ SECTIONS: dict[str, Callable[[bool], str]] = {
     "pieces": pieces_rows,
     "memory": memory_rows,
     "import": import_rows,
+    "main": main_rows,
 }
 
 
@@ -1084,7 +1180,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help="results file (default bench/results/core.md; core.quick.md with --quick)")
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run only these sections")
+    parser.add_argument("--main", type=Path, default=None,
+                        help="a checkout of main to compare Scheduler.step() and the optax step with (row 7)")
+    parser.add_argument("--probe", type=int, default=None, help=argparse.SUPPRESS)  # row 7's child processes
     args = parser.parse_args(argv)
+    if args.probe is not None:
+        import json
+
+        torch.set_num_threads(1)
+        warnings.simplefilter("ignore")
+        print(json.dumps(probe(args.probe)))
+        return 0
+    if args.main is not None:
+        os.environ["LRKIT_MAIN_TREE"] = str(args.main)
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")  # torch's and lrkit's one-off warnings (steps past an end, ...) are not measured
     began = time.perf_counter()

@@ -162,7 +162,9 @@ class _Math(Namespace):
     def maximum(a: Any, b: Any) -> Any:
         return a if a > b else b
 
-    until = minimum
+    @staticmethod
+    def until(t: Any, end: float) -> Any:
+        return t if t < end else end
 
     @staticmethod
     def from_zero(t: Any) -> Any:
