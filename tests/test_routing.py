@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
 import lrkit as lk
@@ -342,14 +342,28 @@ MUTANTS = {
 }
 
 
+def EDGES() -> list[Schedule]:  # noqa: N802 - a constant, built when the values are needed
+    """One composition per kind of edge, built fresh for each test (the mutants patch their construction)."""
+    gated = Probe(5) * lk.plateau()
+    return [
+        lk.stretch(lk.constant(1, 1) >> gated, 49),
+        lk.repeat(Probe(4) >> Probe(3, rising=False), times=2) >> Probe(2),
+        lk.shift(Probe(6) >> gated, -3.0) * Probe(30),
+        lk.cyclic(3, amplitude=Probe(8)) * lk.take(gated >> Probe(9), 7),
+    ]
+
+
 @pytest.mark.parametrize("mutant", MUTANTS)
 def test_a_mutation_of_any_route_fails_the_property(mutant: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each mutant makes the property fail on the compositions Hypothesis draws (no shrinking: only that it fails)."""
     MUTANTS[mutant](monkeypatch)
+    run = the_property
+    for edge in EDGES():  # one of each edge kind first (explicit examples), then what Hypothesis draws
+        run = example(edge)(run)
     run = settings(
         max_examples=150, deadline=None, phases=[Phase.explicit, Phase.generate], report_multiple_bugs=False,
         database=None,
-    )(given(composites)(the_property))
+    )(given(composites)(run))
     with pytest.raises(AssertionError):
         run()
 

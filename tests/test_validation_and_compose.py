@@ -253,3 +253,33 @@ def test_a_scheduler_checkpoint_saved_with_the_old_names_loads():
     assert sched.state_dict()["schedules"] == [schedule.to_config()]  # saved again under the new names
     with pytest.raises(ValueError, match="saved for schedules"):  # another schedule still needs a horizon rule
         Scheduler(torch.optim.SGD([param], lr=0.1), lk.step_decay(3, decay=0.25)).load_state_dict(OLD_STATE)
+
+
+def test_the_core_imports_in_layers_without_a_circle():
+    """backend <- routing, compiled <- schedule <- families, combinators <- recipes: every module-level import of
+    lrkit.core (TYPE_CHECKING ones included) points down; only the operators (``>>``, ``*``) defer an import up."""
+    import ast
+    from pathlib import Path
+
+    import lrkit.core
+
+    core = Path(lrkit.core.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in core.glob("*.py"):
+        deps: set[str] = set()
+        for node in ast.parse(path.read_text()).body:  # module level; an `if TYPE_CHECKING:` block included
+            for sub in ast.walk(node) if isinstance(node, ast.If) else [node]:
+                if isinstance(sub, ast.ImportFrom) and (sub.module or "").startswith("lrkit.core"):
+                    deps |= {f"lrkit.core.{a.name}" for a in sub.names} if sub.module == "lrkit.core" else {sub.module}
+        graph[f"lrkit.core.{path.stem}"] = deps
+
+    def below(module: str, seen: set[str]) -> set[str]:
+        for dep in graph.get(module, ()):
+            if dep not in seen:
+                seen.add(dep)
+                below(dep, seen)
+        return seen
+
+    assert [m for m in graph if m in below(m, set())] == []
+    assert graph["lrkit.core.routing"] <= {"lrkit.core.backend"}
+    assert graph["lrkit.core.compiled"] <= {"lrkit.core.backend"}

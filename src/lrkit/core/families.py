@@ -66,9 +66,11 @@ def ramp(t: Any, steps: float, start: float, end: float, shape: str, xp: Namespa
             h = ((steps - t) / steps) ** power
         else:  # "1-sqrt"
             h = 1.0 - xp.sqrt(p)
+        # x * 1.0 is x bit for bit: a ramp to or from 1.0 skips that pass over an array
+        start_h = h if start == 1.0 else start * h
         if not end:  # h is in [0, 1]: start * h is in [start, 0] or [0, start] already, the clip would change nothing
-            return start * h
-        value = (end - h * end) + start * h
+            return start_h
+        value = (end - (h if end == 1.0 else h * end)) + start_h
     return xp.clip(value, low, high)
 
 
@@ -280,8 +282,8 @@ class UntunedWarmup(Schedule):
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         rate = 1.0 - self.beta2
-        if self.shape == "linear":
-            return xp.minimum(t * rate / 2.0, 1.0)
+        if self.shape == "linear":  # t * (rate / 2) is t * rate / 2 bit for bit (halving is exact): one pass
+            return xp.minimum(t * (rate / 2.0), 1.0)
         return -xp.expm1(-rate * t)
 
 
@@ -357,7 +359,7 @@ class Exponential(Schedule):
     staircase: bool = param(v.flag, default=False)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        p = xp.quotient(t, self.every) if self.staircase else t / self.every
+        p = xp.quotient(t, self.every) if self.staircase else t / self.every if self.every != 1 else t
         return self.decay**p
 
 
@@ -377,7 +379,7 @@ class InverseTime(Schedule):
     staircase: bool = param(v.flag, default=False)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        p = xp.quotient(t, self.every) if self.staircase else t / self.every
+        p = xp.quotient(t, self.every) if self.staircase else t / self.every if self.every != 1 else t
         return 1.0 / (1.0 + self.rate * p)
 
 
