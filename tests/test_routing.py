@@ -342,7 +342,7 @@ MUTANTS = {
 }
 
 
-def EDGES() -> list[Schedule]:  # noqa: N802 - a constant, built when the values are needed
+def EDGES() -> list[Schedule]:
     """One composition per kind of edge, built fresh for each test (the mutants patch their construction)."""
     gated = Probe(5) * lk.plateau()
     return [

@@ -80,6 +80,10 @@ class Namespace:
         """Steps ``t`` held at 0 before it: ``maximum(t, 0.0)``."""
         return self.maximum(t, 0.0)
 
+    def held(self, t: Any, end: float, closed_form: Callable[[Any, Namespace], Any]) -> Any:
+        """``closed_form(until(t, end))``: a finite schedule past its end (:data:`SORTED` fills the tail instead)."""
+        return closed_form(self.until(t, end), self)
+
     def full(self, t: Any, value: float) -> Any:
         """``value`` with ``t``'s shape (and dtype/device)."""
         return t * 0.0 + value
@@ -339,6 +343,18 @@ class _SortedNumpy(_Numpy):
     @staticmethod
     def from_zero(t: np.ndarray) -> np.ndarray:
         return t if not t.size or t[0] >= 0.0 else np.maximum(t, 0.0)
+
+    @staticmethod
+    def held(t: np.ndarray, end: float, closed_form: Callable[[np.ndarray, Namespace], Any]) -> np.ndarray:
+        """``closed_form(minimum(t, end))`` for sorted ``t`` that passes ``end``: the closed form on the steps up to
+        ``end`` and on ``end`` itself (the final value), which fills the rest."""
+        k = int(np.searchsorted(t, end, side="right"))
+        out = np.empty(t.shape)
+        head = np.append(t[:k], end)  # end evaluated with the head, in one array: its value as in a longer one
+        values = np.asarray(closed_form(head, SORTED), dtype=np.float64)
+        out[:k] = values[:k]
+        out[k:] = values[k]
+        return out
 
     @staticmethod
     def lookup(t: np.ndarray, edges: Sequence[float], values: Sequence[float]) -> np.ndarray:

@@ -278,6 +278,8 @@ class Schedule:
         """Values at steps already known to be >= 0, in namespace ``xp``."""
         length = self.length
         if length is not None:
+            if xp.sorted and t.size and t[-1] > length:  # a preview past the end: the held tail is one fill
+                return xp.held(t, length, self._eval)
             t = xp.until(t, length)
         return self._eval(t, xp)
 
