@@ -1,31 +1,36 @@
-"""Core v2 figures of issue 11 ("Must show"), each a ratio against a peer measured in the same run.
+"""Core figures of issues 11 and 23 ("Must show"), each a ratio against a peer measured in the same run.
 
-Rows (numbers as in the issue's table; all in one process unless said, torch on one thread):
+Rows (all in one process unless said, torch on one thread):
 
-1. scalar ``sched(t)`` for every family and recipe (and ``warmup(500) >> cosine(10000)``) vs a
-   hand-written ``math`` closure of the same formula (checked to agree at every timed step).
+1. scalar ``sched(t)`` for every family and recipe (and ``warmup(500) >> cosine(10000)``) vs the
+   fastest peer's own scalar evaluation of it (torch's closed forms, transformers' lr lambdas, optax's
+   schedule called eagerly on a Python int), and vs a tight hand-written ``math`` closure (constants
+   hoisted, no ``min()``; checked to agree at every timed step). CPU time, interleaved.
 2. ``lrkit.torch.Scheduler.step()`` vs torch's equivalent scheduler (StepLR, MultiStepLR, ...,
    LambdaLR with the hand-written closure where torch has none), and with ``clock=WallClock()``
    vs ``CosineAnnealingLR``; 1 and 10 param groups. Two ways, both reported:
-   *loop*: ``opt.step(); sched.step()`` minus ``opt.step()`` alone (a real SGD step on one tiny
-   parameter per group; paired per repeat, median of the differences); *direct*: lrkit's update
+   *loop*: ``opt.step(); sched.step()`` with only ``sched.step()`` timed; *direct*: lrkit's update
    hook (what ``opt.step()`` runs after an update, called directly) + ``Scheduler.step()`` vs
    the torch scheduler's ``step()`` alone.
-3. 1M-step preview ``sched(np.arange(1_000_000))`` of ``warmup(500) >> cosine(999_500)`` vs numpy.
+3. the preview ``sched(np.arange(1_000_000))`` of every family vs the faster of its two natural
+   hand-written numpy forms (one ``np.where`` over the whole array; per-segment slices). CPU time.
 4. one scalar evaluation (and one numpy evaluation of 1,000 steps) vs the number of pieces of a
    join and factors of a product (1, 10, 100, 1,000): times and the growth.
 5. tracemalloc bytes (peak and retained after building the scheduler and 100 steps) of a
    Scheduler with 1,000 groups and 1,000 distinct schedules vs torch ``LambdaLR`` (1,000
    lambdas) and ``CosineAnnealingLR``; and ``sgdr(10, mult=1.00001)`` over 10,000 updates.
 6. ``import lrkit.torch`` on top of ``import torch``: fresh interpreters, interleaved.
+7. ``Scheduler.step()`` and a jitted optax step of this tree against a checkout of main (``--main PATH``,
+   default ``/tmp/core-main21``: ``git worktree add --detach /tmp/core-main21 21a4fa1``): fresh
+   interpreters, alternating.
 
 Timing protocol: candidates interleaved (A B A B ...), each sample a batch of calls, the median of
 the samples (>= 5; the range is printed), gc off while a sample runs. Nothing is asserted about
 speed: the "target" column only reads the ratio against the issue's target.
 
-    python bench/core.py            # about two minutes on 2 busy cores; writes bench/results/core.md
-    python bench/core.py --quick    # smallest sizes, a few seconds (+ the import row); core.quick.md
-    python bench/core.py --quick --out /tmp/core.md
+    python bench/core.py --main /tmp/core-main21   # about twelve minutes on 2 busy cores; bench/results/core.md
+    python bench/core.py --quick    # smallest sizes (+ the import row); core.quick.md
+    python bench/core.py --only preview --out /tmp/core.md
 """
 
 from __future__ import annotations
@@ -1197,7 +1202,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")  # torch's and lrkit's one-off warnings (steps past an end, ...) are not measured
     began = time.perf_counter()
     parts = [
-        header("lrkit core v2 (issue 11): ratios against peers in one run", "torch")
+        header("lrkit core (issues 11 and 23): ratios against peers in one run", "torch")
         + git_line()
         + f"- torch threads: {torch.get_num_threads()}; nproc: {os.cpu_count()}; "
         + f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}\n"
