@@ -30,7 +30,7 @@ _schedule = child  # the check's name before the dataclass values (lrkit.compat.
 
 def _flatten(who: str, key: str, items: Any, kind: type, operator: str) -> tuple[Schedule, ...]:
     """The schedules of an n-ary combinator, nested ones of the same ``kind`` spliced in (no recursion depth)."""
-    if isinstance(items, Schedule) or not isinstance(items, (list, tuple)):
+    if isinstance(items, (Schedule, str)) or not isinstance(items, Sequence):  # a ListConfig (Hydra) is one
         raise ValueError(
             f"{who}: {key} must be a list of schedules, got {items!r}; "
             f"write {operator}, {who}(a, b) or {who}({key}=[a, b])"
