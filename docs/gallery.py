@@ -49,8 +49,8 @@ EXAMPLES: dict[str, Example] = {
         "warmup(200, shape='cos')", steps=400, note="Holds 1.0 after the warmup; put it in front with `>>`."
     ),
     "untuned_warmup": Example("untuned_warmup(0.995)", steps=600),
-    "step_decay": Example("step_decay(250, factor=0.5)", steps=1000),
-    "multistep": Example("multistep([300, 600, 800], factor=0.5)", steps=1000),
+    "step_decay": Example("step_decay(250, decay=0.5)", steps=1000),
+    "multistep": Example("multistep([300, 600, 800], decay=0.5)", steps=1000),
     "exponential": Example("exponential(0.997)", steps=1000, log=True),
     "inverse_time": Example("inverse_time(0.01)", steps=1000),
     "inverse_sqrt": Example(
@@ -60,7 +60,7 @@ EXAMPLES: dict[str, Example] = {
     "piecewise_constant": Example("piecewise_constant([250, 500, 750], [1.0, 0.5, 0.25, 0.1])", steps=1000),
     "piecewise_linear": Example("piecewise_linear([0, 100, 600, 1000], [0.0, 1.0, 0.3, 0.0])"),
     "sgdr": Example("sgdr(100, mult=2, decay=0.8)", steps=1500),
-    "cyclic": Example("cyclic(100, base=0.1, mode='triangular2')", steps=1000),
+    "cyclic": Example("cyclic(100, floor=0.1, mode='triangular2')", steps=1000),
     # recipes
     "one_cycle": Example("one_cycle(1000)"),
     "one_cycle_momentum": Example(
@@ -77,7 +77,7 @@ EXAMPLES: dict[str, Example] = {
     ),
     "scale": Example("cosine(1000) * 0.5", note="`s * x` is `scale(s, x)`."),
     "product": Example(
-        "cyclic(50, base=0.2) * linear(1000, end=0.1)",
+        "cyclic(50, floor=0.2) * linear(1000, end=0.1)",
         steps=1000,
         note="`a * b` of two schedules is `product(a, b)`: here a decaying envelope on a cycle.",
     ),
@@ -88,7 +88,7 @@ EXAMPLES: dict[str, Example] = {
         "stretch(warmup(0.1) >> cosine(0.9), 1000)", note="A recipe over fractions of a run, stretched to its budget."
     ),
     "take": Example(
-        "take(step_decay(200, factor=0.5), 600) >> cosine(400, peak=0.125)",
+        "take(step_decay(200, decay=0.5), 600) >> cosine(400, peak=0.125)",
         note="Bounds an infinite schedule so it can be followed in a join.",
     ),
     "noise": Example("noise(cosine(1000), std=0.1)"),
@@ -145,6 +145,42 @@ def image_name(name: str) -> str:
     return f"gallery-{name}.png"
 
 
+#: One vocabulary across sibling families (issue 23): the one table of the words the parameters use.
+VOCABULARY = [
+    "## One vocabulary",
+    "",
+    "Sibling families use the same words in the same order: first the time (how long, how often), then the",
+    "values (a ramp's `start` then `end`; a decay's `floor` then `peak`), then the curve (`shape`, `power`, `k`).",
+    "",
+    "| word | means | used by |",
+    "|---|---|---|",
+    "| `steps` | how long a finite phase lasts: its length | anneal, linear, cosine, polynomial, warmup, tanh_decay, "
+    "constant, take, the recipes |",
+    "| `every` | the period of a staircase | step_decay, exponential, inverse_time |",
+    "| `period`; `up`, `down` | the length of a cycle; of its rise and its fall | sgdr; cyclic |",
+    "| `milestones`, `boundaries`, `knots` | the steps where a piecewise value changes | multistep; "
+    "piecewise_constant; piecewise_linear |",
+    "| `start`, `end` | a ramp's values at `t = 0` and `t = steps`, rising or falling | anneal, linear, polynomial; "
+    "warmup's `start` |",
+    "| `floor`, `peak` | the lowest and the highest value | cosine, tanh_decay, sgdr, cyclic, wsd, flat_cosine, "
+    "warmup_cosine; warmup's and cosine's `peak` |",
+    "| `decay` | the multiplier applied once per period: per `every`, per milestone, per cycle, per step | "
+    "step_decay, multistep, exponential, sgdr, cyclic (`mode='exp_range'`) |",
+    "| `by` | the amount of a transform: steps skipped, time multiplied, values multiplied | shift, stretch, "
+    "scale (`s * x`) |",
+    "| `times` | how many repetitions | repeat |",
+    "| `shape`, `power`, `k` | the curve | anneal, warmup, wsd, one_cycle; anneal, polynomial; cosine |",
+    "| `factor` | plateau's reduction only (PyTorch's `ReduceLROnPlateau` word) | plateau |",
+    "",
+    "Renamed, and still read under the old name (text and dict configs, pickles, `Scheduler` checkpoints, "
+    "Python calls): `factor` of step_decay, multistep and exponential is `decay`; `factor` of scale and stretch "
+    "is `by`; cyclic's `base` is `floor` and its `gamma` is `decay`. `polynomial` takes linear's order "
+    "(`start`, `end`, then `power`) as keywords; positional values after `steps` are read in the old order "
+    "(`power`, `end`, `start`), so an old config keeps its meaning.",
+    "",
+]
+
+
 def render_markdown(names: list[str]) -> str:
     """The text of docs/schedules.md (deterministic: a test compares it with the committed file)."""
     from lrkit.core.config import signature_text
@@ -167,11 +203,12 @@ def render_markdown(names: list[str]) -> str:
         g for g in groups if g not in ("Shapes", "Recipes", "Combinators", "Reactive")
     )
     lines.append(
-        "Contents: "
+        "Contents: [One vocabulary](#one-vocabulary), "
         + ", ".join(f"[{g}](#{g.lower()})" for g in order)
         + ", [Peer-compatible names](#peer-compatible-names)"
     )
     lines.append("")
+    lines += VOCABULARY
     for group in order:
         lines += [f"## {group}", ""]
         for name in groups[group]:

@@ -78,8 +78,8 @@ def cyclics(draw):
         base, peak = peak, base
     mode = draw(st.sampled_from(["triangular", "triangular2", "exp_range"]))
     return lk.cyclic(
-        draw(lengths), down=draw(st.one_of(st.none(), lengths)), base=base, peak=peak, mode=mode,
-        gamma=draw(st.floats(0.99, 1.0)),
+        draw(lengths), down=draw(st.one_of(st.none(), lengths)), floor=base, peak=peak, mode=mode,
+        decay=draw(st.floats(0.99, 1.0)),
     )
 
 
@@ -110,7 +110,10 @@ FAMILIES = {
     "anneal": anneals(),
     "linear": st.builds(lk.linear, lengths, unit, unit),
     "cosine": cosines(),
-    "polynomial": st.builds(lk.polynomial, lengths, st.floats(0.2, 4.0), st.floats(0, 0.5)),
+    "polynomial": st.builds(
+        lambda n, power, end, start: lk.polynomial(n, start=start, end=end, power=power),
+        lengths, st.floats(0.2, 4.0), st.floats(0, 0.5), st.floats(0.5, 2.0),
+    ),
     "warmup": warmups(),
     "untuned_warmup": st.builds(lk.untuned_warmup, st.floats(0.9, 0.9999), st.sampled_from(["linear", "exp"])),
     "step_decay": st.builds(lk.step_decay, lengths, factors),

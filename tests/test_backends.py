@@ -131,7 +131,7 @@ def test_compositions_agree_with_numpy(sched):
 def test_exact_boundaries_under_xla():
     """At exact multiples and at the end of a ramp (held forever after it) the value must be numpy's."""
     with x64():
-        drops = jax.jit(lambda t: lrkit.step_decay(103, factor=0.5)(t))(jnp.asarray([9270.0, 9270.0]))
+        drops = jax.jit(lambda t: lrkit.step_decay(103, decay=0.5)(t))(jnp.asarray([9270.0, 9270.0]))
         ends = jax.jit(lambda t: lrkit.polynomial(753, power=0.5)(t))(jnp.asarray([753.0, 800.0]))
     assert np.asarray(drops).tolist() == [0.5**90] * 2 and np.asarray(ends).tolist() == [0.0, 0.0]
 

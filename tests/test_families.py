@@ -55,8 +55,8 @@ def test_linear_polynomial_and_warmup_shapes():
 
 
 def test_step_multistep_exponential_inverse_time():
-    close(lk.step_decay(30, factor=0.5)(T), [0.5 ** (t // 30) for t in T])
-    close(lk.multistep([10, 50, 51], factor=0.3)(T), [0.3 ** sum(t >= m for m in (10, 50, 51)) for t in T])
+    close(lk.step_decay(30, decay=0.5)(T), [0.5 ** (t // 30) for t in T])
+    close(lk.multistep([10, 50, 51], decay=0.3)(T), [0.3 ** sum(t >= m for m in (10, 50, 51)) for t in T])
     close(lk.exponential(0.9, every=7)(T), [0.9 ** (t / 7) for t in T])
     close(lk.exponential(0.9, every=7, staircase=True)(T), [0.9 ** (t // 7) for t in T])
     close(lk.inverse_time(0.5, every=10)(T), [1 / (1 + 0.5 * t / 10) for t in T])
@@ -127,7 +127,7 @@ def test_sgdr_matches_a_cycle_by_cycle_walk(s):
 def test_cyclic_modes_against_an_iterative_reference():
     up, down, base, peak, gamma = 4, 6, 0.2, 1.0, 0.99
     for mode in ("triangular", "triangular2", "exp_range"):
-        s = lk.cyclic(up, down, base=base, peak=peak, mode=mode, gamma=gamma)
+        s = lk.cyclic(up, down, floor=base, peak=peak, mode=mode, decay=gamma)
         expected, position, cycle = [], 0, 0
         for t in range(200):
             tri = position / up if position <= up else (up + down - position) / down
@@ -141,9 +141,9 @@ def test_cyclic_modes_against_an_iterative_reference():
 
 def test_cyclic_custom_amplitude_is_a_schedule():
     amp = lk.exponential(0.5)
-    s = lk.cyclic(5, base=0.0, amplitude=amp)
+    s = lk.cyclic(5, floor=0.0, amplitude=amp)
     assert s(5) == 1.0 and s(15) == 0.5 and s(25) == 0.25
-    by_step = lk.cyclic(5, base=0.0, amplitude=lk.linear(100), amplitude_by="step")
+    by_step = lk.cyclic(5, floor=0.0, amplitude=lk.linear(100), amplitude_by="step")
     assert by_step(5) == pytest.approx(0.95)
 
 

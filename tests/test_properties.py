@@ -106,3 +106,20 @@ def test_immutable_and_hashable(s, t):
 def test_negative_nan_or_infinite_steps_raise(bad):
     with pytest.raises(ValueError, match="step must be a finite number >= 0"):
         lk.cosine(10)(bad)
+
+
+@settings(max_examples=200, deadline=None)
+@given(schedules, st.randoms(use_true_random=False))
+def test_sorted_steps_give_the_values_of_the_same_steps_unsorted(s, rng):
+    """A preview (sorted steps) reads bounds at the ends and fills slices (lrkit.core.backend.SORTED): bit for bit
+    the values of the same steps in any order."""
+    t = np.sort(grid(s))
+    order = list(range(t.size))
+    rng.shuffle(order)
+    shuffled = t[order]
+    np.testing.assert_array_equal(s(t)[order], s(shuffled))
+    np.testing.assert_array_equal(s(t[::-1]), s(t)[::-1])  # descending: not sorted, the general path
+    with pytest.raises(ValueError, match="step must be a finite number >= 0"):
+        s(np.array([0.0, 1.0, np.inf]))
+    with pytest.raises(ValueError, match="step must be a finite number >= 0"):
+        s(np.array([-1.0, 0.0, 1.0]))

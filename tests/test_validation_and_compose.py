@@ -3,6 +3,7 @@ combinators do what their formulas say."""
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -26,9 +27,10 @@ import lrkit as lk
         (lambda: lk.warmup(10, start=2.0), "start must be <= peak"),
         (lambda: lk.warmup(10, start=0.0, shape="exp"), "shape='exp' needs start > 0"),
         (lambda: lk.warmup(10, shape="square"), "shape must be one of 'linear', 'cos', 'exp', got 'square'"),
-        (lambda: lk.step_decay(10, factor=1.5), "factor must be in (0, 1], got 1.5"),
-        (lambda: lk.step_decay(10, factor=0), "factor must be in (0, 1], got 0"),
-        (lambda: lk.exponential(-0.5), "factor must be in (0, 1]"),
+        (lambda: lk.step_decay(10, decay=1.5), "decay must be in (0, 1], got 1.5"),
+        (lambda: lk.step_decay(10, factor=0), "decay must be in (0, 1], got 0"),  # the old name, checked as decay
+        (lambda: lk.exponential(-0.5), "decay must be in (0, 1]"),
+        (lambda: lk.cosine(10**400), "steps must be a finite number of at most 1.8e+308, got an integer of 401 digits"),
         (lambda: lk.multistep([30, 10]), "milestones must be strictly increasing, got [30, 10]"),
         (lambda: lk.multistep([10, 10]), "strictly increasing"),
         (lambda: lk.multistep([]), "milestones must not be empty"),
@@ -49,7 +51,7 @@ import lrkit as lk
         (lambda: lk.shift(lk.linear(10), 10), "by must be < the schedule's length 10, got 10"),
         (lambda: lk.clamp(lk.linear(10)), "give low, high or both"),
         (lambda: lk.clamp(lk.linear(10), low=0.5, high=0.1), "low must be <= high"),
-        (lambda: lk.cosine(10) * -1.0, "factor must be >= 0, got -1.0"),
+        (lambda: lk.cosine(10) * -1.0, "by must be >= 0, got -1.0"),
         (lambda: lk.noise(lk.constant(), clip=1.0), "clip must be in [0, 1), got 1.0"),
         (lambda: lk.cyclic(5, amplitude=0.5), "amplitude must be a schedule"),
     ],
@@ -58,6 +60,15 @@ def test_bad_parameters_raise_clear_errors(build, message):
     with pytest.raises(ValueError) as info:
         build()
     assert message in str(info.value)
+
+
+def test_a_signature_misuse_is_a_type_error_as_python_s_own():
+    with pytest.raises(TypeError, match="got decay and its old name factor"):
+        lk.step_decay(10, decay=0.5, factor=0.5)
+    with pytest.raises(TypeError, match="takes at most 4 positional arguments"):
+        lk.polynomial(10, 2.0, 0.0, 1.0, 5.0)
+    with pytest.raises(TypeError, match="multiple values for argument 'power'"):
+        lk.polynomial(10, 2.0, power=3.0)
 
 
 def test_join_gives_each_piece_its_local_step():
@@ -91,7 +102,7 @@ def test_repeat_shift_stretch_take():
     st = lk.stretch(lk.warmup(0.1) >> lk.cosine(0.9), 1000)
     assert st.length == 1000 and st(100) == 1.0 and st(1000) == 0.0
     assert st.phase_starts(2000) == [pytest.approx(100.0)]
-    tk = lk.take(lk.step_decay(2, factor=0.5), 5)
+    tk = lk.take(lk.step_decay(2, decay=0.5), 5)
     assert tk.length == 5 and tk(4) == 0.25 and tk(100) == tk(5)
 
 
@@ -141,3 +152,134 @@ def test_core_edges_from_the_hardening_issue() -> None:
     assert lk.join(pieces=[lk.warmup(2), lk.cosine(8)]) == lk.warmup(2) >> lk.cosine(8)
     config = {"type": "product", "factors": [{"type": "cosine", "steps": 5}, {"type": "constant"}]}
     assert lk.from_config(config)(0) == 1.0
+
+
+# -- renamed parameters: old configs, old pickles and old checkpoints keep loading -------------------------------
+# One vocabulary (docs/schedules.md, "One vocabulary"): ``decay`` multiplies per period (was step_decay's,
+# multistep's and exponential's ``factor``, cyclic's ``gamma``), ``by`` is the amount of a transform (was scale's
+# and stretch's ``factor``), ``floor`` the low value (was cyclic's ``base``); polynomial takes Linear's order.
+
+OLD_AND_NEW = [
+    ("step_decay(3, factor=0.5)", lk.step_decay(3, decay=0.5)),
+    ("multistep([10, 20], factor=0.3)", lk.multistep([10, 20], decay=0.3)),
+    ("exponential(factor=0.9, every=5)", lk.exponential(0.9, every=5)),
+    ("cyclic(4, base=0.2, gamma=0.99, mode='exp_range')", lk.cyclic(4, floor=0.2, decay=0.99, mode="exp_range")),
+    ("stretch(cosine(1), factor=100)", lk.stretch(lk.cosine(1), 100)),
+    ("scale(cosine(10), factor=0.5)", lk.cosine(10) * 0.5),
+    ("polynomial(10, 2.0, 0.1)", lk.polynomial(10, power=2.0, end=0.1)),  # 0.1's positions: power, end, start
+    ("polynomial(10, 2.0, 0.1, 0.9)", lk.polynomial(10, start=0.9, end=0.1, power=2.0)),
+]
+
+
+@pytest.mark.parametrize(("old", "new"), OLD_AND_NEW, ids=[old for old, _ in OLD_AND_NEW])
+def test_old_text_configs_load_as_the_new_names(old, new):
+    assert lk.from_config(old) == new
+    assert lk.from_config(repr(new)) == new and "factor" not in repr(new) and "base=" not in repr(new)
+
+
+def test_old_dict_configs_load_as_the_new_names():
+    old = {"type": "join", "pieces": [
+        {"type": "take", "schedule": {"type": "step_decay", "every": 3, "factor": 0.5}, "steps": 6},
+        {"type": "product", "factors": [
+            {"type": "stretch", "schedule": {"type": "polynomial", "steps": 1, "power": 2.0, "end": 0.1}, "factor": 10},
+            {"type": "cyclic", "up": 4, "base": 0.2, "mode": "exp_range", "gamma": 0.99},
+        ]},
+    ]}
+    new = lk.take(lk.step_decay(3, decay=0.5), 6) >> lk.stretch(lk.polynomial(1, power=2.0, end=0.1), 10) * lk.cyclic(
+        4, floor=0.2, mode="exp_range", decay=0.99
+    )
+    assert lk.from_config(old) == new
+    assert lk.from_config({"_target_": "lrkit.step_decay", "every": 3, "factor": 0.5}) == lk.step_decay(3, decay=0.5)
+    assert lk.from_config({"type": "scale", "schedule": {"type": "cosine", "steps": 5}, "factor": 2.0}) == (
+        lk.cosine(5) * 2.0
+    )
+    written = new.to_config()
+    assert lk.from_config(written) == new and "'factor'" not in str(written) and "'gamma'" not in str(written)
+    with pytest.raises(lk.ConfigError, match="got decay and its old name factor"):
+        lk.from_config({"type": "step_decay", "every": 3, "factor": 0.5, "decay": 0.5})
+
+
+class _OldPickle:
+    """What a pickle written before the dataclass values holds: ``_rebuild(cls, {old names})``."""
+
+    def __init__(self, cls, params):
+        self.cls, self.params = cls, params
+
+    def __reduce__(self):
+        from lrkit.core.schedule import _rebuild
+
+        return (_rebuild, (self.cls, self.params))
+
+
+def test_old_pickles_load_as_the_new_names():
+    import pickle
+
+    for cls, params, new in [
+        (lk.step_decay, {"every": 3, "factor": 0.5}, lk.step_decay(3, decay=0.5)),
+        (lk.stretch, {"schedule": lk.cosine(1), "factor": 100}, lk.stretch(lk.cosine(1), 100)),
+        (lk.cyclic, {"up": 4, "base": 0.2, "gamma": 0.99, "mode": "exp_range"},
+         lk.cyclic(4, floor=0.2, decay=0.99, mode="exp_range")),
+    ]:
+        assert pickle.loads(pickle.dumps(_OldPickle(cls, params))) == new
+        assert pickle.loads(pickle.dumps(new)) == new
+
+
+#: A real Scheduler.state_dict() saved by lrkit before the renames (main at 21a4fa1), after 7 updates.
+OLD_STATE = json.loads(
+    '{"format": "lrkit.torch.Scheduler", "version": 1, "schedules": [{"type": "join", "pieces": [{"type": "take", '
+    '"schedule": {"type": "step_decay", "every": 3, "factor": 0.5}, "steps": 6}, {"type": "product", "factors": '
+    '[{"type": "stretch", "schedule": {"type": "polynomial", "steps": 1, "power": 2.0, "end": 0.1}, "factor": 10}, '
+    '{"type": "cyclic", "up": 4, "base": 0.2, "mode": "exp_range", "gamma": 0.99}]}]}], "assign": {"lr": 0}, '
+    '"relative": ["lr"], "lr_scale": null, "advance": "update", "updates_per_epoch": null, "updates": 7, '
+    '"base": {"lr": [0.1]}, "warned_end": false, "controllers": [null], "clock": null}'
+)
+
+
+def test_a_scheduler_checkpoint_saved_with_the_old_names_loads():
+    torch = pytest.importorskip("torch")
+    from lrkit.torch import Scheduler
+
+    schedule = lk.take(lk.step_decay(3, decay=0.5), 6) >> lk.stretch(lk.polynomial(1, power=2.0, end=0.1), 10) * (
+        lk.cyclic(4, floor=0.2, mode="exp_range", decay=0.99)
+    )
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=0.1)
+    sched = Scheduler(opt, schedule)
+    sched.load_state_dict(OLD_STATE)  # no horizon rule needed: the same schedules, under their old names
+    assert opt.param_groups[0]["lr"] == 0.03299420000000001  # the old run's learning rate after 7 updates
+    opt.step()
+    sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * schedule(8), rel=1e-12)
+    assert sched.state_dict()["schedules"] == [schedule.to_config()]  # saved again under the new names
+    with pytest.raises(ValueError, match="saved for schedules"):  # another schedule still needs a horizon rule
+        Scheduler(torch.optim.SGD([param], lr=0.1), lk.step_decay(3, decay=0.25)).load_state_dict(OLD_STATE)
+
+
+def test_the_core_imports_in_layers_without_a_circle():
+    """backend <- routing, compiled <- schedule <- families, combinators <- recipes: every module-level import of
+    lrkit.core (TYPE_CHECKING ones included) points down; only the operators (``>>``, ``*``) defer an import up."""
+    import ast
+    from pathlib import Path
+
+    import lrkit.core
+
+    core = Path(lrkit.core.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in core.glob("*.py"):
+        deps: set[str] = set()
+        for node in ast.parse(path.read_text()).body:  # module level; an `if TYPE_CHECKING:` block included
+            for sub in ast.walk(node) if isinstance(node, ast.If) else [node]:
+                if isinstance(sub, ast.ImportFrom) and (sub.module or "").startswith("lrkit.core"):
+                    deps |= {f"lrkit.core.{a.name}" for a in sub.names} if sub.module == "lrkit.core" else {sub.module}
+        graph[f"lrkit.core.{path.stem}"] = deps
+
+    def below(module: str, seen: set[str]) -> set[str]:
+        for dep in graph.get(module, ()):
+            if dep not in seen:
+                seen.add(dep)
+                below(dep, seen)
+        return seen
+
+    assert [m for m in graph if m in below(m, set())] == []
+    assert graph["lrkit.core.routing"] <= {"lrkit.core.backend"}
+    assert graph["lrkit.core.compiled"] <= {"lrkit.core.backend"}

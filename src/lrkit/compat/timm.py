@@ -168,9 +168,9 @@ class TimmStep(NumpyForm):
 
     For a fractional ``every`` this differs from ``floor(t / every)`` where the quotient rounds
     up to a whole number: ``11 // 1.1 == 9.0`` (1.1 is stored as 1.1000000000000000888), while
-    ``floor(11 / 1.1) == 10``. For whole ``every`` it equals ``step_decay(every, factor=rate)``.
+    ``floor(11 / 1.1) == 10``. For whole ``every`` it equals ``step_decay(every, decay=rate)``.
 
-    >>> timm_step(1.1, 0.5)(11), step_decay(1.1, factor=0.5)(11)
+    >>> timm_step(1.1, 0.5)(11), step_decay(1.1, decay=0.5)(11)
     (0.001953125, 0.0009765625)
     """
 
@@ -414,7 +414,7 @@ def StepLRScheduler(
 ) -> Schedule:
     """``StepLRScheduler``: ``lr * decay_rate ** (t // decay_t)`` after the warmup.
 
-    Native: ``warmup(warmup_t, start=warmup_lr_init/lr) >> step_decay(decay_t, factor=decay_rate) * lr``.
+    Native: ``warmup(warmup_t, start=warmup_lr_init/lr) >> step_decay(decay_t, decay=decay_rate) * lr``.
 
     >>> StepLRScheduler(1.0, decay_t=2, decay_rate=0.5)(4)
     0.25
@@ -423,7 +423,7 @@ def StepLRScheduler(
     lr = _lr(who, "lr", lr)
     every = v.length(who, "decay_t", decay_t)
     rate = v.factor(who, "decay_rate", decay_rate)
-    body = (StepDecay(every, factor=rate) if float(every).is_integer() else TimmStep(every, rate)) * lr
+    body = (StepDecay(every, decay=rate) if float(every).is_integer() else TimmStep(every, rate)) * lr
     noise = (noise_range_t, noise_pct, noise_std, noise_seed)
     return _noisy(who, _warm(who, lr, warmup_t, warmup_lr_init, body, bool(warmup_prefix)), *noise)
 
@@ -442,7 +442,7 @@ def MultiStepLRScheduler(
 ) -> Schedule:
     """``MultiStepLRScheduler``: ``lr * decay_rate ** #{m in decay_t : m <= t + 1}`` (one step early).
 
-    Native (decaying at the milestones themselves): ``multistep(decay_t, factor=decay_rate) * lr``.
+    Native (decaying at the milestones themselves): ``multistep(decay_t, decay=decay_rate) * lr``.
 
     >>> s = MultiStepLRScheduler(1.0, [10], decay_rate=0.5)
     >>> s(8), s(9)

@@ -8,7 +8,7 @@ value right after construction). Nothing here imports torch.
 
 >>> s = StepLR(0.1, step_size=30, gamma=0.5)
 >>> s
-step_decay(30, factor=0.5) * 0.1
+step_decay(30, decay=0.5) * 0.1
 >>> s(29), s(30)
 (0.1, 0.05)
 
@@ -69,20 +69,20 @@ __all__ = [
 def StepLR(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     """``torch.optim.lr_scheduler.StepLR``: ``lr * gamma ** (t // step_size)``.
 
-    Native: ``step_decay(step_size, factor=gamma) * lr``.
+    Native: ``step_decay(step_size, decay=gamma) * lr``.
 
     >>> StepLR(1.0, 2)(5)    # 0.1 ** 2, as torch's closed form gives it
     0.010000000000000002
     """
     lr = _lr("StepLR", "lr", lr)
     step_size = whole("StepLR", "step_size", step_size)
-    return StepDecay(step_size, factor=v.factor("StepLR", "gamma", gamma)) * lr
+    return StepDecay(step_size, decay=v.factor("StepLR", "gamma", gamma)) * lr
 
 
 def MultiStepLR(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
     """``MultiStepLR``: ``lr * gamma ** (number of milestones <= t)``; a repeated milestone counts twice.
 
-    Native: ``multistep(milestones, factor=gamma) * lr`` (distinct milestones).
+    Native: ``multistep(milestones, decay=gamma) * lr`` (distinct milestones).
 
     >>> MultiStepLR(1.0, [2, 4], gamma=0.5)(4)
     0.25
@@ -96,7 +96,7 @@ def MultiStepLR(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Sch
     if all(c == 1 for c in counts.values()):
         from lrkit.core.families import MultiStep
 
-        return MultiStep(sorted(counts), factor=gamma) * lr
+        return MultiStep(sorted(counts), decay=gamma) * lr
     bounds = sorted(counts)
     values, k = [1.0], 0
     for b in bounds:
@@ -214,7 +214,7 @@ def _cyclic(
     step_size_down = v.optional_length(who, "step_size_down", step_size_down)
     mode = v.choice(who, "mode", mode, ("triangular", "triangular2", "exp_range"))
     gamma = v.factor(who, "gamma", gamma)
-    return Cyclic(step_size_up, step_size_down, base=low, peak=high, mode=mode, gamma=gamma)
+    return Cyclic(step_size_up, step_size_down, floor=low, peak=high, mode=mode, decay=gamma)
 
 
 def CyclicLR(
@@ -230,7 +230,7 @@ def CyclicLR(
     Modes ``triangular``, ``triangular2`` (amplitude halves each cycle) and ``exp_range``
     (amplitude ``gamma ** t``). A custom ``scale_fn`` is written natively as
     ``cyclic(..., amplitude=schedule)``. Native:
-    ``cyclic(step_size_up, step_size_down, base=base_lr, peak=max_lr, mode=mode, gamma=gamma)``.
+    ``cyclic(step_size_up, step_size_down, floor=base_lr, peak=max_lr, mode=mode, decay=gamma)``.
 
     >>> s = CyclicLR(0.1, 1.0, step_size_up=5)
     >>> s(0), s(5), s(10)
@@ -252,7 +252,7 @@ def CyclicMomentum(
 ) -> Schedule:
     """The momentum ``CyclicLR`` writes with ``cycle_momentum=True`` (``max_momentum`` at lr's low).
 
-    Native: ``cyclic(step_size_up, step_size_down, base=max_momentum, peak=base_momentum, ...)``.
+    Native: ``cyclic(step_size_up, step_size_down, floor=max_momentum, peak=base_momentum, ...)``.
 
     >>> CyclicMomentum(step_size_up=5)(5)
     0.8

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
+from collections.abc import Callable
 from typing import Any
 
+Check = Callable[[str, str, Any], Any]
+
 __all__ = [
+    "Check",
     "choice",
+    "choice_of",
     "factor",
     "fraction",
     "increasing",
@@ -19,6 +25,7 @@ __all__ = [
     "length",
     "non_negative",
     "number",
+    "optional",
     "optional_length",
     "positive",
 ]
@@ -33,6 +40,12 @@ def number(who: str, name: str, value: Any) -> float:
     """A finite real number (bool is refused, int is kept as int)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise _fail(who, name, "a finite number", value)
+    if isinstance(value, numbers.Integral) and not -sys.float_info.max <= int(value) <= sys.float_info.max:
+        digits = int(int(value).bit_length() * 0.30103) + 1
+        raise ValueError(
+            f"{who}: {name} must be a finite number of at most {sys.float_info.max:.2g}, got an integer of "
+            f"{digits} digits"
+        )
     if not math.isfinite(value):
         raise _fail(who, name, "a finite number (not NaN or inf)", value)
     return value.item() if hasattr(value, "item") else value  # type: ignore[return-value]  # numpy -> python
@@ -114,3 +127,40 @@ def increasing(who: str, name: str, values: Any, *, strict: bool = True) -> tupl
                 f"{name}[{i}]={items[i]!r} does not come after {items[i - 1]!r}; sort them",
             )
     return items
+
+
+# -- checks with settings, as functions (who, name, value) -> value for lrkit.core.schedule.param --------
+
+
+def choice_of(*options: str) -> Check:
+    """The check ``choice(..., options)``."""
+    return lambda who, name, value: choice(who, name, value, options)
+
+
+def fraction_in(*, open_low: bool = False, open_high: bool = False) -> Check:
+    """The check ``fraction(...)`` with the given open ends."""
+    return lambda who, name, value: fraction(who, name, value, open_low=open_low, open_high=open_high)
+
+
+def integer_from(minimum: int) -> Check:
+    """The check ``integer(..., minimum)``."""
+    return lambda who, name, value: integer(who, name, value, minimum)
+
+
+def optional(check: Check) -> Check:
+    """``None``, or a value that passes ``check``."""
+    return lambda who, name, value: None if value is None else check(who, name, value)
+
+
+def flag(who: str, name: str, value: Any) -> bool:
+    """A boolean (0 and 1 read as False and True, as ``bool()`` does)."""
+    return bool(value)
+
+
+def numbers_list(who: str, name: str, values: Any) -> tuple[Any, ...]:
+    """A list of finite numbers, as a tuple."""
+    try:
+        items = tuple(values)
+    except TypeError:
+        raise _fail(who, name, "a list of numbers", values) from None
+    return tuple(number(who, f"{name}[{i}]", item) for i, item in enumerate(items))

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MATH", "NUMPY", "Namespace", "for_step", "jax_namespace", "keras_namespace", "torch_namespace"]
+__all__ = ["MATH", "NUMPY", "SORTED", "Namespace", "for_step", "jax_namespace", "keras_namespace", "torch_namespace"]
 
 
 class Namespace:
@@ -54,6 +54,8 @@ class Namespace:
     name = "abstract"
     #: Traced namespaces cannot raise on values (no validation; the step is clipped at 0).
     traced = True
+    #: Whether the steps it is given are sorted (a preview): see :data:`SORTED`.
+    sorted = False
     pi = math.pi
     cos: Callable[[Any], Any]
     sqrt: Callable[[Any], Any]
@@ -69,6 +71,18 @@ class Namespace:
     def clip(self, x: Any, low: float, high: float) -> Any:
         """``min(max(x, low), high)``."""
         return self.minimum(self.maximum(x, low), high)
+
+    def until(self, t: Any, end: float) -> Any:
+        """Steps ``t`` held at ``end`` past it: ``minimum(t, end)`` (a schedule's length)."""
+        return self.minimum(t, end)
+
+    def from_zero(self, t: Any) -> Any:
+        """Steps ``t`` held at 0 before it: ``maximum(t, 0.0)``."""
+        return self.maximum(t, 0.0)
+
+    def held(self, t: Any, end: float, closed_form: Callable[[Any, Namespace], Any]) -> Any:
+        """``closed_form(until(t, end))``: a finite schedule past its end (:data:`SORTED` fills the tail instead)."""
+        return closed_form(self.until(t, end), self)
 
     def full(self, t: Any, value: float) -> Any:
         """``value`` with ``t``'s shape (and dtype/device)."""
@@ -151,6 +165,14 @@ class _Math(Namespace):
     @staticmethod
     def maximum(a: Any, b: Any) -> Any:
         return a if a > b else b
+
+    @staticmethod
+    def until(t: Any, end: float) -> Any:
+        return t if t < end else end
+
+    @staticmethod
+    def from_zero(t: Any) -> Any:
+        return t if t > 0.0 else 0.0
 
     @staticmethod
     def full(t: Any, value: float) -> float:
@@ -306,10 +328,59 @@ class _Keras(Namespace):
         return t if dtype.startswith(("float", "bfloat")) else self._ops.cast(t, keras.config.floatx())
 
 
+class _SortedNumpy(_Numpy):
+    """float64 numpy arrays of *sorted* steps (a preview, ``sched(np.arange(n))``): a step's bound is read at the
+    array's end (O(1)) instead of taken elementwise, and a piecewise value fills contiguous slices. The same
+    values as :data:`NUMPY`; only steps are assumed sorted, never values."""
+
+    name = "numpy (sorted steps)"
+    sorted = True
+
+    @staticmethod
+    def until(t: np.ndarray, end: float) -> np.ndarray:
+        return t if not t.size or t[-1] <= end else np.minimum(t, end)
+
+    @staticmethod
+    def from_zero(t: np.ndarray) -> np.ndarray:
+        return t if not t.size or t[0] >= 0.0 else np.maximum(t, 0.0)
+
+    @staticmethod
+    def held(t: np.ndarray, end: float, closed_form: Callable[[np.ndarray, Namespace], Any]) -> np.ndarray:
+        """``closed_form(minimum(t, end))`` for sorted ``t`` that passes ``end``: the closed form on the steps up to
+        ``end`` and on ``end`` itself (the final value), which fills the rest."""
+        k = int(np.searchsorted(t, end, side="right"))
+        out = np.empty(t.shape)
+        head = np.append(t[:k], end)  # end evaluated with the head, in one array: its value as in a longer one
+        values = np.asarray(closed_form(head, SORTED), dtype=np.float64)
+        out[:k] = values[:k]
+        out[k:] = values[k]
+        return out
+
+    @staticmethod
+    def lookup(t: np.ndarray, edges: Sequence[float], values: Sequence[float]) -> np.ndarray:
+        out = np.empty(t.shape)
+        cuts = [0, *np.searchsorted(t, np.asarray(edges, dtype=np.float64), side="left").tolist(), t.size]
+        for value, lo, hi in zip(values, cuts[:-1], cuts[1:]):
+            out[lo:hi] = value
+        return out
+
+    def select(self, t: np.ndarray, starts: Sequence[float], routes: Sequence[Any]) -> np.ndarray:
+        out = np.empty(t.shape)
+        stops = [*np.searchsorted(t, np.asarray(starts[1:], dtype=np.float64), side="left").tolist(), t.size]
+        begin = 0
+        for route, stop in zip(routes, stops):
+            if stop > begin:
+                out[begin:stop] = route.value(t[begin:stop], self)
+            begin = stop
+        return out
+
+
 #: Python floats.
 MATH: Namespace = _Math()
 #: float64 numpy arrays.
 NUMPY: Namespace = _Numpy()
+#: float64 numpy arrays of sorted steps (what ``sched(array)`` uses when the steps are sorted).
+SORTED: Namespace = _SortedNumpy()
 
 
 def torch_namespace() -> Namespace:

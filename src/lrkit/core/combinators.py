@@ -9,28 +9,26 @@ itself a schedule: closed form, vectorised, comparable, printable.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
 from lrkit.core import _validate as v
 from lrkit.core.backend import Namespace
-from lrkit.core.routing import Affine, Offset, Periodic, Route
-from lrkit.core.schedule import Schedule
+from lrkit.core.routing import Dilate, Offset, Periodic, Route
+from lrkit.core.routing import Shift as ShiftMap
+from lrkit.core.schedule import Schedule, _derived, child, param, value
 
 __all__ = [
     "Clamp", "Join", "Noise", "Product", "Repeat", "Scale", "Shift", "Stretch", "Take", "join", "product", "scale",
 ]
 
 
-def _schedule(who: str, name: str, value: Any) -> Schedule:
-    if not isinstance(value, Schedule):
-        raise ValueError(f"{who}: {name} must be a schedule, got {value!r}")
-    return value
+_schedule = child  # the check's name before the dataclass values (lrkit.compat.timm imports it)
 
 
-def _flatten(who: str, key: str, items: Any, kind: type, operator: str) -> list[Schedule]:
+def _flatten(who: str, key: str, items: Any, kind: type, operator: str) -> tuple[Schedule, ...]:
     """The schedules of an n-ary combinator, nested ones of the same ``kind`` spliced in (no recursion depth)."""
     if isinstance(items, (Schedule, str)) or not isinstance(items, Sequence):  # a ListConfig (Hydra) is one
         raise ValueError(
@@ -39,11 +37,11 @@ def _flatten(who: str, key: str, items: Any, kind: type, operator: str) -> list[
         )
     flat: list[Schedule] = []
     for i, item in enumerate(items):
-        item = _schedule(who, f"{key}[{i}]", item)
+        item = child(who, f"{key}[{i}]", item)
         flat.extend(getattr(item, key) if isinstance(item, kind) else (item,))
     if len(flat) < 2:
         raise ValueError(f"{who}: needs at least 2 {key}, got {len(flat)}; a single schedule needs no {who}")
-    return flat
+    return tuple(flat)
 
 
 def _finite(who: str, name: str, sched: Schedule, fix: str) -> float:
@@ -52,6 +50,15 @@ def _finite(who: str, name: str, sched: Schedule, fix: str) -> float:
     return sched.length
 
 
+def _pieces(who: str, key: str, items: Any) -> tuple[Schedule, ...]:
+    return _flatten(who, key, items, Join, "a >> b")
+
+
+def _factors(who: str, key: str, items: Any) -> tuple[Schedule, ...]:
+    return _flatten(who, key, items, Product, "a * b")
+
+
+@value
 class Join(Schedule):
     """Pieces in sequence; piece ``i`` runs on its local step ``t - offset_i``.
 
@@ -66,24 +73,26 @@ class Join(Schedule):
     """
 
     name = "join"
-    pieces: tuple[Schedule, ...]
-    offsets: tuple[float, ...]
+    pieces: Sequence[Schedule] = param(_pieces)
+    offsets: tuple[float, ...] = _derived()
 
-    def __init__(self, pieces: Sequence[Schedule]):
-        flat = _flatten(self.name, "pieces", pieces, Join, "a >> b")
+    def _setup(self) -> float | None:
+        pieces = self.pieces
         offsets: list[float] = [0]
-        for i, piece in enumerate(flat[:-1]):
+        for i, piece in enumerate(pieces[:-1]):
             length = _finite(
                 self.name, f"piece {i}", piece,
                 "nothing can follow it; bound it with take(schedule, steps) or give it a length",
             )
             offsets.append(offsets[-1] + length)
-        last = flat[-1].length
-        self._init(None if last is None else offsets[-1] + last, pieces=tuple(flat))
-        object.__setattr__(self, "offsets", tuple(offsets))
         bounds = [*offsets[1:], math.inf]
-        self._set_routes(*(Route(p, lo, hi, Offset(lo)) for p, lo, hi in zip(flat, offsets, bounds)))
+        self._set_routes(*(Route(p, lo, hi, Offset(lo)) for p, lo, hi in zip(pieces, offsets, bounds)))
+        last = pieces[-1].length
+        return None if last is None else offsets[-1] + last
 
+    def _set_routes(self, *routes: Route) -> None:
+        super()._set_routes(*routes)
+        self._derive(offsets=tuple(route.lo for route in routes))  # where each route starts: select's index
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return xp.select(t, self.offsets, self._routes)
@@ -100,31 +109,36 @@ def _wrapped(sched: Schedule, kinds: tuple[type, ...]) -> str:
     return f"({text})" if isinstance(sched, kinds) else text
 
 
+def _non_negative_scale(who: str, name: str, x: Any) -> float:
+    return v.non_negative(who, name, x, "a learning rate cannot be negative")
+
+
+@value
 class Scale(Schedule):
-    """Multiply a schedule by a constant ``factor >= 0``: ``f(t) = factor * s(t)``. Written ``s * 3e-4``.
+    """Multiply a schedule by a constant ``by >= 0``: ``f(t) = by * s(t)``. Written ``s * 3e-4``
+    (``by`` was ``factor``, still read).
 
     >>> (cosine(10) * 0.5)(0)
     0.5
     """
 
     name = "scale"
-    schedule: Schedule
-    factor: float
+    aliases: ClassVar[Mapping[str, str]] = {"factor": "by"}
+    schedule: Schedule = param(child)
+    by: float = param(_non_negative_scale)
 
-    def __init__(self, schedule: Schedule, factor: float):
-        schedule = _schedule(self.name, "schedule", schedule)
-        factor = v.non_negative(self.name, "factor", factor, "a learning rate cannot be negative")
-        self._init(schedule.length, schedule=schedule, factor=factor)
-        self._set_routes(Route(schedule))
-
+    def _setup(self) -> float | None:
+        self._set_routes(Route(self.schedule))
+        return self.schedule.length
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        return self.schedule._at(t, xp) * self.factor
+        return self._routes[0].value(t, xp) * self.by
 
     def __repr__(self) -> str:
-        return f"{_wrapped(self.schedule, (Join,))} * {self.factor!r}"
+        return f"{_wrapped(self.schedule, (Join,))} * {self.by!r}"
 
 
+@value
 class Product(Schedule):
     """Pointwise product ``f(t) = a(t) * b(t) * ...``, written ``a * b``.
 
@@ -137,21 +151,18 @@ class Product(Schedule):
     """
 
     name = "product"
-    factors: tuple[Schedule, ...]
+    factors: Sequence[Schedule] = param(_factors)
 
-    def __init__(self, factors: Sequence[Schedule]):
-        flat = _flatten(self.name, "factors", factors, Product, "a * b")
-        lengths = [f.length for f in flat]
-        length = None if None in lengths else max(lengths)  # type: ignore[type-var]
-        self._init(length, factors=tuple(flat))
-        self._set_routes(*(Route(f) for f in flat))
-
+    def _setup(self) -> float | None:
+        self._set_routes(*(Route(f) for f in self.factors))
+        lengths = [f.length for f in self.factors]
+        return None if None in lengths else max(lengths)  # type: ignore[type-var]
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        factors = iter(self.factors)
-        out = next(factors)._at(t, xp)
-        for factor in factors:
-            out = out * factor._at(t, xp)
+        routes = iter(self._routes)
+        out = next(routes).value(t, xp)
+        for route in routes:
+            out = out * route.value(t, xp)
         return out
 
     def __repr__(self) -> str:
@@ -162,6 +173,7 @@ class Product(Schedule):
         return {"type": self.name, "factors": [f.to_config() for f in self.factors]}
 
 
+@value
 class Clamp(Schedule):
     """Clip a schedule into ``[low, high]``: ``f(t) = min(max(s(t), low), high)``.
 
@@ -170,29 +182,27 @@ class Clamp(Schedule):
     """
 
     name = "clamp"
-    schedule: Schedule
-    low: float | None
-    high: float | None
+    schedule: Schedule = param(child)
+    low: float | None = param(v.optional(v.number), default=None)
+    high: float | None = param(v.optional(v.number), default=None)
 
-    def __init__(self, schedule: Schedule, low: float | None = None, high: float | None = None):
-        schedule = _schedule(self.name, "schedule", schedule)
+    def _setup(self) -> float | None:
+        low, high = self.low, self.high
         if low is None and high is None:
             raise ValueError(f"{self.name}: give low, high or both")
-        low = None if low is None else v.number(self.name, "low", low)
-        high = None if high is None else v.number(self.name, "high", high)
         if low is not None and high is not None and low > high:
             raise ValueError(f"{self.name}: low must be <= high, got low={low!r} > high={high!r}")
-        self._init(schedule.length, schedule=schedule, low=low, high=high)
-        self._set_routes(Route(schedule))
-
+        self._set_routes(Route(self.schedule))
+        return self.schedule.length
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        value = self.schedule._at(t, xp)
+        out = self._routes[0].value(t, xp)
         if self.low is not None:
-            value = xp.maximum(value, self.low)
-        return value if self.high is None else xp.minimum(value, self.high)
+            out = xp.maximum(out, self.low)
+        return out if self.high is None else xp.minimum(out, self.high)
 
 
+@value
 class Repeat(Schedule):
     """Restart a finite schedule every ``length`` steps, ``times`` times (forever if ``None``).
 
@@ -204,24 +214,21 @@ class Repeat(Schedule):
     """
 
     name = "repeat"
-    schedule: Schedule
-    times: int | None
+    schedule: Schedule = param(child)
+    times: int | None = param(v.optional(v.integer), default=None)
 
-    def __init__(self, schedule: Schedule, times: int | None = None):
-        schedule = _schedule(self.name, "schedule", schedule)
-        period = _finite(self.name, "schedule", schedule, "only a finite schedule can repeat")
+    def _setup(self) -> float | None:
+        period = _finite(self.name, "schedule", self.schedule, "only a finite schedule can repeat")
         if not period > 0:
-            raise ValueError(f"{self.name}: the schedule must have a length > 0 to repeat, got {schedule!r}")
-        if times is not None:
-            times = v.integer(self.name, "times", times)
-        self._init(None if times is None else period * times, schedule=schedule, times=times)
-        self._set_routes(Route(schedule, map=Periodic(period, times)))
-
+            raise ValueError(f"{self.name}: the schedule must have a length > 0 to repeat, got {self.schedule!r}")
+        self._set_routes(Route(self.schedule, map=Periodic(period, self.times)))
+        return None if self.times is None else period * self.times
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return self._routes[0].value(t, xp)
 
 
+@value
 class Shift(Schedule):
     """Start a schedule part-way: ``f(t) = s(max(t + by, 0))``.
 
@@ -232,30 +239,26 @@ class Shift(Schedule):
     """
 
     name = "shift"
-    schedule: Schedule
-    by: float
+    schedule: Schedule = param(child)
+    by: float = param(v.number)
 
-    def __init__(self, schedule: Schedule, by: float):
-        schedule = _schedule(self.name, "schedule", schedule)
-        by = v.number(self.name, "by", by)
-        length = None
-        if schedule.length is not None:
-            if by >= schedule.length:
-                raise ValueError(
-                    f"{self.name}: by must be < the schedule's length {schedule.length!r}, got {by!r}; "
-                    "past its end a schedule is constant: use constant(value) instead"
-                )
-            length = schedule.length - by
-        self._init(length, schedule=schedule, by=by)
-        self._set_routes(Route(schedule, map=Affine(by=by)))
-
+    def _setup(self) -> float | None:
+        length = self.schedule.length
+        if length is not None and self.by >= length:
+            raise ValueError(
+                f"{self.name}: by must be < the schedule's length {length!r}, got {self.by!r}; "
+                "past its end a schedule is constant: use constant(value) instead"
+            )
+        self._set_routes(Route(self.schedule, map=ShiftMap(self.by)))
+        return None if length is None else length - self.by
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return self._routes[0].value(t, xp)
 
 
+@value
 class Stretch(Schedule):
-    """Scale the time axis: ``f(t) = s(t / factor)``; the length becomes ``factor * L``.
+    """Scale the time axis: ``f(t) = s(t / by)``; the length becomes ``by * L`` (``by`` was ``factor``, still read).
 
     Write a recipe over fractions of a run and stretch it to the budget:
 
@@ -265,43 +268,39 @@ class Stretch(Schedule):
     """
 
     name = "stretch"
-    schedule: Schedule
-    factor: float
+    aliases: ClassVar[Mapping[str, str]] = {"factor": "by"}
+    schedule: Schedule = param(child)
+    by: float = param(v.positive)
 
-    def __init__(self, schedule: Schedule, factor: float):
-        schedule = _schedule(self.name, "schedule", schedule)
-        factor = v.positive(self.name, "factor", factor)
-        self._init(None if schedule.length is None else schedule.length * factor, schedule=schedule, factor=factor)
-        self._set_routes(Route(schedule, map=Affine(scale=1.0 / factor)))
-
+    def _setup(self) -> float | None:
+        self._set_routes(Route(self.schedule, map=Dilate(self.by)))
+        return None if self.schedule.length is None else self.schedule.length * self.by
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        return self.schedule._at(t / self.factor, xp)
+        return self._routes[0].value(t, xp)
 
 
+@value
 class Take(Schedule):
     """The first ``steps`` steps of a schedule, then its value at ``steps`` held.
 
     Bounds an infinite schedule so it can be followed in a join.
 
-    >>> s = take(step_decay(2, factor=0.5), 4) >> constant(0.1)
+    >>> s = take(step_decay(2, decay=0.5), 4) >> constant(0.1)
     >>> s(3), s(4)
     (0.5, 0.1)
     """
 
     name = "take"
-    schedule: Schedule
-    steps: float
+    schedule: Schedule = param(child)
+    steps: float = param(v.length)
 
-    def __init__(self, schedule: Schedule, steps: float):
-        schedule = _schedule(self.name, "schedule", schedule)
-        steps = v.length(self.name, "steps", steps)
-        self._init(steps, schedule=schedule, steps=steps)
-        self._set_routes(Route(schedule))
-
+    def _setup(self) -> float | None:
+        self._set_routes(Route(self.schedule))
+        return self.steps
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        return self.schedule._at(t, xp)
+        return self._routes[0].value(t, xp)
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -325,6 +324,7 @@ def gaussian(seed: int, steps: np.ndarray) -> np.ndarray:
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
+@value
 class Noise(Schedule):
     """Clipped multiplicative Gaussian noise, seeded by the step (exact on resume).
 
@@ -339,36 +339,19 @@ class Noise(Schedule):
     """
 
     name = "noise"
-    schedule: Schedule
-    std: float
-    clip: float
-    seed: int
-    start: float
-    end: float | None
-
-    def __init__(
-        self,
-        schedule: Schedule,
-        std: float = 0.1,
-        clip: float = 0.25,
-        seed: int = 0,
-        start: float = 0,
-        end: float | None = None,
-    ):
-        schedule = _schedule(self.name, "schedule", schedule)
-        std = v.non_negative(self.name, "std", std)
-        clip = v.fraction(self.name, "clip", clip, open_high=True)
-        seed = v.integer(self.name, "seed", seed, minimum=0)
-        start = v.non_negative(self.name, "start", start)
-        if end is not None:
-            end = v.number(self.name, "end", end)
-            if end <= start:
-                raise ValueError(f"{self.name}: end must be > start, got start={start!r}, end={end!r}")
-        self._init(schedule.length, schedule=schedule, std=std, clip=clip, seed=seed, start=start, end=end)
-        self._set_routes(Route(schedule))
-
     traceable = False  # SplitMix64 needs 64-bit unsigned integers: numpy and math only
+    schedule: Schedule = param(child)
+    std: float = param(v.non_negative, default=0.1)
+    clip: float = param(v.fraction_in(open_high=True), default=0.25)
+    seed: int = param(v.integer_from(0), default=0)
+    start: float = param(v.non_negative, default=0)
+    end: float | None = param(v.optional(v.number), default=None)
 
+    def _setup(self) -> float | None:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"{self.name}: end must be > start, got start={self.start!r}, end={self.end!r}")
+        self._set_routes(Route(self.schedule))
+        return self.schedule.length
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         steps = np.atleast_1d(np.asarray(t, dtype=np.float64))
@@ -377,9 +360,8 @@ class Noise(Schedule):
         if self.end is not None:
             active &= steps < self.end
         factor = np.where(active, 1.0 + noise, 1.0)
-        if isinstance(t, np.ndarray):
-            return self.schedule._at(t, xp) * factor
-        return self.schedule._at(t, xp) * float(factor[0])
+        signal = self._routes[0].value(t, xp)
+        return signal * factor if isinstance(t, np.ndarray) else signal * float(factor[0])
 
 
 def join(*pieces: Schedule, **config: Any) -> Join:
@@ -391,9 +373,9 @@ def join(*pieces: Schedule, **config: Any) -> Join:
     return Join(_items("join", "pieces", pieces, config))
 
 
-def scale(schedule: Schedule, factor: float) -> Scale:
+def scale(schedule: Schedule, by: float) -> Scale:
     """``scale(s, x)`` is ``s * x``."""
-    return Scale(schedule, factor)
+    return Scale(schedule, by)
 
 
 def product(*factors: Schedule, **config: Any) -> Product:

@@ -17,9 +17,10 @@ cannot follow (Python control flow on the step, a non-traceable family such as `
 simply not compiled, and the call keeps the ``MATH`` path.
 
 >>> import lrkit as lk
+>>> from lrkit.core.backend import MATH
 >>> s = lk.warmup(500) >> lk.cosine(10000)
 >>> f = compile_math(s)
->>> f(7000.0) == s._at(7000.0, lk.backend.MATH)
+>>> f(7000.0) == s._at(7000.0, MATH)
 True
 >>> print(source(lk.cosine(100, floor=0.1)).splitlines()[0])
 def _cosine(t):
@@ -31,28 +32,28 @@ import bisect
 import math
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lrkit.core.backend import MATH, Namespace
 
-if TYPE_CHECKING:
-    from lrkit.core.schedule import Schedule
-
-__all__ = ["INLINE_ROUTES", "compile_math", "source"]
+__all__ = ["INLINE_ROUTES", "MAX_NODES", "compile_math", "source"]
 
 #: A join of at most this many pieces is an inline ``if``/``elif`` chain; beyond, a bisect into a
 #: table of one compiled function per piece (bounded code size, no deep nesting). A lookup or an
 #: interpolation over at most this many edges is a chain too (its constants inline), beyond a bisect.
 INLINE_ROUTES = 8
-_MAX_INDENT = 24  # deeper nesting compiles the inner join as its own function (Python caps indentation at 100)
-#: A bigger program keeps the MATH path. Compile time grows with the program (about 20 us a line) but so
-#: does what each call saves (about 45 ns a line), so the break-even count of calls does not depend on
-#: the size; this only bounds the memory of one function (a 1,000-factor product of cosines is 10,000 lines).
-_MAX_LINES = 50_000
+#: A schedule of more nodes keeps the ``MATH`` path: its compile would cost more than its calls save in
+#: most runs, and its program would be long (a 1,000-factor product of cosines is 10,000 lines).
+MAX_NODES = 64
 
 
 class Untraceable(Exception):
     """The closed form does something with the step the tracer cannot record (e.g. ``if t < x``)."""
+
+
+def _exactly(value: Any, constant: float) -> bool:
+    """Whether ``value`` is the constant itself (a float or an int equal to it; not a symbol, not a bool)."""
+    return type(value) in (float, int) and value == constant
 
 
 class _Symbol:
@@ -74,18 +75,26 @@ class _Symbol:
         return self._op("{} + {}", other, self)
 
     def __sub__(self, other: Any) -> _Symbol:
+        if _exactly(other, 0.0):  # x - 0.0 is x, bit for bit (-0.0 - 0.0 is -0.0)
+            return self
         return self._op("{} - {}", self, other)
 
     def __rsub__(self, other: Any) -> _Symbol:
         return self._op("{} - {}", other, self)
 
     def __mul__(self, other: Any) -> _Symbol:
+        if _exactly(other, 1.0):  # x * 1.0 is x, bit for bit (NaN and -0.0 included)
+            return self
         return self._op("{} * {}", self, other)
 
     def __rmul__(self, other: Any) -> _Symbol:
+        if _exactly(other, 1.0):
+            return self
         return self._op("{} * {}", other, self)
 
     def __truediv__(self, other: Any) -> _Symbol:
+        if _exactly(other, 1.0):
+            return self
         return self._op("{} / {}", self, other)
 
     def __rtruediv__(self, other: Any) -> _Symbol:
@@ -150,8 +159,6 @@ class _Program:
 
     def emit(self, expression: str) -> _Symbol:
         self.count += 1
-        if self.count > _MAX_LINES:
-            raise Untraceable(f"more than {_MAX_LINES} operations")
         name = f"v{self.count}"
         self.line(f"{name} = {expression}")
         return _Symbol(self, name)
@@ -182,7 +189,7 @@ class _Program:
     def build(self, result: Any, coerce: bool = False) -> Callable[[float], float]:
         returned = self.operand(result)
         self.line(f"return float({returned})" if coerce else f"return {returned}")
-        text = f"def {self.name}(t):\n" + "\n".join(_registers(_live(self.lines))) + "\n"
+        text = f"def {self.name}(t):\n" + "\n".join(_inline(_live(self.lines))) + "\n"
         scope: dict[str, Any] = {"_floor": math.floor, "_bisect": bisect.bisect_right, **self.constants}
         exec(compile(text, f"<lrkit {self.name}>", "exec"), scope)  # our own generated code, from our own closed forms
         function: Callable[[float], float] = scope[self.name]
@@ -212,42 +219,68 @@ def _live(lines: list[str]) -> list[str]:
             used.update(_NAME.findall(text))
         kept.append(line)
     kept.reverse()
+    return _with_pass(kept)
+
+
+_MAX_NESTING = 40  # parentheses one inlined expression may nest (the parser refuses about 200)
+
+
+def _inline(lines: list[str]) -> list[str]:
+    """Write a value read once into the expression that reads it: ``v2 = v1 / 500.0`` after ``v1 = 500.0 - t``
+    becomes ``v2 = (500.0 - t) / 500.0``. The same operations in the same order (Python evaluates the
+    parenthesised operand first, as it evaluated the line before), so the same bits; fewer locals to store
+    and load. Only names assigned once are moved (a join's result, assigned per branch, stays)."""
+    assigned: dict[str, int] = {}
+    reads: dict[str, int] = {}
+    for line in lines:
+        target, sep, expression = line.strip().partition(" = ")
+        if sep and _NAME.fullmatch(target):
+            assigned[target] = assigned.get(target, 0) + 1
+            names = _NAME.findall(expression)
+        else:
+            names = _NAME.findall(line)
+        for name in names:
+            reads[name] = reads.get(name, 0) + 1
+    pending: dict[str, tuple[str, int]] = {}  # name -> (expression, nesting)
     out: list[str] = []
-    for i, line in enumerate(kept):
+
+    def substitute(text: str) -> tuple[str, int]:
+        depth = 0
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal depth
+            found = pending.pop(match.group(), None)
+            if found is None:
+                return match.group()
+            depth = max(depth, found[1] + 1)
+            return f"({found[0]})"
+
+        return _NAME.sub(replace, text), depth
+
+    for line in lines:
+        indent = line[: len(line) - len(line.lstrip())]
+        target, sep, expression = line.strip().partition(" = ")
+        if sep and _NAME.fullmatch(target):
+            expression, depth = substitute(expression)
+            if assigned[target] == 1 and reads.get(target, 0) == 1 and depth < _MAX_NESTING:
+                pending[target] = (expression, depth)
+                continue
+            out.append(f"{indent}{target} = {expression}")
+        else:
+            out.append(indent + substitute(line.strip())[0])
+    return _with_pass(out)
+
+
+def _with_pass(lines: list[str]) -> list[str]:
+    """A block left empty (its lines inlined away) gets a ``pass``."""
+    out: list[str] = []
+    for i, line in enumerate(lines):
         out.append(line)
         if line.endswith(":"):
             depth = len(line) - len(line.lstrip())
-            following = kept[i + 1] if i + 1 < len(kept) else ""
+            following = lines[i + 1] if i + 1 < len(lines) else ""
             if len(following) - len(following.lstrip()) <= depth:
                 out.append(" " * (depth + 4) + "pass")
-    return out
-
-
-def _registers(lines: list[str]) -> list[str]:
-    """Rename the locals so that a name is reused once its value is dead (linear-scan allocation).
-
-    A 1,000-factor product is 10,000 assignments; with a local each, its frame holds 10,000 slots and
-    a call costs 1.8x as much per operation as a small program's. The code only branches forward
-    (``if``/``elif``, no loops), so a value is live exactly from its first assignment to its last
-    mention in the text; two names whose spans do not overlap can share a local.
-    """
-    last: dict[str, int] = {}
-    for i, line in enumerate(lines):
-        for name in _NAME.findall(line):
-            last[name] = i
-    ending: dict[int, list[str]] = {}
-    for name, i in last.items():
-        ending.setdefault(i, []).append(name)
-    mapping: dict[str, str] = {}
-    free: list[str] = []
-    out: list[str] = []
-    for i, line in enumerate(lines):
-        for name in _NAME.findall(line):
-            if name not in mapping:  # its first mention is its (first) assignment
-                mapping[name] = free.pop() if free else f"v{len(mapping) + len(free) + 1}"
-        out.append(_NAME.sub(lambda m: mapping[m.group()], line))
-        for name in ending.get(i, ()):
-            free.append(mapping.pop(name))
     return out
 
 
@@ -288,7 +321,8 @@ class _Tracing(Namespace):
         return MATH.floor(x) if self._plain(x) else self._emit("float(_floor({}))", x)
 
     def quotient(self, t: Any, d: float) -> Any:
-        return MATH.quotient(t, d) if self._plain(t, d) else self._emit("float(_floor({} / {}))", t, d)
+        return MATH.quotient(t, d) if self._plain(t, d) else self._emit("_floor({} / {})", t, d)  # an int: the
+        # same number as MATH's float in every operation with a float (comparisons are exact)
 
     def where(self, cond: Any, a: Any, b: Any) -> Any:
         return MATH.where(cond, a, b) if self._plain(cond) else self._emit("{} if {} else {}", a, cond, b)
@@ -361,7 +395,7 @@ class _Tracing(Namespace):
         if self._plain(t):
             return MATH.select(t, starts, routes)
         program = self.program
-        if len(routes) > INLINE_ROUTES or program.indent > _MAX_INDENT:
+        if len(routes) > INLINE_ROUTES:
             table = tuple(_compile(route.value, f"_piece{i}") for i, route in enumerate(routes))
             return self._emit("{}[_bisect({}, {}) - 1]({})", table, tuple(starts), t, t)
         program.count += 1
@@ -390,10 +424,12 @@ def _compile(closed_form: Callable[[Any, Namespace], Any], name: str, coerce: bo
     return program.build(closed_form(_Symbol(program, "t"), tracing), coerce)
 
 
-def compile_math(schedule: Schedule) -> Callable[[float], float] | None:
+def compile_math(schedule: Any) -> Callable[[float], float] | None:
     """``schedule._at(t, MATH)`` as one compiled function of a float ``t >= 0``, bitwise the same;
-    ``None`` if the closed form cannot be traced (the caller keeps the ``MATH`` path)."""
-    if not all(node.traceable for node in schedule.walk()):
+    ``None`` if it has more than :data:`MAX_NODES` nodes or its closed form cannot be traced (the caller
+    keeps the ``MATH`` path)."""
+    nodes = schedule.walk()
+    if len(nodes) > MAX_NODES or not all(node.traceable for node in nodes):
         return None
     name = "_" + re.sub(r"\W", "_", schedule.name or "schedule")  # an identifier, whatever a subclass calls itself
     try:
@@ -405,7 +441,7 @@ def compile_math(schedule: Schedule) -> Callable[[float], float] | None:
     return function
 
 
-def source(schedule: Schedule) -> str:
+def source(schedule: Any) -> str:
     """The Python source :func:`compile_math` generates for ``schedule`` (for inspection)."""
     function = compile_math(schedule)
     if function is None:

@@ -8,12 +8,13 @@ Every family validates its parameters on construction.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from lrkit.core import _validate as v
 from lrkit.core.backend import Namespace
-from lrkit.core.routing import IDENTITY, CycleIndex, Route
-from lrkit.core.schedule import Schedule
+from lrkit.core.routing import IDENTITY, PHASE_MARKS, CycleIndex, Route
+from lrkit.core.schedule import Schedule, _derived, child, param, value
 
 __all__ = [
     "SGDR",
@@ -65,7 +66,11 @@ def ramp(t: Any, steps: float, start: float, end: float, shape: str, xp: Namespa
             h = ((steps - t) / steps) ** power
         else:  # "1-sqrt"
             h = 1.0 - xp.sqrt(p)
-        value = (end - h * end) + start * h if end else start * h
+        # x * 1.0 is x bit for bit: a ramp to or from 1.0 skips that pass over an array
+        start_h = h if start == 1.0 else start * h
+        if not end:  # h is in [0, 1]: start * h is in [start, 0] or [0, start] already, the clip would change nothing
+            return start_h
+        value = (end - (h if end == 1.0 else h * end)) + start_h
     return xp.clip(value, low, high)
 
 
@@ -77,6 +82,7 @@ def _check_exp(who: str, start: float, end: float) -> None:
         )
 
 
+@value
 class Constant(Schedule):
     """A constant value, optionally for a fixed number of steps.
 
@@ -87,18 +93,17 @@ class Constant(Schedule):
     """
 
     name = "constant"
-    value: float
-    steps: float | None
+    value: float = param(v.number, default=1.0)
+    steps: float | None = param(v.optional_length, default=None)
 
-    def __init__(self, value: float = 1.0, steps: float | None = None):
-        value = v.number(self.name, "value", value)
-        steps = v.optional_length(self.name, "steps", steps)
-        self._init(steps, value=value, steps=steps)
+    def _setup(self) -> float | None:
+        return self.steps
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return xp.full(t, self.value)
 
 
+@value
 class Anneal(Schedule):
     """Move from ``start`` to ``end`` over ``steps`` along a shape (the general ramp).
 
@@ -112,26 +117,22 @@ class Anneal(Schedule):
     """
 
     name = "anneal"
-    steps: float
-    start: float
-    end: float
-    shape: str
-    power: float
+    steps: float = param(v.length)
+    start: float = param(v.number)
+    end: float = param(v.number)
+    shape: str = param(v.choice_of(*SHAPES), default="cos")
+    power: float = param(v.positive, default=1.0)
 
-    def __init__(self, steps: float, start: float, end: float, shape: str = "cos", power: float = 1.0):
-        steps = v.length(self.name, "steps", steps)
-        start = v.number(self.name, "start", start)
-        end = v.number(self.name, "end", end)
-        shape = v.choice(self.name, "shape", shape, SHAPES)
-        power = v.positive(self.name, "power", power)
-        if shape == "exp":
-            _check_exp(self.name, start, end)
-        self._init(steps, steps=steps, start=start, end=end, shape=shape, power=power)
+    def _setup(self) -> float | None:
+        if self.shape == "exp":
+            _check_exp(self.name, self.start, self.end)
+        return self.steps
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return ramp(t, self.steps, self.start, self.end, self.shape, xp, self.power)
 
 
+@value
 class Linear(Schedule):
     """Linear interpolation from ``start`` to ``end`` over ``steps``.
 
@@ -143,20 +144,18 @@ class Linear(Schedule):
     """
 
     name = "linear"
-    steps: float
-    start: float
-    end: float
+    steps: float = param(v.length)
+    start: float = param(v.number, default=1.0)
+    end: float = param(v.number, default=0.0)
 
-    def __init__(self, steps: float, start: float = 1.0, end: float = 0.0):
-        steps = v.length(self.name, "steps", steps)
-        start = v.number(self.name, "start", start)
-        end = v.number(self.name, "end", end)
-        self._init(steps, steps=steps, start=start, end=end)
+    def _setup(self) -> float | None:
+        return self.steps
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return ramp(t, self.steps, self.start, self.end, "linear", xp)
 
 
+@value
 class Cosine(Schedule):
     """Cosine annealing from ``peak`` to ``floor`` over ``steps`` (Loshchilov & Hutter, 2017).
 
@@ -170,22 +169,18 @@ class Cosine(Schedule):
     """
 
     name = "cosine"
-    steps: float
-    floor: float
-    peak: float
-    k: float
+    steps: float = param(v.length)
+    floor: float = param(v.number, default=0.0)
+    peak: float = param(v.number, default=1.0)
+    k: float = param(v.positive, default=1.0)
 
-    def __init__(self, steps: float, floor: float = 0.0, peak: float = 1.0, k: float = 1.0):
-        steps = v.length(self.name, "steps", steps)
-        floor = v.number(self.name, "floor", floor)
-        peak = v.number(self.name, "peak", peak)
-        k = v.positive(self.name, "k", k)
-        if floor > peak:
+    def _setup(self) -> float | None:
+        if self.floor > self.peak:
             raise ValueError(
-                f"{self.name}: floor must be <= peak, got floor={floor!r} > peak={peak!r}; "
+                f"{self.name}: floor must be <= peak, got floor={self.floor!r} > peak={self.peak!r}; "
                 "to rise along a cosine use anneal(steps, start, end, shape='cos')"
             )
-        self._init(steps, steps=steps, floor=floor, peak=peak, k=k)
+        return self.steps
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         if self.k == 1.0:
@@ -193,32 +188,35 @@ class Cosine(Schedule):
         return ramp((t / self.steps) ** self.k, 1.0, self.peak, self.floor, "cos", xp)
 
 
+@value
 class Polynomial(Schedule):
-    """Polynomial decay from ``start`` to ``end`` over ``steps``.
+    """Polynomial decay from ``start`` to ``end`` over ``steps`` (optax ``polynomial_schedule``, torch
+    ``PolynomialLR``).
 
-    ``f(t) = end + (start - end) * (1 - t/steps)^power``; ``power=1`` is linear.
+    ``f(t) = end + (start - end) * (1 - t/steps)^power``; ``power=1`` is :class:`Linear`.
+    The parameters after ``steps`` are keyword-only, in :class:`Linear`'s order (``start``, ``end``)
+    then ``power``; positional ones are read in the old order (``power``, ``end``, ``start``), so
+    old configs keep their meaning.
 
     >>> polynomial(10, power=2.0)(5)
     0.25
     """
 
     name = "polynomial"
-    steps: float
-    power: float
-    end: float
-    start: float
+    positions: ClassVar[tuple[str, ...]] = ("power", "end", "start")
+    steps: float = param(v.length)
+    start: float = param(v.number, default=1.0, kw_only=True)
+    end: float = param(v.number, default=0.0, kw_only=True)
+    power: float = param(v.positive, default=1.0, kw_only=True)
 
-    def __init__(self, steps: float, power: float = 1.0, end: float = 0.0, start: float = 1.0):
-        steps = v.length(self.name, "steps", steps)
-        power = v.positive(self.name, "power", power)
-        end = v.number(self.name, "end", end)
-        start = v.number(self.name, "start", start)
-        self._init(steps, steps=steps, power=power, end=end, start=start)
+    def _setup(self) -> float | None:
+        return self.steps
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return ramp(t, self.steps, self.start, self.end, "poly", xp, self.power)
 
 
+@value
 class Warmup(Schedule):
     """Warm up from ``start`` to ``peak`` over ``steps``; put it in front of anything with ``>>``.
 
@@ -241,31 +239,28 @@ class Warmup(Schedule):
     """
 
     name = "warmup"
-    steps: float
-    start: float | None
-    shape: str
-    peak: float
-    _first: float
+    steps: float = param(v.length)
+    start: float | None = param(v.optional(v.number), default=None)
+    shape: str = param(v.choice_of("linear", "cos", "exp"), default="linear")
+    peak: float = param(v.number, default=1.0)
+    _first: float = _derived()
 
-    def __init__(self, steps: float, start: float | None = None, shape: str = "linear", peak: float = 1.0):
-        steps = v.length(self.name, "steps", steps)
-        start = None if start is None else v.number(self.name, "start", start)
-        shape = v.choice(self.name, "shape", shape, ("linear", "cos", "exp"))
-        peak = v.number(self.name, "peak", peak)
-        first = peak / (steps + 1.0) if start is None else start
-        if first > peak:
+    def _setup(self) -> float | None:
+        first = self.peak / (self.steps + 1.0) if self.start is None else self.start
+        if first > self.peak:
             raise ValueError(
-                f"{self.name}: start must be <= peak, got start={first!r} > peak={peak!r}; a warmup rises"
+                f"{self.name}: start must be <= peak, got start={first!r} > peak={self.peak!r}; a warmup rises"
             )
-        if shape == "exp":
-            _check_exp(self.name, first, peak)
-        self._init(steps, steps=steps, start=start, shape=shape, peak=peak)
-        object.__setattr__(self, "_first", first)
+        if self.shape == "exp":
+            _check_exp(self.name, first, self.peak)
+        self._derive(_first=first)
+        return self.steps
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return ramp(t, self.steps, self._first, self.peak, self.shape, xp)
 
 
+@value
 class UntunedWarmup(Schedule):
     """The "untuned" Adam warmup of Ma & Yarats (2019), set by ``beta2`` alone.
 
@@ -279,103 +274,96 @@ class UntunedWarmup(Schedule):
     """
 
     name = "untuned_warmup"
-    beta2: float
-    shape: str
+    beta2: float = param(v.fraction_in(open_low=True, open_high=True), default=0.999)
+    shape: str = param(v.choice_of("linear", "exp"), default="linear")
 
-    def __init__(self, beta2: float = 0.999, shape: str = "linear"):
-        beta2 = v.fraction(self.name, "beta2", beta2, open_low=True, open_high=True)
-        shape = v.choice(self.name, "shape", shape, ("linear", "exp"))
-        rate = 1.0 - beta2
-        length = math.ceil(2.0 / rate) if shape == "linear" else None
-        self._init(length, beta2=beta2, shape=shape)
+    def _setup(self) -> float | None:
+        return math.ceil(2.0 / (1.0 - self.beta2)) if self.shape == "linear" else None
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         rate = 1.0 - self.beta2
-        if self.shape == "linear":
-            return xp.minimum(t * rate / 2.0, 1.0)
+        if self.shape == "linear":  # t * (rate / 2) is t * rate / 2 bit for bit (halving is exact): one pass
+            return xp.minimum(t * (rate / 2.0), 1.0)
         return -xp.expm1(-rate * t)
 
 
+@value
 class StepDecay(Schedule):
-    """Multiply by ``factor`` every ``every`` steps (torch ``StepLR``).
+    """Multiply by ``decay`` every ``every`` steps (torch ``StepLR``; ``decay`` was ``factor``, still read).
 
-    ``f(t) = factor ^ floor(t / every)``.
+    ``f(t) = decay ^ floor(t / every)``.
 
-    >>> s = step_decay(3, factor=0.5)
+    >>> s = step_decay(3, decay=0.5)
     >>> [s(t) for t in (0, 2, 3, 6)]
     [1.0, 1.0, 0.5, 0.25]
     """
 
     name = "step_decay"
-    every: float
-    factor: float
-
-    def __init__(self, every: float, factor: float = 0.1):
-        every = v.length(self.name, "every", every)
-        factor = v.factor(self.name, "factor", factor)
-        self._init(None, every=every, factor=factor)
+    aliases: ClassVar[Mapping[str, str]] = {"factor": "decay"}
+    every: float = param(v.length)
+    decay: float = param(v.factor, default=0.1)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        return self.factor ** xp.quotient(t, self.every)
+        return self.decay ** xp.quotient(t, self.every)
 
 
+@value
 class MultiStep(Schedule):
-    """Multiply by ``factor`` at each milestone (torch ``MultiStepLR``).
+    """Multiply by ``decay`` at each milestone (torch ``MultiStepLR``; ``decay`` was ``factor``, still read).
 
-    ``f(t) = factor ^ (number of milestones <= t)``. Milestones strictly increase.
+    ``f(t) = decay ^ (number of milestones <= t)``. Milestones strictly increase.
 
-    >>> s = multistep([10, 20], factor=0.1)
+    >>> s = multistep([10, 20], decay=0.1)
     >>> s(9), s(10), round(s(25), 15)
     (1.0, 0.1, 0.01)
     """
 
     name = "multistep"
-    milestones: tuple[Any, ...]
-    factor: float
-    _levels: tuple[float, ...]
+    aliases: ClassVar[Mapping[str, str]] = {"factor": "decay"}
+    milestones: Sequence[float] = param(v.increasing)
+    decay: float = param(v.factor, default=0.1)
+    _levels: tuple[float, ...] = _derived()
 
-    def __init__(self, milestones: Any, factor: float = 0.1):
-        milestones = v.increasing(self.name, "milestones", milestones)
+    def _setup(self) -> float | None:
+        milestones = self.milestones
         if not milestones:
             raise ValueError(f"{self.name}: milestones must not be empty; give the steps where the value drops")
         if milestones[0] <= 0:
             raise ValueError(f"{self.name}: milestones must be > 0, got {milestones[0]!r}")
-        factor = v.factor(self.name, "factor", factor)
-        self._init(milestones[-1], milestones=milestones, factor=factor)
-        # factor ** k after k milestones, as a table: a lookup, not a power, on every backend
-        object.__setattr__(self, "_levels", tuple(factor ** float(k) for k in range(len(milestones) + 1)))
+        # decay ** k after k milestones, as a table: a lookup, not a power, on every backend
+        self._derive(_levels=tuple(self.decay ** float(k) for k in range(len(milestones) + 1)))
+        return milestones[-1]
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return xp.lookup(t, self.milestones, self._levels)
 
-    def phase_starts(self, until: float) -> list[float]:
-        return [float(m) for m in self.milestones if 0 < m < until]
+    def phase_starts(self, until: float, limit: int = PHASE_MARKS) -> list[float]:
+        return [float(m) for m in self.milestones if 0 < m < until][:limit]
 
 
+@value
 class Exponential(Schedule):
     """Exponential decay (Keras ``ExponentialDecay``, torch ``ExponentialLR`` with ``every=1``).
 
-    ``f(t) = factor ^ (t / every)``, or ``factor ^ floor(t / every)`` with ``staircase``.
+    ``f(t) = decay ^ (t / every)``, or ``decay ^ floor(t / every)`` with ``staircase``
+    (``decay`` was ``factor``, still read).
 
     >>> exponential(0.5, every=10)(5)
     0.7071067811865476
     """
 
     name = "exponential"
-    factor: float
-    every: float
-    staircase: bool
-
-    def __init__(self, factor: float, every: float = 1, staircase: bool = False):
-        factor = v.factor(self.name, "factor", factor)
-        every = v.length(self.name, "every", every)
-        self._init(None, factor=factor, every=every, staircase=bool(staircase))
+    aliases: ClassVar[Mapping[str, str]] = {"factor": "decay"}
+    decay: float = param(v.factor)
+    every: float = param(v.length, default=1)
+    staircase: bool = param(v.flag, default=False)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        p = xp.quotient(t, self.every) if self.staircase else t / self.every
-        return self.factor**p
+        p = xp.quotient(t, self.every) if self.staircase else t / self.every if self.every != 1 else t
+        return self.decay**p
 
 
+@value
 class InverseTime(Schedule):
     """Inverse-time ("time-based") decay (Keras ``InverseTimeDecay``, Keras 2 ``decay=``).
 
@@ -386,20 +374,16 @@ class InverseTime(Schedule):
     """
 
     name = "inverse_time"
-    rate: float
-    every: float
-    staircase: bool
-
-    def __init__(self, rate: float, every: float = 1, staircase: bool = False):
-        rate = v.non_negative(self.name, "rate", rate)
-        every = v.length(self.name, "every", every)
-        self._init(None, rate=rate, every=every, staircase=bool(staircase))
+    rate: float = param(v.non_negative)
+    every: float = param(v.length, default=1)
+    staircase: bool = param(v.flag, default=False)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        p = xp.quotient(t, self.every) if self.staircase else t / self.every
+        p = xp.quotient(t, self.every) if self.staircase else t / self.every if self.every != 1 else t
         return 1.0 / (1.0 + self.rate * p)
 
 
+@value
 class InverseSqrt(Schedule):
     """Inverse square root decay (Vaswani et al., 2017), 1.0 at t=0.
 
@@ -411,16 +395,13 @@ class InverseSqrt(Schedule):
     """
 
     name = "inverse_sqrt"
-    timescale: float
-
-    def __init__(self, timescale: float = 1):
-        timescale = v.length(self.name, "timescale", timescale)
-        self._init(None, timescale=timescale)
+    timescale: float = param(v.length, default=1)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return 1.0 / xp.sqrt(1.0 + t / self.timescale)
 
 
+@value
 class TanhDecay(Schedule):
     """Hyperbolic-tangent decay (Hsueh et al., 2019; timm ``TanhLRScheduler``).
 
@@ -431,21 +412,17 @@ class TanhDecay(Schedule):
     """
 
     name = "tanh_decay"
-    steps: float
-    floor: float
-    lower: float
-    upper: float
+    steps: float = param(v.length)
+    floor: float = param(v.number, default=0.0)
+    lower: float = param(v.number, default=-7.0)
+    upper: float = param(v.number, default=3.0)
 
-    def __init__(self, steps: float, floor: float = 0.0, lower: float = -7.0, upper: float = 3.0):
-        steps = v.length(self.name, "steps", steps)
-        floor = v.number(self.name, "floor", floor)
-        lower = v.number(self.name, "lower", lower)
-        upper = v.number(self.name, "upper", upper)
-        if not lower < upper:
-            raise ValueError(f"{self.name}: lower must be < upper, got lower={lower!r}, upper={upper!r}")
-        if floor > 1:
-            raise ValueError(f"{self.name}: floor must be <= 1 (the peak), got {floor!r}")
-        self._init(steps, steps=steps, floor=floor, lower=lower, upper=upper)
+    def _setup(self) -> float | None:
+        if not self.lower < self.upper:
+            raise ValueError(f"{self.name}: lower must be < upper, got lower={self.lower!r}, upper={self.upper!r}")
+        if self.floor > 1:
+            raise ValueError(f"{self.name}: floor must be <= 1 (the peak), got {self.floor!r}")
+        return self.steps
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         p = t / self.steps
@@ -453,6 +430,7 @@ class TanhDecay(Schedule):
         return self.floor + (1.0 - self.floor) / (1.0 + xp.exp(2.0 * z))  # (1 - tanh z) / 2, without cancelling
 
 
+@value
 class PiecewiseConstant(Schedule):
     """Piecewise constant: ``values[i]`` from ``boundaries[i-1]`` (inclusive) to ``boundaries[i]``.
 
@@ -464,12 +442,11 @@ class PiecewiseConstant(Schedule):
     """
 
     name = "piecewise_constant"
-    boundaries: tuple[Any, ...]
-    values: tuple[Any, ...]
+    boundaries: Sequence[float] = param(v.increasing)
+    values: Sequence[float] = param(v.numbers_list)
 
-    def __init__(self, boundaries: Any, values: Any):
-        boundaries = v.increasing(self.name, "boundaries", boundaries)
-        values = tuple(v.number(self.name, f"values[{i}]", x) for i, x in enumerate(values))
+    def _setup(self) -> float | None:
+        boundaries, values = self.boundaries, self.values
         if len(values) != len(boundaries) + 1:
             raise ValueError(
                 f"{self.name}: values must have one more entry than boundaries, got {len(values)} values "
@@ -477,15 +454,16 @@ class PiecewiseConstant(Schedule):
             )
         if boundaries and boundaries[0] <= 0:
             raise ValueError(f"{self.name}: boundaries must be > 0, got {boundaries[0]!r}")
-        self._init(boundaries[-1] if boundaries else None, boundaries=boundaries, values=values)
+        return boundaries[-1] if boundaries else None
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return xp.lookup(t, self.boundaries, self.values)
 
-    def phase_starts(self, until: float) -> list[float]:
-        return [float(b) for b in self.boundaries if b < until]
+    def phase_starts(self, until: float, limit: int = PHASE_MARKS) -> list[float]:
+        return [float(b) for b in self.boundaries if b < until][:limit]
 
 
+@value
 class PiecewiseLinear(Schedule):
     """Linear interpolation through ``(knots[i], values[i])``; holds the last value after.
 
@@ -495,12 +473,11 @@ class PiecewiseLinear(Schedule):
     """
 
     name = "piecewise_linear"
-    knots: tuple[Any, ...]
-    values: tuple[Any, ...]
+    knots: Sequence[float] = param(v.increasing)
+    values: Sequence[float] = param(v.numbers_list)
 
-    def __init__(self, knots: Any, values: Any):
-        knots = v.increasing(self.name, "knots", knots)
-        values = tuple(v.number(self.name, f"values[{i}]", x) for i, x in enumerate(values))
+    def _setup(self) -> float | None:
+        knots, values = self.knots, self.values
         if len(knots) < 2 or len(values) != len(knots):
             raise ValueError(
                 f"{self.name}: knots and values must have the same length >= 2, got {len(knots)} knots and "
@@ -508,15 +485,16 @@ class PiecewiseLinear(Schedule):
             )
         if knots[0] != 0:
             raise ValueError(f"{self.name}: knots must start at 0, got {knots[0]!r}")
-        self._init(knots[-1], knots=knots, values=values)
+        return knots[-1]
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return xp.interp(t, self.knots, self.values)
 
-    def phase_starts(self, until: float) -> list[float]:
-        return [float(k) for k in self.knots[1:-1] if k < until]
+    def phase_starts(self, until: float, limit: int = PHASE_MARKS) -> list[float]:
+        return [float(k) for k in self.knots[1:-1] if k < until][:limit]
 
 
+@value
 class SGDR(Schedule):
     """Cosine annealing with warm restarts (Loshchilov & Hutter, 2017).
 
@@ -532,42 +510,29 @@ class SGDR(Schedule):
     """
 
     name = "sgdr"
-    period: float
-    mult: float
-    decay: float
-    floor: float
-    cycles: int | None
+    period: float = param(v.length)
+    mult: float = param(v.number, default=1)
+    decay: float = param(v.factor, default=1.0)
+    floor: float = param(v.number, default=0.0)
+    cycles: int | None = param(v.optional(v.integer), default=None)
 
-    def __init__(
-        self,
-        period: float,
-        mult: float = 1,
-        decay: float = 1.0,
-        floor: float = 0.0,
-        cycles: int | None = None,
-    ):
-        period = v.length(self.name, "period", period)
-        mult = v.number(self.name, "mult", mult)
-        if mult < 1:
-            raise ValueError(f"{self.name}: mult must be >= 1, got {mult!r}; each cycle is mult times the last")
-        decay = v.factor(self.name, "decay", decay)
-        floor = v.number(self.name, "floor", floor)
-        if floor > 1:
-            raise ValueError(f"{self.name}: floor must be <= 1 (the first peak), got {floor!r}")
-        if cycles is not None:
-            cycles = v.integer(self.name, "cycles", cycles)
-        self._init(None, period=period, mult=mult, decay=decay, floor=floor, cycles=cycles)
-        if cycles is not None:
-            try:
-                length = self._start(cycles)
-            except OverflowError:
-                length = math.inf
-            if not math.isfinite(length):
-                raise ValueError(
-                    f"{self.name}: cycles={cycles!r} with period={period!r}, mult={mult!r} is longer than a float "
-                    "can hold; give fewer cycles, or cycles=None for restarts forever"
-                )
-            object.__setattr__(self, "length", length)
+    def _setup(self) -> float | None:
+        if self.mult < 1:
+            raise ValueError(f"{self.name}: mult must be >= 1, got {self.mult!r}; each cycle is mult times the last")
+        if self.floor > 1:
+            raise ValueError(f"{self.name}: floor must be <= 1 (the first peak), got {self.floor!r}")
+        if self.cycles is None:
+            return None
+        try:
+            length = self._start(self.cycles)
+        except OverflowError:
+            length = math.inf
+        if not math.isfinite(length):
+            raise ValueError(
+                f"{self.name}: cycles={self.cycles!r} with period={self.period!r}, mult={self.mult!r} is longer "
+                "than a float can hold; give fewer cycles, or cycles=None for restarts forever"
+            )
+        return length  # type: ignore[no-any-return]
 
     def _start(self, i: Any) -> Any:
         """``S_i``, the step at which cycle ``i`` starts: ``period * i`` or ``period (mult^i - 1) / (mult - 1)``."""
@@ -589,86 +554,70 @@ class SGDR(Schedule):
         peak = self.decay**index
         return self.floor + (peak - self.floor) * 0.5 * (1.0 + xp.cos(math.pi * (t - start) / period))
 
-    def phase_starts(self, until: float) -> list[float]:
+    def phase_starts(self, until: float, limit: int = PHASE_MARKS) -> list[float]:
         out: list[float] = []
         start, i = 0.0, 0
-        while True:
+        while len(out) < limit:
             start += self.period * self.mult**i
             i += 1
             if start >= until or (self.cycles is not None and i >= self.cycles):
-                return out
+                break
             out.append(float(start))
+        return out
 
 
+@value
 class Cyclic(Schedule):
-    """Cyclical learning rates (Smith, 2017): a triangle between ``base`` and ``peak``.
+    """Cyclical learning rates (Smith, 2017): a triangle between ``floor`` and ``peak``.
 
     Each cycle rises for ``up`` steps and falls for ``down`` (default ``up``). With
     ``u = t mod (up + down)``, ``tri = u/up`` rising and ``(up+down-u)/down`` falling,
-    ``f(t) = base + (peak - base) * tri * a``, where the amplitude ``a`` is 1
-    (``triangular``), ``0.5^cycle`` (``triangular2``), ``gamma^t`` (``exp_range``), or
+    ``f(t) = floor + (peak - floor) * tri * a``, where the amplitude ``a`` is 1
+    (``triangular``), ``0.5^cycle`` (``triangular2``), ``decay^t`` (``exp_range``), or
     a schedule ``amplitude`` evaluated at the cycle index (``amplitude_by='cycle'``,
-    0-based) or at the step (``'step'``). ``peak < base`` cycles downward (momentum).
+    0-based) or at the step (``'step'``). ``peak < floor`` cycles downward (momentum).
+    ``floor`` was ``base`` and ``decay`` was ``gamma`` (torch's names; both still read).
 
-    >>> s = cyclic(5, base=0.1, mode='triangular2')
+    >>> s = cyclic(5, floor=0.1, mode='triangular2')
     >>> s(0), s(5), s(15)
     (0.1, 1.0, 0.55)
     """
 
     name = "cyclic"
-    up: float
-    down: float | None
-    base: float
-    peak: float
-    mode: str
-    gamma: float
-    amplitude: Schedule | None
-    amplitude_by: str
+    aliases: ClassVar[Mapping[str, str]] = {"base": "floor", "gamma": "decay"}
+    up: float = param(v.length)
+    down: float | None = param(v.optional_length, default=None)
+    floor: float = param(v.number, default=0.1)
+    peak: float = param(v.number, default=1.0)
+    mode: str = param(v.choice_of("triangular", "triangular2", "exp_range"), default="triangular")
+    decay: float = param(v.factor, default=1.0)
+    amplitude: Schedule | None = param(v.optional(child), default=None)
+    amplitude_by: str = param(v.choice_of("cycle", "step"), default="cycle")
 
-    def __init__(
-        self,
-        up: float,
-        down: float | None = None,
-        base: float = 0.1,
-        peak: float = 1.0,
-        mode: str = "triangular",
-        gamma: float = 1.0,
-        amplitude: Schedule | None = None,
-        amplitude_by: str = "cycle",
-    ):
-        up = v.length(self.name, "up", up)
-        down = v.optional_length(self.name, "down", down)
-        base = v.number(self.name, "base", base)
-        peak = v.number(self.name, "peak", peak)
-        mode = v.choice(self.name, "mode", mode, ("triangular", "triangular2", "exp_range"))
-        gamma = v.factor(self.name, "gamma", gamma)
-        if amplitude is not None and not isinstance(amplitude, Schedule):
-            raise ValueError(f"{self.name}: amplitude must be a schedule, got {amplitude!r}")
-        amplitude_by = v.choice(self.name, "amplitude_by", amplitude_by, ("cycle", "step"))
-        self._init(
-            None, up=up, down=down, base=base, peak=peak, mode=mode, gamma=gamma,
-            amplitude=amplitude, amplitude_by=amplitude_by,
-        )
-        if amplitude is not None:
-            total = up + (up if down is None else down)
-            self._set_routes(Route(amplitude, map=CycleIndex(total) if amplitude_by == "cycle" else IDENTITY))
+    def _setup(self) -> float | None:
+        if self.amplitude is not None:
+            total = self.up + (self.up if self.down is None else self.down)
+            self._set_routes(Route(self.amplitude, map=CycleIndex(total) if self.amplitude_by == "cycle" else IDENTITY))
+        return None
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        down = self.up if self.down is None else self.down
-        total = self.up + down
+        up = self.up
+        down = up if self.down is None else self.down
+        total = up + down
         cycle = xp.quotient(t, total)
         u = t - cycle * total
-        tri = xp.where(u <= self.up, u / self.up, (total - u) / down)
-        if self.amplitude is not None:
+        tri = xp.where(u <= up, u / up, (total - u) / down)
+        if self._routes:
             amp = self._routes[0].value(t, xp)
         elif self.mode == "triangular2":
             amp = 0.5**cycle
         elif self.mode == "exp_range":
-            amp = self.gamma**t
+            amp = self.decay**t
         else:
-            return self.base + (self.peak - self.base) * tri
-        return self.base + (self.peak - self.base) * tri * amp
+            return self.floor + (self.peak - self.floor) * tri
+        return self.floor + (self.peak - self.floor) * tri * amp
 
-    def phase_starts(self, until: float) -> list[float]:
+    def phase_starts(self, until: float, limit: int = PHASE_MARKS) -> list[float]:
         total = self.up + (self.up if self.down is None else self.down)
-        return [float(total * i) for i in range(1, int(until // total) + 1) if total * i < until][:1000]
+        count = min(int(until // total), limit) if math.isfinite(until) else limit
+        return [float(total * i) for i in range(1, count + 1) if total * i < until]

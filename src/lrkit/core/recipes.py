@@ -20,7 +20,7 @@ from lrkit.core.backend import Namespace
 from lrkit.core.combinators import Join
 from lrkit.core.families import Anneal, Constant, Cosine, Warmup
 from lrkit.core.routing import Route
-from lrkit.core.schedule import Schedule
+from lrkit.core.schedule import Schedule, param, value
 
 __all__ = [
     "FlatCosine", "OneCycle", "OneCycleMomentum", "Recipe", "WSD", "WarmupCosine", "WarmupFlatWarmdown",
@@ -29,17 +29,25 @@ __all__ = [
 
 
 class Recipe(Schedule):
-    """A named composition: its values, routes and phases are its ``body``'s; its name and parameters are its own."""
+    """A named composition: its values, routes and phases are its ``body``'s; its name and parameters are its own.
+
+    A recipe is a :func:`~lrkit.core.schedule.value` whose :meth:`_body` builds the composition from
+    the (checked) parameters.
+    """
 
     body: Schedule
 
-    def _finish(self, body: Schedule, **params: Any) -> None:
-        self._init(body.length, **params)
-        object.__setattr__(self, "body", body)
+    def _body(self) -> Schedule:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _setup(self) -> float | None:
+        body = self._body()
+        self._derive(body=body)
         self._set_routes(Route(body))
+        return body.length
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        return self.body._at(t, xp)
+        return self._routes[0].value(t, xp)
 
 
 def _sequence(*pieces: Schedule | None) -> Schedule:
@@ -47,18 +55,25 @@ def _sequence(*pieces: Schedule | None) -> Schedule:
     return kept[0] if len(kept) == 1 else Join(kept)
 
 
-def _split(who: str, steps: float, pct_start: float, three_phase: bool) -> tuple[float, float]:
-    steps = v.length(who, "steps", steps)
+def _rise(who: str, steps: float, pct_start: float, three_phase: bool) -> float:
+    """The steps spent rising, ``pct_start * steps``, once ``pct_start`` is checked against ``three_phase``."""
     upper = 0.5 if three_phase else 1.0
-    pct_start = v.number(who, "pct_start", pct_start)
     if not 0 < pct_start < upper:
         raise ValueError(
             f"{who}: pct_start must be in (0, {upper}){' with three_phase' if three_phase else ''}, "
             f"got {pct_start!r}; it is the fraction of the run spent rising"
         )
-    return steps, pct_start * steps
+    return pct_start * steps
 
 
+def _as_float(who: str, name: str, x: Any) -> float:
+    return float(v.number(who, name, x))
+
+
+_CYCLE_SHAPES = v.choice_of("cos", "linear")
+
+
+@value
 class OneCycle(Recipe):
     """The 1cycle policy (Smith & Topin, 2019), peak 1.0.
 
@@ -72,41 +87,27 @@ class OneCycle(Recipe):
     """
 
     name = "one_cycle"
-    steps: float
-    pct_start: float
-    div: float
-    final_div: float
-    three_phase: bool
-    shape: str
+    steps: float = param(v.length)
+    pct_start: float = param(_as_float, default=0.3)
+    div: float = param(v.positive, default=25.0)
+    final_div: float = param(v.positive, default=1e4)
+    three_phase: bool = param(v.flag, default=False)
+    shape: str = param(_CYCLE_SHAPES, default="cos")
 
-    def __init__(
-        self,
-        steps: float,
-        pct_start: float = 0.3,
-        div: float = 25.0,
-        final_div: float = 1e4,
-        three_phase: bool = False,
-        shape: str = "cos",
-    ):
-        shape = v.choice(self.name, "shape", shape, ("cos", "linear"))
-        steps, rise = _split(self.name, steps, pct_start, three_phase)
-        div = v.positive(self.name, "div", div)
-        final_div = v.positive(self.name, "final_div", final_div)
-        low = 1.0 / div
-        final = low / final_div
-        if not three_phase:
-            body = Anneal(rise, low, 1.0, shape) >> Anneal(steps - rise, 1.0, final, shape)
-        else:
-            body = (
-                Anneal(rise, low, 1.0, shape) >> Anneal(rise, 1.0, low, shape)
-                >> Anneal(steps - 2 * rise, low, final, shape)
-            )
-        self._finish(
-            body, steps=steps, pct_start=float(pct_start), div=div, final_div=final_div,
-            three_phase=bool(three_phase), shape=shape,
+    def _body(self) -> Schedule:
+        steps, shape = self.steps, self.shape
+        rise = _rise(self.name, steps, self.pct_start, self.three_phase)
+        low = 1.0 / self.div
+        final = low / self.final_div
+        if not self.three_phase:
+            return Anneal(rise, low, 1.0, shape) >> Anneal(steps - rise, 1.0, final, shape)
+        return (
+            Anneal(rise, low, 1.0, shape) >> Anneal(rise, 1.0, low, shape)
+            >> Anneal(steps - 2 * rise, low, final, shape)
         )
 
 
+@value
 class OneCycleMomentum(Recipe):
     """The momentum (or Adam beta1) cycle that mirrors :func:`one_cycle`; absolute values.
 
@@ -119,39 +120,24 @@ class OneCycleMomentum(Recipe):
     """
 
     name = "one_cycle_momentum"
-    steps: float
-    low: float
-    high: float
-    pct_start: float
-    three_phase: bool
-    shape: str
+    steps: float = param(v.length)
+    low: float = param(v.number, default=0.85)
+    high: float = param(v.number, default=0.95)
+    pct_start: float = param(_as_float, default=0.3)
+    three_phase: bool = param(v.flag, default=False)
+    shape: str = param(_CYCLE_SHAPES, default="cos")
 
-    def __init__(
-        self,
-        steps: float,
-        low: float = 0.85,
-        high: float = 0.95,
-        pct_start: float = 0.3,
-        three_phase: bool = False,
-        shape: str = "cos",
-    ):
-        who = self.name
-        shape = v.choice(who, "shape", shape, ("cos", "linear"))
-        steps, rise = _split(who, steps, pct_start, three_phase)
-        low = v.number(who, "low", low)
-        high = v.number(who, "high", high)
+    def _body(self) -> Schedule:
+        steps, low, high, shape = self.steps, self.low, self.high, self.shape
+        rise = _rise(self.name, steps, self.pct_start, self.three_phase)
         if low > high:
-            raise ValueError(f"{who}: low must be <= high, got low={low!r} > high={high!r}")
-        if not three_phase:
-            body = Anneal(rise, high, low, shape) >> Anneal(steps - rise, low, high, shape)
-        else:
-            body = Anneal(rise, high, low, shape) >> Anneal(rise, low, high, shape) >> Constant(high, steps - 2 * rise)
-        self._finish(
-            body, steps=steps, low=low, high=high, pct_start=float(pct_start), three_phase=bool(three_phase),
-            shape=shape,
-        )
+            raise ValueError(f"{self.name}: low must be <= high, got low={low!r} > high={high!r}")
+        if not self.three_phase:
+            return Anneal(rise, high, low, shape) >> Anneal(steps - rise, low, high, shape)
+        return Anneal(rise, high, low, shape) >> Anneal(rise, low, high, shape) >> Constant(high, steps - 2 * rise)
 
 
+@value
 class WSD(Recipe):
     """Warmup-stable-decay (Hu et al., 2024 "MiniCPM"; Hagele et al., 2024).
 
@@ -164,42 +150,29 @@ class WSD(Recipe):
     """
 
     name = "wsd"
-    steps: float
-    warmup: float
-    decay: float | None
-    floor: float
-    shape: str
+    steps: float = param(v.length)
+    warmup: float = param(v.non_negative, default=0)
+    decay: float | None = param(v.optional_length, default=None)
+    floor: float = param(v.number, default=0.0)
+    shape: str = param(v.choice_of("linear", "cos", "1-sqrt"), default="linear")
 
-    def __init__(
-        self,
-        steps: float,
-        warmup: float = 0,
-        decay: float | None = None,
-        floor: float = 0.0,
-        shape: str = "linear",
-    ):
-        who = self.name
-        steps = v.length(who, "steps", steps)
-        warmup = v.non_negative(who, "warmup", warmup)
-        decay_steps = 0.2 * steps if decay is None else v.length(who, "decay", decay)
-        shape = v.choice(who, "shape", shape, ("linear", "cos", "1-sqrt"))
-        floor = v.number(who, "floor", floor)
+    def _body(self) -> Schedule:
+        steps, warmup = self.steps, self.warmup
+        decay_steps = 0.2 * steps if self.decay is None else self.decay
         stable = steps - warmup - decay_steps
         if stable < 0:
             raise ValueError(
-                f"{who}: warmup + decay must be <= steps, got {warmup!r} + {decay_steps!r} > {steps!r}; "
+                f"{self.name}: warmup + decay must be <= steps, got {warmup!r} + {decay_steps!r} > {steps!r}; "
                 "shorten the warmup or the decay"
             )
-        body = _sequence(
+        return _sequence(
             Warmup(warmup) if warmup > 0 else None,
             Constant(1.0, stable) if stable > 0 else None,
-            Anneal(decay_steps, 1.0, floor, shape),
-        )
-        self._finish(
-            body, steps=steps, warmup=warmup, decay=None if decay is None else decay_steps, floor=floor, shape=shape
+            Anneal(decay_steps, 1.0, self.floor, self.shape),
         )
 
 
+@value
 class FlatCosine(Recipe):
     """Flat, then cosine (the Ranger / fastai ``fit_flat_cos`` recipe).
 
@@ -211,19 +184,16 @@ class FlatCosine(Recipe):
     """
 
     name = "flat_cosine"
-    steps: float
-    flat: float
-    floor: float
+    steps: float = param(v.length)
+    flat: float = param(v.fraction_in(open_low=True, open_high=True), default=0.72)
+    floor: float = param(v.number, default=0.0)
 
-    def __init__(self, steps: float, flat: float = 0.72, floor: float = 0.0):
-        steps = v.length(self.name, "steps", steps)
-        flat = v.fraction(self.name, "flat", flat, open_low=True, open_high=True)
-        floor = v.number(self.name, "floor", floor)
-        hold = flat * steps
-        body = _sequence(Constant(1.0, hold) if hold > 0 else None, Cosine(steps - hold, floor=floor))
-        self._finish(body, steps=steps, flat=flat, floor=floor)
+    def _body(self) -> Schedule:
+        hold = self.flat * self.steps
+        return _sequence(Constant(1.0, hold) if hold > 0 else None, Cosine(self.steps - hold, floor=self.floor))
 
 
+@value
 class WarmupFlatWarmdown(Recipe):
     """Ranger21's schedule (Wright & Demeure, 2021): linear warmup, flat, linear warmdown.
 
@@ -237,29 +207,24 @@ class WarmupFlatWarmdown(Recipe):
     """
 
     name = "warmup_flat_warmdown"
-    steps: float
-    warmup: float
-    warmdown: float
-    floor: float
+    steps: float = param(v.length)
+    warmup: float = param(v.fraction_in(open_high=True), default=0.22)
+    warmdown: float = param(v.fraction_in(open_low=True), default=0.28)
+    floor: float = param(v.number, default=0.0)
 
-    def __init__(self, steps: float, warmup: float = 0.22, warmdown: float = 0.28, floor: float = 0.0):
-        who = self.name
-        steps = v.length(who, "steps", steps)
-        warmup = v.fraction(who, "warmup", warmup, open_high=True)
-        warmdown = v.fraction(who, "warmdown", warmdown, open_low=True)
-        floor = v.number(who, "floor", floor)
-        if warmup + warmdown > 1:
-            raise ValueError(f"{who}: warmup + warmdown must be <= 1, got {warmup!r} + {warmdown!r}")
-        rise, fall = warmup * steps, warmdown * steps
-        flat = steps - rise - fall
-        body = _sequence(
+    def _body(self) -> Schedule:
+        if self.warmup + self.warmdown > 1:
+            raise ValueError(f"{self.name}: warmup + warmdown must be <= 1, got {self.warmup!r} + {self.warmdown!r}")
+        rise, fall = self.warmup * self.steps, self.warmdown * self.steps
+        flat = self.steps - rise - fall
+        return _sequence(
             Warmup(rise) if rise > 0 else None,
             Constant(1.0, flat) if flat > 0 else None,
-            Anneal(fall, 1.0, floor, "linear") if fall > 0 else None,
+            Anneal(fall, 1.0, self.floor, "linear") if fall > 0 else None,
         )
-        self._finish(body, steps=steps, warmup=warmup, warmdown=warmdown, floor=floor)
 
 
+@value
 class WarmupCosine(Recipe):
     """Linear warmup for ``warmup`` steps, then cosine to ``floor``; ``steps`` is the whole run.
 
@@ -269,24 +234,18 @@ class WarmupCosine(Recipe):
     """
 
     name = "warmup_cosine"
-    steps: float
-    warmup: float
-    floor: float
-    start: float | None
+    steps: float = param(v.length)
+    warmup: float = param(v.length)
+    floor: float = param(v.number, default=0.0)
+    start: float | None = param(v.optional(v.number), default=None)
 
-    def __init__(self, steps: float, warmup: float, floor: float = 0.0, start: float | None = None):
-        who = self.name
-        steps = v.length(who, "steps", steps)
-        warmup = v.length(who, "warmup", warmup)
-        floor = v.number(who, "floor", floor)
-        start = None if start is None else v.number(who, "start", start)
-        if warmup >= steps:
+    def _body(self) -> Schedule:
+        if self.warmup >= self.steps:
             raise ValueError(
-                f"{who}: warmup must be < steps, got warmup={warmup!r} >= steps={steps!r}; "
+                f"{self.name}: warmup must be < steps, got warmup={self.warmup!r} >= steps={self.steps!r}; "
                 "the warmup is part of the run, so make it shorter than the run"
             )
-        body = Warmup(warmup, start=start) >> Cosine(steps - warmup, floor=floor)
-        self._finish(body, steps=steps, warmup=warmup, floor=floor, start=start)
+        return Warmup(self.warmup, start=self.start) >> Cosine(self.steps - self.warmup, floor=self.floor)
 
 
 one_cycle = OneCycle

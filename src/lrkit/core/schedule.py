@@ -23,38 +23,123 @@ Conventions, the same for every family:
 
 Each family writes its closed form once, ``_eval(t, xp)`` against a namespace ``xp``;
 each combinator describes its children once, as :class:`lrkit.core.routing.Route` values
-(:meth:`Schedule.routes`). Subclasses declare their parameters in ``__init__``, validate
-them, and call :meth:`Schedule._init` once; equality, hashing, ``repr`` (valid text config),
-``to_config`` and pickling all derive from those parameters.
+(:meth:`Schedule.routes`), and evaluates them through those routes.
+
+A schedule class is a frozen dataclass (:func:`value`): its fields are its parameters, each
+checked by the function given to :func:`param` (``check(who, name, value) -> value``, which may
+normalise it), then :meth:`Schedule._setup` checks the parameters together, derives what
+evaluation needs and returns the length. Equality, hashing, ``repr`` (a valid text config),
+``to_config`` and pickling all derive from the fields. A renamed parameter keeps its old name
+as an alias (``aliases``), read by the constructor, the configs and old pickles alike.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
 import numbers
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 
-from lrkit.core.backend import MATH, NUMPY, Namespace, for_step
+from lrkit.core.backend import MATH, NUMPY, SORTED, Namespace, for_step
+from lrkit.core.compiled import compile_math
+from lrkit.core.routing import PHASE_MARKS, Route
 
-if TYPE_CHECKING:
-    from lrkit.core.routing import Route
+__all__ = ["NumpyForm", "Schedule", "child", "param", "renamed", "value"]
 
-__all__ = ["NumpyForm", "Schedule"]
+if TYPE_CHECKING:  # what type checkers read: the values are dataclasses (typing has it from Python 3.11)
+    from typing_extensions import dataclass_transform
+else:
+    def dataclass_transform(**kwargs: Any) -> Callable[[Any], Any]:
+        return lambda decorated: decorated
 
 _INF = float("inf")
-_HUGE = 1e308  # an int step below this converts to a finite float
-#: Scalar calls of one schedule through ``MATH`` before its closed form is compiled (:mod:`lrkit.core.compiled`):
-#: a compile costs 0.2-1 ms, a call saves about 1 us, and most schedules called once are never called again.
-COMPILE_AFTER = 64
+_S = TypeVar("_S", bound=type)
 
 
 def _is_scalar(step: Any) -> bool:
     if type(step) is int or type(step) is float:  # the common case, without the ABC check
         return True
     return isinstance(step, numbers.Real) or (isinstance(step, np.ndarray) and step.ndim == 0)
+
+
+def param(
+    check: Callable[[str, str, Any], Any] | None = None, *, default: Any = dataclasses.MISSING, kw_only: bool = False
+) -> Any:
+    """A schedule parameter: a dataclass field whose value ``check(who, name, value)`` validates (and may normalise).
+
+    >>> from lrkit.core import _validate as v
+    >>> param(v.length, default=1).metadata["check"] is v.length
+    True
+    """
+    return dataclasses.field(default=default, kw_only=kw_only, metadata={"check": check} if check else {})
+
+
+def _derived(*, init: Literal[False] = False) -> Any:
+    """A field that is no parameter: computed by :meth:`Schedule._setup`, not compared, not printed."""
+    return dataclasses.field(init=init, repr=False, compare=False)
+
+
+@dataclass_transform(frozen_default=True, eq_default=False, field_specifiers=(param, _derived, dataclasses.field))
+def value(cls: _S) -> _S:
+    """Make a :class:`Schedule` subclass a frozen dataclass of its parameters (see the module docstring).
+
+    Its ``aliases`` (old name -> new name) and ``positions`` (the old order of the positional
+    arguments after the new positional ones) are read by the constructor itself, so old code,
+    old configs and old pickles keep building the same value.
+    """
+    made: Any = dataclasses.dataclass(frozen=True, eq=False, repr=False)(cls)
+    fields = [f for f in dataclasses.fields(made) if f.init]
+    cls._names = tuple(f.name for f in fields)  # type: ignore[attr-defined]
+    checks = tuple((f.name, f.metadata["check"]) for f in fields if "check" in f.metadata)
+    cls._checks = checks  # type: ignore[attr-defined]
+    if cls.__dict__.get("aliases") or cls.__dict__.get("positions"):
+        init = cls.__init__  # type: ignore[misc]
+
+        @functools.wraps(init)
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            positional, named = renamed(cls, args, kwargs)
+            init(self, *positional, **named)
+
+        cls.__init__ = __init__  # type: ignore[misc]
+    return cls
+
+
+def renamed(constructor: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """``(args, kwargs)`` with the old names and positions of ``constructor``'s parameters read as the new ones.
+
+    >>> import lrkit as lk
+    >>> renamed(lk.step_decay, (3,), {"factor": 0.5})
+    ([3], {'decay': 0.5})
+    >>> renamed(lk.polynomial, (10, 2.0), {})   # 0.1's order after steps: power, end, start
+    ([10], {'power': 2.0})
+    """
+    aliases: Mapping[str, str] = getattr(constructor, "aliases", None) or {}
+    positions: tuple[str, ...] = getattr(constructor, "positions", None) or ()
+    kwargs = dict(kwargs)
+    who = getattr(constructor, "name", "") or getattr(constructor, "__name__", "schedule")
+    if positions:
+        kept = len(getattr(constructor, "_names", ())) - sum(
+            1 for f in dataclasses.fields(constructor) if f.init and f.kw_only
+        )
+        args, extra = args[:kept], args[kept:]
+        for key, item in zip(positions, extra):
+            if key in kwargs:
+                raise TypeError(f"{who}() got multiple values for argument {key!r}")
+            kwargs[key] = item
+        if len(extra) > len(positions):
+            raise TypeError(
+                f"{who}() takes at most {kept + len(positions)} positional arguments, got {kept + len(extra)}"
+            )
+    for old, new in aliases.items():
+        if old in kwargs:
+            if new in kwargs:
+                raise TypeError(f"{who}() got {new} and its old name {old}: give one of them")
+            kwargs[new] = kwargs.pop(old)
+    return list(args), kwargs
 
 
 class Schedule:
@@ -70,20 +155,44 @@ class Schedule:
     name: ClassVar[str] = ""
     #: Whether the closed form can be evaluated by traced namespaces (torch, jax, keras).
     traceable: ClassVar[bool] = True
+    #: Old parameter names still read (old name -> new name), by the constructor, the configs and pickles.
+    aliases: ClassVar[Mapping[str, str]] = {}
+    #: The old order of positional arguments after the new positional ones (read as those names).
+    positions: ClassVar[tuple[str, ...]] = ()
     #: ``None`` for an infinite schedule, else the progress at which it ends.
     length: float | None
-    _params: tuple[tuple[str, Any], ...]
+    _names: ClassVar[tuple[str, ...]] = ()  # the parameters, in signature order
+    _checks: ClassVar[tuple[tuple[str, Callable[[str, str, Any], Any]], ...]] = ()
     _routes: tuple[Route, ...] = ()  # a combinator's children, set once by _set_routes
-    _scalar: Callable[[float], float] | None = None  # the scalar path (see _warm_up); not part of the value
-    _function: Callable[[float], float] | None = None  # math_function(), once built
+    _scalar: Callable[[float], float] | None = None  # the scalar path, built at the first scalar call (a memo)
 
     # -- construction ---------------------------------------------------------------
+    def __post_init__(self) -> None:
+        """Check each field (its :func:`param` check), then :meth:`_setup` the value and store its length."""
+        who = self.name
+        for key, check in self._checks:
+            object.__setattr__(self, key, check(who, key, getattr(self, key)))
+        object.__setattr__(self, "length", self._setup())
+
+    def _setup(self) -> float | None:
+        """Check the parameters together, derive what evaluation needs (:meth:`_derive`, :meth:`_set_routes`),
+        and return the length (``None``: infinite). Subclasses override it."""
+        return None
+
+    def _derive(self, **values: Any) -> None:
+        """Store values computed from the parameters (not parameters: neither compared nor printed)."""
+        for key, item in values.items():
+            object.__setattr__(self, key, item)
+
     def _init(self, length: float | None, **params: Any) -> None:
-        """Store the (validated, normalised) parameters in signature order and the length."""
-        object.__setattr__(self, "_params", tuple(params.items()))
-        object.__setattr__(self, "length", length)
-        for key, value in params.items():
-            object.__setattr__(self, key, value)
+        """For a schedule written by hand (not a :func:`value` dataclass): store the validated parameters
+        in signature order and the length, once, in ``__init__``."""
+        self._derive(_names=tuple(params), length=length, **params)
+
+    @property
+    def _params(self) -> tuple[tuple[str, Any], ...]:
+        """``(name, value)`` of every parameter, in signature order."""
+        return tuple((key, getattr(self, key)) for key in self._names)
 
     def __setattr__(self, key: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable; build a new schedule instead")
@@ -95,65 +204,55 @@ class Schedule:
     def __call__(self, step: Any) -> Any:
         """The value at ``step``: a number (``float``), a numpy array, or a torch/jax/Keras tensor."""
         kind = type(step)
-        if kind is float:
-            if 0.0 <= step < _INF:  # also rejects NaN
-                return (self._scalar or self._warm_up())(step)
-            _bad_step(step)
-        if kind is int:
-            if 0 <= step < _HUGE:  # exact int/float comparison: float(step) cannot overflow
-                return (self._scalar or self._warm_up())(float(step))
+        if kind is int:  # an optimizer's step: the common case first, its bounds as literals
+            if 0 <= step < 9007199254740992:  # below 2**53 an int is its float in every operation with a float
+                return (self._scalar or self.math_function())(step)
             if step < 0:
                 _bad_step(step)
-            return (self._scalar or self._warm_up())(_as_float(step))  # raises past the float range
+            return (self._scalar or self.math_function())(_as_float(step))  # raises past the float range
+        if kind is float:
+            if 0.0 <= step < _INF:  # also rejects NaN
+                return (self._scalar or self.math_function())(step)
+            _bad_step(step)
         space = for_step(step)
         if space is not None:
             return self.evaluate(step, space)
         if _is_scalar(step):
-            value = _as_float(step)
-            if not 0 <= value < _INF:
+            number = _as_float(step)
+            if not 0 <= number < _INF:
                 _bad_step(step)
-            return (self._scalar or self._warm_up())(value)
+            return (self._scalar or self.math_function())(number)
         arr = np.asarray(step, dtype=np.float64)
         flat = arr.reshape(-1)
-        _check_steps(flat)
-        return np.asarray(self._at(flat, NUMPY), dtype=np.float64).reshape(arr.shape)
+        if flat.size > 1 and flat[0] <= flat[-1] and bool((flat[1:] >= flat[:-1]).all()):  # sorted (no NaN)
+            space = SORTED
+            if not (flat[0] >= 0.0 and flat[-1] < _INF):  # the bounds are the ends
+                _check_steps(flat)
+        else:
+            space = NUMPY
+            _check_steps(flat)
+        return np.asarray(self._at(flat, space), dtype=np.float64).reshape(arr.shape)
 
     def _math(self, t: float) -> float:
         """The value at a float ``t >= 0`` through :data:`~lrkit.core.backend.MATH` (interpreted)."""
         return float(self._at(t, MATH))
 
-    def _warm_up(self) -> Callable[[float], float]:
-        """The scalar path of a schedule's first calls: ``MATH``, until :data:`COMPILE_AFTER` calls
-        have shown it is called often; then its closed form is compiled (:mod:`lrkit.core.compiled`)."""
-        calls = 0
-
-        def warming(t: float) -> float:
-            nonlocal calls
-            calls += 1
-            if calls >= COMPILE_AFTER:
-                self.math_function()
-            return self._math(t)
-
-        object.__setattr__(self, "_scalar", warming)
-        return warming
-
     def math_function(self) -> Callable[[float], float]:
-        """``t -> value`` for a float ``t >= 0`` (no validation): the closed form compiled to one
+        """``t -> value`` for a float ``t >= 0``, or an int below ``2**53`` (the same number in every operation
+        with a float; no validation): the closed form compiled to one
         Python function (:func:`lrkit.core.compiled.compile_math`, bitwise the ``MATH`` values), or the
-        ``MATH`` path where it cannot be traced. Drivers that evaluate one schedule per step (a wall
-        clock, a token count) call it directly.
+        ``MATH`` path where it is not compiled. Built at the first call and kept (a memo, not a parameter);
+        ``sched(t)`` calls it. Drivers that evaluate one schedule per step (a wall clock, a token count)
+        call it directly.
 
         >>> import lrkit as lk
         >>> f = lk.cosine(100).math_function()
         >>> f(50.0) == lk.cosine(100)(50)
         True
         """
-        function = self._function
+        function = self._scalar
         if function is None:
-            from lrkit.core.compiled import compile_math
-
             function = compile_math(self) or self._math
-            object.__setattr__(self, "_function", function)
             object.__setattr__(self, "_scalar", function)
         return function
 
@@ -179,7 +278,9 @@ class Schedule:
         """Values at steps already known to be >= 0, in namespace ``xp``."""
         length = self.length
         if length is not None:
-            t = xp.minimum(t, length)
+            if xp.sorted and t.size and t[-1] > length:  # a preview past the end: the held tail is one fill
+                return xp.held(t, length, self._eval)
+            t = xp.until(t, length)
         return self._eval(t, xp)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:  # pragma: no cover - abstract
@@ -211,11 +312,16 @@ class Schedule:
             raise ValueError(f"{self!r} is infinite: it has no final value")
         return self(self.length)
 
-    def phase_starts(self, until: float) -> list[float]:
-        """Steps in ``(0, until)`` where a phase starts (warmup end, restarts, ...), for plots.
+    def phase_starts(self, until: float, limit: int = PHASE_MARKS) -> list[float]:
+        """Steps in ``(0, until)`` where a phase starts (warmup end, restarts, ...), for plots: the first
+        ``limit`` of them at most (a bound: more marks would be denser than a plot's pixels).
 
         A family gives its own (milestones, restarts); a combinator maps its children's
         through their routes (:meth:`lrkit.core.routing.TimeMap.inverse`).
+
+        >>> import lrkit as lk
+        >>> len(lk.sgdr(5).phase_starts(1e7))   # not 2,000,000
+        1000
         """
         if self.length is not None:
             until = min(until, self.length)
@@ -226,9 +332,9 @@ class Schedule:
                 continue
             if route.lo > 0:
                 marks.add(float(route.lo))
-            local = route.child.phase_starts(route.map.span(route.lo, hi))
-            marks.update(float(m) for m in route.map.inverse(local, route.lo, hi) if 0 < m < until)
-        return sorted(marks)
+            local = route.child.phase_starts(route.map.span(route.lo, hi), limit)
+            marks.update(float(m) for m in route.map.inverse(local, route.lo, hi, limit) if 0 < m < until)
+        return sorted(marks)[:limit]
 
     # -- composition ----------------------------------------------------------------
     def __rshift__(self, other: Schedule) -> Schedule:
@@ -273,17 +379,17 @@ class Schedule:
         """(name, value, required) for every parameter that is required or not at its default."""
         signature = _init_signature(type(self))
         out = []
-        for key, value in self._params:
+        for key, item in self._params:
             parameter = signature.parameters[key]
             required = parameter.default is inspect.Parameter.empty
-            if required or not _same(value, parameter.default):
-                out.append((key, value, required))
+            if required or not _same(item, parameter.default):
+                out.append((key, item, required and parameter.kind is not inspect.Parameter.KEYWORD_ONLY))
         return out
 
     def _repr_args(self) -> list[str]:
         return [
-            format_value(value) if required else f"{key}={format_value(value)}"
-            for key, value, required in self._explicit_params()
+            format_value(item) if positional else f"{key}={format_value(item)}"
+            for key, item, positional in self._explicit_params()
         ]
 
     def to_config(self) -> dict[str, Any]:
@@ -292,9 +398,16 @@ class Schedule:
         Only parameters that are required or differ from their default are written.
         """
         config: dict[str, Any] = {"type": self.name}
-        for key, value, _ in self._explicit_params():
-            config[key] = config_value(value)
+        for key, item, _ in self._explicit_params():
+            config[key] = config_value(item)
         return config
+
+
+def child(who: str, name: str, item: Any) -> Schedule:
+    """The check of a parameter that is a schedule (a combinator's child)."""
+    if not isinstance(item, Schedule):
+        raise ValueError(f"{who}: {name} must be a schedule, got {item!r}")
+    return item
 
 
 class NumpyForm(Schedule):
@@ -338,6 +451,8 @@ def _same(value: Any, default: Any) -> bool:
 
 
 def _rebuild(cls: type[Schedule], params: dict[str, Any]) -> Schedule:
+    """What a pickle calls: the constructor, with the parameters' old names (an older pickle) read as the new ones."""
+    _, params = renamed(cls, (), params)
     return cls(**params)
 
 

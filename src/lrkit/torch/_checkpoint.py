@@ -145,7 +145,7 @@ def parse(sched: Scheduler, state: Any, horizon: Any) -> _Restore:
     warned_end = reader.boolean("warned_end")
     schedules = reader.sequence("schedules")
     saved_positions = _positions(reader, len(sched._schedules))
-    changed = jsonish(schedules) != jsonish(mine["schedules"])
+    changed = jsonish(schedules) != jsonish(mine["schedules"]) and not _same(schedules, sched._schedules)
     if changed:
         if horizon is None:
             raise reader.error(
@@ -320,3 +320,13 @@ def _describe(config: Any) -> str:
         return repr(from_config(config))
     except Exception:
         return repr(config)
+
+
+def _same(saved: Any, schedules: list[Any]) -> bool:
+    """Whether the saved configs build these very schedules (a config written with old parameter names does)."""
+    from lrkit.core.config import from_config
+
+    try:
+        return [from_config(c) for c in saved] == list(schedules)
+    except (ValueError, TypeError):  # ConfigError is a ValueError: a config that no longer builds is not the same
+        return False

@@ -15,7 +15,7 @@ from typing import Any
 
 from lrkit.core.errors import ConfigError
 from lrkit.core.registry import lookup, names  # the one place the registry comes from
-from lrkit.core.schedule import Schedule
+from lrkit.core.schedule import Schedule, renamed
 
 __all__ = ["MAX_DEPTH", "MAX_VALUES", "build", "known_names", "max_positional", "signature_text", "too_many"]
 
@@ -117,7 +117,11 @@ def max_positional(name: str) -> int | None:
     kinds = [p.kind for p in signature.parameters.values()]
     if inspect.Parameter.VAR_POSITIONAL in kinds:
         return None
-    return sum(k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in kinds)
+    found = constructor(name)
+    old_positions = len(getattr(found, "positions", None) or ())  # read in an earlier order (see renamed)
+    return old_positions + sum(
+        k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in kinds
+    )
 
 
 def too_many(name: str) -> str:
@@ -144,6 +148,10 @@ def build(
     if found is None:
         raise ConfigError(unknown(name), text=text, position=position)
     signature = _signature(found)
+    try:
+        args, kwargs = renamed(found, args, kwargs)  # old parameter names and positions (aliases)
+    except TypeError as err:
+        raise ConfigError(f"{name}: {err}; expected {signature_text(name)}", text=text, position=position) from None
     if _gathers(signature) and not kwargs and args and all(isinstance(a, Schedule) for a in args):
         args = [list(args)]
     most = max_positional(name)
