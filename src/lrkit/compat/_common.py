@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from lrkit.core import _validate as v
 from lrkit.core.combinators import Join, Shift, Take
 from lrkit.core.families import Constant
 from lrkit.core.schedule import Schedule
 
-__all__ = ["lr", "sequence", "shifted", "take_exact", "whole"]
+__all__ = ["guard_optimizers", "lr", "sequence", "shifted", "take_exact", "whole"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def lr(who: str, name: str, value: Any) -> float:
@@ -40,3 +45,48 @@ def shifted(schedule: Schedule, by: float) -> Schedule:
     if schedule.length is not None and by >= schedule.length:
         return Constant(schedule.final)
     return Shift(schedule, by)
+
+
+def _is_optimizer(value: Any) -> bool:
+    """A torch optimizer (``param_groups``) or a Keras one (``apply_gradients``): never a schedule parameter."""
+    return hasattr(value, "param_groups") or (hasattr(value, "apply_gradients") and hasattr(value, "variables"))
+
+
+def _refuse_optimizers(fn: _F, peer: str, takes_lr: bool) -> _F:
+    """``fn`` raising one line, naming the lrkit way, when an optimizer is passed from the peer's habit."""
+    signature = inspect.signature(fn)
+    first = next(iter(signature.parameters), "lr")
+    example = f"{first}=1.0, ..." if takes_lr else "..."
+    rest = f"; with {first}=1.0 its values multiply each group's learning rate" if takes_lr else (
+        "; its values multiply each group's learning rate"
+    )
+
+    @functools.wraps(fn)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            if _is_optimizer(value):
+                try:
+                    bound = signature.bind_partial(*args, **kwargs).arguments
+                    name = next(k for k, item in bound.items() if item is value)
+                except (TypeError, StopIteration):
+                    name = "an argument"
+                raise ValueError(
+                    f"{fn.__name__}: {name} is an optimizer ({type(value).__name__}), not a schedule parameter; "
+                    f"lrkit.compat.{peer} takes no optimizer and returns a schedule: write "
+                    f"lrkit.torch.Scheduler(opt, {fn.__name__}({example})){rest}"
+                )
+        return fn(*args, **kwargs)
+
+    return checked  # type: ignore[return-value]
+
+
+def guard_optimizers(namespace: dict[str, Any], peer: str, takes_lr: bool = True) -> None:
+    """Wrap every public constructor of a compat module (its ``__all__`` functions) with the optimizer check.
+
+    The peers take the optimizer first (``StepLR(opt, 30)``, ``get_scheduler("linear", opt, ...)``); passed
+    here it would otherwise surface as "must be a finite number" with the optimizer's whole repr.
+    """
+    for name in namespace["__all__"]:
+        value = namespace[name]
+        if inspect.isfunction(value):
+            namespace[name] = _refuse_optimizers(value, peer, takes_lr)

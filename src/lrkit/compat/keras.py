@@ -32,6 +32,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lrkit.compat._common import guard_optimizers
 from lrkit.core import _validate as v
 from lrkit.core.combinators import Scale
 from lrkit.core.families import Anneal, Cosine, Exponential, InverseTime, PiecewiseConstant, Polynomial
@@ -306,3 +307,6 @@ def CosineDecayRestarts(
     init = _lr(who, "initial_learning_rate", initial_learning_rate)
     alpha = v.fraction(who, "alpha", alpha)
     return _scaled(KerasCosineRestarts(first_decay_steps, t_mul=t_mul, m_mul=m_mul, alpha=alpha), init)
+
+
+guard_optimizers(globals(), "keras")

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.compat._common import sequence, take_exact
+from lrkit.compat._common import guard_optimizers, sequence, take_exact
 from lrkit.core import _validate as v
 from lrkit.core.combinators import Clamp, Scale
 from lrkit.core.families import Anneal, Constant, Cosine, Exponential, PiecewiseConstant, Polynomial
@@ -398,3 +398,6 @@ def cosine_onecycle_schedule(
         peak_value / div_factor,
         {int(pct_start * transition_steps): div_factor, int(transition_steps): 1.0 / (div_factor * final_div_factor)},
     )
+
+
+guard_optimizers(globals(), "optax")

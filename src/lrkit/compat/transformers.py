@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.compat._common import sequence, shifted
+from lrkit.compat._common import guard_optimizers, sequence, shifted
 from lrkit.core import _validate as v
 from lrkit.core.combinators import Take
 from lrkit.core.families import Anneal, Constant, InverseSqrt, Linear, Polynomial, Warmup
@@ -414,3 +414,6 @@ def get_scheduler(
     if num_training_steps is None:
         raise ValueError(f"get_scheduler: {name} requires num_training_steps")
     return _BY_NAME[name](num_warmup_steps, num_training_steps, **kwargs)  # type: ignore[operator]
+
+
+guard_optimizers(globals(), "transformers", takes_lr=False)
