@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lrkit.compat._common import guard_optimizers, sequence
+from lrkit.compat._common import sequence
 from lrkit.core import _validate as v
 from lrkit.core.combinators import Stretch
 from lrkit.core.families import Anneal, Constant
@@ -124,6 +124,3 @@ def combine_scheds(pcts: Sequence[float], scheds: Sequence[Schedule]) -> Schedul
             raise ValueError(f"{who}: scheds[{i}] must be a schedule over [0, 1] (SchedCos(...), ...), got {s!r}")
         pieces.append(Stretch(s, fraction) if fraction > 0 else None)
     return sequence(*pieces)
-
-
-guard_optimizers(globals(), "fastai")

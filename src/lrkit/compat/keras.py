@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lrkit.compat._common import guard_optimizers
+from lrkit.compat._common import refuse_optimizer
 from lrkit.core import _validate as v
 from lrkit.core.combinators import Scale
 from lrkit.core.families import Anneal, Constant, Cosine, Exponential, InverseTime, PiecewiseConstant, Polynomial
@@ -58,6 +58,7 @@ def _scaled(schedule: Schedule, value: float) -> Schedule:
 
 
 def _lr(who: str, name: str, value: float) -> float:
+    refuse_optimizer(who, name, value)
     return v.non_negative(who, name, value, "a learning rate cannot be negative")
 
 
@@ -354,6 +355,3 @@ def ReduceLROnPlateau(
         threshold_mode="abs", cooldown=cooldown, min_scale=min_lr / learning_rate, eps=0.0, rule="keras",
     )
     return Constant(learning_rate) * node
-
-
-guard_optimizers(globals(), "keras")

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.compat._common import guard_optimizers, sequence, take_exact
+from lrkit.compat._common import sequence, take_exact
 from lrkit.core import _validate as v
 from lrkit.core.combinators import Clamp, Scale
 from lrkit.core.families import Anneal, Constant, Cosine, Exponential, PiecewiseConstant, Polynomial
@@ -487,6 +487,3 @@ def reduce_on_plateau(
         min_scale=min_scale, eps=0.0, rule="optax",
     )
     return Constant(1.0) * node
-
-
-guard_optimizers(globals(), "optax")

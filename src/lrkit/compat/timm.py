@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.compat._common import guard_optimizers, sequence, shifted
 from lrkit.compat._common import lr as _lr
+from lrkit.compat._common import sequence, shifted
 from lrkit.core import _validate as v
 from lrkit.core.backend import NUMPY
 from lrkit.core.combinators import _schedule
@@ -491,6 +491,3 @@ def MultiStepLRScheduler(
     body: Schedule = PiecewiseConstant(bounds, values)
     noise = (noise_range_t, noise_pct, noise_std, noise_seed)
     return _noisy(who, _warm(who, lr, warmup_t, warmup_lr_init, body, bool(warmup_prefix)), *noise)
-
-
-guard_optimizers(globals(), "timm")

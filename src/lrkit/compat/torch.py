@@ -31,8 +31,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from lrkit.compat._common import guard_optimizers, sequence, take_exact, whole
 from lrkit.compat._common import lr as _lr
+from lrkit.compat._common import sequence, take_exact, whole
 from lrkit.core import _validate as v
 from lrkit.core.combinators import Repeat
 from lrkit.core.families import (
@@ -379,6 +379,3 @@ def SequentialLR(schedulers: Sequence[Schedule], milestones: Sequence[int]) -> S
     pieces = [take_exact(s, starts[i + 1] - starts[i]) for i, s in enumerate(schedulers[:-1])]
     return sequence(*pieces, schedulers[-1])
 
-
-
-guard_optimizers(globals(), "torch")
