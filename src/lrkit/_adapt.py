@@ -21,7 +21,7 @@ from lrkit.core.plateau import Plateau
 from lrkit.core.schedule import Schedule
 from lrkit.reactive.controller import Controller, _children
 
-__all__ = ["TracedPlateaus", "has_plateau", "wide_as_float"]
+__all__ = ["TracedPlateaus", "has_plateau", "wide_as_float", "wide_step"]
 
 _INT32 = 2**31
 
