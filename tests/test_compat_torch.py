@@ -156,7 +156,7 @@ def test_default_parameters_match_torch():
         (lambda: ct.StepLR(-1.0, 3), "StepLR: lr must be > 0, got -1.0"),
         (lambda: ct.StepLR(1.0, 0), "StepLR: step_size must be an integer >= 1, got 0"),
         (lambda: ct.ExponentialLR(1.0, 1.5), "ExponentialLR: gamma must be in (0, 1], got 1.5"),
-        (lambda: ct.CosineAnnealingLR(1.0, 10, eta_min=2.0), "eta_min must be <= lr"),
+        (lambda: ct.CosineAnnealingWarmRestarts(1.0, 10, eta_min=2.0), "eta_min must be <= lr"),
         (lambda: ct.OneCycleLR(1.0, 10, pct_start=0.05), "leaves a phase of no steps"),
         (lambda: ct.SequentialLR([ct.StepLR(1.0, 2)], [3]), "one milestone fewer"),
     ],

@@ -160,3 +160,97 @@ def test_without_keras_the_import_error_names_the_extra():
     code = "import sys; sys.modules['keras'] = None\ntry:\n import lrkit.keras\nexcept ImportError as e:\n print(e)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install 'lrkit[keras]'" in out
+
+
+# -- integers beyond int32 (issue 25) -------------------------------------------------------------------------------
+def test_with_giant_int_steps():
+    """optax's test_with_giant_int_steps, in Keras: decay_steps=int(1e10) does not fit int32."""
+    from lrkit.compat import keras as ck
+
+    lr = LearningRateSchedule(ck.CosineDecay(1000.0, int(1e10)))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(lr(int(1e9))), 975.52826, rtol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(lr(keras.ops.convert_to_tensor(int(1e9)))), 975.52826)
+    sched = lrkit.warmup(3 * 10**9) >> lrkit.cosine(2**40)
+    lr = LearningRateSchedule(sched, base_lr=2.0)
+    steps = [10**9, 3 * 10**9, 2**39, 2**40, 4 * 2**40]
+    got = [keras.ops.convert_to_numpy(lr(step)) for step in steps]  # Python ints beyond int32
+    assert_f32_close(got, sched(np.asarray(steps, dtype=np.float64)) * 2.0)
+
+
+# -- plateaus: PlateauCallback feeds them, the saved model keeps their state ----------------------------------------
+from lrkit.keras import PlateauCallback  # noqa: E402
+
+X = np.linspace(0.0, 1.0, 16, dtype="float32").reshape(-1, 1)
+Y = 3.0 * X
+# the validation input is 0 and the model has no bias: val_loss is the same every epoch, whatever the weights
+VAL = np.zeros((4, 1), "float32"), np.full((4, 1), 2.0, "float32")
+
+
+def plateau_model(sched, base=0.05):
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=LearningRateSchedule(sched, base)), loss="mse")
+    return model
+
+
+def fit(model, epochs, initial_epoch=0, val=VAL):
+    record = RecordLR()
+    history = model.fit(
+        X, Y, validation_data=val, batch_size=4, epochs=epochs, initial_epoch=initial_epoch, shuffle=False,
+        verbose=0, callbacks=[PlateauCallback("val_loss"), record],
+    )
+    return history.history["val_loss"], record
+
+
+def test_an_unfed_plateau_refuses_to_run_and_names_the_callback():
+    model = plateau_model(lrkit.constant(1.0) * lrkit.plateau())
+    with pytest.raises(ValueError, match=r"has a plateau that nothing feeds; pass callbacks=\[lrkit.keras.Plateau"):
+        model.fit(X, Y, epochs=1, verbose=0)
+
+
+def test_fit_reduces_where_the_controller_does():
+    """A changing val_loss (the real one of a training run), three plateau placements, the Controller's rule."""
+    sched = (lrkit.warmup(6) >> lrkit.constant(1.0, 30) * lrkit.plateau(patience=1, factor=0.5)) * lrkit.plateau(
+        patience=2, factor=0.2, threshold=0.05, rule="keras"
+    )
+    keras.utils.set_random_seed(0)
+    model = plateau_model(sched)
+    val = X[:4], np.full((4, 1), 9.0, "float32")  # a target the model never reaches: the loss stalls
+    losses, record = fit(model, 12, val=val)
+    c = lrkit.Controller(sched)
+    expected = []
+    for epoch in range(12):  # 4 updates per epoch; epoch e's metric is observed at update 4 (e + 1)
+        steps = range(4 * epoch, 4 * epoch + 4)
+        expected += [0.05 * c.resolve()(s) for s in steps]
+        c.observe(losses[epoch], 4 * (epoch + 1))
+    assert record.steps == list(range(48))
+    assert_f32_close(record.lrs, expected)
+    assert min(c.scales) < 1.0  # a reduction happened: not vacuous
+    assert model.optimizer._learning_rate.controller.state_dict() == c.state_dict()
+
+
+def test_saved_model_keeps_the_plateau_state(tmp_path):
+    """model.save / keras.models.load_model mid-patience: the resumed run equals the uninterrupted one."""
+    sched = lrkit.constant(1.0) * lrkit.plateau(patience=2, factor=0.5, cooldown=1)
+    whole = plateau_model(sched)
+    _, full = fit(whole, 7)
+    first = plateau_model(sched)
+    fit(first, 4)
+    state = first.optimizer._learning_rate.controller.state_dict()
+    assert state["plateaus"][0]["bad"] > 0 or state["plateaus"][0]["cooldown"] > 0  # mid-patience: state matters
+    first.save(tmp_path / "model.keras")
+    again = keras.models.load_model(tmp_path / "model.keras")
+    restored = again.optimizer._learning_rate
+    assert type(restored) is LearningRateSchedule and restored.controller.state_dict() == state
+    _, rest = fit(again, 7, initial_epoch=4)
+    assert rest.steps == full.steps[16:]
+    assert_f32_close(rest.lrs, full.lrs[16:])
+    assert full.lrs[-1] < full.lrs[0]  # reductions happened
+
+
+def test_plateau_callback_errors_are_one_line():
+    model = tiny_model(lrkit.cosine(10), 0.1)
+    with pytest.raises(ValueError, match=r"must be an lrkit.keras.LearningRateSchedule with a plateau"):
+        model.fit(*DATA, epochs=1, verbose=0, callbacks=[PlateauCallback()])
+    model = plateau_model(lrkit.constant(1.0) * lrkit.plateau())
+    with pytest.raises(ValueError, match=r"monitor 'val_loss' is not in the epoch's logs \(it has \['loss'\]\)"):
+        model.fit(X, Y, epochs=1, verbose=0, callbacks=[PlateauCallback()])

@@ -6,6 +6,7 @@ lrkit's float64 numbers. No host callback anywhere: the jaxprs are inspected.
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
@@ -161,3 +162,184 @@ def test_without_jax_the_import_error_names_the_extra():
     code = "import sys; sys.modules['jax'] = None\ntry:\n import lrkit.optax\nexcept ImportError as e:\n print(e)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install 'lrkit[jax]'" in out
+
+
+# -- integers beyond int32 (issue 25) -------------------------------------------------------------------------------
+def test_with_giant_int_steps():
+    """optax's own case (schedules/_schedule_test.py): decay_steps=int(1e10) does not fit int32."""
+    fn = jax.jit(schedule(co.cosine_decay_schedule(init_value=1000.0, decay_steps=int(1e10), alpha=0.0, exponent=1)))
+    np.testing.assert_allclose(fn(int(1e9)), 975.52826)
+    peer = jax.jit(optax.cosine_decay_schedule(init_value=1000.0, decay_steps=int(1e10), alpha=0.0, exponent=1))
+    np.testing.assert_allclose(fn(int(1e9)), peer(int(1e9)), rtol=1e-6)
+    # lengths and counts beyond int32 everywhere: a join, a step decay, a Python int count of 2**40
+    sched = lrkit.warmup(3 * 10**9) >> lrkit.cosine(2**40)
+    fn = schedule(sched, base_lr=2.0)
+    counts = [10**9, 3 * 10**9, 2**39, 2**40, 4 * 2**40]  # float32 holds each exactly
+    expected = sched(np.asarray(counts, dtype=np.float64)) * 2.0
+    assert_f32_close(jax.jit(fn)(jnp.asarray(counts, jnp.float32)), expected)
+    assert_f32_close([fn(count) for count in counts], expected)  # Python ints beyond int32
+    assert_f32_close(schedule(lrkit.step_decay(2**33, factor=0.5))(2**34 + 1), 0.25)
+
+
+# -- plateaus: refused by schedule(), fed by scale_by_learning_rate ------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from lrkit.optax import scale_by_learning_rate  # noqa: E402
+
+
+def test_schedule_refuses_a_plateau_and_names_the_transformation():
+    with pytest.raises(ValueError, match=r"has a plateau, which an optax schedule .* cannot feed; use "
+                                         r"lrkit.optax.scale_by_learning_rate\(sched, base_lr\) and pass value="):
+        schedule(lrkit.warmup(3) >> lrkit.constant(1.0) * lrkit.plateau())
+
+
+def structures(p, q):
+    """Where plateau nodes sit: everywhere, inside one piece of a join, over a whole join, two of them."""
+    return [
+        lrkit.constant(1.0) * p,
+        lrkit.warmup(3) >> (lrkit.constant(1.0, 12) * p) >> lrkit.cosine(6),
+        (lrkit.warmup(2) >> lrkit.cosine(30, floor=0.1)) * p,
+        (lrkit.warmup(2) >> lrkit.constant(1.0, 9) * p >> lrkit.linear(5)) * q,
+    ]
+
+
+plateau_kwargs = st.fixed_dictionaries({
+    "rule": st.sampled_from(["torch", "optax", "keras"]),
+    "mode": st.sampled_from(["min", "max"]),
+    "factor": st.sampled_from([0.1, 0.5, 0.8]),
+    "patience": st.integers(0, 4),
+    "threshold_mode": st.sampled_from(["rel", "abs"]),
+    "threshold": st.sampled_from([0.0, 1e-3, 0.1]),
+    "cooldown": st.integers(0, 3),
+    "min_scale": st.sampled_from([0.0, 0.05]),
+    "eps": st.sampled_from([1e-8, 0.0]),
+    "smoothing": st.sampled_from([0.0, 0.5]),
+    "nan": st.sampled_from(["bad", "ignore"]),
+})
+metric = st.one_of(
+    st.sampled_from([1.0, 0.5, 2.0, -1.0, 1.05, math.nan, math.inf, -math.inf]),
+    st.floats(-3, 3, allow_nan=False, width=32),
+)
+
+
+def run_fed(sched, seq, jit):
+    """Feed ``seq`` (one value per update, float64) to scale_by_learning_rate: per-update outputs."""
+    tx = scale_by_learning_rate(sched, base_lr=0.5)
+    with jax.enable_x64(True):
+        params = jnp.zeros(2, jnp.float64)
+
+        def body(state, value):
+            updates, state = tx.update(jnp.ones(2, jnp.float64), state, params, value=value)
+            return state, (state.learning_rate, updates[0], state.scale, state.bad, state.cooldown, state.best)
+
+        values = jnp.asarray(seq, jnp.float64)
+        if jit:
+            run = jax.jit(lambda values: jax.lax.scan(body, tx.init(params), values))
+            assert no_callbacks(jax.make_jaxpr(run)(values))
+            return run(values)[1]
+        with jax.disable_jit():  # the same code, op by op: no compile per Hypothesis example
+            return jax.lax.scan(body, tx.init(params), values)[1]
+
+
+def assert_as_controller(sched, seq, outputs):
+    lrs, moved, scales, bad, cooldown, best = outputs
+    c = lrkit.Controller(sched)
+    for k, value in enumerate(seq):
+        c.observe(value, k)
+        assert np.asarray(scales[k]).tolist() == c.scales, (k, value)
+        assert np.asarray(bad[k]).tolist() == [s.bad for s in c.states]
+        assert np.asarray(cooldown[k]).tolist() == [s.cooldown for s in c.states]
+        assert [None if math.isnan(b) else b for b in np.asarray(best[k]).tolist()] == [s.best for s in c.states]
+        expected = 0.5 * c.resolve()(k)
+        assert float(lrs[k]) == pytest.approx(expected, rel=1e-12, abs=1e-300)
+        assert float(moved[k]) == pytest.approx(-expected, rel=1e-12, abs=1e-300)
+    return c
+
+
+@settings(max_examples=12, deadline=None)
+@given(plateau_kwargs, plateau_kwargs, st.integers(0, 3), st.lists(metric, min_size=1, max_size=20))
+def test_decisions_equal_the_controllers(kw, kw2, where, seq):
+    """float64 (x64): every counter of every node and the learning rate, update by update, are the Controller's."""
+    sched = structures(lrkit.plateau(**kw), lrkit.plateau(**kw2))[where]
+    assert_as_controller(sched, seq, run_fed(sched, seq, jit=False))
+
+
+@pytest.mark.parametrize("rule", ["torch", "optax", "keras"])
+def test_decisions_equal_the_controllers_under_jit_and_scan(rule):
+    p = lrkit.plateau(patience=1, factor=0.5, cooldown=1, smoothing=0.5, rule=rule)
+    q = lrkit.plateau(mode="max", patience=2, threshold=0.1, threshold_mode="abs", min_scale=0.05, rule=rule)
+    sched = structures(p, q)[3]
+    seq = [3.0, 2.0, 2.0, math.nan, 2.0, 2.0, 1.0, 1.0, -1.0, -1.0, math.inf, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5] * 2
+    c = assert_as_controller(sched, seq, run_fed(sched, seq, jit=True))
+    assert sum(s.reductions for s in c.states) >= 3  # not vacuous
+
+
+def test_a_training_loop_in_float32_reduces_where_the_controller_does():
+    """x64 off (the default): an AdamW chain under jit, a metric fed every 5 updates, two plateaus."""
+    sched = (lrkit.warmup(5) >> lrkit.constant(1.0, 40) * lrkit.plateau(patience=1, factor=0.5)) * lrkit.plateau(
+        patience=3, factor=0.1, rule="keras"
+    )
+    tx = optax.chain(optax.scale_by_adam(), scale_by_learning_rate(sched, base_lr=1e-2))
+    params = {"w": jnp.ones(3)}
+    state = tx.init(params)
+
+    @jax.jit
+    def fed(params, state, value):
+        grads = jax.grad(lambda p: jnp.sum(p["w"] ** 2))(params)
+        updates, state = tx.update(grads, state, params, value=value)
+        return optax.apply_updates(params, updates), state
+
+    @jax.jit
+    def plain(params, state):
+        grads = jax.grad(lambda p: jnp.sum(p["w"] ** 2))(params)
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    c = lrkit.Controller(sched)
+    metrics = [4.0, 3.0, 3.0, 3.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0]
+    lrs, expected = [], []
+    for k in range(60):
+        if k % 5 == 4:
+            value = metrics[k // 5]
+            params, state = fed(params, state, value)
+            c.observe(value, k)
+        else:
+            params, state = plain(params, state)
+        lrs.append(float(state[1].learning_rate))
+        expected.append(1e-2 * c.resolve()(k))
+    assert_f32_close(lrs, expected)
+    assert c.scales != [1.0, 1.0] and min(c.scales) < 0.5  # both plateaus reduced: not vacuous
+    assert state[1].count == 60
+
+
+def test_plateau_state_round_trips_through_a_checkpoint_of_the_optimizer_state():
+    sched = lrkit.constant(1.0) * lrkit.plateau(patience=0, factor=0.5)
+    tx = scale_by_learning_rate(sched, base_lr=1.0)
+    state = tx.init(jnp.zeros(1))
+    for value in (1.0, 1.0, 1.0):
+        _, state = tx.update(jnp.ones(1), state, value=value)
+    saved = jax.tree.map(np.asarray, state)  # what a checkpoint writes
+    restored = jax.tree.map(jnp.asarray, saved)
+    _, again = tx.update(jnp.ones(1), restored, value=1.0)
+    assert float(again.learning_rate) == 0.125 and int(again.count) == 4
+
+
+def test_scale_by_learning_rate_without_a_plateau_is_the_schedule():
+    sched = lrkit.warmup(3) >> lrkit.cosine(7)
+    tx = scale_by_learning_rate(sched, base_lr=0.1, flip_sign=False)
+    state = tx.init(jnp.zeros(1))
+    got = []
+    for _ in range(10):
+        updates, state = tx.update(jnp.ones(1), state)
+        got.append(float(updates[0]))
+    assert_f32_close(got, sched(np.arange(10)) * 0.1)
+
+
+def test_scale_by_learning_rate_refuses_what_jit_cannot_do():
+    with pytest.raises(ValueError, match=r"nan='raise', which cannot raise inside jax.jit; use nan='bad'"):
+        scale_by_learning_rate(lrkit.constant(1.0) * lrkit.plateau(nan="raise"))
+    with pytest.raises(ValueError, match="cannot be traced by jax, and a table cannot follow its plateau"):
+        scale_by_learning_rate(lrkit.noise(lrkit.cosine(10)) * lrkit.plateau())
+    with pytest.raises(ValueError, match="sched must be an lrkit schedule"):
+        scale_by_learning_rate(0.1)

@@ -11,24 +11,36 @@ and ``jax.export``; no host callback. It computes in jax's float (float32 unless
 1e-6 of the schedule's largest value of lrkit's float64 numbers. As in optax, a negative count
 reads step 0. Schedules that cannot be traced (``noise``, the peers' float32 quirk families) and
 ``table=`` are tabulated once: the count indexes a device-side table of the float64 values.
+Lengths and counts beyond int32 (``cosine(10**10)``) are computed as floats, with x64 off too.
+
+A schedule with a :func:`~lrkit.plateau` reacts to a metric, which an optax schedule (a function of
+the count alone) cannot receive: :func:`schedule` refuses it. :func:`scale_by_learning_rate` is the
+gradient transformation for any lrkit schedule, plateaus included; like
+``optax.contrib.reduce_on_plateau`` it takes the metric as ``value=`` in ``update``, and the plateau
+state lives in the optimizer state (so it works under ``jit`` and is saved with it)::
+
+    tx = optax.chain(optax.scale_by_adam(), scale_by_learning_rate(sched, base_lr=1e-3))
+    updates, state = tx.update(grads, state, params, value=val_loss)
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from lrkit._adapt import TracedPlateaus, has_plateau, wide_as_float, wide_step
 from lrkit.core.backend import jax_namespace
 from lrkit.core.schedule import Schedule
 
 try:
+    import jax
     import jax.numpy as jnp
 except ImportError as err:  # pragma: no cover - jax is installed where this is tested
     raise ImportError(f"lrkit.optax needs jax: pip install 'lrkit[jax]' ({err})") from err
 
-__all__ = ["schedule"]
+__all__ = ["ScheduleState", "scale_by_learning_rate", "schedule"]
 
 _MAX_TABLE = 1 << 24  # a tabulated schedule longer than this must say so with table=n
 _FIX = "give table=<last step> (later counts hold its value)"
@@ -46,7 +58,12 @@ def schedule(sched: Schedule, base_lr: float = 1.0, *, dtype: Any = None, table:
         raise ValueError(f"lrkit.optax.schedule: sched must be an lrkit schedule, got {sched!r}")
     if isinstance(base_lr, bool) or not isinstance(base_lr, (int, float)) or not 0 <= base_lr < math.inf:
         raise ValueError(f"lrkit.optax.schedule: base_lr must be a finite number >= 0, got {base_lr!r}")
-    factor, xp = float(base_lr), jax_namespace()
+    if has_plateau(sched):
+        raise ValueError(
+            f"lrkit.optax.schedule: {sched!r} has a plateau, which an optax schedule (a function of the count) "
+            "cannot feed; use lrkit.optax.scale_by_learning_rate(sched, base_lr) and pass value=<metric> to update()"
+        )
+    factor, xp, wide = float(base_lr), jax_namespace(), wide_as_float(sched)
     if table is False and not all(node.traceable for node in sched.walk()):
         if sched.length is None:
             raise ValueError(f"lrkit.optax.schedule: {sched!r} cannot be traced by jax and is infinite; {_FIX}")
@@ -56,10 +73,10 @@ def schedule(sched: Schedule, base_lr: float = 1.0, *, dtype: Any = None, table:
 
     def evaluate(count: Any) -> Any:
         out = jnp.dtype(dtype) if dtype is not None else jnp.result_type(float)
-        t = jnp.asarray(count)
+        t = jnp.asarray(wide_step(count))
         if not jnp.issubdtype(t.dtype, jnp.floating):  # compute in at least jax's float (not bfloat16)
             t = t.astype(jnp.promote_types(out, jnp.result_type(float)))
-        return (sched.evaluate(t, xp) * factor).astype(out)
+        return (wide.evaluate(t, xp) * factor).astype(out)
 
     return _named(evaluate, sched, factor)
 
@@ -79,7 +96,7 @@ def _tabulated(sched: Schedule, factor: float, dtype: Any, table: bool | int) ->
     values = jnp.asarray(np.asarray(sched(np.arange(last + 1)) * factor), dtype=out)
 
     def evaluate(count: Any) -> Any:
-        return values[jnp.clip(jnp.asarray(count), 0, last).astype(jnp.int32)]
+        return values[jnp.clip(jnp.asarray(wide_step(count)), 0, last).astype(jnp.int32)]
 
     return _named(evaluate, sched, factor)
 
@@ -87,3 +104,88 @@ def _tabulated(sched: Schedule, factor: float, dtype: Any, table: bool | int) ->
 def _named(fn: Any, sched: Schedule, factor: float) -> Any:
     fn.__doc__, fn.lrkit_schedule, fn.base_lr = f"optax schedule for {sched!r} * {factor!r}", sched, factor
     return fn
+
+
+class ScheduleState(NamedTuple):
+    """The state of :func:`scale_by_learning_rate`: the update count, the last learning rate, and the
+    state of every plateau node (arrays with one entry per node, in :class:`lrkit.reactive.Controller`'s
+    order; ``best``/``smoothed`` are NaN until a finite value is seen)."""
+
+    count: Any
+    learning_rate: Any
+    best: Any
+    bad: Any
+    cooldown: Any
+    scale: Any
+    smoothed: Any
+    calls: Any
+    reductions: Any
+
+
+def scale_by_learning_rate(
+    sched: Schedule, base_lr: float = 1.0, *, flip_sign: bool = True, dtype: Any = None
+) -> Any:
+    """Scale updates by ``-base_lr * sched(count)`` (``optax.scale_by_learning_rate`` with an lrkit schedule).
+
+    ``count`` is the number of earlier updates. A schedule with plateau nodes is fed by the metric
+    passed as ``update(..., value=metric)`` (an ``optax.GradientTransformationExtraArgs``, like
+    ``optax.contrib.reduce_on_plateau``): the value is observed at the current count, by the nodes
+    active there, with the plateau rule of :mod:`lrkit.core.plateau` (each node's ``rule``), and the
+    update uses the new multipliers. Updates without ``value`` observe nothing (under ``jit`` the two
+    calls are two traces). The decisions are those of :class:`lrkit.reactive.Controller` on the same
+    values and counts (computed in jax's float: bitwise the same comparisons with x64; in float32 a
+    value within float32 rounding of a threshold may decide differently). The state
+    (:class:`ScheduleState`) holds the count, the learning rate of the last update and every
+    plateau counter, so it works under ``jit``/``lax.scan`` and is checkpointed with the optimizer.
+
+    >>> import lrkit as lk
+    >>> tx = scale_by_learning_rate(lk.constant(1.0) * lk.plateau(patience=0, factor=0.5), base_lr=0.1)
+    >>> state = tx.init(jnp.zeros(2))
+    >>> for loss in (1.0, 1.0):
+    ...     updates, state = tx.update(jnp.ones(2), state, value=loss)
+    >>> float(state.learning_rate), updates.tolist()
+    (0.05000000074505806, [-0.05000000074505806, -0.05000000074505806])
+    """
+    import optax
+
+    who = "lrkit.optax.scale_by_learning_rate"
+    if not isinstance(sched, Schedule):
+        raise ValueError(f"{who}: sched must be an lrkit schedule, got {sched!r}")
+    if isinstance(base_lr, bool) or not isinstance(base_lr, (int, float)) or not 0 <= base_lr < math.inf:
+        raise ValueError(f"{who}: base_lr must be a finite number >= 0, got {base_lr!r}")
+    plateaus = TracedPlateaus(sched, who)
+    if len(plateaus) and not all(node.traceable for node in sched.walk()):
+        raise ValueError(
+            f"{who}: {sched!r} cannot be traced by jax, and a table cannot follow its plateau; "
+            "build it from traceable families (noise and the peers' quirk families are not)"
+        )
+    if not len(plateaus):
+        fixed = schedule(sched, base_lr, dtype=dtype)
+    factor, xp, sign = float(base_lr), jax_namespace(), -1.0 if flip_sign else 1.0
+
+    def float_type() -> Any:
+        return jnp.dtype(dtype) if dtype is not None else jnp.result_type(float)
+
+    def init_fn(params: Any) -> ScheduleState:
+        del params
+        fields = plateaus.initial(jnp, jnp.result_type(float))
+        return ScheduleState(
+            count=jnp.zeros([], jnp.int32), learning_rate=jnp.zeros([], float_type()), **fields
+        )
+
+    def update_fn(updates: Any, state: ScheduleState, params: Any = None, *, value: Any = None, **extra: Any) -> Any:
+        del params, extra
+        fields = {key: getattr(state, key) for key in ("best", "bad", "cooldown", "scale", "smoothed", "calls",
+                                                       "reductions")}
+        if not len(plateaus):
+            lr = fixed(state.count)
+        else:
+            t = state.count.astype(fields["scale"].dtype)
+            if value is not None:
+                fields = plateaus.observe(fields, value, t, jnp, xp)
+            lr = (plateaus.value(t, fields["scale"], xp) * factor).astype(float_type())
+        updates = jax.tree.map(lambda g: (sign * lr).astype(g.dtype) * g, updates)
+        count = optax.safe_int32_increment(state.count)
+        return updates, ScheduleState(count=count, learning_rate=lr, **fields)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)

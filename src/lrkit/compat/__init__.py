@@ -1,4 +1,4 @@
-"""Peer-named constructors: PyTorch, timm, Hugging Face transformers, Keras and optax.
+"""Peer-named constructors: PyTorch, timm, Hugging Face transformers, Keras, optax and fastai.
 
 Each submodule takes a peer's class or function names and parameter names (with the
 optimizer replaced by its learning rate where the peer reads it from there) and
@@ -24,12 +24,12 @@ import importlib
 
 __all__ = ["PEERS", "register_all"]
 
-PEERS = ("torch", "timm", "transformers", "keras", "optax")
+PEERS = ("torch", "timm", "transformers", "keras", "optax", "fastai")
 """The compat submodules, one per peer: ``lrkit.compat.<peer>``.
 
 >>> from lrkit.compat import PEERS
 >>> PEERS
-('torch', 'timm', 'transformers', 'keras', 'optax')
+('torch', 'timm', 'transformers', 'keras', 'optax', 'fastai')
 """
 
 

@@ -9,16 +9,18 @@ from lrkit.core.combinators import Join, Shift, Take
 from lrkit.core.families import Constant
 from lrkit.core.schedule import Schedule
 
-__all__ = ["lr", "sequence", "shifted", "take_exact", "whole"]
+__all__ = ["lr", "refuse_optimizer", "sequence", "shifted", "take_exact", "whole"]
 
 
 def lr(who: str, name: str, value: Any) -> float:
     """A learning rate: a finite number > 0."""
+    refuse_optimizer(who, name, value)
     return v.positive(who, name, value, "a learning rate is a positive number such as 1e-3")
 
 
 def whole(who: str, name: str, value: Any, minimum: int = 1) -> int:
     """A whole number of steps (the peers count integer steps)."""
+    refuse_optimizer(who, name, value)
     return v.integer(who, name, value, minimum=minimum)
 
 
@@ -40,3 +42,25 @@ def shifted(schedule: Schedule, by: float) -> Schedule:
     if schedule.length is not None and by >= schedule.length:
         return Constant(schedule.final)
     return Shift(schedule, by)
+
+
+
+def _is_optimizer(value: Any) -> bool:
+    """A torch optimizer (``param_groups``) or a Keras one (``apply_gradients``): never a schedule parameter."""
+    return hasattr(value, "param_groups") or (hasattr(value, "apply_gradients") and hasattr(value, "variables"))
+
+
+def refuse_optimizer(who: str, name: str, value: Any, takes_lr: bool = True) -> None:
+    """One line naming the lrkit way when an optimizer arrives from the peer's habit (``StepLR(opt, 30)``,
+    ``get_scheduler("linear", opt, ...)``), instead of "must be a finite number" and the optimizer's repr."""
+    if _is_optimizer(value):
+        example, rest = (
+            ("lr=1.0, ...", "; with lr=1.0 its values multiply each group's learning rate")
+            if takes_lr
+            else ("...", "; its values multiply each group's learning rate")
+        )
+        raise ValueError(
+            f"{who}: {name} is an optimizer ({type(value).__name__}), not a schedule parameter; lrkit's compat "
+            f"constructors take no optimizer and return a schedule: write lrkit.torch.Scheduler(opt, "
+            f"{who}({example})){rest}"
+        )

@@ -32,9 +32,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lrkit.compat._common import refuse_optimizer
 from lrkit.core import _validate as v
 from lrkit.core.combinators import Scale
-from lrkit.core.families import Anneal, Cosine, Exponential, InverseTime, PiecewiseConstant, Polynomial
+from lrkit.core.families import Anneal, Constant, Cosine, Exponential, InverseTime, PiecewiseConstant, Polynomial
+from lrkit.core.plateau import Plateau
 from lrkit.core.schedule import NumpyForm, Schedule
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "KerasStaircase",
     "PiecewiseConstantDecay",
     "PolynomialDecay",
+    "ReduceLROnPlateau",
 ]
 
 
@@ -55,6 +58,7 @@ def _scaled(schedule: Schedule, value: float) -> Schedule:
 
 
 def _lr(who: str, name: str, value: float) -> float:
+    refuse_optimizer(who, name, value)
     return v.non_negative(who, name, value, "a learning rate cannot be negative")
 
 
@@ -306,3 +310,48 @@ def CosineDecayRestarts(
     init = _lr(who, "initial_learning_rate", initial_learning_rate)
     alpha = v.fraction(who, "alpha", alpha)
     return _scaled(KerasCosineRestarts(first_decay_steps, t_mul=t_mul, m_mul=m_mul, alpha=alpha), init)
+
+
+def ReduceLROnPlateau(
+    learning_rate: float,
+    monitor: str = "val_loss",
+    factor: float = 0.1,
+    patience: int = 10,
+    mode: str = "auto",
+    min_delta: float = 1e-4,
+    cooldown: int = 0,
+    min_lr: float = 0.0,
+) -> Schedule:
+    """``keras.callbacks.ReduceLROnPlateau`` as a schedule: ``constant(lr) * plateau(..., rule='keras')``.
+
+    ``learning_rate`` is the optimizer's (Keras' callback reads it there). Keras' decision: a
+    reduction after ``patience`` epochs without improvement (``>=``; torch's, lrkit's default,
+    needs one more), the epoch that ends a cooldown counts, and a reduction (and its cooldown)
+    happens only while the learning rate is above ``min_lr`` (see :mod:`lrkit.core.plateau`).
+    An improvement is ``current + min_delta < best`` (``mode='min'``). ``mode='auto'`` reads the
+    direction from ``monitor`` as Keras does for losses (``*loss``: ``'min'``); other names need
+    ``mode``. Feed it with :class:`lrkit.keras.PlateauCallback` (``monitor`` is read there).
+
+    Kept different on purpose (``docs/migration.md``): the plateau state is saved with the model
+    and is not reset by a new ``fit()``; ``verbose`` is not a parameter.
+
+    >>> ReduceLROnPlateau(0.1, patience=1, min_delta=100)
+    constant(value=0.1) * plateau(patience=1, threshold=100, threshold_mode='abs', eps=0.0, rule='keras')
+    """
+    who = "ReduceLROnPlateau"
+    learning_rate = v.positive(who, "learning_rate", learning_rate, "the optimizer's learning rate, e.g. 1e-3")
+    if mode == "auto":
+        if not isinstance(monitor, str) or not monitor.removeprefix("val_").endswith("loss"):
+            raise ValueError(
+                f"{who}: mode='auto' cannot tell whether {monitor!r} should fall or rise; pass mode='min' or "
+                "mode='max'"
+            )
+        mode = "min"
+    min_lr = v.non_negative(who, "min_lr", min_lr)
+    if min_lr > learning_rate:
+        raise ValueError(f"{who}: min_lr must be <= learning_rate, got {min_lr!r} > {learning_rate!r}")
+    node = Plateau(
+        mode=mode, factor=factor, patience=patience, threshold=abs(v.number(who, "min_delta", min_delta)),
+        threshold_mode="abs", cooldown=cooldown, min_scale=min_lr / learning_rate, eps=0.0, rule="keras",
+    )
+    return Constant(learning_rate) * node

@@ -25,10 +25,12 @@ from lrkit.compat._common import sequence, take_exact
 from lrkit.core import _validate as v
 from lrkit.core.combinators import Clamp, Scale
 from lrkit.core.families import Anneal, Constant, Cosine, Exponential, PiecewiseConstant, Polynomial
+from lrkit.core.plateau import Plateau
 from lrkit.core.schedule import NumpyForm, Schedule
 
 __all__ = [
     "OptaxCosine",
+    "OptaxGrowth",
     "OptaxStaircase",
     "constant_schedule",
     "cosine_decay_schedule",
@@ -40,6 +42,7 @@ __all__ = [
     "piecewise_constant_schedule",
     "piecewise_interpolate_schedule",
     "polynomial_schedule",
+    "reduce_on_plateau",
     "sgdr_schedule",
     "warmup_constant_schedule",
     "warmup_cosine_decay_schedule",
@@ -92,12 +95,41 @@ class OptaxStaircase(NumpyForm):
     every: float
 
     def __init__(self, rate: float, every: float):
-        rate = v.factor(self.name, "rate", rate)
+        rate = v.positive(self.name, "rate", rate)  # optax also grows (rate > 1)
         every = v.length(self.name, "every", every)
         self._init(None, rate=rate, every=every)
 
     def _np_eval(self, t: np.ndarray) -> np.ndarray:
         return np.power(float(self.rate), np.floor(t * (1.0 / self.every)))
+
+
+class OptaxGrowth(Schedule):
+    """optax's ``exponential_decay`` with ``decay_rate > 1``: ``rate ** (t / every)``, which grows.
+
+    optax does not refuse a rate above 1; the schedule grows without bound (capped only by
+    ``end_value``). lrkit's own ``exponential`` is a decay (``factor`` in (0, 1]); this family keeps
+    optax's growth for :func:`exponential_decay` alone. Natively, a capped growth is the geometric
+    ramp ``anneal(steps, start, end, shape='exp')``.
+
+    >>> optax_growth(2.0, 2)(6)
+    8.0
+    """
+
+    name = "optax_growth"
+    rate: float
+    every: float
+
+    def __init__(self, rate: float, every: float):
+        rate = v.number(self.name, "rate", rate)
+        if not rate > 1:
+            raise ValueError(
+                f"{self.name}: rate must be > 1, got {rate!r}; for a decay use exponential(rate, every=...)"
+            )
+        every = v.length(self.name, "every", every)
+        self._init(None, rate=rate, every=every)
+
+    def _eval(self, t: Any, xp: Any) -> Any:
+        return self.rate ** (t / self.every)
 
 
 def _scaled(schedule: Schedule, value: float) -> Schedule:
@@ -190,19 +222,26 @@ def exponential_decay(
     from below (or, as in optax, from above when ``decay_rate == 1``). With
     ``staircase`` the drop can come one step late at exact multiples, as in optax
     (see :class:`OptaxStaircase`).
-    ``decay_rate`` must be in ``(0, 1]`` (growth is not a learning-rate decay).
+    ``decay_rate > 1`` grows, as in optax (:class:`OptaxGrowth`; ``end_value`` is then a ceiling).
     Native: ``clamp(constant(init, begin) >> exponential(rate, every=steps) * init, low=end)``.
 
     >>> exponential_decay(1.0, 10, 0.5, transition_begin=5)(25)
     0.25
+    >>> exponential_decay(1.0, 2, 2.0)(6)    # optax grows with decay_rate > 1
+    8.0
     """
     who = "exponential_decay"
     init_value = v.number(who, "init_value", init_value)
     if transition_steps <= 0 or decay_rate == 0:
         return Constant(init_value)
-    decay_rate = v.factor(who, "decay_rate", decay_rate)
+    decay_rate = v.positive(who, "decay_rate", decay_rate)
     begin = max(0, v.number(who, "transition_begin", transition_begin))
-    shape = OptaxStaircase(decay_rate, transition_steps) if staircase else Exponential(decay_rate, transition_steps)
+    if staircase:
+        shape: Schedule = OptaxStaircase(decay_rate, transition_steps)
+    elif decay_rate > 1:
+        shape = OptaxGrowth(decay_rate, transition_steps)
+    else:
+        shape = Exponential(decay_rate, transition_steps)
     decay = sequence(Constant(init_value, begin) if begin > 0 else None, _scaled(shape, init_value))
     if end_value is None:
         return decay
@@ -398,3 +437,53 @@ def cosine_onecycle_schedule(
         peak_value / div_factor,
         {int(pct_start * transition_steps): div_factor, int(transition_steps): 1.0 / (div_factor * final_div_factor)},
     )
+
+
+def reduce_on_plateau(
+    factor: float = 0.1,
+    patience: int = 10,
+    rtol: float = 1e-4,
+    atol: float = 0.0,
+    cooldown: int = 0,
+    accumulation_size: int = 1,
+    min_scale: float = 0.0,
+) -> Schedule:
+    """``optax.contrib.reduce_on_plateau`` as a multiplier: ``constant(1.0) * plateau(..., rule='optax')``.
+
+    optax's decision: a reduction when the count of calls without improvement *equals*
+    ``patience`` (torch's, lrkit's default, waits until it *exceeds* it), a cooldown call only
+    counts down, and the scale never goes below ``min_scale`` (see :mod:`lrkit.core.plateau`).
+    An improvement is ``value < best * (1 - rtol)`` (``atol=0``) or ``value < best - atol``
+    (``rtol=0``). Feed it with :func:`lrkit.optax.scale_by_learning_rate` (``value=`` in
+    ``update``, as optax's), :class:`lrkit.torch.Scheduler` or a :class:`lrkit.reactive.Controller`.
+
+    Kept different on purpose (``docs/migration.md``): one threshold, relative or absolute
+    (optax's ``(1 - rtol) * best - atol`` with both is refused); the relative threshold is
+    sign-safe for negative metrics; ``accumulation_size`` other than 1 is refused (feed the
+    mean of the values yourself).
+
+    >>> s = reduce_on_plateau(patience=2, factor=0.5)
+    >>> s
+    constant() * plateau(factor=0.5, patience=2, eps=0.0, rule='optax')
+    """
+    who = "reduce_on_plateau"
+    rtol = v.non_negative(who, "rtol", rtol)
+    atol = v.non_negative(who, "atol", atol)
+    if rtol and atol:
+        raise ValueError(
+            f"{who}: lrkit's plateau takes one threshold, got rtol={rtol!r} and atol={atol!r}; "
+            "give rtol (relative, atol=0.0) or atol (absolute, rtol=0.0)"
+        )
+    if not (rtol or atol):
+        raise ValueError(f"{who}: at least one of rtol or atol must be > 0, got rtol={rtol!r}, atol={atol!r}")
+    if v.integer(who, "accumulation_size", accumulation_size) != 1:
+        raise ValueError(
+            f"{who}: accumulation_size must be 1, got {accumulation_size!r}; feed the mean of every "
+            f"{accumulation_size} values yourself (one value per call)"
+        )
+    mode = ("rel", rtol) if rtol else ("abs", atol)
+    node = Plateau(
+        factor=factor, patience=patience, threshold=mode[1], threshold_mode=mode[0], cooldown=cooldown,
+        min_scale=min_scale, eps=0.0, rule="optax",
+    )
+    return Constant(1.0) * node

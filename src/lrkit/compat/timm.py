@@ -67,6 +67,9 @@ class TimmCycles(NumpyForm):
     ``poly``: ``lr_min + (top - lr_min)(1 - x)**power``; ``tanh`` (``k`` unused):
     ``lr_min + (top - lr_min)(1 - tanh(lb (1 - r) + ub r))/2`` with ``r = t_curr / t_i``.
     The cycle index is timm's (a floating-point log when ``cycle_mul != 1``), also at exact starts.
+    The length is the end of the last cycle, ``t_initial * cycle_limit`` (or
+    ``t_initial * (cycle_mul**cycle_limit - 1) / (cycle_mul - 1)``): timm's ``get_cycle_length()``,
+    which floors it to an integer.
 
     >>> s = timm_cycles(1, cycle_mul=3.0, cycle_limit=10)
     >>> s(40), s(121), sgdr(1, mult=3)(121)
@@ -112,10 +115,26 @@ class TimmCycles(NumpyForm):
         power = v.positive(n, "power", power)
         lb = v.number(n, "lb", lb)
         ub = v.number(n, "ub", ub)
-        self._init(
-            None, t_initial=t_initial, shape=shape, peak=peak, lr_min=lr_min, cycle_mul=cycle_mul,
+        params = dict(
+            t_initial=t_initial, shape=shape, peak=peak, lr_min=lr_min, cycle_mul=cycle_mul,
             cycle_decay=cycle_decay, cycle_limit=cycle_limit, k_decay=k_decay, power=power, lb=lb, ub=ub,
         )
+        self._init(None, **params)
+        end = self._end()
+        if end is not None:  # finite: it holds lr_min from the end of the last cycle on
+            self._init(end, **params)
+
+    def _end(self) -> float | None:
+        """Where the last cycle ends (timm's ``get_cycle_length`` before its ``floor``), if the value is
+        ``lr_min`` there; ``None`` when that step overflows or timm's own index keeps it in the last cycle."""
+        mul, t0, n = float(self.cycle_mul), float(self.t_initial), self.cycle_limit
+        try:
+            end = t0 * n if mul == 1 else t0 * (mul**n - 1) / (mul - 1)
+        except OverflowError:
+            return None
+        if not math.isfinite(end) or float(self._np_eval(np.array([end]))[0]) != self.lr_min:
+            return None
+        return int(end) if float(end).is_integer() else end
 
     def _index(self, t: np.ndarray) -> np.ndarray:
         """timm's cycle index: exact between cycle starts, timm's own log at each start."""
@@ -226,7 +245,12 @@ class TimmNoise(NumpyForm):
         std = v.positive(self.name, "std", std)
         seed = v.integer(self.name, "seed", seed, minimum=0)
         kind = v.choice(self.name, "kind", kind, ("normal", "uniform"))
-        self._init(schedule.length, schedule=schedule, start=start, end=end, pct=pct, std=std, seed=seed, kind=kind)
+        # finite only when the noise stops by the schedule's end (after it, timm keeps drawing noise)
+        finite = schedule.length is not None and end is not None and end <= schedule.length
+        self._init(
+            schedule.length if finite else None,
+            schedule=schedule, start=start, end=end, pct=pct, std=std, seed=seed, kind=kind,
+        )
         self._set_routes(Route(schedule))
 
     def _draw(self, step: int) -> float:
@@ -332,6 +356,8 @@ def CosineLRScheduler(
 
     >>> round(CosineLRScheduler(1.0, t_initial=10)(5), 12)
     0.5
+    >>> CosineLRScheduler(1.0, t_initial=100, warmup_t=10, warmup_prefix=True).length   # get_cycle_length()
+    110
     """
     return _cycles(
         "CosineLRScheduler", "cosine", lr, t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit, warmup_t,

@@ -173,17 +173,23 @@ def CosineAnnealingLR(lr: float, T_max: int, eta_min: float = 0.0) -> Schedule:
 
     ``eta_min + (lr - eta_min) * (1 + cos(pi * t / T_max)) / 2`` for every ``t``: torch's
     recursion does not stop at ``T_max`` but climbs back to ``lr`` at ``2 * T_max``
-    and repeats. Native (stopping at the floor): ``cosine(T_max, floor=eta_min/lr) * lr``.
+    and repeats. With ``eta_min > lr`` the same formula anneals *up* to ``eta_min`` (as torch
+    does for a group whose lr is below ``eta_min``). Native (stopping at the floor):
+    ``cosine(T_max, floor=eta_min/lr) * lr``; upwards: ``anneal(T_max, 1.0, eta_min/lr) * lr``.
 
     >>> s = CosineAnnealingLR(1.0, T_max=10)
     >>> s(10), s(20)
     (0.0, 1.0)
+    >>> CosineAnnealingLR(0.05, T_max=5, eta_min=0.1)(5)    # eta_min > lr: up to eta_min
+    0.1
     """
     who = "CosineAnnealingLR"
     lr = _lr(who, "lr", lr)
     T_max = whole(who, "T_max", T_max)
-    floor = _floor_ratio(who, lr, eta_min)
-    down = Cosine(T_max, floor=floor)
+    eta_min = v.non_negative(who, "eta_min", eta_min)
+    floor = eta_min / lr
+    # eta_min > lr: torch's formula anneals *up* to eta_min (a cosine ramp from 1 to eta_min/lr)
+    down = Cosine(T_max, floor=floor) if floor <= 1 else Anneal(T_max, start=1.0, end=floor, shape="cos")
     up = Anneal(T_max, start=floor, end=1.0, shape="cos")
     return Repeat(down >> up) * lr
 

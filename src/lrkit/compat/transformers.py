@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.compat._common import sequence, shifted
+from lrkit.compat._common import refuse_optimizer, sequence, shifted
 from lrkit.core import _validate as v
 from lrkit.core.combinators import Take
 from lrkit.core.families import Anneal, Constant, InverseSqrt, Linear, Polynomial, Warmup
@@ -129,6 +129,7 @@ class HFSqrtWarmup(NumpyForm):
 
 
 def _steps(who: str, name: str, value: Any, minimum: int = 0) -> int:
+    refuse_optimizer(who, name, value, takes_lr=False)
     return v.integer(who, name, value, minimum=minimum)
 
 
@@ -394,6 +395,7 @@ def get_scheduler(
     >>> get_scheduler("linear", num_warmup_steps=0, num_training_steps=4)(1)
     0.75
     """
+    refuse_optimizer("get_scheduler", "num_warmup_steps", num_warmup_steps, takes_lr=False)
     if name not in _BY_NAME:
         raise ValueError(
             f"get_scheduler: name must be one of {', '.join(repr(n) for n in _BY_NAME)}, got {name!r}"

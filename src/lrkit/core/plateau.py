@@ -29,6 +29,23 @@ On positive metrics with ``smoothing=0`` this is exactly PyTorch's ``ReduceLROnP
 ``min_lr = min_scale * base_lr`` (``eps`` applies to the multiplier, i.e. to the learning rate
 when the base learning rate is 1).
 
+Steps 4 and 5 are the ``rule='torch'`` decision (the default). Two peers decide differently on the
+same counters, and ``rule`` selects their decision (steps 1-3 are shared):
+
+* ``rule='optax'`` (``optax.contrib.reduce_on_plateau``): the bad-call counter is reset by an
+  improvement, otherwise grows by one; during cooldown it is held at 0, the cooldown counter falls by
+  one and nothing else happens; otherwise a reduction comes when the counter *equals* ``patience``
+  (so ``patience=p`` reduces one call earlier than torch's, and ``patience=0`` reduces on every call
+  that *improves*, as optax does).
+* ``rule='keras'`` (``keras.callbacks.ReduceLROnPlateau``): the cooldown counter falls first (the
+  bad-call counter is held at 0 while it is positive); an improvement resets the counter; otherwise,
+  once out of cooldown (the call that ends a cooldown counts), the counter grows by one and a
+  reduction comes when it reaches ``patience`` (``>=``) and the multiplier is above ``min_scale``;
+  only a reduction that happens starts a cooldown.
+
+:func:`lrkit.compat.optax.reduce_on_plateau` and :func:`lrkit.compat.keras.ReduceLROnPlateau` build
+the peers' plateaus with these rules.
+
 >>> p = plateau(patience=1, factor=0.5)
 >>> p(0), p(10**6), p.length
 (1.0, 1.0, 0)
@@ -50,10 +67,12 @@ from lrkit.core import _validate as v
 from lrkit.core.backend import Namespace
 from lrkit.core.schedule import Schedule
 
-__all__ = ["NAN_POLICIES", "Plateau", "PlateauState"]
+__all__ = ["NAN_POLICIES", "RULES", "Plateau", "PlateauState"]
 
 #: What a non-finite metric value does (see the module docstring).
 NAN_POLICIES = ("bad", "ignore", "raise")
+#: Whose decision rule a plateau follows (see the module docstring): PyTorch's (default), optax's, Keras'.
+RULES = ("torch", "optax", "keras")
 
 
 class Plateau(Schedule):
@@ -66,7 +85,9 @@ class Plateau(Schedule):
     multiplier (PyTorch's ``min_lr`` divided by the base learning rate; for an absolute floor per
     parameter group use ``clamp(schedule, low=min_lr / base_lr)`` on that group's schedule).
     ``smoothing`` in [0, 1) is the EMA coefficient applied to the metric (0: off); ``nan`` is the
-    policy for NaN/inf metric values: ``'bad'`` (default), ``'ignore'`` or ``'raise'``.
+    policy for NaN/inf metric values: ``'bad'`` (default), ``'ignore'`` or ``'raise'``. ``rule`` is
+    whose decision it follows: ``'torch'`` (default: reduce when the bad-call count exceeds
+    ``patience``), ``'optax'`` or ``'keras'`` (see the module docstring).
 
     The rule is in the :mod:`lrkit.core.plateau` module docstring; :class:`lrkit.reactive.Controller`
     drives it.
@@ -86,6 +107,7 @@ class Plateau(Schedule):
     eps: float
     smoothing: float
     nan: str
+    rule: str
 
     def __init__(
         self,
@@ -99,6 +121,7 @@ class Plateau(Schedule):
         eps: float = 1e-8,
         smoothing: float = 0.0,
         nan: str = "bad",
+        rule: str = "torch",
     ):
         who = self.name
         mode = v.choice(who, "mode", mode, ("min", "max"))
@@ -121,9 +144,10 @@ class Plateau(Schedule):
         eps = v.non_negative(who, "eps", eps)
         smoothing = v.fraction(who, "smoothing", smoothing, open_high=True)
         nan = v.choice(who, "nan", nan, NAN_POLICIES)
+        rule = v.choice(who, "rule", rule, RULES)
         self._init(
             0, mode=mode, factor=factor, patience=patience, threshold=threshold, threshold_mode=threshold_mode,
-            cooldown=cooldown, min_scale=min_scale, eps=eps, smoothing=smoothing, nan=nan,
+            cooldown=cooldown, min_scale=min_scale, eps=eps, smoothing=smoothing, nan=nan, rule=rule,
         )
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
@@ -184,23 +208,10 @@ class PlateauState:
                 value = node.smoothing * self.smoothed + (1.0 - node.smoothing) * value
             if node.smoothing > 0:
                 self.smoothed = value
-        if finite and node.improves(value, self.best):
+        improved = finite and node.improves(value, self.best)
+        if improved:
             self.best = value
-            self.bad = 0
-        else:
-            self.bad += 1
-        if self.cooldown > 0:
-            self.cooldown -= 1
-            self.bad = 0
-        if self.bad > node.patience:
-            self.cooldown = node.cooldown
-            self.bad = 0
-            self.reductions += 1
-            new = max(self.scale * node.factor, node.min_scale)
-            if self.scale - new > node.eps:
-                self.scale = new
-                return True
-        return False
+        return _DECIDE[node.rule](self, node, improved)
 
     def state_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -221,3 +232,56 @@ class PlateauState:
             setattr(out, key, int(state[key]))
         out.scale = float(state["scale"])
         return out
+
+
+# -- the decision rules (steps 4-5 of the module docstring), one per peer -----------------------------------------
+
+
+def _decide_torch(state: PlateauState, node: Plateau, improved: bool) -> bool:
+    """PyTorch: count, hold the count at 0 during cooldown, reduce when the count exceeds ``patience``."""
+    state.bad = 0 if improved else state.bad + 1
+    if state.cooldown > 0:
+        state.cooldown -= 1
+        state.bad = 0
+    return _reduce(state, node) if state.bad > node.patience else False
+
+
+def _decide_optax(state: PlateauState, node: Plateau, improved: bool) -> bool:
+    """optax: count; a cooldown call only counts down; otherwise reduce when the count equals ``patience``."""
+    state.bad = 0 if improved else state.bad + 1
+    if state.cooldown > 0:
+        state.cooldown -= 1
+        state.bad = 0
+        return False
+    return _reduce(state, node) if state.bad == node.patience else False
+
+
+def _decide_keras(state: PlateauState, node: Plateau, improved: bool) -> bool:
+    """Keras: count down the cooldown first; out of it (this call included) count, reduce at ``patience``."""
+    if state.cooldown > 0:
+        state.cooldown -= 1
+        state.bad = 0
+    if improved:
+        state.bad = 0
+        return False
+    if state.cooldown > 0:
+        return False
+    state.bad += 1
+    if state.bad >= node.patience and state.scale > node.min_scale:
+        return _reduce(state, node)
+    return False
+
+
+def _reduce(state: PlateauState, node: Plateau) -> bool:
+    """A reduction: start the cooldown, reset the count, multiply (kept if it falls by more than ``eps``)."""
+    state.cooldown = node.cooldown
+    state.bad = 0
+    state.reductions += 1
+    new = max(state.scale * node.factor, node.min_scale)
+    if state.scale - new > node.eps:
+        state.scale = new
+        return True
+    return False
+
+
+_DECIDE = {"torch": _decide_torch, "optax": _decide_optax, "keras": _decide_keras}

@@ -47,6 +47,8 @@ PEER_FAMILIES: dict[str, tuple[str, str]] = {
     "keras_cosine_restarts": ("lrkit.compat.keras", "KerasCosineRestarts"),
     "optax_cosine": ("lrkit.compat.optax", "OptaxCosine"),
     "optax_staircase": ("lrkit.compat.optax", "OptaxStaircase"),
+    "optax_growth": ("lrkit.compat.optax", "OptaxGrowth"),
+    "fastai_poly": ("lrkit.compat.fastai", "FastaiPoly"),
     "timm_cycles": ("lrkit.compat.timm", "TimmCycles"),
     "timm_step": ("lrkit.compat.timm", "TimmStep"),
     "timm_noise": ("lrkit.compat.timm", "TimmNoise"),
