@@ -38,7 +38,6 @@ __all__ = [
 
 #: The peak learning rate and warmup of every published run.
 PEAK, WARMUP = 3e-4, 2160
-#: The nine published runs.
 PAPER_NAMES = (
     "constant_24000",
     "constant_72000",
@@ -50,10 +49,11 @@ PAPER_NAMES = (
     "wsdcon_9",
     "wsdcon_18",
 )
-#: The paper's protocol: fit on these three runs ...
+"""The nine published runs."""
 FIT_RUNS = ("cosine_24000", "constant_24000", "wsdcon_9")
-#: ... and predict these six.
+"""The paper's protocol: fit on these three runs (and predict :data:`PREDICT_RUNS`)."""
 PREDICT_RUNS = tuple(n for n in PAPER_NAMES if n not in FIT_RUNS)
+"""The paper's protocol: predict these six runs (after fitting on :data:`FIT_RUNS`)."""
 
 
 def data_dir() -> Path:

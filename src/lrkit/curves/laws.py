@@ -628,8 +628,8 @@ class MomentumLaw(Law):
         return loss, grad
 
 
-#: The laws known by name (files, the command line).
 LAWS: dict[str, type[Law]] = {MultiPowerLaw.name: MultiPowerLaw, MomentumLaw.name: MomentumLaw}
+"""The laws known by name (files, the command line)."""
 
 
 def _check_finite(law: Law) -> None:

@@ -34,8 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["FORMATS", "ema", "horizon", "save", "schedule_figure", "training_figure", "write_figure"]
 
-#: File suffixes :func:`save` writes.
 FORMATS = (".png", ".svg")
+"""File suffixes :func:`save` writes."""
 #: Points a schedule is sampled at (steps are evaluated exactly, so edges stay sharp).
 SAMPLES = 2001
 

@@ -34,10 +34,10 @@ from lrkit.reactive.clock import AGREE
 
 __all__ = ["AGREE", "COUNT_OPS", "REDUCE_OPS", "agree_count", "agree_elapsed", "is_distributed", "reduce_metric"]
 
-#: How :func:`reduce_metric` combines the ranks' values.
 REDUCE_OPS = ("mean", "sum", "min", "max")
-#: How :func:`agree_count` combines the ranks' counts.
+"""How :func:`reduce_metric` combines the ranks' values."""
 COUNT_OPS = ("sum", "rank0", "max")
+"""How :func:`agree_count` combines the ranks' counts."""
 
 
 def is_distributed(group: Any = None) -> bool:
