@@ -152,7 +152,20 @@ class Stage:
 
 @dataclass(frozen=True)
 class Law(ABC):
-    """A loss-curve law. Subclasses are frozen dataclasses whose float fields are the parameters."""
+    """A loss-curve law. Subclasses are frozen dataclasses whose float fields are the parameters.
+
+    >>> import lrkit as lk
+    >>> from lrkit.curves import LAWS, Law, MultiPowerLaw
+    >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
+    >>> isinstance(law, Law), LAWS[law.name] is MultiPowerLaw
+    (True, True)
+    >>> law.param_names()
+    ('L0', 'A', 'alpha', 'B', 'C', 'beta', 'gamma')
+    >>> law.replace(law.vector()) == law
+    True
+    >>> law.final(lk.constant(3e-4), 1000) > law.L0
+    True
+    """
 
     #: The name used in files and on the command line.
     name: ClassVar[str] = ""

@@ -476,6 +476,16 @@ def read_run(
     as the run's final (:attr:`Run.final`). ``parent``: the run this one was branched from (its
     checkpoint at update ``at``, default the first step this log holds); the run is then the parent's
     points up to ``at`` and this log's after it (:meth:`Run.branch`), counted once in a fit with both.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import lrkit as lk
+    >>> from lrkit.curves import read_run, write_run
+    >>> path = Path(tempfile.mkdtemp()) / "run.csv"
+    >>> write_run(path, [100, 200, 300], [3.9, 3.7, 3.6])  # no lr column: the schedule gives every update's
+    >>> run = read_run(path, lk.constant(3e-4))
+    >>> run.steps.tolist(), run.losses.tolist(), run.lrs.size
+    ([100, 200, 300], [3.9, 3.7, 3.6], 300)
     """
     p = Path(path)
     log = read_log(p, format)
