@@ -34,7 +34,17 @@ COST_LIMIT = 1.5
 
 
 class NoSuggestion(ValueError):
-    """The range test gave no confident suggestion; ``reason`` says why, ``result`` is the test."""
+    """The range test gave no confident suggestion; ``reason`` says why, ``result`` is the test.
+
+    >>> import numpy as np
+    >>> from lrkit.finder import FinderResult, NoSuggestion, peak_from
+    >>> flat = FinderResult.from_curve(np.logspace(-5, 1, 120), np.full(120, 2.0))
+    >>> try:
+    ...     peak_from(flat)
+    ... except NoSuggestion as error:
+    ...     print(error.reason.split(":")[0], isinstance(error, ValueError))
+    the smoothed loss never fell meaningfully True
+    """
 
     def __init__(self, reason: str, result: FinderResult):
         self.reason = reason
@@ -56,6 +66,18 @@ class AutoResult:
     suggestion for ``rule="steepest"``); ``rule``: the rule in words; ``cost``: the updates spent
     (``finder``, ``training``, ``total``) and ``runs`` = total / training; ``config``: all of it as a
     dict (with the schedule's text config); ``result``: the range test. ``report()`` is a summary.
+
+    >>> import numpy as np
+    >>> lrs = np.logspace(-5, 1, 120)
+    >>> x = np.log10(lrs)
+    >>> losses = 2.0 - np.tanh(2 * (x + 3)) + np.where(x > -1.5, 4 * (x + 1.5) ** 2, 0.0)
+    >>> from lrkit.finder import FinderResult, build_schedule, choose
+    >>> chosen = choose(FinderResult.from_curve(lrs, losses), build_schedule("one_cycle", 1000), updates=1000,
+    ...                 recipe="one_cycle")
+    >>> chosen.schedule, round(chosen.peak_lr, 4), chosen.cost["runs"]
+    (one_cycle(1000), 0.0134, 1.12)
+    >>> print(chosen.report().splitlines()[2])
+    peak lr: 0.01335 = 1.122 x 0.0119
     """
 
     schedule: Schedule
@@ -122,6 +144,18 @@ def peak_from(
     (defaults :data:`VALLEY_FACTOR`, :data:`VALLEY_FALL`, :data:`VALLEY_RISE`); ``rule="steepest"``:
     ``peak = factor x result.suggestion`` (default :data:`AUTO_FACTOR`). For front ends that show the
     peak of a range test they ran themselves (``lrkit find``).
+
+    >>> import numpy as np
+    >>> lrs = np.logspace(-5, 1, 120)
+    >>> x = np.log10(lrs)
+    >>> losses = 2.0 - np.tanh(2 * (x + 3)) + np.where(x > -1.5, 4 * (x + 1.5) ** 2, 0.0)
+    >>> from lrkit.finder import FinderResult, peak_from
+    >>> result = FinderResult.from_curve(lrs, losses)
+    >>> peak, value, factor, text = peak_from(result)
+    >>> round(peak, 4), round(value, 4), factor
+    (0.0134, 0.0119, 1.122)
+    >>> round(peak_from(result, rule="steepest")[0], 5)  # 2 x the steepest-slope suggestion
+    0.00417
     """
     rule = v.choice("auto", "rule", rule, RULES)
     if result.suggestion is None:
