@@ -496,7 +496,13 @@ def find_for_task(
 ) -> FinderResult:
     """The range test on a built-in task (``lrkit.tasks.get_task(name)`` or its name): the seed's
     initial model, the task's AdamW (built at ``start``, the sweep's first LR), its loss and its mini-batches
-    (seeded order); ``options`` go to :func:`range_test`."""
+    (seeded order); ``options`` go to :func:`range_test`.
+
+    >>> from lrkit.torch.finder import find_for_task
+    >>> result = find_for_task("digits", iterations=30)  # 30 updates of the digits task's model
+    >>> result.lrs.size <= 30, result.stopped.split(":")[0], result.suggestion is not None
+    (True, 'diverged', True)
+    """
     if isinstance(task, str):
         from lrkit.tasks import get_task
 
