@@ -519,45 +519,28 @@ class _Entries(HTMLParser):
             self.entries[self.current]["text"] += data
 
 
-#: public constants of the modules paged with issue 25 that have no docstring yet, so mkdocstrings shows no entry
-#: (a docstring under the constant, in its module, adds it; then take it out of this list)
-UNDOCUMENTED_CONSTANTS = frozenset({
-    "lrkit.curves.FIT_RUNS", "lrkit.curves.LAWS", "lrkit.curves.PAPER_NAMES", "lrkit.curves.PREDICT_RUNS",
-    "lrkit.finder.METHODS", "lrkit.horizon.COOLDOWN_SHAPES", "lrkit.horizon.RULES", "lrkit.horizon.Rule",
-    "lrkit.plot.FORMATS", "lrkit.torch.distributed.AGREE", "lrkit.torch.distributed.COUNT_OPS",
-    "lrkit.torch.distributed.REDUCE_OPS",
-})
+#: public constants with no docstring, so mkdocstrings shows no entry: griffe reads the string literal right after
+#: the assignment (``X = ...`` then ``"""..."""``), not a Sphinx ``#:`` comment above it. Keep it empty.
+UNDOCUMENTED_CONSTANTS: frozenset[str] = frozenset()
 #: public names whose docstring has a description but no example yet: the modules that got their reference
 #: page with issue 25 (the examples belong to those modules' owners). Keep it shrinking.
 PENDING_EXAMPLE = frozenset({
-    "lrkit.curves.CurveFitWarning",
-    "lrkit.curves.Fit",
-    "lrkit.curves.Law",
-    "lrkit.curves.Optimized",
-    "lrkit.curves.Ranking",
-    "lrkit.curves.RunScore",
-    "lrkit.curves.Score",
-    "lrkit.curves.paper_runs",
-    "lrkit.curves.read_run",
-    "lrkit.curves.write_run",
-    "lrkit.finder.FinderResult",
-    "lrkit.finder.Suggestion",
-    "lrkit.horizon.Rule",
-    "lrkit.plot.save",
-    "lrkit.plot.schedule_figure",
-    "lrkit.plot.training_figure",
-    "lrkit.plot.terminal.Progress",
-    "lrkit.plot.terminal.horizon",
-    "lrkit.torch.distributed.agree_count",
-    "lrkit.torch.distributed.agree_elapsed",
-    "lrkit.torch.distributed.is_distributed",
-    "lrkit.torch.distributed.reduce_metric",
-    "lrkit.torch.finder.AutoResult",
-    "lrkit.torch.finder.NoSuggestion",
-    "lrkit.torch.finder.find_for_task",
-    "lrkit.torch.finder.peak_from",
-    "lrkit.torch.layerwise.depths",
-    "lrkit.torch.layerwise.param_groups",
+    "lrkit.curves.Candidate",
+    "lrkit.curves.Choice",
+    "lrkit.curves.CurvePredictionWarning",
+    "lrkit.curves.LawFile",
+    "lrkit.curves.Row",
+    "lrkit.curves.RunFileWarning",
+    "lrkit.curves.Uncertainty",
+    "lrkit.curves.choose",
+    "lrkit.curves.family",
+    "lrkit.curves.interval",
+    "lrkit.curves.load_law",
+    "lrkit.curves.read_log",
+    "lrkit.curves.save_law",
+    "lrkit.finder.build_schedule",
+    "lrkit.plot.write_figure",
+    "lrkit.torch.finder.task_batches",
 })
 
 

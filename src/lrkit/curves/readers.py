@@ -53,8 +53,8 @@ from lrkit.curves.laws import learning_rates
 
 __all__ = ["FORMATS", "Log", "RunFileWarning", "detect_format", "read_log", "read_run"]
 
-#: The formats :func:`read_run` reads.
 FORMATS = ("csv", "jsonl", "lightning", "hf", "tensorboard", "wandb")
+"""The formats :func:`read_run` reads."""
 
 #: Loss series tried, in order, when ``metric`` is not given: a validation loss where the log has one.
 DEFAULT_METRICS = (

@@ -16,21 +16,26 @@ from lrkit.core.schedule import Schedule
 from lrkit.finder._result import FinderResult
 from lrkit.finder._valley import valley_centre
 
-#: The peak rule of :func:`auto` (``rule="valley"``): ``peak = VALLEY_FACTOR x valley_centre(fall=VALLEY_FALL,
-#: rise=VALLEY_RISE)`` (:func:`lrkit.finder.valley_centre`). The constants are the ones bench/auto.py selects on
-#: all four built-in tasks together (falls 0.8/0.9, rises 0.1/0.25/0.5, factors in 0.05-decade steps; the
-#: worst task's interpolated one-cycle grid score; range tests stopped at their first rebound, as auto runs
-#: them); the benchmark reports every task with constants selected on the *other* tasks only
-#: (leave-one-task-out), see bench/results/auto.md. The factor is close to 1: the peak is about the valley
-#: centre of the centred running median of the losses.
 VALLEY_FACTOR = 1.122
+"""The peak rule of :func:`auto` (``rule="valley"``): ``peak = VALLEY_FACTOR x valley_centre(fall=VALLEY_FALL,
+rise=VALLEY_RISE)`` (:func:`lrkit.finder.valley_centre`). The constants are the ones bench/auto.py selects on
+all four built-in tasks together (falls 0.8/0.9, rises 0.1/0.25/0.5, factors in 0.05-decade steps; the
+worst task's interpolated one-cycle grid score; range tests stopped at their first rebound, as auto runs
+them); the benchmark reports every task with constants selected on the *other* tasks only
+(leave-one-task-out), see bench/results/auto.md. The factor is close to 1: the peak is about the valley
+centre of the centred running median of the losses.
+"""
 VALLEY_FALL = 0.8
+"""The valley rule's ``fall``: its first LR is where the loss has done this fraction of its fall
+(see :data:`VALLEY_FACTOR`)."""
 VALLEY_RISE = 0.1
-#: ``peak = AUTO_FACTOR x suggestion`` for ``rule="steepest"``: lrkit 0.1's rule (the steepest-slope suggestion
-#: times 2, chosen on MNIST-1D and digits only), kept for comparison and for ``lrkit find``'s printed peak.
+"""The valley rule's ``rise``: its second LR is where the loss has climbed back this fraction of its fall
+(see :data:`VALLEY_FACTOR`)."""
 AUTO_FACTOR = 2.0
-#: ``auto`` warns in its report when finder + training exceed this many training runs.
+"""``peak = AUTO_FACTOR x suggestion`` for ``rule="steepest"``: lrkit 0.1's rule (the steepest-slope suggestion
+times 2, chosen on MNIST-1D and digits only), kept for comparison and for ``lrkit find``'s printed peak."""
 COST_LIMIT = 1.5
+"""``auto`` warns in its report when finder + training exceed this many training runs."""
 
 
 class NoSuggestion(ValueError):
@@ -112,8 +117,8 @@ class AutoResult:
         return "\n".join(lines)
 
 
-#: The recipes ``auto`` builds.
 RECIPES = ("one_cycle", "warmup_cosine")
+"""The recipes ``auto`` builds."""
 
 
 def build_schedule(recipe: str, updates: int, **options: Any) -> Schedule:
@@ -127,8 +132,8 @@ def build_schedule(recipe: str, updates: int, **options: Any) -> Schedule:
     return warmup_cosine(updates, warmup=warmup, **options)
 
 
-#: The peak rules of ``auto``.
 RULES = ("valley", "steepest")
+"""The peak rules of ``auto``."""
 
 
 def peak_from(

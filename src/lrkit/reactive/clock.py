@@ -45,7 +45,8 @@ __all__ = ["AGREE", "CLOCK_MODES", "FakeClock", "WallClock"]
 CLOCK_MODES = ("time", "hybrid")
 _STATE_VERSION = 1
 AGREE = ("rank0", "max")
-"""How ranks agree on elapsed seconds under ``torch.distributed`` (see :func:`lrkit.torch.distributed.agree_elapsed`)."""
+"""How ranks agree on elapsed seconds under ``torch.distributed``
+(see :func:`lrkit.torch.distributed.agree_elapsed`)."""
 
 
 class FakeClock:
