@@ -56,7 +56,18 @@ __all__ = [
 
 class CurvePredictionWarning(UserWarning):
     """A prediction the law's own form rules out: a loss <= 0, or a loss that rises while the schedule only
-    decays (or holds) after its peak. The law is extrapolating beyond the runs it was fitted on."""
+    decays (or holds) after its peak. The law is extrapolating beyond the runs it was fitted on.
+
+    >>> import warnings
+    >>> import lrkit as lk
+    >>> from lrkit.curves import CurvePredictionWarning, MultiPowerLaw
+    >>> law = MultiPowerLaw(0.1, 0.5, 0.5, 4000.0, 2.0, 0.6, 0.6)  # a large B: the cooldown term overshoots
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     loss = law.predict(lk.constant(3e-4, 1000) >> lk.linear(1000, 3e-4, 0.0), [2000])
+    >>> bool(loss[0] < 0), caught[0].category is CurvePredictionWarning
+    (True, True)
+    """
 
 
 def _check_prediction(law: Law, lrs: np.ndarray, steps: np.ndarray, values: np.ndarray) -> None:

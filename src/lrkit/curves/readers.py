@@ -78,7 +78,20 @@ RTOL, ATOL = 1e-3, 1e-6
 
 
 class RunFileWarning(UserWarning):
-    """A run file read with something left out (non-finite losses)."""
+    """A run file read with something left out (non-finite losses).
+
+    >>> import tempfile, warnings
+    >>> from pathlib import Path
+    >>> import lrkit as lk
+    >>> from lrkit.curves import RunFileWarning, read_run
+    >>> path = Path(tempfile.mkdtemp()) / "run.csv"
+    >>> _ = path.write_text("step,loss\\n100,3.9\\n200,nan\\n300,3.6\\n")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     run = read_run(path, lk.constant(3e-4))
+    >>> run.steps.tolist(), caught[0].category is RunFileWarning
+    ([100, 300], True)
+    """
 
 
 @dataclass(frozen=True)
@@ -352,7 +365,17 @@ def detect_format(path: str | Path) -> str:
 
 
 def read_log(path: str | Path, format: str | None = None) -> Log:
-    """Every series a log file holds, steps mapped to lrkit's convention (see the module)."""
+    """Every series a log file holds, steps mapped to lrkit's convention (see the module).
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from lrkit.curves import read_log, write_run
+    >>> path = Path(tempfile.mkdtemp()) / "run.csv"
+    >>> write_run(path, [100, 200], [3.9, 3.7], lrs=[3e-4, 1e-4])
+    >>> log = read_log(path)
+    >>> log.format, sorted(log.series), log.series["lr"].values.tolist(), log.series["loss"].steps.tolist()
+    ('csv', ['loss', 'lr'], [0.0003, 0.0001], [100, 200])
+    """
     p = Path(path)
     fmt = detect_format(p) if format is None else format
     if fmt not in FORMATS:
