@@ -123,7 +123,14 @@ RECIPES = ("one_cycle", "warmup_cosine")
 
 def build_schedule(recipe: str, updates: int, **options: Any) -> Schedule:
     """The unitless schedule ``auto`` returns: ``one_cycle(updates, **options)`` or
-    ``warmup_cosine(updates, warmup=options.get('warmup', 5% of updates), ...)``."""
+    ``warmup_cosine(updates, warmup=options.get('warmup', 5% of updates), ...)``.
+
+    >>> from lrkit.finder import build_schedule
+    >>> build_schedule("one_cycle", 1000), build_schedule("warmup_cosine", 1000)
+    (one_cycle(1000), warmup_cosine(1000, 50))
+    >>> build_schedule("warmup_cosine", 1000, warmup=10)(10)  # the peak (1.0) after the warmup
+    1.0
+    """
     recipe = v.choice("auto", "recipe", recipe, RECIPES)
     if recipe == "one_cycle":
         return one_cycle(updates, **options)

@@ -183,6 +183,15 @@ def write_figure(figure: Figure, path: str | Path, **options: Any) -> Path:
 
     An interrupted write (Ctrl-C, a full disk) leaves the previous file, or none, never a truncated one.
     The format is the suffix's (``options`` may name it); ``options`` go to ``savefig``.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import lrkit as lk
+    >>> from lrkit.plot import schedule_figure, write_figure
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> path = write_figure(schedule_figure([lk.cosine(100)]), folder / "cosine.svg")
+    >>> path.name, sorted(p.name for p in folder.iterdir())  # no temporary file left beside it
+    ('cosine.svg', ['cosine.svg'])
     """
     path = Path(path)
     fmt = options.pop("format", None) or path.suffix[1:].lower()
