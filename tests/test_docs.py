@@ -519,42 +519,17 @@ class _Entries(HTMLParser):
             self.entries[self.current]["text"] += data
 
 
-#: public constants with no docstring, so mkdocstrings shows no entry: griffe reads the string literal right after
-#: the assignment (``X = ...`` then ``"""..."""``), not a Sphinx ``#:`` comment above it. Keep it empty.
-UNDOCUMENTED_CONSTANTS: frozenset[str] = frozenset()
-#: public names whose docstring has a description but no example yet: the modules that got their reference
-#: page with issue 25 (the examples belong to those modules' owners). Keep it shrinking.
-PENDING_EXAMPLE = frozenset({
-    "lrkit.curves.Candidate",
-    "lrkit.curves.Choice",
-    "lrkit.curves.CurvePredictionWarning",
-    "lrkit.curves.LawFile",
-    "lrkit.curves.Row",
-    "lrkit.curves.RunFileWarning",
-    "lrkit.curves.Uncertainty",
-    "lrkit.curves.choose",
-    "lrkit.curves.family",
-    "lrkit.curves.interval",
-    "lrkit.curves.load_law",
-    "lrkit.curves.read_log",
-    "lrkit.curves.save_law",
-    "lrkit.finder.build_schedule",
-    "lrkit.plot.write_figure",
-    "lrkit.torch.finder.task_batches",
-})
-
-
 def test_every_public_name_has_a_rendered_entry_with_an_example(site):
     entries: dict[str, dict] = {}
     for page in sorted(site.glob("api/*.html")):
         parser = _Entries()
         parser.feed(page.read_text(encoding="utf-8"))
         entries.update(parser.entries)
-    missing, undescribed, bare, undocumented = [], [], [], []
+    missing, undescribed, bare = [], [], []
     for name in public_names():
         entry = entries.get(name)
         if entry is None:
-            (undocumented if name in UNDOCUMENTED_CONSTANTS else missing).append(name)
+            missing.append(name)
             continue
         text = entry["text"].replace(name.rsplit(".", 1)[-1], "").strip()
         module = name.rsplit(".", 1)[0]
@@ -569,10 +544,11 @@ def test_every_public_name_has_a_rendered_entry_with_an_example(site):
             undescribed.append(name)
         elif not example:
             bare.append(name)
+    # a constant without a docstring has no entry: griffe reads the string literal right after the assignment
+    # (``X = ...`` then ``"""..."""``), not a Sphinx ``#:`` comment above it
     assert not missing, f"no reference entry: {missing}"
-    assert set(undocumented) == UNDOCUMENTED_CONSTANTS, "UNDOCUMENTED_CONSTANTS is out of date"
     assert not undescribed, f"reference entries without a description: {undescribed}"
-    assert set(bare) <= PENDING_EXAMPLE, f"reference entries without an example: {sorted(set(bare) - PENDING_EXAMPLE)}"
+    assert not bare, f"reference entries without an example: {sorted(bare)}"
 
 
 def test_the_site_opens_from_disk(site):
