@@ -40,7 +40,13 @@ __all__ = ["Candidate", "Choice", "Row", "choose", "family"]
 
 @dataclass(frozen=True)
 class Candidate:
-    """A schedule to compare: its lrkit text config (absolute learning rates) and, for reports, its peak."""
+    """A schedule to compare: its lrkit text config (absolute learning rates) and, for reports, its peak.
+
+    >>> from lrkit.curves import Candidate
+    >>> c = Candidate("wsd", "(warmup(100) >> constant(steps=700) >> linear(200, 1.0, 0.0)) * 0.001", peak=1e-3)
+    >>> c.schedule(500), c.schedule(1000)
+    (0.001, 0.0)
+    """
 
     name: str
     config: str
@@ -73,7 +79,16 @@ def family(
     """Candidates for a run of ``length`` updates: for each peak, WSD (``warmup`` updates of linear warmup from
     ``warmup_start`` x peak, constant, then a cooldown over the last ``fraction`` of the run to ``floor`` x
     peak, each ``shape``: 'linear', '1-sqrt', 'cos') and a cosine from the peak to each of ``cosine_floors``
-    (multipliers); ``extra``: more, as ``{name: lrkit text config in absolute rates}``."""
+    (multipliers); ``extra``: more, as ``{name: lrkit text config in absolute rates}``.
+
+    >>> from lrkit.curves import family
+    >>> cands = family(24000, peaks=[3e-4], warmup=2160, fractions=(0.1, 0.2), shapes=("linear",),
+    ...                cosine_floors=(0.1,))
+    >>> sorted(cands)
+    ['cosine-0.1@0.0003', 'wsd-0.1-linear@0.0003', 'wsd-0.2-linear@0.0003']
+    >>> cands["wsd-0.1-linear@0.0003"].schedule(23999) < 1e-6  # cooled down to floor 0
+    True
+    """
     length, warmup = int(length), int(warmup)
     if length < 2:
         raise ValueError(f"length: a run of at least 2 updates, got {length!r}")
@@ -113,7 +128,17 @@ def family(
 
 @dataclass(frozen=True)
 class Row:
-    """One candidate's predicted final loss and its interval; ``tied``: indistinguishable from the best."""
+    """One candidate's predicted final loss and its interval; ``tied``: indistinguishable from the best.
+
+    >>> from lrkit.curves import MultiPowerLaw
+    >>> from lrkit.curves.choose import choose, family
+    >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.65)
+    >>> cands = family(24000, peaks=[3e-4], warmup=2160, fractions=(0.1, 0.2), shapes=("linear",),
+    ...                cosine_floors=(0.1,))
+    >>> row = choose(law, cands, 24000)[0].rows[1]  # no uncertainty given: a zero-width interval
+    >>> row.name, round(row.predicted, 4), row.low == row.high == row.predicted, row.tied
+    ('wsd-0.2-linear@0.0003', 3.2133, True, False)
+    """
 
     name: str
     config: str
@@ -137,7 +162,19 @@ class Row:
 
 @dataclass(frozen=True)
 class Choice:
-    """The candidates at one length, best first; ``decided`` False means: do not trust the order (``reasons``)."""
+    """The candidates at one length, best first; ``decided`` False means: do not trust the order (``reasons``).
+
+    >>> from lrkit.curves import MultiPowerLaw
+    >>> from lrkit.curves.choose import choose, family
+    >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.65)
+    >>> cands = family(24000, peaks=[3e-4], warmup=2160, fractions=(0.1, 0.2), shapes=("linear",),
+    ...                cosine_floors=(0.1,))
+    >>> choice = choose(law, cands, 24000)[0]
+    >>> choice.budget, choice.decided, choice.best.name, choice.tied
+    (24000, True, 'wsd-0.1-linear@0.0003', ('wsd-0.1-linear@0.0003',))
+    >>> print(choice.table().splitlines()[4])
+    | 3 | cosine-0.1@0.0003 | 3.2662 | 3.2662 .. 3.2662 | +0.0534 +- 0.0000 |  |
+    """
 
     budget: int
     rows: tuple[Row, ...]
@@ -271,6 +308,16 @@ def choose(
     gap to the best with its standard error, and ``tied`` where ``|gap| <= z * se``; not ``decided``
     (``reasons``) when the fit ended at a parameter bound or half the other candidates or more are tied
     with the best.
+
+    >>> from lrkit.curves import MultiPowerLaw
+    >>> from lrkit.curves.choose import choose, family
+    >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.65)
+    >>> cands = family(24000, peaks=[3e-4], warmup=2160, fractions=(0.1, 0.2), shapes=("linear",),
+    ...                cosine_floors=(0.1,))
+    >>> [choice.best.name for choice in choose(law, cands, [12000, 24000])]  # one Choice per length
+    ['cosine-0.1@0.0003', 'wsd-0.1-linear@0.0003']
+
+    (Stopped at 12,000 updates, the WSD runs built for 24,000 have not begun their cooldown.)
     """
     from lrkit.curves.core import Fit
 

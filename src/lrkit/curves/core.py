@@ -38,7 +38,15 @@ __all__ = [
 
 
 class CurveFitWarning(UserWarning):
-    """A fit whose quality is poor (R^2 below 0.99 on a fitted run, or the optimizer did not converge)."""
+    """A fit whose quality is poor (R^2 below 0.99 on a fitted run, or the optimizer did not converge).
+
+    >>> import warnings
+    >>> from lrkit.curves import CurveFitWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", CurveFitWarning)  # a poor fit stops the script instead of going on
+    ...     issubclass(CurveFitWarning, UserWarning)
+    True
+    """
 
 
 def _label(schedule: Any) -> str:
@@ -229,7 +237,17 @@ def _same(a: Run, b: Run) -> bool:
 
 @dataclass(frozen=True)
 class RunScore:
-    """How well a law matches one run: over its logged points, the relative errors ``|pred - loss| / loss``."""
+    """How well a law matches one run: over its logged points, the relative errors ``|pred - loss| / loss``.
+
+    >>> import lrkit as lk
+    >>> from lrkit.curves import MultiPowerLaw, Run, score
+    >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
+    >>> sched = (lk.warmup(100) >> lk.cosine(900, floor=0.1)) * 3e-4
+    >>> run = Run.of(sched, [200, 600, 1000], law.predict(sched, [200, 600, 1000]) * 1.01, name="cosine")
+    >>> r = score(law, [run]).runs[0]  # the losses are 1% above the law's
+    >>> r.name, r.points, round(r.mean_error, 4), round(r.worst_error, 4)
+    ('cosine', 3, 0.0099, 0.0099)
+    """
 
     name: str
     points: int
@@ -252,6 +270,15 @@ class Score:
     more points, weigh more); ``run_mean_error`` is the mean of the runs' own mean errors (every run
     weighs the same; the figures 0.110% / 0.142% of the published parameters in the data's README are
     this one).
+
+    >>> import lrkit as lk
+    >>> from lrkit.curves import MultiPowerLaw, Run, score
+    >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
+    >>> sched = (lk.warmup(100) >> lk.cosine(900, floor=0.1)) * 3e-4
+    >>> run = Run.of(sched, [200, 600, 1000], law.predict(sched, [200, 600, 1000]) * 1.01)
+    >>> s = score(law, [run])
+    >>> round(s.mean_error, 4), round(s.run_mean_error, 4), len(s.runs), s.min_r2 > 0.99
+    (0.0099, 0.0099, 1, True)
     """
 
     runs: tuple[RunScore, ...]
@@ -352,7 +379,18 @@ def score(law: Law, runs: Sequence[Run]) -> Score:
 
 @dataclass(frozen=True)
 class Fit:
-    """A fitted law and the quality of its fit on the runs it was fitted on."""
+    """A fitted law and the quality of its fit on the runs it was fitted on (what :func:`fit` returns).
+
+    >>> import numpy as np
+    >>> import lrkit as lk
+    >>> from lrkit.curves import MultiPowerLaw, Run, fit
+    >>> true = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
+    >>> steps = np.arange(128, 2001, 128)
+    >>> shapes = [lk.warmup(100) >> lk.constant(1.0), lk.warmup(100) >> lk.cosine(1900, floor=0.1)]
+    >>> result = fit([Run.of(s * 3e-4, steps, true.predict(s * 3e-4, steps)) for s in shapes])
+    >>> result.method, result.weights, result.converged, result.quality.worst_error < 1e-2
+    ('staged', 'runs', True, True)
+    """
 
     law: Law
     runs: tuple[Run, ...] = field(repr=False)
@@ -762,7 +800,18 @@ def law_from_dict(data: Mapping[str, Any]) -> Law:
 
 @dataclass(frozen=True)
 class Ranking:
-    """Candidate schedules ranked by predicted final loss at a budget (best first)."""
+    """Candidate schedules ranked by predicted final loss at a budget (best first); :func:`rank` returns it.
+
+    >>> import lrkit as lk
+    >>> from lrkit.curves import MultiPowerLaw, rank
+    >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
+    >>> w = lk.warmup(2160)
+    >>> r = rank(law, {"constant": (w >> lk.constant(1.0)) * 3e-4, "cosine": (w >> lk.cosine(21840)) * 3e-4}, 24000)
+    >>> r.best, [name for name, _ in r.rows], r.budget
+    ('cosine', ['cosine', 'constant'], 24000)
+    >>> print(r.table().splitlines()[2])
+    | 1 | cosine | 3.2686 | +0.0000 |
+    """
 
     budget: int
     rows: tuple[tuple[str, float], ...]  # (name, predicted final loss)

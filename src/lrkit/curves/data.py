@@ -38,7 +38,6 @@ __all__ = [
 
 #: The peak learning rate and warmup of every published run.
 PEAK, WARMUP = 3e-4, 2160
-#: The nine published runs.
 PAPER_NAMES = (
     "constant_24000",
     "constant_72000",
@@ -50,10 +49,11 @@ PAPER_NAMES = (
     "wsdcon_9",
     "wsdcon_18",
 )
-#: The paper's protocol: fit on these three runs ...
+"""The nine published runs."""
 FIT_RUNS = ("cosine_24000", "constant_24000", "wsdcon_9")
-#: ... and predict these six.
+"""The paper's protocol: fit on these three runs (and predict :data:`PREDICT_RUNS`)."""
 PREDICT_RUNS = tuple(n for n in PAPER_NAMES if n not in FIT_RUNS)
+"""The paper's protocol: predict these six runs (after fitting on :data:`FIT_RUNS`)."""
 
 
 def data_dir() -> Path:
@@ -89,6 +89,13 @@ def paper_runs(folder: str | Path | None = None) -> dict[str, Run]:
     """The published runs found in ``folder`` (default: the shipped 25M set), by name.
 
     As the paper, the row at update 24,000 of the 24,000-update runs is dropped (``step < 24000``).
+
+    >>> from lrkit.curves import FIT_RUNS, paper_runs
+    >>> runs = paper_runs()
+    >>> len(runs), [runs[n].name for n in FIT_RUNS]
+    (9, ['cosine_24000', 'constant_24000', 'wsdcon_9'])
+    >>> int(runs["constant_24000"].steps[-1]) < 24000
+    True
     """
     root = data_dir() / "25M" if folder is None else Path(folder)
     if not root.is_dir():
@@ -122,6 +129,15 @@ def write_run(path: str | Path, steps: Any, losses: Any, lrs: Any = None) -> Non
 
     A non-finite loss is written as a blank cell (CSV) or ``null`` (JSON lines): a step without a loss.
     The file appears whole or not at all (:func:`lrkit.core._io.atomic_write`).
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from lrkit.curves import write_run
+    >>> path = Path(tempfile.mkdtemp()) / "run.jsonl"
+    >>> write_run(path, [100, 200], [3.9, float("nan")], lrs=[3e-4, 3e-4])
+    >>> print(path.read_text(), end="")
+    {"step": 100, "lr": 0.0003, "loss": 3.9}
+    {"step": 200, "lr": 0.0003, "loss": null}
     """
     path = Path(path)
     steps = np.asarray(steps)

@@ -62,7 +62,21 @@ def z_value(level: float) -> float:
 
 @dataclass(frozen=True)
 class Uncertainty:
-    """The fitted parameters' covariance (``names`` order) and one point's relative scatter around the law."""
+    """The fitted parameters' covariance (``names`` order) and one point's relative scatter around the law.
+
+    :func:`lrkit.curves.fit` estimates it (``Fit.uncertainty``); here one made by hand: ``L0`` known to
+    +- 0.01 (sd), every other parameter exactly, and a 0.1% scatter of a logged point:
+
+    >>> import numpy as np
+    >>> import lrkit as lk
+    >>> from lrkit.curves import MultiPowerLaw, Uncertainty, interval
+    >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
+    >>> u = Uncertainty(law.param_names(), np.diag([1e-4] + [0.0] * 6), noise=0.001, inflation=1.0)
+    >>> mean, low, high = interval(law, u, (lk.warmup(100) >> lk.cosine(1900, floor=0.1)) * 3e-4, [2000])
+    >>> se = float(np.sqrt(1e-4 + (0.001 * mean[0]) ** 2))  # sd of L0 and the scatter, combined
+    >>> bool(np.isclose(high[0] - mean[0], 1.959964 * se))
+    True
+    """
 
     names: tuple[str, ...]
     covariance: np.ndarray
@@ -186,6 +200,19 @@ def interval(
     """The predicted loss after each of ``steps`` updates and its interval (``low``, ``high``) at ``level``.
 
     Without an uncertainty (a law given by its parameters alone) the interval is the prediction itself.
+
+    >>> import numpy as np
+    >>> import lrkit as lk
+    >>> from lrkit.curves import MultiPowerLaw, Uncertainty, interval
+    >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
+    >>> schedule = (lk.warmup(100) >> lk.cosine(1900, floor=0.1)) * 3e-4
+    >>> mean, low, high = interval(law, None, schedule, [1000, 2000])
+    >>> bool((low == mean).all() and (high == mean).all())
+    True
+    >>> u = Uncertainty(law.param_names(), np.diag([1e-4] + [0.0] * 6), noise=0.001, inflation=1.0)
+    >>> mean, low, high = interval(law, u, schedule, [1000, 2000])
+    >>> bool((low < mean).all() and (mean < high).all())
+    True
     """
     t = _steps(steps)
     lrs = learning_rates(schedule, int(t.max()))

@@ -50,7 +50,14 @@ PEAK_FACTOR = 10.0
 
 @dataclass(frozen=True)
 class LawFile:
-    """A law with the scale its specs were read at (``lr_scale``) and the peak rates of its fitted runs."""
+    """A law with the scale its specs were read at (``lr_scale``) and the peak rates of its fitted runs.
+
+    >>> from lrkit.curves import LawFile, MultiPowerLaw
+    >>> file = LawFile(MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6), peaks=(1e-4, 3e-4))
+    >>> data = file.to_dict()
+    >>> data["law"], data["L0"], data["lr"]
+    ('multi_power', 3.0, {'units': 'absolute', 'scale': 1.0, 'fitted_peaks': [0.0001, 0.0003]})
+    """
 
     law: Law
     lr_scale: float = 1.0
@@ -173,6 +180,16 @@ def save_law(
 
     ``lr_scale`` is what the fit's schedule specs were multiplied by (the command line's ``--lr``);
     ``peaks`` default to the lowest and highest peak rate of a fit's runs.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from lrkit.curves import MultiPowerLaw, load_law, save_law
+    >>> path = Path(tempfile.mkdtemp()) / "law.json"
+    >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
+    >>> save_law(path, law, peaks=(3e-4, 3e-4)).peaks
+    (0.0003, 0.0003)
+    >>> load_law(path).law == law
+    True
     """
     if isinstance(fitted, Fit):
         law: Law = fitted.law
@@ -201,7 +218,17 @@ def _peaks(peaks: Any) -> tuple[float, float]:
 
 
 def load_law(path: str | Path) -> LawFile:
-    """Read a law file written by :func:`save_law` (``lrkit curve fit -o``), validated whole."""
+    """Read a law file written by :func:`save_law` (``lrkit curve fit -o``), validated whole.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from lrkit.curves import MultiPowerLaw, load_law, save_law
+    >>> path = Path(tempfile.mkdtemp()) / "law.json"
+    >>> _ = save_law(path, MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6), lr_scale=2.0)
+    >>> file = load_law(path)
+    >>> file.law.name, file.lr_scale, file.peaks
+    ('multi_power', 2.0, None)
+    """
     p = Path(path)
     where = f"law file {str(path)!r}"
     if not p.is_file():

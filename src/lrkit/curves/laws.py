@@ -56,7 +56,18 @@ __all__ = [
 
 class CurvePredictionWarning(UserWarning):
     """A prediction the law's own form rules out: a loss <= 0, or a loss that rises while the schedule only
-    decays (or holds) after its peak. The law is extrapolating beyond the runs it was fitted on."""
+    decays (or holds) after its peak. The law is extrapolating beyond the runs it was fitted on.
+
+    >>> import warnings
+    >>> import lrkit as lk
+    >>> from lrkit.curves import CurvePredictionWarning, MultiPowerLaw
+    >>> law = MultiPowerLaw(0.1, 0.5, 0.5, 4000.0, 2.0, 0.6, 0.6)  # a large B: the cooldown term overshoots
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     loss = law.predict(lk.constant(3e-4, 1000) >> lk.linear(1000, 3e-4, 0.0), [2000])
+    >>> bool(loss[0] < 0), caught[0].category is CurvePredictionWarning
+    (True, True)
+    """
 
 
 def _check_prediction(law: Law, lrs: np.ndarray, steps: np.ndarray, values: np.ndarray) -> None:
@@ -152,7 +163,20 @@ class Stage:
 
 @dataclass(frozen=True)
 class Law(ABC):
-    """A loss-curve law. Subclasses are frozen dataclasses whose float fields are the parameters."""
+    """A loss-curve law. Subclasses are frozen dataclasses whose float fields are the parameters.
+
+    >>> import lrkit as lk
+    >>> from lrkit.curves import LAWS, Law, MultiPowerLaw
+    >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
+    >>> isinstance(law, Law), LAWS[law.name] is MultiPowerLaw
+    (True, True)
+    >>> law.param_names()
+    ('L0', 'A', 'alpha', 'B', 'C', 'beta', 'gamma')
+    >>> law.replace(law.vector()) == law
+    True
+    >>> law.final(lk.constant(3e-4), 1000) > law.L0
+    True
+    """
 
     #: The name used in files and on the command line.
     name: ClassVar[str] = ""
@@ -628,8 +652,8 @@ class MomentumLaw(Law):
         return loss, grad
 
 
-#: The laws known by name (files, the command line).
 LAWS: dict[str, type[Law]] = {MultiPowerLaw.name: MultiPowerLaw, MomentumLaw.name: MomentumLaw}
+"""The laws known by name (files, the command line)."""
 
 
 def _check_finite(law: Law) -> None:

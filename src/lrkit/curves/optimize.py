@@ -24,7 +24,18 @@ __all__ = ["Optimized", "optimize"]
 
 @dataclass(frozen=True)
 class Optimized:
-    """An optimised schedule: ``schedule`` (multipliers of ``peak``) and the loss the law predicts for it."""
+    """An optimised schedule: ``schedule`` (multipliers of ``peak``) and the loss the law predicts for it.
+
+    >>> import lrkit as lk
+    >>> from lrkit.curves import MultiPowerLaw
+    >>> from lrkit.curves.optimize import optimize
+    >>> law = MultiPowerLaw(3.15, 0.52, 0.5, 400.0, 2.0, 0.6, 0.65)
+    >>> best = optimize(law, budget=1000, peak=3e-4, warmup=100, knots=4, max_iterations=20)
+    >>> best.peak, best.budget, best.absolute(500) == best.schedule(500) * 3e-4
+    (0.0003, 1000, True)
+    >>> best.predicted_loss < law.final((lk.warmup(100) >> lk.constant(1.0)) * 3e-4, 1000)
+    True
+    """
 
     schedule: lk.Schedule
     peak: float

@@ -53,8 +53,8 @@ from lrkit.curves.laws import learning_rates
 
 __all__ = ["FORMATS", "Log", "RunFileWarning", "detect_format", "read_log", "read_run"]
 
-#: The formats :func:`read_run` reads.
 FORMATS = ("csv", "jsonl", "lightning", "hf", "tensorboard", "wandb")
+"""The formats :func:`read_run` reads."""
 
 #: Loss series tried, in order, when ``metric`` is not given: a validation loss where the log has one.
 DEFAULT_METRICS = (
@@ -78,7 +78,20 @@ RTOL, ATOL = 1e-3, 1e-6
 
 
 class RunFileWarning(UserWarning):
-    """A run file read with something left out (non-finite losses)."""
+    """A run file read with something left out (non-finite losses).
+
+    >>> import tempfile, warnings
+    >>> from pathlib import Path
+    >>> import lrkit as lk
+    >>> from lrkit.curves import RunFileWarning, read_run
+    >>> path = Path(tempfile.mkdtemp()) / "run.csv"
+    >>> _ = path.write_text("step,loss\\n100,3.9\\n200,nan\\n300,3.6\\n")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     run = read_run(path, lk.constant(3e-4))
+    >>> run.steps.tolist(), caught[0].category is RunFileWarning
+    ([100, 300], True)
+    """
 
 
 @dataclass(frozen=True)
@@ -352,7 +365,17 @@ def detect_format(path: str | Path) -> str:
 
 
 def read_log(path: str | Path, format: str | None = None) -> Log:
-    """Every series a log file holds, steps mapped to lrkit's convention (see the module)."""
+    """Every series a log file holds, steps mapped to lrkit's convention (see the module).
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from lrkit.curves import read_log, write_run
+    >>> path = Path(tempfile.mkdtemp()) / "run.csv"
+    >>> write_run(path, [100, 200], [3.9, 3.7], lrs=[3e-4, 1e-4])
+    >>> log = read_log(path)
+    >>> log.format, sorted(log.series), log.series["lr"].values.tolist(), log.series["loss"].steps.tolist()
+    ('csv', ['loss', 'lr'], [0.0003, 0.0001], [100, 200])
+    """
     p = Path(path)
     fmt = detect_format(p) if format is None else format
     if fmt not in FORMATS:
@@ -476,6 +499,16 @@ def read_run(
     as the run's final (:attr:`Run.final`). ``parent``: the run this one was branched from (its
     checkpoint at update ``at``, default the first step this log holds); the run is then the parent's
     points up to ``at`` and this log's after it (:meth:`Run.branch`), counted once in a fit with both.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import lrkit as lk
+    >>> from lrkit.curves import read_run, write_run
+    >>> path = Path(tempfile.mkdtemp()) / "run.csv"
+    >>> write_run(path, [100, 200, 300], [3.9, 3.7, 3.6])  # no lr column: the schedule gives every update's
+    >>> run = read_run(path, lk.constant(3e-4))
+    >>> run.steps.tolist(), run.losses.tolist(), run.lrs.size
+    ([100, 200, 300], [3.9, 3.7, 3.6], 300)
     """
     p = Path(path)
     log = read_log(p, format)

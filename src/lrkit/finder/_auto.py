@@ -16,25 +16,40 @@ from lrkit.core.schedule import Schedule
 from lrkit.finder._result import FinderResult
 from lrkit.finder._valley import valley_centre
 
-#: The peak rule of :func:`auto` (``rule="valley"``): ``peak = VALLEY_FACTOR x valley_centre(fall=VALLEY_FALL,
-#: rise=VALLEY_RISE)`` (:func:`lrkit.finder.valley_centre`). The constants are the ones bench/auto.py selects on
-#: all four built-in tasks together (falls 0.8/0.9, rises 0.1/0.25/0.5, factors in 0.05-decade steps; the
-#: worst task's interpolated one-cycle grid score; range tests stopped at their first rebound, as auto runs
-#: them); the benchmark reports every task with constants selected on the *other* tasks only
-#: (leave-one-task-out), see bench/results/auto.md. The factor is close to 1: the peak is about the valley
-#: centre of the centred running median of the losses.
 VALLEY_FACTOR = 1.122
+"""The peak rule of :func:`auto` (``rule="valley"``): ``peak = VALLEY_FACTOR x valley_centre(fall=VALLEY_FALL,
+rise=VALLEY_RISE)`` (:func:`lrkit.finder.valley_centre`). The constants are the ones bench/auto.py selects on
+all four built-in tasks together (falls 0.8/0.9, rises 0.1/0.25/0.5, factors in 0.05-decade steps; the
+worst task's interpolated one-cycle grid score; range tests stopped at their first rebound, as auto runs
+them); the benchmark reports every task with constants selected on the *other* tasks only
+(leave-one-task-out), see bench/results/auto.md. The factor is close to 1: the peak is about the valley
+centre of the centred running median of the losses.
+"""
 VALLEY_FALL = 0.8
+"""The valley rule's ``fall``: its first LR is where the loss has done this fraction of its fall
+(see :data:`VALLEY_FACTOR`)."""
 VALLEY_RISE = 0.1
-#: ``peak = AUTO_FACTOR x suggestion`` for ``rule="steepest"``: lrkit 0.1's rule (the steepest-slope suggestion
-#: times 2, chosen on MNIST-1D and digits only), kept for comparison and for ``lrkit find``'s printed peak.
+"""The valley rule's ``rise``: its second LR is where the loss has climbed back this fraction of its fall
+(see :data:`VALLEY_FACTOR`)."""
 AUTO_FACTOR = 2.0
-#: ``auto`` warns in its report when finder + training exceed this many training runs.
+"""``peak = AUTO_FACTOR x suggestion`` for ``rule="steepest"``: lrkit 0.1's rule (the steepest-slope suggestion
+times 2, chosen on MNIST-1D and digits only), kept for comparison and for ``lrkit find``'s printed peak."""
 COST_LIMIT = 1.5
+"""``auto`` warns in its report when finder + training exceed this many training runs."""
 
 
 class NoSuggestion(ValueError):
-    """The range test gave no confident suggestion; ``reason`` says why, ``result`` is the test."""
+    """The range test gave no confident suggestion; ``reason`` says why, ``result`` is the test.
+
+    >>> import numpy as np
+    >>> from lrkit.finder import FinderResult, NoSuggestion, peak_from
+    >>> flat = FinderResult.from_curve(np.logspace(-5, 1, 120), np.full(120, 2.0))
+    >>> try:
+    ...     peak_from(flat)
+    ... except NoSuggestion as error:
+    ...     print(error.reason.split(":")[0], isinstance(error, ValueError))
+    the smoothed loss never fell meaningfully True
+    """
 
     def __init__(self, reason: str, result: FinderResult):
         self.reason = reason
@@ -56,6 +71,18 @@ class AutoResult:
     suggestion for ``rule="steepest"``); ``rule``: the rule in words; ``cost``: the updates spent
     (``finder``, ``training``, ``total``) and ``runs`` = total / training; ``config``: all of it as a
     dict (with the schedule's text config); ``result``: the range test. ``report()`` is a summary.
+
+    >>> import numpy as np
+    >>> lrs = np.logspace(-5, 1, 120)
+    >>> x = np.log10(lrs)
+    >>> losses = 2.0 - np.tanh(2 * (x + 3)) + np.where(x > -1.5, 4 * (x + 1.5) ** 2, 0.0)
+    >>> from lrkit.finder import FinderResult, build_schedule, choose
+    >>> chosen = choose(FinderResult.from_curve(lrs, losses), build_schedule("one_cycle", 1000), updates=1000,
+    ...                 recipe="one_cycle")
+    >>> chosen.schedule, round(chosen.peak_lr, 4), chosen.cost["runs"]
+    (one_cycle(1000), 0.0134, 1.12)
+    >>> print(chosen.report().splitlines()[2])
+    peak lr: 0.01335 = 1.122 x 0.0119
     """
 
     schedule: Schedule
@@ -90,13 +117,20 @@ class AutoResult:
         return "\n".join(lines)
 
 
-#: The recipes ``auto`` builds.
 RECIPES = ("one_cycle", "warmup_cosine")
+"""The recipes ``auto`` builds."""
 
 
 def build_schedule(recipe: str, updates: int, **options: Any) -> Schedule:
     """The unitless schedule ``auto`` returns: ``one_cycle(updates, **options)`` or
-    ``warmup_cosine(updates, warmup=options.get('warmup', 5% of updates), ...)``."""
+    ``warmup_cosine(updates, warmup=options.get('warmup', 5% of updates), ...)``.
+
+    >>> from lrkit.finder import build_schedule
+    >>> build_schedule("one_cycle", 1000), build_schedule("warmup_cosine", 1000)
+    (one_cycle(1000), warmup_cosine(1000, 50))
+    >>> build_schedule("warmup_cosine", 1000, warmup=10)(10)  # the peak (1.0) after the warmup
+    1.0
+    """
     recipe = v.choice("auto", "recipe", recipe, RECIPES)
     if recipe == "one_cycle":
         return one_cycle(updates, **options)
@@ -105,8 +139,8 @@ def build_schedule(recipe: str, updates: int, **options: Any) -> Schedule:
     return warmup_cosine(updates, warmup=warmup, **options)
 
 
-#: The peak rules of ``auto``.
 RULES = ("valley", "steepest")
+"""The peak rules of ``auto``."""
 
 
 def peak_from(
@@ -122,6 +156,18 @@ def peak_from(
     (defaults :data:`VALLEY_FACTOR`, :data:`VALLEY_FALL`, :data:`VALLEY_RISE`); ``rule="steepest"``:
     ``peak = factor x result.suggestion`` (default :data:`AUTO_FACTOR`). For front ends that show the
     peak of a range test they ran themselves (``lrkit find``).
+
+    >>> import numpy as np
+    >>> lrs = np.logspace(-5, 1, 120)
+    >>> x = np.log10(lrs)
+    >>> losses = 2.0 - np.tanh(2 * (x + 3)) + np.where(x > -1.5, 4 * (x + 1.5) ** 2, 0.0)
+    >>> from lrkit.finder import FinderResult, peak_from
+    >>> result = FinderResult.from_curve(lrs, losses)
+    >>> peak, value, factor, text = peak_from(result)
+    >>> round(peak, 4), round(value, 4), factor
+    (0.0134, 0.0119, 1.122)
+    >>> round(peak_from(result, rule="steepest")[0], 5)  # 2 x the steepest-slope suggestion
+    0.00417
     """
     rule = v.choice("auto", "rule", rule, RULES)
     if result.suggestion is None:

@@ -9,8 +9,8 @@ import numpy as np
 
 from lrkit.finder._curve import _slopes, _usable
 
-#: Names of the individual suggestion methods, in the order reported.
 METHODS = ("steepest", "valley", "minimum")
+"""Names of the individual suggestion methods, in the order reported."""
 
 
 def steepest(lrs: Any, losses: Any, half_width: float = 0.2) -> float | None:

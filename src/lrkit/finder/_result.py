@@ -21,6 +21,15 @@ class FinderResult:
     ``lrs[i]``/``losses[i]`` are the LR and raw loss of real update ``i`` (one point per optimizer
     update), ``smoothed`` the bias-corrected average; ``suggestion`` the default suggestion or
     ``None`` with ``reason``; ``suggestions`` each method's answer; ``stopped`` why the sweep ended.
+
+    >>> import numpy as np
+    >>> lrs = np.logspace(-5, 1, 120)
+    >>> x = np.log10(lrs)
+    >>> losses = 2.0 - np.tanh(2 * (x + 3)) + np.where(x > -1.5, 4 * (x + 1.5) ** 2, 0.0)
+    >>> from lrkit.finder import FinderResult
+    >>> result = FinderResult.from_curve(lrs, losses)  # a range test's points (here a made-up curve)
+    >>> result.stopped, round(result.suggestion, 5), sorted(result.suggestions)
+    ('completed', 0.00209, ['minimum', 'steepest', 'valley'])
     """
 
     lrs: np.ndarray

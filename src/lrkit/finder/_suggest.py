@@ -18,7 +18,19 @@ from lrkit.finder._smooth import auto_beta, smooth
 @dataclass(frozen=True)
 class Suggestion:
     """The default suggestion: ``value`` (``None`` when declined, then ``reason`` says why)
-    and every method's own answer in ``methods``."""
+    and every method's own answer in ``methods``.
+
+    >>> import numpy as np
+    >>> lrs = np.logspace(-5, 1, 120)
+    >>> x = np.log10(lrs)
+    >>> losses = 2.0 - np.tanh(2 * (x + 3)) + np.where(x > -1.5, 4 * (x + 1.5) ** 2, 0.0)
+    >>> from lrkit.finder import suggest
+    >>> s = suggest(lrs, losses)
+    >>> round(s.value, 5), s.reason, {name: round(lr, 5) for name, lr in s.methods.items()}
+    (0.00209, '', {'steepest': 0.00209, 'valley': 0.00131, 'minimum': 0.00538})
+    >>> suggest(lrs, np.full(120, 2.0)).value is None  # a flat curve: declined, ``reason`` says why
+    True
+    """
 
     value: float | None
     reason: str

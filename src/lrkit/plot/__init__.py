@@ -34,8 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["FORMATS", "ema", "horizon", "save", "schedule_figure", "training_figure", "write_figure"]
 
-#: File suffixes :func:`save` writes.
 FORMATS = (".png", ".svg")
+"""File suffixes :func:`save` writes."""
 #: Points a schedule is sampled at (steps are evaluated exactly, so edges stay sharp).
 SAMPLES = 2001
 
@@ -69,6 +69,16 @@ def schedule_figure(
     logarithmic (zeros are not drawn there); ``marks`` draws a dotted vertical line in the
     schedule's colour where a phase starts (warmup end, a restart, the start of a decay),
     from :meth:`Schedule.phase_starts`.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import lrkit as lk
+    >>> from lrkit.plot import save, schedule_figure
+    >>> figure = schedule_figure([lk.warmup_cosine(1000, warmup=100), lk.wsd(1000, warmup=100, decay=200)])
+    >>> len(figure.axes[0].lines) > 2  # two schedules and their phase starts
+    True
+    >>> save(figure, Path(tempfile.mkdtemp()) / "schedules.png").is_file()
+    True
     """
     if not schedules:
         raise ValueError("schedule_figure needs at least one schedule")
@@ -123,7 +133,20 @@ def training_figure(
     dpi: float = 100,
 ) -> Figure:
     """Three panels over updates: the learning rate used, the training loss (raw, faint, and a
-    bias-corrected EMA), and the test accuracy at each evaluation with the target dashed."""
+    bias-corrected EMA), and the test accuracy at each evaluation with the target dashed.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from lrkit.plot import save, training_figure
+    >>> from lrkit.tasks import RunResult
+    >>> run = RunResult("digits", "cosine(4)", peak_lr=0.1, seed=0, updates=4, lrs=[0.1, 0.085, 0.05, 0.015],
+    ...                 losses=[2.3, 1.9, 1.2, 0.9], eval_updates=[2, 4], accuracies=[0.6, 0.8], target=0.75)
+    >>> figure = training_figure([run])
+    >>> len(figure.axes)  # learning rate, training loss, test accuracy
+    3
+    >>> save(figure, Path(tempfile.mkdtemp()) / "run.svg").is_file()
+    True
+    """
     if not results:
         raise ValueError("training_figure needs at least one run")
     fig = _figure(size, dpi)
@@ -160,6 +183,15 @@ def write_figure(figure: Figure, path: str | Path, **options: Any) -> Path:
 
     An interrupted write (Ctrl-C, a full disk) leaves the previous file, or none, never a truncated one.
     The format is the suffix's (``options`` may name it); ``options`` go to ``savefig``.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import lrkit as lk
+    >>> from lrkit.plot import schedule_figure, write_figure
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> path = write_figure(schedule_figure([lk.cosine(100)]), folder / "cosine.svg")
+    >>> path.name, sorted(p.name for p in folder.iterdir())  # no temporary file left beside it
+    ('cosine.svg', ['cosine.svg'])
     """
     path = Path(path)
     fmt = options.pop("format", None) or path.suffix[1:].lower()
@@ -178,6 +210,21 @@ def save(figure: Figure, path: str | Path, metadata: dict[str, str] | None = Non
 
     ``metadata``: PNG text chunks (the gallery stamps each image with a fingerprint of what it plots).
     Written by :func:`write_figure`: complete or not at all.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import lrkit as lk
+    >>> from lrkit.plot import save, schedule_figure
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> figure = schedule_figure([lk.cosine(100)])
+    >>> path = save(figure, folder / "cosine.png", metadata={"Source": "lrkit"})
+    >>> path.name, path.read_bytes()[:4]
+    ('cosine.png', b'\\x89PNG')
+    >>> try:
+    ...     save(figure, folder / "cosine.pdf")
+    ... except ValueError as error:
+    ...     print(str(error).split(": ", 1)[1])
+    the file name must end in .png or .svg, got '.pdf'
     """
     path = Path(path)
     suffix = path.suffix.lower()

@@ -117,6 +117,17 @@ class Progress:
     Uses tqdm when it is installed (``tqdm.auto``: a widget in a notebook), else a plain ``\\r`` bar of its
     own. ``write`` prints a line above the bar (or just prints it when no bar is shown), so per-epoch
     lines and the bar mix.
+
+    >>> import io
+    >>> from lrkit.plot.terminal import Progress
+    >>> bar = Progress(3, stream=io.StringIO(), desc="train")  # not a terminal: no bar is drawn
+    >>> for _ in range(3):
+    ...     bar.update(loss=0.5)
+    >>> bar.write("epoch 1: loss 0.5")
+    epoch 1: loss 0.5
+    >>> bar.done, bar.shown
+    (3, False)
+    >>> bar.close()
     """
 
     def __init__(self, total: int, *, enabled: bool = True, stream: TextIO | None = None, desc: str = "") -> None:

@@ -44,8 +44,9 @@ __all__ = ["AGREE", "CLOCK_MODES", "FakeClock", "WallClock"]
 #: How a :class:`WallClock` with a budget maps time to progress.
 CLOCK_MODES = ("time", "hybrid")
 _STATE_VERSION = 1
-#: How ranks agree on elapsed seconds under ``torch.distributed`` (see :func:`lrkit.torch.distributed.agree_elapsed`).
 AGREE = ("rank0", "max")
+"""How ranks agree on elapsed seconds under ``torch.distributed``
+(see :func:`lrkit.torch.distributed.agree_elapsed`)."""
 
 
 class FakeClock:

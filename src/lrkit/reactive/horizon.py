@@ -51,10 +51,21 @@ __all__ = [
     "keep_step", "resume", "resumed", "rewarm", "same_fraction", "stable_phase", "wsd",
 ]
 
-#: ``rule(old, new, position) -> position on new``.
 Rule = Callable[[Schedule, Schedule, float], float]
-#: Cooldown shapes (Hagele et al., 2024): linear, cosine and ``1-sqrt`` (their best).
+"""A horizon rule: ``rule(old, new, position) -> position on new``.
+
+Every entry of :data:`RULES` is one; any function of that signature can be passed where a rule is named.
+
+Example:
+    >>> import lrkit as lk
+    >>> from lrkit.horizon import RULES
+    >>> RULES["keep_step"](lk.cosine(1000), lk.cosine(2000), 300.0)
+    300.0
+    >>> RULES["same_fraction"](lk.cosine(1000), lk.cosine(2000), 300.0)
+    600.0
+"""
 COOLDOWN_SHAPES = ("linear", "cos", "1-sqrt")
+"""Cooldown shapes (Hagele et al., 2024): linear, cosine and ``1-sqrt`` (their best)."""
 
 
 def _position(who: str, position: Any) -> float:
@@ -193,8 +204,8 @@ def branch(old: Schedule, new: Schedule, position: float) -> float:
     return p
 
 
-#: The named horizon rules, in the order the docs present them.
 RULES: dict[str, Rule] = {"keep_step": keep_step, "same_fraction": same_fraction, "wsd": wsd, "branch": branch}
+"""The named horizon rules, in the order the docs present them."""
 
 
 def resume(old: Schedule, new: Schedule, position: float, rule: str | Rule) -> float:

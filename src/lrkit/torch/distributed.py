@@ -34,14 +34,26 @@ from lrkit.reactive.clock import AGREE
 
 __all__ = ["AGREE", "COUNT_OPS", "REDUCE_OPS", "agree_count", "agree_elapsed", "is_distributed", "reduce_metric"]
 
-#: How :func:`reduce_metric` combines the ranks' values.
 REDUCE_OPS = ("mean", "sum", "min", "max")
-#: How :func:`agree_count` combines the ranks' counts.
+"""How :func:`reduce_metric` combines the ranks' values."""
 COUNT_OPS = ("sum", "rank0", "max")
+"""How :func:`agree_count` combines the ranks' counts."""
 
 
 def is_distributed(group: Any = None) -> bool:
-    """Whether a process group with more than one rank is initialised."""
+    """Whether a process group with more than one rank is initialised.
+
+    >>> import os, tempfile
+    >>> import torch.distributed as dist
+    >>> from lrkit.torch.distributed import is_distributed
+    >>> is_distributed()  # no process group
+    False
+    >>> store = "file://" + os.path.join(tempfile.mkdtemp(), "store")
+    >>> dist.init_process_group("gloo", init_method=store, rank=0, world_size=1)
+    >>> is_distributed()  # a group of one rank: nothing to agree on
+    False
+    >>> dist.destroy_process_group()
+    """
     return dist.is_available() and dist.is_initialized() and dist.get_world_size(group) > 1
 
 
@@ -63,6 +75,11 @@ def reduce_metric(value: float, op: str = "mean", group: Any = None) -> float:
 
     ``mean = (x_0 + ... + x_{n-1}) / n`` (exactly rounded sum); if any rank's value is NaN the
     result is NaN. Returns ``float(value)`` unchanged when not distributed.
+
+    >>> import torch
+    >>> from lrkit.torch.distributed import reduce_metric
+    >>> reduce_metric(torch.tensor(0.25)), reduce_metric(0.25, op="max")  # one process: the value, as a float
+    (0.25, 0.25)
     """
     if op not in REDUCE_OPS:
         raise ValueError(f"reduce_metric: op must be one of {', '.join(map(repr, REDUCE_OPS))}, got {op!r}")
@@ -92,6 +109,10 @@ def agree_elapsed(seconds: float, how: str = "rank0", group: Any = None) -> floa
     ``'rank0'`` follows one clock (the usual choice: rank 0 also writes the checkpoints);
     ``'max'`` follows the slowest rank, so a time budget is never overrun on any rank.
     Returns ``float(seconds)`` unchanged when not distributed.
+
+    >>> from lrkit.torch.distributed import agree_elapsed
+    >>> agree_elapsed(12.5), agree_elapsed(12.5, how="max")  # one process: its own clock
+    (12.5, 12.5)
     """
     if how not in AGREE:
         raise ValueError(f"agree_elapsed: how must be one of {', '.join(map(repr, AGREE))}, got {how!r}")
@@ -113,6 +134,10 @@ def agree_count(count: int, how: str = "sum", group: Any = None) -> int:
     ``'sum'`` turns per-rank token (sample) counts into the global count of one update, exactly
     (int64, no rounding), whatever each rank's batch size; ``'rank0'`` is for callers that already
     pass the global count. Returns ``int(count)`` unchanged when not distributed.
+
+    >>> from lrkit.torch.distributed import agree_count
+    >>> agree_count(4096), agree_count(4096, how="rank0")  # one process: its own count is the global one
+    (4096, 4096)
     """
     if how not in COUNT_OPS:
         raise ValueError(f"agree_count: how must be one of {', '.join(map(repr, COUNT_OPS))}, got {how!r}")

@@ -479,7 +479,18 @@ def auto(
 
 # -- the CLI entry point (contract with lrkit.tasks / lrkit.cli) -------------------------------------
 def task_batches(task: Any, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """One epoch of the task's training mini-batches in the order a training run with ``seed`` uses."""
+    """One epoch of the task's training mini-batches in the order a training run with ``seed`` uses.
+
+    >>> import torch
+    >>> from lrkit.tasks import get_task
+    >>> from lrkit.torch.finder import task_batches
+    >>> task = get_task("digits")
+    >>> batches = task_batches(task, seed=0)
+    >>> len(batches), tuple(batches[0][0].shape), task.batch_size
+    (23, (64, 64), 64)
+    >>> all(torch.equal(a[0], b[0]) for a, b in zip(batches, task_batches(task, seed=0)))  # same seed, same order
+    True
+    """
     x, y = task.data()[:2]
     order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
     size = task.batch_size
@@ -496,7 +507,13 @@ def find_for_task(
 ) -> FinderResult:
     """The range test on a built-in task (``lrkit.tasks.get_task(name)`` or its name): the seed's
     initial model, the task's AdamW (built at ``start``, the sweep's first LR), its loss and its mini-batches
-    (seeded order); ``options`` go to :func:`range_test`."""
+    (seeded order); ``options`` go to :func:`range_test`.
+
+    >>> from lrkit.torch.finder import find_for_task
+    >>> result = find_for_task("digits", iterations=30)  # 30 updates of the digits task's model
+    >>> result.lrs.size <= 30, result.stopped.split(":")[0], result.suggestion is not None
+    (True, 'diverged', True)
+    """
     if isinstance(task, str):
         from lrkit.tasks import get_task
 

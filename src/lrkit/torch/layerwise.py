@@ -162,6 +162,16 @@ def param_groups(
     norms) and the names in ``no_weight_decay`` (default: the model's ``no_weight_decay()``, as
     timm models define it; a name matches a parameter equal to it or ending in ``.name``).
     Frozen parameters (``requires_grad=False``) are left out. ``decay=1`` gives plain groups.
+
+    >>> import torch
+    >>> from lrkit.torch.layerwise import param_groups
+    >>> model = torch.nn.Sequential()
+    >>> model.add_module("embed", torch.nn.Embedding(10, 4))
+    >>> model.add_module("blocks", torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 4)))
+    >>> model.add_module("head", torch.nn.Linear(4, 3))
+    >>> groups = param_groups(model, decay=0.5, weight_decay=0.05)  # no lr: timm's lr_scale
+    >>> [(g["layer"], g["lr_scale"], g["weight_decay"]) for g in groups]  # matrices decay, biases do not
+    [(0, 0.125, 0.05), (1, 0.25, 0.05), (1, 0.25, 0.0), (2, 0.5, 0.05), (2, 0.5, 0.0), (3, 1.0, 0.05), (3, 1.0, 0.0)]
     """
     if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 < decay <= 1:
         raise ValueError(f"param_groups: decay must be in (0, 1], got {decay!r}; e.g. 0.75 (BEiT) or 0.8 (ELECTRA)")
