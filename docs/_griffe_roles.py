@@ -76,5 +76,11 @@ class SphinxRoles(griffe.Extension):
         if obj.docstring is not None and ":`" in obj.docstring.value:
             obj.docstring.value = link_roles(obj.docstring.value, obj)
         for member in obj.members.values():
-            if not member.is_alias:
+            if member.is_alias:  # a re-export can shadow its submodule (lrkit.curves.choose): walk what it names
+                try:
+                    target = member.final_target
+                except (griffe.AliasResolutionError, griffe.CyclicAliasError):
+                    continue  # a name from outside the loaded package
+                self._walk(target, seen)  # type: ignore[arg-type]
+            else:
                 self._walk(member, seen)  # type: ignore[arg-type]

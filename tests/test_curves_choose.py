@@ -232,7 +232,7 @@ def test_choose_several_lengths_with_a_callable_family(fitted):
 @pytest.fixture(scope="module")
 def law_file(tmp_path_factory, fitted):
     path = tmp_path_factory.mktemp("choose") / "law.json"
-    path.write_text(json.dumps(fitted.to_dict()))
+    curves.save_law(path, fitted)  # as `lrkit curve fit -o` writes it: the fit's uncertainty included
     return path
 
 

@@ -251,7 +251,8 @@ def test_a_scheduler_checkpoint_saved_with_the_old_names_loads():
     sched.step()
     assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * schedule(8), rel=1e-12)
     assert sched.state_dict()["schedules"] == [schedule.to_config()]  # saved again under the new names
-    with pytest.raises(ValueError, match="saved for schedules"):  # another schedule still needs a horizon rule
+    # another schedule still needs a horizon rule
+    with pytest.raises(ValueError, match="must be this Scheduler's schedules"):
         Scheduler(torch.optim.SGD([param], lr=0.1), lk.step_decay(3, decay=0.25)).load_state_dict(OLD_STATE)
 
 

@@ -60,7 +60,14 @@ _FIX = "give table=<last step> (later steps hold its value)"
 
 @keras.saving.register_keras_serializable(package="lrkit")
 class LearningRateSchedule(keras.optimizers.schedules.LearningRateSchedule):  # type: ignore[misc]
-    """``base_lr * schedule(step)`` as a Keras learning-rate schedule (see the module docstring)."""
+    """``base_lr * schedule(step)`` as a Keras learning-rate schedule (see the module docstring).
+
+    >>> import keras, lrkit as lk
+    >>> lr = LearningRateSchedule(lk.warmup(10) >> lk.cosine(90), base_lr=3e-4)
+    >>> round(float(lr(10)), 8)
+    0.0003
+    >>> opt = keras.optimizers.AdamW(learning_rate=lr)   # saved and reloaded with the model
+    """
 
     def __init__(self, schedule: Schedule, base_lr: float = 1.0, table: bool | int = False):
         super().__init__()
@@ -150,6 +157,12 @@ class PlateauCallback(keras.callbacks.Callback):  # type: ignore[misc]
     nodes active there observe it) with the schedule's own plateau rule (``rule='keras'`` for
     Keras' ``ReduceLROnPlateau`` decisions: :func:`lrkit.compat.keras.ReduceLROnPlateau`). Unlike
     Keras' callback it keeps no state: the state is the schedule's, saved with the model.
+
+    >>> import keras, lrkit as lk
+    >>> lr = LearningRateSchedule(lk.constant(1.0) * lk.plateau(patience=2), base_lr=1e-3)
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(learning_rate=lr), loss="mse")
+    >>> callbacks = [PlateauCallback(monitor="val_loss")]   # model.fit(..., validation_data=..., callbacks=callbacks)
     """
 
     def __init__(self, monitor: str = "val_loss"):

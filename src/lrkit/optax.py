@@ -53,6 +53,12 @@ def schedule(sched: Schedule, base_lr: float = 1.0, *, dtype: Any = None, table:
     finite schedule over ``0..ceil(length)``, ``table=n`` over ``0..n``; counts past the end hold
     the last value (exact for a finite schedule of length ``<= n``). Non-traceable schedules are
     tabulated over their length; an infinite one needs ``table=n``.
+
+    >>> import optax, lrkit as lk
+    >>> lr = schedule(lk.warmup(10) >> lk.cosine(90), base_lr=3e-4)
+    >>> round(float(lr(10)), 8), round(float(lr(100)), 8)
+    (0.0003, 0.0)
+    >>> opt = optax.adamw(lr)   # any optax optimizer that takes a schedule
     """
     if not isinstance(sched, Schedule):
         raise ValueError(f"lrkit.optax.schedule: sched must be an lrkit schedule, got {sched!r}")
@@ -109,7 +115,14 @@ def _named(fn: Any, sched: Schedule, factor: float) -> Any:
 class ScheduleState(NamedTuple):
     """The state of :func:`scale_by_learning_rate`: the update count, the last learning rate, and the
     state of every plateau node (arrays with one entry per node, in :class:`lrkit.reactive.Controller`'s
-    order; ``best``/``smoothed`` are NaN until a finite value is seen)."""
+    order; ``best``/``smoothed`` are NaN until a finite value is seen).
+
+    >>> import jax.numpy as jnp, lrkit as lk
+    >>> tx = scale_by_learning_rate(lk.constant(1.0) * lk.plateau(patience=0), base_lr=0.1)
+    >>> state = tx.init({"w": jnp.zeros(2)})
+    >>> int(state.count), state.scale.shape     # one entry per plateau node
+    (0, (1,))
+    """
 
     count: Any
     learning_rate: Any

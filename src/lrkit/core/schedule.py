@@ -406,8 +406,26 @@ class Schedule:
 def child(who: str, name: str, item: Any) -> Schedule:
     """The check of a parameter that is a schedule (a combinator's child)."""
     if not isinstance(item, Schedule):
+        item = _from_structured(item)
+    if not isinstance(item, Schedule):
         raise ValueError(f"{who}: {name} must be a schedule, got {item!r}")
     return item
+
+
+def _from_structured(item: Any) -> Any:
+    """A schedule that OmegaConf turned into a structured ``DictConfig``, built again from its fields.
+
+    Schedules are dataclasses, so OmegaConf (inside Hydra's ``instantiate``) stores one placed in a
+    container as a structured config of its fields; anything else is returned as it is.
+    """
+    if type(item).__module__.split(".")[0] != "omegaconf":
+        return item
+    from omegaconf import DictConfig, OmegaConf
+
+    kind = OmegaConf.get_type(item) if isinstance(item, DictConfig) else None
+    if not (isinstance(kind, type) and issubclass(kind, Schedule) and dataclasses.is_dataclass(kind)):
+        return item
+    return kind(**{f.name: item[f.name] for f in dataclasses.fields(kind) if f.init})
 
 
 class NumpyForm(Schedule):
