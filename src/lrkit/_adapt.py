@@ -19,7 +19,7 @@ from typing import Any
 from lrkit.core.config import from_config
 from lrkit.core.plateau import Plateau
 from lrkit.core.schedule import Schedule
-from lrkit.reactive.controller import Controller, _children
+from lrkit.reactive.controller import Controller, map_plateaus
 
 __all__ = ["TracedPlateaus", "has_plateau", "wide_as_float", "wide_step"]
 
@@ -83,26 +83,11 @@ class _Fed(Plateau):
         return xp.full(t, 1.0) * _SCALES.get()[self._slot]
 
 
-def _feed(node: Schedule, counter: list[int]) -> Schedule:
-    """``node`` with plateau ``i`` (the Controller's numbering) replaced by a :class:`_Fed` reading scale ``i``."""
-    if isinstance(node, Plateau):
-        fed = _Fed(**dict(node._params))
-        object.__setattr__(fed, "_slot", counter[0])
-        counter[0] += 1
-        return fed
-    children = _children(node)
-    if not children:
-        return node
-    params = dict(node._params)
-    for key, index, child in children:
-        new = _feed(child, counter)
-        if index is None:
-            params[key] = new
-        else:
-            items = list(params[key])
-            items[index] = new
-            params[key] = type(params[key])(items)
-    return type(node)(**params)
+def _fed(plateau: Plateau, slot: int) -> Schedule:
+    """A :class:`_Fed` in place of plateau ``slot`` (the Controller's numbering), reading scale ``slot``."""
+    fed = _Fed(**dict(plateau._params))
+    object.__setattr__(fed, "_slot", slot)
+    return fed
 
 
 class TracedPlateaus:
@@ -126,7 +111,7 @@ class TracedPlateaus:
                 )
         wide = wide_as_float(schedule)
         self._routes = wide
-        self.fed = _feed(wide, [0])
+        self.fed = map_plateaus(wide, _fed)
 
     def __len__(self) -> int:
         return len(self.plateaus)

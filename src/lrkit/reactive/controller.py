@@ -26,6 +26,7 @@ multiply the whole schedule: ``(warmup(500) >> constant(1.0, 5000) >> cosine(200
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from lrkit.core.combinators import Join, Scale
@@ -75,19 +76,25 @@ class _Counts:
         return count
 
 
-def _rebuild(node: Schedule, scales: list[float], counter: list[int]) -> Schedule:
-    """``node`` with every plateau ``p`` replaced by ``p * scale`` (pre-order numbering, as the routes)."""
+def map_plateaus(
+    node: Schedule, replace: Callable[[Plateau, int], Schedule], counter: list[int] | None = None
+) -> Schedule:
+    """``node`` with plateau ``i`` (pre-order, as the routes number them) replaced by ``replace(plateau, i)``.
+
+    Nodes without a replaced plateau below them are kept as they are (the same objects).
+    """
+    counter = [0] if counter is None else counter
     if isinstance(node, Plateau):
-        scale = scales[counter[0]]
+        number = counter[0]
         counter[0] += 1
-        return node if scale == 1.0 else Scale(node, scale)
+        return replace(node, number)
     children = _children(node)
     if not children:
         return node
     params = dict(node._params)
     changed = False
     for key, index, child in children:
-        new = _rebuild(child, scales, counter)
+        new = map_plateaus(child, replace, counter)
         if new is child:
             continue
         changed = True
@@ -98,6 +105,11 @@ def _rebuild(node: Schedule, scales: list[float], counter: list[int]) -> Schedul
             items[index] = new
             params[key] = type(params[key])(items)
     return type(node)(**params) if changed else node
+
+
+def _rebuild(node: Schedule, scales: list[float]) -> Schedule:
+    """``node`` with every plateau ``p`` replaced by ``p * scale``."""
+    return map_plateaus(node, lambda p, i: p if scales[i] == 1.0 else Scale(p, scales[i]))
 
 
 class Controller:
@@ -206,7 +218,7 @@ class Controller:
         """The pure schedule to evaluate now: each plateau ``p`` replaced by ``p * scale``."""
         resolved = self._resolved
         if resolved is None:
-            resolved = self._resolved = _rebuild(self.schedule, self.scales, [0])
+            resolved = self._resolved = _rebuild(self.schedule, self.scales)
         return resolved
 
     def state_dict(self) -> dict[str, Any]:
