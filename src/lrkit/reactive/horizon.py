@@ -32,23 +32,36 @@ rule               ``q``                                           fits when
 >>> run = resumed(old, new, at=50, rule="same_fraction")    # the whole run, as one schedule
 >>> run(49) == old(49), run(50) == new(100), run.length
 (True, True, 150.0)
+
+**The time map.** A horizon change is a :class:`Move` ``(at, position)``: from progress ``at`` on, the run
+is at local time ``(t - at) + position`` of its new schedule, the composition of the routes
+:class:`lrkit.core.routing.Offset` and :class:`lrkit.core.routing.Shift` that :func:`resumed` builds
+(``take(old, at) >> shift(new, position)``). :func:`move` computes a move (several in a row compose:
+each one starts from where the previous put the run), and :class:`lrkit.torch.Scheduler` evaluates its
+schedules at :meth:`Move.local`, so the adapter and the whole-run schedule read one map.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from lrkit.core import _validate as v
+from lrkit.core.backend import MATH, NUMPY, Namespace
 from lrkit.core.combinators import Join, Shift, Take
 from lrkit.core.families import Anneal, Constant
 from lrkit.core.recipes import WSD
+from lrkit.core.routing import Offset
+from lrkit.core.routing import Shift as ShiftMap
 from lrkit.core.schedule import Schedule
 
 __all__ = [
-    "COOLDOWN_SHAPES", "RULES", "Rule", "branch", "branch_point", "continuation", "cooldown", "extend",
-    "keep_step", "resume", "resumed", "rewarm", "same_fraction", "stable_phase", "wsd",
+    "COOLDOWN_SHAPES", "RULES", "STAY", "Move", "Rule", "branch", "branch_point", "continuation", "cooldown",
+    "extend", "keep_step", "move", "moved", "resume", "resumed", "rewarm", "same_fraction", "stable_phase", "wsd",
 ]
 
 Rule = Callable[[Schedule, Schedule, float], float]
@@ -246,13 +259,93 @@ def continuation(new: Schedule, position: float) -> Schedule:
     return Shift(new, q)
 
 
+@dataclass(frozen=True)
+class Move:
+    """A horizon change: from progress ``at`` on, the run is at local time ``(t - at) + position`` of its schedule.
+
+    The local time is the routes' own map, ``Shift(position)`` after ``Offset(at)``
+    (:mod:`lrkit.core.routing`): what ``take(old, at) >> shift(new, position)`` gives its second piece,
+    clipped at 0. ``position == at`` (``keep_step``, ``wsd``, ``branch``) is the new schedule at the run's
+    own step: the local time is ``t`` itself, exactly. :data:`STAY` is the move of a run never moved.
+
+    >>> m = Move(30.0, 120.0)
+    >>> m.local(35.0), m.progress(200.0), Move(40.0, 40.0).local(41.5)
+    (125.0, 110.0, 41.5)
+    """
+
+    at: float
+    position: float
+
+    def __post_init__(self) -> None:
+        _position("Move", self.at)
+        _position("Move", self.position)
+
+    @property
+    def still(self) -> bool:
+        """Whether the local time is the progress itself (never moved, or moved to the run's own step)."""
+        return self.at == self.position
+
+    def local(self, t: Any, xp: Namespace | None = None) -> Any:
+        """The local time on the schedule at progress ``t`` (a number, or a sorted numpy array with ``xp=NUMPY``)."""
+        if self.at == self.position:
+            return t
+        if xp is None:
+            xp = NUMPY if isinstance(t, np.ndarray) else MATH
+        return ShiftMap(self.position).forward(Offset(self.at).forward(t, xp), xp)
+
+    def progress(self, local: float) -> float:
+        """The progress at which the run reaches local time ``local`` (the inverse of :meth:`local`)."""
+        if self.at == self.position:
+            return local
+        return local - self.position + self.at
+
+
+STAY = Move(0.0, 0.0)
+"""The move of a run whose horizon never changed: local time = progress."""
+
+
+def move(old: Schedule, new: Schedule, at: float, rule: str | Rule, before: Move = STAY) -> Move:
+    """The move of a run at progress ``at`` from ``old`` onto ``new`` under ``rule``.
+
+    The run stands at ``p = before.local(at)`` on ``old`` (``before``: the move that put it there, if
+    any), continues at ``q = resume(old, new, p, rule)`` and from then on at ``(t - at) + q``:
+    ``Move(at, q)``, or :data:`STAY` when ``q == at`` (the new schedule at the run's own step).
+
+    >>> import lrkit as lk
+    >>> first = move(lk.cosine(100), lk.cosine(200), 20, "same_fraction")
+    >>> first, move(lk.cosine(200), lk.cosine(800), 60, "same_fraction", before=first)
+    (Move(at=20.0, position=40.0), Move(at=60.0, position=320.0))
+    """
+    at = _position("move", at)
+    here = float(before.local(at, MATH))
+    q = resume(old, new, here, rule)
+    return STAY if q == at else Move(at, q)
+
+
+def moved(run: Schedule, new: Schedule, at: float, step: Move) -> Schedule:
+    """The whole run as one schedule after a move at ``at``: ``run`` until ``at``, then ``new`` at ``step.local(t)``.
+
+    ``f(t) = run(t)`` for ``t < at`` and ``new((t - at) + q)`` after, ``q = step.local(at)``: built as
+    ``take(run, at) >> shift(new, q)``, whose routes are the move's map. ``run`` may itself be a moved run
+    (several horizon changes in a row).
+
+    >>> import lrkit as lk
+    >>> f = moved(lk.cosine(100), lk.cosine(400), 30, Move(30.0, 120.0))
+    >>> f(29) == lk.cosine(100)(29), f(35) == lk.cosine(400)(125)
+    (True, True)
+    """
+    at = _position("moved", at)
+    tail = continuation(new, float(step.local(at, MATH)))
+    return tail if at == 0 else Take(run, at) >> tail
+
+
 def resumed(old: Schedule, new: Schedule, at: float, rule: str | Rule = "keep_step") -> Schedule:
     """The whole run as one schedule: ``old`` until ``at``, then ``new`` from the rule's position.
 
     ``run(t) = old(t)`` for ``t < at`` and ``new(q + t - at)`` for ``t >= at``: what a Scheduler
     writes when a checkpoint saved at ``at`` is loaded with ``horizon=rule`` (for plots, and to
-    save the run's true schedule). Equal to :meth:`lrkit.torch.Scheduler.value_at` within
-    rounding (the Scheduler evaluates ``new(t + (q - at))``).
+    save the run's true schedule). Bitwise :meth:`lrkit.torch.Scheduler.value_at` (both evaluate
+    ``new((t - at) + q)``, :class:`Move`'s map).
 
     >>> import lrkit as lk
     >>> run = resumed(lk.wsd(100, decay=20), lk.wsd(200, decay=20), at=50, rule="wsd")
@@ -260,9 +353,7 @@ def resumed(old: Schedule, new: Schedule, at: float, rule: str | Rule = "keep_st
     (1.0, 0.5, 200.0)
     """
     at = _position("resumed", at)
-    q = resume(old, new, at, rule)
-    tail = continuation(new, q)
-    return tail if at == 0 else Take(old, at) >> tail
+    return moved(old, new, at, move(old, new, at, rule))
 
 
 def extend(schedule: WSD, steps: float, decay: float | None = None) -> WSD:

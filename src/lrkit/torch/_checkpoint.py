@@ -19,7 +19,8 @@ key                    what
 ``controllers``        per schedule, its plateau :class:`~lrkit.reactive.Controller` state, or None without plateau
 ``clock``              the :class:`~lrkit.reactive.WallClock` state, or None without a clock
 ``counter``            the token/sample counter's state (``advance="tokens"``/``"samples"``), or None
-``positions``          after a horizon change, per schedule ``[anchor, position]``; None before any
+``positions``          after a horizon change, per schedule ``[at, position]`` (a :class:`lrkit.horizon.Move`,
+                       ``[0, 0]``: none); None before any
 =====================  ==========================================================================================
 
 Every key is checked for presence, type and range, and the identity (schedules, clock or not, advance and
@@ -33,9 +34,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lrkit.reactive import horizon
 from lrkit.reactive._schema import Reader, jsonish
 from lrkit.reactive.controller import PlateauState
-from lrkit.torch._guards import EPOCH_CALLS
 from lrkit.torch._values import Values
 
 if TYPE_CHECKING:
@@ -73,20 +74,21 @@ class _Restore:
     updates: int
     base: dict[str, list[float]]
     warned_end: bool
-    positions: list[tuple[float, float]] | None
+    moves: list[horizon.Move] | None
     controllers: dict[int, list[PlateauState]]
     clock: Any  # the clock's parsed state (a WallClock: elapsed seconds), or the raw state of another clock
     counter: tuple[int, int | None] | None
 
 
 def identity(sched: Scheduler) -> dict[str, Any]:
+    specs, progress = sched._specs, sched._progress
     return {
-        "schedules": [s.to_config() for s in sched._schedules],
-        "assign": {k: v if isinstance(v, int) else list(v) for k, v in sched._assign.items()},
-        "relative": sorted(sched._relative),
-        "lr_scale": sched._lr_scale,
-        "advance": sched._advance,
-        "updates_per_epoch": sched._upe,
+        "schedules": [s.to_config() for s in specs.schedules],
+        "assign": {k: v if isinstance(v, int) else list(v) for k, v in specs.assign.items()},
+        "relative": sorted(specs.relative),
+        "lr_scale": specs.lr_scale,
+        "advance": progress.advance,
+        "updates_per_epoch": progress.upe,
     }
 
 
@@ -94,21 +96,23 @@ def state_dict(sched: Scheduler) -> dict[str, Any]:
     """The Scheduler's state (the module docstring lists its keys)."""
     state: dict[str, Any] = {"format": FORMAT, "version": VERSION}
     state.update(identity(sched))
-    state["updates"] = sched._count[0] if sched._by_update else sched._n
-    state["base"] = {k: list(v) for k, v in sched._base.items()}
-    state["warned_end"] = sched._warned_end
-    live = dict(sched._active)
-    state["controllers"] = [live[j].state_dict() if j in live else None for j in range(len(sched._schedules))]
-    state["clock"] = None if sched._clock is None else sched._clock.state_dict()
-    state["counter"] = None if sched._tokens is None else sched._tokens.state_dict()
-    # moved by a horizon change: (anchor, position) per schedule
-    state["positions"] = None if sched._positions is None else [[a, q] for a, q in sched._positions]
+    progress = sched._progress
+    state["updates"] = progress.saved(sched._plan.n)
+    state["base"] = {k: list(v) for k, v in sched._plan.base.items()}
+    state["warned_end"] = sched._guards.warned_end
+    live = dict(sched._plateaus.active)
+    state["controllers"] = [live[j].state_dict() if j in live else None for j in range(len(sched._specs.schedules))]
+    state["clock"] = None if progress.clock is None else progress.clock.state_dict()
+    state["counter"] = None if progress.tokens is None else progress.tokens.state_dict()
+    # moved by a horizon change: [at, position] per schedule (lrkit.horizon.Move)
+    moves = sched._cache.moves
+    state["positions"] = None if moves is None else [[m.at, m.position] for m in moves]
     return state
 
 
 def load_state_dict(sched: Scheduler, state_dict: Any, horizon: Any = None) -> None:
     """Check the whole state, then apply it (see :meth:`lrkit.torch.Scheduler.load_state_dict`)."""
-    apply(sched, parse(sched, state_dict, sched._resume if horizon is None else horizon))
+    apply(sched, parse(sched, state_dict, sched._specs.resume if horizon is None else horizon))
 
 
 def parse(sched: Scheduler, state: Any, horizon: Any) -> _Restore:
@@ -144,13 +148,13 @@ def parse(sched: Scheduler, state: Any, horizon: Any) -> _Restore:
     base = _parse_base(sched, reader)
     warned_end = reader.boolean("warned_end")
     schedules = reader.sequence("schedules")
-    saved_positions = _positions(reader, len(sched._schedules))
-    changed = jsonish(schedules) != jsonish(mine["schedules"]) and not _same(schedules, sched._schedules)
+    saved_moves = _positions(reader, len(sched._specs.schedules))
+    changed = jsonish(schedules) != jsonish(mine["schedules"]) and not _same(schedules, sched._specs.schedules)
     if changed:
         if horizon is None:
             raise reader.error(
                 "schedules",
-                f"this Scheduler's schedules {[repr(s) for s in sched._schedules]}",
+                f"this Scheduler's schedules {[repr(s) for s in sched._specs.schedules]}",
                 [_describe(c) for c in schedules],
                 "build the Scheduler with the saved schedules, or change the run's horizon explicitly with "
                 "load_state_dict(state, horizon=RULE) or Scheduler(..., resume=RULE) (what a framework's "
@@ -159,9 +163,9 @@ def parse(sched: Scheduler, state: Any, horizon: Any) -> _Restore:
                 "at the new end) or 'branch' (a cooldown/rewarm branched from the saved schedule); see "
                 "lrkit.reactive.horizon",
             )
-        positions = _rehorizon(sched, schedules, saved_positions, updates, horizon, state)
+        moves = _rehorizon(sched, schedules, saved_moves, updates, horizon, state)
     else:
-        positions = saved_positions
+        moves = saved_moves
     controllers = _parse_controllers(sched, reader)
     clock = None
     if sched._clock is not None:
@@ -169,23 +173,25 @@ def parse(sched: Scheduler, state: Any, horizon: Any) -> _Restore:
         clock = parse(saved_clock, _WHO, "clock") if parse is not None else saved_clock
     counter = None
     saved_counter = reader.get("counter", "the token counter's state or None")
-    if sched._tokens is None:
+    if sched._progress.tokens is None:
         if saved_counter is not None:
             raise reader.error("counter", f"None (this Scheduler has advance={sched._advance!r})", saved_counter)
     else:
-        counter = sched._tokens.parse_state(saved_counter, _WHO, "counter")
+        counter = sched._progress.tokens.parse_state(saved_counter, _WHO, "counter")
         if counter[0] != updates:
             raise reader.error("counter", f"a total equal to state['updates'] = {updates}", counter[0])
-    return _Restore(updates, base, warned_end, positions, controllers, clock, counter)
+    return _Restore(updates, base, warned_end, moves, controllers, clock, counter)
 
 
 def _parse_base(sched: Scheduler, reader: Reader) -> dict[str, list[float]]:
     saved = reader.get("base", "a dict of the scheduled keys' bases")
     groups = len(sched.optimizer.param_groups)
-    if not isinstance(saved, Mapping) or set(saved) != set(sched._base):
-        raise reader.error("base", f"a dict with keys {sorted(sched._base)}", saved, "pass what state_dict() returned")
+    if not isinstance(saved, Mapping) or set(saved) != set(sched._plan.base):
+        raise reader.error(
+            "base", f"a dict with keys {sorted(sched._plan.base)}", saved, "pass what state_dict() returned"
+        )
     base = {}
-    for key in sched._base:
+    for key in sched._plan.base:
         items = reader.sequence(f"base.{key}", value=saved[key])
         if len(items) != groups:
             raise reader.error(
@@ -199,58 +205,55 @@ def _parse_base(sched: Scheduler, reader: Reader) -> dict[str, list[float]]:
 
 
 def _parse_controllers(sched: Scheduler, reader: Reader) -> dict[int, list[PlateauState]]:
-    saved = reader.sequence("controllers", len(sched._schedules))
-    live = dict(sched._active)
+    saved = reader.sequence("controllers", len(sched._specs.schedules))
+    live = dict(sched._plateaus.active)
     out = {}
     for j, item in enumerate(saved):
         if j in live:
             if item is None:
                 raise reader.error(
                     f"controllers[{j}]",
-                    f"the plateau state of {sched._schedules[j]!r}",
+                    f"the plateau state of {sched._specs.schedules[j]!r}",
                     None,
                     "the state was saved without it: pass the run's own state_dict(), whose plateau "
                     "reductions would otherwise be lost",
                 )
             out[j] = live[j].parse_state(item, _WHO, f"controllers[{j}]")
         elif item is not None:
-            raise reader.error(f"controllers[{j}]", f"None ({sched._schedules[j]!r} has no plateau)", item)
+            raise reader.error(f"controllers[{j}]", f"None ({sched._specs.schedules[j]!r} has no plateau)", item)
     return out
 
 
 def apply(sched: Scheduler, r: _Restore) -> None:
-    sched._hi = 0  # the fast path of step() is armed on the old values: disarmed until step() arms it again
-    sched._base = r.base
-    sched._positions = r.positions
-    sched._set_ends()
-    sched._count[0] = r.updates
-    sched._n = r.updates
-    sched._calls = (EPOCH_CALLS, sched._n, 0)  # a resumed run was checked when it started
-    sched._warned_end = r.warned_end
-    sched._zero_check = True
-    sched._cache = Values(list(sched._schedules), sched._upe, sched._positions)
-    for j, c in sched._active:
+    plan, guards, progress = sched._plan, sched._guards, sched._progress
+    plan.hi = 0  # the fast path of step() is armed on the old values: disarmed until step() arms it again
+    plan.base = r.base
+    progress.count[0] = r.updates
+    plan.n = r.updates
+    guards.resumed(r.updates, r.warned_end)  # a resumed run was checked when it started
+    sched._cache = Values(list(sched._specs.schedules), progress.upe, r.moves)
+    for j, c in sched._plateaus.active:
         c.apply_state(r.controllers[j])
         sched._cache.update(j, c)
-    if sched._clock is not None:
-        apply = getattr(sched._clock, "apply_state", None)
-        apply(r.clock) if apply is not None else sched._clock.load_state_dict(r.clock)
-    if sched._tokens is not None and r.counter is not None:
-        sched._tokens.apply_state(r.counter)
-    sched._fed = sched._fed or any(s.calls for _, c in sched._active for s in c.states)
-    sched._adopt_groups()
-    sched._write(sched._values(sched._n))
+    if progress.clock is not None:
+        apply = getattr(progress.clock, "apply_state", None)
+        apply(r.clock) if apply is not None else progress.clock.load_state_dict(r.clock)
+    if progress.tokens is not None and r.counter is not None:
+        progress.tokens.apply_state(r.counter)
+    guards.fed = guards.fed or any(s.calls for _, c in sched._plateaus.active for s in c.states)
+    sched._adopt()
+    plan.write(sched._values(plan.n))
 
 
 def _rehorizon(
-    sched: Scheduler, saved: list[Any], saved_positions: Any, updates: int, rule: Any, state: Mapping[str, Any]
-) -> list[tuple[float, float]] | None:
-    """The (anchor, position) of each schedule after moving the saved run onto this one by ``rule``."""
-    from lrkit import horizon as rules
+    sched: Scheduler, saved: list[Any], saved_moves: list[horizon.Move] | None, updates: int, rule: Any,
+    state: Mapping[str, Any],
+) -> list[horizon.Move] | None:
+    """Each schedule's move after moving the saved run onto this one by ``rule`` (:func:`lrkit.horizon.move`)."""
     from lrkit.core.config import from_config
 
     who = f"{_WHO}(horizon=...)"
-    if sched._active or any(c is not None for c in state.get("controllers") or []):
+    if sched._plateaus.active or any(c is not None for c in state.get("controllers") or []):
         raise ValueError(f"{who}: a schedule with a plateau(...) cannot change horizon (its reductions are tied to it)")
     if sched._clock is not None:
         raise ValueError(
@@ -263,25 +266,20 @@ def _rehorizon(
         raise ValueError(
             f"{who}: state['schedules'] cannot be rebuilt ({error}); pass what {_SOURCE} returned"
         ) from None
-    if len(old) != len(sched._schedules):
+    schedules = sched._specs.schedules
+    if len(old) != len(schedules):
         raise ValueError(
-            f"{who}: the state has {len(old)} distinct schedules and this Scheduler {len(sched._schedules)}; "
+            f"{who}: the state has {len(old)} distinct schedules and this Scheduler {len(schedules)}; "
             "a horizon rule maps each saved schedule onto one new schedule, in order"
         )
-    at = sched._progress(updates)
-    out = []
-    for before, after, (anchor, position) in zip(old, sched._schedules, saved_positions or [(0.0, 0.0)] * len(old)):
-        if before == after:
-            out.append((anchor, position))
-            continue
-        here = max((at - anchor) + position, 0.0)  # where the run stands on the saved schedule
-        q = rules.resume(before, after, here, rule)
-        out.append((0.0, 0.0) if q == at else (at, q))  # q == s: the new schedule at the run's own step
-    return None if all(p == (0.0, 0.0) for p in out) else out
+    at = sched._progress.epochs(updates)
+    before = saved_moves or [horizon.STAY] * len(old)
+    out = [m if a == b else horizon.move(a, b, at, rule, m) for a, b, m in zip(old, schedules, before)]
+    return None if all(m == horizon.STAY for m in out) else out
 
 
-def _positions(reader: Reader, n: int) -> list[tuple[float, float]] | None:
-    saved = reader.get("positions", "None or a list of [anchor, position] pairs")
+def _positions(reader: Reader, n: int) -> list[horizon.Move] | None:
+    saved = reader.get("positions", "None or a list of [at, position] pairs")
     if saved is None:
         return None
     items = reader.sequence("positions", n)
@@ -289,7 +287,7 @@ def _positions(reader: Reader, n: int) -> list[tuple[float, float]] | None:
     for i, pair in enumerate(items):
         pair = reader.sequence(f"positions[{i}]", 2, value=pair)
         out.append(
-            (
+            horizon.Move(
                 reader.number(f"positions[{i}][0]", low=0.0, value=pair[0]),
                 reader.number(f"positions[{i}][1]", low=0.0, value=pair[1]),
             )

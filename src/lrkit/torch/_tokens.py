@@ -2,23 +2,20 @@
 
 Each ``step(tokens=n)`` adds this rank's count, combined across ranks (:func:`agree_count`), and the
 schedule, written in tokens, is evaluated at the total: right whatever the batch size does.
+(:class:`lrkit.torch._progress.Progress` holds the counter and checks which count a Scheduler takes.)
 """
 
 from __future__ import annotations
 
 import numbers
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from lrkit.reactive._schema import Reader
-from lrkit.torch import _guards as guards
 from lrkit.torch.distributed import agree_count
 
-if TYPE_CHECKING:
-    from lrkit.torch.scheduler import Scheduler
-
-__all__ = ["ACROSS", "UNITS", "TokenCounter", "add", "count", "step"]
+__all__ = ["ACROSS", "UNITS", "TokenCounter", "count"]
 
 _STATE_VERSION = 1
 
@@ -98,46 +95,3 @@ class TokenCounter:
     def apply_state(self, parsed: tuple[int, int | None]) -> None:
         self.total, self.pending = parsed
 
-
-def add(sched: Scheduler, who: str, tokens: Any, samples: Any) -> None:
-    """``Scheduler.count`` (and ``step(tokens=n)``'s count): this rank's count, checked, added to the pending one."""
-    if tokens is None and samples is None:
-        return
-    unit = sched._unit
-    if sched._tokens is None or unit is None:
-        name = "tokens" if tokens is not None else "samples"
-        raise ValueError(
-            f"Scheduler.{who}({name}=...): this Scheduler counts {sched._advance}s; build it with "
-            f"Scheduler(..., advance={name!r}) to drive the schedule by the {name} fed"
-        )
-    other = "samples" if unit == "tokens" else "tokens"
-    if (samples if unit == "tokens" else tokens) is not None:
-        raise ValueError(
-            f"Scheduler.{who}({other}=...): this Scheduler counts {unit} (advance={unit!r}); pass {unit}=n"
-        )
-    sched._tokens.add(who, tokens if unit == "tokens" else samples)
-
-
-def step(sched: Scheduler, metric: Any, tokens: Any, samples: Any) -> None:
-    """``step()`` with ``advance="tokens"``/``"samples"``: add the agreed count, write the values at the total."""
-    if sched._tokens is None:
-        add(sched, "step", tokens, samples)  # raises: this Scheduler counts updates or calls
-        return
-    pending = sched._tokens.pending
-    try:
-        add(sched, "step", tokens, samples)
-        n = sched._tokens.take()
-    except ValueError:
-        sched._tokens.pending = pending  # a refused count leaves nothing behind
-        raise
-    guards.check_foreign_write(sched)
-    if metric is not None:
-        sched._observe(metric, at=float(n))
-    elif sched._active and not sched._fed:
-        guards.unfed_step(sched, float(n))
-    sched._n = n
-    if sched._zero_check:
-        guards.warn_all_zero(sched)
-    if sched.optimizer.param_groups is not sched._groups or len(sched._groups) != sched._ngroups:
-        sched._adopt_groups()
-    sched._write(sched._values(n))

@@ -19,17 +19,20 @@ right), with no rebuild and no re-evaluation. Any other plateau is resolved by i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from lrkit.core.backend import MATH, NUMPY
 from lrkit.core.combinators import Product
 from lrkit.core.plateau import Plateau
 from lrkit.core.schedule import Schedule
 from lrkit.reactive.controller import Controller
+from lrkit.reactive.horizon import Move
 
-__all__ = ["BLOCK", "FEW", "Values", "moved", "scalable"]
+__all__ = ["BLOCK", "FEW", "Values", "scalable"]
 
 _SHIFT = 8  # log2 of the block: a refill costs ~20 us, so 256 updates amortise it
 FEW = 16  #: distinct schedules evaluated in numpy blocks; beyond, each by its compiled scalar form
@@ -46,20 +49,30 @@ def scalable(schedule: Schedule) -> bool:
 
 
 class Values:
-    """The values of every distinct schedule at progress ``t``: ``scale_j * schedule_j((t - anchor) + position)``.
+    """The values of every distinct schedule at progress ``t``: ``scale_j * schedule_j(move_j.local(t))``.
 
-    ``t`` is divided by ``updates_per_epoch`` if given; ``(anchor, position)`` is a horizon change's move
-    (none by default), ``scale_j`` a scalable plateau's multiplier (1.0, else not applied).
+    ``t`` is divided by ``updates_per_epoch`` if given; ``move_j`` is a horizon change's
+    :class:`lrkit.horizon.Move` (the one time map of :mod:`lrkit.reactive.horizon`; none by default),
+    ``scale_j`` a scalable plateau's multiplier (1.0, else not applied). ``ends[j]`` is where schedule ``j``
+    ends in progress (its move applied; ``inf`` for an infinite one or a bare plateau), ``end`` the first
+    end in updates.
     """
 
-    __slots__ = ("_functions", "base", "block", "mask", "positions", "scales", "schedules", "shift", "table", "upe")
+    __slots__ = (
+        "_functions", "base", "block", "end", "ends", "mask", "moves", "scales", "schedules", "shift", "table", "upe"
+    )
 
-    def __init__(
-        self, schedules: list[Schedule], upe: float | None, positions: list[tuple[float, float]] | None = None
-    ) -> None:
+    def __init__(self, schedules: list[Schedule], upe: float | None, moves: list[Move] | None = None) -> None:
         self.schedules = schedules  # the schedule of each row (a resolved one after a non-scalable reduction)
         self.upe = upe
-        self.positions = positions
+        self.moves = moves
+        # length 0 (a bare plateau multiplier) has no duration to run past: no end warning for it
+        ends = [math.inf if not s.length else float(s.length) for s in schedules]
+        if moves is not None:
+            ends = [m.progress(e) for e, m in zip(ends, moves)]
+        self.ends = ends
+        end = min(ends, default=math.inf)
+        self.end = end * upe if (upe is not None and math.isfinite(end)) else end
         self.scales: list[float | None] = [1.0 if scalable(s) else None for s in schedules]
         self.block = -1
         self.table: Any = None  # the block's values (None beyond FEW schedules: scalar forms)
@@ -74,7 +87,7 @@ class Values:
         return len(self.schedules) <= FEW
 
     def copy(self) -> Values:
-        out = Values(list(self.schedules), self.upe, self.positions)
+        out = Values(list(self.schedules), self.upe, self.moves)
         out.scales = list(self.scales)
         return out
 
@@ -91,9 +104,24 @@ class Values:
 
     def scalar(self, t: float) -> list[float]:
         """Every schedule's value at fractional progress ``t`` (horizon moves applied)."""
-        if self.positions is None:
+        if self.moves is None:
             return [f(t) for f in self.functions()]
-        return [f(moved(t, at)) for f, at in zip(self.functions(), self.positions)]
+        return [f(m.local(t, MATH)) for f, m in zip(self.functions(), self.moves)]
+
+    def at_clock(
+        self, schedules: list[Schedule], progress: Callable[[Schedule, float, float], float], updates: float,
+        seconds: float,
+    ) -> tuple[list[float], float]:
+        """Every schedule's value on a clock, ``progress(schedule, updates, seconds)`` for each of the (given)
+        ``schedules`` (``math``, one pass), and the furthest progress past a schedule's end (``-inf`` if none)."""
+        values: list[float] = []
+        late = -math.inf
+        for function, schedule, end in zip(self.functions(), schedules, self.ends):
+            p = progress(schedule, updates, seconds)
+            if p > end and p > late:
+                late = p
+            values.append(function(p))
+        return values, late
 
     def fill(self, k: int) -> Any:
         t = np.arange(k << self.shift, (k + 1) << self.shift, dtype=np.float64)
@@ -103,7 +131,7 @@ class Values:
         if table is None:  # one array for the life of the adapter, refilled in place (no peak of two blocks)
             table = self.table = np.empty((len(self.schedules), t.size), dtype=np.float64)
         for j, s in enumerate(self.schedules):
-            table[j] = s(t if self.positions is None else moved(t, self.positions[j]))
+            table[j] = s(t if self.moves is None else self.moves[j].local(t, NUMPY))
         if any(m is not None for m in self.scales):
             self.base = table.copy()
             for j, m in enumerate(self.scales):
@@ -140,12 +168,3 @@ def _scaled(f: Callable[[float], float], m: float) -> Callable[[float], float]:
 
     return scaled
 
-
-def moved(t: Any, at: tuple[float, float]) -> Any:
-    """Progress ``t`` mapped onto a schedule moved by a horizon change: ``(t - anchor) + position``, >= 0."""
-    anchor, position = at
-    if anchor == 0 and position == 0:
-        return t
-    if isinstance(t, np.ndarray):
-        return np.maximum((t - anchor) + position, 0.0)
-    return max((t - anchor) + position, 0.0)

@@ -1,0 +1,127 @@
+"""What progress counts for :class:`lrkit.torch.Scheduler`: updates, calls, tokens, samples or a clock.
+
+``advance="update"`` counts real optimizer updates (a step post-hook increments :attr:`Progress.count`);
+``"call"`` counts ``step()`` calls; ``"tokens"``/``"samples"`` the count fed to ``step(tokens=n)`` (a
+:class:`~lrkit.torch._tokens.TokenCounter`, agreed across ranks); ``updates_per_epoch=N`` makes progress
+``updates / N`` (fractional epochs); a ``clock`` (:class:`lrkit.reactive.WallClock`) makes it seconds, read
+at each ``step()``.
+
+>>> p = Progress("update", 4, None, "sum")
+>>> p.count[0] = 6; p.epochs(p.count[0])
+1.5
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import torch.distributed as dist
+
+from lrkit.core.schedule import Schedule
+from lrkit.torch._tokens import ACROSS, UNITS, TokenCounter
+from lrkit.torch.distributed import agree_elapsed
+
+__all__ = ["ADVANCE", "Progress"]
+
+ADVANCE = ("update", "call", *UNITS)
+_DISTRIBUTED = dist.is_available()  # False: no process group can ever be initialised in this build
+
+
+class Progress:
+    """The measure of progress and its counters (checked at construction: one ``ValueError`` naming the argument).
+
+    Attributes: ``count``, the optimizer's real updates (a one-element list the step post-hook increments);
+    ``tokens``, the token/sample counter (``advance="tokens"``/``"samples"``, else None); ``ranks``, whether
+    ranks must agree (a process group is initialised: re-checked by every general ``step()``).
+    """
+
+    __slots__ = ("advance", "by_update", "clock", "count", "ranks", "tokens", "unit", "upe")
+
+    def __init__(self, advance: Any, updates_per_epoch: Any, clock: Any, across: Any) -> None:
+        if advance not in ADVANCE:
+            raise ValueError(f"Scheduler: advance must be 'update', 'call', 'tokens' or 'samples', got {advance!r}")
+        if across not in ACROSS:
+            raise ValueError(f"Scheduler: across must be 'sum' or 'rank0', got {across!r}")
+        if advance in UNITS and clock is not None:
+            raise ValueError(
+                f"Scheduler: advance={advance!r} and clock= are two measures of progress; give one "
+                "(a schedule in tokens, or a WallClock)"
+            )
+        if updates_per_epoch is not None:
+            if advance != "update":
+                raise ValueError("Scheduler: updates_per_epoch needs advance='update' (progress in fractional epochs)")
+            if (
+                isinstance(updates_per_epoch, bool)
+                or not isinstance(updates_per_epoch, numbers.Real)
+                or not 0 < float(updates_per_epoch) < math.inf
+            ):
+                raise ValueError(f"Scheduler: updates_per_epoch must be a number > 0, got {updates_per_epoch!r}")
+            updates_per_epoch = float(updates_per_epoch)
+        self.advance: str = advance
+        self.by_update = advance == "update"
+        self.unit: str | None = advance if advance in UNITS else None
+        self.upe: float | None = updates_per_epoch
+        self.clock = clock
+        self.tokens = TokenCounter(advance, across) if advance in UNITS else None
+        self.count = [0]
+        self.ranks = False
+
+    def check_ranks(self) -> bool:
+        """Whether ranks must agree (a metric, a clock, a count): a process group is initialised now."""
+        self.ranks = _DISTRIBUTED and dist.is_initialized()
+        return self.ranks
+
+    def epochs(self, n: float) -> float:
+        """Progress ``n`` (updates) in the schedule's unit: ``n / updates_per_epoch``, or ``n``."""
+        return n / self.upe if self.upe is not None else float(n)
+
+    def saved(self, n: int) -> int:
+        """The progress a checkpoint records: the updates counted (``advance="update"``), else ``n``."""
+        return self.count[0] if self.by_update else n
+
+    def clock_reading(self, n: int) -> tuple[float, float]:
+        """(seconds, updates) at this instant: the seconds agreed across ranks, the ``n`` updates as progress."""
+        clock = self.clock
+        seconds = float(clock.elapsed())
+        if self.ranks:
+            seconds = agree_elapsed(seconds, getattr(clock, "agree", "rank0"))
+        return seconds, n / self.upe if self.upe is not None else float(n)
+
+    def clock_progress(self, schedules: list[Schedule], n: int) -> list[float]:
+        """Each schedule's progress on the clock at this instant."""
+        seconds, updates = self.clock_reading(n)
+        return [self.clock.progress(s, updates, seconds) for s in schedules]
+
+    def add(self, who: str, tokens: Any, samples: Any) -> None:
+        """``Scheduler.count`` (and ``step(tokens=n)``'s count): this rank's count, checked, added to the pending."""
+        if tokens is None and samples is None:
+            return
+        unit = self.unit
+        if self.tokens is None or unit is None:
+            name = "tokens" if tokens is not None else "samples"
+            raise ValueError(
+                f"Scheduler.{who}({name}=...): this Scheduler counts {self.advance}s; build it with "
+                f"Scheduler(..., advance={name!r}) to drive the schedule by the {name} fed"
+            )
+        other = "samples" if unit == "tokens" else "tokens"
+        if (samples if unit == "tokens" else tokens) is not None:
+            raise ValueError(
+                f"Scheduler.{who}({other}=...): this Scheduler counts {unit} (advance={unit!r}); pass {unit}=n"
+            )
+        self.tokens.add(who, tokens if unit == "tokens" else samples)
+
+    def take(self, tokens: Any, samples: Any) -> int:
+        """``step(tokens=n)``: add this update's count, agreed across ranks; the new total (a refused count: none)."""
+        counter = self.tokens
+        if counter is None:
+            self.add("step", tokens, samples)  # raises: this Scheduler counts updates or calls
+            raise AssertionError("unreachable: add raises without a token counter")
+        pending = counter.pending
+        try:
+            self.add("step", tokens, samples)
+            return counter.take()
+        except ValueError:
+            counter.pending = pending  # a refused count leaves nothing behind
+            raise
