@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 import torch.distributed as dist
@@ -67,6 +69,30 @@ class Progress:
         self.tokens = TokenCounter(advance, across) if advance in UNITS else None
         self.count = [0]
         self.ranks = False
+
+    def attach(self, optimizer: Any, owner: Any, rewrite: Callable[[Any], None]) -> None:
+        """Count ``optimizer``'s real updates with a step post-hook, and call ``rewrite(owner)`` after each
+        ``optimizer.load_state_dict`` (it replaces the param-group dicts, holding the saved values: writing the
+        owner's values into the new dicts at once makes the load order of optimizer and Scheduler free).
+
+        The hooks hold only the counter and a weak reference, never the owner, and are removed when it is collected.
+        """
+        box = self.count
+
+        def _on_update(opt: Any, args: Any, kwargs: Any) -> None:
+            box[0] += 1
+
+        handle = optimizer.register_step_post_hook(_on_update)
+        weakref.finalize(owner, handle.remove)
+        me = weakref.ref(owner)
+
+        def _on_load(opt: Any) -> None:
+            live = me()
+            if live is not None:
+                rewrite(live)
+
+        loaded = optimizer.register_load_state_dict_post_hook(_on_load)
+        weakref.finalize(owner, loaded.remove)
 
     def check_ranks(self) -> bool:
         """Whether ranks must agree (a metric, a clock, a count): a process group is initialised now."""

@@ -1,27 +1,17 @@
 """``lrkit.torch.Scheduler``: drive a torch optimizer's hyperparameters from lrkit schedules.
 
-Semantics (decided once; see docs/torch.md):
+``group[key] = factor_g * schedule(t)``: relative learning rates (``factor_g = base_g * lr_scale_g``, ``base_g``
+the group's ``lr`` at construction), other keys absolute unless named in ``relative``, a zero that stays zero;
+``t`` counts real optimizer updates (or calls, epochs, tokens, samples, seconds); a different schedule on resume
+only through a horizon rule (:mod:`lrkit.reactive.horizon`, its one time map); past the end the final value is
+held and a warning given once (docs/torch.md decides each).
 
-* **Relative learning rates.** ``lr_g = (base_g * lr_scale_g) * schedule(t)`` where ``base_g`` is
-  group ``g``'s ``lr`` when the Scheduler is built (kept in the Scheduler's state, never written
-  into the group). ``relative=()`` makes the learning rate absolute: ``lr_g = lr_scale_g * schedule(t)``.
-* **Other hyperparameters are absolute** (``hyper={"momentum": one_cycle_momentum(n)}`` writes
-  0.95 .. 0.85 .. 0.95) unless named in ``relative``. ``"beta1"``/``"beta2"`` name the elements of Adam's ``betas``.
-* **A zero stays zero.** A group whose value is 0 at construction is never changed (frozen layers, no-decay groups).
-* **One clock.** ``t`` counts real optimizer updates (a step post-hook): ``step()`` after a micro-batch, or after
-  an update ``GradScaler`` skipped, changes nothing. ``advance="call"`` counts ``step()`` calls;
-  ``updates_per_epoch=N`` makes ``t`` fractional epochs; ``clock=WallClock(...)`` seconds; ``advance="tokens"``
-  (``"samples"``) the tokens (samples) fed, summed over the ranks.
-* **A different schedule on resume** is loaded only through a named horizon rule, evaluated through the one
-  time map of :mod:`lrkit.reactive.horizon` (``load_state_dict(state, horizon=RULE)`` or ``resume=RULE``).
-* **Past the end** of a finite schedule the final value is held and a warning is given once.
-
-The shell composes small typed parts, each with one job: :mod:`~lrkit.torch._specs` (what is scheduled),
-:mod:`~lrkit.torch._progress` (what progress counts), :mod:`~lrkit.torch._values` (every schedule's values, in
-numpy blocks of 256 updates aligned to absolute update numbers: bitwise ``schedule(np.arange(n))``, and the same
-for a resumed run), :mod:`~lrkit.torch._plan` (the write plan and the fast path of ``step()``),
-:mod:`~lrkit.torch._plateaus` (metrics), :mod:`~lrkit.torch._guards` (warnings) and
-:mod:`~lrkit.torch._checkpoint` (the state, validated whole, then applied).
+This module is the shell. Its typed parts, each with one job: :mod:`~lrkit.torch._specs` (what is scheduled),
+:mod:`~lrkit.torch._progress` (what progress counts, the update hook), :mod:`~lrkit.torch._values` (every
+schedule's values: numpy blocks of 256 updates aligned to absolute update numbers, so a resumed run reads bitwise
+the values of an uninterrupted one), :mod:`~lrkit.torch._plan` (the write plan and the fast path of ``step()``),
+:mod:`~lrkit.torch._plateaus` (metrics), :mod:`~lrkit.torch._guards` (warnings), :mod:`~lrkit.torch._checkpoint`
+(the state, validated whole, then applied) and :mod:`~lrkit.torch._eager` (``step()`` under ``torch.compile``).
 
 >>> import torch, lrkit as lk
 >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
@@ -36,7 +26,6 @@ import math
 import numbers
 import sys
 import warnings
-import weakref
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
@@ -45,7 +34,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from lrkit.core.schedule import Schedule
-from lrkit.torch import _checkpoint
+from lrkit.torch import _checkpoint, _eager
 from lrkit.torch._guards import EPOCH_CALLS, Guards
 from lrkit.torch._plan import Plan
 from lrkit.torch._plateaus import Plateaus
@@ -54,24 +43,6 @@ from lrkit.torch._specs import ScheduleSpec, Specs
 from lrkit.torch._values import BLOCK, Values
 
 __all__ = ["BLOCK", "Scheduler"]
-
-# torch >= 2.3 has the cheaper check (torch's docs call it internal: fall back to is_compiling without it)
-_DYNAMO_CHECK = hasattr(torch.compiler, "is_dynamo_compiling")
-
-
-def _step(scheduler: Scheduler, metric: float | None, tokens: Any = None, samples: Any = None) -> None:
-    scheduler.step(metric, tokens=tokens, samples=samples)
-
-
-_EAGER: list[Any] = []
-
-
-def _eager_step() -> Any:
-    """``step`` behind ``torch.compiler.disable``, built on first use: the decorator imports dynamo (~4 s)."""
-    if not _EAGER:
-        _EAGER.append(torch.compiler.disable(_step))
-    return _EAGER[0]
-
 
 class Scheduler(LRScheduler):
     """A ``torch.optim.lr_scheduler.LRScheduler`` whose values come from lrkit schedules.
@@ -141,7 +112,7 @@ class Scheduler(LRScheduler):
         self._count = progress.count  # real optimizer updates, incremented by the step post-hook
         self._clock = clock
         self._step_count = 0  # torch's counter, kept because Accelerate reads and bumps it
-        self._attach()
+        progress.attach(optimizer, self, Scheduler._rewrite)
         self._cache = Values(list(specs.schedules), progress.upe)
         self._plan = Plan(specs.assign, clocked=clock is not None)
         self._guards = Guards()
@@ -152,31 +123,7 @@ class Scheduler(LRScheduler):
         self._adopt()
         self._plan.write(self._values(0))
         if "torch._dynamo" in sys.modules:  # torch.compile is in use: build the eager step now, outside any trace
-            _eager_step()
-
-    def _attach(self) -> None:
-        """Count the optimizer's real updates with a step post-hook (removed when the Scheduler is collected).
-
-        The hook holds only the counter, not the Scheduler, so it never keeps a Scheduler alive.
-        """
-        box = self._count
-
-        def _on_update(opt: Any, args: Any, kwargs: Any) -> None:
-            box[0] += 1
-
-        handle = self.optimizer.register_step_post_hook(_on_update)
-        weakref.finalize(self, handle.remove)
-        # optimizer.load_state_dict replaces the param-group dicts (holding the saved values): write this
-        # Scheduler's values into the new dicts at once, so the load order of optimizer and Scheduler is free
-        me = weakref.ref(self)
-
-        def _on_load(opt: Any) -> None:
-            sched = me()
-            if sched is not None:
-                sched._rewrite()
-
-        loaded = self.optimizer.register_load_state_dict_post_hook(_on_load)
-        weakref.finalize(self, loaded.remove)
+            _eager.eager_step()
 
     def _rewrite(self) -> None:
         """Write the values for the current progress into the (new) group dicts (after optimizer.load_state_dict)."""
@@ -188,7 +135,7 @@ class Scheduler(LRScheduler):
         # copy.deepcopy / pickle: torch does not copy optimizer hooks, so count the copy's updates afresh
         self.__dict__.update(state)
         self._count = self._progress.count = [self._count[0]]
-        self._attach()
+        self._progress.attach(self.optimizer, self, Scheduler._rewrite)
 
     def _adopt(self) -> None:
         self._plan.adopt(self.optimizer.param_groups, self._specs, self._cache.shift)
@@ -219,9 +166,9 @@ class Scheduler(LRScheduler):
         step would be traced.) To compute the learning rate inside a fully compiled step, evaluate the
         schedule on a step tensor (docs/torch.md).
         """
-        if torch.compiler.is_dynamo_compiling() if _DYNAMO_CHECK else torch.compiler.is_compiling():
+        if torch.compiler.is_dynamo_compiling() if _eager.DYNAMO_CHECK else torch.compiler.is_compiling():
             # calls step() again, eagerly: the check is then False
-            eager = _EAGER[0] if _EAGER else _eager_step()
+            eager = _eager.EAGER[0] if _eager.EAGER else _eager.eager_step()
             return eager(self, metric, tokens, samples)  # type: ignore[no-any-return]
         n = self._count[0]
         plan = self._plan
