@@ -21,24 +21,9 @@ import lrkit as lk
 from lrkit import horizon
 from lrkit.core.backend import MATH, NUMPY
 from lrkit.torch import Scheduler
+from test_horizon import BASE, build, run  # the same run as the horizon rules' own tests
 
-BASE = 0.1
 DATA = Path(__file__).parent / "data" / "scheduler_states_main.json"
-
-
-def build(schedule: lk.Schedule, **kwargs: Any) -> tuple[torch.optim.Optimizer, Scheduler]:
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=BASE)
-    return opt, Scheduler(opt, schedule, **kwargs)
-
-
-def run(opt: torch.optim.Optimizer, sched: Scheduler, updates: int) -> list[float]:
-    """The lr in force at each of the next ``updates`` updates."""
-    out = []
-    for _ in range(updates):
-        out.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sched.step()
-    return out
 
 
 def chain(first: lk.Schedule, moves: list[tuple[int, lk.Schedule, Any]], total: int, **kwargs: Any) -> list[float]:
