@@ -26,10 +26,13 @@ from test_horizon import BASE, build, run  # the same run as the horizon rules' 
 DATA = Path(__file__).parent / "data" / "scheduler_states_main.json"
 
 
-def chain(first: lk.Schedule, moves: list[tuple[int, lk.Schedule, Any]], total: int, **kwargs: Any) -> list[float]:
+def chain(
+    first: lk.Schedule, moves: list[tuple[int, lk.Schedule, Any]], total: int, sched_first: bool = False, **kwargs: Any
+) -> list[float]:
     """A run on ``first`` resumed from its checkpoint at each ``at`` onto ``new`` by ``rule``: the lr at every update.
 
-    Each resume is a fresh optimizer and Scheduler, loaded through JSON (as a checkpoint file would be)."""
+    Each resume is a fresh optimizer and Scheduler, loaded through JSON (as a checkpoint file would be), the
+    optimizer's state first (or the Scheduler's, ``sched_first``)."""
     opt, sched = build(first, **kwargs)
     got: list[float] = []
     for at, new, rule in moves:
@@ -37,8 +40,11 @@ def chain(first: lk.Schedule, moves: list[tuple[int, lk.Schedule, Any]], total: 
         state = json.loads(json.dumps(sched.state_dict()))
         opt_state = opt.state_dict()
         opt, sched = build(new, **kwargs)
+        if sched_first:
+            sched.load_state_dict(state, horizon=rule)
         opt.load_state_dict(opt_state)
-        sched.load_state_dict(state, horizon=rule)
+        if not sched_first:
+            sched.load_state_dict(state, horizon=rule)
     return got + run(opt, sched, total - len(got))
 
 
@@ -85,10 +91,11 @@ CHAINS = {
 
 
 @pytest.mark.filterwarnings("ignore:Scheduler. progress")
+@pytest.mark.parametrize("sched_first", [False, True], ids=["optimizer loaded first", "scheduler loaded first"])
 @pytest.mark.parametrize("name", list(CHAINS))
-def test_the_whole_run_built_by_lrkit_horizon_is_the_oracle_of_the_adapter_bitwise(name: str) -> None:
+def test_the_whole_run_built_by_lrkit_horizon_is_the_oracle_of_the_adapter(name: str, sched_first: bool) -> None:
     first, moves, total = CHAINS[name]
-    got = chain(first, moves, total)
+    got = chain(first, moves, total, sched_first)
     want = BASE * oracle(first, moves)(np.arange(total, dtype=np.float64))
     np.testing.assert_array_equal(np.array(got), want)
     # the scalar (math) form of the oracle agrees too
