@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lrkit.cli._paths import image_path
 from lrkit.core._extras import MissingExtra, require_all
 from lrkit.core.config import from_config, load
 from lrkit.core.errors import ConfigError
@@ -92,12 +93,7 @@ def _require(needs: list[tuple[str, str]]) -> None:
 
 def _output(path: str) -> Path:
     """Check an output image path before any work is done: .png/.svg, existing folder."""
-    out = Path(path)
-    if out.suffix.lower() not in (".png", ".svg"):
-        raise UsageError(f"-o/--out: the file name must end in .png or .svg, got {path!r}")
-    if not out.parent.is_dir():
-        raise UsageError(f"-o/--out: folder {str(out.parent)!r} does not exist (create it or pick another path)")
-    return out
+    return image_path(path, "-o/--out", UsageError)
 
 
 def _count(name: str, low: int = 2, high: int = 10_000) -> Any:
