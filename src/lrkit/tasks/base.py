@@ -17,6 +17,7 @@ torch is imported when a task is used, never when ``lrkit`` is imported.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
 
-__all__ = ["EpochInfo", "RunResult", "Task", "require_torch"]
+__all__ = ["EpochInfo", "RunResult", "Task", "mlp", "require_torch"]
 
 #: ``optimizer_factory(model, lr) -> torch.optim.Optimizer``
 OptimizerFactory = Callable[["nn.Module", float], "torch.optim.Optimizer"]
@@ -125,6 +126,19 @@ class RunResult:
             "best_accuracy": self.best_accuracy,
             "updates_to_target": self.updates_to_target,
         }
+
+
+def mlp(*sizes: int) -> nn.Sequential:
+    """A multilayer perceptron: ``Linear(sizes[0], sizes[1])``, then a ReLU and the next ``Linear`` for each size.
+
+    >>> [type(layer).__name__ for layer in mlp(64, 128, 10)]
+    ['Linear', 'ReLU', 'Linear']
+    """
+    nn = require_torch().nn
+    layers: list[Any] = [nn.Linear(sizes[0], sizes[1])]
+    for fan_in, fan_out in itertools.pairwise(sizes[1:]):
+        layers += [nn.ReLU(), nn.Linear(fan_in, fan_out)]
+    return nn.Sequential(*layers)
 
 
 def evaluate(model: nn.Module, measure: Callable[[], float]) -> float:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.tasks.base import Task, require_torch
+from lrkit.tasks.base import Task, evaluate, require_torch
 
 __all__ = ["CharLM", "load_text", "encode"]
 
@@ -112,13 +112,7 @@ class CharLM(Task):
 
     def accuracy(self, model: Any, x: Any, y: Any) -> float:
         """Next-character accuracy over every position of the windows ``x`` (eval mode, no grad)."""
-        torch = require_torch()
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
-            correct = (model(x).argmax(dim=-1) == y).sum().item()
-        model.train(was_training)
-        return correct / y.numel()
+        return evaluate(model, lambda: (model(x).argmax(dim=-1) == y).sum().item() / y.numel())
 
     def bits_per_char(self, model: Any) -> float:
         """Test cross-entropy in bits per character."""

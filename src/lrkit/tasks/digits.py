@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.tasks.base import Task, require_torch
+from lrkit.tasks.base import Task, mlp
 
 __all__ = ["Digits"]
 
@@ -47,5 +47,4 @@ class Digits(Task):
     _load = staticmethod(load)
 
     def _build(self) -> Any:
-        nn = require_torch().nn
-        return nn.Sequential(nn.Linear(64, self.hidden), nn.ReLU(), nn.Linear(self.hidden, 10))
+        return mlp(64, self.hidden, 10)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.tasks.base import Task, evaluate, require_torch
+from lrkit.tasks.base import Task, evaluate, mlp, require_torch
 
 __all__ = ["Friedman"]
 
@@ -53,11 +53,8 @@ class Friedman(Task):
     _load = staticmethod(load)
 
     def _build(self) -> Any:
-        nn = require_torch().nn
-        h = self.hidden
-        return nn.Sequential(
-            nn.Linear(10, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 1), nn.Flatten(start_dim=0)
-        )
+        model = mlp(10, self.hidden, self.hidden, 1)
+        return model.append(require_torch().nn.Flatten(start_dim=0))  # one prediction per sample
 
     @property
     def loss_fn(self) -> Any:
