@@ -403,7 +403,7 @@ EXAMPLES = """examples:
   lrkit show 'warmup(500) >> cosine(9500, floor=0.05)'
   lrkit plot 'one_cycle(10000)' 'wsd(10000, warmup=500)' --log -o schedules.png
   lrkit demo                                   # MNIST-1D, warmup for a tenth, then cosine
-  lrkit demo --task digits --unit epoch --schedule 'step_decay(3, factor=0.5)'
+  lrkit demo --task digits --unit epoch --schedule 'step_decay(3, decay=0.5)'
   lrkit find --task mnist1d
   lrkit compare 'constant(1) @ 3e-3' 'one_cycle(1200)' 'warmup(120) >> cosine(1080)'
 
@@ -441,7 +441,7 @@ def _training_options(parser: argparse.ArgumentParser, out: str, what: str) -> N
         "--unit",
         choices=("update", "epoch"),
         default="update",
-        help="what a schedule step is (default update; 'epoch' runs e.g. step_decay(3, factor=0.5) per epoch)",
+        help="what a schedule step is (default update; 'epoch' runs e.g. step_decay(3, decay=0.5) per epoch)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal)")
     _key_option(parser)
