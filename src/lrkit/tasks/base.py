@@ -153,8 +153,9 @@ def evaluate(model: nn.Module, measure: Callable[[], float]) -> float:
 
 
 class Task:
-    """A built-in training task. Subclasses set the class attributes and implement
-    :meth:`_load` (numpy arrays) and :meth:`_build` (the model)."""
+    """A built-in training task. Subclasses give their settings as class keywords
+    (``class Digits(Task, name="digits", budget=460, ...)``: only the settings below, checked at
+    import) and implement :meth:`_load` (numpy arrays) and :meth:`_build` (the model)."""
 
     #: Name used by :func:`lrkit.tasks.get_task` and ``lrkit demo --task``.
     name: str = ""
@@ -172,6 +173,15 @@ class Task:
     threads: int = 1
     #: dtype of the targets: ``"int64"`` (class labels) or ``"float32"`` (regression).
     label_dtype: str = "int64"
+
+    def __init_subclass__(cls, **settings: Any) -> None:
+        super().__init_subclass__()
+        known = [key for key in Task.__annotations__ if not key.startswith("_")]
+        unknown = sorted(set(settings) - set(known))
+        if unknown:
+            raise TypeError(f"{cls.__name__}: unknown task settings {unknown}; a task sets {', '.join(known)}")
+        for key, item in settings.items():
+            setattr(cls, key, item)
 
     def __init__(self) -> None:
         self._cache: dict[int | None, tuple[Any, Any, Any, Any]] = {}

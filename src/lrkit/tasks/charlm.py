@@ -85,14 +85,13 @@ def load(seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return x_train, y_train, x_test, y_test
 
 
-class CharLM(Task):
+class CharLM(
+    Task,
+    name="charlm",
+    description="character-level transformer LM on scikit-learn's bundled docs, 2 layers, 32-char windows",
+    batch_size=32, budget=500, target=0.45, default_lr=3e-2,
+):
     __doc__ = __doc__
-    name = "charlm"
-    description = "character-level transformer LM on scikit-learn's bundled docs, 2 layers, 32-char windows"
-    batch_size = 32
-    budget = 500
-    target = 0.45
-    default_lr = 3e-2
     width = 48
 
     _load = staticmethod(load)

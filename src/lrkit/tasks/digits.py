@@ -34,14 +34,12 @@ def load(seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return x[:cut], y[:cut], x[cut:], y[cut:]
 
 
-class Digits(Task):
+class Digits(
+    Task,
+    name="digits", description="scikit-learn digits (8x8), MLP, 1,438 train / 359 test", batch_size=64, budget=460,
+    target=0.98, default_lr=1e-2,
+):
     __doc__ = __doc__
-    name = "digits"
-    description = "scikit-learn digits (8x8), MLP, 1,438 train / 359 test"
-    batch_size = 64
-    budget = 460
-    target = 0.98
-    default_lr = 1e-2
     hidden = 128
 
     _load = staticmethod(load)

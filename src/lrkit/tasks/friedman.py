@@ -39,15 +39,13 @@ def load(seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return x[:4000], y[:4000], x[4000:], y[4000:]
 
 
-class Friedman(Task):
+class Friedman(
+    Task,
+    name="friedman",
+    description="Friedman #1 regression (generated offline), MLP, 4,000 train / 1,000 test, score R^2", batch_size=64,
+    budget=1000, target=0.945, default_lr=1e-2, label_dtype="float32",
+):
     __doc__ = __doc__
-    name = "friedman"
-    description = "Friedman #1 regression (generated offline), MLP, 4,000 train / 1,000 test, score R^2"
-    batch_size = 64
-    budget = 1000
-    target = 0.945
-    default_lr = 1e-2
-    label_dtype = "float32"
     hidden = 64
 
     _load = staticmethod(load)
