@@ -272,11 +272,7 @@ def CosineDecay(
 
 
 def CosineDecayRestarts(
-    initial_learning_rate: float,
-    first_decay_steps: float,
-    t_mul: float = 2.0,
-    m_mul: float = 1.0,
-    alpha: float = 0.0,
+    initial_learning_rate: float, first_decay_steps: float, t_mul: float = 2.0, m_mul: float = 1.0, alpha: float = 0.0,
 ) -> Schedule:
     """``CosineDecayRestarts`` (SGDR): cycles ``first_decay_steps * t_mul ** i``, peaks ``m_mul ** i``.
 

@@ -198,11 +198,7 @@ def piecewise_constant_schedule(
 
 
 def exponential_decay(
-    init_value: float,
-    transition_steps: int,
-    decay_rate: float,
-    transition_begin: int = 0,
-    staircase: bool = False,
+    init_value: float, transition_steps: int, decay_rate: float, transition_begin: int = 0, staircase: bool = False,
     end_value: float | None = None,
 ) -> Schedule:
     """``optax.exponential_decay``: ``init * decay_rate ** ((t - begin) / transition_steps)``.
@@ -257,11 +253,7 @@ def cosine_decay_schedule(init_value: float, decay_steps: float, alpha: float = 
 
 
 def warmup_cosine_decay_schedule(
-    init_value: float,
-    peak_value: float,
-    warmup_steps: int,
-    decay_steps: int,
-    end_value: float = 0.0,
+    init_value: float, peak_value: float, warmup_steps: int, decay_steps: int, end_value: float = 0.0,
     exponent: float = 1.0,
 ) -> Schedule:
     """``optax.warmup_cosine_decay_schedule``; ``decay_steps`` counts the warmup too.
@@ -283,14 +275,8 @@ def warmup_cosine_decay_schedule(
 
 
 def warmup_exponential_decay_schedule(
-    init_value: float,
-    peak_value: float,
-    warmup_steps: int,
-    transition_steps: int,
-    decay_rate: float,
-    transition_begin: int = 0,
-    staircase: bool = False,
-    end_value: float | None = None,
+    init_value: float, peak_value: float, warmup_steps: int, transition_steps: int, decay_rate: float,
+    transition_begin: int = 0, staircase: bool = False, end_value: float | None = None,
 ) -> Schedule:
     """``optax.warmup_exponential_decay_schedule``: linear warmup, then ``exponential_decay``.
 
@@ -379,11 +365,7 @@ def piecewise_interpolate_schedule(
 
 
 def linear_onecycle_schedule(
-    transition_steps: int,
-    peak_value: float,
-    pct_start: float = 0.3,
-    pct_final: float = 0.85,
-    div_factor: float = 25.0,
+    transition_steps: int, peak_value: float, pct_start: float = 0.3, pct_final: float = 0.85, div_factor: float = 25.0,
     final_div_factor: float = 1e4,
 ) -> Schedule:
     """``optax.linear_onecycle_schedule``: up to ``peak_value`` at ``int(pct_start * T)``, back to
@@ -406,10 +388,7 @@ def linear_onecycle_schedule(
 
 
 def cosine_onecycle_schedule(
-    transition_steps: int,
-    peak_value: float,
-    pct_start: float = 0.3,
-    div_factor: float = 25.0,
+    transition_steps: int, peak_value: float, pct_start: float = 0.3, div_factor: float = 25.0,
     final_div_factor: float = 1e4,
 ) -> Schedule:
     """``optax.cosine_onecycle_schedule``: cosine up to ``peak_value`` at ``int(pct_start * T)``,

@@ -278,20 +278,10 @@ def _cycles(
 
 
 def CosineLRScheduler(
-    lr: float,
-    t_initial: int,
-    lr_min: float = 0.0,
-    cycle_mul: float = 1.0,
-    cycle_decay: float = 1.0,
-    cycle_limit: int = 1,
-    warmup_t: int = 0,
-    warmup_lr_init: float = 0.0,
-    warmup_prefix: bool = False,
-    noise_range_t: int | Sequence[int] | None = None,
-    noise_pct: float = 0.67,
-    noise_std: float = 1.0,
-    noise_seed: int = 42,
-    k_decay: float = 1.0,
+    lr: float, t_initial: int, lr_min: float = 0.0, cycle_mul: float = 1.0, cycle_decay: float = 1.0,
+    cycle_limit: int = 1, warmup_t: int = 0, warmup_lr_init: float = 0.0, warmup_prefix: bool = False,
+    noise_range_t: int | Sequence[int] | None = None, noise_pct: float = 0.67, noise_std: float = 1.0,
+    noise_seed: int = 42, k_decay: float = 1.0,
 ) -> Schedule:
     """``CosineLRScheduler``: SGDR-style cosine cycles with timm's warmup and noise options.
 
@@ -310,21 +300,10 @@ def CosineLRScheduler(
 
 
 def PolyLRScheduler(
-    lr: float,
-    t_initial: int,
-    power: float = 0.5,
-    lr_min: float = 0.0,
-    cycle_mul: float = 1.0,
-    cycle_decay: float = 1.0,
-    cycle_limit: int = 1,
-    warmup_t: int = 0,
-    warmup_lr_init: float = 0.0,
-    warmup_prefix: bool = False,
-    noise_range_t: int | Sequence[int] | None = None,
-    noise_pct: float = 0.67,
-    noise_std: float = 1.0,
-    noise_seed: int = 42,
-    k_decay: float = 1.0,
+    lr: float, t_initial: int, power: float = 0.5, lr_min: float = 0.0, cycle_mul: float = 1.0,
+    cycle_decay: float = 1.0, cycle_limit: int = 1, warmup_t: int = 0, warmup_lr_init: float = 0.0,
+    warmup_prefix: bool = False, noise_range_t: int | Sequence[int] | None = None, noise_pct: float = 0.67,
+    noise_std: float = 1.0, noise_seed: int = 42, k_decay: float = 1.0,
 ) -> Schedule:
     """``PolyLRScheduler``: ``lr_min + (top - lr_min) * (1 - t_curr**k / t_i**k) ** power`` per cycle.
 
@@ -341,21 +320,10 @@ def PolyLRScheduler(
 
 
 def TanhLRScheduler(
-    lr: float,
-    t_initial: int,
-    lb: float = -7.0,
-    ub: float = 3.0,
-    lr_min: float = 0.0,
-    cycle_mul: float = 1.0,
-    cycle_decay: float = 1.0,
-    cycle_limit: int = 1,
-    warmup_t: int = 0,
-    warmup_lr_init: float = 0.0,
-    warmup_prefix: bool = False,
-    noise_range_t: int | Sequence[int] | None = None,
-    noise_pct: float = 0.67,
-    noise_std: float = 1.0,
-    noise_seed: int = 42,
+    lr: float, t_initial: int, lb: float = -7.0, ub: float = 3.0, lr_min: float = 0.0, cycle_mul: float = 1.0,
+    cycle_decay: float = 1.0, cycle_limit: int = 1, warmup_t: int = 0, warmup_lr_init: float = 0.0,
+    warmup_prefix: bool = False, noise_range_t: int | Sequence[int] | None = None, noise_pct: float = 0.67,
+    noise_std: float = 1.0, noise_seed: int = 42,
 ) -> Schedule:
     """``TanhLRScheduler``: ``lr_min + (top - lr_min) * (1 - tanh(lb (1 - r) + ub r)) / 2`` per cycle.
 
@@ -371,16 +339,9 @@ def TanhLRScheduler(
 
 
 def StepLRScheduler(
-    lr: float,
-    decay_t: float,
-    decay_rate: float = 1.0,
-    warmup_t: int = 0,
-    warmup_lr_init: float = 0.0,
-    warmup_prefix: bool = True,
-    noise_range_t: int | Sequence[int] | None = None,
-    noise_pct: float = 0.67,
-    noise_std: float = 1.0,
-    noise_seed: int = 42,
+    lr: float, decay_t: float, decay_rate: float = 1.0, warmup_t: int = 0, warmup_lr_init: float = 0.0,
+    warmup_prefix: bool = True, noise_range_t: int | Sequence[int] | None = None, noise_pct: float = 0.67,
+    noise_std: float = 1.0, noise_seed: int = 42,
 ) -> Schedule:
     """``StepLRScheduler``: ``lr * decay_rate ** (t // decay_t)`` after the warmup.
 
@@ -399,16 +360,9 @@ def StepLRScheduler(
 
 
 def MultiStepLRScheduler(
-    lr: float,
-    decay_t: Sequence[int],
-    decay_rate: float = 1.0,
-    warmup_t: int = 0,
-    warmup_lr_init: float = 0.0,
-    warmup_prefix: bool = True,
-    noise_range_t: int | Sequence[int] | None = None,
-    noise_pct: float = 0.67,
-    noise_std: float = 1.0,
-    noise_seed: int = 42,
+    lr: float, decay_t: Sequence[int], decay_rate: float = 1.0, warmup_t: int = 0, warmup_lr_init: float = 0.0,
+    warmup_prefix: bool = True, noise_range_t: int | Sequence[int] | None = None, noise_pct: float = 0.67,
+    noise_std: float = 1.0, noise_seed: int = 42,
 ) -> Schedule:
     """``MultiStepLRScheduler``: ``lr * decay_rate ** #{m in decay_t : m <= t + 1}`` (one step early).
 
