@@ -20,6 +20,17 @@ def test_names_and_lookup():
         get_task("mnist")
 
 
+def test_task_settings_are_class_keywords_and_a_misspelt_one_fails():
+    from lrkit.tasks import Digits, Task
+
+    assert (Digits.name, Digits.batch_size, Digits.budget, Digits.target) == ("digits", 64, 460, 0.98)
+    assert get_task("friedman").label_dtype == "float32" and Digits.label_dtype == "int64"
+    with pytest.raises(TypeError, match=r"Typo: unknown task settings \['budgte'\]; a task sets name, "):
+
+        class Typo(Task, name="typo", budgte=10):  # a misspelt class attribute would pass silently
+            pass
+
+
 def test_mnist1d_data_is_the_packages_offline_dataset():
     from mnist1d.data import get_dataset_args, make_dataset
 

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lrkit.cli._paths import image_path
 from lrkit.core._extras import MissingExtra, require_all
 from lrkit.core.config import from_config, load
 from lrkit.core.errors import ConfigError
@@ -92,12 +93,7 @@ def _require(needs: list[tuple[str, str]]) -> None:
 
 def _output(path: str) -> Path:
     """Check an output image path before any work is done: .png/.svg, existing folder."""
-    out = Path(path)
-    if out.suffix.lower() not in (".png", ".svg"):
-        raise UsageError(f"-o/--out: the file name must end in .png or .svg, got {path!r}")
-    if not out.parent.is_dir():
-        raise UsageError(f"-o/--out: folder {str(out.parent)!r} does not exist (create it or pick another path)")
-    return out
+    return image_path(path, "-o/--out", UsageError)
 
 
 def _count(name: str, low: int = 2, high: int = 10_000) -> Any:
@@ -407,7 +403,7 @@ EXAMPLES = """examples:
   lrkit show 'warmup(500) >> cosine(9500, floor=0.05)'
   lrkit plot 'one_cycle(10000)' 'wsd(10000, warmup=500)' --log -o schedules.png
   lrkit demo                                   # MNIST-1D, warmup for a tenth, then cosine
-  lrkit demo --task digits --unit epoch --schedule 'step_decay(3, factor=0.5)'
+  lrkit demo --task digits --unit epoch --schedule 'step_decay(3, decay=0.5)'
   lrkit find --task mnist1d
   lrkit compare 'constant(1) @ 3e-3' 'one_cycle(1200)' 'warmup(120) >> cosine(1080)'
 
@@ -445,7 +441,7 @@ def _training_options(parser: argparse.ArgumentParser, out: str, what: str) -> N
         "--unit",
         choices=("update", "epoch"),
         default="update",
-        help="what a schedule step is (default update; 'epoch' runs e.g. step_decay(3, factor=0.5) per epoch)",
+        help="what a schedule step is (default update; 'epoch' runs e.g. step_decay(3, decay=0.5) per epoch)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal)")
     _key_option(parser)

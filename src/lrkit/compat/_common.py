@@ -5,17 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from lrkit.core import _validate as v
-from lrkit.core.combinators import Join, Shift, Take
+from lrkit.core.combinators import Join, Scale, Shift, Take
 from lrkit.core.families import Constant
 from lrkit.core.schedule import Schedule
 
-__all__ = ["lr", "refuse_optimizer", "sequence", "shifted", "take_exact", "whole"]
+__all__ = ["lr", "refuse_optimizer", "scaled", "sequence", "shifted", "take_exact", "whole"]
 
 
-def lr(who: str, name: str, value: Any) -> float:
-    """A learning rate: a finite number > 0."""
+def lr(who: str, name: str, value: Any, *, zero: bool = False) -> float:
+    """A learning rate: a finite number > 0 (``>= 0`` with ``zero``, for peers that accept a zero rate)."""
     refuse_optimizer(who, name, value)
+    if zero:
+        return v.non_negative(who, name, value, "a learning rate cannot be negative")
     return v.positive(who, name, value, "a learning rate is a positive number such as 1e-3")
+
+
+def scaled(schedule: Schedule, value: float) -> Schedule:
+    """``schedule * value`` (``schedule`` itself when ``value == 1``)."""
+    return schedule if value == 1.0 else Scale(schedule, value)
 
 
 def whole(who: str, name: str, value: Any, minimum: int = 1) -> int:
@@ -42,7 +49,6 @@ def shifted(schedule: Schedule, by: float) -> Schedule:
     if schedule.length is not None and by >= schedule.length:
         return Constant(schedule.final)
     return Shift(schedule, by)
-
 
 
 def _is_optimizer(value: Any) -> bool:

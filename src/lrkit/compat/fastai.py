@@ -23,11 +23,12 @@ from lrkit.compat._common import sequence
 from lrkit.core import _validate as v
 from lrkit.core.combinators import Stretch
 from lrkit.core.families import Anneal, Constant
-from lrkit.core.schedule import Schedule
+from lrkit.core.schedule import Schedule, param, value
 
 __all__ = ["FastaiPoly", "SchedCos", "SchedExp", "SchedLin", "SchedNo", "SchedPoly", "combine_scheds"]
 
 
+@value
 class FastaiPoly(Schedule):
     """fastai's polynomial annealing: ``start + (end - start) * (t / steps) ** power`` on ``[0, steps]``.
 
@@ -39,17 +40,13 @@ class FastaiPoly(Schedule):
     """
 
     name = "fastai_poly"
-    steps: float
-    start: float
-    end: float
-    power: float
+    steps: float = param(v.length)
+    start: float = param(v.number)
+    end: float = param(v.number)
+    power: float = param(v.positive)
 
-    def __init__(self, steps: float, start: float, end: float, power: float):
-        steps = v.length(self.name, "steps", steps)
-        start = v.number(self.name, "start", start)
-        end = v.number(self.name, "end", end)
-        power = v.positive(self.name, "power", power)
-        self._init(steps, steps=steps, start=start, end=end, power=power)
+    def _setup(self) -> float | None:
+        return self.steps
 
     def _eval(self, t: Any, xp: Any) -> Any:
         return self.start + (self.end - self.start) * (t / self.steps) ** self.power

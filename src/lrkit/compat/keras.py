@@ -32,12 +32,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lrkit.compat._common import refuse_optimizer
+from lrkit.compat._common import lr, scaled
 from lrkit.core import _validate as v
-from lrkit.core.combinators import Scale
 from lrkit.core.families import Anneal, Constant, Cosine, Exponential, InverseTime, PiecewiseConstant, Polynomial
 from lrkit.core.plateau import Plateau
-from lrkit.core.schedule import NumpyForm, Schedule
+from lrkit.core.schedule import NumpyForm, Schedule, param, value
 
 __all__ = [
     "CosineDecay",
@@ -53,21 +52,13 @@ __all__ = [
 ]
 
 
-def _scaled(schedule: Schedule, value: float) -> Schedule:
-    return schedule if value == 1.0 else Scale(schedule, value)
-
-
-def _lr(who: str, name: str, value: float) -> float:
-    refuse_optimizer(who, name, value)
-    return v.non_negative(who, name, value, "a learning rate cannot be negative")
-
-
 def xla_quotient(t: np.ndarray, every: float) -> np.ndarray:
     """``t / every`` as XLA computes it for a constant divisor in float32: ``t * (1 / every)``."""
     reciprocal = np.float32(1.0) / np.float32(every)
     return (t.astype(np.float32) * reciprocal).astype(np.float64)
 
 
+@value
 class KerasStaircase(NumpyForm):
     """Keras's staircase decays as they run under XLA in float32 (unitless, 1.0 at t=0).
 
@@ -80,15 +71,14 @@ class KerasStaircase(NumpyForm):
     """
 
     name = "keras_staircase"
-    kind: str
-    rate: float
-    every: float
+    kind: str = param(v.choice_of("exponential", "inverse_time"))
+    rate: float = param()
+    every: float = param(v.length)
 
-    def __init__(self, kind: str, rate: float, every: float):
-        kind = v.choice(self.name, "kind", kind, ("exponential", "inverse_time"))
-        rate = v.factor(self.name, "rate", rate) if kind == "exponential" else v.non_negative(self.name, "rate", rate)
-        every = v.length(self.name, "every", every)
-        self._init(None, kind=kind, rate=rate, every=every)
+    def _setup(self) -> float | None:
+        check = v.factor if self.kind == "exponential" else v.non_negative
+        self._derive(rate=check(self.name, "rate", self.rate))
+        return None
 
     def _np_eval(self, t: np.ndarray) -> np.ndarray:
         k = np.floor(xla_quotient(t, self.every))
@@ -97,6 +87,7 @@ class KerasStaircase(NumpyForm):
         return 1.0 / (1.0 + self.rate * k)
 
 
+@value
 class KerasCyclicPolynomial(NumpyForm):
     """Keras ``PolynomialDecay(cycle=True)``: each cycle restarts with a longer horizon.
 
@@ -109,17 +100,10 @@ class KerasCyclicPolynomial(NumpyForm):
     """
 
     name = "keras_cyclic_polynomial"
-    steps: float
-    power: float
-    start: float
-    end: float
-
-    def __init__(self, steps: float, power: float = 1.0, start: float = 1.0, end: float = 0.0):
-        steps = v.length(self.name, "steps", steps)
-        power = v.positive(self.name, "power", power)
-        start = v.number(self.name, "start", start)
-        end = v.number(self.name, "end", end)
-        self._init(None, steps=steps, power=power, start=start, end=end)
+    steps: float = param(v.length)
+    power: float = param(v.positive, default=1.0)
+    start: float = param(v.number, default=1.0)
+    end: float = param(v.number, default=0.0)
 
     def _np_eval(self, t: np.ndarray) -> np.ndarray:
         k = np.where(t == 0, 1.0, np.ceil(xla_quotient(t, self.steps)))
@@ -127,6 +111,7 @@ class KerasCyclicPolynomial(NumpyForm):
         return (self.start - self.end) * np.power(1.0 - p, self.power) + self.end
 
 
+@value
 class KerasCosineRestarts(NumpyForm):
     """Keras ``CosineDecayRestarts`` (unitless), with Keras's cycle index.
 
@@ -146,19 +131,15 @@ class KerasCosineRestarts(NumpyForm):
     """
 
     name = "keras_cosine_restarts"
-    first_decay_steps: float
-    t_mul: float
-    m_mul: float
-    alpha: float
+    first_decay_steps: float = param(v.length)
+    t_mul: float = param(v.number, default=2.0)
+    m_mul: float = param(v.non_negative, default=1.0)
+    alpha: float = param(v.number, default=0.0)
 
-    def __init__(self, first_decay_steps: float, t_mul: float = 2.0, m_mul: float = 1.0, alpha: float = 0.0):
-        first_decay_steps = v.length(self.name, "first_decay_steps", first_decay_steps)
-        t_mul = v.number(self.name, "t_mul", t_mul)
-        if t_mul < 1:
-            raise ValueError(f"{self.name}: t_mul must be >= 1, got {t_mul!r}; each cycle is t_mul times the last")
-        m_mul = v.non_negative(self.name, "m_mul", m_mul)
-        alpha = v.number(self.name, "alpha", alpha)
-        self._init(None, first_decay_steps=first_decay_steps, t_mul=t_mul, m_mul=m_mul, alpha=alpha)
+    def _setup(self) -> float | None:
+        if self.t_mul < 1:
+            raise ValueError(f"{self.name}: t_mul must be >= 1, got {self.t_mul!r}; each cycle is t_mul times the last")
+        return None
 
     def _np_eval(self, t: np.ndarray) -> np.ndarray:
         first, mul = float(self.first_decay_steps), float(self.t_mul)
@@ -174,6 +155,19 @@ class KerasCosineRestarts(NumpyForm):
         return self.alpha + (1.0 - self.alpha) * np.power(float(self.m_mul), i) * h
 
 
+#: Keras's two rate decays: the native family and the check of ``decay_rate`` (a factor, or any rate >= 0).
+_DECAYS = {"exponential": (Exponential, v.factor), "inverse_time": (InverseTime, v.non_negative)}
+
+
+def _decay(who: str, kind: str, initial: float, steps: float, rate: float, staircase: bool) -> Schedule:
+    """``initial * family(rate, every=steps)``, or Keras's float32 staircase of it (``keras_staircase``)."""
+    family, check = _DECAYS[kind]
+    init = lr(who, "initial_learning_rate", initial, zero=True)
+    rate = check(who, "decay_rate", rate)
+    steps = v.length(who, "decay_steps", steps)
+    return scaled(KerasStaircase(kind, rate, steps) if staircase else family(rate, every=steps), init)
+
+
 def ExponentialDecay(
     initial_learning_rate: float, decay_steps: float, decay_rate: float, staircase: bool = False
 ) -> Schedule:
@@ -185,13 +179,7 @@ def ExponentialDecay(
     >>> ExponentialDecay(1.0, 10, 0.5)(20)
     0.25
     """
-    who = "ExponentialDecay"
-    init = _lr(who, "initial_learning_rate", initial_learning_rate)
-    decay_rate = v.factor(who, "decay_rate", decay_rate)
-    decay_steps = v.length(who, "decay_steps", decay_steps)
-    if staircase:
-        return _scaled(KerasStaircase("exponential", decay_rate, decay_steps), init)
-    return _scaled(Exponential(decay_rate, every=decay_steps), init)
+    return _decay("ExponentialDecay", "exponential", initial_learning_rate, decay_steps, decay_rate, staircase)
 
 
 def InverseTimeDecay(
@@ -204,13 +192,7 @@ def InverseTimeDecay(
     >>> InverseTimeDecay(1.0, 10, 0.5)(20)
     0.5
     """
-    who = "InverseTimeDecay"
-    init = _lr(who, "initial_learning_rate", initial_learning_rate)
-    decay_rate = v.non_negative(who, "decay_rate", decay_rate)
-    decay_steps = v.length(who, "decay_steps", decay_steps)
-    if staircase:
-        return _scaled(KerasStaircase("inverse_time", decay_rate, decay_steps), init)
-    return _scaled(InverseTime(decay_rate, every=decay_steps), init)
+    return _decay("InverseTimeDecay", "inverse_time", initial_learning_rate, decay_steps, decay_rate, staircase)
 
 
 def PiecewiseConstantDecay(boundaries: Sequence[int], values: Sequence[float]) -> Schedule:
@@ -252,8 +234,8 @@ def PolynomialDecay(
     0.5
     """
     who = "PolynomialDecay"
-    init = _lr(who, "initial_learning_rate", initial_learning_rate)
-    end = _lr(who, "end_learning_rate", end_learning_rate)
+    init = lr(who, "initial_learning_rate", initial_learning_rate, zero=True)
+    end = lr(who, "end_learning_rate", end_learning_rate, zero=True)
     if cycle:
         return KerasCyclicPolynomial(decay_steps, power=power, start=init, end=end)
     return Polynomial(decay_steps, power=power, start=init, end=end)
@@ -277,12 +259,12 @@ def CosineDecay(
     0.5
     """
     who = "CosineDecay"
-    init = _lr(who, "initial_learning_rate", initial_learning_rate)
+    init = lr(who, "initial_learning_rate", initial_learning_rate, zero=True)
     alpha = v.fraction(who, "alpha", alpha)
     if warmup_target is None:
-        return _scaled(Cosine(decay_steps, floor=alpha), init)
-    target = _lr(who, "warmup_target", warmup_target)
-    decay = _scaled(Cosine(decay_steps, floor=alpha), target)
+        return scaled(Cosine(decay_steps, floor=alpha), init)
+    target = lr(who, "warmup_target", warmup_target, zero=True)
+    decay = scaled(Cosine(decay_steps, floor=alpha), target)
     warmup_steps = v.non_negative(who, "warmup_steps", warmup_steps)
     if warmup_steps == 0:
         return decay
@@ -290,11 +272,7 @@ def CosineDecay(
 
 
 def CosineDecayRestarts(
-    initial_learning_rate: float,
-    first_decay_steps: float,
-    t_mul: float = 2.0,
-    m_mul: float = 1.0,
-    alpha: float = 0.0,
+    initial_learning_rate: float, first_decay_steps: float, t_mul: float = 2.0, m_mul: float = 1.0, alpha: float = 0.0,
 ) -> Schedule:
     """``CosineDecayRestarts`` (SGDR): cycles ``first_decay_steps * t_mul ** i``, peaks ``m_mul ** i``.
 
@@ -307,9 +285,9 @@ def CosineDecayRestarts(
     keras_cosine_restarts(10)
     """
     who = "CosineDecayRestarts"
-    init = _lr(who, "initial_learning_rate", initial_learning_rate)
+    init = lr(who, "initial_learning_rate", initial_learning_rate, zero=True)
     alpha = v.fraction(who, "alpha", alpha)
-    return _scaled(KerasCosineRestarts(first_decay_steps, t_mul=t_mul, m_mul=m_mul, alpha=alpha), init)
+    return scaled(KerasCosineRestarts(first_decay_steps, t_mul=t_mul, m_mul=m_mul, alpha=alpha), init)
 
 
 def ReduceLROnPlateau(

@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.compat._common import sequence, take_exact
+from lrkit.compat._common import scaled, sequence, take_exact
 from lrkit.core import _validate as v
-from lrkit.core.combinators import Clamp, Scale
+from lrkit.core.combinators import Clamp
 from lrkit.core.families import Anneal, Constant, Cosine, Exponential, PiecewiseConstant, Polynomial
 from lrkit.core.plateau import Plateau
-from lrkit.core.schedule import NumpyForm, Schedule
+from lrkit.core.schedule import NumpyForm, Schedule, param, value
 
 __all__ = [
     "OptaxCosine",
@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 
+@value
 class OptaxCosine(NumpyForm):
     """optax's cosine decay with an ``exponent`` on the cosine factor (unitless, peak 1).
 
@@ -61,21 +62,19 @@ class OptaxCosine(NumpyForm):
     """
 
     name = "optax_cosine"
-    steps: float
-    alpha: float
-    exponent: float
+    steps: float = param(v.length)
+    alpha: float = param(v.number, default=0.0)
+    exponent: float = param(v.positive, default=1.0)
 
-    def __init__(self, steps: float, alpha: float = 0.0, exponent: float = 1.0):
-        steps = v.length(self.name, "steps", steps)
-        alpha = v.number(self.name, "alpha", alpha)
-        exponent = v.positive(self.name, "exponent", exponent)
-        self._init(steps, steps=steps, alpha=alpha, exponent=exponent)
+    def _setup(self) -> float | None:
+        return self.steps
 
     def _np_eval(self, t: np.ndarray) -> np.ndarray:
         cosine = 0.5 * (1.0 + np.cos(np.pi * t / self.steps))
         return (1.0 - self.alpha) * np.power(cosine, self.exponent) + self.alpha
 
 
+@value
 class OptaxStaircase(NumpyForm):
     """optax's staircase exponential decay, with optax's (XLA's) division: ``rate ** floor(t * (1/every))``.
 
@@ -91,18 +90,14 @@ class OptaxStaircase(NumpyForm):
     """
 
     name = "optax_staircase"
-    rate: float
-    every: float
-
-    def __init__(self, rate: float, every: float):
-        rate = v.positive(self.name, "rate", rate)  # optax also grows (rate > 1)
-        every = v.length(self.name, "every", every)
-        self._init(None, rate=rate, every=every)
+    rate: float = param(v.positive)  # optax also grows (rate > 1)
+    every: float = param(v.length)
 
     def _np_eval(self, t: np.ndarray) -> np.ndarray:
         return np.power(float(self.rate), np.floor(t * (1.0 / self.every)))
 
 
+@value
 class OptaxGrowth(Schedule):
     """optax's ``exponential_decay`` with ``decay_rate > 1``: ``rate ** (t / every)``, which grows.
 
@@ -116,24 +111,18 @@ class OptaxGrowth(Schedule):
     """
 
     name = "optax_growth"
-    rate: float
-    every: float
+    rate: float = param(v.number)
+    every: float = param(v.length)
 
-    def __init__(self, rate: float, every: float):
-        rate = v.number(self.name, "rate", rate)
-        if not rate > 1:
+    def _setup(self) -> float | None:
+        if not self.rate > 1:
             raise ValueError(
-                f"{self.name}: rate must be > 1, got {rate!r}; for a decay use exponential(rate, every=...)"
+                f"{self.name}: rate must be > 1, got {self.rate!r}; for a decay use exponential(rate, every=...)"
             )
-        every = v.length(self.name, "every", every)
-        self._init(None, rate=rate, every=every)
+        return None
 
     def _eval(self, t: Any, xp: Any) -> Any:
         return self.rate ** (t / self.every)
-
-
-def _scaled(schedule: Schedule, value: float) -> Schedule:
-    return schedule if value == 1.0 else Scale(schedule, value)
 
 
 def constant_schedule(value: float) -> Schedule:
@@ -209,11 +198,7 @@ def piecewise_constant_schedule(
 
 
 def exponential_decay(
-    init_value: float,
-    transition_steps: int,
-    decay_rate: float,
-    transition_begin: int = 0,
-    staircase: bool = False,
+    init_value: float, transition_steps: int, decay_rate: float, transition_begin: int = 0, staircase: bool = False,
     end_value: float | None = None,
 ) -> Schedule:
     """``optax.exponential_decay``: ``init * decay_rate ** ((t - begin) / transition_steps)``.
@@ -242,7 +227,7 @@ def exponential_decay(
         shape = OptaxGrowth(decay_rate, transition_steps)
     else:
         shape = Exponential(decay_rate, transition_steps)
-    decay = sequence(Constant(init_value, begin) if begin > 0 else None, _scaled(shape, init_value))
+    decay = sequence(Constant(init_value, begin) if begin > 0 else None, scaled(shape, init_value))
     if end_value is None:
         return decay
     end_value = v.number(who, "end_value", end_value)
@@ -264,15 +249,11 @@ def cosine_decay_schedule(init_value: float, decay_steps: float, alpha: float = 
     alpha = v.number(who, "alpha", alpha)
     native = exponent == 1 and alpha <= 1
     shape = Cosine(decay_steps, floor=alpha) if native else OptaxCosine(decay_steps, alpha, exponent)
-    return _scaled(shape, init_value)
+    return scaled(shape, init_value)
 
 
 def warmup_cosine_decay_schedule(
-    init_value: float,
-    peak_value: float,
-    warmup_steps: int,
-    decay_steps: int,
-    end_value: float = 0.0,
+    init_value: float, peak_value: float, warmup_steps: int, decay_steps: int, end_value: float = 0.0,
     exponent: float = 1.0,
 ) -> Schedule:
     """``optax.warmup_cosine_decay_schedule``; ``decay_steps`` counts the warmup too.
@@ -294,14 +275,8 @@ def warmup_cosine_decay_schedule(
 
 
 def warmup_exponential_decay_schedule(
-    init_value: float,
-    peak_value: float,
-    warmup_steps: int,
-    transition_steps: int,
-    decay_rate: float,
-    transition_begin: int = 0,
-    staircase: bool = False,
-    end_value: float | None = None,
+    init_value: float, peak_value: float, warmup_steps: int, transition_steps: int, decay_rate: float,
+    transition_begin: int = 0, staircase: bool = False, end_value: float | None = None,
 ) -> Schedule:
     """``optax.warmup_exponential_decay_schedule``: linear warmup, then ``exponential_decay``.
 
@@ -390,11 +365,7 @@ def piecewise_interpolate_schedule(
 
 
 def linear_onecycle_schedule(
-    transition_steps: int,
-    peak_value: float,
-    pct_start: float = 0.3,
-    pct_final: float = 0.85,
-    div_factor: float = 25.0,
+    transition_steps: int, peak_value: float, pct_start: float = 0.3, pct_final: float = 0.85, div_factor: float = 25.0,
     final_div_factor: float = 1e4,
 ) -> Schedule:
     """``optax.linear_onecycle_schedule``: up to ``peak_value`` at ``int(pct_start * T)``, back to
@@ -417,10 +388,7 @@ def linear_onecycle_schedule(
 
 
 def cosine_onecycle_schedule(
-    transition_steps: int,
-    peak_value: float,
-    pct_start: float = 0.3,
-    div_factor: float = 25.0,
+    transition_steps: int, peak_value: float, pct_start: float = 0.3, div_factor: float = 25.0,
     final_div_factor: float = 1e4,
 ) -> Schedule:
     """``optax.cosine_onecycle_schedule``: cosine up to ``peak_value`` at ``int(pct_start * T)``,

@@ -41,10 +41,9 @@ from lrkit.compat._common import lr as _lr
 from lrkit.compat._common import sequence, shifted
 from lrkit.core import _validate as v
 from lrkit.core.backend import NUMPY
-from lrkit.core.combinators import _schedule
 from lrkit.core.families import Anneal, PiecewiseConstant, StepDecay
 from lrkit.core.routing import Route
-from lrkit.core.schedule import NumpyForm, Schedule
+from lrkit.core.schedule import NumpyForm, Schedule, child, param, value
 
 __all__ = [
     "CosineLRScheduler",
@@ -58,6 +57,7 @@ __all__ = [
 ]
 
 
+@value
 class TimmCycles(NumpyForm):
     """timm's cycle arithmetic for its cosine, poly and tanh schedulers (absolute values).
 
@@ -77,56 +77,22 @@ class TimmCycles(NumpyForm):
     """
 
     name = "timm_cycles"
-    t_initial: float
-    shape: str
-    peak: float
-    lr_min: float
-    cycle_mul: float
-    cycle_decay: float
-    cycle_limit: int
-    k_decay: float
-    power: float
-    lb: float
-    ub: float
+    t_initial: float = param(v.length)
+    shape: str = param(v.choice_of("cosine", "poly", "tanh"), default="cosine")
+    peak: float = param(v.non_negative, default=1.0)
+    lr_min: float = param(v.non_negative, default=0.0)
+    cycle_mul: float = param(v.positive, default=1.0)
+    cycle_decay: float = param(v.non_negative, default=1.0)
+    cycle_limit: int = param(v.integer, default=1)
+    k_decay: float = param(v.positive, default=1.0)
+    power: float = param(v.positive, default=0.5)
+    lb: float = param(v.number, default=-7.0)
+    ub: float = param(v.number, default=3.0)
 
-    def __init__(
-        self,
-        t_initial: float,
-        shape: str = "cosine",
-        peak: float = 1.0,
-        lr_min: float = 0.0,
-        cycle_mul: float = 1.0,
-        cycle_decay: float = 1.0,
-        cycle_limit: int = 1,
-        k_decay: float = 1.0,
-        power: float = 0.5,
-        lb: float = -7.0,
-        ub: float = 3.0,
-    ):
-        n = self.name
-        t_initial = v.length(n, "t_initial", t_initial)
-        shape = v.choice(n, "shape", shape, ("cosine", "poly", "tanh"))
-        peak = v.non_negative(n, "peak", peak)
-        lr_min = v.non_negative(n, "lr_min", lr_min)
-        cycle_mul = v.positive(n, "cycle_mul", cycle_mul)
-        cycle_decay = v.non_negative(n, "cycle_decay", cycle_decay)
-        cycle_limit = v.integer(n, "cycle_limit", cycle_limit)
-        k_decay = v.positive(n, "k_decay", k_decay)
-        power = v.positive(n, "power", power)
-        lb = v.number(n, "lb", lb)
-        ub = v.number(n, "ub", ub)
-        params = dict(
-            t_initial=t_initial, shape=shape, peak=peak, lr_min=lr_min, cycle_mul=cycle_mul,
-            cycle_decay=cycle_decay, cycle_limit=cycle_limit, k_decay=k_decay, power=power, lb=lb, ub=ub,
-        )
-        self._init(None, **params)
-        end = self._end()
-        if end is not None:  # finite: it holds lr_min from the end of the last cycle on
-            self._init(end, **params)
-
-    def _end(self) -> float | None:
+    def _setup(self) -> float | None:
         """Where the last cycle ends (timm's ``get_cycle_length`` before its ``floor``), if the value is
-        ``lr_min`` there; ``None`` when that step overflows or timm's own index keeps it in the last cycle."""
+        ``lr_min`` there (finite: it holds ``lr_min`` from then on); ``None`` when that step overflows or
+        timm's own index keeps it in the last cycle."""
         mul, t0, n = float(self.cycle_mul), float(self.t_initial), self.cycle_limit
         try:
             end = t0 * n if mul == 1 else t0 * (mul**n - 1) / (mul - 1)
@@ -182,6 +148,7 @@ class TimmCycles(NumpyForm):
         return np.where(i < self.cycle_limit, value, low)
 
 
+@value
 class TimmStep(NumpyForm):
     """timm's step decay ``rate ** (t // every)`` with Python's exact floor division.
 
@@ -194,18 +161,14 @@ class TimmStep(NumpyForm):
     """
 
     name = "timm_step"
-    every: float
-    rate: float
-
-    def __init__(self, every: float, rate: float = 1.0):
-        every = v.length(self.name, "every", every)
-        rate = v.factor(self.name, "rate", rate)
-        self._init(None, every=every, rate=rate)
+    every: float = param(v.length)
+    rate: float = param(v.factor, default=1.0)
 
     def _np_eval(self, t: np.ndarray) -> np.ndarray:
         return np.power(float(self.rate), np.floor_divide(t, float(self.every)))
 
 
+@value
 class TimmNoise(NumpyForm):
     """timm's learning-rate noise: ``f(t) = s(t) * (1 + n(t))`` for ``start <= t < end``.
 
@@ -220,38 +183,19 @@ class TimmNoise(NumpyForm):
     """
 
     name = "timm_noise"
-    schedule: Schedule
-    start: float
-    end: float | None
-    pct: float
-    std: float
-    seed: int
-    kind: str
+    schedule: Schedule = param(child)
+    start: float = param(v.number)
+    end: float | None = param(v.optional(v.number), default=None)
+    pct: float = param(v.positive, default=0.67)
+    std: float = param(v.positive, default=1.0)
+    seed: int = param(v.integer_from(0), default=42)
+    kind: str = param(v.choice_of("normal", "uniform"), default="normal")
 
-    def __init__(
-        self,
-        schedule: Schedule,
-        start: float,
-        end: float | None = None,
-        pct: float = 0.67,
-        std: float = 1.0,
-        seed: int = 42,
-        kind: str = "normal",
-    ):
-        schedule = _schedule(self.name, "schedule", schedule)
-        start = v.number(self.name, "start", start)
-        end = None if end is None else v.number(self.name, "end", end)
-        pct = v.positive(self.name, "pct", pct)
-        std = v.positive(self.name, "std", std)
-        seed = v.integer(self.name, "seed", seed, minimum=0)
-        kind = v.choice(self.name, "kind", kind, ("normal", "uniform"))
+    def _setup(self) -> float | None:
+        self._set_routes(Route(self.schedule))
         # finite only when the noise stops by the schedule's end (after it, timm keeps drawing noise)
-        finite = schedule.length is not None and end is not None and end <= schedule.length
-        self._init(
-            schedule.length if finite else None,
-            schedule=schedule, start=start, end=end, pct=pct, std=std, seed=seed, kind=kind,
-        )
-        self._set_routes(Route(schedule))
+        length, end = self.schedule.length, self.end
+        return length if length is not None and end is not None and end <= length else None
 
     def _draw(self, step: int) -> float:
         import torch
@@ -334,20 +278,10 @@ def _cycles(
 
 
 def CosineLRScheduler(
-    lr: float,
-    t_initial: int,
-    lr_min: float = 0.0,
-    cycle_mul: float = 1.0,
-    cycle_decay: float = 1.0,
-    cycle_limit: int = 1,
-    warmup_t: int = 0,
-    warmup_lr_init: float = 0.0,
-    warmup_prefix: bool = False,
-    noise_range_t: int | Sequence[int] | None = None,
-    noise_pct: float = 0.67,
-    noise_std: float = 1.0,
-    noise_seed: int = 42,
-    k_decay: float = 1.0,
+    lr: float, t_initial: int, lr_min: float = 0.0, cycle_mul: float = 1.0, cycle_decay: float = 1.0,
+    cycle_limit: int = 1, warmup_t: int = 0, warmup_lr_init: float = 0.0, warmup_prefix: bool = False,
+    noise_range_t: int | Sequence[int] | None = None, noise_pct: float = 0.67, noise_std: float = 1.0,
+    noise_seed: int = 42, k_decay: float = 1.0,
 ) -> Schedule:
     """``CosineLRScheduler``: SGDR-style cosine cycles with timm's warmup and noise options.
 
@@ -366,21 +300,10 @@ def CosineLRScheduler(
 
 
 def PolyLRScheduler(
-    lr: float,
-    t_initial: int,
-    power: float = 0.5,
-    lr_min: float = 0.0,
-    cycle_mul: float = 1.0,
-    cycle_decay: float = 1.0,
-    cycle_limit: int = 1,
-    warmup_t: int = 0,
-    warmup_lr_init: float = 0.0,
-    warmup_prefix: bool = False,
-    noise_range_t: int | Sequence[int] | None = None,
-    noise_pct: float = 0.67,
-    noise_std: float = 1.0,
-    noise_seed: int = 42,
-    k_decay: float = 1.0,
+    lr: float, t_initial: int, power: float = 0.5, lr_min: float = 0.0, cycle_mul: float = 1.0,
+    cycle_decay: float = 1.0, cycle_limit: int = 1, warmup_t: int = 0, warmup_lr_init: float = 0.0,
+    warmup_prefix: bool = False, noise_range_t: int | Sequence[int] | None = None, noise_pct: float = 0.67,
+    noise_std: float = 1.0, noise_seed: int = 42, k_decay: float = 1.0,
 ) -> Schedule:
     """``PolyLRScheduler``: ``lr_min + (top - lr_min) * (1 - t_curr**k / t_i**k) ** power`` per cycle.
 
@@ -397,21 +320,10 @@ def PolyLRScheduler(
 
 
 def TanhLRScheduler(
-    lr: float,
-    t_initial: int,
-    lb: float = -7.0,
-    ub: float = 3.0,
-    lr_min: float = 0.0,
-    cycle_mul: float = 1.0,
-    cycle_decay: float = 1.0,
-    cycle_limit: int = 1,
-    warmup_t: int = 0,
-    warmup_lr_init: float = 0.0,
-    warmup_prefix: bool = False,
-    noise_range_t: int | Sequence[int] | None = None,
-    noise_pct: float = 0.67,
-    noise_std: float = 1.0,
-    noise_seed: int = 42,
+    lr: float, t_initial: int, lb: float = -7.0, ub: float = 3.0, lr_min: float = 0.0, cycle_mul: float = 1.0,
+    cycle_decay: float = 1.0, cycle_limit: int = 1, warmup_t: int = 0, warmup_lr_init: float = 0.0,
+    warmup_prefix: bool = False, noise_range_t: int | Sequence[int] | None = None, noise_pct: float = 0.67,
+    noise_std: float = 1.0, noise_seed: int = 42,
 ) -> Schedule:
     """``TanhLRScheduler``: ``lr_min + (top - lr_min) * (1 - tanh(lb (1 - r) + ub r)) / 2`` per cycle.
 
@@ -427,16 +339,9 @@ def TanhLRScheduler(
 
 
 def StepLRScheduler(
-    lr: float,
-    decay_t: float,
-    decay_rate: float = 1.0,
-    warmup_t: int = 0,
-    warmup_lr_init: float = 0.0,
-    warmup_prefix: bool = True,
-    noise_range_t: int | Sequence[int] | None = None,
-    noise_pct: float = 0.67,
-    noise_std: float = 1.0,
-    noise_seed: int = 42,
+    lr: float, decay_t: float, decay_rate: float = 1.0, warmup_t: int = 0, warmup_lr_init: float = 0.0,
+    warmup_prefix: bool = True, noise_range_t: int | Sequence[int] | None = None, noise_pct: float = 0.67,
+    noise_std: float = 1.0, noise_seed: int = 42,
 ) -> Schedule:
     """``StepLRScheduler``: ``lr * decay_rate ** (t // decay_t)`` after the warmup.
 
@@ -455,16 +360,9 @@ def StepLRScheduler(
 
 
 def MultiStepLRScheduler(
-    lr: float,
-    decay_t: Sequence[int],
-    decay_rate: float = 1.0,
-    warmup_t: int = 0,
-    warmup_lr_init: float = 0.0,
-    warmup_prefix: bool = True,
-    noise_range_t: int | Sequence[int] | None = None,
-    noise_pct: float = 0.67,
-    noise_std: float = 1.0,
-    noise_seed: int = 42,
+    lr: float, decay_t: Sequence[int], decay_rate: float = 1.0, warmup_t: int = 0, warmup_lr_init: float = 0.0,
+    warmup_prefix: bool = True, noise_range_t: int | Sequence[int] | None = None, noise_pct: float = 0.67,
+    noise_std: float = 1.0, noise_seed: int = 42,
 ) -> Schedule:
     """``MultiStepLRScheduler``: ``lr * decay_rate ** #{m in decay_t : m <= t + 1}`` (one step early).
 

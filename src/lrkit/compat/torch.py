@@ -292,13 +292,8 @@ def _one_cycle_phases(
 
 
 def OneCycleLR(
-    max_lr: float,
-    total_steps: int,
-    pct_start: float = 0.3,
-    anneal_strategy: str = "cos",
-    div_factor: float = 25.0,
-    final_div_factor: float = 1e4,
-    three_phase: bool = False,
+    max_lr: float, total_steps: int, pct_start: float = 0.3, anneal_strategy: str = "cos", div_factor: float = 25.0,
+    final_div_factor: float = 1e4, three_phase: bool = False,
 ) -> Schedule:
     """``OneCycleLR`` (give ``total_steps``, or ``epochs * steps_per_epoch``).
 
@@ -327,12 +322,8 @@ def OneCycleLR(
 
 
 def OneCycleMomentum(
-    total_steps: int,
-    pct_start: float = 0.3,
-    anneal_strategy: str = "cos",
-    base_momentum: float = 0.85,
-    max_momentum: float = 0.95,
-    three_phase: bool = False,
+    total_steps: int, pct_start: float = 0.3, anneal_strategy: str = "cos", base_momentum: float = 0.85,
+    max_momentum: float = 0.95, three_phase: bool = False,
 ) -> Schedule:
     """The momentum ``OneCycleLR`` writes with ``cycle_momentum=True`` (absolute values).
 

@@ -32,7 +32,7 @@ from lrkit.compat._common import refuse_optimizer, sequence, shifted
 from lrkit.core import _validate as v
 from lrkit.core.combinators import Take
 from lrkit.core.families import Anneal, Constant, InverseSqrt, Linear, Polynomial, Warmup
-from lrkit.core.schedule import NumpyForm, Schedule
+from lrkit.core.schedule import NumpyForm, Schedule, param, value
 
 __all__ = [
     "HFCosine",
@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 
+@value
 class HFCosine(NumpyForm):
     """Hugging Face's cosine multiplier, which keeps going past its end.
 
@@ -64,15 +65,9 @@ class HFCosine(NumpyForm):
     """
 
     name = "hf_cosine"
-    steps: float
-    cycles: float
-    floor: float
-
-    def __init__(self, steps: float, cycles: float = 0.5, floor: float = 0.0):
-        steps = v.length(self.name, "steps", steps)
-        cycles = v.number(self.name, "cycles", cycles)
-        floor = v.number(self.name, "floor", floor)
-        self._init(None, steps=steps, cycles=cycles, floor=floor)
+    steps: float = param(v.length)
+    cycles: float = param(v.number, default=0.5)
+    floor: float = param(v.number, default=0.0)
 
     def _np_eval(self, t: np.ndarray) -> np.ndarray:
         progress = t / float(self.steps)
@@ -80,6 +75,7 @@ class HFCosine(NumpyForm):
         return np.maximum(0.0, factor * (1 - self.floor) + self.floor)
 
 
+@value
 class HFHardRestarts(NumpyForm):
     """Hugging Face's cosine with ``cycles`` hard restarts over ``steps``, then 0.
 
@@ -92,13 +88,11 @@ class HFHardRestarts(NumpyForm):
     """
 
     name = "hf_hard_restarts"
-    steps: float
-    cycles: int
+    steps: float = param(v.length)
+    cycles: int = param(v.integer, default=1)
 
-    def __init__(self, steps: float, cycles: int = 1):
-        steps = v.length(self.name, "steps", steps)
-        cycles = v.integer(self.name, "cycles", cycles)
-        self._init(steps, steps=steps, cycles=cycles)
+    def _setup(self) -> float | None:
+        return self.steps
 
     def _np_eval(self, t: np.ndarray) -> np.ndarray:
         progress = t / float(self.steps)
@@ -106,6 +100,7 @@ class HFHardRestarts(NumpyForm):
         return np.where(progress >= 1.0, 0.0, value)
 
 
+@value
 class HFSqrtWarmup(NumpyForm):
     """The ``'1-sqrt'`` warmup of Hugging Face's WSD: ``(1 - sqrt(1 - t/steps)) * (1 - start) + start``.
 
@@ -115,13 +110,11 @@ class HFSqrtWarmup(NumpyForm):
     """
 
     name = "hf_sqrt_warmup"
-    steps: float
-    start: float
+    steps: float = param(v.length)
+    start: float = param(v.number, default=0.0)
 
-    def __init__(self, steps: float, start: float = 0.0):
-        steps = v.length(self.name, "steps", steps)
-        start = v.number(self.name, "start", start)
-        self._init(steps, steps=steps, start=start)
+    def _setup(self) -> float | None:
+        return self.steps
 
     def _np_eval(self, t: np.ndarray) -> np.ndarray:
         factor = 1.0 - np.sqrt(1.0 - t / float(self.steps))

@@ -40,21 +40,19 @@ REGISTRY: dict[str, Callable[..., Any]] = {
     )
 }
 
-#: The peers' quirk families: name -> (module, class), imported on first use.
+#: The peers' quirk families: name -> (module, class), imported on first use (listed by compat module).
 PEER_FAMILIES: dict[str, tuple[str, str]] = {
-    "keras_staircase": ("lrkit.compat.keras", "KerasStaircase"),
-    "keras_cyclic_polynomial": ("lrkit.compat.keras", "KerasCyclicPolynomial"),
-    "keras_cosine_restarts": ("lrkit.compat.keras", "KerasCosineRestarts"),
-    "optax_cosine": ("lrkit.compat.optax", "OptaxCosine"),
-    "optax_staircase": ("lrkit.compat.optax", "OptaxStaircase"),
-    "optax_growth": ("lrkit.compat.optax", "OptaxGrowth"),
-    "fastai_poly": ("lrkit.compat.fastai", "FastaiPoly"),
-    "timm_cycles": ("lrkit.compat.timm", "TimmCycles"),
-    "timm_step": ("lrkit.compat.timm", "TimmStep"),
-    "timm_noise": ("lrkit.compat.timm", "TimmNoise"),
-    "hf_cosine": ("lrkit.compat.transformers", "HFCosine"),
-    "hf_hard_restarts": ("lrkit.compat.transformers", "HFHardRestarts"),
-    "hf_sqrt_warmup": ("lrkit.compat.transformers", "HFSqrtWarmup"),
+    name: (f"lrkit.compat.{module}", cls)
+    for module, classes in (
+        ("keras", {"keras_staircase": "KerasStaircase", "keras_cyclic_polynomial": "KerasCyclicPolynomial",
+                   "keras_cosine_restarts": "KerasCosineRestarts"}),
+        ("optax", {"optax_cosine": "OptaxCosine", "optax_staircase": "OptaxStaircase", "optax_growth": "OptaxGrowth"}),
+        ("fastai", {"fastai_poly": "FastaiPoly"}),
+        ("timm", {"timm_cycles": "TimmCycles", "timm_step": "TimmStep", "timm_noise": "TimmNoise"}),
+        ("transformers", {"hf_cosine": "HFCosine", "hf_hard_restarts": "HFHardRestarts",
+                          "hf_sqrt_warmup": "HFSqrtWarmup"}),
+    )
+    for name, cls in classes.items()
 }
 
 

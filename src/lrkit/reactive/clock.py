@@ -4,7 +4,7 @@ A :class:`WallClock` measures *training* time: seconds since it started, minus t
 was paused (evaluation, checkpointing), plus the seconds restored from a checkpoint. It turns
 that into schedule progress three ways (``mode``):
 
-* no ``budget``: progress is elapsed seconds, so ``step_decay(600, factor=0.5)`` halves the
+* no ``budget``: progress is elapsed seconds, so ``step_decay(600, decay=0.5)`` halves the
   learning rate every ten minutes;
 * ``budget=B`` (``mode='time'``): progress is ``elapsed / B * L`` for a schedule of length
   ``L``, so any finite schedule reaches its end exactly when the budget runs out

@@ -17,6 +17,7 @@ torch is imported when a task is used, never when ``lrkit`` is imported.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
 
-__all__ = ["EpochInfo", "RunResult", "Task", "require_torch"]
+__all__ = ["EpochInfo", "RunResult", "Task", "mlp", "require_torch"]
 
 #: ``optimizer_factory(model, lr) -> torch.optim.Optimizer``
 OptimizerFactory = Callable[["nn.Module", float], "torch.optim.Optimizer"]
@@ -127,6 +128,19 @@ class RunResult:
         }
 
 
+def mlp(*sizes: int) -> nn.Sequential:
+    """A multilayer perceptron: ``Linear(sizes[0], sizes[1])``, then a ReLU and the next ``Linear`` for each size.
+
+    >>> [type(layer).__name__ for layer in mlp(64, 128, 10)]
+    ['Linear', 'ReLU', 'Linear']
+    """
+    nn = require_torch().nn
+    layers: list[Any] = [nn.Linear(sizes[0], sizes[1])]
+    for fan_in, fan_out in itertools.pairwise(sizes[1:]):
+        layers += [nn.ReLU(), nn.Linear(fan_in, fan_out)]
+    return nn.Sequential(*layers)
+
+
 def evaluate(model: nn.Module, measure: Callable[[], float]) -> float:
     """``measure()`` with ``model`` in eval mode and no grad; the model's train/eval mode is restored after."""
     torch = require_torch()
@@ -139,8 +153,9 @@ def evaluate(model: nn.Module, measure: Callable[[], float]) -> float:
 
 
 class Task:
-    """A built-in training task. Subclasses set the class attributes and implement
-    :meth:`_load` (numpy arrays) and :meth:`_build` (the model)."""
+    """A built-in training task. Subclasses give their settings as class keywords
+    (``class Digits(Task, name="digits", budget=460, ...)``: only the settings below, checked at
+    import) and implement :meth:`_load` (numpy arrays) and :meth:`_build` (the model)."""
 
     #: Name used by :func:`lrkit.tasks.get_task` and ``lrkit demo --task``.
     name: str = ""
@@ -158,6 +173,15 @@ class Task:
     threads: int = 1
     #: dtype of the targets: ``"int64"`` (class labels) or ``"float32"`` (regression).
     label_dtype: str = "int64"
+
+    def __init_subclass__(cls, **settings: Any) -> None:
+        super().__init_subclass__()
+        known = [key for key in Task.__annotations__ if not key.startswith("_")]
+        unknown = sorted(set(settings) - set(known))
+        if unknown:
+            raise TypeError(f"{cls.__name__}: unknown task settings {unknown}; a task sets {', '.join(known)}")
+        for key, item in settings.items():
+            setattr(cls, key, item)
 
     def __init__(self) -> None:
         self._cache: dict[int | None, tuple[Any, Any, Any, Any]] = {}

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.tasks.base import Task, require_torch
+from lrkit.tasks.base import Task, evaluate, require_torch
 
 __all__ = ["CharLM", "load_text", "encode"]
 
@@ -85,14 +85,13 @@ def load(seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return x_train, y_train, x_test, y_test
 
 
-class CharLM(Task):
+class CharLM(
+    Task,
+    name="charlm",
+    description="character-level transformer LM on scikit-learn's bundled docs, 2 layers, 32-char windows",
+    batch_size=32, budget=500, target=0.45, default_lr=3e-2,
+):
     __doc__ = __doc__
-    name = "charlm"
-    description = "character-level transformer LM on scikit-learn's bundled docs, 2 layers, 32-char windows"
-    batch_size = 32
-    budget = 500
-    target = 0.45
-    default_lr = 3e-2
     width = 48
 
     _load = staticmethod(load)
@@ -112,13 +111,7 @@ class CharLM(Task):
 
     def accuracy(self, model: Any, x: Any, y: Any) -> float:
         """Next-character accuracy over every position of the windows ``x`` (eval mode, no grad)."""
-        torch = require_torch()
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
-            correct = (model(x).argmax(dim=-1) == y).sum().item()
-        model.train(was_training)
-        return correct / y.numel()
+        return evaluate(model, lambda: (model(x).argmax(dim=-1) == y).sum().item() / y.numel())
 
     def bits_per_char(self, model: Any) -> float:
         """Test cross-entropy in bits per character."""

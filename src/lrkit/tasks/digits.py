@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.tasks.base import Task, require_torch
+from lrkit.tasks.base import Task, mlp
 
 __all__ = ["Digits"]
 
@@ -34,18 +34,15 @@ def load(seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return x[:cut], y[:cut], x[cut:], y[cut:]
 
 
-class Digits(Task):
+class Digits(
+    Task,
+    name="digits", description="scikit-learn digits (8x8), MLP, 1,438 train / 359 test", batch_size=64, budget=460,
+    target=0.98, default_lr=1e-2,
+):
     __doc__ = __doc__
-    name = "digits"
-    description = "scikit-learn digits (8x8), MLP, 1,438 train / 359 test"
-    batch_size = 64
-    budget = 460
-    target = 0.98
-    default_lr = 1e-2
     hidden = 128
 
     _load = staticmethod(load)
 
     def _build(self) -> Any:
-        nn = require_torch().nn
-        return nn.Sequential(nn.Linear(64, self.hidden), nn.ReLU(), nn.Linear(self.hidden, 10))
+        return mlp(64, self.hidden, 10)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.tasks.base import Task, evaluate, require_torch
+from lrkit.tasks.base import Task, evaluate, mlp, require_torch
 
 __all__ = ["Friedman"]
 
@@ -39,25 +39,20 @@ def load(seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return x[:4000], y[:4000], x[4000:], y[4000:]
 
 
-class Friedman(Task):
+class Friedman(
+    Task,
+    name="friedman",
+    description="Friedman #1 regression (generated offline), MLP, 4,000 train / 1,000 test, score R^2", batch_size=64,
+    budget=1000, target=0.945, default_lr=1e-2, label_dtype="float32",
+):
     __doc__ = __doc__
-    name = "friedman"
-    description = "Friedman #1 regression (generated offline), MLP, 4,000 train / 1,000 test, score R^2"
-    batch_size = 64
-    budget = 1000
-    target = 0.945
-    default_lr = 1e-2
-    label_dtype = "float32"
     hidden = 64
 
     _load = staticmethod(load)
 
     def _build(self) -> Any:
-        nn = require_torch().nn
-        h = self.hidden
-        return nn.Sequential(
-            nn.Linear(10, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 1), nn.Flatten(start_dim=0)
-        )
+        model = mlp(10, self.hidden, self.hidden, 1)
+        return model.append(require_torch().nn.Flatten(start_dim=0))  # one prediction per sample
 
     @property
     def loss_fn(self) -> Any:

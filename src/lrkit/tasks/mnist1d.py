@@ -46,14 +46,12 @@ def generate(seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return data["x"], data["y"], data["x_test"], data["y_test"]
 
 
-class MNIST1D(Task):
+class MNIST1D(
+    Task,
+    name="mnist1d", description="MNIST-1D (generated offline), 1-D CNN, 4,000 train / 1,000 test", batch_size=100,
+    budget=1200, target=0.94, default_lr=3e-2,
+):
     __doc__ = __doc__
-    name = "mnist1d"
-    description = "MNIST-1D (generated offline), 1-D CNN, 4,000 train / 1,000 test"
-    batch_size = 100
-    budget = 1200
-    target = 0.94
-    default_lr = 3e-2
     channels = 32
 
     _load = staticmethod(generate)

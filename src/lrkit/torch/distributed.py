@@ -70,6 +70,26 @@ def _number(who: str, name: str, value: Any) -> float:
         raise ValueError(f"{who}: {name} must be a number (or a 0-d tensor), got {value!r}") from None
 
 
+def _option(who: str, name: str, value: str, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise ValueError(f"{who}: {name} must be one of {', '.join(map(repr, options))}, got {value!r}")
+
+
+def _agree(who: str, how: str, options: tuple[str, ...], value: float, dtype: torch.dtype, group: Any) -> Any:
+    """``value`` made the same on every rank (a collective): the ranks' sum, their maximum or rank 0's (``how``).
+
+    Returns ``value`` itself when not distributed, else the agreed number (``.item()`` of ``dtype``)."""
+    _option(who, "how", how, options)
+    if not is_distributed(group):
+        return value
+    mine = torch.tensor([value], dtype=dtype, device=_device())
+    if how == "rank0":
+        dist.broadcast(mine, src=0 if group is None else dist.get_global_rank(group, 0), group=group)
+    else:
+        dist.all_reduce(mine, op=dist.ReduceOp.SUM if how == "sum" else dist.ReduceOp.MAX, group=group)
+    return mine.item()
+
+
 def reduce_metric(value: float, op: str = "mean", group: Any = None) -> float:
     """The metric combined over every rank (``'mean'``, ``'sum'``, ``'min'`` or ``'max'``).
 
@@ -81,8 +101,7 @@ def reduce_metric(value: float, op: str = "mean", group: Any = None) -> float:
     >>> reduce_metric(torch.tensor(0.25)), reduce_metric(0.25, op="max")  # one process: the value, as a float
     (0.25, 0.25)
     """
-    if op not in REDUCE_OPS:
-        raise ValueError(f"reduce_metric: op must be one of {', '.join(map(repr, REDUCE_OPS))}, got {op!r}")
+    _option("reduce_metric", "op", op, REDUCE_OPS)
     x = _number("reduce_metric", "value", value)
     if not is_distributed(group):
         return x
@@ -114,18 +133,8 @@ def agree_elapsed(seconds: float, how: str = "rank0", group: Any = None) -> floa
     >>> agree_elapsed(12.5), agree_elapsed(12.5, how="max")  # one process: its own clock
     (12.5, 12.5)
     """
-    if how not in AGREE:
-        raise ValueError(f"agree_elapsed: how must be one of {', '.join(map(repr, AGREE))}, got {how!r}")
     x = _number("agree_elapsed", "seconds", seconds)
-    if not is_distributed(group):
-        return x
-    mine = torch.tensor([x], dtype=torch.float64, device=_device())
-    if how == "max":
-        dist.all_reduce(mine, op=dist.ReduceOp.MAX, group=group)
-    else:
-        source = 0 if group is None else dist.get_global_rank(group, 0)
-        dist.broadcast(mine, src=source, group=group)
-    return float(mine.item())
+    return float(_agree("agree_elapsed", how, AGREE, x, torch.float64, group))
 
 
 def agree_count(count: int, how: str = "sum", group: Any = None) -> int:
@@ -139,17 +148,6 @@ def agree_count(count: int, how: str = "sum", group: Any = None) -> int:
     >>> agree_count(4096), agree_count(4096, how="rank0")  # one process: its own count is the global one
     (4096, 4096)
     """
-    if how not in COUNT_OPS:
-        raise ValueError(f"agree_count: how must be one of {', '.join(map(repr, COUNT_OPS))}, got {how!r}")
     if isinstance(count, bool) or not isinstance(count, int):
         raise ValueError(f"agree_count: count must be an int, got {count!r}")
-    if not is_distributed(group):
-        return count
-    mine = torch.tensor([count], dtype=torch.int64, device=_device())
-    if how == "sum":
-        dist.all_reduce(mine, op=dist.ReduceOp.SUM, group=group)
-    elif how == "max":
-        dist.all_reduce(mine, op=dist.ReduceOp.MAX, group=group)
-    else:
-        dist.broadcast(mine, src=0 if group is None else dist.get_global_rank(group, 0), group=group)
-    return int(mine.item())
+    return int(_agree("agree_count", how, COUNT_OPS, count, torch.int64, group))
