@@ -491,7 +491,7 @@ def _weighted_huber(weights: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
 
 def _inside(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """``x`` moved strictly inside the bounds (``least_squares`` starts from an interior point)."""
-    span = np.where(np.isfinite(high - low), high - low, np.maximum(1.0, np.abs(low)))
+    span = np.where(np.isfinite(high - low), high - low, np.where(np.isfinite(low), np.maximum(1.0, np.abs(low)), 1.0))
     eps = 1e-6 * span
     return np.minimum(np.maximum(x, low + eps), np.where(np.isfinite(high), high - eps, np.inf))
 
