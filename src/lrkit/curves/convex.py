@@ -9,7 +9,8 @@ has the shape of real language-model loss curves under any schedule, the cooldow
 of long cooldowns included::
 
     bound(T) = D^2 / (2 S_T) + G^2 Q_T / (2 S_T)
-               + G^2 / 2 * sum_{k=1}^{T-1} eta_k / (sum_{t=k+1}^{T} eta_t) * (sum_{t=k}^{T} eta_t^2) / (sum_{t=k}^{T} eta_t)
+               + G^2 / 2 * sum_{k=1}^{T-1} eta_k / (sum_{t=k+1}^{T} eta_t)
+                                           * (sum_{t=k}^{T} eta_t^2) / (sum_{t=k}^{T} eta_t)
 
 with ``S_T = sum_{t<=T} eta_t`` and ``Q_T = sum_{t<=T} eta_t^2``. Updates whose rate is 0 leave the
 iterate where it is, so the bound after them is the bound after the last update with a positive rate.
@@ -111,7 +112,9 @@ class ConvexBoundLaw(Law):
     """
 
     name: ClassVar[str] = "convex_bound"
-    formula: ClassVar[str] = "L0 + A*(B^p - 1)/p, B = D^2/(2 S_t) + Q_t/(2 S_t) + 1/2 sum_k eta_k gamma_k/(alpha_k beta_k)"
+    formula: ClassVar[str] = (
+        "L0 + A*(B^p - 1)/p, B = D^2/(2 S_t) + Q_t/(2 S_t) + 1/2 sum_k eta_k gamma_k/(alpha_k beta_k)"
+    )
 
     L0: float = _field()
     A: float = _field()
