@@ -147,10 +147,11 @@ def paper(data: Path, sizes: tuple[str, ...] = ("25M", "100M")) -> str:
             (curves.MultiPowerLaw, "staged", "points", "law", "MultiPowerLaw, every point weighed the same"),
             (curves.MultiPowerLaw, "joint", "runs", "law", "MultiPowerLaw, joint optimum"),
             (curves.MomentumLaw, "staged", "runs", "law", "MomentumLaw"),
+            (curves.ConvexBoundLaw, "staged", "runs", "law", "ConvexBoundLaw (Schaipp et al. 2025)"),
         )
         _swaps(swaps, f"{size} published parameters", pub)
         for law, method, weights, prior, label in variants:
-            default = label.endswith("(the default)") or law is curves.MomentumLaw
+            default = label.endswith("(the default)") or law in (curves.MomentumLaw, curves.ConvexBoundLaw)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", curves.CurveFitWarning)
                 result = curves.fit([runs[n] for n in curves.FIT_RUNS], law, method=method, weights=weights,
