@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lrkit.curves.laws import LAWS, TILE, Law, _field
+from lrkit.curves.laws import LAWS, TILE, Law, ScaledLaw, _field
 
 __all__ = ["ConvexBoundLaw", "bound_terms"]
 
@@ -92,7 +92,7 @@ class _BoundData:
 
 
 @dataclass(frozen=True)
-class ConvexBoundLaw(Law):
+class ConvexBoundLaw(ScaledLaw):
     """The convex last-iterate bound as a loss-curve law (Schaipp et al., ICML 2025, arXiv:2501.18965).
 
     ``L(t) = L0 + A * (bound(t)^p - 1) / p`` (``L0 + A * log bound(t)`` at ``p = 0``: a Box-Cox transform) with
@@ -116,8 +116,6 @@ class ConvexBoundLaw(Law):
         "L0 + A*(B^p - 1)/p, B = D^2/(2 S_t) + Q_t/(2 S_t) + 1/2 sum_k eta_k gamma_k/(alpha_k beta_k)"
     )
 
-    L0: float = _field()
-    A: float = _field()
     D: float = _field()
     p: float = _field()
 

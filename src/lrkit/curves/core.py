@@ -291,13 +291,8 @@ class Score:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (errors as fractions, not percent)."""
-        return {
-            "mean_error": self.mean_error,
-            "run_mean_error": self.run_mean_error,
-            "worst_error": self.worst_error,
-            "min_r2": self.min_r2,
-            "runs": [r.to_dict() for r in self.runs],
-        }
+        figures = {k: getattr(self, k) for k in ("mean_error", "run_mean_error", "worst_error", "min_r2")}
+        return {**figures, "runs": [r.to_dict() for r in self.runs]}
 
     def table(self) -> str:
         """A Markdown table, errors in percent."""

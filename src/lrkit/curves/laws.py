@@ -368,7 +368,16 @@ def _areas(p: _MPLData) -> Any:
 
 
 @dataclass(frozen=True)
-class MultiPowerLaw(Law):
+class ScaledLaw(Law):
+    """A law of the form ``L0 + A * f(t)``: its first two parameters, the loss's level ``L0`` and the scale ``A``
+    of the schedule's term (every law here; the subclass's own parameters follow them)."""
+
+    L0: float = _field()
+    A: float = _field()
+
+
+@dataclass(frozen=True)
+class MultiPowerLaw(ScaledLaw):
     """The multi-power law of Luo et al. (ICLR 2025, arXiv:2503.12811).
 
     ``L(t) = L0 + A * S1(t)^(-alpha) - LD(t)`` with ``S1(t) = sum_{i<t} eta_i`` (warmup included)
@@ -397,8 +406,6 @@ class MultiPowerLaw(Law):
     name: ClassVar[str] = "multi_power"
     formula: ClassVar[str] = "L0 + A*S1^-alpha - B*sum_k (eta_{k-1}-eta_k)*(1-(C*eta_k^-gamma*S_k+1)^-beta)"
 
-    L0: float = _field()
-    A: float = _field()
     alpha: float = _field()
     B: float = _field()
     C: float = _field()
@@ -568,7 +575,7 @@ def _momentum_area(lrs: np.ndarray, decay: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class MomentumLaw(Law):
+class MomentumLaw(ScaledLaw):
     """The momentum law of Tissue et al. 2024 ("Scaling law with learning rate annealing", arXiv:2408.11029).
 
     ``L(t) = L0 + A * S1(t)^(-alpha) - C * S2(t)`` with ``S1(t) = sum_{i<t} eta_i`` and
@@ -585,8 +592,6 @@ class MomentumLaw(Law):
     name: ClassVar[str] = "momentum"
     formula: ClassVar[str] = "L0 + A*S1^-alpha - C*S2, S2 = sum m_i, m_i = decay*m_{i-1} + (eta_{i-1}-eta_i)"
 
-    L0: float = _field()
-    A: float = _field()
     alpha: float = _field()
     C: float = _field()
     decay: float = _field(fitted=False, default=0.999)
