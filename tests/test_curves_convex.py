@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,6 +13,7 @@ from hypothesis import strategies as st
 import lrkit as lk
 from lrkit import curves
 from lrkit.curves import ConvexBoundLaw, Run
+from lrkit.curves.cli import add_commands, run_args
 from lrkit.curves.convex import bound_terms
 
 TRUE = ConvexBoundLaw(L0=3.0, A=0.4, D=0.2, p=0.3)
@@ -110,3 +114,25 @@ def test_fit_recovers_a_noiseless_curve_of_the_law():
     # by name, and through a law file's dict
     assert curves.fit(runs, "convex_bound", jackknife=False).law.name == "convex_bound"
     assert curves.law_from_dict(result.law.to_dict()) == result.law
+
+
+def _cli(argv):
+    parser = argparse.ArgumentParser(prog="lrkit")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    return run_args(parser.parse_args(argv))
+
+
+def test_cli_fits_and_ranks_with_the_convex_bound(tmp_path, capsys):
+    files = []
+    for name, sched in SCHEDULES.items():
+        path = tmp_path / f"{name}.csv"
+        curves.write_run(path, STEPS, TRUE.predict(sched * 1e-3, STEPS))
+        files.append(f"{path}@{sched!r}")
+    law = tmp_path / "law.json"
+    assert _cli(["curve", "fit", *files, "--law", "convex_bound", "--lr", "1e-3", "-o", str(law)]) == 0
+    assert "ConvexBoundLaw" in capsys.readouterr().out
+    assert curves.load_law(law).law.name == "convex_bound"
+    assert _cli(["curve", "rank", str(law), repr(SCHEDULES["wsd"]), repr(SCHEDULES["constant"]), "--budget", "2000",
+                 "--json"]) == 0
+    ranking = json.loads(capsys.readouterr().out)["ranking"]
+    assert ranking[0]["schedule"] == repr(SCHEDULES["wsd"])  # the cooldown first, as the law says
