@@ -148,10 +148,12 @@ def paper(data: Path, sizes: tuple[str, ...] = ("25M", "100M")) -> str:
             (curves.MultiPowerLaw, "joint", "runs", "law", "MultiPowerLaw, joint optimum"),
             (curves.MomentumLaw, "staged", "runs", "law", "MomentumLaw"),
             (curves.ConvexBoundLaw, "staged", "runs", "law", "ConvexBoundLaw (Schaipp et al. 2025)"),
+            (curves.ConvexDropLaw, "staged", "runs", "law", "ConvexDropLaw (area power law + convex-bound drop)"),
         )
         _swaps(swaps, f"{size} published parameters", pub)
         for law, method, weights, prior, label in variants:
-            default = label.endswith("(the default)") or law in (curves.MomentumLaw, curves.ConvexBoundLaw)
+            default = label.endswith("(the default)") or law in (curves.MomentumLaw, curves.ConvexBoundLaw,
+                                                                    curves.ConvexDropLaw)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", curves.CurveFitWarning)
                 result = curves.fit([runs[n] for n in curves.FIT_RUNS], law, method=method, weights=weights,

@@ -417,7 +417,8 @@ def _target(r: dict, label: str) -> str:
     )
 
 
-LAW_LABELS = {"convex_bound": "ConvexBoundLaw", "momentum": "MomentumLaw", "multi_power": "MultiPowerLaw"}
+LAW_LABELS = {"convex_drop": "ConvexDropLaw", "convex_bound": "ConvexBoundLaw", "momentum": "MomentumLaw",
+              "multi_power": "MultiPowerLaw"}
 
 
 def main(argv: list[str] | None = None) -> int:

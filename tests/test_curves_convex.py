@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import lrkit as lk
 from lrkit import curves
-from lrkit.curves import ConvexBoundLaw, Run
+from lrkit.curves import ConvexBoundLaw, ConvexDropLaw, Run
 from lrkit.curves.cli import add_commands, run_args
 from lrkit.curves.convex import bound_terms
 
@@ -136,3 +136,50 @@ def test_cli_fits_and_ranks_with_the_convex_bound(tmp_path, capsys):
                  "--json"]) == 0
     ranking = json.loads(capsys.readouterr().out)["ranking"]
     assert ranking[0]["schedule"] == repr(SCHEDULES["wsd"])  # the cooldown first, as the law says
+
+
+# -- the convex-drop law: a power law of the area less the bound's drop -----------------------------------------
+TRUE_DROP = ConvexDropLaw(L0=3.0, A=0.6, alpha=0.45, C=60.0)
+
+
+def test_drop_is_zero_for_a_held_rate_and_the_bound_difference_otherwise():
+    hold = curves.learning_rates(SCHEDULES["constant"] * 1e-3, 2000)
+    prep = ConvexDropLaw.prepare(hold, STEPS)
+    assert np.all(prep.s2 == 0)
+    wsd = curves.learning_rates(SCHEDULES["wsd"] * 1e-3, 2000)
+    prep = ConvexDropLaw.prepare(wsd, STEPS)
+    _, b = bound_terms(wsd, STEPS)
+    _, b_hold = bound_terms(hold, STEPS)  # the WSD run held at its running maximum is the constant run
+    np.testing.assert_allclose(prep.s2, b_hold - b, rtol=1e-12)
+    assert np.all(prep.s2[STEPS <= 1500] == 0) and np.all(prep.s2[STEPS > 1600] > 0)
+
+
+def test_a_longer_cooldown_drops_more_at_the_same_area_cost():
+    law = TRUE_DROP
+    short = (W >> lk.constant(1.0, 1700) >> lk.linear(200, 1.0, 0.0)) * 1e-3
+    long = (W >> lk.constant(1.0, 900) >> lk.linear(1000, 1.0, 0.0)) * 1e-3
+    d_short = ConvexDropLaw.prepare(curves.learning_rates(short, 2000), np.array([2000])).s2[0]
+    d_long = ConvexDropLaw.prepare(curves.learning_rates(long, 2000), np.array([2000])).s2[0]
+    assert d_long > d_short > 0
+    assert law.final(long, 2000) != law.final(short, 2000)
+
+
+def test_drop_law_recovers_a_noiseless_curve_and_works_by_name():
+    runs = [Run.of(s * 1e-3, STEPS, TRUE_DROP.predict(s * 1e-3, STEPS), name=n) for n, s in SCHEDULES.items()]
+    result = curves.fit(runs, "convex_drop", jackknife=False)
+    assert isinstance(result.law, ConvexDropLaw)
+    np.testing.assert_allclose(result.law.vector(), TRUE_DROP.vector(), rtol=1e-3)
+    assert curves.law_from_dict(result.law.to_dict()) == result.law
+
+
+def test_drop_law_jacobian_matches_finite_differences():
+    prep = ConvexDropLaw.prepare(curves.learning_rates(SCHEDULES["wsd"] * 1e-3, 2000), STEPS)
+    _, jac = TRUE_DROP.evaluate(prep, jacobian=True)
+    x = TRUE_DROP.vector()
+    for j in range(x.size):
+        h = 1e-6 * max(1.0, abs(x[j]))
+        up, down = x.copy(), x.copy()
+        up[j] += h
+        down[j] -= h
+        numeric = (TRUE_DROP.replace(up).evaluate(prep)[0] - TRUE_DROP.replace(down).evaluate(prep)[0]) / (2 * h)
+        assert np.allclose(jac[:, j], numeric, rtol=1e-4, atol=1e-7)

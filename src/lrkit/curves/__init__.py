@@ -21,7 +21,7 @@ optimise a schedule. numpy and scipy only; matplotlib for :func:`plot`.
 """
 
 from lrkit.curves.choose import Candidate, Choice, Row, choose, family
-from lrkit.curves.convex import ConvexBoundLaw
+from lrkit.curves.convex import ConvexBoundLaw, ConvexDropLaw
 from lrkit.curves.core import CurveFitWarning, Fit, Ranking, Run, RunScore, Score, fit, law_from_dict, rank, score
 from lrkit.curves.data import FIT_RUNS, PAPER_NAMES, PREDICT_RUNS, paper_runs, paper_schedule, write_run
 from lrkit.curves.intervals import Uncertainty, interval
@@ -40,6 +40,7 @@ __all__ = [
     "Candidate",
     "Choice",
     "ConvexBoundLaw",
+    "ConvexDropLaw",
     "CurveFitWarning",
     "CurvePredictionWarning",
     "Fit",

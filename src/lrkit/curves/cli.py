@@ -359,7 +359,8 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="fit a law to run files")
     p.add_argument("runs", nargs="+", metavar="RUN", help=run_help)
     p.add_argument(
-        "--law", choices=("multi_power", "momentum", "convex_bound"), default="multi_power", help="default multi_power"
+        "--law", choices=("multi_power", "momentum", "convex_bound", "convex_drop"), default="multi_power",
+        help="default multi_power"
     )
     p.add_argument(
         "--method",

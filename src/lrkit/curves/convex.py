@@ -25,9 +25,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lrkit.curves.laws import LAWS, TILE, Law, ScaledLaw, _field
+from lrkit.curves.laws import LAWS, TILE, AreaLaw, Law, ScaledLaw, _field
 
-__all__ = ["ConvexBoundLaw", "bound_terms"]
+__all__ = ["ConvexBoundLaw", "ConvexDropLaw", "bound_terms"]
 
 
 def bound_terms(lrs: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -166,4 +166,46 @@ class ConvexBoundLaw(ScaledLaw):
         return {}
 
 
+@dataclass(frozen=True)
+class _DropData:
+    s1: np.ndarray
+    s2: np.ndarray
+
+
+@dataclass(frozen=True)
+class ConvexDropLaw(AreaLaw):
+    """A power law of the learning-rate area less the drop the convex bound gives a decay (Schaipp et al. 2025).
+
+    ``L(t) = L0 + A * S1(t)^(-alpha) - C * (b_hold(t) - b(t))`` with ``S1(t) = sum_{i<t} eta_i`` (the power law
+    in the area of Luo et al., arXiv:2503.12811, and Tissue et al., arXiv:2408.11029, for a constant rate),
+    ``b(t)`` the gradient-noise part of the convex last-iterate bound (Defazio et al., arXiv:2310.07831,
+    Theorem 10, with ``G = 1``; :func:`bound_terms`) and ``b_hold(t)`` the same for the schedule held at its
+    running maximum (the warmup, then the peak: no decrease). A constant rate has no drop; a decay lowers
+    the bound's noise term, by more for a longer decay from the same peak (Schaipp et al., ICML 2025,
+    arXiv:2501.18965: the bound's cooldown benefit matches real runs). Four parameters: ``L0, A, alpha, C``;
+    the bias term ``D^2 / (2 S)`` of the bound is the power law's place.
+
+    >>> import lrkit as lk
+    >>> law = ConvexDropLaw(L0=3.0, A=0.9, alpha=0.45, C=40.0)
+    >>> hold = (lk.warmup(300, start=0.01) >> lk.constant(1.0)) * 1e-3
+    >>> wsd = (lk.warmup(300, start=0.01) >> lk.constant(1.0, 5700) >> lk.linear(4000, 1.0, 0.0)) * 1e-3
+    >>> round(law.final(hold, 10000), 4), law.final(wsd, 10000) < law.final(hold, 10000)
+    (3.3215, True)
+    """
+
+    name: ClassVar[str] = "convex_drop"
+    formula: ClassVar[str] = "L0 + A*S1^-alpha - C*(b_hold - b), b = the convex bound's noise term (G = 1)"
+
+    @classmethod
+    def prepare(cls, lrs: np.ndarray, steps: np.ndarray, resolution: int = 1, **settings: Any) -> _DropData:
+        prefix = np.concatenate(([0.0], np.cumsum(lrs)))
+        s1 = prefix[steps]
+        if np.any(s1 <= 0):
+            raise ValueError("steps: the law needs some learning-rate area before each step (S1 > 0)")
+        _, b = bound_terms(lrs, steps)
+        _, hold = bound_terms(np.maximum.accumulate(lrs), steps)
+        return _DropData(s1, hold - b)
+
+
 LAWS[ConvexBoundLaw.name] = ConvexBoundLaw
+LAWS[ConvexDropLaw.name] = ConvexDropLaw
