@@ -44,10 +44,12 @@ import numpy as np
 
 __all__ = [
     "LAWS",
+    "AreaLaw",
     "CurvePredictionWarning",
     "Law",
     "MomentumLaw",
     "MultiPowerLaw",
+    "ScaledLaw",
     "Stage",
     "learning_rates",
     "peak_index",
