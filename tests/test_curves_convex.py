@@ -183,3 +183,31 @@ def test_drop_law_jacobian_matches_finite_differences():
         down[j] -= h
         numeric = (TRUE_DROP.replace(up).evaluate(prep)[0] - TRUE_DROP.replace(down).evaluate(prep)[0]) / (2 * h)
         assert np.allclose(jac[:, j], numeric, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("law", [ConvexBoundLaw(3.0, 0.5, 0.2, 0.3), TRUE_DROP])
+def test_final_gradient_matches_finite_differences(law):
+    # a warmup, then a strict decay: no rate ties the running maximum (where the held schedule has a kink)
+    lrs = np.concatenate((np.linspace(1e-5, 1e-3, 10), np.linspace(0.99e-3, 0.9e-3, 20), np.linspace(8.9e-4, 1e-4, 15)))
+    value, grad = law.final_gradient(lrs)
+    assert value == pytest.approx(law.final(lrs, lrs.size), rel=1e-12)
+    numeric = np.empty(lrs.size)
+    for j in range(lrs.size):
+        up, down = lrs.copy(), lrs.copy()
+        up[j] += 1e-10
+        down[j] -= 1e-10
+        numeric[j] = (law.final(up, lrs.size) - law.final(down, lrs.size)) / 2e-10
+    assert np.max(np.abs(grad - numeric)) < 1e-5 * np.max(np.abs(numeric))
+
+
+def test_final_gradient_is_zero_after_the_last_positive_rate():
+    lrs = np.array([5e-4, 1e-3, 8e-4, 3e-4, 0.0, 0.0])
+    value, grad = ConvexBoundLaw(3.0, 0.5, 0.2, 0.3).final_gradient(lrs)
+    assert np.all(grad[4:] == 0) and np.all(grad[:4] != 0)
+    assert value == pytest.approx(ConvexBoundLaw(3.0, 0.5, 0.2, 0.3).final(lrs[:4], 4), rel=1e-12)
+
+
+def test_optimize_uses_the_analytic_gradient():
+    best = curves.optimize(TRUE_DROP, 2000, 1e-3, 100, knots=8, floor=0.1)
+    hold = (W >> lk.constant(1.0)) * 1e-3
+    assert best.predicted_loss < TRUE_DROP.final(hold, 2000)  # the law rewards a decay: the optimum decays

@@ -85,6 +85,40 @@ def _box_cox(log: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray]:
     return (power - 1.0) / p, (power * (z - 1.0) + 1.0) / (p * p)
 
 
+def _noise_gradient(lrs: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """``S`` (the area), ``b`` (the bound's noise part, :func:`bound_terms`) after all of ``lrs``, and the gradient
+    of ``b`` with respect to every rate, in ``O(len(lrs))`` (prefix sums of the terms' derivatives).
+
+    With ``f_k = eta_k gamma_k / (alpha_k beta_k)``: ``d b / d eta_j = eta_j / S - Q / (2 S^2) + 1/2 [gamma_j /
+    (alpha_j beta_j) + 2 eta_j sum_{k<=j} f_k / gamma_k - sum_{k<j} f_k / alpha_k - sum_{k<=j} f_k / beta_k]``
+    (``k < T``). Rates after the last positive one do not move the iterate: their gradient is 0.
+    """
+    n = int(np.flatnonzero(lrs > 0)[-1]) + 1 if np.any(lrs > 0) else 0
+    if n == 0:
+        raise ValueError("lrs: the convex bound needs a positive learning rate")
+    eta = lrs[:n]
+    prefix = np.concatenate(([0.0], np.cumsum(eta)))
+    squares = np.concatenate(([0.0], np.cumsum(eta * eta)))
+    S, Q = prefix[n], squares[n]
+    k = np.arange(n - 1)  # 0-based k: the terms k = 1 .. n-1
+    alpha = S - prefix[k + 1]
+    beta = S - prefix[k]
+    gamma = Q - squares[k]
+    f = eta[k] * gamma / (alpha * beta)
+    b = Q / (2 * S) + 0.5 * float(f.sum())
+    by_gamma = np.concatenate(([0.0], np.cumsum(f / gamma)))  # [m]: sum of the first m terms
+    by_alpha = np.concatenate(([0.0], np.cumsum(f / alpha)))
+    by_beta = np.concatenate(([0.0], np.cumsum(f / beta)))
+    j = np.arange(n)  # 0-based rate j: terms k <= j (0-based) count gamma and beta, k < j alpha
+    upto = np.minimum(j + 1, n - 1)
+    own = np.zeros(n)
+    own[: n - 1] = gamma / (alpha * beta)
+    inner = own + 2 * eta * by_gamma[upto] - by_alpha[np.minimum(j, n - 1)] - by_beta[upto]
+    grad = np.zeros(lrs.size)
+    grad[:n] = eta / S - Q / (2 * S * S) + 0.5 * inner
+    return float(S), b, grad
+
+
 @dataclass(frozen=True)
 class _BoundData:
     a: np.ndarray
@@ -139,6 +173,14 @@ class ConvexBoundLaw(ScaledLaw):
     @classmethod
     def bounds(cls) -> tuple[np.ndarray, np.ndarray]:
         return np.array([-np.inf, 1e-9, 1e-9, -2.0]), np.array([np.inf, np.inf, np.inf, 3.0])
+
+    def final_gradient(self, lrs: np.ndarray) -> tuple[float, np.ndarray]:
+        L0, A, D, p = self.vector()
+        S, b, grad = _noise_gradient(lrs)
+        bound = D * D / (2 * S) + b
+        shape, _ = _box_cox(np.array([math.log(bound)]), p)
+        d_bound = grad - np.where(grad != 0, D * D / (2 * S * S), 0.0)
+        return float(L0 + A * shape[0]), A * bound ** (p - 1.0) * d_bound
 
     @classmethod
     def guesses(cls, prepared: Sequence[Any], losses: Sequence[np.ndarray], settings: dict[str, Any]) -> list[Law]:
@@ -205,6 +247,18 @@ class ConvexDropLaw(AreaLaw):
         _, b = bound_terms(lrs, steps)
         _, hold = bound_terms(np.maximum.accumulate(lrs), steps)
         return _DropData(s1, hold - b)
+
+    def final_gradient(self, lrs: np.ndarray) -> tuple[float, np.ndarray]:
+        L0, A, alpha, C = self.vector()
+        held = np.maximum.accumulate(lrs)
+        total = float(lrs.sum())
+        _, b, d_b = _noise_gradient(lrs)
+        _, b_hold, d_hold = _noise_gradient(held)
+        # held[i] = lrs[first argmax up to i]: each held rate's gradient goes to the rate it copies
+        source = np.maximum.accumulate(np.where(lrs == held, np.arange(lrs.size), 0))
+        d_hold = np.bincount(source, weights=d_hold, minlength=lrs.size)
+        loss = L0 + A * total ** (-alpha) - C * (b_hold - b)
+        return float(loss), -alpha * A * total ** (-alpha - 1.0) - C * (d_hold - d_b)
 
 
 LAWS[ConvexBoundLaw.name] = ConvexBoundLaw
