@@ -562,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
         text = paper(args.data, ("25M",) if args.quick else ("25M", "100M"))
         path = results / ("curves.quick.md" if args.quick else "curves.md")
         if not args.quick:  # BENCHMARKS.md's "curves" section: the grid and long logs too, from their own scripts
-            for extra in ("curves_grid.md", "curves_scale.md"):
+            for extra in ("curves_grid.md", "curves_select.md", "curves_scale.md"):
                 if (results / extra).is_file():
                     body = (results / extra).read_text().strip()
                     text += "\n\n" + body.replace("\n## ", "\n### ").replace("## ", "### ", 1)

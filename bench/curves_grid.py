@@ -421,6 +421,48 @@ LAW_LABELS = {"convex_drop": "ConvexDropLaw", "convex_bound": "ConvexBoundLaw", 
               "multi_power": "MultiPowerLaw"}
 
 
+def _loro(runs: list, law: str) -> list[float]:
+    """Leave-one-run-out: each run's mean error predicted by the law fitted on the others (a branch scored on its
+    own points when its parent is among them)."""
+    import warnings
+
+    from lrkit import curves
+
+    errors = []
+    for i, run in enumerate(runs):
+        rest = [r for j, r in enumerate(runs) if j != i]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fitted = curves.fit(rest, law, jackknife=False)
+            target = run.own() if run.parent is not None and any(run.parent is r for r in rest) else run
+            errors.append(curves.score(fitted.law, [target]).run_mean_error)
+    return errors
+
+
+def selection(grid: dict[str, GridRun]) -> list[str]:
+    """Would choosing the law by its leave-one-run-out error on the fitted runs pick the law that predicts best?
+    On the published curves (the paper's three fitted runs) and on the grid's branch protocol at 50k."""
+    from lrkit import curves
+
+    laws = list(LAW_LABELS)[::-1]
+    out = ["| fitted runs | " + " | ".join(LAW_LABELS[n] for n in laws) + " | picked |",
+           "| --- |" + " ---: |" * len(laws) + " --- |"]
+    sets = []
+    for size in ("25M", "100M"):
+        folder = SHARED / "loss-curves" / size
+        if folder.is_dir():
+            runs = curves.paper_runs(folder)
+            sets.append((f"published {size}: {', '.join(curves.FIT_RUNS)}", [runs[n] for n in curves.FIT_RUNS]))
+    proto = branch_protocol(50000)
+    for peak in proto.peaks:
+        sets.append((f"grid 50k branches at {peak:g}", branch_runs(grid, proto, peak)))
+    for label, runs in sets:
+        means = {law: float(np.mean(_loro(runs, law))) for law in laws}
+        picked = min(means, key=means.__getitem__)
+        out.append(f"| {label} | " + " | ".join(f"{100 * means[n]:.3f}%" for n in laws) + f" | {LAW_LABELS[picked]} |")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
@@ -435,8 +477,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="laws run on the branch protocol")
     parser.add_argument("--no-pilots", action="store_true", help="leave out the pilot protocol (the default fit)")
     parser.add_argument("--diagnose", action="store_true", help="also fit every configuration of 1e-3 / 50k in sample")
+    parser.add_argument("--select", action="store_true",
+                        help="only: the laws' leave-one-run-out errors on the fitted runs, to curves_select.md")
     args = parser.parse_args(argv)
     grid = load()
+    if args.select:
+        text = "\n".join([harness.header("Choosing the law by leave-one-run-out error", "numpy", "scipy"),
+                          "Mean over the fitted runs of each run's mean error, predicted by the law fitted on the "
+                          "others.", "", *selection(grid)])
+        (harness.RESULTS / "curves_select.md").write_text(text + "\n")
+        print(text)
+        return 0
     out = [harness.header("Choosing a schedule on the 124M grid (Schaipp et al., ICML 2025)", "numpy", "scipy")]
     out += [
         "Two protocols, each the same rule at every length T and at most 1.5 T updates; validation loss after the",
