@@ -85,9 +85,10 @@ def _box_cox(log: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray]:
     return (power - 1.0) / p, (power * (z - 1.0) + 1.0) / (p * p)
 
 
-def _noise_gradient(lrs: np.ndarray) -> tuple[float, float, np.ndarray]:
-    """``S`` (the area), ``b`` (the bound's noise part, :func:`bound_terms`) after all of ``lrs``, and the gradient
-    of ``b`` with respect to every rate, in ``O(len(lrs))`` (prefix sums of the terms' derivatives).
+def _noise_gradient(lrs: np.ndarray) -> tuple[float, float, np.ndarray, int]:
+    """``S`` (the area), ``b`` (the bound's noise part, :func:`bound_terms`) after all of ``lrs``, the gradient
+    of ``b`` with respect to every rate, in ``O(len(lrs))`` (prefix sums of the terms' derivatives), and the
+    number of rates up to the last positive one (the later ones do not move the iterate).
 
     With ``f_k = eta_k gamma_k / (alpha_k beta_k)``: ``d b / d eta_j = eta_j / S - Q / (2 S^2) + 1/2 [gamma_j /
     (alpha_j beta_j) + 2 eta_j sum_{k<=j} f_k / gamma_k - sum_{k<j} f_k / alpha_k - sum_{k<=j} f_k / beta_k]``
@@ -116,7 +117,7 @@ def _noise_gradient(lrs: np.ndarray) -> tuple[float, float, np.ndarray]:
     inner = own + 2 * eta * by_gamma[upto] - by_alpha[np.minimum(j, n - 1)] - by_beta[upto]
     grad = np.zeros(lrs.size)
     grad[:n] = eta / S - Q / (2 * S * S) + 0.5 * inner
-    return float(S), b, grad
+    return float(S), b, grad, n
 
 
 @dataclass(frozen=True)
@@ -176,10 +177,11 @@ class ConvexBoundLaw(ScaledLaw):
 
     def final_gradient(self, lrs: np.ndarray) -> tuple[float, np.ndarray]:
         L0, A, D, p = self.vector()
-        S, b, grad = _noise_gradient(lrs)
+        S, b, grad, n = _noise_gradient(lrs)
         bound = D * D / (2 * S) + b
         shape, _ = _box_cox(np.array([math.log(bound)]), p)
-        d_bound = grad - np.where(grad != 0, D * D / (2 * S * S), 0.0)
+        d_bound = grad.copy()
+        d_bound[:n] -= D * D / (2 * S * S)
         return float(L0 + A * shape[0]), A * bound ** (p - 1.0) * d_bound
 
     @classmethod
@@ -252,8 +254,8 @@ class ConvexDropLaw(AreaLaw):
         L0, A, alpha, C = self.vector()
         held = np.maximum.accumulate(lrs)
         total = float(lrs.sum())
-        _, b, d_b = _noise_gradient(lrs)
-        _, b_hold, d_hold = _noise_gradient(held)
+        _, b, d_b, _ = _noise_gradient(lrs)
+        _, b_hold, d_hold, _ = _noise_gradient(held)
         # held[i] = lrs[first argmax up to i]: each held rate's gradient goes to the rate it copies
         source = np.maximum.accumulate(np.where(lrs == held, np.arange(lrs.size), 0))
         d_hold = np.bincount(source, weights=d_hold, minlength=lrs.size)
