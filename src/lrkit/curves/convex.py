@@ -14,6 +14,10 @@ of long cooldowns included::
 
 with ``S_T = sum_{t<=T} eta_t`` and ``Q_T = sum_{t<=T} eta_t^2``. Updates whose rate is 0 leave the
 iterate where it is, so the bound after them is the bound after the last update with a positive rate.
+
+Two laws use it: :class:`ConvexBoundLaw` (the bound itself, Box-Cox transformed) and :class:`ConvexDropLaw`
+(the power law of the learning-rate area less the drop the bound gives a decay). Both have the exact
+gradient of the final loss with respect to every rate (``O(T)``), for :func:`lrkit.curves.optimize`.
 """
 
 from __future__ import annotations
