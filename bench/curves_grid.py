@@ -245,10 +245,12 @@ def branch_runs(grid: dict[str, GridRun], proto: BranchProtocol, peak: float) ->
     return runs
 
 
-def evaluate_branches(grid: dict[str, GridRun], length: int, law: str, level: float = 0.95) -> dict:
+def evaluate_branches(grid: dict[str, GridRun], length: int, law: str, level: float = 0.95,
+                      pooled: bool = False) -> dict:
     """The branch protocol: one fit per peak (``curves.fit(runs, law)``, every other option default), each peak's
     candidates ranked by ``curves.choose``; the peaks merged on predicted finals (the law at ``length`` plus the
-    offset of ``final_val_loss`` over the law, measured on the protocol's own finals, pooled)."""
+    offset of ``final_val_loss`` over the law, measured on each fit's own branches; ``pooled``: one offset for
+    every fit)."""
     import time
     import warnings
 
@@ -256,19 +258,22 @@ def evaluate_branches(grid: dict[str, GridRun], length: int, law: str, level: fl
     from lrkit.curves.intervals import z_value
 
     proto = branch_protocol(length)
-    fits, fitted, offsets = {}, set(), []
+    fits, fitted, offsets, offset = {}, set(), [], {}
     start = time.perf_counter()
     for peak in proto.peaks:
         runs = branch_runs(grid, proto, peak)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", curves.CurveFitWarning)
             fits[peak] = curves.fit(runs, law)
-        for r in runs[1:]:
-            fitted.add(r.name)
-            offsets.append(r.final - fits[peak].law.final(r.lrs, r.final_step))
+        own = [r.final - fits[peak].law.final(r.lrs, r.final_step) for r in runs[1:]]
+        fitted |= {r.name for r in runs[1:]}
+        offsets += own
+        # each fit calibrated on its own measured finals
+        offset[peak] = float(np.mean(own))
     seconds = time.perf_counter() - start
     off = np.array(offsets)
-    offset = float(off.mean())
+    if pooled:
+        offset = dict.fromkeys(offset, float(off.mean()))
     # a new final's error: the spread of the fitted finals' offsets, and that of their mean
     offset_sd = float(off.std(ddof=1) * np.sqrt(1 + 1 / off.size)) if off.size > 1 else 0.0
     z = z_value(level)
@@ -283,11 +288,11 @@ def evaluate_branches(grid: dict[str, GridRun], length: int, law: str, level: fl
     rows.sort(key=lambda r: r.predicted)
     # a protocol run of this very length was trained: its measured final competes with the predictions
     trained = [grid[n] for n in fitted if grid[n].length == length]
-    ranked = sorted([(r.predicted + offset, r.name) for r in rows] + [(t.final, t.name) for t in trained])
+    ranked = sorted([(r.predicted + offset[r.peak], r.name) for r in rows] + [(t.final, t.name) for t in trained])
     errors, covered = [], []
     for row in rows:
         measured = grid[row.name].final
-        pred = row.predicted + offset
+        pred = row.predicted + offset[row.peak]
         half = np.hypot((row.high - row.low) / 2, z * offset_sd)
         errors.append(abs(pred - measured) / measured)
         covered.append(abs(pred - measured) <= half)
@@ -476,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--laws", nargs="+", default=list(LAW_LABELS), choices=list(LAW_LABELS),
                         help="laws run on the branch protocol")
     parser.add_argument("--no-pilots", action="store_true", help="leave out the pilot protocol (the default fit)")
+    parser.add_argument("--pooled-offset", action="store_true",
+                        help="one offset of the finals over the law for every peak's fit (default: each its own)")
     parser.add_argument("--diagnose", action="store_true", help="also fit every configuration of 1e-3 / 50k in sample")
     parser.add_argument("--select", action="store_true",
                         help="only: the laws' leave-one-run-out errors on the fitted runs, to curves_select.md")
@@ -503,8 +510,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{round(100 * SHORT)}% and {round(100 * LONG)}% of the pilot",
         "  (`Run.branch`, their finals measured); peaks highest first while the budget allows, what is left",
         "  extends the stable runs; if no peak fits both branches, one peak with the long branch only. One fit",
-        "  per peak; the peaks' rankings merged on predicted finals (offset pooled over every branch; the",
-        "  intervals add the spread of the branches' offsets); a protocol run of length T competes with its",
+        "  per peak; the peaks' rankings merged on predicted finals (each fit's offset measured on its own",
+        "  branches; the intervals add the spread of every branch's offset; `--pooled-offset`: one offset for",
+        "  all peaks); a protocol run of length T competes with its",
         "  measured final. Configurations at peaks the protocol did not run are not predicted (counted).",
         f"- **pilots** (the previous protocol): a {PILOT_LENGTH:,}-update WSD-{round(100 * PILOT_FRACTION)}% pilot per "
         "peak, highest first, while the budget allows; what is left: stable runs at the next peaks; one fit of",
@@ -517,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     details, targets = [], []
     for length in args.lengths:
         for law in args.laws:
-            r = evaluate_branches(grid, length, law)
+            r = evaluate_branches(grid, length, law, pooled=args.pooled_offset)
             out.append(_row(r, LAW_LABELS[law], "branches"))
             targets.append(_target(r, f"branches, {LAW_LABELS[law]}"))
             fits = "; ".join(f"{p:g}: {f.law}" for p, f in r["laws"].items())
