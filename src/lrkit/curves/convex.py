@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lrkit.curves.laws import LAWS, TILE, AreaLaw, Law, ScaledLaw, _field
+from lrkit.curves.laws import LAWS, TILE, AreaLaw, Law, ScaledLaw, _AreaData, _field
 
 __all__ = ["ConvexBoundLaw", "ConvexDropLaw", "bound_terms"]
 
@@ -215,12 +215,6 @@ class ConvexBoundLaw(ScaledLaw):
 
 
 @dataclass(frozen=True)
-class _DropData:
-    s1: np.ndarray
-    s2: np.ndarray
-
-
-@dataclass(frozen=True)
 class ConvexDropLaw(AreaLaw):
     """A power law of the learning-rate area less the drop the convex bound gives a decay (Schaipp et al. 2025).
 
@@ -245,14 +239,14 @@ class ConvexDropLaw(AreaLaw):
     formula: ClassVar[str] = "L0 + A*S1^-alpha - C*(b_hold - b), b = the convex bound's noise term (G = 1)"
 
     @classmethod
-    def prepare(cls, lrs: np.ndarray, steps: np.ndarray, resolution: int = 1, **settings: Any) -> _DropData:
+    def prepare(cls, lrs: np.ndarray, steps: np.ndarray, resolution: int = 1, **settings: Any) -> _AreaData:
         prefix = np.concatenate(([0.0], np.cumsum(lrs)))
         s1 = prefix[steps]
         if np.any(s1 <= 0):
             raise ValueError("steps: the law needs some learning-rate area before each step (S1 > 0)")
         _, b = bound_terms(lrs, steps)
         _, hold = bound_terms(np.maximum.accumulate(lrs), steps)
-        return _DropData(s1, hold - b)
+        return _AreaData(s1, hold - b)
 
     def final_gradient(self, lrs: np.ndarray) -> tuple[float, np.ndarray]:
         L0, A, alpha, C = self.vector()

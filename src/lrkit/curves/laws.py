@@ -559,7 +559,7 @@ class MultiPowerLaw(ScaledLaw):
 
 
 @dataclass(frozen=True)
-class _MomentumData:
+class _AreaData:
     s1: np.ndarray
     s2: np.ndarray
 
@@ -643,12 +643,12 @@ class MomentumLaw(AreaLaw):
     @classmethod
     def prepare(
         cls, lrs: np.ndarray, steps: np.ndarray, resolution: int = 1, decay: float = 0.999, **settings: Any
-    ) -> _MomentumData:
+    ) -> _AreaData:
         prefix = np.concatenate(([0.0], np.cumsum(lrs)))
         s1 = prefix[steps]
         if np.any(s1 <= 0):
             raise ValueError("steps: the law needs some learning-rate area before each step (S1 > 0)")
-        return _MomentumData(s1, _momentum_area(lrs, decay)[steps])
+        return _AreaData(s1, _momentum_area(lrs, decay)[steps])
 
     def final_gradient(self, lrs: np.ndarray) -> tuple[float, np.ndarray]:
         L0, A, alpha, C = self.vector()
