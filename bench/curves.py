@@ -147,10 +147,13 @@ def paper(data: Path, sizes: tuple[str, ...] = ("25M", "100M")) -> str:
             (curves.MultiPowerLaw, "staged", "points", "law", "MultiPowerLaw, every point weighed the same"),
             (curves.MultiPowerLaw, "joint", "runs", "law", "MultiPowerLaw, joint optimum"),
             (curves.MomentumLaw, "staged", "runs", "law", "MomentumLaw"),
+            (curves.ConvexBoundLaw, "staged", "runs", "law", "ConvexBoundLaw (Schaipp et al. 2025)"),
+            (curves.ConvexDropLaw, "staged", "runs", "law", "ConvexDropLaw (area power law + convex-bound drop)"),
         )
         _swaps(swaps, f"{size} published parameters", pub)
         for law, method, weights, prior, label in variants:
-            default = label.endswith("(the default)") or law is curves.MomentumLaw
+            default = label.endswith("(the default)") or law in (curves.MomentumLaw, curves.ConvexBoundLaw,
+                                                                    curves.ConvexDropLaw)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", curves.CurveFitWarning)
                 result = curves.fit([runs[n] for n in curves.FIT_RUNS], law, method=method, weights=weights,
@@ -559,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
         text = paper(args.data, ("25M",) if args.quick else ("25M", "100M"))
         path = results / ("curves.quick.md" if args.quick else "curves.md")
         if not args.quick:  # BENCHMARKS.md's "curves" section: the grid and long logs too, from their own scripts
-            for extra in ("curves_grid.md", "curves_scale.md"):
+            for extra in ("curves_grid.md", "curves_select.md", "curves_scale.md"):
                 if (results / extra).is_file():
                     body = (results / extra).read_text().strip()
                     text += "\n\n" + body.replace("\n## ", "\n### ").replace("## ", "### ", 1)

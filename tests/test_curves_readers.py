@@ -292,3 +292,25 @@ def test_wandb_rows(tmp_path):
     run = curves.read_run(path, lk.constant(1e-3), metric="loss")
     assert run.steps.tolist() == [10 * i for i in range(1, 20)]
     assert curves.read_run(path, lk.constant(1e-3)).steps.tolist() == [100]  # val/loss by default
+
+
+def test_wandb_grid_file_with_a_shorter_column():
+    """Some of the grid's own files log a column (``val_acc``) shorter than its section's steps: the loss still
+    reads; only asking for that column is an error, naming it."""
+    path = _grid("ann124-0.6_*_lr0.002_*decay_linear_0.6_iter15000_*")
+    val = json.loads(path.read_text())["history"]["val"]
+    assert len(val["val_acc"]) < len(val["iter"]) == len(val["val_loss"])
+    run = curves.read_run(path, _wsd(2e-3, 15000, 0.6))
+    assert run.steps.tolist() == [s for s in sorted(set(val["iter"])) if s >= 1]  # resumed: each step once
+    with pytest.raises(ValueError, match=r"history\['val'\]\['val_acc'\] must be a list as long as its 'iter'"):
+        curves.read_run(path, _wsd(2e-3, 15000, 0.6), metric="val_acc")
+
+
+def test_a_resumed_run_keeps_the_value_logged_last(tmp_path):
+    """A run resumed from a checkpoint logs its steps after the checkpoint again: each step once, the later value."""
+    history = {"val": {"iter": [100, 200, 300, 200, 300, 400], "val_loss": [3.0, 2.9, 2.8, 2.95, 2.85, 2.7]}}
+    path = tmp_path / "resumed.json"
+    path.write_text(json.dumps({"config": {}, "history": history}))
+    run = curves.read_run(path, lk.constant(1e-3))
+    assert run.steps.tolist() == [100, 200, 300, 400]
+    assert run.losses.tolist() == [3.0, 2.95, 2.85, 2.7]

@@ -1,6 +1,7 @@
 """Loss-curve laws: predict a training run's loss curve from its learning-rate schedule, and choose the schedule.
 
-Fit a law (the multi-power law of Luo et al. 2025, or the momentum law of Tissue et al. 2024)
+Fit a law (the multi-power law of Luo et al. 2025, the momentum law of Tissue et al. 2024, or the
+convex last-iterate bound of Schaipp et al. 2025)
 on a few runs, then predict any other schedule's curve, rank candidates at a budget, or
 optimise a schedule. numpy and scipy only; matplotlib for :func:`plot`.
 
@@ -20,6 +21,7 @@ optimise a schedule. numpy and scipy only; matplotlib for :func:`plot`.
 """
 
 from lrkit.curves.choose import Candidate, Choice, Row, choose, family
+from lrkit.curves.convex import ConvexBoundLaw, ConvexDropLaw
 from lrkit.curves.core import CurveFitWarning, Fit, Ranking, Run, RunScore, Score, fit, law_from_dict, rank, score
 from lrkit.curves.data import FIT_RUNS, PAPER_NAMES, PREDICT_RUNS, paper_runs, paper_schedule, write_run
 from lrkit.curves.intervals import Uncertainty, interval
@@ -37,6 +39,8 @@ __all__ = [
     "PREDICT_RUNS",
     "Candidate",
     "Choice",
+    "ConvexBoundLaw",
+    "ConvexDropLaw",
     "CurveFitWarning",
     "CurvePredictionWarning",
     "Fit",

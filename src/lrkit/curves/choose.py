@@ -130,14 +130,11 @@ def family(
 class Row:
     """One candidate's predicted final loss and its interval; ``tied``: indistinguishable from the best.
 
-    >>> from lrkit.curves import MultiPowerLaw
-    >>> from lrkit.curves.choose import choose, family
-    >>> law = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.65)
-    >>> cands = family(24000, peaks=[3e-4], warmup=2160, fractions=(0.1, 0.2), shapes=("linear",),
-    ...                cosine_floors=(0.1,))
-    >>> row = choose(law, cands, 24000)[0].rows[1]  # no uncertainty given: a zero-width interval
-    >>> row.name, round(row.predicted, 4), row.low == row.high == row.predicted, row.tied
-    ('wsd-0.2-linear@0.0003', 3.2133, True, False)
+    :func:`choose` builds them (see :class:`Choice` for an example); ``schedule`` gives the candidate's rates:
+
+    >>> row = Row("constant", "constant(0.0003)", 3e-4, 3.2, 3.1, 3.3, 0.01, 0.02, True)
+    >>> row.to_dict()["high"], float(row.schedule(5))
+    (3.3, 0.0003)
     """
 
     name: str

@@ -123,27 +123,19 @@ def _scale(args: argparse.Namespace, saved: Any) -> float:
     return float(saved.lr_scale if args.lr is None else args.lr)
 
 
-def _positive_int(name: str) -> Any:
-    def parse(text: str) -> int:
+def _positive(name: str, kind: type = float) -> Any:
+    """An argparse type: a whole number >= 1 (``kind=int``) or a finite number > 0 (``kind=float``)."""
+    whole = kind is int
+
+    def parse(text: str) -> Any:
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {text!r}")
-        return value
-
-    return parse
-
-
-def _positive_float(name: str) -> Any:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not value > 0 or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number > 0, got {text!r}")
+            raise argparse.ArgumentTypeError(f"{name} must be {'a whole number' if whole else 'a number'}, got "
+                                             f"{text!r}") from None
+        if not (value >= 1 if whole else 0 < value < float("inf")):
+            raise argparse.ArgumentTypeError(f"{name} must be {'>= 1' if whole else 'a finite number > 0'}, got "
+                                             f"{text!r}")
         return value
 
     return parse
@@ -366,7 +358,10 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
 
     p = sub.add_parser("fit", help="fit a law to run files")
     p.add_argument("runs", nargs="+", metavar="RUN", help=run_help)
-    p.add_argument("--law", choices=("multi_power", "momentum"), default="multi_power", help="default multi_power")
+    p.add_argument(
+        "--law", choices=("multi_power", "momentum", "convex_bound", "convex_drop"), default="multi_power",
+        help="default multi_power"
+    )
     p.add_argument(
         "--method",
         choices=("staged", "joint"),
@@ -379,7 +374,7 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
         default="runs",
         help="runs (default): every run weighs the same in total; points: every logged point the same",
     )
-    p.add_argument("--lr", type=_positive_float("--lr"), default=None, help=fit_lr_help)
+    p.add_argument("--lr", type=_positive("--lr"), default=None, help=fit_lr_help)
     reading(p)
     p.add_argument("-o", "--out", default=None, help="write the fitted law (JSON) here")
     p.add_argument("--plot", default=None, help="plot the fit to this .png/.svg")
@@ -389,24 +384,24 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predict a schedule's loss curve")
     p.add_argument("law", metavar="LAW", help="a law JSON file (from `curve fit -o`)")
     p.add_argument("schedule", metavar="SPEC", help="schedule, text form (times --lr)")
-    p.add_argument("--budget", type=_positive_int("--budget"), required=True, help="updates to predict up to")
-    p.add_argument("--points", type=_positive_int("--points"), default=21, help="steps printed (default 21)")
-    p.add_argument("--lr", type=_positive_float("--lr"), default=None, help=lr_help)
+    p.add_argument("--budget", type=_positive("--budget", int), required=True, help="updates to predict up to")
+    p.add_argument("--points", type=_positive("--points", int), default=21, help="steps printed (default 21)")
+    p.add_argument("--lr", type=_positive("--lr"), default=None, help=lr_help)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_predict)
 
     p = sub.add_parser("rank", help="rank schedules by predicted final loss at a budget")
     p.add_argument("law", metavar="LAW", help="a law JSON file")
     p.add_argument("schedules", nargs="+", metavar="SPEC", help="candidate schedules (times --lr)")
-    p.add_argument("--budget", type=_positive_int("--budget"), required=True, help="updates")
-    p.add_argument("--lr", type=_positive_float("--lr"), default=None, help=lr_help)
+    p.add_argument("--budget", type=_positive("--budget", int), required=True, help="updates")
+    p.add_argument("--lr", type=_positive("--lr"), default=None, help=lr_help)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_rank)
 
     p = sub.add_parser("score", help="score a law's prediction against run files")
     p.add_argument("law", metavar="LAW", help="a law JSON file")
     p.add_argument("runs", nargs="+", metavar="RUN", help=run_help)
-    p.add_argument("--lr", type=_positive_float("--lr"), default=None, help=lr_help)
+    p.add_argument("--lr", type=_positive("--lr"), default=None, help=lr_help)
     reading(p)
     p.add_argument("--plot", default=None, help="plot predicted and actual curves to this .png/.svg")
     p.add_argument("--json", action="store_true", help="print JSON (mean_error, worst_error as fractions)")
@@ -414,10 +409,10 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
 
     p = sub.add_parser("optimize", help="optimise a schedule for a budget, peak and warmup")
     p.add_argument("law", metavar="LAW", help="a law JSON file")
-    p.add_argument("--budget", type=_positive_int("--budget"), required=True, help="updates")
-    p.add_argument("--peak", type=_positive_float("--peak"), required=True, help="peak learning rate")
+    p.add_argument("--budget", type=_positive("--budget", int), required=True, help="updates")
+    p.add_argument("--peak", type=_positive("--peak"), required=True, help="peak learning rate")
     p.add_argument("--warmup", type=int, default=0, help="linear warmup updates (default 0)")
-    p.add_argument("--knots", type=_positive_int("--knots"), default=48, help="knots after warmup (default 48)")
+    p.add_argument("--knots", type=_positive("--knots", int), default=48, help="knots after warmup (default 48)")
     p.add_argument("--floor", type=float, default=0.01, help="lowest multiplier of the peak (default 0.01)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_optimize)
@@ -426,8 +421,8 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
         "choose", help="rank WSD / cosine candidates (x peak) at one or more lengths, with intervals; recommend one"
     )
     p.add_argument("law", metavar="LAW", help="a law JSON file (from `curve fit -o`)")
-    p.add_argument("--length", type=_positive_int("--length"), nargs="+", required=True, help="run lengths (updates)")
-    p.add_argument("--peak", type=_positive_float("--peak"), nargs="+", required=True, help="peak learning rates")
+    p.add_argument("--length", type=_positive("--length", int), nargs="+", required=True, help="run lengths (updates)")
+    p.add_argument("--peak", type=_positive("--peak"), nargs="+", required=True, help="peak learning rates")
     p.add_argument("--warmup", type=int, default=0, help="linear warmup updates (default 0)")
     p.add_argument("--warmup-start", type=float, default=0.0, help="warmup's first multiplier (default 0)")
     p.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.2, 0.4, 0.6, 0.8, 0.9],

@@ -291,13 +291,8 @@ class Score:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (errors as fractions, not percent)."""
-        return {
-            "mean_error": self.mean_error,
-            "run_mean_error": self.run_mean_error,
-            "worst_error": self.worst_error,
-            "min_r2": self.min_r2,
-            "runs": [r.to_dict() for r in self.runs],
-        }
+        figures = {k: getattr(self, k) for k in ("mean_error", "run_mean_error", "worst_error", "min_r2")}
+        return {**figures, "runs": [r.to_dict() for r in self.runs]}
 
     def table(self) -> str:
         """A Markdown table, errors in percent."""
@@ -491,7 +486,7 @@ def _weighted_huber(weights: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
 
 def _inside(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """``x`` moved strictly inside the bounds (``least_squares`` starts from an interior point)."""
-    span = np.where(np.isfinite(high - low), high - low, np.maximum(1.0, np.abs(low)))
+    span = np.where(np.isfinite(high - low), high - low, np.where(np.isfinite(low), np.maximum(1.0, np.abs(low)), 1.0))
     eps = 1e-6 * span
     return np.minimum(np.maximum(x, low + eps), np.where(np.isfinite(high), high - eps, np.inf))
 

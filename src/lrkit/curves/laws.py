@@ -44,10 +44,12 @@ import numpy as np
 
 __all__ = [
     "LAWS",
+    "AreaLaw",
     "CurvePredictionWarning",
     "Law",
     "MomentumLaw",
     "MultiPowerLaw",
+    "ScaledLaw",
     "Stage",
     "learning_rates",
     "peak_index",
@@ -368,7 +370,16 @@ def _areas(p: _MPLData) -> Any:
 
 
 @dataclass(frozen=True)
-class MultiPowerLaw(Law):
+class ScaledLaw(Law):
+    """A law of the form ``L0 + A * f(t)``: its first two parameters, the loss's level ``L0`` and the scale ``A``
+    of the schedule's term (every law here; the subclass's own parameters follow them)."""
+
+    L0: float = _field()
+    A: float = _field()
+
+
+@dataclass(frozen=True)
+class MultiPowerLaw(ScaledLaw):
     """The multi-power law of Luo et al. (ICLR 2025, arXiv:2503.12811).
 
     ``L(t) = L0 + A * S1(t)^(-alpha) - LD(t)`` with ``S1(t) = sum_{i<t} eta_i`` (warmup included)
@@ -397,8 +408,6 @@ class MultiPowerLaw(Law):
     name: ClassVar[str] = "multi_power"
     formula: ClassVar[str] = "L0 + A*S1^-alpha - B*sum_k (eta_{k-1}-eta_k)*(1-(C*eta_k^-gamma*S_k+1)^-beta)"
 
-    L0: float = _field()
-    A: float = _field()
     alpha: float = _field()
     B: float = _field()
     C: float = _field()
@@ -550,7 +559,7 @@ class MultiPowerLaw(Law):
 
 
 @dataclass(frozen=True)
-class _MomentumData:
+class _AreaData:
     s1: np.ndarray
     s2: np.ndarray
 
@@ -568,44 +577,16 @@ def _momentum_area(lrs: np.ndarray, decay: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class MomentumLaw(Law):
-    """The momentum law of Tissue et al. 2024 ("Scaling law with learning rate annealing", arXiv:2408.11029).
-
-    ``L(t) = L0 + A * S1(t)^(-alpha) - C * S2(t)`` with ``S1(t) = sum_{i<t} eta_i`` and
-    ``S2(t) = sum_{i<t} m_i``, ``m_i = decay * m_{i-1} + (eta_{i-1} - eta_i)`` (the decreases
-    after the peak, smoothed by momentum; ``decay`` = 0.999 as in the paper, not fitted).
-    Four parameters.
-
-    >>> import lrkit as lk
-    >>> law = MomentumLaw(L0=3.0, A=0.5, alpha=0.5, C=300.0)
-    >>> round(law.final((lk.warmup(10, start=0.0) >> lk.constant(1.0)) * 1e-3, 1000), 4)
-    3.5014
+class AreaLaw(ScaledLaw):
+    """``L(t) = L0 + A * S1(t)^(-alpha) - C * s2(t)``: a power law of the learning-rate area ``S1`` less ``C`` times
+    a schedule term ``s2`` (``0`` for a constant rate) that a subclass's :meth:`Law.prepare` computes (an object
+    with ``s1`` and ``s2`` at the prepared steps). The momentum law is one; ``lrkit.curves.convex`` has another.
     """
 
-    name: ClassVar[str] = "momentum"
-    formula: ClassVar[str] = "L0 + A*S1^-alpha - C*S2, S2 = sum m_i, m_i = decay*m_{i-1} + (eta_{i-1}-eta_i)"
-
-    L0: float = _field()
-    A: float = _field()
     alpha: float = _field()
     C: float = _field()
-    decay: float = _field(fitted=False, default=0.999)
 
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.decay < 1.0:
-            raise ValueError(f"MomentumLaw: decay must be in [0, 1), got {self.decay!r}")
-
-    @classmethod
-    def prepare(
-        cls, lrs: np.ndarray, steps: np.ndarray, resolution: int = 1, decay: float = 0.999, **settings: Any
-    ) -> _MomentumData:
-        prefix = np.concatenate(([0.0], np.cumsum(lrs)))
-        s1 = prefix[steps]
-        if np.any(s1 <= 0):
-            raise ValueError("steps: the law needs some learning-rate area before each step (S1 > 0)")
-        return _MomentumData(s1, _momentum_area(lrs, decay)[steps])
-
-    def evaluate(self, prepared: _MomentumData, jacobian: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    def evaluate(self, prepared: Any, jacobian: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         L0, A, alpha, C = self.vector()
         power = prepared.s1 ** (-alpha)
         loss = L0 + A * power - C * prepared.s2
@@ -623,17 +604,51 @@ class MomentumLaw(Law):
     @classmethod
     def guesses(cls, prepared: Sequence[Any], losses: Sequence[np.ndarray], settings: dict[str, Any]) -> list[Law]:
         y = np.concatenate(losses)
-        decay = float(settings.get("decay", 0.999))
         scored = []
         for alpha in (0.2, 0.35, 0.5, 0.7, 1.0):
-            probe = cls(0.0, 1.0, alpha, 1.0, decay=decay)
+            probe = cls(0.0, 1.0, alpha, 1.0, **settings)
             design = np.concatenate([probe.evaluate(p, jacobian=True)[1][:, [0, 1, 3]] for p in prepared])  # type: ignore[index]
             coef, *_ = np.linalg.lstsq(design, y, rcond=None)
             coef[1:] = np.maximum(coef[1:], 1e-6)
             sse = float(np.sum((design @ coef - y) ** 2))
-            scored.append((sse, cls(coef[0], coef[1], alpha, coef[2], decay=decay)))
+            scored.append((sse, cls(coef[0], coef[1], alpha, coef[2], **settings)))
         scored.sort(key=lambda item: item[0])
         return [law for _, law in scored[:2]]
+
+
+@dataclass(frozen=True)
+class MomentumLaw(AreaLaw):
+    """The momentum law of Tissue et al. 2024 ("Scaling law with learning rate annealing", arXiv:2408.11029).
+
+    ``L(t) = L0 + A * S1(t)^(-alpha) - C * S2(t)`` with ``S1(t) = sum_{i<t} eta_i`` and
+    ``S2(t) = sum_{i<t} m_i``, ``m_i = decay * m_{i-1} + (eta_{i-1} - eta_i)`` (the decreases
+    after the peak, smoothed by momentum; ``decay`` = 0.999 as in the paper, not fitted).
+    Four parameters.
+
+    >>> import lrkit as lk
+    >>> law = MomentumLaw(L0=3.0, A=0.5, alpha=0.5, C=300.0)
+    >>> round(law.final((lk.warmup(10, start=0.0) >> lk.constant(1.0)) * 1e-3, 1000), 4)
+    3.5014
+    """
+
+    name: ClassVar[str] = "momentum"
+    formula: ClassVar[str] = "L0 + A*S1^-alpha - C*S2, S2 = sum m_i, m_i = decay*m_{i-1} + (eta_{i-1}-eta_i)"
+
+    decay: float = _field(fitted=False, default=0.999)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.decay < 1.0:
+            raise ValueError(f"MomentumLaw: decay must be in [0, 1), got {self.decay!r}")
+
+    @classmethod
+    def prepare(
+        cls, lrs: np.ndarray, steps: np.ndarray, resolution: int = 1, decay: float = 0.999, **settings: Any
+    ) -> _AreaData:
+        prefix = np.concatenate(([0.0], np.cumsum(lrs)))
+        s1 = prefix[steps]
+        if np.any(s1 <= 0):
+            raise ValueError("steps: the law needs some learning-rate area before each step (S1 > 0)")
+        return _AreaData(s1, _momentum_area(lrs, decay)[steps])
 
     def final_gradient(self, lrs: np.ndarray) -> tuple[float, np.ndarray]:
         L0, A, alpha, C = self.vector()

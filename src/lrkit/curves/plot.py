@@ -61,12 +61,7 @@ def plot(
     ax.set_title(title or f"{type(law).__name__}: lines fitted, dashed predicted, dots measured")
     if fitted or predicted:
         ax.legend(fontsize="small")
-    if path is not None:
-        path = Path(path)
-        if path.suffix.lower() not in (".png", ".svg"):
-            raise ValueError(f"path: the file name must end in .png or .svg, got {str(path)!r}")
-        fig.savefig(path)
-    return fig
+    return _save(fig, path)
 
 
 def plot_choice(
@@ -114,6 +109,11 @@ def plot_choice(
         span = max(highs) - min(lows)
         ax.set_ylim(min(lows) - 0.5 * span, max(highs) + 4 * span)
         ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
+def _save(fig: Figure, path: str | Path | None) -> Figure:
+    """Save ``fig`` to ``path`` (.png or .svg) if given; return it."""
     if path is not None:
         path = Path(path)
         if path.suffix.lower() not in (".png", ".svg"):

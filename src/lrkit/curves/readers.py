@@ -42,7 +42,7 @@ import json
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +112,12 @@ class Log:
     series: Mapping[str, Series]
     #: the logged rate at step s is the rate of update s + lr_shift
     lr_shift: int = 0
+    #: series the file holds but that cannot be read, with why (an error only if one of them is asked for)
+    unreadable: Mapping[str, str] = field(default_factory=dict)
 
     def get(self, key: str, what: str) -> Series:
+        if key in self.unreadable:
+            raise ValueError(f"run file {str(self.path)!r}: {self.unreadable[key]}")
         if key not in self.series:
             known = ", ".join(repr(k) for k in self.series) or "none"
             raise ValueError(f"run file {str(self.path)!r}: no {what} {key!r} in it; it logs {known}")
@@ -149,6 +153,7 @@ class _Builder:
     def __init__(self, path: Path):
         self.path = path
         self.data: dict[str, tuple[list[int], list[float], list[str]]] = {}
+        self.unreadable: dict[str, str] = {}
 
     def add(self, key: str, step: int, value: Any, where: str) -> None:
         number = _number(value, self.path, where, key)
@@ -165,10 +170,14 @@ class _Builder:
             t = np.asarray(steps, dtype=np.int64)
             if shift is not None:
                 t = t + shift(key)
-            series[key] = Series(t, np.asarray(values, dtype=np.float64), tuple(wheres))
+            # a run resumed from a checkpoint logs some steps again: the value logged last is the one kept
+            _, last = np.unique(t[::-1], return_index=True)
+            keep = np.sort(t.size - 1 - last)
+            v = np.asarray(values, dtype=np.float64)
+            series[key] = Series(t[keep], v[keep], tuple(wheres[i] for i in keep))
         if not series:
             raise ValueError(f"run file {str(self.path)!r} logs no values")
-        return Log(self.path, fmt, series, lr_shift)
+        return Log(self.path, fmt, series, lr_shift, dict(self.unreadable))
 
 
 def _table_rows(path: Path, rows: list[dict[str, Any]], fmt: str, where: Callable[[int], str]) -> _Builder:
@@ -293,13 +302,14 @@ def _parse_wandb(path: Path) -> Log:
         for name, values in columns.items():
             if name == key or values == []:  # a column never logged
                 continue
-            if not isinstance(values, list) or len(values) != len(steps):
-                raise ValueError(
-                    f"run file {str(path)!r}: history[{section!r}][{name!r}] must be a list as long as its "
-                    f"{key!r} ({len(steps)})"
-                )
             label = name if name not in seen else f"{section}/{name}"
             seen[label] = section
+            if not isinstance(values, list) or len(values) != len(steps):
+                # its values cannot be matched to steps; an error only if this series is the one asked for
+                out.unreadable[label] = (
+                    f"history[{section!r}][{name!r}] must be a list as long as its {key!r} ({len(steps)})"
+                )
+                continue
             for i, (s, v) in enumerate(zip(steps, values)):
                 where = f"history[{section!r}][{i}]"
                 out.add(label, _step(s, path, where, key), v, where)
