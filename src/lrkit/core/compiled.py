@@ -68,71 +68,6 @@ class _Symbol:
     def _op(self, template: str, *args: Any) -> _Symbol:
         return self.program.emit(template.format(*(self.program.operand(a) for a in args)))
 
-    def __add__(self, other: Any) -> _Symbol:
-        return self._op("{} + {}", self, other)
-
-    def __radd__(self, other: Any) -> _Symbol:
-        return self._op("{} + {}", other, self)
-
-    def __sub__(self, other: Any) -> _Symbol:
-        if _exactly(other, 0.0):  # x - 0.0 is x, bit for bit (-0.0 - 0.0 is -0.0)
-            return self
-        return self._op("{} - {}", self, other)
-
-    def __rsub__(self, other: Any) -> _Symbol:
-        return self._op("{} - {}", other, self)
-
-    def __mul__(self, other: Any) -> _Symbol:
-        if _exactly(other, 1.0):  # x * 1.0 is x, bit for bit (NaN and -0.0 included)
-            return self
-        return self._op("{} * {}", self, other)
-
-    def __rmul__(self, other: Any) -> _Symbol:
-        if _exactly(other, 1.0):
-            return self
-        return self._op("{} * {}", other, self)
-
-    def __truediv__(self, other: Any) -> _Symbol:
-        if _exactly(other, 1.0):
-            return self
-        return self._op("{} / {}", self, other)
-
-    def __rtruediv__(self, other: Any) -> _Symbol:
-        return self._op("{} / {}", other, self)
-
-    def __pow__(self, other: Any) -> _Symbol:
-        return self._op("{} ** {}", self, other)
-
-    def __rpow__(self, other: Any) -> _Symbol:
-        return self._op("{} ** {}", other, self)
-
-    def __neg__(self) -> _Symbol:
-        return self._op("-{}", self)
-
-    def __pos__(self) -> _Symbol:
-        return self._op("+{}", self)
-
-    def __abs__(self) -> _Symbol:
-        return self._op("abs({})", self)
-
-    def __lt__(self, other: Any) -> _Symbol:  # type: ignore[override]
-        return self._op("{} < {}", self, other)
-
-    def __le__(self, other: Any) -> _Symbol:
-        return self._op("{} <= {}", self, other)
-
-    def __gt__(self, other: Any) -> _Symbol:
-        return self._op("{} > {}", self, other)
-
-    def __ge__(self, other: Any) -> _Symbol:
-        return self._op("{} >= {}", self, other)
-
-    def __eq__(self, other: Any) -> _Symbol:  # type: ignore[override]
-        return self._op("{} == {}", self, other)
-
-    def __ne__(self, other: Any) -> _Symbol:  # type: ignore[override]
-        return self._op("{} != {}", self, other)
-
     __hash__ = None  # type: ignore[assignment]
 
     def __bool__(self) -> bool:
@@ -145,6 +80,38 @@ class _Symbol:
         raise Untraceable("an integer index from the step")
 
     __int__ = __index__
+
+
+def _operator(template: str, reflected: bool, neutral: float | None) -> Callable[[_Symbol, Any], _Symbol]:
+    """A binary operator of a symbol: one line ``template`` of the two operands (the symbol on the left, or on
+    the right when ``reflected``); with an operand exactly ``neutral`` (``x - 0.0``, ``x * 1.0``, ``x / 1.0``:
+    ``x`` bit for bit, NaN and -0.0 included) no line at all."""
+
+    def operator(self: _Symbol, other: Any) -> _Symbol:
+        if neutral is not None and _exactly(other, neutral):
+            return self
+        return self._op(template, other, self) if reflected else self._op(template, self, other)
+
+    return operator
+
+
+def _unary(template: str) -> Callable[[_Symbol], _Symbol]:
+    return lambda self: self._op(template, self)
+
+
+# the operators a closed form applies to the step: name -> (the line's template, the neutral operand, reflected too)
+_OPERATORS: dict[str, tuple[str, float | None, bool]] = {
+    "add": ("{} + {}", None, True), "sub": ("{} - {}", 0.0, True), "mul": ("{} * {}", 1.0, True),
+    "truediv": ("{} / {}", 1.0, True), "pow": ("{} ** {}", None, True),
+    "lt": ("{} < {}", None, False), "le": ("{} <= {}", None, False), "gt": ("{} > {}", None, False),
+    "ge": ("{} >= {}", None, False), "eq": ("{} == {}", None, False), "ne": ("{} != {}", None, False),
+}
+for _name, (_template, _neutral, _reflect) in _OPERATORS.items():
+    setattr(_Symbol, f"__{_name}__", _operator(_template, False, _neutral))
+    if _reflect:  # a reflected operand is never dropped but for ``1.0 * x`` (multiplication commutes)
+        setattr(_Symbol, f"__r{_name}__", _operator(_template, True, _neutral if _name == "mul" else None))
+for _name, _template in {"neg": "-{}", "pos": "+{}", "abs": "abs({})"}.items():
+    setattr(_Symbol, f"__{_name}__", _unary(_template))
 
 
 class _Program:
