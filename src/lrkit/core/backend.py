@@ -369,8 +369,10 @@ class _SortedNumpy(_Numpy):
 
     @staticmethod
     def held(t: np.ndarray, end: float, closed_form: Callable[[np.ndarray, Namespace], Any]) -> np.ndarray:
-        """``closed_form(minimum(t, end))`` for sorted ``t`` that passes ``end``: the closed form on the steps up to
-        ``end`` and on ``end`` itself (the final value), which fills the rest."""
+        """``closed_form(minimum(t, end))`` for sorted ``t``: where ``t`` passes ``end``, the closed form on the
+        steps up to ``end`` and on ``end`` itself (the final value), which fills the rest."""
+        if not t.size or t[-1] <= end:
+            return closed_form(t, SORTED)  # type: ignore[no-any-return]
         k = int(np.searchsorted(t, end, side="right"))
         if k and t[k - 1] == end:  # end is a step (integer steps, integer length): the head is a view
             head, k = t[:k], k - 1

@@ -340,6 +340,24 @@ class _Tracing(Namespace):
         program.line(f"    {out} = {y0}[{i}] + {dy}[{i}] * ({u} - {x0}[{i}]) / {dx}[{i}]")
         return _Symbol(program, out)
 
+    def held(self, t: Any, end: float, closed_form: Callable[[Any, Namespace], Any]) -> Any:
+        """``closed_form(min(t, end))`` as MATH computes it, as a branch: the closed form of ``t`` before ``end``,
+        and from ``end`` on the final value, computed here once (``MATH`` evaluates ``closed_form(end)`` there)."""
+        if self._plain(t):
+            return MATH.held(t, end, closed_form)
+        final = float(closed_form(end, MATH))  # a float, as a compiled function returns (an int is the same number)
+        program = self.program
+        u = program.operand(t)
+        program.count += 1
+        out = f"v{program.count}"
+        program.line(f"if {u} < {program.operand(end)}:")
+        program.indent += 1
+        program.line(f"{out} = {program.operand(closed_form(t, self))}")
+        program.indent -= 1
+        program.line("else:")
+        program.line(f"    {out} = {program.operand(final)}")
+        return _Symbol(program, out)
+
     def _chain(self, t: Any, edges: Sequence[float], choices: Sequence[str]) -> _Symbol:
         """``choices[bisect_right(edges, t)]`` as an ``if``/``elif`` chain (``edges`` sorted; an
         edge equal to the one before it opens an empty interval, and is left out)."""

@@ -281,11 +281,9 @@ class Schedule:
     def _at(self, t: Any, xp: Namespace) -> Any:
         """Values at steps already known to be >= 0, in namespace ``xp``."""
         length = self.length
-        if length is not None and not self.holds:
-            if xp.sorted and t.size and t[-1] > length:  # a preview past the end: the held tail is one fill
-                return xp.held(t, length, self._eval)
-            t = xp.until(t, length)
-        return self._eval(t, xp)
+        if length is None or self.holds:
+            return self._eval(t, xp)
+        return xp.held(t, length, self._eval)  # the closed form on min(t, length): each namespace its own way
 
     def _eval(self, t: Any, xp: Namespace) -> Any:  # pragma: no cover - abstract
         """The closed form on ``0 <= t <= length``; subclasses implement it."""
