@@ -9,6 +9,7 @@ The oracle is the unsorted numpy path (``NUMPY``: every step on its own) and the
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -154,3 +155,28 @@ def test_a_warmup_compiles_to_one_branch_past_its_end():
     text = compiled.source(lk.warmup(500))
     assert "if t < 500.0:" in text and text.rstrip().endswith("return v1")
     assert "else:\n        v1 = 1.0" in text
+
+
+def test_a_bound_known_from_the_branch_is_not_compared_again():
+    """Inside ``if t < 500.0`` (the join's first piece, whose end is 500) the piece's own end needs no comparison, and
+    a recipe's end is its body's: one comparison each, and no copies between the branches."""
+    text = compiled.source(lk.warmup(500) >> lk.cosine(1000))
+    assert text.count("t < 500.0") == 1 and text.count("t < 1500.0") == 1
+    assert not re.search(r"v\d+ = v\d+$", text, re.M)
+    assert compiled.source(lk.one_cycle(1000)).count("t < 1000.0") == 1
+    sched = lk.warmup(500) >> lk.cosine(1000)
+    for t in (0.0, 499.0, math.nextafter(500.0, 0.0), 500.0, 1499.5, 1500.0, 1e9):
+        assert sched(t) == float(sched._at(t, MATH))
+
+
+def test_repeat_at_a_step_whose_quotient_rounds_up():
+    """(2**53 - 1) / 1.5 rounds up to an integer: the restart count must not overshoot (a negative local step gave
+    a clipped 0.0, or a math domain error, instead of the local step 1.0)."""
+    t = 2**53 - 1  # 1.5 * 6004799503160660 == t - 1 exactly
+    local = lk.repeat(lk.linear(1.5, start=0.0, end=1.5))  # the value is the local step
+    assert local(t) == 1.0 and local(float(t)) == 1.0
+    assert local(np.array([0.0, float(t)])).tolist() == [0.0, 1.0]
+    import torch
+
+    assert local(torch.tensor([float(t)], dtype=torch.float64)).tolist() == [1.0]
+    assert lk.repeat(lk.anneal(1.5, 0.0, 0.0, shape="1-sqrt"))(t) == 0.0  # raised "math domain error"

@@ -156,7 +156,7 @@ class _Program:
     def build(self, result: Any, coerce: bool = False) -> Callable[[float], float]:
         returned = self.operand(result)
         self.line(f"return float({returned})" if coerce else f"return {returned}")
-        text = f"def {self.name}(t):\n" + "\n".join(_inline(_live(self.lines))) + "\n"
+        text = f"def {self.name}(t):\n" + "\n".join(_inline(_coalesce(_live(self.lines)))) + "\n"
         scope: dict[str, Any] = {"_floor": math.floor, "_bisect": bisect.bisect_right, **self.constants}
         exec(compile(text, f"<lrkit {self.name}>", "exec"), scope)  # our own generated code, from our own closed forms
         function: Callable[[float], float] = scope[self.name]
@@ -187,6 +187,35 @@ def _live(lines: list[str]) -> list[str]:
         kept.append(line)
     kept.reverse()
     return _with_pass(kept)
+
+
+_COPY = re.compile(r"(\s*)(v\d+) = (v\d+)")
+
+
+def _coalesce(lines: list[str]) -> list[str]:
+    """Drop the copies ``v2 = v3`` that close a branch, where ``v3`` is the result of the branches just above and
+    read nowhere else: those branches assign ``v2`` itself (the same value, one store and load less per call)."""
+    reads: dict[str, int] = {}
+    for line in lines:
+        target, sep, expression = line.strip().partition(" = ")
+        for name in _NAME.findall(expression if sep and _NAME.fullmatch(target) else line):
+            reads[name] = reads.get(name, 0) + 1
+    renamed: dict[str, str] = {}
+    for line in reversed(lines):  # the copies, outermost first: a name copied into a renamed one takes its new name
+        copy = _COPY.fullmatch(line)
+        if copy and reads.get(copy.group(3)) == 1:
+            renamed[copy.group(3)] = renamed.get(copy.group(2), copy.group(2))
+    out: list[str] = []
+    for line in lines:
+        copy = _COPY.fullmatch(line)
+        if copy and copy.group(3) in renamed:
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        target, sep, expression = line.strip().partition(" = ")
+        if sep and target in renamed:
+            line = f"{indent}{renamed[target]} = {expression}"
+        out.append(line)
+    return out
 
 
 _MAX_NESTING = 40  # parentheses one inlined expression may nest (the parser refuses about 200)
@@ -259,6 +288,9 @@ class _Tracing(Namespace):
 
     def __init__(self, program: _Program):
         self.program = program
+        #: symbol -> a bound it is below in the branch being written (``if t < 500.0:``): a held end at or past
+        #: it needs no second comparison
+        self.below: dict[str, float] = {}
         self.cos = self._call("_cos", math.cos)
         self.sqrt = self._call("_sqrt", math.sqrt)
         self.tanh = self._call("_tanh", math.tanh)
@@ -345,15 +377,16 @@ class _Tracing(Namespace):
         and from ``end`` on the final value, computed here once (``MATH`` evaluates ``closed_form(end)`` there)."""
         if self._plain(t):
             return MATH.held(t, end, closed_form)
-        final = float(closed_form(end, MATH))  # a float, as a compiled function returns (an int is the same number)
         program = self.program
         u = program.operand(t)
+        known = self.below.get(u)
+        if known is not None and known <= end:  # inside a branch t < known <= end: min(t, end) is t
+            return closed_form(t, self)
+        final = float(closed_form(end, MATH))  # a float, as a compiled function returns (an int is the same number)
         program.count += 1
         out = f"v{program.count}"
         program.line(f"if {u} < {program.operand(end)}:")
-        program.indent += 1
-        program.line(f"{out} = {program.operand(closed_form(t, self))}")
-        program.indent -= 1
+        program.line(f"    {out} = {program.operand(self._below(t, end, closed_form))}")
         program.line("else:")
         program.line(f"    {out} = {program.operand(final)}")
         return _Symbol(program, out)
@@ -385,17 +418,31 @@ class _Tracing(Namespace):
             return self._emit("{}[_bisect({}, {}) - 1]({})", table, tuple(starts), t, t)
         program.count += 1
         out = f"v{program.count}"
+        u = program.operand(t)
         for i, route in enumerate(routes):
-            if i == 0:
-                program.line(f"if {program.operand(t)} < {program.operand(starts[1])}:")
-            elif i < len(routes) - 1:
-                program.line(f"elif {program.operand(t)} < {program.operand(starts[i + 1])}:")
+            if i < len(routes) - 1:
+                program.line(f"{'elif' if i else 'if'} {u} < {program.operand(starts[i + 1])}:")
             else:
                 program.line("else:")
-            program.indent += 1
-            program.line(f"{out} = {program.operand(route.value(t, self))}")
-            program.indent -= 1
+            bound = starts[i + 1] if i < len(routes) - 1 else None
+            program.line(f"    {out} = {program.operand(self._below(t, bound, route.value))}")
         return _Symbol(program, out)
+
+    def _below(self, t: Any, bound: float | None, closed_form: Callable[[Any, Namespace], Any]) -> Any:
+        """``closed_form(t)`` written inside a branch where ``t < bound`` (``None``: no bound), one level deeper."""
+        program, u = self.program, self.program.operand(t)
+        before = self.below.get(u)
+        if bound is not None:
+            self.below[u] = bound
+        program.indent += 1
+        try:
+            return closed_form(t, self)
+        finally:
+            program.indent -= 1
+            if before is None:
+                self.below.pop(u, None)
+            else:
+                self.below[u] = before
 
 
 def _floats(values: Sequence[Any]) -> tuple[Any, ...]:

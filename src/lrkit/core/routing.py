@@ -136,6 +136,9 @@ class Periodic(TimeMap):
 
     def forward(self, t: Any, xp: Namespace) -> Any:
         k = xp.quotient(t, self.period)
+        # where t / period rounds up to an integer (t near 2**53 / period), k * period passes t: one restart less,
+        # so the local step is never negative (a no-op wherever k * period <= t, as the traced quotient ensures)
+        k = xp.where(k * self.period > t, k - 1.0, k)
         if self.times is not None:
             k = xp.minimum(k, float(self.times - 1))
         return t - k * self.period
