@@ -180,3 +180,30 @@ def test_repeat_at_a_step_whose_quotient_rounds_up():
 
     assert local(torch.tensor([float(t)], dtype=torch.float64)).tolist() == [1.0]
     assert lk.repeat(lk.anneal(1.5, 0.0, 0.0, shape="1-sqrt"))(t) == 0.0  # raised "math domain error"
+
+
+@pytest.mark.parametrize(
+    "k",
+    [
+        np.floor(np.linspace(0.0, 40.0, 5000)),  # a count over sorted steps: a table of 41 powers
+        np.floor(np.linspace(0.0, 40.0, 5000))[::-1].copy(),  # any order
+        np.repeat([3.0, -2.0, 7.0], 600),  # negative exponents, repeated
+        np.linspace(0.0, 3.0, 5000),  # not integer-valued: element by element
+        np.arange(2000.0) - 1000.0,  # spread over more values than the table takes
+        np.floor(np.linspace(0.0, 9.0, 100)),  # short
+    ],
+    ids=["sorted", "reversed", "negative", "fractional", "spread", "short"],
+)
+@pytest.mark.parametrize("base", [0.5, 2.0, 1.5, 0.9995])
+def test_numpy_power_is_the_elementwise_power(k, base):
+    got = NUMPY.power(base, k)
+    np.testing.assert_array_equal(got, np.power(base, k))
+    assert got.dtype == np.float64 and got.shape == k.shape
+
+
+def test_sgdr_and_staircases_preview_their_powers():
+    for sched in (lk.sgdr(100, mult=2), lk.sgdr(70, mult=1.5, decay=0.8), lk.step_decay(50, decay=0.7),
+                  lk.exponential(0.9, every=30, staircase=True), lk.cyclic(40, mode="triangular2")):
+        t = np.arange(20_000)
+        np.testing.assert_array_equal(sched(t), unsorted(sched, t))
+        np.testing.assert_array_equal(sched(t[::-1]), sched(t)[::-1])  # unsorted: the same table, in any order

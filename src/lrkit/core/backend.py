@@ -124,6 +124,10 @@ class Namespace:
         k = self.where((k + 1.0) * d <= t, k + 1.0, k)
         return self.where(k * d > t, k - 1.0, k)
 
+    def power(self, base: float, k: Any) -> Any:
+        """``base ** k`` for an integer-valued exponent ``k`` (a cycle or restart count)."""
+        return base**k
+
     def asfloat(self, t: Any) -> Any:  # pragma: no cover - bound per backend
         """``t`` as a floating-point array of this library (integers become its default float)."""
         raise NotImplementedError
@@ -236,6 +240,22 @@ class _Numpy(Namespace):
         return np.floor(t / d)
 
     @staticmethod
+    def power(base: float, k: Any) -> Any:
+        """``base ** k``, each distinct exponent raised once: a count takes few values over many steps, and a power
+        costs twenty light passes. The same ``np.power`` on the same exponents (a table of them), so the same bits;
+        an exponent array that is short, spread or not integer-valued is raised element by element."""
+        if type(k) is not np.ndarray or k.size < _POWER_TABLE:
+            return base**k
+        low, high = k.min(), k.max()
+        if not high - low < _POWER_TABLE:  # NaN fails too
+            return base**k
+        offset = k - low
+        index = offset.astype(np.intp)
+        if not (index == offset).all():
+            return base**k
+        return (base ** np.arange(low, high + 1.0))[index]
+
+    @staticmethod
     def lookup(t: np.ndarray, edges: Sequence[float], values: Sequence[float]) -> np.ndarray:
         index = np.searchsorted(np.asarray(edges, dtype=np.float64), t, side="right")
         return np.asarray(values, dtype=np.float64)[index]
@@ -343,6 +363,9 @@ class _Keras(_Imported):
         t = self.lib.convert_to_tensor(t)
         dtype = keras.backend.standardize_dtype(t.dtype)
         return t if dtype.startswith(("float", "bfloat")) else self.lib.cast(t, keras.config.floatx())
+
+
+_POWER_TABLE = 1024  # numpy's power: an array at least this long whose exponents span fewer values, as a table
 
 
 class _SortedNumpy(_Numpy):

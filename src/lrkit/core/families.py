@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lrkit.core import _validate as v
-from lrkit.core.backend import Namespace
+from lrkit.core.backend import MATH, Namespace
 from lrkit.core.routing import IDENTITY, PHASE_MARKS, CycleIndex, Route
 from lrkit.core.schedule import Schedule, _derived, child, param, value
 
@@ -320,7 +320,7 @@ class StepDecay(Schedule):
     decay: float = param(v.factor, default=0.1)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        return self.decay ** xp.quotient(t, self.every)
+        return xp.power(self.decay, xp.quotient(t, self.every))
 
 
 class _Table(Schedule):
@@ -402,8 +402,9 @@ class Exponential(Schedule):
     staircase: bool = param(v.flag, default=False)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        p = xp.quotient(t, self.every) if self.staircase else t / self.every if self.every != 1 else t
-        return self.decay**p
+        if self.staircase:
+            return xp.power(self.decay, xp.quotient(t, self.every))
+        return self.decay ** (t / self.every if self.every != 1 else t)
 
 
 @value
@@ -565,27 +566,34 @@ class SGDR(Schedule):
             )
         return length  # type: ignore[no-any-return]
 
-    def _start(self, i: Any) -> Any:
+    def _start(self, i: Any, xp: Namespace = MATH) -> Any:
         """``S_i``, the step at which cycle ``i`` starts: ``period * i`` or ``period (mult^i - 1) / (mult - 1)``."""
         if self.mult == 1:
             return self.period * i
-        return self.period * (self.mult**i - 1.0) / (self.mult - 1.0)
+        return self._after(xp.power(self.mult, i))
+
+    def _after(self, grow: Any) -> Any:
+        """``period (grow - 1) / (mult - 1)``: the steps of the cycles before the one of length ``period * grow``
+        (a division by ``mult - 1 == 1.0`` is no operation: ``x / 1.0`` is ``x``, bit for bit)."""
+        before = self.period * (grow - 1.0)
+        return before if self.mult == 2 else before / (self.mult - 1.0)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         if self.mult == 1:
             index = xp.quotient(t, self.period)
         else:  # the closed-form index, then one correction each way onto the exact boundary
-            index = xp.floor(xp.log(t * (self.mult - 1.0) / self.period + 1.0) / math.log(self.mult))
-            index = xp.where(self._start(index) > t, index - 1.0, index)
-            index = xp.where(self._start(index + 1.0) <= t, index + 1.0, index)
+            scaled = t if self.mult == 2 else t * (self.mult - 1.0)  # t * 1.0 is t, bit for bit
+            index = xp.floor(xp.log(scaled / self.period + 1.0) / math.log(self.mult))
+            index = xp.where(self._start(index, xp) > t, index - 1.0, index)
+            index = xp.where(self._start(index + 1.0, xp) <= t, index + 1.0, index)
         if self.cycles is not None:
             index = xp.minimum(index, float(self.cycles - 1))
         if self.mult == 1:
             start, period = self.period * index, self.period
         else:  # mult ** index once, for the cycle's start and its length (the same power _start takes)
-            grow = self.mult**index
-            start, period = self.period * (grow - 1.0) / (self.mult - 1.0), self.period * grow
-        peak = self.decay**index if self.decay != 1 else 1.0  # 1 ** i is 1: no pass over an array
+            grow = xp.power(self.mult, index)
+            start, period = self._after(grow), self.period * grow
+        peak = xp.power(self.decay, index) if self.decay != 1 else 1.0  # 1 ** i is 1: no pass over an array
         return self.floor + (peak - self.floor) * 0.5 * (1.0 + xp.cos(math.pi * (t - start) / period))
 
     def phase_starts(self, until: float, limit: int = PHASE_MARKS) -> list[float]:
@@ -644,7 +652,7 @@ class Cyclic(Schedule):
         if self._routes:
             amp = self._routes[0].value(t, xp)
         elif self.mode == "triangular2":
-            amp = 0.5**cycle
+            amp = xp.power(0.5, cycle)
         elif self.mode == "exp_range":
             amp = self.decay**t
         else:
