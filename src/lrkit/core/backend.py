@@ -95,6 +95,15 @@ class Namespace:
         """``min(max(x, low), high)``."""
         return self.minimum(self.maximum(x, low), high)
 
+    def blend(self, h: Any, start: float, end: float) -> Any:
+        """``(end - end h) + start h`` (``start h`` alone when ``end`` is 0): from ``end`` at ``h = 0`` to ``start``
+        at ``h = 1``. ``h`` is a value the closed form has just computed (numpy writes into it). A product by 1.0
+        is ``x`` bit for bit: it is skipped (a pass over an array less)."""
+        start_h = h if start == 1.0 else start * h
+        if not end:
+            return start_h
+        return (end - (h if end == 1.0 else h * end)) + start_h
+
     def until(self, t: Any, end: float) -> Any:
         """Steps ``t`` held at ``end`` past it: ``minimum(t, end)`` (a schedule's length)."""
         return self.minimum(t, end)
@@ -234,6 +243,22 @@ class _Numpy(Namespace):
     @staticmethod
     def full(t: Any, value: float) -> Any:
         return np.full(np.shape(t), value)
+
+    def blend(self, h: Any, start: float, end: float) -> Any:
+        """The same operations, in the same order, into arrays of the closed form's own: ``start h`` is written over
+        ``h`` once ``end h`` is taken (one new array where there were two)."""
+        if type(h) is not np.ndarray or h.base is not None:
+            return Namespace.blend(self, h, start, end)
+        if not end:
+            return h if start == 1.0 else np.multiply(h, start, out=h)
+        if end == 1.0:
+            value = end - h
+        else:
+            value = np.multiply(h, end)
+            np.subtract(end, value, out=value)
+        if start != 1.0:
+            np.multiply(h, start, out=h)
+        return np.add(value, h, out=value)
 
     @staticmethod
     def quotient(t: Any, d: float) -> Any:  # IEEE division is correctly rounded: floor is exact

@@ -69,11 +69,9 @@ def ramp(t: Any, steps: float, start: float, end: float, shape: str, xp: Namespa
             h = ((steps - t) / steps) ** power
         else:  # "1-sqrt"
             h = 1.0 - xp.sqrt(t / steps)
-        # x * 1.0 is x bit for bit: a ramp to or from 1.0 skips that pass over an array
-        start_h = h if start == 1.0 else start * h
         if not end:  # h is in [0, 1]: start * h is in [start, 0] or [0, start] already, the clip would change nothing
-            return start_h
-        value = (end - (h if end == 1.0 else h * end)) + start_h
+            return xp.blend(h, start, end)
+        value = xp.blend(h, start, end)
     return xp.clip(value, low, high)
 
 
