@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import lrkit as lk
 from lrkit.core import compiled, schedule
-from lrkit.core.backend import MATH, NUMPY
+from lrkit.core.backend import MATH, NUMPY, Namespace
 from strategies import FAMILIES, schedules
 
 
@@ -207,3 +207,14 @@ def test_sgdr_and_staircases_preview_their_powers():
         t = np.arange(20_000)
         np.testing.assert_array_equal(sched(t), unsorted(sched, t))
         np.testing.assert_array_equal(sched(t[::-1]), sched(t)[::-1])  # unsorted: the same table, in any order
+
+
+@pytest.mark.parametrize("start, end", [(1.0, 0.0), (0.95, 0.0), (1.0, 0.25), (0.04, 1.0), (0.95, 0.85), (0.3, 0.3)])
+def test_numpy_blend_is_the_expression_and_writes_only_its_own_arrays(start, end):
+    h = np.linspace(0.0, 1.0, 4097) ** 1.5
+    want = Namespace.blend(NUMPY, h.copy(), start, end)
+    np.testing.assert_array_equal(NUMPY.blend(h.copy(), start, end), want)
+    base = h.copy()
+    view = base[::2]
+    np.testing.assert_array_equal(NUMPY.blend(view, start, end), Namespace.blend(NUMPY, view.copy(), start, end))
+    np.testing.assert_array_equal(base, h)  # a view is not written into
