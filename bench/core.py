@@ -525,6 +525,7 @@ def scalar_rows(quick: bool) -> str:
     worst_above = 0.0  # over the rows whose fastest peer is not below the floor
     below: list[str] = []
     worst_closure = 0.0
+    gain: list[float] = []  # interpreted / lrkit: what lrkit.core.compiled earns per family
     for f in families(n):
         check(f, steps)
         sched, closure = f.schedule, f.closure
@@ -536,7 +537,8 @@ def scalar_rows(quick: bool) -> str:
                     fn(t)
             return run
 
-        cases = {"lrkit": batch(sched), "closure": batch(closure)}
+        interpreted = sched._math  # the closed form through MATH, without lrkit.core.compiled (nor sched's checks)
+        cases = {"lrkit": batch(sched), "closure": batch(closure), "interpreted": batch(interpreted)}
         named = peers(f.name, n)
         cases.update({name: batch(fn) for name, fn in named.items()})
         slow = any(name == "optax" for name in named)
@@ -559,7 +561,9 @@ def scalar_rows(quick: bool) -> str:
                           ", ".join(f"{k} {med[k].median * 1e6:.2f}" for k in named if k != fastest) or "-"]
         else:
             peer_cells = ["(no peer has it)", "-", "-", "-", "-"]
-        rows.append([f.name, med["lrkit"].us(3), med["closure"].us(3), f"{closure_ratio:.2f}x", *peer_cells])
+        gain.append(med["interpreted"].median / lrkit_t)
+        rows.append([f.name, med["lrkit"].us(3), med["closure"].us(3), f"{closure_ratio:.2f}x", *peer_cells,
+                     f"{med['interpreted'].median * 1e6:.3f}"])
     return (
         "### 1. Scalar `sched(t)` vs the fastest peer's own scalar evaluation\n\n"
         f"Per call, µs of CPU time (median and range of {repeats} interleaved samples of 64 calls at integer steps "
@@ -575,10 +579,13 @@ def scalar_rows(quick: bool) -> str:
         f"({', '.join(below) or 'none'}). "
         f"Worst lrkit / fastest peer: **{worst_peer:.2f}x** (target <= 1x: "
         f"{'met' if worst_peer <= 1 else 'NOT met'}); where the peer is above the floor: **{worst_above:.2f}x** "
-        f"({'met' if worst_above <= 1 else 'NOT met'}); worst lrkit / closure: {worst_closure:.2f}x.\n\n"
+        f"({'met' if worst_above <= 1 else 'NOT met'}); worst lrkit / closure: {worst_closure:.2f}x. "
+        "*interpreted*: the same closed form through the `math` namespace, not compiled (`sched._math(t)`, without "
+        "even `sched(t)`'s checks): what `lrkit.core.compiled` earns, interpreted / lrkit "
+        f"{min(gain):.1f}x to {max(gain):.1f}x (median {statistics.median(gain):.1f}x).\n\n"
         + table(
             ["schedule", "lrkit µs", "closure µs", "lrkit / closure", "fastest peer", "peer µs", "lrkit / peer",
-             "target", "other peers µs"],
+             "target", "other peers µs", "interpreted µs"],
             rows,
         )
     )
