@@ -39,6 +39,7 @@ import argparse
 import gc
 import math
 import os
+import pickle
 import re
 import resource
 import statistics
@@ -537,7 +538,8 @@ def scalar_rows(quick: bool) -> str:
                     fn(t)
             return run
 
-        interpreted = sched._math  # the closed form through MATH, without lrkit.core.compiled (nor sched's checks)
+        interpreted = pickle.loads(pickle.dumps(sched))  # the same value, its scalar path the closed form through MATH
+        object.__setattr__(interpreted, "_scalar", interpreted._math)  # (as if lrkit.core.compiled were removed)
         cases = {"lrkit": batch(sched), "closure": batch(closure), "interpreted": batch(interpreted)}
         named = peers(f.name, n)
         cases.update({name: batch(fn) for name, fn in named.items()})
@@ -580,8 +582,9 @@ def scalar_rows(quick: bool) -> str:
         f"Worst lrkit / fastest peer: **{worst_peer:.2f}x** (target <= 1x: "
         f"{'met' if worst_peer <= 1 else 'NOT met'}); where the peer is above the floor: **{worst_above:.2f}x** "
         f"({'met' if worst_above <= 1 else 'NOT met'}); worst lrkit / closure: {worst_closure:.2f}x. "
-        "*interpreted*: the same closed form through the `math` namespace, not compiled (`sched._math(t)`, without "
-        "even `sched(t)`'s checks): what `lrkit.core.compiled` earns, interpreted / lrkit "
+        "*interpreted*: `sched(t)` of the same value with its scalar path the closed form through the `math` "
+        "namespace, not compiled (as it would be without `lrkit.core.compiled`; constant has its own `__call__`, "
+        "which does not read it): what the compiled path earns, interpreted / lrkit "
         f"{min(gain):.1f}x to {max(gain):.1f}x (median {statistics.median(gain):.1f}x).\n\n"
         + table(
             ["schedule", "lrkit µs", "closure µs", "lrkit / closure", "fastest peer", "peer µs", "lrkit / peer",

@@ -23,6 +23,13 @@ backends (a ``where`` chain, a ``where`` chain of table values, a sum of clipped
 for ``math`` (``bisect``) and numpy (``searchsorted``, contiguous slices), they are about a
 hundred lines: smaller than the per-adapter workarounds they replace.
 
+Three more operations let a backend take a shorter road to the same values: :meth:`Namespace.held`
+(a finite schedule past its end: numpy fills the tail with the final value, the compiled scalar path
+returns it from one branch), :meth:`Namespace.power` (``base ** k`` for a count ``k``: numpy raises
+each distinct exponent once) and :meth:`Namespace.blend` (a ramp's mix of its two ends: numpy writes
+into the arrays the closed form has just made). Each is the same arithmetic in the same order, so
+the same bits; none knows a family.
+
 Eager namespaces (``math``, numpy) validate steps and raise on a negative, NaN or infinite
 step. Traced namespaces cannot raise on values: they clip the step at 0 (as optax does).
 

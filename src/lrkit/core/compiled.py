@@ -12,6 +12,14 @@ program is built: the same subtraction), so its values are **bitwise** those of 
 for every family and on random compositions); it only drops the interpretation overhead, as a
 hand-written ``math`` closure would.
 
+A finite schedule's end is one branch (:meth:`~lrkit.core.backend.Namespace.held`): before it the closed
+form, from it on the final value, computed once by ``MATH`` (what ``min(t, length)`` gives there); an end
+already implied by the enclosing branch (a join's piece, a recipe's body) is not compared again.
+
+It stays because it earns its place by the measurement that decides it: ``bench/core.py`` row 1 times
+``sched(t)`` against the peers' own scalar evaluations, and beside it the same value with this module's
+function replaced by the interpreted ``MATH`` path (the *interpreted* column).
+
 The closed form stays the only formula: nothing here knows any family. A closed form the tracer
 cannot follow (Python control flow on the step, a non-traceable family such as ``noise``) is
 simply not compiled, and the call keeps the ``MATH`` path.
