@@ -164,7 +164,7 @@ class _Program:
     def build(self, result: Any, coerce: bool = False) -> Callable[[float], float]:
         returned = self.operand(result)
         self.line(f"return float({returned})" if coerce else f"return {returned}")
-        text = f"def {self.name}(t):\n" + "\n".join(_inline(_coalesce(_live(self.lines)))) + "\n"
+        text = f"def {self.name}(t):\n" + "\n".join(_coalesce(_inline(_live(self.lines)))) + "\n"
         scope: dict[str, Any] = {"_floor": math.floor, "_bisect": bisect.bisect_right, **self.constants}
         exec(compile(text, f"<lrkit {self.name}>", "exec"), scope)  # our own generated code, from our own closed forms
         function: Callable[[float], float] = scope[self.name]
@@ -203,6 +203,8 @@ _COPY = re.compile(r"(\s*)(v\d+) = (v\d+)")
 def _coalesce(lines: list[str]) -> list[str]:
     """Drop the copies ``v2 = v3`` that close a branch, where ``v3`` is the result of the branches just above and
     read nowhere else: those branches assign ``v2`` itself (the same value, one store and load less per call)."""
+    if not any(map(_COPY.fullmatch, lines)):  # no copy (no join, no held end): nothing to count
+        return lines
     reads: dict[str, int] = {}
     for line in lines:
         target, sep, expression = line.strip().partition(" = ")
