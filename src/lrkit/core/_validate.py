@@ -27,6 +27,7 @@ __all__ = [
     "number",
     "optional",
     "optional_length",
+    "ordered",
     "positive",
 ]
 
@@ -49,6 +50,13 @@ def number(who: str, name: str, value: Any) -> float:
     if not math.isfinite(value):
         raise _fail(who, name, "a finite number (not NaN or inf)", value)
     return value.item() if hasattr(value, "item") else value  # type: ignore[return-value]  # numpy -> python
+
+
+def ordered(who: str, low_name: str, low: float, high_name: str, high: float, fix: str = "") -> None:
+    """Two parameters that bound a range (``floor <= peak``, ``low <= high``, ``start <= peak``): ``low <= high``."""
+    if low > high:
+        message = f"{who}: {low_name} must be <= {high_name}, got {low_name}={low!r} > {high_name}={high!r}"
+        raise ValueError(f"{message}; {fix}" if fix else message)
 
 
 def positive(who: str, name: str, value: Any, fix: str = "") -> float:

@@ -23,6 +23,13 @@ backends (a ``where`` chain, a ``where`` chain of table values, a sum of clipped
 for ``math`` (``bisect``) and numpy (``searchsorted``, contiguous slices), they are about a
 hundred lines: smaller than the per-adapter workarounds they replace.
 
+Three more operations let a backend take a shorter road to the same values: :meth:`Namespace.held`
+(a finite schedule past its end: numpy fills the tail with the final value, the compiled scalar path
+returns it from one branch), :meth:`Namespace.power` (``base ** k`` for a count ``k``: numpy raises
+each distinct exponent once) and :meth:`Namespace.blend` (a ramp's mix of its two ends: numpy writes
+into the arrays the closed form has just made). Each is the same arithmetic in the same order, so
+the same bits; none knows a family.
+
 Eager namespaces (``math``, numpy) validate steps and raise on a negative, NaN or infinite
 step. Traced namespaces cannot raise on values: they clip the step at 0 (as optax does).
 
@@ -41,6 +48,29 @@ from typing import Any
 import numpy as np
 
 __all__ = ["MATH", "NUMPY", "SORTED", "Namespace", "for_step", "jax_namespace", "keras_namespace", "torch_namespace"]
+
+
+#: The elementwise functions every namespace takes from its library under these names (``math.cos``,
+#: ``np.cos``, ``torch.cos``, ...).
+FUNCTIONS = ("cos", "sqrt", "tanh", "exp", "expm1", "log")
+
+
+def _bind(target: Any, library: Any, extra: tuple[str, ...] = ()) -> None:
+    """Bind ``library``'s :data:`FUNCTIONS` (and ``extra``) on ``target``: a namespace class (as static methods)
+    or a namespace instance (of a library imported on first use)."""
+    for name in (*FUNCTIONS, *extra):
+        function = getattr(library, name)
+        setattr(target, name, staticmethod(function) if isinstance(target, type) else function)
+
+
+def _functions_of(library: Any, *extra: str) -> Callable[[type], type]:
+    """A class decorator: :func:`_bind` ``library``'s functions on the namespace class."""
+
+    def decorate(cls: type) -> type:
+        _bind(cls, library, extra)
+        return cls
+
+    return decorate
 
 
 class Namespace:
@@ -72,6 +102,15 @@ class Namespace:
         """``min(max(x, low), high)``."""
         return self.minimum(self.maximum(x, low), high)
 
+    def blend(self, h: Any, start: float, end: float) -> Any:
+        """``(end - end h) + start h`` (``start h`` alone when ``end`` is 0): from ``end`` at ``h = 0`` to ``start``
+        at ``h = 1``. ``h`` is a value the closed form has just computed (numpy writes into it). A product by 1.0
+        is ``x`` bit for bit: it is skipped (a pass over an array less)."""
+        start_h = h if start == 1.0 else start * h
+        if not end:
+            return start_h
+        return (end - (h if end == 1.0 else h * end)) + start_h
+
     def until(self, t: Any, end: float) -> Any:
         """Steps ``t`` held at ``end`` past it: ``minimum(t, end)`` (a schedule's length)."""
         return self.minimum(t, end)
@@ -100,6 +139,10 @@ class Namespace:
         k = self.floor(t / d)
         k = self.where((k + 1.0) * d <= t, k + 1.0, k)
         return self.where(k * d > t, k - 1.0, k)
+
+    def power(self, base: float, k: Any) -> Any:
+        """``base ** k`` for an integer-valued exponent ``k`` (a cycle or restart count)."""
+        return base**k
 
     def asfloat(self, t: Any) -> Any:  # pragma: no cover - bound per backend
         """``t`` as a floating-point array of this library (integers become its default float)."""
@@ -134,17 +177,12 @@ class Namespace:
         return f"<lrkit namespace {self.name}>"
 
 
+@_functions_of(math)
 class _Math(Namespace):
     """Python floats through ``math``: a scalar call costs a few attribute lookups."""
 
     name = "math"
     traced = False
-    cos = staticmethod(math.cos)
-    sqrt = staticmethod(math.sqrt)
-    tanh = staticmethod(math.tanh)
-    exp = staticmethod(math.exp)
-    expm1 = staticmethod(math.expm1)
-    log = staticmethod(math.log)
 
     @staticmethod
     def floor(x: float) -> float:
@@ -196,33 +234,58 @@ class _Math(Namespace):
         return routes[bisect.bisect_right(starts, t) - 1].value(t, self)
 
 
+@_functions_of(np, "floor", "where", "minimum", "maximum")
 class _Numpy(Namespace):
     """float64 numpy arrays (1-D; the caller reshapes)."""
 
     name = "numpy"
     traced = False
-    cos = staticmethod(np.cos)
-    sqrt = staticmethod(np.sqrt)
-    tanh = staticmethod(np.tanh)
-    exp = staticmethod(np.exp)
-    expm1 = staticmethod(np.expm1)
-    log = staticmethod(np.log)
-    floor = staticmethod(np.floor)
-    where = staticmethod(np.where)
-    minimum = staticmethod(np.minimum)
-    maximum = staticmethod(np.maximum)
 
     @staticmethod
-    def clip(x: Any, low: float, high: float) -> Any:  # one pass instead of two (the same values)
-        return np.clip(x, low, high)
+    def clip(x: Any, low: float, high: float) -> Any:
+        """One pass instead of two (the same values), written into ``x`` when it is an array: the closed forms
+        clip only what they have just computed, never a step."""
+        return np.clip(x, low, high, out=x) if type(x) is np.ndarray else np.clip(x, low, high)
 
     @staticmethod
-    def full(t: Any, value: float) -> np.ndarray:
+    def full(t: Any, value: float) -> Any:
         return np.full(np.shape(t), value)
+
+    def blend(self, h: Any, start: float, end: float) -> Any:
+        """The same operations, in the same order, into arrays of the closed form's own: ``start h`` is written over
+        ``h`` once ``end h`` is taken (one new array where there were two)."""
+        if type(h) is not np.ndarray or h.base is not None:
+            return Namespace.blend(self, h, start, end)
+        if not end:
+            return h if start == 1.0 else np.multiply(h, start, out=h)
+        if end == 1.0:
+            value = end - h
+        else:
+            value = np.multiply(h, end)
+            np.subtract(end, value, out=value)
+        if start != 1.0:
+            np.multiply(h, start, out=h)
+        return np.add(value, h, out=value)
 
     @staticmethod
     def quotient(t: Any, d: float) -> Any:  # IEEE division is correctly rounded: floor is exact
         return np.floor(t / d)
+
+    @staticmethod
+    def power(base: float, k: Any) -> Any:
+        """``base ** k``, each distinct exponent raised once: a count takes few values over many steps, and a power
+        costs twenty light passes. The same ``np.power`` on the same exponents (a table of them), so the same bits;
+        an exponent array that is short, spread or not integer-valued is raised element by element."""
+        if type(k) is not np.ndarray or k.size < _POWER_TABLE:
+            return base**k
+        low, high = k.min(), k.max()
+        if not high - low < _POWER_TABLE:  # NaN fails too
+            return base**k
+        offset = k - low
+        index = offset.astype(np.intp)
+        if not (index == offset).all():
+            return base**k
+        return (base ** np.arange(low, high + 1.0))[index]
 
     @staticmethod
     def lookup(t: np.ndarray, edges: Sequence[float], values: Sequence[float]) -> np.ndarray:
@@ -239,17 +302,10 @@ class _Numpy(Namespace):
             flat = t.reshape(-1)
             i = bisect.bisect_right(starts, float(flat[0])) - 1
             return np.asarray(routes[i].value(flat, self), dtype=np.float64).reshape(t.shape)
-        out = np.empty(t.shape)
-        edges = np.asarray(starts, dtype=np.float64)
         if t[0] <= t[-1] and np.all(t[1:] >= t[:-1]):  # sorted (a preview): contiguous slices, no masks
-            stops = [*np.searchsorted(t, edges[1:], side="left").tolist(), t.size]
-            begin = 0
-            for route, stop in zip(routes, stops):
-                if stop > begin:
-                    out[begin:stop] = route.value(t[begin:stop], self)
-                begin = stop
-            return out
-        index = np.searchsorted(edges, t, side="right") - 1
+            return SORTED.select(t, starts, routes)
+        out = np.empty(t.shape)
+        index = np.searchsorted(np.asarray(starts, dtype=np.float64), t, side="right") - 1
         for i, route in enumerate(routes):
             mask = index == i
             if mask.any():
@@ -257,75 +313,91 @@ class _Numpy(Namespace):
         return out
 
 
-class _Torch(Namespace):
-    name = "torch"
+class _Imported(Namespace):
+    """A traced namespace over a library imported when the namespace is built (not at ``import lrkit``; an
+    ``import`` statement, which ``torch.compile`` traces through)."""
+
+    #: What it binds beyond :data:`FUNCTIONS` (the rest it defines itself).
+    extra: tuple[str, ...] = ("floor", "where", "minimum", "maximum")
 
     def __init__(self) -> None:
+        self.lib: Any = self._library()
+        _bind(self, self.lib, self.extra)
+
+    @staticmethod
+    def _library() -> Any:  # pragma: no cover - per backend
+        raise NotImplementedError
+
+
+class _Torch(_Imported):
+    name = "torch"
+    extra = ("floor",)
+
+    @staticmethod
+    def _library() -> Any:
         import torch
 
-        self._torch = torch
-        self.cos, self.sqrt, self.tanh = torch.cos, torch.sqrt, torch.tanh
-        self.exp, self.expm1, self.log, self.floor = torch.exp, torch.expm1, torch.log, torch.floor
+        return torch
 
     def quotient(self, t: Any, d: float) -> Any:  # torch divides as IEEE does (CPU and CUDA): floor is exact
-        return self._torch.floor(t / d)
+        return self.lib.floor(t / d)
 
     def asfloat(self, t: Any) -> Any:
-        torch = self._torch
+        torch = self.lib
         t = torch.as_tensor(t)
         return t if t.is_floating_point() else t.to(torch.get_default_dtype())
 
     def where(self, cond: Any, a: Any, b: Any) -> Any:
-        return self._torch.where(cond, a, b)
+        return self.lib.where(cond, a, b)
 
     def minimum(self, x: Any, c: Any) -> Any:
         if isinstance(c, (int, float)):
-            return self._torch.clamp(x, max=c)
-        return self._torch.minimum(x, c)
+            return self.lib.clamp(x, max=c)
+        return self.lib.minimum(x, c)
 
     def maximum(self, x: Any, c: Any) -> Any:
         if isinstance(c, (int, float)):
-            return self._torch.clamp(x, min=c)
-        return self._torch.maximum(x, c)
+            return self.lib.clamp(x, min=c)
+        return self.lib.maximum(x, c)
 
 
-class _Jax(Namespace):
+class _Jax(_Imported):
     name = "jax"
 
-    def __init__(self) -> None:
-        import jax.numpy as jnp
+    @staticmethod
+    def _library() -> Any:
+        import jax.numpy
 
-        self.cos, self.sqrt, self.tanh, self.exp = jnp.cos, jnp.sqrt, jnp.tanh, jnp.exp
-        self.expm1, self.log, self.floor = jnp.expm1, jnp.log, jnp.floor
-        self.where, self.minimum, self.maximum = jnp.where, jnp.minimum, jnp.maximum
-        self._jnp = jnp
+        return jax.numpy
 
     def asfloat(self, t: Any) -> Any:
-        jnp = self._jnp
+        jnp = self.lib
         t = jnp.asarray(t)
         return t if jnp.issubdtype(t.dtype, jnp.floating) else t.astype(jnp.result_type(float))
 
     def interp(self, t: Any, xs: Sequence[float], ys: Sequence[float]) -> Any:
-        return self._jnp.interp(t, self._jnp.asarray(xs, t.dtype), self._jnp.asarray(ys, t.dtype))
+        jnp = self.lib
+        return jnp.interp(t, jnp.asarray(xs, t.dtype), jnp.asarray(ys, t.dtype))
 
 
-class _Keras(Namespace):
+class _Keras(_Imported):
     name = "keras"
 
-    def __init__(self) -> None:
+    @staticmethod
+    def _library() -> Any:
         from keras import ops
 
-        self.cos, self.sqrt, self.tanh, self.exp = ops.cos, ops.sqrt, ops.tanh, ops.exp
-        self.expm1, self.log, self.floor = ops.expm1, ops.log, ops.floor
-        self.where, self.minimum, self.maximum = ops.where, ops.minimum, ops.maximum
-        self._ops = ops
+        return ops
 
     def asfloat(self, t: Any) -> Any:
         import keras
 
-        t = self._ops.convert_to_tensor(t)
+        t = self.lib.convert_to_tensor(t)
         dtype = keras.backend.standardize_dtype(t.dtype)
-        return t if dtype.startswith(("float", "bfloat")) else self._ops.cast(t, keras.config.floatx())
+        return t if dtype.startswith(("float", "bfloat")) else self.lib.cast(t, keras.config.floatx())
+
+
+_POWER_TABLE = 1024  # numpy's power: an array at least this long whose exponents span fewer values, as a table
 
 
 class _SortedNumpy(_Numpy):
@@ -337,6 +409,12 @@ class _SortedNumpy(_Numpy):
     sorted = True
 
     @staticmethod
+    def full(t: Any, value: float) -> float:
+        """The number itself: it broadcasts wherever an array goes (a slice of the preview, a product), and no
+        array of it is written until the preview's own output."""
+        return value
+
+    @staticmethod
     def until(t: np.ndarray, end: float) -> np.ndarray:
         return t if not t.size or t[-1] <= end else np.minimum(t, end)
 
@@ -346,14 +424,26 @@ class _SortedNumpy(_Numpy):
 
     @staticmethod
     def held(t: np.ndarray, end: float, closed_form: Callable[[np.ndarray, Namespace], Any]) -> np.ndarray:
-        """``closed_form(minimum(t, end))`` for sorted ``t`` that passes ``end``: the closed form on the steps up to
-        ``end`` and on ``end`` itself (the final value), which fills the rest."""
+        """``closed_form(minimum(t, end))`` for sorted ``t``: where ``t`` passes ``end``, the closed form on the
+        steps up to ``end`` and on ``end`` itself (the final value), which fills the rest."""
+        if not t.size or t[-1] <= end:
+            return closed_form(t, SORTED)  # type: ignore[no-any-return]
         k = int(np.searchsorted(t, end, side="right"))
-        out = np.empty(t.shape)
-        head = np.append(t[:k], end)  # end evaluated with the head, in one array: its value as in a longer one
+        if k and t[k - 1] == end:  # end is a step (integer steps, integer length): the head is a view
+            head, k = t[:k], k - 1
+        else:  # end evaluated with the head, in one array: its value as in a longer one
+            head = np.append(t[:k], end)
         values = np.asarray(closed_form(head, SORTED), dtype=np.float64)
-        out[:k] = values[:k]
-        out[k:] = values[k]
+        if values.ndim and 2 * values.size >= t.size:  # most of it: the head's values grown in place (a realloc
+            try:  # moves pages, it copies nothing)
+                values.resize(t.shape, refcheck=True)
+                values[k + 1 :] = values[k]
+                return values
+            except ValueError:  # not an array of its own (a view, or held elsewhere)
+                pass
+        out = np.empty(t.shape)  # a short head: a new array (a small one grown would fault in page by page)
+        out[: k + 1] = values
+        out[k + 1 :] = values[k] if values.ndim else values
         return out
 
     @staticmethod

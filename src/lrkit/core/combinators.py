@@ -190,8 +190,8 @@ class Clamp(Schedule):
         low, high = self.low, self.high
         if low is None and high is None:
             raise ValueError(f"{self.name}: give low, high or both")
-        if low is not None and high is not None and low > high:
-            raise ValueError(f"{self.name}: low must be <= high, got low={low!r} > high={high!r}")
+        if low is not None and high is not None:
+            v.ordered(self.name, "low", low, "high", high)
         self._set_routes(Route(self.schedule))
         return self.schedule.length
 

@@ -12,6 +12,14 @@ program is built: the same subtraction), so its values are **bitwise** those of 
 for every family and on random compositions); it only drops the interpretation overhead, as a
 hand-written ``math`` closure would.
 
+A finite schedule's end is one branch (:meth:`~lrkit.core.backend.Namespace.held`): before it the closed
+form, from it on the final value, computed once by ``MATH`` (what ``min(t, length)`` gives there); an end
+already implied by the enclosing branch (a join's piece, a recipe's body) is not compared again.
+
+It stays because it earns its place by the measurement that decides it: ``bench/core.py`` row 1 times
+``sched(t)`` against the peers' own scalar evaluations, and beside it the same value with this module's
+function replaced by the interpreted ``MATH`` path (the *interpreted* column).
+
 The closed form stays the only formula: nothing here knows any family. A closed form the tracer
 cannot follow (Python control flow on the step, a non-traceable family such as ``noise``) is
 simply not compiled, and the call keeps the ``MATH`` path.
@@ -68,71 +76,6 @@ class _Symbol:
     def _op(self, template: str, *args: Any) -> _Symbol:
         return self.program.emit(template.format(*(self.program.operand(a) for a in args)))
 
-    def __add__(self, other: Any) -> _Symbol:
-        return self._op("{} + {}", self, other)
-
-    def __radd__(self, other: Any) -> _Symbol:
-        return self._op("{} + {}", other, self)
-
-    def __sub__(self, other: Any) -> _Symbol:
-        if _exactly(other, 0.0):  # x - 0.0 is x, bit for bit (-0.0 - 0.0 is -0.0)
-            return self
-        return self._op("{} - {}", self, other)
-
-    def __rsub__(self, other: Any) -> _Symbol:
-        return self._op("{} - {}", other, self)
-
-    def __mul__(self, other: Any) -> _Symbol:
-        if _exactly(other, 1.0):  # x * 1.0 is x, bit for bit (NaN and -0.0 included)
-            return self
-        return self._op("{} * {}", self, other)
-
-    def __rmul__(self, other: Any) -> _Symbol:
-        if _exactly(other, 1.0):
-            return self
-        return self._op("{} * {}", other, self)
-
-    def __truediv__(self, other: Any) -> _Symbol:
-        if _exactly(other, 1.0):
-            return self
-        return self._op("{} / {}", self, other)
-
-    def __rtruediv__(self, other: Any) -> _Symbol:
-        return self._op("{} / {}", other, self)
-
-    def __pow__(self, other: Any) -> _Symbol:
-        return self._op("{} ** {}", self, other)
-
-    def __rpow__(self, other: Any) -> _Symbol:
-        return self._op("{} ** {}", other, self)
-
-    def __neg__(self) -> _Symbol:
-        return self._op("-{}", self)
-
-    def __pos__(self) -> _Symbol:
-        return self._op("+{}", self)
-
-    def __abs__(self) -> _Symbol:
-        return self._op("abs({})", self)
-
-    def __lt__(self, other: Any) -> _Symbol:  # type: ignore[override]
-        return self._op("{} < {}", self, other)
-
-    def __le__(self, other: Any) -> _Symbol:
-        return self._op("{} <= {}", self, other)
-
-    def __gt__(self, other: Any) -> _Symbol:
-        return self._op("{} > {}", self, other)
-
-    def __ge__(self, other: Any) -> _Symbol:
-        return self._op("{} >= {}", self, other)
-
-    def __eq__(self, other: Any) -> _Symbol:  # type: ignore[override]
-        return self._op("{} == {}", self, other)
-
-    def __ne__(self, other: Any) -> _Symbol:  # type: ignore[override]
-        return self._op("{} != {}", self, other)
-
     __hash__ = None  # type: ignore[assignment]
 
     def __bool__(self) -> bool:
@@ -145,6 +88,38 @@ class _Symbol:
         raise Untraceable("an integer index from the step")
 
     __int__ = __index__
+
+
+def _operator(template: str, reflected: bool, neutral: float | None) -> Callable[[_Symbol, Any], _Symbol]:
+    """A binary operator of a symbol: one line ``template`` of the two operands (the symbol on the left, or on
+    the right when ``reflected``); with an operand exactly ``neutral`` (``x - 0.0``, ``x * 1.0``, ``x / 1.0``:
+    ``x`` bit for bit, NaN and -0.0 included) no line at all."""
+
+    def operator(self: _Symbol, other: Any) -> _Symbol:
+        if neutral is not None and _exactly(other, neutral):
+            return self
+        return self._op(template, other, self) if reflected else self._op(template, self, other)
+
+    return operator
+
+
+def _unary(template: str) -> Callable[[_Symbol], _Symbol]:
+    return lambda self: self._op(template, self)
+
+
+# the operators a closed form applies to the step: name -> (the line's template, the neutral operand, reflected too)
+_OPERATORS: dict[str, tuple[str, float | None, bool]] = {
+    "add": ("{} + {}", None, True), "sub": ("{} - {}", 0.0, True), "mul": ("{} * {}", 1.0, True),
+    "truediv": ("{} / {}", 1.0, True), "pow": ("{} ** {}", None, True),
+    "lt": ("{} < {}", None, False), "le": ("{} <= {}", None, False), "gt": ("{} > {}", None, False),
+    "ge": ("{} >= {}", None, False), "eq": ("{} == {}", None, False), "ne": ("{} != {}", None, False),
+}
+for _name, (_template, _neutral, _reflect) in _OPERATORS.items():
+    setattr(_Symbol, f"__{_name}__", _operator(_template, False, _neutral))
+    if _reflect:  # a reflected operand is never dropped but for ``1.0 * x`` (multiplication commutes)
+        setattr(_Symbol, f"__r{_name}__", _operator(_template, True, _neutral if _name == "mul" else None))
+for _name, _template in {"neg": "-{}", "pos": "+{}", "abs": "abs({})"}.items():
+    setattr(_Symbol, f"__{_name}__", _unary(_template))
 
 
 class _Program:
@@ -189,7 +164,7 @@ class _Program:
     def build(self, result: Any, coerce: bool = False) -> Callable[[float], float]:
         returned = self.operand(result)
         self.line(f"return float({returned})" if coerce else f"return {returned}")
-        text = f"def {self.name}(t):\n" + "\n".join(_inline(_live(self.lines))) + "\n"
+        text = f"def {self.name}(t):\n" + "\n".join(_coalesce(_inline(_live(self.lines)))) + "\n"
         scope: dict[str, Any] = {"_floor": math.floor, "_bisect": bisect.bisect_right, **self.constants}
         exec(compile(text, f"<lrkit {self.name}>", "exec"), scope)  # our own generated code, from our own closed forms
         function: Callable[[float], float] = scope[self.name]
@@ -220,6 +195,37 @@ def _live(lines: list[str]) -> list[str]:
         kept.append(line)
     kept.reverse()
     return _with_pass(kept)
+
+
+_COPY = re.compile(r"(\s*)(v\d+) = (v\d+)")
+
+
+def _coalesce(lines: list[str]) -> list[str]:
+    """Drop the copies ``v2 = v3`` that close a branch, where ``v3`` is the result of the branches just above and
+    read nowhere else: those branches assign ``v2`` itself (the same value, one store and load less per call)."""
+    if not any(map(_COPY.fullmatch, lines)):  # no copy (no join, no held end): nothing to count
+        return lines
+    reads: dict[str, int] = {}
+    for line in lines:
+        target, sep, expression = line.strip().partition(" = ")
+        for name in _NAME.findall(expression if sep and _NAME.fullmatch(target) else line):
+            reads[name] = reads.get(name, 0) + 1
+    renamed: dict[str, str] = {}
+    for line in reversed(lines):  # the copies, outermost first: a name copied into a renamed one takes its new name
+        copy = _COPY.fullmatch(line)
+        if copy and reads.get(copy.group(3)) == 1:
+            renamed[copy.group(3)] = renamed.get(copy.group(2), copy.group(2))
+    out: list[str] = []
+    for line in lines:
+        copy = _COPY.fullmatch(line)
+        if copy and copy.group(3) in renamed:
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        target, sep, expression = line.strip().partition(" = ")
+        if sep and target in renamed:
+            line = f"{indent}{renamed[target]} = {expression}"
+        out.append(line)
+    return out
 
 
 _MAX_NESTING = 40  # parentheses one inlined expression may nest (the parser refuses about 200)
@@ -292,6 +298,9 @@ class _Tracing(Namespace):
 
     def __init__(self, program: _Program):
         self.program = program
+        #: symbol -> a bound it is below in the branch being written (``if t < 500.0:``): a held end at or past
+        #: it needs no second comparison
+        self.below: dict[str, float] = {}
         self.cos = self._call("_cos", math.cos)
         self.sqrt = self._call("_sqrt", math.sqrt)
         self.tanh = self._call("_tanh", math.tanh)
@@ -373,6 +382,25 @@ class _Tracing(Namespace):
         program.line(f"    {out} = {y0}[{i}] + {dy}[{i}] * ({u} - {x0}[{i}]) / {dx}[{i}]")
         return _Symbol(program, out)
 
+    def held(self, t: Any, end: float, closed_form: Callable[[Any, Namespace], Any]) -> Any:
+        """``closed_form(min(t, end))`` as MATH computes it, as a branch: the closed form of ``t`` before ``end``,
+        and from ``end`` on the final value, computed here once (``MATH`` evaluates ``closed_form(end)`` there)."""
+        if self._plain(t):
+            return MATH.held(t, end, closed_form)
+        program = self.program
+        u = program.operand(t)
+        known = self.below.get(u)
+        if known is not None and known <= end:  # inside a branch t < known <= end: min(t, end) is t
+            return closed_form(t, self)
+        final = float(closed_form(end, MATH))  # a float, as a compiled function returns (an int is the same number)
+        program.count += 1
+        out = f"v{program.count}"
+        program.line(f"if {u} < {program.operand(end)}:")
+        program.line(f"    {out} = {program.operand(self._below(t, end, closed_form))}")
+        program.line("else:")
+        program.line(f"    {out} = {program.operand(final)}")
+        return _Symbol(program, out)
+
     def _chain(self, t: Any, edges: Sequence[float], choices: Sequence[str]) -> _Symbol:
         """``choices[bisect_right(edges, t)]`` as an ``if``/``elif`` chain (``edges`` sorted; an
         edge equal to the one before it opens an empty interval, and is left out)."""
@@ -400,17 +428,31 @@ class _Tracing(Namespace):
             return self._emit("{}[_bisect({}, {}) - 1]({})", table, tuple(starts), t, t)
         program.count += 1
         out = f"v{program.count}"
+        u = program.operand(t)
         for i, route in enumerate(routes):
-            if i == 0:
-                program.line(f"if {program.operand(t)} < {program.operand(starts[1])}:")
-            elif i < len(routes) - 1:
-                program.line(f"elif {program.operand(t)} < {program.operand(starts[i + 1])}:")
+            if i < len(routes) - 1:
+                program.line(f"{'elif' if i else 'if'} {u} < {program.operand(starts[i + 1])}:")
             else:
                 program.line("else:")
-            program.indent += 1
-            program.line(f"{out} = {program.operand(route.value(t, self))}")
-            program.indent -= 1
+            bound = starts[i + 1] if i < len(routes) - 1 else None
+            program.line(f"    {out} = {program.operand(self._below(t, bound, route.value))}")
         return _Symbol(program, out)
+
+    def _below(self, t: Any, bound: float | None, closed_form: Callable[[Any, Namespace], Any]) -> Any:
+        """``closed_form(t)`` written inside a branch where ``t < bound`` (``None``: no bound), one level deeper."""
+        program, u = self.program, self.program.operand(t)
+        before = self.below.get(u)
+        if bound is not None:
+            self.below[u] = bound
+        program.indent += 1
+        try:
+            return closed_form(t, self)
+        finally:
+            program.indent -= 1
+            if before is None:
+                self.below.pop(u, None)
+            else:
+                self.below[u] = before
 
 
 def _floats(values: Sequence[Any]) -> tuple[Any, ...]:

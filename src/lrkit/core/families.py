@@ -11,8 +11,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+import numpy as np
+
 from lrkit.core import _validate as v
-from lrkit.core.backend import Namespace
+from lrkit.core.backend import MATH, Namespace
 from lrkit.core.routing import IDENTITY, PHASE_MARKS, CycleIndex, Route
 from lrkit.core.schedule import Schedule, _derived, child, param, value
 
@@ -39,6 +41,7 @@ __all__ = [
 
 #: Interpolation shapes understood by :class:`Anneal` (and ``warmup``/``wsd``).
 SHAPES = ("linear", "cos", "exp", "poly", "1-sqrt")
+_INF = math.inf
 
 
 def ramp(t: Any, steps: float, start: float, end: float, shape: str, xp: Namespace, power: float = 1.0) -> Any:
@@ -53,24 +56,22 @@ def ramp(t: Any, steps: float, start: float, end: float, shape: str, xp: Namespa
     >>> ramp(5.0, 10, 1.0, 0.0, "cos", MATH), ramp(10.0, 10, 1.0, 0.25, "1-sqrt", MATH)
     (0.5, 0.25)
     """
-    p = t / steps
     low, high = (start, end) if start < end else (end, start)
     if shape == "exp":
+        p = t / steps
         value = xp.where(p <= 0.0, start, end * (start / end) ** (1.0 - p))
-    else:
+    else:  # each shape computes only what it reads (a pass over an array less for linear and poly)
         if shape == "linear":
             h = (steps - t) / steps  # exactly 0 at t = steps in every namespace (1 - t/steps is not, under XLA)
         elif shape == "cos":
-            h = (xp.cos(p * math.pi) + 1.0) * 0.5
+            h = (xp.cos(t / steps * math.pi) + 1.0) * 0.5
         elif shape == "poly":
             h = ((steps - t) / steps) ** power
         else:  # "1-sqrt"
-            h = 1.0 - xp.sqrt(p)
-        # x * 1.0 is x bit for bit: a ramp to or from 1.0 skips that pass over an array
-        start_h = h if start == 1.0 else start * h
+            h = 1.0 - xp.sqrt(t / steps)
         if not end:  # h is in [0, 1]: start * h is in [start, 0] or [0, start] already, the clip would change nothing
-            return start_h
-        value = (end - (h if end == 1.0 else h * end)) + start_h
+            return xp.blend(h, start, end)
+        value = xp.blend(h, start, end)
     return xp.clip(value, low, high)
 
 
@@ -93,14 +94,31 @@ class Constant(Schedule):
     """
 
     name = "constant"
+    holds = True
     value: float = param(v.number, default=1.0)
     steps: float | None = param(v.optional_length, default=None)
+    _float: float = _derived()
 
     def _setup(self) -> float | None:
+        self._derive(_float=float(self.value))
         return self.steps
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return xp.full(t, self.value)
+
+    def __call__(self, step: Any) -> Any:
+        """The value, with no closed form to evaluate: a number at once, an array of integer steps filled
+        without converting them (the one check: no step below 0); anything else as every schedule does."""
+        kind = type(step)
+        if kind is int:
+            if 0 <= step < 9007199254740992:
+                return self._float
+        elif kind is float:
+            if 0.0 <= step < _INF:
+                return self._float
+        elif kind is np.ndarray and step.dtype.kind in "iu" and step.size and step.min() >= 0:
+            return np.full(step.shape, self._float)
+        return Schedule.__call__(self, step)
 
 
 @value
@@ -175,11 +193,10 @@ class Cosine(Schedule):
     k: float = param(v.positive, default=1.0)
 
     def _setup(self) -> float | None:
-        if self.floor > self.peak:
-            raise ValueError(
-                f"{self.name}: floor must be <= peak, got floor={self.floor!r} > peak={self.peak!r}; "
-                "to rise along a cosine use anneal(steps, start, end, shape='cos')"
-            )
+        v.ordered(
+            self.name, "floor", self.floor, "peak", self.peak,
+            "to rise along a cosine use anneal(steps, start, end, shape='cos')",
+        )
         return self.steps
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
@@ -247,10 +264,7 @@ class Warmup(Schedule):
 
     def _setup(self) -> float | None:
         first = self.peak / (self.steps + 1.0) if self.start is None else self.start
-        if first > self.peak:
-            raise ValueError(
-                f"{self.name}: start must be <= peak, got start={first!r} > peak={self.peak!r}; a warmup rises"
-            )
+        v.ordered(self.name, "start", first, "peak", self.peak, "a warmup rises")
         if self.shape == "exp":
             _check_exp(self.name, first, self.peak)
         self._derive(_first=first)
@@ -304,11 +318,40 @@ class StepDecay(Schedule):
     decay: float = param(v.factor, default=0.1)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        return self.decay ** xp.quotient(t, self.every)
+        return xp.power(self.decay, xp.quotient(t, self.every))
+
+
+class _Table(Schedule):
+    """A family given at increasing edges (milestones, boundaries, knots): it holds its last value past the last
+    edge by itself (:attr:`~lrkit.Schedule.holds`), its length is the last edge, and its phases start at the edges
+    (the inner ones, where the first edge is 0)."""
+
+    holds = True
+    #: The edges' parameter, and whether the first edge is 0 (knots) rather than > 0.
+    _edges_field: ClassVar[str]
+    _at_zero: ClassVar[bool] = False
+
+    def _edges(self) -> Sequence[float]:
+        return getattr(self, self._edges_field)  # type: ignore[no-any-return]
+
+    def _setup(self) -> float | None:
+        edges = self._edges()
+        self._check_count(len(edges))
+        if edges and (edges[0] != 0 if self._at_zero else edges[0] <= 0):
+            rule = "start at 0" if self._at_zero else "be > 0"
+            raise ValueError(f"{self.name}: {self._edges_field} must {rule}, got {edges[0]!r}")
+        return edges[-1] if edges else None
+
+    def _check_count(self, edges: int) -> None:
+        """Raise if a table of ``edges`` edges (and the values given) is the wrong size."""
+
+    def phase_starts(self, until: float, limit: int = PHASE_MARKS) -> list[float]:
+        edges = self._edges()
+        return [float(e) for e in (edges[1:-1] if self._at_zero else edges) if e < until][:limit]
 
 
 @value
-class MultiStep(Schedule):
+class MultiStep(_Table):
     """Multiply by ``decay`` at each milestone (torch ``MultiStepLR``; ``decay`` was ``factor``, still read).
 
     ``f(t) = decay ^ (number of milestones <= t)``. Milestones strictly increase.
@@ -319,26 +362,24 @@ class MultiStep(Schedule):
     """
 
     name = "multistep"
+    _edges_field = "milestones"
     aliases: ClassVar[Mapping[str, str]] = {"factor": "decay"}
     milestones: Sequence[float] = param(v.increasing)
     decay: float = param(v.factor, default=0.1)
     _levels: tuple[float, ...] = _derived()
 
-    def _setup(self) -> float | None:
-        milestones = self.milestones
-        if not milestones:
+    def _check_count(self, edges: int) -> None:
+        if not edges:
             raise ValueError(f"{self.name}: milestones must not be empty; give the steps where the value drops")
-        if milestones[0] <= 0:
-            raise ValueError(f"{self.name}: milestones must be > 0, got {milestones[0]!r}")
+
+    def _setup(self) -> float | None:
+        length = super()._setup()
         # decay ** k after k milestones, as a table: a lookup, not a power, on every backend
-        self._derive(_levels=tuple(self.decay ** float(k) for k in range(len(milestones) + 1)))
-        return milestones[-1]
+        self._derive(_levels=tuple(self.decay ** float(k) for k in range(len(self.milestones) + 1)))
+        return length
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return xp.lookup(t, self.milestones, self._levels)
-
-    def phase_starts(self, until: float, limit: int = PHASE_MARKS) -> list[float]:
-        return [float(m) for m in self.milestones if 0 < m < until][:limit]
 
 
 @value
@@ -359,8 +400,9 @@ class Exponential(Schedule):
     staircase: bool = param(v.flag, default=False)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
-        p = xp.quotient(t, self.every) if self.staircase else t / self.every if self.every != 1 else t
-        return self.decay**p
+        if self.staircase:
+            return xp.power(self.decay, xp.quotient(t, self.every))
+        return self.decay ** (t / self.every if self.every != 1 else t)
 
 
 @value
@@ -431,7 +473,7 @@ class TanhDecay(Schedule):
 
 
 @value
-class PiecewiseConstant(Schedule):
+class PiecewiseConstant(_Table):
     """Piecewise constant: ``values[i]`` from ``boundaries[i-1]`` (inclusive) to ``boundaries[i]``.
 
     ``f(t) = values[#{b in boundaries : b <= t}]``; ``len(values) == len(boundaries) + 1``.
@@ -442,29 +484,23 @@ class PiecewiseConstant(Schedule):
     """
 
     name = "piecewise_constant"
+    _edges_field = "boundaries"
     boundaries: Sequence[float] = param(v.increasing)
     values: Sequence[float] = param(v.numbers_list)
 
-    def _setup(self) -> float | None:
-        boundaries, values = self.boundaries, self.values
-        if len(values) != len(boundaries) + 1:
+    def _check_count(self, edges: int) -> None:
+        if len(self.values) != edges + 1:
             raise ValueError(
-                f"{self.name}: values must have one more entry than boundaries, got {len(values)} values "
-                f"for {len(boundaries)} boundaries"
+                f"{self.name}: values must have one more entry than boundaries, got {len(self.values)} values "
+                f"for {edges} boundaries"
             )
-        if boundaries and boundaries[0] <= 0:
-            raise ValueError(f"{self.name}: boundaries must be > 0, got {boundaries[0]!r}")
-        return boundaries[-1] if boundaries else None
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return xp.lookup(t, self.boundaries, self.values)
 
-    def phase_starts(self, until: float, limit: int = PHASE_MARKS) -> list[float]:
-        return [float(b) for b in self.boundaries if b < until][:limit]
-
 
 @value
-class PiecewiseLinear(Schedule):
+class PiecewiseLinear(_Table):
     """Linear interpolation through ``(knots[i], values[i])``; holds the last value after.
 
     >>> s = piecewise_linear([0, 10, 30], [0.0, 1.0, 0.0])
@@ -473,25 +509,19 @@ class PiecewiseLinear(Schedule):
     """
 
     name = "piecewise_linear"
+    _edges_field, _at_zero = "knots", True
     knots: Sequence[float] = param(v.increasing)
     values: Sequence[float] = param(v.numbers_list)
 
-    def _setup(self) -> float | None:
-        knots, values = self.knots, self.values
-        if len(knots) < 2 or len(values) != len(knots):
+    def _check_count(self, edges: int) -> None:
+        if edges < 2 or len(self.values) != edges:
             raise ValueError(
-                f"{self.name}: knots and values must have the same length >= 2, got {len(knots)} knots and "
-                f"{len(values)} values"
+                f"{self.name}: knots and values must have the same length >= 2, got {edges} knots and "
+                f"{len(self.values)} values"
             )
-        if knots[0] != 0:
-            raise ValueError(f"{self.name}: knots must start at 0, got {knots[0]!r}")
-        return knots[-1]
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return xp.interp(t, self.knots, self.values)
-
-    def phase_starts(self, until: float, limit: int = PHASE_MARKS) -> list[float]:
-        return [float(k) for k in self.knots[1:-1] if k < until][:limit]
 
 
 @value
@@ -534,24 +564,34 @@ class SGDR(Schedule):
             )
         return length  # type: ignore[no-any-return]
 
-    def _start(self, i: Any) -> Any:
+    def _start(self, i: Any, xp: Namespace = MATH) -> Any:
         """``S_i``, the step at which cycle ``i`` starts: ``period * i`` or ``period (mult^i - 1) / (mult - 1)``."""
         if self.mult == 1:
             return self.period * i
-        return self.period * (self.mult**i - 1.0) / (self.mult - 1.0)
+        return self._after(xp.power(self.mult, i))
+
+    def _after(self, grow: Any) -> Any:
+        """``period (grow - 1) / (mult - 1)``: the steps of the cycles before the one of length ``period * grow``
+        (a division by ``mult - 1 == 1.0`` is no operation: ``x / 1.0`` is ``x``, bit for bit)."""
+        before = self.period * (grow - 1.0)
+        return before if self.mult == 2 else before / (self.mult - 1.0)
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         if self.mult == 1:
             index = xp.quotient(t, self.period)
         else:  # the closed-form index, then one correction each way onto the exact boundary
-            index = xp.floor(xp.log(t * (self.mult - 1.0) / self.period + 1.0) / math.log(self.mult))
-            index = xp.where(self._start(index) > t, index - 1.0, index)
-            index = xp.where(self._start(index + 1.0) <= t, index + 1.0, index)
+            scaled = t if self.mult == 2 else t * (self.mult - 1.0)  # t * 1.0 is t, bit for bit
+            index = xp.floor(xp.log(scaled / self.period + 1.0) / math.log(self.mult))
+            index = xp.where(self._start(index, xp) > t, index - 1.0, index)
+            index = xp.where(self._start(index + 1.0, xp) <= t, index + 1.0, index)
         if self.cycles is not None:
             index = xp.minimum(index, float(self.cycles - 1))
-        start = self._start(index)
-        period = self.period * self.mult**index if self.mult != 1 else self.period
-        peak = self.decay**index
+        if self.mult == 1:
+            start, period = self.period * index, self.period
+        else:  # mult ** index once, for the cycle's start and its length (the same power _start takes)
+            grow = xp.power(self.mult, index)
+            start, period = self._after(grow), self.period * grow
+        peak = xp.power(self.decay, index) if self.decay != 1 else 1.0  # 1 ** i is 1: no pass over an array
         return self.floor + (peak - self.floor) * 0.5 * (1.0 + xp.cos(math.pi * (t - start) / period))
 
     def phase_starts(self, until: float, limit: int = PHASE_MARKS) -> list[float]:
@@ -610,7 +650,7 @@ class Cyclic(Schedule):
         if self._routes:
             amp = self._routes[0].value(t, xp)
         elif self.mode == "triangular2":
-            amp = 0.5**cycle
+            amp = xp.power(0.5, cycle)
         elif self.mode == "exp_range":
             amp = self.decay**t
         else:

@@ -130,8 +130,7 @@ class OneCycleMomentum(Recipe):
     def _body(self) -> Schedule:
         steps, low, high, shape = self.steps, self.low, self.high, self.shape
         rise = _rise(self.name, steps, self.pct_start, self.three_phase)
-        if low > high:
-            raise ValueError(f"{self.name}: low must be <= high, got low={low!r} > high={high!r}")
+        v.ordered(self.name, "low", low, "high", high)
         if not self.three_phase:
             return Anneal(rise, high, low, shape) >> Anneal(steps - rise, low, high, shape)
         return Anneal(rise, high, low, shape) >> Anneal(rise, low, high, shape) >> Constant(high, steps - 2 * rise)

@@ -81,6 +81,8 @@ class Offset(TimeMap):
     offset: float
 
     def forward(self, t: Any, xp: Namespace) -> Any:
+        if not self.offset:  # the first piece: t - 0 is t, bit for bit (no pass over an array)
+            return t
         if xp.traced:  # pieces that are not in charge are evaluated too: keep their step >= 0
             return xp.from_zero(t - self.offset)
         return t - self.offset
@@ -134,6 +136,9 @@ class Periodic(TimeMap):
 
     def forward(self, t: Any, xp: Namespace) -> Any:
         k = xp.quotient(t, self.period)
+        # where t / period rounds up to an integer (t near 2**53 / period), k * period passes t: one restart less,
+        # so the local step is never negative (a no-op wherever k * period <= t, as the traced quotient ensures)
+        k = xp.where(k * self.period > t, k - 1.0, k)
         if self.times is not None:
             k = xp.minimum(k, float(self.times - 1))
         return t - k * self.period

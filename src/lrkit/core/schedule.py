@@ -159,6 +159,9 @@ class Schedule:
     aliases: ClassVar[Mapping[str, str]] = {}
     #: The old order of positional arguments after the new positional ones (read as those names).
     positions: ClassVar[tuple[str, ...]] = ()
+    #: Whether the closed form holds its final value past ``length`` by itself (a table lookup, an interpolation
+    #: that keeps its last value): its steps need no bound, and a preview past the end no held tail.
+    holds: ClassVar[bool] = False
     #: ``None`` for an infinite schedule, else the progress at which it ends.
     length: float | None
     _names: ClassVar[tuple[str, ...]] = ()  # the parameters, in signature order
@@ -224,14 +227,15 @@ class Schedule:
             return (self._scalar or self.math_function())(number)
         arr = np.asarray(step, dtype=np.float64)
         flat = arr.reshape(-1)
-        if flat.size > 1 and flat[0] <= flat[-1] and bool((flat[1:] >= flat[:-1]).all()):  # sorted (no NaN)
+        if flat.size > 1 and flat[0] <= flat[-1] and _is_sorted(flat):
             space = SORTED
             if not (flat[0] >= 0.0 and flat[-1] < _INF):  # the bounds are the ends
                 _check_steps(flat)
         else:
             space = NUMPY
             _check_steps(flat)
-        return np.asarray(self._at(flat, space), dtype=np.float64).reshape(arr.shape)
+        out = np.asarray(self._at(flat, space), dtype=np.float64)
+        return out.reshape(arr.shape) if out.ndim else np.full(arr.shape, out)  # (SORTED gives a constant as a number)
 
     def _math(self, t: float) -> float:
         """The value at a float ``t >= 0`` through :data:`~lrkit.core.backend.MATH` (interpreted)."""
@@ -277,11 +281,9 @@ class Schedule:
     def _at(self, t: Any, xp: Namespace) -> Any:
         """Values at steps already known to be >= 0, in namespace ``xp``."""
         length = self.length
-        if length is not None:
-            if xp.sorted and t.size and t[-1] > length:  # a preview past the end: the held tail is one fill
-                return xp.held(t, length, self._eval)
-            t = xp.until(t, length)
-        return self._eval(t, xp)
+        if length is None or self.holds:
+            return self._eval(t, xp)
+        return xp.held(t, length, self._eval)  # the closed form on min(t, length): each namespace its own way
 
     def _eval(self, t: Any, xp: Namespace) -> Any:  # pragma: no cover - abstract
         """The closed form on ``0 <= t <= length``; subclasses implement it."""
@@ -472,6 +474,20 @@ def _rebuild(cls: type[Schedule], params: dict[str, Any]) -> Schedule:
     """What a pickle calls: the constructor, with the parameters' old names (an older pickle) read as the new ones."""
     _, params = renamed(cls, (), params)
     return cls(**params)
+
+
+_CHUNK = 1 << 16  # steps compared per pass of the sortedness check: its booleans stay in memory already mapped
+
+
+def _is_sorted(t: np.ndarray) -> bool:
+    """Whether the 1-D steps ``t`` never decrease (and hold no NaN), compared a chunk at a time: no array of
+    ``t``'s size is allocated (a fresh large array costs its page faults, more than the comparison itself)."""
+    size = t.size
+    for lo in range(0, size - 1, _CHUNK):
+        hi = min(lo + _CHUNK, size - 1)
+        if not (t[lo + 1 : hi + 1] >= t[lo:hi]).all():
+            return False
+    return True
 
 
 def _as_float(step: Any) -> float:
