@@ -233,3 +233,16 @@ def _candidates(best: float) -> list[float]:
 
 def _past(x: float, mode: str) -> float:
     return math.nextafter(x, -math.inf if mode == "min" else math.inf)
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_a_copied_or_unpickled_controller_goes_on_alone(how: str) -> None:
+    c = Controller(lk.cosine(100) * lk.plateau(patience=0, factor=0.5))
+    c.observe(1.0)
+    c.observe(1.0)
+    d = pickle.loads(pickle.dumps(c)) if how == "pickle" else copy.deepcopy(c)
+    assert d.state_dict() == c.state_dict()
+    feed = d.feeder()
+    assert feed is not None and feed(1.0) and d.observe(1.0)
+    assert d.scales == [0.125] and c.scales == [0.5]  # the copy's rules are bound to the copy's states
+    assert d.resolve()(10) == (lk.cosine(100) * (lk.plateau(patience=0, factor=0.5) * 0.125))(10)

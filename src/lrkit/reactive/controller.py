@@ -139,14 +139,26 @@ class Controller:
         self._count(schedule)
         self.plateaus: list[Plateau] = [node for node in schedule.walk() if isinstance(node, Plateau)]
         self.states = [PlateauState() for _ in self.plateaus]
-        # each plateau's rule bound to its state (a load copies into these states, so the bindings stay valid)
-        self._rules: list[Callable[[Any], bool]] = [
-            MethodType(node._rule, state) for node, state in zip(self.plateaus, self.states)
-        ]
+        self._bind()
         self._everywhere = self._always_active()
         self._all = tuple(range(len(self.plateaus)))
         self._resolved: Schedule | None = schedule
         self._resolved_at = [1.0] * len(self.plateaus)  # the scales self._resolved was built for
+
+    def _bind(self) -> None:
+        """Each plateau's rule bound to its state (a load copies into these states, so the bindings stay valid)."""
+        self._rules: list[Callable[[Any], bool]] = [
+            MethodType(node._rule, state) for node, state in zip(self.plateaus, self.states)
+        ]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_rules"]  # compiled closures: bound again on unpickling
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._bind()
 
     def _always_active(self) -> bool:
         """True when every route above a plateau spans all steps (every node observes every call)."""
