@@ -34,8 +34,8 @@ from lrkit.core._io import atomic_write
 
 #: every benchmark, in the order they run (name = bench/<name>.py and results/<name>.md)
 BENCHMARKS: tuple[str, ...] = (
-    "core", "preview", "overhead", "compile", "optax_step", "keras_fit", "training", "finder", "auto", "finder_length",
-    "curves",
+    "core", "preview", "overhead", "state", "compile", "optax_step", "keras_fit", "training", "finder", "auto",
+    "finder_length", "curves",
 )
 TITLES = {
     "core": "Core v2: evaluation, the torch adapter, memory, import",

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import lrkit as lk
-from lrkit.reactive.controller import FakeClock, Plateau, WallClock
+from lrkit.reactive.controller import Controller, FakeClock, Plateau, WallClock
 from lrkit.torch import Scheduler
 
 plateau = Plateau
@@ -63,6 +63,28 @@ def test_scheduler_with_a_plateau_matches_torch_reduce_lr_on_plateau_per_group(s
         reductions += expected[0] != bases[0]
     assert reductions > 0
     assert [g["lr"] for g in opt.param_groups] == pytest.approx(floors)  # both groups reached their floors
+
+
+@pytest.mark.parametrize("metric", ["flat", "tensor"])
+def test_reductions_on_the_metric_fast_path_write_every_group_and_never_look_foreign(metric):
+    """One schedule shared by three groups, a plateau reducing every third update over several blocks of values:
+    each group's LR is its base times the resolved schedule (the twin Controller's), and no write of the
+    Scheduler's own is taken for a foreign one (no warning)."""
+    bases = (0.1, 0.02, 0.3)
+    schedule = lk.cosine(2000) * plateau(patience=1, factor=0.9, min_scale=1e-3)
+    opt = make_optimizer(bases)
+    sched = Scheduler(opt, schedule)
+    twin = Controller(schedule)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for n in range(1, 700):
+            update(opt)
+            value = 1.0 if metric == "flat" else torch.tensor(1.0)
+            sched.step(value)
+            twin.observe(1.0)
+            lr = twin.resolve()(n)
+            np.testing.assert_allclose([g["lr"] for g in opt.param_groups], [b * lr for b in bases], rtol=1e-12)
+    assert twin.states[0].reductions > 200 and twin.scales[0] == 1e-3  # reductions all the way to the floor
 
 
 def test_warmup_then_plateau_then_cosine_is_one_schedule_with_one_step_api():

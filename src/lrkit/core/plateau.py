@@ -58,8 +58,7 @@ the peers' plateaus with these rules.
 
 from __future__ import annotations
 
-import math
-import numbers
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -108,6 +107,7 @@ class Plateau(Schedule):
     smoothing: float
     nan: str
     rule: str
+    _rule: Callable[[PlateauState, Any], bool]  # the decision, compiled at construction (_compile)
 
     def __init__(
         self,
@@ -149,6 +149,7 @@ class Plateau(Schedule):
             0, mode=mode, factor=factor, patience=patience, threshold=threshold, threshold_mode=threshold_mode,
             cooldown=cooldown, min_scale=min_scale, eps=eps, smoothing=smoothing, nan=nan, rule=rule,
         )
+        self._derive(_rule=_compile(self))
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return xp.full(t, 1.0)
@@ -186,32 +187,7 @@ class PlateauState:
 
     def observe(self, node: Plateau, value: Any) -> bool:
         """Apply one metric value; ``True`` if the multiplier changed."""
-        if type(value) is not float:
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                try:
-                    value = float(value)  # a 0-d tensor or array
-                except (TypeError, ValueError):
-                    raise ValueError(f"plateau: metric must be a number, got {value!r}") from None
-            value = float(value)
-        finite = math.isfinite(value)
-        if not finite:
-            if node.nan == "raise":
-                raise ValueError(
-                    f"plateau: metric is {value!r}; the run may have diverged. Pass nan='bad' to count such "
-                    "values as no improvement or nan='ignore' to skip them"
-                )
-            if node.nan == "ignore":
-                return False
-        self.calls += 1
-        if finite:
-            if node.smoothing > 0 and self.smoothed is not None:
-                value = node.smoothing * self.smoothed + (1.0 - node.smoothing) * value
-            if node.smoothing > 0:
-                self.smoothed = value
-        improved = finite and node.improves(value, self.best)
-        if improved:
-            self.best = value
-        return _DECIDE[node.rule](self, node, improved)
+        return node._rule(self, value)
 
     def state_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -234,54 +210,114 @@ class PlateauState:
         return out
 
 
-# -- the decision rules (steps 4-5 of the module docstring), one per peer -----------------------------------------
+# -- the rule, compiled once per node ---------------------------------------------------------------------------
+def _metric(value: Any) -> float:
+    """A metric that is not a ``float`` as one (numbers, numpy scalars, 0-d tensors and arrays)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"plateau: metric must be a number, got {value!r}") from None
 
 
-def _decide_torch(state: PlateauState, node: Plateau, improved: bool) -> bool:
-    """PyTorch: count, hold the count at 0 during cooldown, reduce when the count exceeds ``patience``."""
-    state.bad = 0 if improved else state.bad + 1
-    if state.cooldown > 0:
-        state.cooldown -= 1
-        state.bad = 0
-    return _reduce(state, node) if state.bad > node.patience else False
+def _compile(node: Plateau) -> Callable[[PlateauState, Any], bool]:
+    """``rule(state, value) -> changed``: the module docstring's steps 1-5 for ``node``, its parameters resolved.
 
+    Everything a call could look up on the node (mode, threshold form, smoothing, NaN policy, peer rule) is
+    decided here, once: a call is a finiteness test, one threshold comparison against ``best`` and the
+    counters' updates, on the state's plain attributes, with no allocation.
+    """
+    lower = node.mode == "min"
+    relative = node.threshold_mode == "rel"
+    threshold = node.threshold
+    # mode min keeps below best * down (best >= 0) or best * up; mode max above best * up or best * down
+    down, up = 1.0 - threshold, threshold + 1.0
+    beta = node.smoothing
+    keep = 1.0 - beta
+    nan_raise, nan_ignore = node.nan == "raise", node.nan == "ignore"
+    rule = node.rule
+    patience, cooldown, factor, floor, eps = node.patience, node.cooldown, node.factor, node.min_scale, node.eps
 
-def _decide_optax(state: PlateauState, node: Plateau, improved: bool) -> bool:
-    """optax: count; a cooldown call only counts down; otherwise reduce when the count equals ``patience``."""
-    state.bad = 0 if improved else state.bad + 1
-    if state.cooldown > 0:
-        state.cooldown -= 1
-        state.bad = 0
+    def rule_fn(state: PlateauState, value: Any) -> bool:
+        if type(value) is not float:
+            value = _metric(value)
+        if value - value == 0.0:  # finite (NaN and +-inf give NaN)
+            state.calls += 1
+            if beta > 0.0:
+                smoothed = state.smoothed
+                if smoothed is not None:
+                    value = beta * smoothed + keep * value
+                state.smoothed = value
+            best = state.best
+            if best is None:
+                improved = True
+            elif relative:
+                if lower:
+                    improved = value < (best * down if best >= 0 else best * up)
+                else:
+                    improved = value > (best * up if best >= 0 else best * down)
+            else:
+                improved = value < best - threshold if lower else value > best + threshold
+            if improved:
+                state.best = value
+        else:
+            if nan_raise:
+                raise ValueError(
+                    f"plateau: metric is {value!r}; the run may have diverged. Pass nan='bad' to count such "
+                    "values as no improvement or nan='ignore' to skip them"
+                )
+            if nan_ignore:
+                return False
+            state.calls += 1
+            improved = False
+        # steps 4-5: the peer's decision on the counters
+        if rule == "torch":  # count, hold at 0 during cooldown, reduce when the count exceeds patience
+            bad = 0 if improved else state.bad + 1
+            left = state.cooldown
+            if left > 0:
+                state.cooldown = left - 1
+                bad = 0
+            elif bad > patience:
+                return reduce(state)
+            state.bad = bad
+            return False
+        if rule == "optax":  # count; a cooldown call only counts down; reduce when the count equals patience
+            left = state.cooldown
+            if left > 0:
+                state.cooldown = left - 1
+                state.bad = 0
+                return False
+            bad = 0 if improved else state.bad + 1
+            if bad == patience:
+                return reduce(state)
+            state.bad = bad
+            return False
+        # keras: count the cooldown down first; out of it (this call included) count, reduce at patience
+        left = state.cooldown
+        if left > 0:
+            left = state.cooldown = left - 1
+            state.bad = 0
+        if improved:
+            state.bad = 0
+            return False
+        if left > 0:
+            return False
+        bad = state.bad = state.bad + 1
+        if bad >= patience and state.scale > floor:
+            return reduce(state)
         return False
-    return _reduce(state, node) if state.bad == node.patience else False
 
-
-def _decide_keras(state: PlateauState, node: Plateau, improved: bool) -> bool:
-    """Keras: count down the cooldown first; out of it (this call included) count, reduce at ``patience``."""
-    if state.cooldown > 0:
-        state.cooldown -= 1
+    def reduce(state: PlateauState) -> bool:
+        """Start the cooldown, reset the count, multiply (kept if it falls by more than ``eps``)."""
+        state.cooldown = cooldown
         state.bad = 0
-    if improved:
-        state.bad = 0
+        state.reductions += 1
+        scale = state.scale
+        new = scale * factor
+        if new < floor:
+            new = floor
+        if scale - new > eps:
+            state.scale = new
+            return True
         return False
-    if state.cooldown > 0:
-        return False
-    state.bad += 1
-    if state.bad >= node.patience and state.scale > node.min_scale:
-        return _reduce(state, node)
-    return False
 
-
-def _reduce(state: PlateauState, node: Plateau) -> bool:
-    """A reduction: start the cooldown, reset the count, multiply (kept if it falls by more than ``eps``)."""
-    state.cooldown = node.cooldown
-    state.bad = 0
-    state.reductions += 1
-    new = max(state.scale * node.factor, node.min_scale)
-    if state.scale - new > node.eps:
-        state.scale = new
-        return True
-    return False
-
-
-_DECIDE = {"torch": _decide_torch, "optax": _decide_optax, "keras": _decide_keras}
+    return rule_fn

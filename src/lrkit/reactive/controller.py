@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from types import MethodType
 from typing import Any
 
 from lrkit.core.combinators import Join, Scale
@@ -38,6 +39,7 @@ from lrkit.reactive.clock import CLOCK_MODES, FakeClock, WallClock
 __all__ = ["CLOCK_MODES", "NAN_POLICIES", "Controller", "FakeClock", "Plateau", "PlateauState", "WallClock"]
 
 _STATE_VERSION = 1
+_FIELDS = tuple(PlateauState.__dataclass_fields__)
 
 
 def _children(node: Schedule) -> list[tuple[str, int | None, Schedule]]:
@@ -137,9 +139,26 @@ class Controller:
         self._count(schedule)
         self.plateaus: list[Plateau] = [node for node in schedule.walk() if isinstance(node, Plateau)]
         self.states = [PlateauState() for _ in self.plateaus]
+        self._bind()
         self._everywhere = self._always_active()
         self._all = tuple(range(len(self.plateaus)))
         self._resolved: Schedule | None = schedule
+        self._resolved_at = [1.0] * len(self.plateaus)  # the scales self._resolved was built for
+
+    def _bind(self) -> None:
+        """Each plateau's rule bound to its state (a load copies into these states, so the bindings stay valid)."""
+        self._rules: list[Callable[[Any], bool]] = [
+            MethodType(node._rule, state) for node, state in zip(self.plateaus, self.states)
+        ]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_rules"]  # compiled closures: bound again on unpickling
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._bind()
 
     def _always_active(self) -> bool:
         """True when every route above a plateau spans all steps (every node observes every call)."""
@@ -195,30 +214,50 @@ class Controller:
 
     def observe(self, metric: float, step: float = 0.0) -> bool:
         """Feed one metric value at progress ``step``; ``True`` if :meth:`resolve` changed."""
+        rules = self._rules
         changed = False
         for i in self._all if self._everywhere else self.active(step):
-            changed |= self.states[i].observe(self.plateaus[i], metric)
-        if changed:
-            self._resolved = None  # rebuilt when asked for (a scaled row needs no rebuild)
+            if rules[i](metric):
+                changed = True
         return changed
+
+    def feeder(self) -> Callable[[Any], bool] | None:
+        """``feed(metric) -> changed``, :meth:`observe` at any step, for a schedule whose plateaus observe at
+        every step (``None`` otherwise): with one plateau, its compiled rule bound to its state (an adapter's
+        per-call path: no lookup of the active plateaus, no dispatch). It stays valid across
+        :meth:`load_state_dict`; :meth:`resolve` follows the scales it changes.
+
+        >>> import lrkit as lk
+        >>> c = Controller(lk.constant(1.0) * lk.plateau(patience=0, factor=0.5))
+        >>> feed = c.feeder()
+        >>> feed(1.0), feed(2.0), c.scales
+        (False, True, [0.5])
+        """
+        if not self._everywhere:
+            return None
+        if len(self._rules) == 1:
+            return self._rules[0]
+        return self.observe
 
     def single(self) -> tuple[PlateauState, Plateau] | None:
         """``(state, node)`` of a one-plateau schedule whose plateau observes at every step, else ``None``:
-        ``state.observe(node, value)`` is then :meth:`observe` (an adapter's fast path; call :meth:`touched`
-        when it returns ``True``)."""
+        ``state.observe(node, value)`` is then :meth:`observe` (:meth:`feeder` is the direct form)."""
         if self._everywhere and len(self.plateaus) == 1:
             return self.states[0], self.plateaus[0]
         return None
 
     def touched(self) -> None:
-        """A plateau state changed outside :meth:`observe` (see :meth:`single`): resolve again when asked."""
+        """A plateau state changed outside :meth:`observe`: resolve again when asked (:meth:`resolve` also
+        notices a changed scale by itself)."""
         self._resolved = None
 
     def resolve(self) -> Schedule:
         """The pure schedule to evaluate now: each plateau ``p`` replaced by ``p * scale``."""
         resolved = self._resolved
-        if resolved is None:
-            resolved = self._resolved = _rebuild(self.schedule, self.scales)
+        scales = self.scales
+        if resolved is None or scales != self._resolved_at:
+            resolved = self._resolved = _rebuild(self.schedule, scales)
+            self._resolved_at = scales
         return resolved
 
     def state_dict(self) -> dict[str, Any]:
@@ -258,8 +297,16 @@ class Controller:
         ]
 
     def apply_state(self, states: list[PlateauState]) -> None:
-        """Take the plateau states from :meth:`parse_state`."""
-        self.states = states
+        """Take the plateau states from :meth:`parse_state` (copied into this controller's own state objects,
+        which its bound rules and :meth:`feeder` hold)."""
+        if len(states) != len(self.states):
+            raise ValueError(
+                f"Controller.apply_state: {len(states)} plateau state(s) for the {len(self.states)} plateau(s) of "
+                f"{self.schedule!r}; pass what parse_state returned for this controller"
+            )
+        for mine, new in zip(self.states, states):
+            for key in _FIELDS:
+                setattr(mine, key, getattr(new, key))
         self._resolved = None
 
 
@@ -269,7 +316,7 @@ def plateau_state(node: Plateau, reader: Reader) -> PlateauState:
     saved = reader.get("node", f"{node!r} (the plateau it was saved from)")
     if saved != repr(node):
         raise reader.error("node", repr(node), saved, "load it into the schedule it was saved from")
-    reader.only({"node", *PlateauState.__dataclass_fields__})
+    reader.only({"node", *_FIELDS})
     state = PlateauState(
         best=reader.number("best", none=True),
         bad=reader.integer("bad"),
