@@ -196,17 +196,18 @@ def test_plan_writes_tensors_and_betas_in_place_and_never_arms_for_them() -> Non
 
 def test_plan_block_writes_are_bitwise_the_full_writes_up_to_the_end() -> None:
     opt = sgd(0.1, 0.3)
-    plan, _, values = plan_for(opt, lk.warmup(7) >> lk.cosine(300))
+    plan, _, values = plan_for(opt, lk.warmup(7) >> lk.cosine(BLOCK + 44))
     plan.write(values.at(10))
-    assert plan.arm(10, values, 300.0)
+    assert plan.arm(10, values, float(BLOCK + 44))
     assert (plan.lo, plan.hi) == (0, BLOCK)
-    twin, _, twin_values = plan_for(sgd(0.1, 0.3), lk.warmup(7) >> lk.cosine(300))
+    twin, _, twin_values = plan_for(sgd(0.1, 0.3), lk.warmup(7) >> lk.cosine(BLOCK + 44))
     for n in range(11, BLOCK):
         plan.write_block(n)
         twin.write(twin_values.at(n))
         assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in twin.groups] and plan.n == n
-    plan.write(values.at(290))
-    assert plan.arm(290, values, 300.0) and plan.hi == 301  # the update past the end takes the general path
+    plan.write(values.at(BLOCK + 34))
+    # the update past the end takes the general path
+    assert plan.arm(BLOCK + 34, values, float(BLOCK + 44)) and plan.hi == BLOCK + 45
 
 
 def test_plan_sees_new_groups_and_refuses_what_it_cannot_extend() -> None:

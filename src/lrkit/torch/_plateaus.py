@@ -15,11 +15,12 @@ The metric is reduced across ranks first (a collective: every rank calls it, in 
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from typing import Any
 
 from lrkit.core.plateau import Plateau
 from lrkit.core.schedule import Schedule
-from lrkit.reactive.controller import Controller, PlateauState
+from lrkit.reactive.controller import Controller
 from lrkit.torch._values import Values
 from lrkit.torch.distributed import reduce_metric
 
@@ -43,18 +44,28 @@ def number(metric: Any) -> float:
 
 class Plateaus:
     """``active``: ``(j, controller)`` for each schedule ``j`` with a plateau; ``direct``: with exactly one plateau
-    listening at every step, its ``(state, node, controller, j)``, which the fast path feeds directly."""
+    listening at every step, its ``(feed, controller, j)`` (``feed``: :meth:`Controller.feeder`, the plateau's rule
+    bound to its state), which the fast path feeds directly; ``feed``: that feed when no ranks must agree (``step``
+    calls it inline), else ``None``."""
 
-    __slots__ = ("active", "direct")
+    __slots__ = ("active", "direct", "feed")
 
     def __init__(self, schedules: list[Schedule]) -> None:
         self.active = [(j, Controller(s)) for j, s in enumerate(schedules) if reactive(s)]
-        self.direct: tuple[PlateauState, Plateau, Controller, int] | None = None
+        self.direct: tuple[Callable[[Any], bool], Controller, int] | None = None
+        self.feed: Callable[[Any], bool] | None = None
 
-    def arm(self) -> None:
-        """Prepare the fast path's feed (at each arming: a reduction may change which plateau listens)."""
-        single = self.active[0][1].single() if len(self.active) == 1 else None
-        self.direct = None if single is None else (*single, self.active[0][1], self.active[0][0])
+    def arm(self, ranks: bool = False) -> None:
+        """Prepare the fast path's feed (at each arming: a reduction may change which plateau listens; ``ranks``:
+        whether ranks must agree, as last checked)."""
+        feed = self.active[0][1].feeder() if len(self.active) == 1 else None
+        self.direct = None if feed is None else (feed, self.active[0][1], self.active[0][0])
+        self.feed = None if ranks else feed
+
+    def reduced(self, cache: Values) -> None:
+        """The direct plateau changed its scale (through :attr:`feed`): update its row of ``cache``."""
+        _, controller, j = self.direct  # type: ignore[misc]
+        cache.update(j, controller)
 
     def refuse(self, metric: Any) -> None:
         """``step(metric)`` with no plateau to feed: the one clear error (an int: torch's deprecated epoch)."""
@@ -86,14 +97,13 @@ class Plateaus:
             if ranks:  # a collective: every rank calls it, in the same order
                 value = float(reduce_metric(value))
             return self._feed(value, at, None, cache)
-        state, node, controller, j = direct
+        feed, controller, j = direct
         if type(metric) is not float:
             metric = number(metric)
         if ranks:  # a collective: every rank calls it, in the same order
             metric = reduce_metric(metric)
-        changed = state.observe(node, metric)
+        changed = feed(metric)
         if changed:
-            controller.touched()
             cache.update(j, controller)
         return changed
 

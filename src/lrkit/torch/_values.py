@@ -1,7 +1,7 @@
 """The one cache of :class:`lrkit.torch.Scheduler`: every distinct schedule's values at whole progress counts.
 
-Up to 16 distinct schedules, blocks of 256 updates are evaluated with numpy at once and aligned to absolute
-progress (block ``k`` covers ``[256 k, 256 (k+1))``), so a resumed run reads bitwise the same values as an
+Up to 16 distinct schedules, blocks of 1,024 updates are evaluated with numpy at once and aligned to absolute
+progress (block ``k`` covers ``[1024 k, 1024 (k+1))``), so a resumed run reads bitwise the same values as an
 uninterrupted one and ``step()`` costs an index and a write. Beyond 16 (per-layer schedules), each value
 is the schedule's compiled scalar form (:meth:`lrkit.Schedule.math_function`) at every update: the same
 cost at every update, no periodic refill (bitwise the numpy values: the compiled form is).
@@ -34,7 +34,7 @@ from lrkit.reactive.horizon import Move
 
 __all__ = ["BLOCK", "FEW", "Values", "scalable"]
 
-_SHIFT = 8  # log2 of the block: a refill costs ~20 us, so 256 updates amortise it
+_SHIFT = 10  # log2 of the block: a refill costs ~30-50 us (~0.2 us per update at 256), so 1,024 amortise it
 FEW = 16  #: distinct schedules evaluated in numpy blocks; beyond, each by its compiled scalar form
 BLOCK = 1 << _SHIFT  #: updates per block of values computed at once
 

@@ -8,7 +8,7 @@ held and a warning given once (docs/torch.md decides each).
 
 This module is the shell. Its typed parts, each with one job: :mod:`~lrkit.torch._specs` (what is scheduled),
 :mod:`~lrkit.torch._progress` (what progress counts, the update hook), :mod:`~lrkit.torch._values` (every
-schedule's values: numpy blocks of 256 updates aligned to absolute update numbers, so a resumed run reads bitwise
+schedule's values: numpy blocks of 1,024 updates aligned to absolute update numbers, so a resumed run reads bitwise
 the values of an uninterrupted one), :mod:`~lrkit.torch._plan` (the write plan and the fast path of ``step()``),
 :mod:`~lrkit.torch._plateaus` (metrics), :mod:`~lrkit.torch._guards` (warnings), :mod:`~lrkit.torch._checkpoint`
 (the state, validated whole, then applied) and :mod:`~lrkit.torch._eager` (``step()`` under ``torch.compile``).
@@ -191,6 +191,17 @@ class Scheduler(LRScheduler):
                         plan.n = n
                     return None
                 if self._metric_fast:
+                    feed = self._plateaus.feed  # one plateau listening at every step, one process: its rule
+                    if feed is not None and type(metric) is float:
+                        if feed(metric):
+                            self._reduced(n)
+                        elif n != plan.n:
+                            values, i = plan.flat, n & plan.mask
+                            for group, key, _, factor, row in plan.plain:
+                                group[key] = factor * values[row + i]
+                            plan.last = first[name]
+                            plan.n = n
+                        return None
                     self._fast_metric(metric, n)
                     return None
         plan.hi = 0  # disarmed until the general path below arms it again
@@ -255,13 +266,23 @@ class Scheduler(LRScheduler):
         elif n != plan.n or changed:
             plan.write_block(n)
 
+    def _reduced(self, n: int) -> None:
+        """The fast path's plateau reduced (fed inline by :meth:`step`): its row updated, the values written."""
+        self._plateaus.reduced(self._cache)
+        if self._cache.block < 0:  # a resolved (not scaled) schedule: a new block, a full write
+            self._plan.n = n
+            self._plan.write(self._values(n))
+            self._arm(n)
+        else:
+            self._plan.write_block(n)
+
     def _arm(self, n: int) -> None:
         """Let the next updates of this block take the fast path (:meth:`Plan.arm`) when no check is pending."""
         guards, cache = self._guards, self._cache
         if guards.quiet(bool(self._plateaus.active)) and self._plan.arm(
             n, cache, math.inf if guards.warned_end else cache.end
         ):
-            self._plateaus.arm()
+            self._plateaus.arm(self._progress.ranks)
 
     def _values(self, n: int) -> list[float]:
         """Each distinct schedule's value at progress ``n`` (tables; ``math`` for tokens), or now (a clock)."""
