@@ -49,6 +49,7 @@ TITLES = {
     "keras_fit": "Keras fit",
     "training": "Training quality",
     "finder": "LR finder",
+    "state": "Scheduler state and step cost (issue 24)",
 }
 
 

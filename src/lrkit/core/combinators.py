@@ -25,8 +25,6 @@ __all__ = [
 ]
 
 
-_schedule = child  # the check's name before the dataclass values (lrkit.compat.timm imports it)
-
 
 def _flatten(who: str, key: str, items: Any, kind: type, operator: str) -> tuple[Schedule, ...]:
     """The schedules of an n-ary combinator, nested ones of the same ``kind`` spliced in (no recursion depth)."""

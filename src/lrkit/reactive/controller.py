@@ -239,18 +239,6 @@ class Controller:
             return self._rules[0]
         return self.observe
 
-    def single(self) -> tuple[PlateauState, Plateau] | None:
-        """``(state, node)`` of a one-plateau schedule whose plateau observes at every step, else ``None``:
-        ``state.observe(node, value)`` is then :meth:`observe` (:meth:`feeder` is the direct form)."""
-        if self._everywhere and len(self.plateaus) == 1:
-            return self.states[0], self.plateaus[0]
-        return None
-
-    def touched(self) -> None:
-        """A plateau state changed outside :meth:`observe`: resolve again when asked (:meth:`resolve` also
-        notices a changed scale by itself)."""
-        self._resolved = None
-
     def resolve(self) -> Schedule:
         """The pure schedule to evaluate now: each plateau ``p`` replaced by ``p * scale``."""
         resolved = self._resolved
