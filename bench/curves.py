@@ -204,6 +204,10 @@ def paper(data: Path, sizes: tuple[str, ...] = ("25M", "100M")) -> str:
     out += [f"- {line}" for line in swaps] or ["- none"]
     out += [
         "",
+        "The default fit (`law=\"auto\"`) first chooses between the multi-power law and the convex drop by",
+        "each one's leave-one-run-out error on the three fitted runs (bench/curves_grid.py --select): it picks",
+        "the multi-power law on both sizes, so its figures are the multi-power law's below.",
+        "",
         "The default fit (issue 26) adds two things to the paper's procedure: a prior on `C, beta, gamma`",
         "(centred on the mean of the two sizes' published values, sd 1 on each log; `prior=\"law\"`) and the",
         "leave-one-run-out fits whose spread enters every interval (`jackknife=True`; its fit time includes",
