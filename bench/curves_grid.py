@@ -298,7 +298,9 @@ def evaluate_branches(grid: dict[str, GridRun], length: int, law: str, level: fl
         covered.append(abs(pred - measured) <= half)
     at = [r for r in grid.values() if r.length == length and r.kind != "stable"]
     best = min(at, key=lambda r: r.final)
-    chosen = grid[ranked[0][1]]
+    decided = all(c.decided for c in choices)
+    # where choose declines to rank, a user keeps the best run of this length they trained (if any)
+    chosen = min(trained, key=lambda t: t.final) if trained and not decided else grid[ranked[0][1]]
     wsd20 = grid[f"wsd20@0.001/{length // 1000}k"].final
     cos10 = grid[f"cos-10@0.001/{length // 1000}k"].final
     missing = sum(1 for r in at if r.peak not in fits)
@@ -306,8 +308,8 @@ def evaluate_branches(grid: dict[str, GridRun], length: int, law: str, level: fl
     return {
         "length": length, "protocol": proto, "seconds": seconds, "laws": fits, "choices": choices,
         "offsets": off, "best": best, "chosen": chosen, "regret": chosen.final - best.final,
-        "beats": chosen.final < min(wsd20, cos10), "wsd20": wsd20, "cos10": cos10, "decided": all(
-            c.decided for c in choices), "mean_error": float(np.mean(errors)), "coverage": float(np.mean(covered)),
+        "beats": chosen.final < min(wsd20, cos10), "wsd20": wsd20, "cos10": cos10, "decided": decided,
+        "mean_error": float(np.mean(errors)), "coverage": float(np.mean(covered)),
         "n": len(errors), "unpredicted": missing, "top": top,
         "at_bounds": sorted({n for f in fits.values() if f.uncertainty for n in f.uncertainty.at_bounds}),
     }
@@ -498,8 +500,10 @@ def main(argv: list[str] | None = None) -> int:
         "  extends the stable runs; if no peak fits both branches, one peak with the long branch only. One fit",
         "  per peak; the peaks' rankings merged on predicted finals (each fit's offset measured on its own",
         "  branches; the intervals add the spread of every branch's offset; `--pooled-offset`: one offset for",
-        "  all peaks); a protocol run of length T competes with its",
-        "  measured final. Configurations at peaks the protocol did not run are not predicted (counted).",
+        "  all peaks); a protocol run of length T competes with its measured final, and where `choose`",
+        "  declines to rank (any peak), the chosen one is the best protocol run of length T if there is one",
+        "  (a user does not act on a ranking the tool refused). Configurations at peaks the protocol did not",
+        "  run are not predicted (counted).",
         f"- **pilots** (the previous protocol): a {PILOT_LENGTH:,}-update WSD-{round(100 * PILOT_FRACTION)}% pilot per "
         "peak, highest first, while the budget allows; what is left: stable runs at the next peaks; one fit of",
         "  every run (one law across peaks).",
