@@ -298,7 +298,9 @@ def evaluate_branches(grid: dict[str, GridRun], length: int, law: str, level: fl
         covered.append(abs(pred - measured) <= half)
     at = [r for r in grid.values() if r.length == length and r.kind != "stable"]
     best = min(at, key=lambda r: r.final)
-    chosen = grid[ranked[0][1]]
+    decided = all(c.decided for c in choices)
+    # where choose declines to rank, a user keeps the best run of this length they trained (if any)
+    chosen = min(trained, key=lambda t: t.final) if trained and not decided else grid[ranked[0][1]]
     wsd20 = grid[f"wsd20@0.001/{length // 1000}k"].final
     cos10 = grid[f"cos-10@0.001/{length // 1000}k"].final
     missing = sum(1 for r in at if r.peak not in fits)
@@ -306,8 +308,8 @@ def evaluate_branches(grid: dict[str, GridRun], length: int, law: str, level: fl
     return {
         "length": length, "protocol": proto, "seconds": seconds, "laws": fits, "choices": choices,
         "offsets": off, "best": best, "chosen": chosen, "regret": chosen.final - best.final,
-        "beats": chosen.final < min(wsd20, cos10), "wsd20": wsd20, "cos10": cos10, "decided": all(
-            c.decided for c in choices), "mean_error": float(np.mean(errors)), "coverage": float(np.mean(covered)),
+        "beats": chosen.final < min(wsd20, cos10), "wsd20": wsd20, "cos10": cos10, "decided": decided,
+        "mean_error": float(np.mean(errors)), "coverage": float(np.mean(covered)),
         "n": len(errors), "unpredicted": missing, "top": top,
         "at_bounds": sorted({n for f in fits.values() if f.uncertainty for n in f.uncertainty.at_bounds}),
     }
@@ -422,34 +424,19 @@ def _target(r: dict, label: str) -> str:
     )
 
 
-LAW_LABELS = {"convex_drop": "ConvexDropLaw", "convex_bound": "ConvexBoundLaw", "momentum": "MomentumLaw",
+LAW_LABELS = {"auto": "auto (multi-power or convex drop)",
+              "convex_drop": "ConvexDropLaw", "convex_bound": "ConvexBoundLaw", "momentum": "MomentumLaw",
               "multi_power": "MultiPowerLaw"}
 
 
-def _loro(runs: list, law: str) -> list[float]:
-    """Leave-one-run-out: each run's mean error predicted by the law fitted on the others (a branch scored on its
-    own points when its parent is among them)."""
-    import warnings
-
+def selection(grid: dict[str, GridRun], lengths: tuple[int, ...] = LENGTHS) -> list[str]:
+    """What ``law="auto"`` sees and picks: each law of ``curves.selection.AUTO_LAWS``'s leave-one-run-out mean error
+    (``held_out_error``, the library's own) on the published curves' three fitted runs and on each peak's runs of
+    the grid's branch protocol at every length."""
     from lrkit import curves
+    from lrkit.curves.selection import AUTO_LAWS, held_out_error
 
-    errors = []
-    for i, run in enumerate(runs):
-        rest = [r for j, r in enumerate(runs) if j != i]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fitted = curves.fit(rest, law, jackknife=False)
-            target = run.own() if run.parent is not None and any(run.parent is r for r in rest) else run
-            errors.append(curves.score(fitted.law, [target]).run_mean_error)
-    return errors
-
-
-def selection(grid: dict[str, GridRun]) -> list[str]:
-    """Would choosing the law by its leave-one-run-out error on the fitted runs pick the law that predicts best?
-    On the published curves (the paper's three fitted runs) and on the grid's branch protocol at 50k."""
-    from lrkit import curves
-
-    laws = list(LAW_LABELS)[::-1]
+    laws = list(AUTO_LAWS)
     out = ["| fitted runs | " + " | ".join(LAW_LABELS[n] for n in laws) + " | picked |",
            "| --- |" + " ---: |" * len(laws) + " --- |"]
     sets = []
@@ -458,11 +445,12 @@ def selection(grid: dict[str, GridRun]) -> list[str]:
         if folder.is_dir():
             runs = curves.paper_runs(folder)
             sets.append((f"published {size}: {', '.join(curves.FIT_RUNS)}", [runs[n] for n in curves.FIT_RUNS]))
-    proto = branch_protocol(50000)
-    for peak in proto.peaks:
-        sets.append((f"grid 50k branches at {peak:g}", branch_runs(grid, proto, peak)))
+    for length in lengths:
+        proto = branch_protocol(length)
+        for peak in proto.peaks:
+            sets.append((f"grid {length // 1000}k branches at {peak:g}", branch_runs(grid, proto, peak)))
     for label, runs in sets:
-        means = {law: float(np.mean(_loro(runs, law))) for law in laws}
+        means = {law: held_out_error(runs, law) for law in laws}
         picked = min(means, key=means.__getitem__)
         out.append(f"| {label} | " + " | ".join(f"{100 * means[n]:.3f}%" for n in laws) + f" | {LAW_LABELS[picked]} |")
     return out
@@ -512,8 +500,10 @@ def main(argv: list[str] | None = None) -> int:
         "  extends the stable runs; if no peak fits both branches, one peak with the long branch only. One fit",
         "  per peak; the peaks' rankings merged on predicted finals (each fit's offset measured on its own",
         "  branches; the intervals add the spread of every branch's offset; `--pooled-offset`: one offset for",
-        "  all peaks); a protocol run of length T competes with its",
-        "  measured final. Configurations at peaks the protocol did not run are not predicted (counted).",
+        "  all peaks); a protocol run of length T competes with its measured final, and where `choose`",
+        "  declines to rank (any peak), the chosen one is the best protocol run of length T if there is one",
+        "  (a user does not act on a ranking the tool refused). Configurations at peaks the protocol did not",
+        "  run are not predicted (counted).",
         f"- **pilots** (the previous protocol): a {PILOT_LENGTH:,}-update WSD-{round(100 * PILOT_FRACTION)}% pilot per "
         "peak, highest first, while the budget allows; what is left: stable runs at the next peaks; one fit of",
         "  every run (one law across peaks).",
@@ -534,9 +524,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_pilots:
             r = evaluate(grid, length)
             r["decided"] = r["choice"].decided
-            out.append(_row(r, "MultiPowerLaw (default)", "pilots"))
+            out.append(_row(r, f"default (auto: {type(r['law']).__name__})", "pilots"))
             targets.append(_target(r, "pilots, the default fit"))
-            details.append(f"- {length // 1000}k, pilots, MultiPowerLaw: {r['law']}; offsets "
+            details.append(f"- {length // 1000}k, pilots, default: {r['law']}; offsets "
                            + ", ".join(f"{o:+.4f}" for o in r["offsets"]))
     out += ["", "Targets (issue 26):", "", *targets, "", "Fitted laws and the offsets of the measured finals:", "",
             *details]

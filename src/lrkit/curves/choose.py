@@ -6,8 +6,9 @@ floor x peak; any spec you add); :func:`choose` predicts each one's final loss w
 the difference contains 0), recommends the best as lrkit text config, and says which run, trained
 next, would shrink the uncertainty of the choice most. It refuses to rank (``decided`` is False,
 ``reasons`` says why) when the fit ended at a bound of its parameters (there the law cannot tell
-schedules apart by more than their area) or when half the other candidates or more are tied with the
-best (the intervals are wider than the differences).
+schedules apart by more than their area) or when the candidates tied with the best span predicted finals
+wider than the fit's noise floor (:func:`resolvable`: one logged point's scatter around the law); tied
+candidates within that floor of the best are "any of these", and the best is recommended.
 
 >>> import lrkit as lk
 >>> from lrkit.curves import MultiPowerLaw
@@ -35,7 +36,7 @@ import lrkit as lk
 from lrkit.curves.intervals import Uncertainty, difference, interval, z_value
 from lrkit.curves.laws import Law, learning_rates
 
-__all__ = ["Candidate", "Choice", "Row", "choose", "family"]
+__all__ = ["Candidate", "Choice", "Row", "choose", "family", "resolvable"]
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,9 @@ class Choice:
     level: float
     #: (candidate, share of the variance of the best-vs-runner-up gap a run of it would remove), best first
     suggestions: tuple[tuple[str, float], ...] = field(default=())
+    #: the smallest difference of finals the fit resolves (:func:`resolvable`): tied candidates closer to the best
+    #: than this are "any of these"
+    floor: float = 0.0
 
     @property
     def best(self) -> Row:
@@ -213,7 +217,10 @@ class Choice:
             others = [n for n in self.tied if n != self.best.name]
             out.append(f"recommended: {self.best.name} (predicted {self.best.predicted:.4f})")
             if others:
-                out.append(f"tied with it within the {100 * self.level:g}% interval: {', '.join(others)}")
+                out.append(
+                    f"any of these is as good (within the {100 * self.level:g}% interval of it, and predicted within "
+                    f"the fit's noise floor {self.floor:.4f}): {', '.join(others)}"
+                )
             out += ["", "```", self.best.config, "```"]
         else:
             out.append("cannot tell the candidates apart; no ranking: " + "; ".join(self.reasons))
@@ -228,6 +235,7 @@ class Choice:
             "decided": self.decided,
             "reasons": list(self.reasons),
             "level": self.level,
+            "floor": self.floor,
             "recommended": self.best.config if self.decided else None,
             "rows": [r.to_dict() for r in self.rows],
             "suggestions": [{"schedule": n, "share": s} for n, s in self.suggestions],
@@ -284,6 +292,21 @@ def _share(law: Law, u: Uncertainty, candidate: Candidate, budget: int, gap: np.
     return min(max(removed / before, 0.0), 1.0)
 
 
+def resolvable(uncertainty: Uncertainty | None, loss: float) -> float:
+    """The noise floor of a fit at a final ``loss``: the scatter of one logged point around the law, ``s * loss``
+    (``s`` the fit's relative residual sd, :attr:`Uncertainty.noise`); two finals closer than this cannot be told
+    apart by the runs' own logs. 0 without an uncertainty.
+
+    >>> import numpy as np
+    >>> from lrkit.curves import Uncertainty
+    >>> round(resolvable(Uncertainty(("L0",), np.zeros((1, 1)), noise=0.001, inflation=1.0), 3.0), 6)
+    0.003
+    """
+    if uncertainty is None or not math.isfinite(uncertainty.noise):
+        return 0.0
+    return float(uncertainty.noise * abs(loss))
+
+
 def choose(
     law: Any,
     candidates: Any,
@@ -303,8 +326,8 @@ def choose(
 
     One :class:`Choice` per length: rows best first with the ``level`` interval of each final, the
     gap to the best with its standard error, and ``tied`` where ``|gap| <= z * se``; not ``decided``
-    (``reasons``) when the fit ended at a parameter bound or half the other candidates or more are tied
-    with the best.
+    (``reasons``) when the fit ended at a parameter bound, or when a candidate tied with the best is predicted
+    more than the fit's noise floor (:func:`resolvable`) from it; ties within the floor are "any of these".
 
     >>> from lrkit.curves import MultiPowerLaw
     >>> from lrkit.curves.choose import choose, family
@@ -349,11 +372,14 @@ def choose(
                 f"the fit ended at the bound of {', '.join(uncertainty.at_bounds)} (the law then tells schedules "
                 "apart by little more than their area); fit more varied runs"
             )
+        floor = resolvable(uncertainty, rows[0][0])
+        spread = max(r.predicted for r in table if r.tied) - rows[0][0]
         ties = sum(r.tied for r in table) - 1
-        if len(table) > 1 and ties >= (len(table) - 1) / 2:
+        if ties and spread > floor:
             reasons.append(
                 f"{ties} of the {len(table) - 1} other candidates are within the {100 * level:g}% interval of the "
-                "best (the intervals are wider than the differences)"
+                f"best and their predicted finals span {spread:.4f}, more than the fit's noise floor {floor:.4f} "
+                "(the intervals are wider than the differences that matter)"
             )
         suggestions: list[tuple[str, float]] = []
         if suggest and uncertainty is not None and len(rows) > 1:
@@ -365,7 +391,7 @@ def choose(
                 ((c.name, _share(law, uncertainty, c, budget, gap_vector)) for _, c, _, _ in rows),
                 key=lambda item: -item[1],
             )
-        out.append(Choice(budget, tuple(table), not reasons, tuple(reasons), level, tuple(suggestions)))
+        out.append(Choice(budget, tuple(table), not reasons, tuple(reasons), level, tuple(suggestions), floor))
     return out
 
 

@@ -175,7 +175,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
     """Fit a law to run files; print the parameters and quality; write the law as JSON (``-o``)."""
     from lrkit.curves.core import fit
     from lrkit.curves.lawfile import save_law
-    from lrkit.curves.laws import LAWS
 
     _need_scipy("fitting a law")
     plot = _plot_path(args.plot)
@@ -184,7 +183,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     runs = _runs(args, lr)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        result = fit(runs, LAWS[args.law], method=args.method, weights=args.weights)
+        result = fit(runs, args.law, method=args.method, weights=args.weights)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.report())
     if out is not None:
         save_law(out, result, lr_scale=lr)
@@ -359,8 +358,8 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="fit a law to run files")
     p.add_argument("runs", nargs="+", metavar="RUN", help=run_help)
     p.add_argument(
-        "--law", choices=("multi_power", "momentum", "convex_bound", "convex_drop"), default="multi_power",
-        help="default multi_power"
+        "--law", choices=("auto", "multi_power", "momentum", "convex_bound", "convex_drop"), default="auto",
+        help="auto (default): multi_power or convex_drop, whichever predicts each run left out of the fit better"
     )
     p.add_argument(
         "--method",

@@ -21,7 +21,15 @@ from typing import Any
 import numpy as np
 
 from lrkit.curves.intervals import Uncertainty, covariance
-from lrkit.curves.laws import LAWS, Law, MultiPowerLaw, Stage, _steps, learning_rates, peak_index
+from lrkit.curves.laws import (
+    LAWS,
+    Law,
+    MultiPowerLaw,  # noqa: F401  (the doctests' name)
+    Stage,
+    _steps,
+    learning_rates,
+    peak_index,
+)
 
 __all__ = [
     "CurveFitWarning",
@@ -400,6 +408,8 @@ class Fit:
     weights: str = "runs"
     #: the parameters' uncertainty (:class:`lrkit.curves.Uncertainty`): what every interval is computed from
     uncertainty: Uncertainty | None = None
+    #: ``law="auto"``: each candidate law's leave-one-run-out mean error, ``(name, error)`` (empty otherwise)
+    selection: tuple[tuple[str, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict: the law, the fit's quality and (``"uncertainty"``) the parameters' covariance."""
@@ -415,6 +425,7 @@ class Fit:
                 "evaluations": self.evaluations,
                 "converged": self.converged,
                 "problems": list(self.problems),
+                **({"selection": dict(self.selection)} if self.selection else {}),
                 **self.quality.to_dict(),
             },
         }
@@ -422,6 +433,9 @@ class Fit:
     def report(self) -> str:
         """Parameters and the quality table, as Markdown."""
         lines = [f"{type(self.law).__name__} fitted on {len(self.runs)} run(s) in {self.seconds:.2f} s", ""]
+        if self.selection:
+            errors = ", ".join(f"{name} {100 * e:.3f}%" for name, e in self.selection)
+            lines += [f"law chosen by leave-one-run-out mean error: {errors}", ""]
         lines.append("| " + " | ".join(self.law.param_names()) + " |")
         lines.append("|" + " ---: |" * len(self.law.param_names()))
         lines.append("| " + " | ".join(f"{x:.6g}" for x in self.law.vector()) + " |")
@@ -456,7 +470,9 @@ def _binned(run: Run, most: int) -> tuple[Run, np.ndarray]:
 def _check_law(law: Any) -> tuple[type[Law], dict[str, Any]]:
     if isinstance(law, str):
         if law not in LAWS:
-            raise ValueError(f"law: unknown law {law!r}; known: {', '.join(LAWS)} (or a Law class or instance)")
+            raise ValueError(
+                f"law: unknown law {law!r}; known: {', '.join(LAWS)}, 'auto' (or a Law class or instance)"
+            )
         return LAWS[law], {}
     if isinstance(law, type) and issubclass(law, Law):
         return law, {}
@@ -493,7 +509,7 @@ def _inside(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
 
 def fit(
     runs: Sequence[Run],
-    law: type[Law] | Law | str = MultiPowerLaw,
+    law: type[Law] | Law | str = "auto",
     *,
     method: str = "staged",
     delta: float = 1e-3,
@@ -505,7 +521,13 @@ def fit(
     prior: Mapping[str, tuple[float, float]] | str | None = "law",
     jackknife: bool = True,
 ) -> Fit:
-    """Fit ``law`` (a law class, a law whose fixed settings to keep, or a name of :data:`LAWS`) to runs with losses.
+    """Fit ``law`` (a law class, a law whose fixed settings to keep, a name of :data:`LAWS`, or ``"auto"``) to runs.
+
+    ``law="auto"`` (the default) chooses, by each law's leave-one-run-out error on ``runs``, between the
+    multi-power law and the convex drop law (:mod:`lrkit.curves.selection`; the multi-power law with a
+    single run), fits the chosen one and records every law's held-out error in :attr:`Fit.selection`; the
+    chosen law's held-out fits are the jackknife's. On the published 25M / 100M curves it picks the
+    multi-power law, on the 124M schedule grid's cooldown branches the convex drop (docs/curves.md).
 
     Minimises the Huber loss ``sum_j huber_delta(r_j)`` of the residuals over every logged point
     of every run with ``scipy.optimize.least_squares`` (trust-region reflective, bounds, the
@@ -567,9 +589,25 @@ def fit(
     from scipy.optimize import least_squares
 
     start = time.perf_counter()
+    if isinstance(law, str) and law == "auto":
+        from lrkit.curves.selection import select
+
+        fitted_runs(runs)  # checked first: one line naming what is wrong
+        options: dict[str, Any] = dict(
+            method=method, delta=delta, relative=relative, skip_warmup=skip_warmup, resolution=resolution,
+            max_evaluations=max_evaluations, weights=weights, prior=prior,
+        )
+        picked, scores, left_out = select(runs, **options)
+        result = fit(runs, picked, **options, jackknife=False)
+        if jackknife and len(runs) > 1 and result.uncertainty is not None:
+            # the chosen law's leave-one-run-out fits are the jackknife's: reused, not fitted again
+            result = dataclasses.replace(result, uncertainty=dataclasses.replace(result.uncertainty,
+                                                                                 ensemble=tuple(left_out)))
+        return dataclasses.replace(result, selection=scores, seconds=time.perf_counter() - start)
     kind, settings = _check_law(law)
     if method not in ("staged", "joint"):
         raise ValueError(f"method must be 'staged' or 'joint', got {method!r}")
+    given = runs
     runs = fitted_runs(runs)
     if not runs:
         raise ValueError("runs: give at least one run with losses")
@@ -699,23 +737,15 @@ def fit(
     for r in quality.runs:
         if not r.r2 >= 0.99:
             problems.append(f"R^2 = {r.r2:.4f} < 0.99 on run {r.name!r}: the law fits it poorly")
-    held_out: list[Law] = []
     if jackknife and len(runs) > 1:
         # the ensemble of fits that each leave one run out: how much the prediction depends on which runs
-        # were fitted (a jackknife over runs; lrkit.curves.intervals adds its spread to every interval)
-        for i in range(len(runs)):
-            rest = [r for j, r in enumerate(runs) if j != i]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    held_out.append(
-                        fit(rest, law, method=method,
-                            delta=delta, relative=relative, skip_warmup=skip_warmup, resolution=resolution,
-                            max_evaluations=max_evaluations, weights=weights, prior=prior, jackknife=False).law
-                    )
-                except ValueError:
-                    continue
-        uncertainty = dataclasses.replace(uncertainty, ensemble=tuple(held_out))
+        # were fitted (a jackknife over runs; lrkit.curves.intervals adds its spread to every interval). A branch
+        # whose parent is left out keeps the parent's points before its branch point: it was trained on them.
+        from lrkit.curves.selection import held_out
+
+        _, laws = held_out(given, law, method=method, delta=delta, relative=relative, skip_warmup=skip_warmup,
+                           resolution=resolution, max_evaluations=max_evaluations, weights=weights, prior=prior)
+        uncertainty = dataclasses.replace(uncertainty, ensemble=tuple(laws))
     for problem in problems:
         warnings.warn(CurveFitWarning(problem), stacklevel=2)
     return Fit(

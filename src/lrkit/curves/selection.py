@@ -1,0 +1,85 @@
+"""Choose the law by evidence: each candidate law's leave-one-run-out error on the runs given.
+
+``curves.fit(runs, "auto")`` fits each law of :data:`AUTO_LAWS` once per run with that run left out,
+scores the left-out run with it (its mean relative error over its own points after the warmup: a
+branch whose parent is among the others is scored past its branch point only), and keeps the law whose
+mean of those errors is lowest (:func:`held_out_error`); the first law of :data:`AUTO_LAWS` on a tie or
+with fewer than two runs. The two laws model the two mechanisms the data show: the multi-power law
+(Luo et al., arXiv:2503.12811) the loss drop of a decay as a saturating power of the rates' reduction,
+the convex drop (Schaipp et al., ICML 2025, the convex last-iterate bound) a drop set by the whole
+cooldown's shape. No constant is chosen on data: the held-out error decides.
+
+>>> from lrkit import curves
+>>> runs = curves.paper_runs()
+>>> fitted = [runs[n] for n in curves.FIT_RUNS]
+>>> round(held_out_error(fitted, "multi_power"), 5) < round(held_out_error(fitted, "convex_drop"), 5)
+True
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["AUTO_LAWS", "held_out", "held_out_error", "held_out_errors", "select"]
+
+#: the laws ``law="auto"`` chooses between, the first on a tie or with fewer than two runs
+AUTO_LAWS = ("multi_power", "convex_drop")
+
+
+def held_out(runs: Sequence[Any], law: Any, **options: Any) -> tuple[list[float], list[Any]]:
+    """Each run's mean relative error, predicted by ``law`` fitted (``curves.fit``, ``options``, no jackknife)
+    on the other runs (``inf`` where that fit fails), and those fits' laws (the ones that succeeded)."""
+    from lrkit.curves.core import _same, fit, fitted_runs, score
+
+    fitted_runs(runs)  # checked: a list of Run values
+    runs = list(runs)
+    options = {**options, "jackknife": False}
+    skip = options.get("skip_warmup", True)
+    errors, laws = [], []
+    for i, run in enumerate(runs):
+        rest = runs[:i] + runs[i + 1 :]
+        target = run.own() if run.parent is not None and any(_same(run.parent, r) for r in rest) else run
+        if skip:
+            target = target.after_warmup()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                law_i = fit(rest, law, **options).law
+            except ValueError:
+                errors.append(math.inf)
+                continue
+        laws.append(law_i)
+        if run.losses is not None and target.steps.size:
+            error = score(law_i, [target]).run_mean_error
+            errors.append(error if math.isfinite(error) else math.inf)
+    return errors, laws
+
+
+def held_out_errors(runs: Sequence[Any], law: Any, **options: Any) -> list[float]:
+    """Each run's mean relative error, predicted by ``law`` fitted on the other runs (``inf`` where it fails)."""
+    return held_out(runs, law, **options)[0]
+
+
+def held_out_error(runs: Sequence[Any], law: Any, **options: Any) -> float:
+    """The mean of :func:`held_out_errors` (``inf`` with fewer than two runs or where a fit failed)."""
+    if len(runs) < 2:
+        return math.inf
+    errors = held_out_errors(runs, law, **options)
+    return float(np.mean(errors)) if errors else math.inf
+
+
+def select(runs: Sequence[Any], **options: Any) -> tuple[str, tuple[tuple[str, float], ...], list[Any]]:
+    """The law of :data:`AUTO_LAWS` with the lowest mean held-out error, every law's error, and the chosen law's
+    leave-one-run-out fits (the jackknife ensemble of its fit on every run)."""
+    if len(runs) < 2:
+        return AUTO_LAWS[0], (), []
+    found = {name: held_out(runs, name, **options) for name in AUTO_LAWS}
+    scores = tuple((name, float(np.mean(e)) if e else math.inf) for name, (e, _) in found.items())
+    best = min(scores, key=lambda item: item[1])  # the first on a tie
+    chosen = best[0] if math.isfinite(best[1]) else AUTO_LAWS[0]
+    return chosen, scores, found[chosen][1]
