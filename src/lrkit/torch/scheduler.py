@@ -178,32 +178,26 @@ class Scheduler(LRScheduler):
         ):
             # the fast path (armed by Plan.arm): same block, same groups, nothing to check or warn about
             first, name = plan.first
-            if first[name] is plan.last:
-                if metric is None:
-                    if self._clock is not None:  # a clock moves without updates: its values now, every call
-                        plan.n = n
-                        plan.write(self._clock_values())
-                    elif n != plan.n:
-                        values, i = plan.flat, n & plan.mask
-                        for group, key, _, factor, row in plan.plain:
-                            group[key] = factor * values[row + i]
-                        plan.last = first[name]
-                        plan.n = n
-                    return None
-                if self._metric_fast:
+            if first[name] is plan.last and (metric is None or self._metric_fast):
+                if metric is not None:
                     feed = self._plateaus.feed  # one plateau listening at every step, one process: its rule
-                    if feed is not None and type(metric) is float:
-                        if feed(metric):
-                            self._reduced(n)
-                        elif n != plan.n:
-                            values, i = plan.flat, n & plan.mask
-                            for group, key, _, factor, row in plan.plain:
-                                group[key] = factor * values[row + i]
-                            plan.last = first[name]
-                            plan.n = n
+                    if feed is None or type(metric) is not float:
+                        self._fast_metric(metric, n)
                         return None
-                    self._fast_metric(metric, n)
+                    if feed(metric):
+                        self._reduced(n)
+                        return None
+                elif self._clock is not None:  # a clock moves without updates: its values now, every call
+                    plan.n = n
+                    plan.write(self._clock_values())
                     return None
+                if n != plan.n:  # the block's values for this update
+                    values, i = plan.flat, n & plan.mask
+                    for group, key, _, factor, row in plan.plain:
+                        group[key] = factor * values[row + i]
+                    plan.last = first[name]
+                    plan.n = n
+                return None
         plan.hi = 0  # disarmed until the general path below arms it again
         progress, guards = self._progress, self._guards
         progress.check_ranks()  # whether ranks must agree: kept by the fast path until it is re-armed
