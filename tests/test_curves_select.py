@@ -14,14 +14,7 @@ from lrkit import curves
 from lrkit.curves import ConvexDropLaw, MultiPowerLaw, Run
 from lrkit.curves.choose import resolvable
 from lrkit.curves.selection import AUTO_LAWS, held_out_errors
-
-W = lk.warmup(100, start=0.01)
-SCHEDULES = {
-    "constant": W >> lk.constant(1.0),
-    "wsd": W >> lk.constant(1.0, 1400) >> lk.linear(500, 1.0, 0.0),
-    "cosine": W >> lk.cosine(1900, floor=0.1),
-}
-STEPS = np.arange(150, 2001, 50)
+from test_curves_convex import SCHEDULES, STEPS, W  # the same three runs as the convex laws' tests
 
 
 def runs_of(law, noise=3e-4, seed=0, scale=1e-3):
