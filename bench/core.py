@@ -61,6 +61,7 @@ from torch.optim import lr_scheduler as tl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lrkit as lk
 from harness import RESULTS, header
+from lrkit.core._io import atomic_write
 from lrkit.torch import Scheduler
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -1241,7 +1242,8 @@ def main(argv: list[str] | None = None) -> int:
     parts.append(f"\nTotal: {time.perf_counter() - began:.0f} s.\n")
     out = args.out or RESULTS / ("core.quick.md" if args.quick else "core.md")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(parts))
+    with atomic_write(out) as f:  # complete or not at all (an interrupted run leaves the previous file)
+        f.write("\n".join(parts))
     print(parts[0] + parts[-1] + f"wrote {out}")
     return 0
 

@@ -627,7 +627,8 @@ def main(argv: list[str] | None = None) -> int:
                 if (results / extra).is_file():
                     body = (results / extra).read_text().strip()
                     text += "\n\n" + body.replace("\n## ", "\n### ").replace("## ", "### ", 1)
-    path.write_text(text + "\n")
+    with harness.atomic_write(path) as f:  # complete or not at all
+        f.write(text + "\n")
     print(text)
     print(f"\nwrote {path}")
     return 0

@@ -525,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
         text = "\n".join([harness.header("Choosing the law by leave-one-run-out error", "numpy", "scipy"),
                           "Mean over the fitted runs of each run's mean error, predicted by the law fitted on the "
                           "others.", "", *selection(grid)])
-        (harness.RESULTS / "curves_select.md").write_text(text + "\n")
+        harness.write("curves_select", text + "\n", quick=False)
         print(text)
         return 0
     out = [harness.header("Choosing a schedule on the 124M grid (Schaipp et al., ICML 2025)", "numpy", "scipy")]
@@ -586,8 +586,7 @@ def main(argv: list[str] | None = None) -> int:
         out += extrapolation(grid)
         out += EXTRAPOLATION
     text = "\n".join(out)
-    path = harness.RESULTS / "curves_grid.md"
-    path.write_text(text + "\n")
+    path = harness.write("curves_grid", text + "\n", quick=False)
     print(text)
     print(f"\nwrote {path}")
     return 0

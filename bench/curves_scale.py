@@ -110,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{'' if fast else '; the wall time of a machine shared with other jobs'})",
         ]
     text = "\n".join(out)
-    path = harness.RESULTS / "curves_scale.md"
-    path.write_text(text + "\n")
+    path = harness.write("curves_scale", text + "\n", quick=False)
     print(text)
     print(f"\nwrote {path}")
     return 0

@@ -26,26 +26,13 @@ from lrkit.torch import Scheduler
 
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
+from _frameworks import BATCH, rows, tokens_per_update  # noqa: E402
 from lrkit.torch.hf import PlateauCallback, SchedulerCallback  # noqa: E402
-
-BATCH = 2
-SAMPLES = 16  # 8 micro-batches per epoch
-
-
-def rows(n: int = SAMPLES, seed: int = 0, noisy: bool = False) -> list[dict[str, torch.Tensor]]:
-    """Dict samples: 4 features, a 6-token attention mask with 1..6 real tokens, a label."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 4, generator=g)
-    lengths = torch.randint(1, 7, (n,), generator=g)
-    mask = (torch.arange(6)[None, :] < lengths[:, None]).long()
-    y = torch.randn(n, 1, generator=g) * 10 if noisy else x.sum(1, keepdim=True)
-    return [{"x": x[i], "attention_mask": mask[i], "labels": y[i]} for i in range(n)]
 
 
 def token_counts(acc: int, updates: int) -> list[int]:
     """The tokens each optimizer update consumes (micro-batches summed), for ``updates`` updates."""
-    per_batch = [int(sum(r["attention_mask"].sum() for r in rows()[i : i + BATCH])) for i in range(0, SAMPLES, BATCH)]
-    per_update = [sum(per_batch[i : i + acc]) for i in range(0, len(per_batch), acc)]
+    per_update = tokens_per_update(acc)
     return (per_update * updates)[:updates]
 
 
