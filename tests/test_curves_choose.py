@@ -263,6 +263,14 @@ def test_cli_choose(law_file, capsys, tmp_path):
         (["--spec", "nonsense"], "--spec: expected NAME=SPEC"),
         (["--spec", "a=cosine("], "--spec 'a'"),
         (["--level", "1.5"], "--level must be in (0, 1)"),
+        # a peak far outside the fitted runs' peaks predicts absurd losses (1e146 at 1e-300): refused, as predict does
+        (["--peak", "1e-300"], "--peak 1e-300: its peak learning rate"),
+        (["--peak", "3e-4", "1"], "--peak 1: its peak learning rate"),
+        (["--spec", "big=constant(1.0)"], "--spec 'big': its peak learning rate"),
+        # two candidates of one name: the second silently replaced the first
+        (["--spec", "a=constant(3e-4)", "--spec", "a=cosine(4000) * 3e-4"], "--spec: the name 'a' is given twice"),
+        # a warmup that starts above the peak is not a warmup
+        (["--warmup", "200", "--warmup-start", "5"], "--warmup-start must be in [0, 1]"),
     ],
 )
 def test_cli_choose_bad_arguments_are_one_line_exit_2(law_file, capsys, extra, needle):
@@ -273,3 +281,19 @@ def test_cli_choose_bad_arguments_are_one_line_exit_2(law_file, capsys, extra, n
 
 def test_math_is_finite_everywhere(fitted):
     assert all(math.isfinite(x) for x in fitted.law.vector())
+
+
+def test_choose_warns_once_when_candidates_lie_outside_the_fitted_peaks(fitted):
+    # the runs were trained at 3e-4: a law carried to other peaks extrapolates (on the 124M grid a law fitted at one
+    # peak misses another peak's finals by percents), so ranking across peaks from it must not pass in silence
+    cands = curves.family(4000, peaks=[3e-4, 3e-3], warmup=200, fractions=(0.2,), shapes=("linear",),
+                          cosine_floors=())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        curves.choose(fitted, cands, 4000)
+    messages = [str(w.message) for w in caught if issubclass(w.category, curves.CurveFitWarning)]
+    assert len(messages) == 1 and "0.003" in messages[0] and "fitted on runs at peaks 0.0003" in messages[0], messages
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fitted peak alone: nothing to say
+        curves.choose(fitted, curves.family(4000, peaks=[3e-4], warmup=200, fractions=(0.2,), shapes=("linear",),
+                                            cosine_floors=()), 4000)

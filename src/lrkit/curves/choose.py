@@ -26,6 +26,7 @@ True
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -315,6 +316,7 @@ def choose(
     uncertainty: Uncertainty | None = None,
     level: float = 0.95,
     suggest: bool = True,
+    peaks: tuple[float, float] | None = None,
 ) -> list[Choice]:
     """Rank ``candidates`` by the final loss ``law`` predicts after each of ``lengths`` updates.
 
@@ -328,6 +330,10 @@ def choose(
     gap to the best with its standard error, and ``tied`` where ``|gap| <= z * se``; not ``decided``
     (``reasons``) when the fit ended at a parameter bound, or when a candidate tied with the best is predicted
     more than the fit's noise floor (:func:`resolvable`) from it; ties within the floor are "any of these".
+    ``peaks``: the lowest and highest peak rate of the runs the law was fitted on (taken from a
+    :class:`~lrkit.curves.Fit`'s runs; a law file's ``fitted_peaks``): candidates whose peak lies outside them
+    are predicted by extrapolating the law in the peak, and a :class:`~lrkit.curves.CurveFitWarning` says so
+    once (fit runs at every peak you compare: docs/curves.md).
 
     >>> from lrkit.curves import MultiPowerLaw
     >>> from lrkit.curves.choose import choose, family
@@ -343,6 +349,8 @@ def choose(
 
     if isinstance(law, Fit):
         uncertainty = law.uncertainty if uncertainty is None else uncertainty
+        tops = [float(run.lrs.max()) for run in law.runs if run.lrs.size]
+        peaks = (min(tops), max(tops)) if tops and peaks is None else peaks
         law = law.law
     if not isinstance(law, Law):
         raise ValueError(f"law: expected a fitted curves.Fit or a curves.Law, got {type(law).__name__}")
@@ -353,10 +361,15 @@ def choose(
         raise ValueError(f"lengths: give one or more run lengths >= 2 updates, got {lengths!r}")
     z = z_value(level)
     out = []
+    outside: set[float] = set()
     for budget in budgets:
         cands = _candidates(candidates(budget) if callable(candidates) else candidates)
         rows: list[tuple[float, Candidate, float, float]] = []
         for c in cands.values():
+            if peaks is not None:
+                top = c.peak if math.isfinite(c.peak) else float(learning_rates(c.schedule, budget).max(initial=0.0))
+                if not peaks[0] * (1 - 1e-9) <= top <= peaks[1] * (1 + 1e-9):
+                    outside.add(top)
             m, lo, hi = interval(law, uncertainty, c.schedule, [budget], level)
             rows.append((float(m[0]), c, float(lo[0]), float(hi[0])))
         rows.sort(key=lambda r: r[0])
@@ -392,6 +405,17 @@ def choose(
                 key=lambda item: -item[1],
             )
         out.append(Choice(budget, tuple(table), not reasons, tuple(reasons), level, tuple(suggestions), floor))
+    if outside and peaks is not None:
+        from lrkit.curves.core import CurveFitWarning
+
+        fitted = f"{peaks[0]:g}" if peaks[0] == peaks[1] else f"{peaks[0]:g}-{peaks[1]:g}"
+        warnings.warn(
+            f"candidates at peaks {', '.join(f'{p:g}' for p in sorted(outside))}: the law was fitted on runs at peaks "
+            f"{fitted}, and predicts other peaks by extrapolating (a law fitted at one peak can miss another peak's "
+            "final losses by percents); to compare peaks, fit runs at each of them",
+            CurveFitWarning,
+            stacklevel=2,
+        )
     return out
 
 

@@ -287,15 +287,22 @@ def cmd_choose(args: argparse.Namespace) -> int:
     for f in args.fractions:
         if not 0 < f <= 1:
             raise CurveUsageError(f"--fractions: each cooldown fraction must be in (0, 1], got {f!r}")
+    if not 0 <= args.warmup_start <= 1:
+        raise CurveUsageError(f"--warmup-start must be in [0, 1] (a multiplier of the peak), got {args.warmup_start!r}")
     for length in args.length:
         if args.warmup >= length:
             raise CurveUsageError(f"--warmup must be < every --length, got {args.warmup} for a length of {length}")
+    for peak in args.peak:  # a peak far from the fitted runs' is refused, as predict and rank refuse it
+        _check(saved, _schedule(f"constant({peak!r})", 1.0, "--peak"), 1, f"--peak {peak:g}")
     extra = {}
     for item in args.spec:
         name, sep, spec = item.partition("=")
         if not sep or not name or not spec:
             raise CurveUsageError(f"--spec: expected NAME=SPEC (absolute learning rates), got {item!r}")
-        _schedule(spec, 1.0, f"--spec {name!r}")
+        if name in extra:
+            raise CurveUsageError(f"--spec: the name {name!r} is given twice; give each candidate its own name")
+        schedule = _schedule(spec, 1.0, f"--spec {name!r}")
+        _check(saved, schedule, max(args.length), f"--spec {name!r}")
         extra[name] = spec
 
     def candidates(length: int) -> dict[str, Candidate]:
@@ -313,7 +320,8 @@ def cmd_choose(args: argparse.Namespace) -> int:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        choices = choose(law, candidates, args.length, uncertainty=uncertainty, level=args.level)
+        choices = choose(law, candidates, args.length, uncertainty=uncertainty, level=args.level,
+                         peaks=saved.peaks)
     if args.json:
         print(json.dumps({"choices": [c.to_dict() for c in choices],
                           "warnings": sorted({str(w.message) for w in caught})}, indent=2))
