@@ -178,3 +178,23 @@ def test_without_scipy_the_python_fit_names_the_extra():
         env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"},
     )
     assert done.stdout.strip() == "fitting a law needs scipy: pip install 'lrkit[curves]'", done.stderr
+
+
+def test_a_file_that_is_not_text_is_one_line_naming_it(tmp_path, capsys):
+    path = tmp_path / "run.csv"
+    path.write_bytes(b"\xff\xfe\x00garbage\n")
+    status, _, err = _run(["curve", "fit", f"{path}@{SPECS['cosine']}", "--lr", "3e-4"], capsys)
+    assert status == 2 and err.count("\n") == 1 and "run.csv" in err and "not UTF-8 text" in err, err
+
+
+def test_warnings_on_the_command_line_are_one_line_without_python_source(tmp_path, capsys):
+    # a left-out non-finite loss warns; the CLI says it as one 'lrkit: warning:' line, not Python's
+    # "file.py:83: RunFileWarning: ..." followed by the source line that raised it
+    path = tmp_path / "gap.csv"
+    path.write_text("step,loss\n256,nan\n" + "".join(f"{s},{3.5 - s / 1e4}\n" for s in range(512, 4097, 256)))
+    status, _, err = _run(["curve", "fit", f"{path}@{SPECS['cosine']}", *_files(tmp_path)[:2], "--lr", "3e-4"],
+                          capsys)
+    assert status == 0, err
+    lines = [line for line in err.splitlines() if "gap.csv" in line]
+    assert len(lines) == 1 and lines[0].startswith("lrkit: warning: run file ") and "left out" in lines[0], err
+    assert ".py:" not in err and "read_run(" not in err, err

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lrkit.cli._paths import image_path
+from lrkit.cli._warnings import one_line_warnings
 from lrkit.core._extras import MissingExtra, require_all
 from lrkit.core.config import from_config, load
 from lrkit.core.errors import ConfigError
@@ -587,7 +588,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        return int(args.run(args))
+        with one_line_warnings():
+            return int(args.run(args))
     except ConfigError as err:
         return _fail(err.one_line())
     except (UsageError, MissingExtra, ValueError) as err:

@@ -451,10 +451,12 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_args(args: argparse.Namespace) -> int:
     """Run parsed arguments; a bad argument prints one line and returns 2."""
+    from lrkit.cli._warnings import one_line_warnings
     from lrkit.core._extras import MissingExtra
 
     try:
-        return int(args.run(args))
+        with one_line_warnings():
+            return int(args.run(args))
     except (ValueError, MissingExtra) as err:  # CurveUsageError included
         print(f"lrkit: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2

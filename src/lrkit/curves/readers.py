@@ -387,6 +387,15 @@ def read_log(path: str | Path, format: str | None = None) -> Log:
     ('csv', ['loss', 'lr'], [0.0003, 0.0001], [100, 200])
     """
     p = Path(path)
+    try:
+        return _read_log(p, format)
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"run file {str(p)!r} is not UTF-8 text (byte {err.start}: {err.reason}); give the log file itself"
+        ) from None
+
+
+def _read_log(p: Path, format: str | None) -> Log:
     fmt = detect_format(p) if format is None else format
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")

@@ -1,0 +1,34 @@
+"""Warnings on the command line: one ``lrkit: warning: ...`` line on stderr (shared by the CLIs).
+
+Python's default display names the source file and line that warned and prints that line of code,
+which is noise to a user of the command; a warning keeps its text and loses the rest.
+
+>>> import io, warnings
+>>> err = io.StringIO()
+>>> with one_line_warnings(err):
+...     warnings.warn("run file 'a.csv': 1 non-finite 'loss' value(s) left out")
+>>> err.getvalue()
+"lrkit: warning: run file 'a.csv': 1 non-finite 'loss' value(s) left out\\n"
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import warnings
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+__all__ = ["one_line_warnings"]
+
+
+@contextlib.contextmanager
+def one_line_warnings(stream: TextIO | None = None) -> Iterator[None]:
+    """Within the block, every warning shown is one line ``lrkit: warning: <message>`` on ``stream`` (stderr)."""
+
+    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        print(f"lrkit: warning: {' '.join(str(message).split())}", file=stream or sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
