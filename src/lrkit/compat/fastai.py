@@ -41,8 +41,8 @@ class FastaiPoly(Schedule):
 
     name = "fastai_poly"
     steps: float = param(v.length)
-    start: float = param(v.number)
-    end: float = param(v.number)
+    start: float = param(v.rate)
+    end: float = param(v.rate)
     power: float = param(v.positive)
 
     def _setup(self) -> float | None:

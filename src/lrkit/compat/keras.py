@@ -102,8 +102,8 @@ class KerasCyclicPolynomial(NumpyForm):
     name = "keras_cyclic_polynomial"
     steps: float = param(v.length)
     power: float = param(v.positive, default=1.0)
-    start: float = param(v.number, default=1.0)
-    end: float = param(v.number, default=0.0)
+    start: float = param(v.rate, default=1.0)
+    end: float = param(v.rate, default=0.0)
 
     def _np_eval(self, t: np.ndarray) -> np.ndarray:
         k = np.where(t == 0, 1.0, np.ceil(xla_quotient(t, self.steps)))
@@ -134,7 +134,7 @@ class KerasCosineRestarts(NumpyForm):
     first_decay_steps: float = param(v.length)
     t_mul: float = param(v.number, default=2.0)
     m_mul: float = param(v.non_negative, default=1.0)
-    alpha: float = param(v.number, default=0.0)
+    alpha: float = param(v.rate, default=0.0)
 
     def _setup(self) -> float | None:
         if self.t_mul < 1:

@@ -63,7 +63,7 @@ class OptaxCosine(NumpyForm):
 
     name = "optax_cosine"
     steps: float = param(v.length)
-    alpha: float = param(v.number, default=0.0)
+    alpha: float = param(v.rate, default=0.0)
     exponent: float = param(v.positive, default=1.0)
 
     def _setup(self) -> float | None:
@@ -111,7 +111,7 @@ class OptaxGrowth(Schedule):
     """
 
     name = "optax_growth"
-    rate: float = param(v.number)
+    rate: float = param(v.rate)
     every: float = param(v.length)
 
     def _setup(self) -> float | None:

@@ -184,7 +184,7 @@ class TimmNoise(NumpyForm):
 
     name = "timm_noise"
     schedule: Schedule = param(child)
-    start: float = param(v.number)
+    start: float = param(v.rate)
     end: float | None = param(v.optional(v.number), default=None)
     pct: float = param(v.positive, default=0.67)
     std: float = param(v.positive, default=1.0)

@@ -67,7 +67,7 @@ class HFCosine(NumpyForm):
     name = "hf_cosine"
     steps: float = param(v.length)
     cycles: float = param(v.number, default=0.5)
-    floor: float = param(v.number, default=0.0)
+    floor: float = param(v.rate, default=0.0)
 
     def _np_eval(self, t: np.ndarray) -> np.ndarray:
         progress = t / float(self.steps)
@@ -111,7 +111,7 @@ class HFSqrtWarmup(NumpyForm):
 
     name = "hf_sqrt_warmup"
     steps: float = param(v.length)
-    start: float = param(v.number, default=0.0)
+    start: float = param(v.rate, default=0.0)
 
     def _setup(self) -> float | None:
         return self.steps

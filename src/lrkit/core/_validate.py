@@ -29,7 +29,11 @@ __all__ = [
     "optional_length",
     "ordered",
     "positive",
+    "rate",
+    "rates_list",
 ]
+
+_RATE_FIX = "a learning rate cannot be negative (every scheduled value is a rate or a multiplier >= 0)"
 
 
 def _fail(who: str, name: str, requirement: str, value: Any, fix: str = "") -> ValueError:
@@ -71,6 +75,11 @@ def non_negative(who: str, name: str, value: Any, fix: str = "") -> float:
     if not value >= 0:
         raise _fail(who, name, ">= 0", value, fix)
     return value
+
+
+def rate(who: str, name: str, value: Any) -> float:
+    """A value the schedule takes (a rate, a floor, a peak, a multiplier): a finite number >= 0."""
+    return non_negative(who, name, value, _RATE_FIX)
 
 
 def integer(who: str, name: str, value: Any, minimum: int = 1) -> int:
@@ -172,3 +181,11 @@ def numbers_list(who: str, name: str, values: Any) -> tuple[Any, ...]:
     except TypeError:
         raise _fail(who, name, "a list of numbers", values) from None
     return tuple(number(who, f"{name}[{i}]", item) for i, item in enumerate(items))
+
+
+def rates_list(who: str, name: str, values: Any) -> tuple[Any, ...]:
+    """A list of values the schedule takes, each a finite number >= 0, as a tuple."""
+    items = numbers_list(who, name, values)
+    for i, item in enumerate(items):
+        rate(who, f"{name}[{i}]", item)
+    return items

@@ -181,8 +181,8 @@ class Clamp(Schedule):
 
     name = "clamp"
     schedule: Schedule = param(child)
-    low: float | None = param(v.optional(v.number), default=None)
-    high: float | None = param(v.optional(v.number), default=None)
+    low: float | None = param(v.optional(v.rate), default=None)
+    high: float | None = param(v.optional(v.rate), default=None)
 
     def _setup(self) -> float | None:
         low, high = self.low, self.high

@@ -95,7 +95,7 @@ class Constant(Schedule):
 
     name = "constant"
     holds = True
-    value: float = param(v.number, default=1.0)
+    value: float = param(v.rate, default=1.0)
     steps: float | None = param(v.optional_length, default=None)
     _float: float = _derived()
 
@@ -136,8 +136,8 @@ class Anneal(Schedule):
 
     name = "anneal"
     steps: float = param(v.length)
-    start: float = param(v.number)
-    end: float = param(v.number)
+    start: float = param(v.rate)
+    end: float = param(v.rate)
     shape: str = param(v.choice_of(*SHAPES), default="cos")
     power: float = param(v.positive, default=1.0)
 
@@ -163,8 +163,8 @@ class Linear(Schedule):
 
     name = "linear"
     steps: float = param(v.length)
-    start: float = param(v.number, default=1.0)
-    end: float = param(v.number, default=0.0)
+    start: float = param(v.rate, default=1.0)
+    end: float = param(v.rate, default=0.0)
 
     def _setup(self) -> float | None:
         return self.steps
@@ -188,8 +188,8 @@ class Cosine(Schedule):
 
     name = "cosine"
     steps: float = param(v.length)
-    floor: float = param(v.number, default=0.0)
-    peak: float = param(v.number, default=1.0)
+    floor: float = param(v.rate, default=0.0)
+    peak: float = param(v.rate, default=1.0)
     k: float = param(v.positive, default=1.0)
 
     def _setup(self) -> float | None:
@@ -222,8 +222,8 @@ class Polynomial(Schedule):
     name = "polynomial"
     positions: ClassVar[tuple[str, ...]] = ("power", "end", "start")
     steps: float = param(v.length)
-    start: float = param(v.number, default=1.0, kw_only=True)
-    end: float = param(v.number, default=0.0, kw_only=True)
+    start: float = param(v.rate, default=1.0, kw_only=True)
+    end: float = param(v.rate, default=0.0, kw_only=True)
     power: float = param(v.positive, default=1.0, kw_only=True)
 
     def _setup(self) -> float | None:
@@ -257,9 +257,9 @@ class Warmup(Schedule):
 
     name = "warmup"
     steps: float = param(v.length)
-    start: float | None = param(v.optional(v.number), default=None)
+    start: float | None = param(v.optional(v.rate), default=None)
     shape: str = param(v.choice_of("linear", "cos", "exp"), default="linear")
-    peak: float = param(v.number, default=1.0)
+    peak: float = param(v.rate, default=1.0)
     _first: float = _derived()
 
     def _setup(self) -> float | None:
@@ -455,7 +455,7 @@ class TanhDecay(Schedule):
 
     name = "tanh_decay"
     steps: float = param(v.length)
-    floor: float = param(v.number, default=0.0)
+    floor: float = param(v.rate, default=0.0)
     lower: float = param(v.number, default=-7.0)
     upper: float = param(v.number, default=3.0)
 
@@ -486,7 +486,7 @@ class PiecewiseConstant(_Table):
     name = "piecewise_constant"
     _edges_field = "boundaries"
     boundaries: Sequence[float] = param(v.increasing)
-    values: Sequence[float] = param(v.numbers_list)
+    values: Sequence[float] = param(v.rates_list)
 
     def _check_count(self, edges: int) -> None:
         if len(self.values) != edges + 1:
@@ -511,7 +511,7 @@ class PiecewiseLinear(_Table):
     name = "piecewise_linear"
     _edges_field, _at_zero = "knots", True
     knots: Sequence[float] = param(v.increasing)
-    values: Sequence[float] = param(v.numbers_list)
+    values: Sequence[float] = param(v.rates_list)
 
     def _check_count(self, edges: int) -> None:
         if edges < 2 or len(self.values) != edges:
@@ -543,7 +543,7 @@ class SGDR(Schedule):
     period: float = param(v.length)
     mult: float = param(v.number, default=1)
     decay: float = param(v.factor, default=1.0)
-    floor: float = param(v.number, default=0.0)
+    floor: float = param(v.rate, default=0.0)
     cycles: int | None = param(v.optional(v.integer), default=None)
 
     def _setup(self) -> float | None:
@@ -627,8 +627,8 @@ class Cyclic(Schedule):
     aliases: ClassVar[Mapping[str, str]] = {"base": "floor", "gamma": "decay"}
     up: float = param(v.length)
     down: float | None = param(v.optional_length, default=None)
-    floor: float = param(v.number, default=0.1)
-    peak: float = param(v.number, default=1.0)
+    floor: float = param(v.rate, default=0.1)
+    peak: float = param(v.rate, default=1.0)
     mode: str = param(v.choice_of("triangular", "triangular2", "exp_range"), default="triangular")
     decay: float = param(v.factor, default=1.0)
     amplitude: Schedule | None = param(v.optional(child), default=None)

@@ -121,8 +121,8 @@ class OneCycleMomentum(Recipe):
 
     name = "one_cycle_momentum"
     steps: float = param(v.length)
-    low: float = param(v.number, default=0.85)
-    high: float = param(v.number, default=0.95)
+    low: float = param(v.rate, default=0.85)
+    high: float = param(v.rate, default=0.95)
     pct_start: float = param(_as_float, default=0.3)
     three_phase: bool = param(v.flag, default=False)
     shape: str = param(_CYCLE_SHAPES, default="cos")
@@ -152,7 +152,7 @@ class WSD(Recipe):
     steps: float = param(v.length)
     warmup: float = param(v.non_negative, default=0)
     decay: float | None = param(v.optional_length, default=None)
-    floor: float = param(v.number, default=0.0)
+    floor: float = param(v.rate, default=0.0)
     shape: str = param(v.choice_of("linear", "cos", "1-sqrt"), default="linear")
 
     def _body(self) -> Schedule:
@@ -185,7 +185,7 @@ class FlatCosine(Recipe):
     name = "flat_cosine"
     steps: float = param(v.length)
     flat: float = param(v.fraction_in(open_low=True, open_high=True), default=0.72)
-    floor: float = param(v.number, default=0.0)
+    floor: float = param(v.rate, default=0.0)
 
     def _body(self) -> Schedule:
         hold = self.flat * self.steps
@@ -209,7 +209,7 @@ class WarmupFlatWarmdown(Recipe):
     steps: float = param(v.length)
     warmup: float = param(v.fraction_in(open_high=True), default=0.22)
     warmdown: float = param(v.fraction_in(open_low=True), default=0.28)
-    floor: float = param(v.number, default=0.0)
+    floor: float = param(v.rate, default=0.0)
 
     def _body(self) -> Schedule:
         if self.warmup + self.warmdown > 1:
@@ -235,7 +235,7 @@ class WarmupCosine(Recipe):
     name = "warmup_cosine"
     steps: float = param(v.length)
     warmup: float = param(v.length)
-    floor: float = param(v.number, default=0.0)
+    floor: float = param(v.rate, default=0.0)
     start: float | None = param(v.optional(v.number), default=None)
 
     def _body(self) -> Schedule:
