@@ -295,3 +295,16 @@ def test_the_core_imports_in_layers_without_a_circle():
     assert [m for m in graph if m in below(m, set())] == []
     assert graph["lrkit.core.routing"] <= {"lrkit.core.backend"}
     assert graph["lrkit.core.compiled"] <= {"lrkit.core.backend"}
+
+
+@pytest.mark.parametrize("step", ["3", b"3", True, np.bool_(True), 1j, np.array(["3"])])
+def test_a_step_that_is_not_a_number_is_refused_in_one_line(step):
+    # '3' gave a 0-d array, True the value at step 1: a step is a number of updates, not text or a flag
+    with pytest.raises(ValueError, match="step must be a number of updates"):
+        lk.cosine(10)(step)
+
+
+def test_a_decimal_step_is_a_number():
+    from decimal import Decimal
+
+    assert lk.cosine(10)(Decimal("2.5")) == lk.cosine(10)(2.5) and isinstance(lk.cosine(10)(Decimal("2.5")), float)

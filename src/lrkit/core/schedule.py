@@ -36,6 +36,7 @@ as an alias (``aliases``), read by the constructor, the configs and old pickles 
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import functools
 import inspect
 import numbers
@@ -63,7 +64,26 @@ _S = TypeVar("_S", bound=type)
 def _is_scalar(step: Any) -> bool:
     if type(step) is int or type(step) is float:  # the common case, without the ABC check
         return True
-    return isinstance(step, numbers.Real) or (isinstance(step, np.ndarray) and step.ndim == 0)
+    if isinstance(step, (bool, np.bool_)):
+        _not_a_number(step)
+    return isinstance(step, (numbers.Real, decimal.Decimal)) or (isinstance(step, np.ndarray) and step.ndim == 0)
+
+
+def _not_a_number(step: Any) -> None:
+    raise ValueError(
+        f"step must be a number of updates (an int, a float, or an array or tensor of them), got {step!r} "
+        f"({type(step).__name__})"
+    )
+
+
+def _step_array(step: Any) -> np.ndarray:
+    """``step`` (a list, a numpy array, ...) as float64 steps; text, flags and complex numbers are refused."""
+    if isinstance(step, (str, bytes, complex)):
+        _not_a_number(step)
+    raw = np.asarray(step)
+    if raw.dtype.kind not in "iuf":
+        _not_a_number(step)
+    return raw.astype(np.float64, copy=False)
 
 
 def param(
@@ -225,7 +245,7 @@ class Schedule:
             if not 0 <= number < _INF:
                 _bad_step(step)
             return (self._scalar or self.math_function())(number)
-        arr = np.asarray(step, dtype=np.float64)
+        arr = _step_array(step)
         flat = arr.reshape(-1)
         if flat.size > 1 and flat[0] <= flat[-1] and _is_sorted(flat):
             space = SORTED
