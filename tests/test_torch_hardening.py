@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import lrkit as lk
+from lrkit.reactive.clock import FakeClock, WallClock
 from lrkit.torch import Scheduler
 
 
@@ -162,3 +163,28 @@ def test_the_first_update_of_a_warmup_is_not_run_at_lr_zero() -> None:
     assert opt.param_groups[0]["lr"] == pytest.approx(0.01)  # peak / (9 + 1), the lr of update 0
     assert lk.warmup(9)(9) == 1.0 and lk.warmup(9, start=0.0)(0) == 0.0  # the classical ramp, on request
     assert hf.get_linear_schedule_with_warmup(10, 100)(0) == 0.0  # peers keep their own start
+
+
+@pytest.mark.parametrize("progress", ["updates", "clock"])
+def test_a_schedule_that_overflows_to_inf_is_refused_not_written(progress) -> None:
+    # constant(1e300) * 1e10 is inf in float64: torch's SGD takes an inf lr without a word
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=0.1)
+    huge = lk.constant(1e300) * 1e10
+    with pytest.raises(ValueError, match=r"gives inf at .*a learning rate must be finite"):
+        if progress == "updates":
+            Scheduler(opt, huge)
+        else:
+            Scheduler(opt, huge, clock=WallClock(clock=FakeClock()))
+    assert opt.param_groups[0]["lr"] == 0.1
+
+
+def test_a_schedule_that_overflows_later_is_refused_at_that_update() -> None:
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=0.1)
+    sched = Scheduler(opt, lk.constant(1.0, 2000) >> lk.constant(1e300) * 1e10)
+    with pytest.raises(ValueError, match="gives inf at update 2000"):
+        for _ in range(2100):
+            opt.step()
+            sched.step()
+    assert np.isfinite(opt.param_groups[0]["lr"])

@@ -105,8 +105,10 @@ class Values:
     def scalar(self, t: float) -> list[float]:
         """Every schedule's value at fractional progress ``t`` (horizon moves applied)."""
         if self.moves is None:
-            return [f(t) for f in self.functions()]
-        return [f(m.local(t, MATH)) for f, m in zip(self.functions(), self.moves)]
+            values = [f(t) for f in self.functions()]
+        else:
+            values = [f(m.local(t, MATH)) for f, m in zip(self.functions(), self.moves)]
+        return _finite(values, self.schedules, f"progress {t:g}")
 
     def at_clock(
         self, schedules: list[Schedule], progress: Callable[[Schedule, float, float], float], updates: float,
@@ -121,7 +123,7 @@ class Values:
             if p > end and p > late:
                 late = p
             values.append(function(p))
-        return values, late
+        return _finite(values, self.schedules, f"{seconds:g} s"), late
 
     def fill(self, k: int) -> Any:
         t = np.arange(k << self.shift, (k + 1) << self.shift, dtype=np.float64)
@@ -137,6 +139,9 @@ class Values:
             for j, m in enumerate(self.scales):
                 if m is not None and m != 1.0:
                     np.multiply(self.base[j], m, out=table[j])
+        if not np.isfinite(table).all():  # once per block: an overflowing product would reach the optimizer
+            j, i = np.argwhere(~np.isfinite(table))[0]
+            _finite([float(table[j, i])], [self.schedules[j]], f"update {(k << self.shift) + int(i)}")
         self.block = k
         return table
 
@@ -160,6 +165,19 @@ class Values:
         self._functions = None
         if self.block >= 0 and self.base is not None:
             np.multiply(self.base[j], m, out=self.table[j])
+
+
+def _finite(values: list[float], schedules: list[Schedule], where: str) -> list[float]:
+    """``values``, refused (``ValueError``) where one is not finite: it would be written to the optimizer."""
+    if math.isfinite(sum(values)):  # one C loop for the common case (a sum of finite values can overflow: then look)
+        return values
+    for value, schedule in zip(values, schedules):
+        if not math.isfinite(value):
+            raise ValueError(
+                f"Scheduler: schedule {schedule!r} gives {value} at {where}; a learning rate must be finite (a "
+                "product or scale of the schedule overflows float64: lower its values)"
+            )
+    return values
 
 
 def _scaled(f: Callable[[float], float], m: float) -> Callable[[float], float]:
