@@ -107,3 +107,37 @@ def test_a_fit_runs_blas_on_one_thread_and_gives_the_threads_back():
     assert THREADS == {1}  # every evaluation of the fit and of its leave-one-run-out fits
     assert after == {2}
     assert result.quality.worst_error < 1e-6
+
+
+def test_a_fit_computes_the_convex_bound_of_a_run_once():
+    from lrkit.curves.convex import bound_terms
+
+    lrs, steps = LRS.copy(), np.array([100, 700, 2000])
+    assert bound_terms(lrs, steps)[1] is not bound_terms(lrs, steps)[1]  # outside a fit: nothing kept
+    with laws_module._keeping():
+        first = bound_terms(lrs, steps)
+        again = bound_terms(lrs.copy(), steps.copy())  # the same contents: the same arrays
+        other = bound_terms(lrs, steps[:2])
+    assert again[0] is first[0] and again[1] is first[1] and other[1] is not first[1]
+    assert not first[1].flags.writeable  # shared within the fit: not to be changed by one caller
+    np.testing.assert_array_equal(first[1], bound_terms(lrs, steps)[1])
+
+
+def test_a_fit_keeping_its_precomputations_gives_the_same_fit(monkeypatch):
+    from contextlib import nullcontext
+
+    from lrkit.curves import core
+
+    w = lk.warmup(100)
+    steps = np.arange(200, 2001, 50)
+    truth = curves.ConvexDropLaw(3.0, 0.9, 0.45, 40.0)
+    noise = 1 + 1e-3 * np.random.default_rng(1).standard_normal(steps.size)
+    runs = [curves.Run.of(s * 1e-3, steps, truth.predict(s * 1e-3, steps) * noise)
+            for s in (w >> lk.constant(1.0), w >> lk.cosine(1900), w >> lk.constant(1.0, 1400) >> lk.linear(500, 1, 0))]
+    kept = curves.fit(runs)  # "auto": both laws, each with every run left out once
+    monkeypatch.setattr(core, "_keeping", nullcontext)
+    plain = curves.fit(runs)
+    assert kept.law == plain.law and kept.selection == plain.selection
+    assert kept.uncertainty is not None and plain.uncertainty is not None
+    assert kept.uncertainty.ensemble == plain.uncertainty.ensemble
+    np.testing.assert_array_equal(kept.uncertainty.covariance, plain.uncertainty.covariance)

@@ -28,6 +28,7 @@ from lrkit.curves.laws import (
     Law,
     MultiPowerLaw,  # noqa: F401  (the doctests' name)
     Stage,
+    _keeping,
     _steps,
     learning_rates,
     peak_index,
@@ -511,37 +512,38 @@ def _inside(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
-#: whether this context already runs a fit with BLAS on one thread (a fit's inner fits: selection, jackknife)
-_ONE_THREAD: ContextVar[bool] = ContextVar("lrkit_curves_one_thread", default=False)
+#: whether this context already runs a fit (a fit's inner fits: selection, jackknife)
+_IN_FIT: ContextVar[bool] = ContextVar("lrkit_curves_in_fit", default=False)
 
 
-def _one_blas_thread(func: Callable[_P, _R]) -> Callable[_P, _R]:
-    """``func`` run with the BLAS libraries numpy and scipy loaded (threadpoolctl) on one thread.
+def _one_fit(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``func`` run as one fit, with its inner fits (law selection, jackknife): the BLAS libraries numpy and
+    scipy loaded on one thread (threadpoolctl), and each exact precomputation a law keeps (laws._kept: the
+    convex bound's terms of a run) computed once.
 
     A fit's products are a few thousand points by a few hundred blocks: too small for BLAS threads to gain,
     whose busy waits between calls only burn the machine's other cores (about 3x a fit's CPU time on 2 cores,
-    and more wall time on a loaded machine). The products are the same (each output is one thread's dot
-    product either way).
+    and more wall time on a loaded machine). Either way the numbers are the same.
     """
 
     @functools.wraps(func)
-    def limited(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        if _ONE_THREAD.get():
+    def whole(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if _IN_FIT.get():
             return func(*args, **kwargs)
         from lrkit.core._extras import require
 
         threadpoolctl = require("threadpoolctl", "curves", purpose="fitting a law")
-        token = _ONE_THREAD.set(True)
+        token = _IN_FIT.set(True)
         try:
-            with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+            with threadpoolctl.threadpool_limits(limits=1, user_api="blas"), _keeping():
                 return func(*args, **kwargs)
         finally:
-            _ONE_THREAD.reset(token)
+            _IN_FIT.reset(token)
 
-    return limited
+    return whole
 
 
-@_one_blas_thread
+@_one_fit
 def fit(
     runs: Sequence[Run],
     law: type[Law] | Law | str = "auto",

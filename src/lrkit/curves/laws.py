@@ -33,12 +33,16 @@ optional: a staged fit, as the multi-power law's).
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import itertools
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -145,6 +149,52 @@ def _steps(steps: Any) -> np.ndarray:
     if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or arr.min() < 1:
         raise ValueError("steps: steps must be whole numbers >= 1 (the loss after that many updates)")
     return arr.astype(np.int64)
+
+
+_T = TypeVar("_T")
+#: the results :func:`_kept` functions computed in the current fit (``None``: outside a fit, nothing kept)
+_KEPT: ContextVar[dict[Any, Any] | None] = ContextVar("lrkit_curves_kept", default=None)
+
+
+@contextmanager
+def _keeping() -> Iterator[None]:
+    """Within it (one :func:`lrkit.curves.fit` with its inner fits and scores), each :func:`_kept` function
+    computes a result once per distinct argument; a nested call keeps the outer one's results."""
+    if _KEPT.get() is not None:
+        yield
+        return
+    token = _KEPT.set({})
+    try:
+        yield
+    finally:
+        _KEPT.reset(token)
+
+
+def _digest(value: np.ndarray) -> tuple[Any, ...]:
+    data = np.ascontiguousarray(value)
+    return data.dtype.str, data.shape, hashlib.blake2b(data.data, digest_size=16).digest()
+
+
+def _kept(func: Callable[..., _T]) -> Callable[..., _T]:
+    """``func`` (of arrays; its result arrays are not changed by callers) remembered by the contents of its
+    arguments within :func:`_keeping`: a fit's leave-one-run-out fits and scores prepare the same runs again,
+    and an exact precomputation (the convex bound's terms) gives the same arrays each time."""
+
+    @functools.wraps(func)
+    def remembered(*args: Any) -> _T:
+        memo = _KEPT.get()
+        if memo is None or not all(isinstance(a, np.ndarray) for a in args):
+            return func(*args)
+        key = (func.__qualname__, *(_digest(a) for a in args))
+        if key not in memo:
+            result = func(*args)
+            for part in result if isinstance(result, tuple) else (result,):
+                if isinstance(part, np.ndarray):
+                    part.flags.writeable = False  # shared: a caller that changed it would change the others'
+            memo[key] = result
+        return memo[key]  # type: ignore[no-any-return]
+
+    return remembered
 
 
 @dataclass(frozen=True)
