@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         done = subprocess.run([sys.executable, __file__, "--child", str(n)], capture_output=True, text=True,
                               env=env, check=True)
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    out = [harness.header("Loss-curve fits on long logs: time and memory", "numpy", "scipy")]
+    out = [harness.header("Loss-curve fits on long logs: time and memory", "scipy", "threadpoolctl")]
     out += [
         "One run logged at every update (warmup 1%, cosine to 10%, 0.3% noise on a multi-power curve); "
         "`curves.fit([run])` with every default (a log of more than 2,000 points is fitted on 2,000 means of "

@@ -604,7 +604,9 @@ def fit(
     consecutive points, each weighed by its count (memory and time linear in the log). Points during
     the warmup are left out unless
     ``skip_warmup=False``. A poor fit (R^2 < 0.99 on a run, or no convergence) emits
-    :class:`CurveFitWarning` and lists the problem in :attr:`Fit.problems`.
+    :class:`CurveFitWarning` and lists the problem in :attr:`Fit.problems`. The fit runs numpy's and scipy's
+    BLAS on one thread (threadpoolctl; its products are too small to gain from more) and gives the threads
+    back when it returns.
 
     >>> import lrkit as lk
     >>> true = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)

@@ -422,9 +422,10 @@ def _areas(p: _MPLData) -> Any:
     later blocks are after every step of the piece: area 0). Kept with the data when :func:`_small` (a fit
     evaluates the same steps hundreds of times)."""
     if p.cache:
-        yield from p.cache
+        yield from p.cache[0]
         return
     small = _small(p)
+    tiles = []
     for a, b, k in _tiles(p):
         pieces = []
         for c in range(a, b, PIECE):
@@ -433,8 +434,10 @@ def _areas(p: _MPLData) -> Any:
             if j:
                 pieces.append((c, d, j, np.maximum(p.s1[c:d, None] - p.before[None, :j], 0.0)))
         if small:
-            p.cache.append((a, b, k, pieces))
+            tiles.append((a, b, k, pieces))
         yield a, b, k, pieces
+    if small:
+        p.cache[:] = [tiles]  # every tile at once: a caller never sees a part
 
 
 def _drops(p: _MPLData, C: float, beta: float, gamma: float) -> Any:
@@ -446,8 +449,9 @@ def _drops(p: _MPLData, C: float, beta: float, gamma: float) -> Any:
     are kept with small data: a fit asks for the Jacobian at the point whose residuals it has just evaluated.
     """
     key = (C, beta, gamma)
-    if p.last and p.last[0] == key:
-        yield from p.last[1]
+    last = list(p.last)  # the key and its terms, read together
+    if last and last[0] == key:
+        yield from last[1]
         return
     scaled = np.exp(-gamma * p.log_eta)  # eta^-gamma
     small = _small(p)
