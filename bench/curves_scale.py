@@ -22,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TRUE = (3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
+#: the 1,000,000-row fit before the fit was made faster (main f299844, 2026-12-07 02:54 UTC): CPU and wall seconds
+BEFORE = (17.7, 60.0)
 
 
 def measure(rows: int) -> dict:
@@ -44,6 +46,7 @@ def measure(rows: int) -> dict:
     losses = clean * (1 + 3e-3 * np.random.default_rng(0).standard_normal(rows))
     run = curves.Run.of(sched, steps, losses, name=f"{rows} rows")
     made = time.perf_counter() - start
+    load = os.getloadavg()[0]
     start, cpu = time.perf_counter(), time.process_time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", curves.CurveFitWarning)
@@ -62,6 +65,7 @@ def measure(rows: int) -> dict:
         "predict_s": predict_s,
         "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "error": float(np.mean(np.abs(predicted - truth) / truth)),
+        "load": load,
     }
 
 
@@ -83,22 +87,24 @@ def main(argv: list[str] | None = None) -> int:
         done = subprocess.run([sys.executable, __file__, "--child", str(n)], capture_output=True, text=True,
                               env=env, check=True)
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    out = [harness.header("Loss-curve fits on long logs: time and memory", "numpy", "scipy")]
+    out = [harness.header("Loss-curve fits on long logs: time and memory", "scipy", "threadpoolctl")]
     out += [
         "One run logged at every update (warmup 1%, cosine to 10%, 0.3% noise on a multi-power curve); "
         "`curves.fit([run])` with every default (a log of more than 2,000 points is fitted on 2,000 means of "
-        "consecutive points; decreases grouped by length / 375 updates; tiles of at most 2^20 elements), then "
-        "`law.predict` at 5,000 steps. Peak memory: the process's maximum resident set, everything included "
-        "(Python, numpy, scipy, lrkit: about 100 MiB before any data). Error: the fitted law's mean relative "
-        "error against the noiseless curve at those 5,000 steps.",
+        "consecutive points; decreases grouped by length / 375 updates; tiles of at most 2^20 elements; BLAS on "
+        "one thread), then `law.predict` at 5,000 steps. CPU: the process's CPU time in the fit, every thread "
+        "included; wall: on a machine shared with other jobs (its load in the last column). Peak memory: the "
+        "process's maximum resident set, everything included (Python, numpy, scipy, lrkit: about 100 MiB before "
+        "any data). Error: the fitted law's mean relative error against the noiseless curve at those 5,000 steps.",
         "",
-        "| rows | build the run | fit, wall | fit, CPU | predict 5,000 steps | peak memory | error vs the true curve |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| rows | build the run | fit, wall | fit, CPU | predict 5,000 steps | peak memory | error vs the true curve "
+        f"| machine load ({os.cpu_count()} cores, 1-minute mean) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         out.append(f"| {r['rows']:,} | {r['make_s']:.1f} s | {r['fit_s']:.1f} s | {r['fit_cpu_s']:.1f} s | "
                    f"{r['predict_s']:.1f} s | "
-                   f"{r['peak_mib']:.0f} MiB | {100 * r['error']:.3f}% |")
+                   f"{r['peak_mib']:.0f} MiB | {100 * r['error']:.3f}% | {r['load']:.1f} |")
     big = max(rows, key=lambda r: r["rows"])
     if big["rows"] >= 1_000_000:
         fast = big["fit_s"] <= 30
@@ -108,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{'**met**' if big['peak_mib'] <= 1024 else '**not met**'} ({big['peak_mib']:.0f} MiB); time "
             f"{'**met**' if fast else '**not met**'} ({big['fit_s']:.1f} s wall, {big['fit_cpu_s']:.1f} s CPU"
             f"{'' if fast else '; the wall time of a machine shared with other jobs'})",
+            f"- before the fit was made faster (main f299844, the same script): {BEFORE[0]:.1f} s CPU, "
+            f"{BEFORE[1]:.1f} s wall; the same fitted parameters (compared bitwise at each size)",
         ]
     text = "\n".join(out)
     path = harness.write("curves_scale", text + "\n", quick=False)

@@ -29,18 +29,20 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lrkit.curves.laws import LAWS, TILE, AreaLaw, Law, ScaledLaw, _AreaData, _field
+from lrkit.curves.laws import LAWS, TILE, AreaLaw, Law, ScaledLaw, _AreaData, _field, _kept
 
 __all__ = ["ConvexBoundLaw", "ConvexDropLaw", "bound_terms"]
 
 
+@_kept
 def bound_terms(lrs: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The two parts of the bound after each of ``steps`` updates: ``bound = D^2 * a + G^2 * b``.
 
     ``a(t) = 1 / (2 S_t)`` and ``b(t) = Q_t / (2 S_t) + 1/2 sum_{k<t} eta_k gamma_k / (alpha_k beta_k)``
     (``alpha_k``, ``beta_k`` the rates' sums from ``k + 1`` and from ``k`` to ``t``, ``gamma_k`` the squares'
     sum from ``k``), ``lrs[i]`` the rate of update ``i + 1``. Exact: ``O(updates)`` work per step, evaluated
-    in tiles of at most :data:`lrkit.curves.laws.TILE` elements (memory linear in steps and updates).
+    in tiles of at most :data:`lrkit.curves.laws.TILE` elements (memory linear in steps and updates). Within
+    :func:`lrkit.curves.fit`, computed once per distinct ``(lrs, steps)`` (its inner fits and scores ask again).
 
     >>> a, b = bound_terms(np.array([1.0, 1.0]), np.array([2]))
     >>> float(a[0]), float(b[0])  # 1/4; 2/4 + 1/2 * 1 * 2 / (1 * 2)

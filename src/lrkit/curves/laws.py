@@ -33,12 +33,16 @@ optional: a staged fit, as the multi-power law's).
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import itertools
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -145,6 +149,52 @@ def _steps(steps: Any) -> np.ndarray:
     if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or arr.min() < 1:
         raise ValueError("steps: steps must be whole numbers >= 1 (the loss after that many updates)")
     return arr.astype(np.int64)
+
+
+_T = TypeVar("_T")
+#: the results :func:`_kept` functions computed in the current fit (``None``: outside a fit, nothing kept)
+_KEPT: ContextVar[dict[Any, Any] | None] = ContextVar("lrkit_curves_kept", default=None)
+
+
+@contextmanager
+def _keeping() -> Iterator[None]:
+    """Within it (one :func:`lrkit.curves.fit` with its inner fits and scores), each :func:`_kept` function
+    computes a result once per distinct argument; a nested call keeps the outer one's results."""
+    if _KEPT.get() is not None:
+        yield
+        return
+    token = _KEPT.set({})
+    try:
+        yield
+    finally:
+        _KEPT.reset(token)
+
+
+def _digest(value: np.ndarray) -> tuple[Any, ...]:
+    data = np.ascontiguousarray(value)
+    return data.dtype.str, data.shape, hashlib.blake2b(data.data, digest_size=16).digest()
+
+
+def _kept(func: Callable[..., _T]) -> Callable[..., _T]:
+    """``func`` (of arrays; its result arrays are not changed by callers) remembered by the contents of its
+    arguments within :func:`_keeping`: a fit's leave-one-run-out fits and scores prepare the same runs again,
+    and an exact precomputation (the convex bound's terms) gives the same arrays each time."""
+
+    @functools.wraps(func)
+    def remembered(*args: Any) -> _T:
+        memo = _KEPT.get()
+        if memo is None or not all(isinstance(a, np.ndarray) for a in args):
+            return func(*args)
+        key = (func.__qualname__, *(_digest(a) for a in args))
+        if key not in memo:
+            result = func(*args)
+            for part in result if isinstance(result, tuple) else (result,):
+                if isinstance(part, np.ndarray):
+                    part.flags.writeable = False  # shared: a caller that changed it would change the others'
+            memo[key] = result
+        return memo[key]  # type: ignore[no-any-return]
+
+    return remembered
 
 
 @dataclass(frozen=True)
@@ -314,6 +364,7 @@ class _MPLData:
     log_eta: np.ndarray  # (K,) log of the (decrease-weighted) learning rate of each block
     reach: np.ndarray  # (m,) number of blocks before each step (``before < s1``)
     cache: list[Any] = field(default_factory=list, compare=False, repr=False)  # see _areas
+    last: list[Any] = field(default_factory=list, compare=False, repr=False)  # see _drops
 
 
 def _blocks(lrs: np.ndarray, steps: np.ndarray, resolution: int) -> tuple[np.ndarray, ...]:
@@ -355,18 +406,83 @@ def _tiles(p: _MPLData) -> Any:
         yield a, b, int(p.reach[b - 1])
 
 
+#: Rows of one piece of a tile: each piece is evaluated up to the blocks its own last step sees; a block after
+#: every step of the piece adds exactly nothing (its area is 0: ``G = 0``), so it is not evaluated.
+PIECE = 64
+
+
+def _small(p: _MPLData) -> bool:
+    """Whether every tile together is at most 4 tiles: then the areas (and the last parameters' terms) are kept."""
+    return p.s1.size * int(p.reach[-1] if p.s1.size else 0) <= 4 * TILE
+
+
 def _areas(p: _MPLData) -> Any:
-    """Per tile ``(a, b, k, area)``: ``area[i, j] = max(S1(step a+i) - before_j, 0)``. Kept with the data when
-    every tile together is at most 4 tiles (a fit evaluates the same steps hundreds of times)."""
+    """Per tile ``(a, b, k, pieces)``, each piece ``(c, d, j, area)`` of its rows ``c:d`` (``PIECE`` at most) with
+    ``area[i, l] = max(S1(step c+i) - before_l, 0)`` for the ``j`` blocks the piece's last step sees (the tile's
+    later blocks are after every step of the piece: area 0). Kept with the data when :func:`_small` (a fit
+    evaluates the same steps hundreds of times)."""
     if p.cache:
-        yield from p.cache
+        yield from p.cache[0]
         return
-    small = p.s1.size * int(p.reach[-1] if p.s1.size else 0) <= 4 * TILE
+    small = _small(p)
+    tiles = []
     for a, b, k in _tiles(p):
-        area = np.maximum(p.s1[a:b, None] - p.before[None, :k], 0.0)
+        pieces = []
+        for c in range(a, b, PIECE):
+            d = min(b, c + PIECE)
+            j = int(p.reach[d - 1])
+            if j:
+                pieces.append((c, d, j, np.maximum(p.s1[c:d, None] - p.before[None, :j], 0.0)))
         if small:
-            p.cache.append((a, b, k, area))
-        yield a, b, k, area
+            tiles.append((a, b, k, pieces))
+        yield a, b, k, pieces
+    if small:
+        p.cache[:] = [tiles]  # every tile at once: a caller never sees a part
+
+
+def _drops(p: _MPLData, C: float, beta: float, gamma: float) -> Any:
+    """Per tile with blocks ``(a, b, k, drop, terms)``: ``drop`` the sum over the ``k`` blocks of
+    ``amount * G(x)`` at rows ``a:b``, ``terms`` per piece ``(c, d, j, x, log(C x + 1), (C x + 1)^-beta)``.
+
+    ``(C x + 1)^-beta`` is 1 on a block after a piece's steps; the tile's sum runs over every block as one
+    product, so the result does not depend on how the rows are cut into pieces. The last parameters' terms
+    are kept with small data: a fit asks for the Jacobian at the point whose residuals it has just evaluated.
+    """
+    key = (C, beta, gamma)
+    last = list(p.last)  # the key and its terms, read together
+    if last and last[0] == key:
+        yield from last[1]
+        return
+    scaled = np.exp(-gamma * p.log_eta)  # eta^-gamma
+    small = _small(p)
+    kept = []
+    for a, b, k, pieces in _areas(p):
+        if k == 0:
+            continue
+        tail = np.ones((b - a, k))
+        terms = []
+        for c, d, j, area in pieces:
+            # area is 0 for a block not before the step: x = 0, G = 0 and every derivative 0 there
+            x = area * scaled[None, :j]
+            log_base = np.log1p(C * x)
+            t = np.exp(-beta * log_base)
+            tail[c - a : d - a, :j] = t
+            terms.append((c, d, j, x, log_base, t))
+        amount = p.amount[:k]
+        item = (a, b, k, amount.sum() - tail @ amount, terms)
+        if small:
+            kept.append(item)
+        yield item
+    if small:
+        p.last[:] = [key, kept]
+
+
+def _drop(p: _MPLData, C: float, beta: float, gamma: float) -> np.ndarray:
+    """``sum_k amount_k G(x_k)`` at every prepared step (sorted order): the loss drop at ``B = 1``."""
+    drop = np.zeros(p.s1.size)
+    for a, b, _, part, _ in _drops(p, C, beta, gamma):
+        drop[a:b] = part
+    return drop
 
 
 @dataclass(frozen=True)
@@ -441,20 +557,16 @@ class MultiPowerLaw(ScaledLaw):
             d_c = d_beta = d_gamma = np.zeros(m)
         else:
             drop, d_c, d_beta, d_gamma = np.zeros(m), np.zeros(m), np.zeros(m), np.zeros(m)
-            scaled = np.exp(-gamma * p.log_eta)  # eta^-gamma
-            for a, b, k, area in _areas(p):
-                if k == 0:
-                    continue
-                amount = p.amount[:k]
-                # area is 0 for a block not before the step: x = 0, G = 0 and every derivative 0 there
-                x = area * scaled[None, :k]
-                log_base = np.log1p(C * x)
-                tail = np.exp(-beta * log_base)
-                drop[a:b] = amount.sum() - tail @ amount
+            for a, b, k, part, terms in _drops(p, C, beta, gamma):
+                drop[a:b] = part
                 if jacobian:
-                    ratio = tail * x / (C * x + 1.0)
+                    amount = p.amount[:k]
+                    ratio, weighted = np.zeros((b - a, k)), np.zeros((b - a, k))
+                    for c, d, j, x, log_base, tail in terms:
+                        ratio[c - a : d - a, :j] = tail * x / (C * x + 1.0)
+                        weighted[c - a : d - a, :j] = tail * log_base
                     d_c[a:b] = beta * (ratio @ amount)
-                    d_beta[a:b] = (tail * log_base) @ amount
+                    d_beta[a:b] = weighted @ amount
                     d_gamma[a:b] = beta * C * (ratio @ (amount * -p.log_eta[:k]))
         loss = L0 + A * power - B * drop
         if not jacobian:
@@ -508,14 +620,16 @@ class MultiPowerLaw(ScaledLaw):
         # squares and keep the best few as starting points
         y = np.concatenate(losses)
         scored = []
+        drops: dict[tuple[float, ...], list[np.ndarray]] = {}  # the drop does not depend on alpha
         for alpha, c, beta, gamma in itertools.product((0.3, 0.5, 0.8), (0.5, 2.0, 8.0), (0.4, 0.7), (0.4, 0.7)):
             probe = cls(0.0, 1.0, alpha, 1.0, c, beta, gamma)
-            cols = []
-            for prep in prepared:
-                _, jac = probe.evaluate(prep, jacobian=True)
-                assert jac is not None
-                cols.append(jac[:, [0, 1, 3]])
-            design = np.concatenate(cols)
+            if (c, beta, gamma) not in drops:
+                drops[c, beta, gamma] = [_drop(prep, probe.C, probe.beta, probe.gamma) for prep in prepared]
+            # the columns of L0, A and B in the probe's Jacobian (A = B = 1)
+            design = np.concatenate([
+                np.column_stack((np.ones(prep.s1.size), prep.s1 ** (-probe.alpha), -drop))[prep.order]
+                for prep, drop in zip(prepared, drops[c, beta, gamma])
+            ])
             coef, *_ = np.linalg.lstsq(design, y, rcond=None)
             coef[1:] = np.maximum(coef[1:], 1e-6)
             sse = float(np.sum((design @ coef - y) ** 2))
