@@ -171,6 +171,63 @@ def test_fit_rejects_runs_without_losses():
         curves.fit([Run.of(SCHEDULES["cosine"] * 3e-4, STEPS)])
 
 
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    # C = inf is the multi-power law's realised-drop limit (test_realised_drop_limit_is_the_instant_law)
+    [
+        (f, b)
+        for f in ("L0", "C", "gamma")
+        for b in (math.nan, math.inf, -math.inf, "3", True)
+        if (f, b) != ("C", math.inf)
+    ],
+)
+def test_a_law_refuses_parameters_that_are_not_finite_numbers(field, bad):
+    # MultiPowerLaw(L0=nan) was accepted; every prediction was then nan, in silence
+    with pytest.raises(ValueError, match=f"{field} must be"):
+        dataclasses.replace(TRUE_MPL, **{field: bad})
+    with pytest.raises(ValueError, match="C must be finite"):
+        dataclasses.replace(TRUE_MOMENTUM, C=math.inf)
+    with pytest.raises(ValueError, match="'C' must be a finite number"):
+        curves.law_from_dict({**TRUE_MOMENTUM.to_dict(), "C": math.inf})
+
+
+@pytest.mark.parametrize("updates", [math.inf, math.nan, 1e300, -5, 0, 10.5, True, "1000"])
+def test_final_refuses_a_length_that_is_not_a_number_of_updates(updates):
+    # inf gave OverflowError, 1e300 a TypeError from numpy, 10.5 was cut to 10
+    with pytest.raises(ValueError, match=r"^steps: "):
+        TRUE_MPL.final(SCHEDULES["cosine"] * 3e-4, updates)
+
+
+def test_flat_losses_say_the_run_is_uninformative_not_a_poor_fit():
+    # R^2 is undefined when the losses do not vary: the fit warned "R^2 = nan < 0.99: the law fits it poorly"
+    flat = Run.of(SCHEDULES["cosine"] * 3e-4, STEPS, np.full(STEPS.size, 3.0), name="flat")
+    with pytest.warns(curves.CurveFitWarning, match="'flat': every logged loss is the same") as record:
+        result = curves.fit([flat], MultiPowerLaw)
+    assert math.isnan(result.quality.min_r2)
+    assert not any("R^2 = nan" in str(w.message) for w in record)
+
+
+def test_huge_losses_score_without_overflow():
+    # R^2 and the RMSE squared losses of 1e200 to inf: R^2 was nan and numpy warned of overflow
+    runs = synthetic(TRUE_MPL, noise=0.01)
+    huge = [dataclasses.replace(r, losses=r.losses * 1e200) for r in runs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        scored = curves.score(dataclasses.replace(TRUE_MPL, L0=3e200, A=0.5e200, B=400e200), huge)
+    plain = curves.score(TRUE_MPL, runs)
+    assert scored.min_r2 == pytest.approx(plain.min_r2, abs=1e-9) and scored.min_r2 > 0.9
+    assert scored.runs[0].rmse == pytest.approx(plain.runs[0].rmse * 1e200, rel=1e-6)
+
+
+def test_a_loss_at_or_below_zero_names_the_run_and_the_update():
+    losses = TRUE_MPL.predict(SCHEDULES["cosine"] * 3e-4, STEPS)
+    losses = losses - losses[STEPS.size // 2]
+    run = Run.of(SCHEDULES["cosine"] * 3e-4, STEPS, losses, name="shifted")
+    at = int(STEPS[np.argmax(losses <= 0)])
+    with pytest.raises(ValueError, match=f"run 'shifted': the loss after {at} updates is"):
+        curves.fit([run], MultiPowerLaw)
+
+
 # -- ranking and optimisation -----------------------------------------------------------------------------------
 def test_rank_orders_by_predicted_final_loss():
     ranking = curves.rank(TRUE_MPL, {n: s * 3e-4 for n, s in SCHEDULES.items()}, 4000)

@@ -325,6 +325,26 @@ class Score:
         return "\n".join(rows)
 
 
+def _rms(residuals: np.ndarray) -> float:
+    """Root mean square, computed in a power of two near the residuals' size (no overflow for huge losses)."""
+    largest = float(np.max(np.abs(residuals)))
+    if not largest > 0 or not math.isfinite(largest):
+        return largest
+    unit = 2.0 ** math.frexp(largest)[1]
+    return unit * float(np.sqrt(np.mean((residuals / unit) ** 2)))
+
+
+def _r_squared(losses: np.ndarray, residuals: np.ndarray) -> float:
+    """``1 - SS_res / SS_tot`` computed on losses divided by their largest magnitude (no overflow for huge
+    losses); ``nan`` when the losses do not vary (``SS_tot = 0``: R^2 is undefined)."""
+    scale = float(np.max(np.abs(losses)))
+    if not scale > 0 or not math.isfinite(scale):
+        return math.nan
+    total = float(np.sum(((losses - losses.mean()) / scale) ** 2))
+    if not total > 0:
+        return math.nan
+    return 1.0 - float(np.sum((residuals / scale) ** 2)) / total
+
 def score(law: Law, runs: Sequence[Run]) -> Score:
     """Compare ``law``'s prediction with each run's logged losses (runs without losses are an error).
 
@@ -354,15 +374,14 @@ def score(law: Law, runs: Sequence[Run]) -> Score:
             predicted_final = float(law.predict(run.lrs, np.array([run.final_step]))[0])
         res = pred - run.losses
         rel = np.abs(res) / np.abs(run.losses)
-        total = float(np.sum((run.losses - run.losses.mean()) ** 2))
-        r2 = 1.0 - float(np.sum(res**2)) / total if total > 0 else math.nan
+        r2 = _r_squared(run.losses, res)
         out.append(
             RunScore(
                 name=run.name,
                 points=int(run.steps.size),
                 mean_error=float(rel.mean()),
                 worst_error=float(rel.max()),
-                rmse=float(np.sqrt(np.mean(res**2))),
+                rmse=_rms(res),
                 r2=r2,
                 final_loss=final,
                 predicted_final=predicted_final,
@@ -681,7 +700,14 @@ def fit(
     prior_log_centre = np.log(np.array([c for c, _ in centres.values()]))
     prior_scale = delta * np.sqrt(point_weights.sum()) / np.array([sd for _, sd in centres.values()])
     if relative and not np.all(y > 0):
-        raise ValueError("losses: a fit on log losses (relative=True) needs losses > 0; use relative=False")
+        run = next(r for r in used if not np.all(r.losses > 0))  # type: ignore[operator]
+        at = int(np.argmax(~(run.losses > 0)))  # type: ignore[operator]
+        loss = float(run.losses[at])  # type: ignore[index]
+        raise ValueError(
+            f"run {run.name or '(unnamed)'!r}: the loss after {int(run.steps[at])} updates is {loss:g}; "
+            "the fit measures relative errors, which need losses > 0 (a loss shifted below 0? in Python, "
+            "curves.fit(..., relative=False) fits absolute errors)"
+        )
     names = kind.param_names()
     low, high = kind.bounds()
     template = kind.guesses(prepared, losses, settings)  # type: ignore[arg-type]
@@ -696,7 +722,7 @@ def fit(
             evaluations += 1
             x = x0.copy()
             x[free] = theta
-            current = template[0].replace(x)
+            current = template[0]._trial(x)
             pred = np.concatenate([current.evaluate(p)[0] for p in prepared])
             data = np.log(np.maximum(pred, 1e-12)) - log_y if relative else pred - y
             held = x[prior_index]
@@ -706,7 +732,7 @@ def fit(
         def jacobian(theta: np.ndarray) -> np.ndarray:
             x = x0.copy()
             x[free] = theta
-            current = template[0].replace(x)
+            current = template[0]._trial(x)
             parts = [current.evaluate(p, jacobian=True) for p in prepared]
             jac = np.concatenate([j for _, j in parts])[:, free]  # type: ignore[misc]
             if relative:
@@ -774,7 +800,12 @@ def fit(
     if not best.success:
         problems.append(f"the optimizer stopped before converging ({best.message})")
     for r in quality.runs:
-        if not r.r2 >= 0.99:
+        if math.isnan(r.r2):
+            problems.append(
+                f"run {r.name!r}: every logged loss is the same, so it says nothing of the curve's shape "
+                "(R^2 is undefined); log a run whose loss moves"
+            )
+        elif r.r2 < 0.99:
             problems.append(f"R^2 = {r.r2:.4f} < 0.99 on run {r.name!r}: the law fits it poorly")
     if jackknife and len(runs) > 1:
         # the ensemble of fits that each leave one run out: how much the prediction depends on which runs

@@ -32,6 +32,7 @@ optional: a staged fit, as the multi-power law's).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -140,14 +141,25 @@ def peak_index(lrs: np.ndarray) -> int:
     return int(np.argmax(lrs)) if lrs.size else 0
 
 
+#: The longest run a law evaluates: it reads the learning rate of every update (8 bytes each).
+MAX_UPDATES = 10**10
+
+
 def _steps(steps: Any) -> np.ndarray:
     arr = np.asarray(steps)
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.size == 0:
         raise ValueError("steps: give at least one step")
+    if arr.dtype.kind not in "iuf" or arr.dtype == np.bool_:
+        raise ValueError(f"steps: steps must be numbers of updates, got {arr.dtype} values")
     if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or arr.min() < 1:
         raise ValueError("steps: steps must be whole numbers >= 1 (the loss after that many updates)")
+    if arr.max() > MAX_UPDATES:
+        raise ValueError(
+            f"steps: at most {MAX_UPDATES:.0e} updates (the law sums over the learning rate of every update), "
+            f"got {float(arr.max()):.3g}"
+        )
     return arr.astype(np.int64)
 
 
@@ -234,6 +246,16 @@ class Law(ABC):
     name: ClassVar[str] = ""
     #: A one-line formula, for reports.
     formula: ClassVar[str] = ""
+    #: Parameters that may be ``inf``: a limit the law defines (every other parameter must be finite).
+    infinite_limits: ClassVar[frozenset[str]] = frozenset()
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ValueError(f"{type(self).__name__}: {f.name} must be a number, got {value!r}")
+            if not math.isfinite(value) and not (value == math.inf and f.name in self.infinite_limits):
+                raise ValueError(f"{type(self).__name__}: {f.name} must be finite, got {value!r}")
 
     # -- parameters -------------------------------------------------------------------------
     @classmethod
@@ -248,6 +270,14 @@ class Law(ABC):
     def replace(self, vector: Sequence[float] | np.ndarray) -> Law:
         """A law of the same kind with the fitted parameters ``vector`` (its fixed settings kept)."""
         return dataclasses.replace(self, **{n: float(x) for n, x in zip(self.param_names(), vector)})
+
+    def _trial(self, vector: np.ndarray) -> Law:
+        """:meth:`replace` without the checks, for the fit's trial points (a held parameter is ``nan``
+        until its stage fits it; the fit checks the parameters it returns)."""
+        trial = copy.copy(self)
+        for name, x in zip(self.param_names(), vector):
+            object.__setattr__(trial, name, float(x))
+        return trial
 
     def settings(self) -> dict[str, Any]:
         """Fixed settings (fields that are not fitted)."""
@@ -333,7 +363,7 @@ class Law(ABC):
 
     def final(self, schedule: Any, updates: int) -> float:
         """The predicted loss at the end of a run of ``updates`` updates."""
-        return float(self.predict(schedule, np.array([int(updates)]))[0])
+        return float(self.predict(schedule, np.array([updates]))[0])
 
     def __str__(self) -> str:
         params = ", ".join(f"{n}={getattr(self, n):.6g}" for n in self.param_names())
@@ -523,6 +553,7 @@ class MultiPowerLaw(ScaledLaw):
 
     name: ClassVar[str] = "multi_power"
     formula: ClassVar[str] = "L0 + A*S1^-alpha - B*sum_k (eta_{k-1}-eta_k)*(1-(C*eta_k^-gamma*S_k+1)^-beta)"
+    infinite_limits: ClassVar[frozenset[str]] = frozenset({"C"})  # the realised-drop limit
 
     alpha: float = _field()
     B: float = _field()
@@ -619,6 +650,8 @@ class MultiPowerLaw(ScaledLaw):
         # L0, A and B enter linearly: for each (alpha, C, beta, gamma) on a small grid, solve for them by least
         # squares and keep the best few as starting points
         y = np.concatenate(losses)
+        # residuals measured in a power of two near the losses' size: exact, and no overflow for huge losses
+        unit = 2.0 ** -math.frexp(float(np.max(np.abs(y))) or 1.0)[1]
         scored = []
         drops: dict[tuple[float, ...], list[np.ndarray]] = {}  # the drop does not depend on alpha
         for alpha, c, beta, gamma in itertools.product((0.3, 0.5, 0.8), (0.5, 2.0, 8.0), (0.4, 0.7), (0.4, 0.7)):
@@ -632,7 +665,7 @@ class MultiPowerLaw(ScaledLaw):
             ])
             coef, *_ = np.linalg.lstsq(design, y, rcond=None)
             coef[1:] = np.maximum(coef[1:], 1e-6)
-            sse = float(np.sum((design @ coef - y) ** 2))
+            sse = float(np.sum(((design @ coef - y) * unit) ** 2))
             scored.append((sse, cls(coef[0], coef[1], alpha, coef[2], c, beta, gamma)))
         scored.sort(key=lambda item: item[0])
         return [law for _, law in scored[:4]]
@@ -751,6 +784,7 @@ class MomentumLaw(AreaLaw):
     decay: float = _field(fitted=False, default=0.999)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not 0.0 <= self.decay < 1.0:
             raise ValueError(f"MomentumLaw: decay must be in [0, 1), got {self.decay!r}")
 
@@ -785,6 +819,3 @@ LAWS: dict[str, type[Law]] = {MultiPowerLaw.name: MultiPowerLaw, MomentumLaw.nam
 """The laws known by name (files, the command line)."""
 
 
-def _check_finite(law: Law) -> None:
-    if not all(math.isfinite(x) for x in law.vector()):
-        raise ValueError(f"{type(law).__name__}: parameters must be finite, got {law}")
