@@ -289,11 +289,12 @@ def evaluate_branches(grid: dict[str, GridRun], length: int, law: str, level: fl
     # a protocol run of this very length was trained: its measured final competes with the predictions
     trained = [grid[n] for n in fitted if grid[n].length == length]
     ranked = sorted([(r.predicted + offset[r.peak], r.name) for r in rows] + [(t.final, t.name) for t in trained])
-    errors, covered = [], []
+    errors, covered, halves = [], [], []
     for row in rows:
         measured = grid[row.name].final
         pred = row.predicted + offset[row.peak]
         half = np.hypot((row.high - row.low) / 2, z * offset_sd)
+        halves.append(half / measured)
         errors.append(abs(pred - measured) / measured)
         covered.append(abs(pred - measured) <= half)
     at = [r for r in grid.values() if r.length == length and r.kind != "stable"]
@@ -310,8 +311,233 @@ def evaluate_branches(grid: dict[str, GridRun], length: int, law: str, level: fl
         "offsets": off, "best": best, "chosen": chosen, "regret": chosen.final - best.final,
         "beats": chosen.final < min(wsd20, cos10), "wsd20": wsd20, "cos10": cos10, "decided": decided,
         "mean_error": float(np.mean(errors)), "coverage": float(np.mean(covered)),
-        "n": len(errors), "unpredicted": missing, "top": top,
+        "n": len(errors), "unpredicted": missing, "top": top, "half": float(np.median(halves)),
         "at_bounds": sorted({n for f in fits.values() if f.uncertainty for n in f.uncertainty.at_bounds}),
+    }
+
+
+# -- the cover protocol: every candidate peak predicted, one cooldown branch per branched peak ------------------------
+#: the cover protocol's cooldown branch (its fraction of the pilot), and the shortest stable run that predicts a
+#: peak (a fraction of T)
+COVER_FRACTION, COVER_MIN_STABLE = 0.2, 0.25
+
+
+@dataclass(frozen=True)
+class CoverProtocol:
+    """Per covered peak a stable run to ``stable_to[peak]``; at the ``branched`` peaks also one cooldown branch (the
+    grid run ``pilots[peak]``, a branch of the stable run at ``(1 - F) * its length``). The other covered peaks take
+    the drop parameter ``C`` carried over from the branched ones; ``dropped``: candidate peaks not predicted."""
+
+    length: int
+    fraction: float
+    stable_to: tuple[tuple[float, int], ...]
+    pilots: tuple[tuple[float, str], ...]
+    dropped: tuple[float, ...]
+    cost: int
+
+    @property
+    def peaks(self) -> tuple[float, ...]:
+        return tuple(p for p, _ in self.stable_to)
+
+    @property
+    def branched(self) -> tuple[float, ...]:
+        return tuple(p for p, _ in self.pilots)
+
+    def describe(self) -> str:
+        to, pilots = dict(self.stable_to), dict(self.pilots)
+        parts = [f"{p:g}: stable to {to[p]:,}" + (f" + {pilots[p].split('@')[0]} branch of {pilots[p].split('/')[1]}"
+                                                 if p in pilots else " (C carried)") for p in self.peaks]
+        if self.dropped:
+            parts.append(f"not predicted: {', '.join(f'{p:g}' for p in self.dropped)}")
+        return "; ".join(parts)
+
+
+def _pilot(grid: dict[str, GridRun], peak: float, fraction: float) -> GridRun | None:
+    """The shortest run of the grid at ``peak`` with a linear cooldown of ``fraction`` (the peak's pilot)."""
+    runs = [r for r in grid.values() if r.kind == "wsd" and r.shape == "linear" and r.peak == peak
+            and math.isclose(r.fraction, fraction)]
+    return min(runs, key=lambda r: r.length) if runs else None
+
+
+def cover_protocol(grid: dict[str, GridRun], length: int, fraction: float = COVER_FRACTION,
+                   budget: float = 1.5, min_stable: float = COVER_MIN_STABLE) -> CoverProtocol:
+    """The same rule at every length T (budget ``budget`` x T updates):
+
+    1. every candidate peak (each peak with a configuration at T) is covered, highest first, while each covered
+       peak keeps a stable run of at least ``min_stable`` x T and the branches below fit;
+    2. branches (the peak's pilot: its shortest run with a ``fraction`` cooldown, branched from the stable run) at
+       the covered peaks, the highest and the lowest first, then the others highest first, as many as the budget
+       allows; a covered peak without a branch takes ``C`` carried over from two branched peaks, so either every
+       covered peak is branched or at least two are (else fewer peaks are covered);
+    3. what is left raises the shortest stable runs first (to at most T).
+    """
+    total = int(budget * length)
+    floor = math.ceil(min_stable * length)
+    peaks = sorted({r.peak for r in grid.values() if r.length == length and r.kind != "stable"}, reverse=True)
+    for n in range(len(peaks), 0, -1):
+        covered = peaks[:n]
+        order = list(dict.fromkeys([covered[0], covered[-1], *covered]))
+        pilots: dict[float, GridRun] = {}
+        for peak in order:
+            run = _pilot(grid, peak, fraction)
+            if run is None:
+                continue
+            trial = {**pilots, peak: run}
+            if _cover_cost(covered, trial, fraction, floor) <= total:
+                pilots = trial
+        if len(pilots) == n or len(pilots) >= 2:
+            break
+    else:  # pragma: no cover - the highest peak alone always fits a pilot here
+        raise ValueError(f"no peak can be covered in {total:,} updates")
+    # each covered peak's stable run: to its branch point or the floor, then the budget left raises the shortest
+    to = {p: max(floor, round((1 - fraction) * pilots[p].length)) if p in pilots else floor for p in covered}
+    left = total - _cover_cost(covered, pilots, fraction, floor)
+    while left > 0:
+        low = min(v for v in to.values() if v < length) if any(v < length for v in to.values()) else None
+        if low is None:
+            break
+        at = [p for p in covered if to[p] == low]
+        above = [v for v in to.values() if v > low]
+        step = min(min(above, default=length) - low, length - low, left // len(at))
+        if step <= 0:
+            break
+        for p in at:
+            to[p] += step
+        left -= step * len(at)
+    cost = sum(to.values()) + sum(round(fraction * r.length) for r in pilots.values())
+    return CoverProtocol(length, fraction, tuple((p, to[p]) for p in covered),
+                         tuple((p, pilots[p].name) for p in covered if p in pilots), tuple(peaks[n:]), cost)
+
+
+def _cover_cost(covered: list[float], pilots: dict[float, GridRun], fraction: float, floor: int) -> int:
+    cost = 0
+    for peak in covered:
+        if peak in pilots:
+            cost += max(floor, round((1 - fraction) * pilots[peak].length)) + round(fraction * pilots[peak].length)
+        else:
+            cost += floor
+    return cost
+
+
+def carried_c(cs: dict[float, float], peak: float) -> tuple[float, float]:
+    """``C`` at ``peak`` from the branched peaks' fitted ``C`` (``cs``, peak -> C): linear in log C against log peak
+    through the two nearest branched peaks (between them where they bracket ``peak``), and the sd of its log: half
+    the distance from the nearest branched peak's ``C`` (the convex bound's noise term is in absolute learning-rate
+    units, so theory alone would keep ``C`` the same at every peak; the measured trend is taken, and half its
+    correction is the uncertainty)."""
+    known = sorted(cs)
+    below = [p for p in known if p < peak]
+    above = [p for p in known if p > peak]
+    if below and above:
+        a, b = below[-1], above[0]
+    else:
+        a, b = sorted(known, key=lambda p: abs(math.log(p / peak)))[:2]
+    slope = math.log(cs[b] / cs[a]) / math.log(b / a)
+    log_c = math.log(cs[a]) + slope * math.log(peak / a)
+    nearest = min(known, key=lambda p: abs(math.log(p / peak)))
+    return math.exp(log_c), abs(log_c - math.log(cs[nearest])) / 2
+
+
+def evaluate_cover(grid: dict[str, GridRun], length: int, fraction: float = COVER_FRACTION,
+                   level: float = 0.95, jackknife: bool = True) -> dict:
+    """The cover protocol: the branched peaks fitted as the branch protocol's (``curves.fit(runs)``, default
+    options: ``law="auto"``), each with the offset of its branch's ``final_val_loss`` over the law; every other
+    covered peak's stable run fitted with the convex drop law and ``C`` held by a prior at the carried value
+    (``curves.fit([stable], "convex_drop", prior={"C": ...})``; the stable run does not inform ``C``), its
+    uncertainty in the fit's covariance, and the offset the mean of the branches'. Candidates: every configuration
+    at T not trained, merged across peaks on predicted finals."""
+    import time
+    import warnings
+
+    from lrkit import curves
+    from lrkit.curves.intervals import z_value
+
+    proto = cover_protocol(grid, length, fraction)
+    to, pilots = dict(proto.stable_to), dict(proto.pilots)
+    fits, fitted, offset, own_offsets = {}, set(), {}, []
+    start = time.perf_counter()
+    stables = {}
+    for peak in proto.peaks:
+        stable = grid[f"stable@{peak:g}/50k"]
+        keep = stable.steps <= to[peak]
+        stables[peak] = curves.Run(stable.lrs[: to[peak]], stable.steps[keep], stable.losses[keep],
+                                   f"stable@{peak:g} to {to[peak]}")
+    for peak in proto.branched:
+        pilot = grid[pilots[peak]]
+        at = round((1 - fraction) * pilot.length)
+        own = pilot.steps > at
+        run = curves.Run.branch(stables[peak], pilot.lrs, pilot.steps[own], pilot.losses[own], at=at,
+                                name=pilot.name, final=pilot.final, final_step=pilot.length)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", curves.CurveFitWarning)
+            # jackknife (the default): the fit that leaves the branch out has no drop to fit (C free), so the
+            # ensemble's spread is wide; jackknife=False: the Laplace covariance's intervals alone
+            fits[peak] = curves.fit([stables[peak], run], jackknife=jackknife)
+        fitted.add(pilot.name)
+        offset[peak] = run.final - fits[peak].law.final(run.lrs, run.final_step)
+        own_offsets.append(offset[peak])
+    cs = {p: f.law.C for p, f in fits.items() if isinstance(f.law, curves.ConvexDropLaw)}
+    carried = {}
+    for peak in proto.peaks:
+        if peak in fits:
+            continue
+        if len(cs) < 2:
+            continue  # nothing to carry C from: the peak stays unpredicted
+        c, sd = carried_c(cs, peak)
+        carried[peak] = (c, sd)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", curves.CurveFitWarning)
+            result = curves.fit([stables[peak]], "convex_drop", prior={"C": (c, max(sd, 1e-3))})
+        u = result.uncertainty
+        if u is not None:  # the carried C's own uncertainty (the stable run does not inform C)
+            i = u.names.index("C")
+            cov = u.covariance.copy()
+            cov[i, :] = cov[:, i] = 0.0
+            cov[i, i] = (result.law.C * sd) ** 2
+            import dataclasses
+
+            result = dataclasses.replace(result, uncertainty=dataclasses.replace(u, covariance=cov))
+        fits[peak] = result
+        offset[peak] = float(np.mean(own_offsets))
+    seconds = time.perf_counter() - start
+    off = np.array(own_offsets)
+    offset_sd = float(off.std(ddof=1) * np.sqrt(1 + 1 / off.size)) if off.size > 1 else 0.0
+    z = z_value(level)
+    rows, choices = [], []
+    for peak, result in fits.items():
+        cands = {n: c for n, c in candidates(grid, length, fitted).items() if c.peak == peak}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", curves.CurvePredictionWarning)
+            [choice] = curves.choose(result, cands, length, level=level)
+        choices.append(choice)
+        rows += list(choice.rows)
+    trained = [grid[n] for n in fitted if grid[n].length == length]
+    ranked = sorted([(r.predicted + offset[r.peak], r.name) for r in rows] + [(t.final, t.name) for t in trained])
+    errors, covered, signed, halves = [], [], {}, []
+    for row in rows:
+        measured = grid[row.name].final
+        pred = row.predicted + offset[row.peak]
+        half = np.hypot((row.high - row.low) / 2, z * offset_sd)
+        halves.append(half / measured)
+        errors.append(abs(pred - measured) / measured)
+        signed.setdefault(row.peak, []).append((pred - measured) / measured)
+        covered.append(abs(pred - measured) <= half)
+    at = [r for r in grid.values() if r.length == length and r.kind != "stable"]
+    best = min(at, key=lambda r: r.final)
+    decided = all(c.decided for c in choices)
+    chosen = min(trained, key=lambda t: t.final) if trained and not decided else grid[ranked[0][1]]
+    wsd20 = grid[f"wsd20@0.001/{length // 1000}k"].final
+    cos10 = grid[f"cos-10@0.001/{length // 1000}k"].final
+    missing = sum(1 for r in at if r.peak not in fits)
+    return {
+        "length": length, "protocol": proto, "seconds": seconds, "laws": fits, "choices": choices,
+        "offsets": off, "best": best, "chosen": chosen, "regret": chosen.final - best.final,
+        "beats": chosen.final < min(wsd20, cos10), "wsd20": wsd20, "cos10": cos10, "decided": decided,
+        "mean_error": float(np.mean(errors)), "coverage": float(np.mean(covered)),
+        "n": len(errors), "unpredicted": missing, "carried": carried, "cs": cs, "half": float(np.median(halves)),
+        "signed": {p: float(np.mean(v)) for p, v in signed.items()},
+        "at_bounds": sorted({n for p, f in fits.items() if p not in carried and f.uncertainty
+                             for n in f.uncertainty.at_bounds}),
     }
 
 
@@ -359,11 +585,12 @@ def evaluate(grid: dict[str, GridRun], length: int, level: float = 0.95) -> dict
         warnings.simplefilter("ignore", curves.CurvePredictionWarning)
         [choice] = curves.choose(result, cands, length, level=level)
     z = z_value(level)
-    errors, covered = [], []
+    errors, covered, halves = [], [], []
     for row in choice.rows:
         measured = grid[row.name].final
         pred = row.predicted + offset
         half = np.hypot((row.high - row.low) / 2, z * np.sqrt(offset_var))
+        halves.append(half / measured)
         errors.append(abs(pred - measured) / measured)
         covered.append(abs(pred - measured) <= half)
     at = [r for r in grid.values() if r.length == length]
@@ -376,6 +603,7 @@ def evaluate(grid: dict[str, GridRun], length: int, level: float = 0.95) -> dict
         "offsets": offsets, "best": best, "chosen": chosen, "regret": chosen.final - best.final,
         "beats": chosen.final < min(wsd20, cos10), "wsd20": wsd20, "cos10": cos10,
         "mean_error": float(np.mean(errors)), "coverage": float(np.mean(covered)), "n": len(errors),
+        "half": float(np.median(halves)),
         "at_bounds": result.uncertainty.at_bounds if result.uncertainty else (),
     }
 
@@ -454,8 +682,52 @@ def _row(r: dict, law: str, protocol: str) -> str:
         f"{r['seconds']:.0f} s | {r['chosen'].name} | {r['chosen'].final:.4f} | {r['best'].name} "
         f"{r['best'].final:.4f} | {r['regret']:+.4f} | {'yes' if r['beats'] else 'no'} | "
         f"{'yes' if r['decided'] else 'no'} | {others} | {100 * r['coverage']:.0f}% | "
-        f"{', '.join(r['at_bounds']) or 'none'} |"
+        + (f"{100 * r['half']:.2f}% | " if "half" in r else "- | ")
+        + f"{', '.join(r['at_bounds']) or 'none'} |"
     )
+
+
+def _cover_row(r: dict, jackknife: bool) -> str:
+    """One line of the cover protocol's table."""
+    p = r["protocol"]
+    cs = ", ".join(f"{k:g}: {v:.1f}" for k, v in sorted(r["cs"].items(), reverse=True))
+    carried = ", ".join(f"{k:g}: {c:.1f} (sd of log {sd:.2f})"
+                        for k, (c, sd) in sorted(r["carried"].items(), reverse=True))
+    return (
+        f"| {r['length'] // 1000}k | {round(100 * p.fraction)}% branch, "
+        f"{'jackknife (default)' if jackknife else 'no jackknife'} | {p.describe()} | {p.cost / r['length']:.2f} | "
+        f"{r['seconds']:.0f} s | {r['chosen'].name} | {r['chosen'].final:.4f} | "
+        f"{r['best'].name} {r['best'].final:.4f} | "
+        f"{r['regret']:+.4f} | {'yes' if r['beats'] else 'no'} | {'yes' if r['decided'] else 'no'} | "
+        f"{100 * r['mean_error']:.2f}% | {r['n']} / {r['unpredicted']} | {100 * r['coverage']:.0f}% | "
+        f"{100 * r['half']:.2f}% | {cs}{'; carried ' + carried if carried else ''} |"
+    )
+
+
+COVER_TEXT = [
+    "The **cover** protocol (`python bench/curves_grid.py --cover-only --diagnose`; every row below, no selection):",
+    "the rule of `cover_protocol`, the same at every T and stated before its figures: every candidate peak",
+    "(each peak with a configuration at T), highest first, gets a stable run of at least T/4; as many peaks as",
+    "the budget (1.5 T) allows get ONE cooldown branch (the peak's pilot: its shortest grid run with an F",
+    "linear cooldown, branched from the stable run: 15,000 updates, 25,000 at 1e-4, which the grid runs no",
+    "shorter), the highest and the lowest covered peak first; a peak without a branch takes the convex drop's",
+    "`C` carried from the two nearest branched peaks (log C linear in log peak; its sd of log: half the",
+    "distance from the nearest branched peak's C, i.e. between the convex theory's `C` the same at every peak",
+    "and the measured trend; fitted as `curves.fit([stable], \"convex_drop\", prior={\"C\": (C, sd)})`, the",
+    "stable run does not inform C) and the mean of the branches' offsets; a carried C needs two branched",
+    "peaks, else fewer peaks are covered (the lowest dropped: counted as not predicted); what is left of the",
+    "budget raises the shortest stable runs first. Branched peaks: `curves.fit([stable, branch])` (law",
+    "auto), their own offset. F = 20% is the rule; 10%, 40% and 60% are its variants. \"predicted / not\":",
+    "configurations at T (trained ones left out) with a prediction / at peaks not covered.",
+    "",
+    "| T | variant | protocol | cost (runs of T) | fit | chosen | its final | grid best | regret "
+    "| beats both defaults | decided | mean error, other finals | predicted / not | 95% intervals cover "
+    "| median 95% half-width | C fitted; carried |",
+    "| ---: | --- | --- | ---: | ---: | --- | ---: | --- | ---: | :---: | :---: | ---: | ---: | ---: | ---: | --- |",
+]
+
+
+COVER_WHY: list[str] = []
 
 
 def _target(r: dict, label: str) -> str:
@@ -517,6 +789,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pooled-offset", action="store_true",
                         help="one offset of the finals over the law for every peak's fit (default: each its own)")
     parser.add_argument("--diagnose", action="store_true", help="also fit every configuration of 1e-3 / 50k in sample")
+    parser.add_argument("--cover-fractions", type=float, nargs="+", default=[COVER_FRACTION, 0.1, 0.4, 0.6],
+                        help="the cover protocol's branch fractions (the first is the rule, the others variants)")
+    parser.add_argument("--no-cover", action="store_true", help="leave out the cover protocol")
+    parser.add_argument("--cover-only", action="store_true",
+                        help="only the cover protocol's table (exploring; e.g. with --lengths 50000), not written")
     parser.add_argument("--select", action="store_true",
                         help="only: the laws' leave-one-run-out errors on the fitted runs, to curves_select.md")
     args = parser.parse_args(argv)
@@ -554,9 +831,26 @@ def main(argv: list[str] | None = None) -> int:
         "  every run (one law across peaks).",
         "",
         "| T | law | protocol | cost (runs of T) | fit | chosen | its final | grid best | regret | beats both defaults "
-        "| decided | mean error, other finals | 95% intervals cover | parameters at a bound |",
-        "| ---: | --- | --- | ---: | ---: | --- | ---: | --- | ---: | :---: | :---: | ---: | ---: | --- |",
+        "| decided | mean error, other finals | 95% intervals cover | median 95% half-width | parameters at a bound |",
+        "| ---: | --- | --- | ---: | ---: | --- | ---: | --- | ---: | :---: | :---: | ---: | ---: | ---: | --- |",
     ]
+    cover = list(COVER_TEXT)
+    cover_targets: list[str] = []
+    if not args.no_cover:
+        for length in args.lengths:
+            for i, fraction in enumerate(args.cover_fractions):
+                for jackknife in (True, False):
+                    r = evaluate_cover(grid, length, fraction, jackknife=jackknife)
+                    cover.append(_cover_row(r, jackknife))
+                    if i == 0:
+                        label = (f"cover, {round(100 * fraction)}% branch, "
+                                 f"{'jackknife' if jackknife else 'no jackknife'}")
+                        cover_targets.append(_target(r, label)
+                                             + f"; predicted {r['n']}, not predicted {r['unpredicted']}")
+                    print(cover[-1], flush=True)
+    if args.cover_only:
+        print("\n".join([*cover, "", *cover_targets]))
+        return 0
     details, targets = [], []
     for length in args.lengths:
         for law in args.laws:
@@ -575,6 +869,9 @@ def main(argv: list[str] | None = None) -> int:
                            + ", ".join(f"{o:+.4f}" for o in r["offsets"]))
     out += ["", "Targets (issue 26):", "", *targets, "", "Fitted laws and the offsets of the measured finals:", "",
             *details]
+    if not args.no_cover:
+        out += ["", "## Every configuration predicted: the cover protocol", "", *cover, "",
+                "Targets (issue 26), the rule:", "", *cover_targets, "", *COVER_WHY]
     if args.diagnose:
         out += ["", "## In sample: every configuration of 1e-3 at 50,000 fitted at once", "",
                 "The error of each law's curve at the last logged validation point (`python bench/curves_grid.py "
