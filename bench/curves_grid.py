@@ -512,15 +512,15 @@ def evaluate_cover(grid: dict[str, GridRun], length: int, fractions: tuple[float
         runs = [stables[peak]]
         for name in pilots[peak]:
             pilot = grid[name]
-            at = round((1 - pilot.fraction) * pilot.length)
-            own = pilot.steps > at
-            runs.append(curves.Run.branch(stables[peak], pilot.lrs, pilot.steps[own], pilot.losses[own], at=at,
+            point = round((1 - pilot.fraction) * pilot.length)
+            own = pilot.steps > point
+            runs.append(curves.Run.branch(stables[peak], pilot.lrs, pilot.steps[own], pilot.losses[own], at=point,
                                           name=pilot.name, final=pilot.final, final_step=pilot.length))
             fitted.add(name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", curves.CurveFitWarning)
             fits[peak] = curves.fit(runs, jackknife=len(runs) > 2 if jackknife == "branches" else bool(jackknife))
-        own_peak = [r.final - fits[peak].law.final(r.lrs, r.final_step) for r in runs[1:]]
+        own_peak = [float(r.final or 0.0) - fits[peak].law.final(r.lrs, r.final_step) for r in runs[1:]]
         offset[peak] = float(np.mean(own_peak))
         own_offsets += own_peak
     cs = {p: f.law.C for p, f in fits.items() if isinstance(f.law, curves.ConvexDropLaw)}
@@ -538,6 +538,7 @@ def evaluate_cover(grid: dict[str, GridRun], length: int, fractions: tuple[float
             i = u.names.index("C")
             cov = u.covariance.copy()
             cov[i, :] = cov[:, i] = 0.0
+            assert isinstance(result.law, curves.ConvexDropLaw)
             cov[i, i] = (result.law.C * sd) ** 2
             result = dataclasses.replace(result, uncertainty=dataclasses.replace(u, covariance=cov))
         fits[peak] = result
@@ -556,7 +557,8 @@ def evaluate_cover(grid: dict[str, GridRun], length: int, fractions: tuple[float
         rows += list(choice.rows)
     trained = [grid[n] for n in fitted if grid[n].length == length]
     ranked = sorted([(r.predicted + offset[r.peak], r.name) for r in rows] + [(t.final, t.name) for t in trained])
-    errors, covered, signed, halves = [], [], {}, []
+    errors, covered, halves = [], [], []
+    signed: dict[float, list[float]] = {}
     for row in rows:
         measured = grid[row.name].final
         pred = row.predicted + offset[row.peak]
@@ -986,8 +988,9 @@ def main(argv: list[str] | None = None) -> int:
                     if variant == COVER_RECOMMENDED and jackknife == "branches":
                         pick = {**r, "regret": r["regret_branched"], "beats": r["beats_branched"],
                                 "chosen": r["chosen_branched"]}
-                        found.append(_target(pick, "recommended, " + label + ", chosen among the branched peaks")
-                                     + f" ({pick['chosen'].name}); predicted {r['n']}, not predicted "
+                        found.append(_target(pick, f"recommended, {label}, chosen among the branched peaks "
+                                                   f"({pick['chosen'].name})")
+                                     + f"; predicted {r['n']}, not predicted "
                                      f"{r['unpredicted']}; median 95% half-width {100 * r['half']:.2f}%; the "
                                      f"lowest prediction overall: {r['chosen'].name} {r['regret']:+.4f}")
     cover_targets = ["The rule as first stated (20% branch):", "", *first, "",
