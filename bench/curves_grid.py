@@ -289,11 +289,12 @@ def evaluate_branches(grid: dict[str, GridRun], length: int, law: str, level: fl
     # a protocol run of this very length was trained: its measured final competes with the predictions
     trained = [grid[n] for n in fitted if grid[n].length == length]
     ranked = sorted([(r.predicted + offset[r.peak], r.name) for r in rows] + [(t.final, t.name) for t in trained])
-    errors, covered = [], []
+    errors, covered, halves = [], [], []
     for row in rows:
         measured = grid[row.name].final
         pred = row.predicted + offset[row.peak]
         half = np.hypot((row.high - row.low) / 2, z * offset_sd)
+        halves.append(half / measured)
         errors.append(abs(pred - measured) / measured)
         covered.append(abs(pred - measured) <= half)
     at = [r for r in grid.values() if r.length == length and r.kind != "stable"]
@@ -310,8 +311,281 @@ def evaluate_branches(grid: dict[str, GridRun], length: int, law: str, level: fl
         "offsets": off, "best": best, "chosen": chosen, "regret": chosen.final - best.final,
         "beats": chosen.final < min(wsd20, cos10), "wsd20": wsd20, "cos10": cos10, "decided": decided,
         "mean_error": float(np.mean(errors)), "coverage": float(np.mean(covered)),
-        "n": len(errors), "unpredicted": missing, "top": top,
+        "n": len(errors), "unpredicted": missing, "top": top, "half": float(np.median(halves)),
         "at_bounds": sorted({n for f in fits.values() if f.uncertainty for n in f.uncertainty.at_bounds}),
+    }
+
+
+# -- the cover protocol: every candidate peak predicted, cooldown branches at some, C carried to the others ---------
+#: the cover protocol's cooldown branches (fractions of the peak's pilot), and the shortest stable run that
+#: predicts a peak (a fraction of T)
+COVER_FRACTIONS, COVER_MIN_STABLE = (0.2,), 0.25
+#: the variant recommended after the first rule's figures: both branches at the highest covered peak, 20% at the
+#: others (``--cover-variants`` syntax)
+COVER_RECOMMENDED = "0.2+0.6:1"
+#: every variant tried, in the order tried: the rule as first stated, then its variants
+COVER_VARIANTS = ("0.2", "0.1", "0.4", "0.6", "0.2+0.6,branches-first", "0.2+0.6:1,branches-first", "0.2+0.6",
+                  COVER_RECOMMENDED)
+
+
+@dataclass(frozen=True)
+class CoverProtocol:
+    """Per covered peak a stable run to ``stable_to[peak]``; at the branched peaks also cooldown branches (grid runs
+    ``pilots[peak]``, each a branch of the stable run at ``(1 - F) * its length``). The other covered peaks take
+    the drop parameter ``C`` carried over from the branched ones; ``dropped``: candidate peaks not predicted."""
+
+    length: int
+    fractions: tuple[float, ...]
+    full: int | None  # how many of the highest covered peaks take every fraction (None: all)
+    stable_to: tuple[tuple[float, int], ...]
+    pilots: tuple[tuple[float, tuple[str, ...]], ...]
+    dropped: tuple[float, ...]
+    cost: int
+
+    @property
+    def peaks(self) -> tuple[float, ...]:
+        return tuple(p for p, _ in self.stable_to)
+
+    @property
+    def branched(self) -> tuple[float, ...]:
+        return tuple(p for p, _ in self.pilots)
+
+    def describe(self) -> str:
+        to, pilots = dict(self.stable_to), dict(self.pilots)
+        parts = []
+        for p in self.peaks:
+            if p in pilots:
+                names = pilots[p]
+                branches = " + ".join(n.split("@")[0] for n in names)
+                parts.append(f"{p:g}: stable to {to[p]:,} + {branches} of {names[0].split('/')[1]}")
+            else:
+                parts.append(f"{p:g}: stable to {to[p]:,} (C carried)")
+        if self.dropped:
+            parts.append(f"not predicted: {', '.join(f'{p:g}' for p in self.dropped)}")
+        return "; ".join(parts)
+
+
+def _pilots(grid: dict[str, GridRun], peak: float, fractions: tuple[float, ...]) -> tuple[GridRun, ...] | None:
+    """The peak's pilot runs: for each fraction, the shortest grid run at ``peak`` with that linear cooldown, all of
+    one length (the shortest length that has every fraction); None if the grid has none."""
+    by_length: dict[int, dict[float, GridRun]] = {}
+    for r in grid.values():
+        if r.kind == "wsd" and r.shape == "linear" and r.peak == peak:
+            by_length.setdefault(r.length, {})[round(r.fraction, 3)] = r
+    for length in sorted(by_length):
+        runs = by_length[length]
+        if all(round(f, 3) in runs for f in fractions):
+            return tuple(runs[round(f, 3)] for f in fractions)
+    return None
+
+
+def _peak_cost(runs: tuple[GridRun, ...] | None, floor: int) -> int:
+    """A covered peak's updates: its stable run (to the floor or its earliest branch point) and its branches."""
+    if runs is None:
+        return floor
+    return max(floor, *(round((1 - r.fraction) * r.length) for r in runs)) + sum(
+        round(r.fraction * r.length) for r in runs)
+
+
+def cover_protocol(grid: dict[str, GridRun], length: int, fractions: tuple[float, ...] = COVER_FRACTIONS,
+                   budget: float = 1.5, min_stable: float = COVER_MIN_STABLE, full: int | None = None,
+                   peaks_first: bool = True) -> CoverProtocol:
+    """The cover protocol of ``fractions`` (:func:`_cover_protocol`); with two fractions or more and ``peaks_first``,
+    the first fraction alone wherever that covers more peaks (a prediction for every configuration comes before a
+    second branch at some peaks; ``peaks_first=False``: the branches first, as first tried)."""
+    proto = _cover_protocol(grid, length, fractions, budget, min_stable, full)
+    if peaks_first and len(fractions) > 1:
+        alone = _cover_protocol(grid, length, fractions[:1], budget, min_stable, None)
+        if len(alone.peaks) > len(proto.peaks):
+            return alone
+    return proto
+
+
+def _cover_protocol(grid: dict[str, GridRun], length: int, fractions: tuple[float, ...], budget: float,
+                    min_stable: float, full: int | None) -> CoverProtocol:
+    """The same rule at every length T (budget ``budget`` x T updates):
+
+    1. every candidate peak (each peak with a configuration at T) is covered, highest first, while each covered
+       peak keeps a stable run of at least ``min_stable`` x T and the branches below fit;
+    2. cooldown branches (the peak's pilot runs: its shortest runs with the ``fractions`` cooldowns, branched from
+       the stable run) at the covered peaks, the highest and the lowest first, then the others highest first, as
+       many peaks as the budget allows; a covered peak without branches takes ``C`` carried over from two
+       branched peaks, so either every covered peak is branched or at least two are (else fewer are covered);
+       if no peak fits every branch, the last fraction alone; ``full``: only the ``full`` highest covered peaks
+       take every fraction, the others the first;
+    3. what is left raises the shortest stable runs first (to at most T).
+    """
+    total = int(budget * length)
+    floor = math.ceil(min_stable * length)
+    peaks = sorted({r.peak for r in grid.values() if r.length == length and r.kind != "stable"}, reverse=True)
+    for n in range(len(peaks), 0, -1):
+        covered = peaks[:n]
+        order = list(dict.fromkeys([covered[0], covered[-1], *covered]))
+        pilots: dict[float, tuple[GridRun, ...]] = {}
+        for peak in order:
+            runs = _pilots(grid, peak, fractions if full is None or covered.index(peak) < full else fractions[:1])
+            if runs is None:
+                continue
+            trial = {**pilots, peak: runs}
+            if sum(_peak_cost(trial.get(p), floor) for p in covered) <= total:
+                pilots = trial
+        if pilots and (len(pilots) == n or len(pilots) >= 2):
+            break
+    else:
+        if len(fractions) > 1:  # as the branch protocol: no peak fits every branch, so the last one only
+            return _cover_protocol(grid, length, fractions[-1:], budget, min_stable, full)
+        raise ValueError(f"no peak can be covered in {total:,} updates")
+    # each covered peak's stable run: to its earliest branch point or the floor; the budget left raises the shortest
+    to = {p: max(floor, *(round((1 - r.fraction) * r.length) for r in pilots[p])) if p in pilots else floor
+          for p in covered}
+    left = total - sum(_peak_cost(pilots.get(p), floor) for p in covered)
+    while left > 0 and any(v < length for v in to.values()):
+        low = min(v for v in to.values() if v < length)
+        at = [p for p in covered if to[p] == low]
+        step = min(min((v for v in to.values() if v > low), default=length) - low, length - low, left // len(at))
+        if step <= 0:
+            break
+        for p in at:
+            to[p] += step
+        left -= step * len(at)
+    cost = sum(to.values()) + sum(round(r.fraction * r.length) for runs in pilots.values() for r in runs)
+    return CoverProtocol(length, tuple(fractions), full, tuple((p, to[p]) for p in covered),
+                         tuple((p, tuple(r.name for r in pilots[p])) for p in covered if p in pilots),
+                         tuple(peaks[n:]), cost)
+
+
+def carried_c(cs: dict[float, float], peak: float) -> tuple[float, float]:
+    """``C`` at ``peak`` from the branched peaks' fitted ``C`` (``cs``, peak -> C): linear in log C against log peak
+    through the two nearest branched peaks (between them where they bracket ``peak``), and the sd of its log: half
+    the distance from the nearest branched peak's ``C`` (the convex bound's noise term is in absolute learning-rate
+    units, so the theory alone would keep ``C`` the same at every peak; the measured trend is taken, and half its
+    correction is the uncertainty).
+
+    >>> c, sd = carried_c({2e-3: 20.0, 5e-4: 80.0}, 1e-3)
+    >>> round(c, 6), round(sd, 4)  # halfway in log peak: the geometric mean; half the log-distance to 20
+    (40.0, 0.3466)
+    """
+    known = sorted(cs)
+    below = [p for p in known if p < peak]
+    above = [p for p in known if p > peak]
+    if below and above:
+        a, b = below[-1], above[0]
+    else:
+        a, b = sorted(known, key=lambda p: abs(math.log(p / peak)))[:2]
+    slope = math.log(cs[b] / cs[a]) / math.log(b / a)
+    log_c = math.log(cs[a]) + slope * math.log(peak / a)
+    nearest = min(known, key=lambda p: abs(math.log(p / peak)))
+    return math.exp(log_c), abs(log_c - math.log(cs[nearest])) / 2
+
+
+def evaluate_cover(grid: dict[str, GridRun], length: int, fractions: tuple[float, ...] = COVER_FRACTIONS,
+                   level: float = 0.95, jackknife: bool | str = True, full: int | None = None,
+                   peaks_first: bool = True) -> dict:
+    """The cover protocol: each branched peak fitted as the branch protocol's (``curves.fit(runs)``, default options:
+    ``law="auto"``), each with the offset of its branches' ``final_val_loss`` over the law; every other covered
+    peak's stable run fitted with the convex drop law and ``C`` held by a prior at the carried value
+    (``curves.fit([stable], "convex_drop", prior={"C": ...})``; the stable run does not inform ``C``), the carried
+    ``C``'s sd put in the fit's covariance, and the offset the mean of the branches'. Candidates: every configuration
+    at T not trained, merged across peaks on predicted finals. ``jackknife=False``: the branched fits' intervals
+    from the Laplace covariance alone (with one branch, the fit that leaves it out has no drop to fit);
+    ``"branches"``: the jackknife where every left-out fit keeps a branch (two branches or more), else not.
+    The chosen configuration: the lowest predicted final (``chosen``), and the lowest among the branched peaks'
+    (``chosen_branched``: a carried peak's level rests on the other peaks' offsets and its ``C`` on theirs)."""
+    import dataclasses
+    import time
+    import warnings
+
+    from lrkit import curves
+    from lrkit.curves.intervals import z_value
+
+    proto = cover_protocol(grid, length, fractions, full=full, peaks_first=peaks_first)
+    to, pilots = dict(proto.stable_to), dict(proto.pilots)
+    fits, fitted, offset, own_offsets = {}, set(), {}, []
+    start = time.perf_counter()
+    stables = {}
+    for peak in proto.peaks:
+        stable = grid[f"stable@{peak:g}/50k"]
+        keep = stable.steps <= to[peak]
+        stables[peak] = curves.Run(stable.lrs[: to[peak]], stable.steps[keep], stable.losses[keep],
+                                   f"stable@{peak:g} to {to[peak]}")
+    for peak in proto.branched:
+        runs = [stables[peak]]
+        for name in pilots[peak]:
+            pilot = grid[name]
+            point = round((1 - pilot.fraction) * pilot.length)
+            own = pilot.steps > point
+            runs.append(curves.Run.branch(stables[peak], pilot.lrs, pilot.steps[own], pilot.losses[own], at=point,
+                                          name=pilot.name, final=pilot.final, final_step=pilot.length))
+            fitted.add(name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", curves.CurveFitWarning)
+            fits[peak] = curves.fit(runs, jackknife=len(runs) > 2 if jackknife == "branches" else bool(jackknife))
+        own_peak = [float(r.final or 0.0) - fits[peak].law.final(r.lrs, r.final_step) for r in runs[1:]]
+        offset[peak] = float(np.mean(own_peak))
+        own_offsets += own_peak
+    cs = {p: f.law.C for p, f in fits.items() if isinstance(f.law, curves.ConvexDropLaw)}
+    carried = {}
+    for peak in proto.peaks:
+        if peak in fits or len(cs) < 2:
+            continue  # with fewer than two branched convex-drop fits, nothing to carry C from: not predicted
+        c, sd = carried_c(cs, peak)
+        carried[peak] = (c, sd)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", curves.CurveFitWarning)
+            result = curves.fit([stables[peak]], "convex_drop", prior={"C": (c, max(sd, 1e-3))})
+        u = result.uncertainty
+        if u is not None:  # the carried C's own uncertainty (the stable run does not inform C)
+            i = u.names.index("C")
+            cov = u.covariance.copy()
+            cov[i, :] = cov[:, i] = 0.0
+            assert isinstance(result.law, curves.ConvexDropLaw)
+            cov[i, i] = (result.law.C * sd) ** 2
+            result = dataclasses.replace(result, uncertainty=dataclasses.replace(u, covariance=cov))
+        fits[peak] = result
+        offset[peak] = float(np.mean([offset[p] for p in proto.branched]))  # each branched peak once
+    seconds = time.perf_counter() - start
+    off = np.array(own_offsets)
+    offset_sd = float(off.std(ddof=1) * np.sqrt(1 + 1 / off.size)) if off.size > 1 else 0.0
+    z = z_value(level)
+    rows, choices = [], []
+    for peak, result in fits.items():
+        cands = {n: c for n, c in candidates(grid, length, fitted).items() if c.peak == peak}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", curves.CurvePredictionWarning)
+            [choice] = curves.choose(result, cands, length, level=level)
+        choices.append(choice)
+        rows += list(choice.rows)
+    trained = [grid[n] for n in fitted if grid[n].length == length]
+    ranked = sorted([(r.predicted + offset[r.peak], r.name) for r in rows] + [(t.final, t.name) for t in trained])
+    errors, covered, halves = [], [], []
+    signed: dict[float, list[float]] = {}
+    for row in rows:
+        measured = grid[row.name].final
+        pred = row.predicted + offset[row.peak]
+        half = np.hypot((row.high - row.low) / 2, z * offset_sd)
+        halves.append(half / measured)
+        errors.append(abs(pred - measured) / measured)
+        signed.setdefault(row.peak, []).append((pred - measured) / measured)
+        covered.append(abs(pred - measured) <= half)
+    at = [r for r in grid.values() if r.length == length and r.kind != "stable"]
+    best = min(at, key=lambda r: r.final)
+    decided = all(c.decided for c in choices)
+    chosen = min(trained, key=lambda t: t.final) if trained and not decided else grid[ranked[0][1]]
+    branched = grid[next(n for _, n in ranked if grid[n].peak in proto.branched)]
+    wsd20 = grid[f"wsd20@0.001/{length // 1000}k"].final
+    cos10 = grid[f"cos-10@0.001/{length // 1000}k"].final
+    missing = sum(1 for r in at if r.peak not in fits)
+    return {
+        "peaks_first": peaks_first, "chosen_branched": branched, "regret_branched": branched.final - best.final,
+        "beats_branched": branched.final < min(wsd20, cos10),
+        "length": length, "protocol": proto, "seconds": seconds, "laws": fits, "choices": choices,
+        "offsets": off, "best": best, "chosen": chosen, "regret": chosen.final - best.final,
+        "beats": chosen.final < min(wsd20, cos10), "wsd20": wsd20, "cos10": cos10, "decided": decided,
+        "mean_error": float(np.mean(errors)), "coverage": float(np.mean(covered)),
+        "n": len(errors), "unpredicted": missing, "carried": carried, "cs": cs, "half": float(np.median(halves)),
+        "signed": {p: float(np.mean(v)) for p, v in signed.items()},
+        "at_bounds": sorted({n for p, f in fits.items() if p not in carried and f.uncertainty
+                             for n in f.uncertainty.at_bounds}),
     }
 
 
@@ -359,11 +633,12 @@ def evaluate(grid: dict[str, GridRun], length: int, level: float = 0.95) -> dict
         warnings.simplefilter("ignore", curves.CurvePredictionWarning)
         [choice] = curves.choose(result, cands, length, level=level)
     z = z_value(level)
-    errors, covered = [], []
+    errors, covered, halves = [], [], []
     for row in choice.rows:
         measured = grid[row.name].final
         pred = row.predicted + offset
         half = np.hypot((row.high - row.low) / 2, z * np.sqrt(offset_var))
+        halves.append(half / measured)
         errors.append(abs(pred - measured) / measured)
         covered.append(abs(pred - measured) <= half)
     at = [r for r in grid.values() if r.length == length]
@@ -376,6 +651,7 @@ def evaluate(grid: dict[str, GridRun], length: int, level: float = 0.95) -> dict
         "offsets": offsets, "best": best, "chosen": chosen, "regret": chosen.final - best.final,
         "beats": chosen.final < min(wsd20, cos10), "wsd20": wsd20, "cos10": cos10,
         "mean_error": float(np.mean(errors)), "coverage": float(np.mean(covered)), "n": len(errors),
+        "half": float(np.median(halves)),
         "at_bounds": result.uncertainty.at_bounds if result.uncertainty else (),
     }
 
@@ -454,8 +730,135 @@ def _row(r: dict, law: str, protocol: str) -> str:
         f"{r['seconds']:.0f} s | {r['chosen'].name} | {r['chosen'].final:.4f} | {r['best'].name} "
         f"{r['best'].final:.4f} | {r['regret']:+.4f} | {'yes' if r['beats'] else 'no'} | "
         f"{'yes' if r['decided'] else 'no'} | {others} | {100 * r['coverage']:.0f}% | "
-        f"{', '.join(r['at_bounds']) or 'none'} |"
+        + (f"{100 * r['half']:.2f}% | " if "half" in r else "- | ")
+        + f"{', '.join(r['at_bounds']) or 'none'} |"
     )
+
+
+def parse_variant(text: str) -> tuple[tuple[float, ...], int | None, bool]:
+    """A ``--cover-variants`` entry: fractions joined by '+', ':N' every fraction at the N highest covered peaks
+    only, ',branches-first' the branches before the peaks (``peaks_first=False``).
+
+    >>> parse_variant("0.2+0.6:1,branches-first")
+    ((0.2, 0.6), 1, False)
+    """
+    spec, _, order = text.partition(",")
+    if order not in ("", "branches-first"):
+        raise ValueError(f"--cover-variants: found {text!r}; use e.g. 0.2, 0.2+0.6, 0.2+0.6:1, "
+                         "0.2+0.6,branches-first")
+    fractions, _, full = spec.partition(":")
+    return tuple(float(f) for f in fractions.split("+")), int(full) if full else None, not order
+
+
+def _branches(fractions: tuple[float, ...], full: int | None = None, peaks_first: bool = True) -> str:
+    text = " + ".join(f"{round(100 * f)}%" for f in fractions) + (" branch" if len(fractions) == 1 else " branches")
+    if full is not None and len(fractions) > 1:
+        text += f" at the highest {full} peak{'s' if full > 1 else ''}, {round(100 * fractions[0])}% at the others"
+    if len(fractions) > 1:
+        text += ", branches first" if not peaks_first else ", peaks first"
+    return text
+
+
+JACKKNIFE_LABELS = {True: "jackknife (default)", False: "no jackknife",
+                    "branches": "jackknife where two branches"}
+
+
+def _cover_row(r: dict, label: str) -> str:
+    """One line of the cover protocol's table (``label``: the variant asked for; the protocol column: what it
+    trained)."""
+    p = r["protocol"]
+    cs = ", ".join(f"{k:g}: {v:.1f}" for k, v in sorted(r["cs"].items(), reverse=True))
+    carried = ", ".join(f"{k:g}: {c:.1f} (sd of log {sd:.2f})"
+                        for k, (c, sd) in sorted(r["carried"].items(), reverse=True))
+    return (
+        f"| {r['length'] // 1000}k | {label} | {p.describe()} | {p.cost / r['length']:.2f} | "
+        f"{r['seconds']:.0f} s | {r['chosen'].name} | {r['chosen'].final:.4f} | "
+        f"{r['best'].name} {r['best'].final:.4f} | "
+        f"{r['regret']:+.4f} | {'yes' if r['beats'] else 'no'} | {r['chosen_branched'].name} "
+        f"{r['regret_branched']:+.4f} {'beats' if r['beats_branched'] else 'does not beat'} | "
+        f"{'yes' if r['decided'] else 'no'} | "
+        f"{100 * r['mean_error']:.2f}% | {r['n']} / {r['unpredicted']} | {100 * r['coverage']:.0f}% | "
+        f"{100 * r['half']:.2f}% | {cs}{'; carried ' + carried if carried else ''} |"
+    )
+
+
+COVER_TEXT = [
+    "The **cover** protocol: a prediction for every configuration at T, not only those at the peaks run",
+    "(`python bench/curves_grid.py --diagnose` writes this table with the rest; `--cover-only --lengths T` prints",
+    "it alone). Every variant tried is a row, in the order tried; none is left out.",
+    "",
+    "- **The rule as first stated** (`cover_protocol`, the same at every T, stated before its figures): every",
+    "  candidate peak (each peak with a configuration at T), highest first, gets a stable run of at least T/4; as",
+    "  many peaks as the budget (1.5 T) allows get ONE cooldown branch (the peak's pilot: its shortest grid run",
+    "  with an F linear cooldown, branched from the stable run at (1 - F) of it: 15,000 updates, 25,000 at 1e-4,",
+    "  which the grid runs no shorter), the highest and the lowest covered peak first; a covered peak without a",
+    "  branch takes the convex drop's `C` carried from the two nearest branched peaks (log C linear in log peak;",
+    "  the sd of its log: half the distance to the nearest branched peak's C) and the mean of the branched peaks'",
+    "  offsets, fitted as `curves.fit([stable], \"convex_drop\", prior={\"C\": (C, sd)})` with that sd in the",
+    "  fit's covariance (the stable run does not inform C); a carried C needs two branched peaks, else fewer",
+    "  peaks are covered (the lowest dropped, counted as not predicted); what is left of the budget raises the",
+    "  shortest stable runs first. A branched peak: `curves.fit([stable, branch])`, every option default (law",
+    "  auto, jackknife), its own offset. F = 20%. The choice: the lowest predicted final over every peak (where",
+    "  `choose` declines at any peak, the best protocol run of length T, as the branch protocol).",
+    "- **Its variants**: F = 10%, 40%, 60%; two branches (20% + 60%, the branch protocol's) at every branched",
+    "  peak or at the highest covered peak only (20% at the others), first as tried (*branches first*: fewer",
+    "  peaks covered where the budget cannot pay both), then *peaks first* (where the first fraction alone",
+    "  covers more peaks, it alone); each with the default jackknife and with *the jackknife where two",
+    "  branches* (a peak with one branch: its fit's intervals from the Laplace covariance alone, since the",
+    "  left-out fit without the branch has no drop to fit). The column *chosen among branched peaks*: the",
+    "  lowest predicted final at the peaks with their own branches (a carried peak's level rests on the other",
+    "  peaks' offsets and its C on theirs).",
+    "- \"predicted / not\": configurations at T (the protocol's own runs left out) with a prediction / at peaks",
+    "  not covered. Median 95% half-width: of the intervals, relative to the measured final (coverage by wide",
+    "  intervals says little).",
+    "",
+    "| T | variant | protocol | cost (runs of T) | fit | chosen | its final | grid best | regret "
+    "| beats both defaults | chosen among branched peaks: regret, defaults | decided | mean error, other finals "
+    "| predicted / not | 95% intervals cover | median 95% half-width | C fitted; carried |",
+    "| ---: | --- | --- | ---: | ---: | --- | ---: | --- | ---: | :---: | --- | :---: | ---: | ---: | ---: | ---: "
+    "| --- |",
+]
+
+
+COVER_WHY = [
+    "What the rows show:",
+    "",
+    "- **C across peaks**: the branched fits give C = 26.7 / 44.7 / 77.3 / 221 at 2e-3 / 1e-3 / 5e-4 / 1e-4",
+    "  (50k, 20% branch; 25.9-27.2 / 43.4-46.1 / 74.3-85.0 / 216-233 over every row). The convex bound's noise",
+    "  term is in absolute learning-rate units, so the theory alone would keep C the same at every peak;",
+    "  measured, C grows as the peak falls (log-slope -0.74, -0.79, -0.65 between neighbours): the drop grows",
+    "  like peak^0.25, not like the peak. The carry takes the measured trend (log-log through the two nearest",
+    "  branched peaks) and half its correction as the sd: carried to 1e-3 from 2e-3 and 5e-4, 45.4 against",
+    "  44.7-46.1 fitted there; extrapolated to 1e-4 from 2e-3 and 1e-3 (two branches each, 50k), 284 against",
+    "  221 fitted: that row's 0.41% mean error. Interpolated, the carry works; extrapolated, it does not.",
+    "- **The rule as first stated** meets the mean error at 25k / 35k / 50k (0.19% / 0.16% / 0.22%), with every",
+    "  configuration predicted at 35k and 50k (20 / 0, 36 / 0; at 50k the stable runs reach 13,666 updates",
+    "  and 1e-4's 20,000, against 13,000 for the branch protocol's three peaks and its 0.33%) and 27 / 9 at",
+    "  25k (1e-4's only pilot is its 25,000-update run). At 15k the budget (22,500) pays one 15,000-update",
+    "  pilot and its stable run: one peak, no second branched peak to carry C from: 6 / 13, 0.38%.",
+    "  Its 95% intervals cover 100% only because they are 5-7% wide: with one branch, the jackknife's fit",
+    "  that leaves the branch out has no drop to fit. Without that jackknife, 0.18-0.32% wide, they cover",
+    "  17% / 89% / 70% / 67%. Its choice: the lowest prediction is a 1e-3 configuration at 25k, 35k and 50k",
+    "  (+0.0040 / +0.0050 / +0.0016); at 15k `choose` declines and the 20% branch is kept (+0.0162). Regret",
+    "  met at 50k only.",
+    "- **F**: 10% gives 0.56% / 0.29% / 0.20% / 0.18%, 40% 0.32% / 0.21% / 0.28% / 0.28%, 60% 0.29% / 0.29% /",
+    "  0.47% / 0.31% (15k / 25k / 35k / 50k); none covers 90% without the jackknife at every length. Two",
+    "  branches at every branched peak, branches first, predict well where they run (0.12% / 0.20% at 25k /",
+    "  35k) but only 9 / 27 and 14 / 6 there, and at 50k extrapolate C to 1e-4 (0.41%); peaks first, they are",
+    "  the first rule's rows at 25k and 35k.",
+    "- **The recommended variant** (found after the figures above, not stated before them): both branches at",
+    "  the highest covered peak, whose jackknife then keeps a branch in every left-out fit (at 35k / 50k",
+    "  intervals 0.65% / 1.62% wide that cover 100% / 97%), 20% at the others, peaks first (at 25k the two",
+    "  branches would cost two peaks: 20% alone there, the first rule's row), the jackknife where two",
+    "  branches, the choice among the branched peaks. Its misses: at 15k one peak (6 / 13), coverage 50% and",
+    "  its choice 0.0040 behind (wsd40 predicted below the trained 60% branch, the grid's best); at 25k",
+    "  coverage 89% (24 of 27) and 1e-4's 9 configurations not predicted. The choice among branched peaks",
+    "  was adopted after seeing the carried 1e-3 peak's 40% cooldown predicted lowest at 25k and 35k (the",
+    "  overall lowest prediction misses by +0.0040 / +0.0050 there): on this grid it rests on the highest",
+    "  peak being the best one.",
+    "- **For choosing, the branch protocol stays the recommendation** (regret met at every length); the cover",
+    "  protocol is what predicts the other configurations, at the same cost.",
+]
 
 
 def _target(r: dict, label: str) -> str:
@@ -517,6 +920,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pooled-offset", action="store_true",
                         help="one offset of the finals over the law for every peak's fit (default: each its own)")
     parser.add_argument("--diagnose", action="store_true", help="also fit every configuration of 1e-3 / 50k in sample")
+    parser.add_argument("--cover-variants", nargs="+", default=list(COVER_VARIANTS),
+                        help="the cover protocol's branch fractions per branched peak, '+' between two, ':N' every "
+                             "fraction at the N highest peaks only, ',branches-first' the branches before covering "
+                             "more peaks (the first is the rule, the others its variants)")
+    parser.add_argument("--no-cover", action="store_true", help="leave out the cover protocol")
+    parser.add_argument("--cover-only", action="store_true",
+                        help="only the cover protocol's table (exploring; e.g. with --lengths 50000), not written")
     parser.add_argument("--select", action="store_true",
                         help="only: the laws' leave-one-run-out errors on the fitted runs, to curves_select.md")
     args = parser.parse_args(argv)
@@ -554,9 +964,41 @@ def main(argv: list[str] | None = None) -> int:
         "  every run (one law across peaks).",
         "",
         "| T | law | protocol | cost (runs of T) | fit | chosen | its final | grid best | regret | beats both defaults "
-        "| decided | mean error, other finals | 95% intervals cover | parameters at a bound |",
-        "| ---: | --- | --- | ---: | ---: | --- | ---: | --- | ---: | :---: | :---: | ---: | ---: | --- |",
+        "| decided | mean error, other finals | 95% intervals cover | median 95% half-width | parameters at a bound |",
+        "| ---: | --- | --- | ---: | ---: | --- | ---: | --- | ---: | :---: | :---: | ---: | ---: | ---: | --- |",
     ]
+    cover = list(COVER_TEXT)
+    first: list[str] = []
+    found: list[str] = []
+    cover_targets: list[str] = []
+    if not args.no_cover:
+        for length in args.lengths:
+            for i, variant in enumerate(args.cover_variants):
+                fractions, full, peaks_first = parse_variant(variant)
+                for jackknife in (True, "branches"):
+                    r = evaluate_cover(grid, length, fractions, jackknife=jackknife, full=full,
+                                       peaks_first=peaks_first)
+                    label = f"{_branches(fractions, full, peaks_first)}, {JACKKNIFE_LABELS[jackknife]}"
+                    cover.append(_cover_row(r, label))
+                    print(cover[-1], flush=True)
+                    if i == 0:  # the rule as first stated: the lowest predicted final (where choose declines, the
+                        # best protocol run of length T)
+                        first.append(_target(r, "the rule as stated, " + label)
+                                     + f"; predicted {r['n']}, not predicted {r['unpredicted']}")
+                    if variant == COVER_RECOMMENDED and jackknife == "branches":
+                        pick = {**r, "regret": r["regret_branched"], "beats": r["beats_branched"],
+                                "chosen": r["chosen_branched"]}
+                        found.append(_target(pick, f"recommended, {label}, chosen among the branched peaks "
+                                                   f"({pick['chosen'].name})")
+                                     + f"; predicted {r['n']}, not predicted "
+                                     f"{r['unpredicted']}; median 95% half-width {100 * r['half']:.2f}%; the "
+                                     f"lowest prediction overall: {r['chosen'].name} {r['regret']:+.4f}")
+    cover_targets = ["The rule as first stated (20% branch):", "", *first, "",
+                     f"The recommended variant ({COVER_RECOMMENDED}: found after the first rule's figures):", "",
+                     *found]
+    if args.cover_only:
+        print("\n".join([*cover, "", *cover_targets]))
+        return 0
     details, targets = [], []
     for length in args.lengths:
         for law in args.laws:
@@ -575,6 +1017,9 @@ def main(argv: list[str] | None = None) -> int:
                            + ", ".join(f"{o:+.4f}" for o in r["offsets"]))
     out += ["", "Targets (issue 26):", "", *targets, "", "Fitted laws and the offsets of the measured finals:", "",
             *details]
+    if not args.no_cover:
+        out += ["", "## Every configuration predicted: the cover protocol", "", *cover, "",
+                "Targets (issue 26):", "", *cover_targets, "", *COVER_WHY]
     if args.diagnose:
         out += ["", "## In sample: every configuration of 1e-3 at 50,000 fitted at once", "",
                 "The error of each law's curve at the last logged validation point (`python bench/curves_grid.py "
