@@ -219,6 +219,15 @@ def test_huge_losses_score_without_overflow():
     assert scored.runs[0].rmse == pytest.approx(plain.runs[0].rmse * 1e200, rel=1e-6)
 
 
+def test_a_fit_that_ends_at_a_bound_says_so():
+    # losses of order 1e-6 meet A's lower bound (1e-6): the fit was 17x worse than at order 1 and said nothing
+    runs = [dataclasses.replace(r, losses=r.losses * 1e-6) for r in synthetic(TRUE_MPL)]
+    with pytest.warns(curves.CurveFitWarning, match=r"ended at a bound: A = 1e-06 \(bounds 1e-06 to inf\)"):
+        result = curves.fit(runs, MultiPowerLaw)
+    assert result.uncertainty.at_bounds == ("A",)
+    assert any("ended at a bound" in p for p in result.problems)
+
+
 def test_a_loss_at_or_below_zero_names_the_run_and_the_update():
     losses = TRUE_MPL.predict(SCHEDULES["cosine"] * 3e-4, STEPS)
     losses = losses - losses[STEPS.size // 2]

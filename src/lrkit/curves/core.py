@@ -799,6 +799,16 @@ def fit(
     problems = []
     if not best.success:
         problems.append(f"the optimizer stopped before converging ({best.message})")
+    if uncertainty.at_bounds:
+        ends = ", ".join(
+            f"{n} = {getattr(fitted, n):.3g} (bounds {low[i]:g} to {high[i]:g})"
+            for i, n in enumerate(names) if n in uncertainty.at_bounds
+        )
+        problems.append(
+            f"the fit ended at a bound: {ends}. The runs do not pin it down, so predictions that depend on it "
+            "are extrapolation and curves.choose declines to rank; fit more varied runs (a bound on A or L0 "
+            "also meets losses far from order 1: rescale them)"
+        )
     for r in quality.runs:
         if math.isnan(r.r2):
             problems.append(
