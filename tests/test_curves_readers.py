@@ -314,3 +314,36 @@ def test_a_resumed_run_keeps_the_value_logged_last(tmp_path):
     run = curves.read_run(path, lk.constant(1e-3))
     assert run.steps.tolist() == [100, 200, 300, 400]
     assert run.losses.tolist() == [3.0, 2.95, 2.85, 2.7]
+
+
+# -- files written by spreadsheets and other tools ------------------------------------------------------------
+ROWS = [("step", "loss", "lr"), (100, 3.9, 3e-4), (200, 3.7, 2e-4), (300, 3.6, 1e-4)]
+
+
+@pytest.mark.parametrize(
+    ("name", "delimiter", "bom"),
+    [
+        ("excel.csv", ",", True),  # Excel's "CSV UTF-8" starts with a byte-order mark: 'no step column' before
+        ("europe.csv", ";", False),  # a spreadsheet where ',' is the decimal mark separates by ';'
+        ("tabs.tsv", "\t", False),  # a .tsv was read as comma-separated
+        ("tabs.txt", "\t", True),
+    ],
+)
+def test_a_csv_with_a_byte_order_mark_or_another_separator_reads_the_same(tmp_path, name, delimiter, bom):
+    path = tmp_path / name
+    text = "\n".join(delimiter.join(str(c) for c in row) for row in ROWS) + "\n"
+    path.write_text(("\ufeff" if bom else "") + text, encoding="utf-8")
+    log = curves.read_log(path)
+    assert log.series["loss"].steps.tolist() == [100, 200, 300]
+    assert log.series["loss"].values.tolist() == [3.9, 3.7, 3.6]
+    assert log.series["lr"].values.tolist() == [3e-4, 2e-4, 1e-4]
+
+
+def test_json_logs_with_a_byte_order_mark_read(tmp_path):
+    state = {"log_history": [{"step": s, "loss": v, "learning_rate": r} for s, v, r in ROWS[1:]]}
+    path = tmp_path / "trainer_state.json"
+    path.write_text("\ufeff" + json.dumps(state), encoding="utf-8")
+    assert curves.read_log(path).series["loss"].values.tolist() == [3.9, 3.7, 3.6]
+    lines = tmp_path / "run.jsonl"
+    lines.write_text("\ufeff" + "\n".join(json.dumps(dict(zip(ROWS[0], r))) for r in ROWS[1:]), encoding="utf-8")
+    assert curves.read_log(lines).series["loss"].values.tolist() == [3.9, 3.7, 3.6]

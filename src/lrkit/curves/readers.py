@@ -199,9 +199,22 @@ def _table_rows(path: Path, rows: list[dict[str, Any]], fmt: str, where: Callabl
     return out
 
 
+def _text(path: Path) -> str:
+    """The file's text: UTF-8, a byte-order mark at its start (Excel's "CSV UTF-8", Windows tools) left out."""
+    return path.read_text(encoding="utf-8-sig")
+
+
+def _separator(header: str) -> str:
+    """The header line's separator: ``,``, or ``;`` / a tab where the header has one of those and no comma
+    (a spreadsheet whose decimal mark is ``,`` separates by ``;``; a ``.tsv`` by tabs)."""
+    if "," in header:
+        return ","
+    return next((sep for sep in ("\t", ";") if sep in header), ",")
+
+
 def _read_csv(path: Path) -> list[dict[str, Any]]:
-    text = path.read_text()
-    reader = csv.DictReader(text.splitlines())
+    lines = _text(path).splitlines()
+    reader = csv.DictReader(lines, delimiter=_separator(lines[0] if lines else ""))
     rows = list(reader)
     if reader.fieldnames is None:
         raise ValueError(f"run file {str(path)!r} is empty")
@@ -213,7 +226,7 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
 
 def _read_jsonl(path: Path) -> list[Any]:
     rows = []
-    for i, line in enumerate(path.read_text().splitlines(), 1):
+    for i, line in enumerate(_text(path).splitlines(), 1):
         if line.strip():
             try:
                 row = json.loads(line)
@@ -248,7 +261,7 @@ def _parse_jsonl(path: Path) -> Log:
 
 def _load_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
+        return json.loads(_text(path))
     except json.JSONDecodeError as err:
         raise ValueError(f"run file {str(path)!r}: not JSON ({err.msg}, line {err.lineno})") from None
 
@@ -359,7 +372,7 @@ def detect_format(path: str | Path) -> str:
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
     if suffix == ".json":
-        head = p.read_text()[:1_000_000]
+        head = _text(p)[:1_000_000]
         if '"log_history"' in head:
             return "hf"
         if '"history"' in head:
@@ -368,8 +381,9 @@ def detect_format(path: str | Path) -> str:
             f"run file {str(p)!r}: a JSON file lrkit reads holds 'log_history' (HF Trainer) or 'history' (W&B-style)"
         )
     if suffix in (".csv", ".tsv", ".txt", ""):
-        with p.open(newline="") as f:
-            header = next(csv.reader(f), [])
+        with p.open(newline="", encoding="utf-8-sig") as f:
+            first = f.readline()
+        header = next(csv.reader([first], delimiter=_separator(first)), [])
         return "lightning" if p.name == "metrics.csv" or "epoch" in header else "csv"
     raise ValueError(f"run file {str(p)!r}: unknown format; give format= one of {', '.join(FORMATS)}")
 
