@@ -31,6 +31,7 @@ from lrkit.curves.laws import (
     _keeping,
     _steps,
     learning_rates,
+    magnitude,
     peak_index,
 )
 
@@ -326,24 +327,20 @@ class Score:
 
 
 def _rms(residuals: np.ndarray) -> float:
-    """Root mean square, computed in a power of two near the residuals' size (no overflow for huge losses)."""
-    largest = float(np.max(np.abs(residuals)))
-    if not largest > 0 or not math.isfinite(largest):
-        return largest
-    unit = 2.0 ** math.frexp(largest)[1]
+    """Root mean square, computed in :func:`~lrkit.curves.laws.magnitude` units (no overflow for huge losses)."""
+    unit = magnitude(residuals)
     return unit * float(np.sqrt(np.mean((residuals / unit) ** 2)))
 
 
 def _r_squared(losses: np.ndarray, residuals: np.ndarray) -> float:
-    """``1 - SS_res / SS_tot`` computed on losses divided by their largest magnitude (no overflow for huge
-    losses); ``nan`` when the losses do not vary (``SS_tot = 0``: R^2 is undefined)."""
-    scale = float(np.max(np.abs(losses)))
-    if not scale > 0 or not math.isfinite(scale):
-        return math.nan
-    total = float(np.sum(((losses - losses.mean()) / scale) ** 2))
+    """``1 - SS_res / SS_tot``, both in :func:`~lrkit.curves.laws.magnitude` units of the losses (no overflow for
+    huge losses); ``nan`` when the losses do not vary (``SS_tot = 0``: R^2 is undefined)."""
+    unit = magnitude(losses)
+    total = float(np.sum(((losses - losses.mean()) / unit) ** 2))
     if not total > 0:
         return math.nan
-    return 1.0 - float(np.sum((residuals / scale) ** 2)) / total
+    return 1.0 - float(np.sum((residuals / unit) ** 2)) / total
+
 
 def score(law: Law, runs: Sequence[Run]) -> Score:
     """Compare ``law``'s prediction with each run's logged losses (runs without losses are an error).

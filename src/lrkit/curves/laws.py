@@ -135,6 +135,17 @@ def learning_rates(schedule: Any, updates: int) -> np.ndarray:
     return lrs
 
 
+def magnitude(values: np.ndarray) -> float:
+    """The power of two just above the largest ``|value|`` (1 where there is none, or it is not finite): sums
+    of squares divided by it neither overflow nor lose bits (a division by a power of two is exact).
+
+    >>> magnitude(np.array([3.0, -0.5])), magnitude(np.array([1e200])) > 1e200, magnitude(np.zeros(2))
+    (4.0, True, 1.0)
+    """
+    largest = float(np.max(np.abs(values), initial=0.0))
+    return 2.0 ** math.frexp(largest)[1] if largest > 0 and math.isfinite(largest) else 1.0
+
+
 def peak_index(lrs: np.ndarray) -> int:
     """Index of the first maximum of ``lrs``: where the warmup ends (the momentum law's decreases start there,
     and :func:`lrkit.curves.fit` leaves out the points before it)."""
@@ -650,8 +661,7 @@ class MultiPowerLaw(ScaledLaw):
         # L0, A and B enter linearly: for each (alpha, C, beta, gamma) on a small grid, solve for them by least
         # squares and keep the best few as starting points
         y = np.concatenate(losses)
-        # residuals measured in a power of two near the losses' size: exact, and no overflow for huge losses
-        unit = 2.0 ** -math.frexp(float(np.max(np.abs(y))) or 1.0)[1]
+        unit = 1.0 / magnitude(y)  # exact, and no overflow for huge losses
         scored = []
         drops: dict[tuple[float, ...], list[np.ndarray]] = {}  # the drop does not depend on alpha
         for alpha, c, beta, gamma in itertools.product((0.3, 0.5, 0.8), (0.5, 2.0, 8.0), (0.4, 0.7), (0.4, 0.7)):
