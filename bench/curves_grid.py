@@ -245,6 +245,58 @@ def branch_runs(grid: dict[str, GridRun], proto: BranchProtocol, peak: float) ->
     return runs
 
 
+def score_choices(grid: dict[str, GridRun], length: int, fitted: set[str], fits: dict, offset: dict[float, float],
+                  offsets: np.ndarray, level: float) -> dict:
+    """Each peak's fit ranks its candidates at ``length`` (``curves.choose``); the rankings merged on predicted
+    finals (the law's final plus the peak's offset, ``final_val_loss`` over the law), a protocol run of this
+    length competing with its measured final; scored against the grid (both protocols score this way).
+
+    A predicted final's 95% half-width adds the spread of the fitted finals' offsets (and of their mean) to the
+    fit's interval; where ``choose`` declines to rank (any peak), the chosen one is the best protocol run of this
+    length if there is one (a user does not act on a ranking the tool refused)."""
+    import warnings
+
+    from lrkit import curves
+    from lrkit.curves.intervals import z_value
+
+    offset_sd = float(offsets.std(ddof=1) * np.sqrt(1 + 1 / offsets.size)) if offsets.size > 1 else 0.0
+    z = z_value(level)
+    rows, choices = [], []
+    for peak, result in fits.items():
+        cands = {n: c for n, c in candidates(grid, length, fitted).items() if c.peak == peak}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", curves.CurvePredictionWarning)
+            [choice] = curves.choose(result, cands, length, level=level)
+        choices.append(choice)
+        rows += list(choice.rows)
+    trained = [grid[n] for n in fitted if grid[n].length == length]
+    ranked = sorted([(r.predicted + offset[r.peak], r.name) for r in rows] + [(t.final, t.name) for t in trained])
+    errors, covered, halves = [], [], []
+    signed: dict[float, list[float]] = {}
+    for row in rows:
+        measured = grid[row.name].final
+        pred = row.predicted + offset[row.peak]
+        half = np.hypot((row.high - row.low) / 2, z * offset_sd)
+        halves.append(half / measured)
+        errors.append(abs(pred - measured) / measured)
+        signed.setdefault(row.peak, []).append((pred - measured) / measured)
+        covered.append(abs(pred - measured) <= half)
+    at = [r for r in grid.values() if r.length == length and r.kind != "stable"]
+    best = min(at, key=lambda r: r.final)
+    decided = all(c.decided for c in choices)
+    chosen = min(trained, key=lambda t: t.final) if trained and not decided else grid[ranked[0][1]]
+    wsd20 = grid[f"wsd20@0.001/{length // 1000}k"].final
+    cos10 = grid[f"cos-10@0.001/{length // 1000}k"].final
+    return {
+        "choices": choices, "trained": trained, "ranked": ranked, "best": best, "chosen": chosen,
+        "regret": chosen.final - best.final, "beats": chosen.final < min(wsd20, cos10), "wsd20": wsd20,
+        "cos10": cos10, "decided": decided, "mean_error": float(np.mean(errors)),
+        "coverage": float(np.mean(covered)), "n": len(errors), "half": float(np.median(halves)),
+        "unpredicted": sum(1 for r in at if r.peak not in fits),
+        "signed": {p: float(np.mean(v)) for p, v in signed.items()},
+    }
+
+
 def evaluate_branches(grid: dict[str, GridRun], length: int, law: str, level: float = 0.95,
                       pooled: bool = False) -> dict:
     """The branch protocol: one fit per peak (``curves.fit(runs, law)``, every other option default), each peak's
@@ -255,7 +307,6 @@ def evaluate_branches(grid: dict[str, GridRun], length: int, law: str, level: fl
     import warnings
 
     from lrkit import curves
-    from lrkit.curves.intervals import z_value
 
     proto = branch_protocol(length)
     fits, fitted, offsets, offset = {}, set(), [], {}
@@ -274,44 +325,11 @@ def evaluate_branches(grid: dict[str, GridRun], length: int, law: str, level: fl
     off = np.array(offsets)
     if pooled:
         offset = dict.fromkeys(offset, float(off.mean()))
-    # a new final's error: the spread of the fitted finals' offsets, and that of their mean
-    offset_sd = float(off.std(ddof=1) * np.sqrt(1 + 1 / off.size)) if off.size > 1 else 0.0
-    z = z_value(level)
-    rows, choices = [], []
-    for peak, result in fits.items():
-        cands = {n: c for n, c in candidates(grid, length, fitted).items() if c.peak == peak}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", curves.CurvePredictionWarning)
-            [choice] = curves.choose(result, cands, length, level=level)
-        choices.append(choice)
-        rows += list(choice.rows)
-    rows.sort(key=lambda r: r.predicted)
-    # a protocol run of this very length was trained: its measured final competes with the predictions
-    trained = [grid[n] for n in fitted if grid[n].length == length]
-    ranked = sorted([(r.predicted + offset[r.peak], r.name) for r in rows] + [(t.final, t.name) for t in trained])
-    errors, covered, halves = [], [], []
-    for row in rows:
-        measured = grid[row.name].final
-        pred = row.predicted + offset[row.peak]
-        half = np.hypot((row.high - row.low) / 2, z * offset_sd)
-        halves.append(half / measured)
-        errors.append(abs(pred - measured) / measured)
-        covered.append(abs(pred - measured) <= half)
-    at = [r for r in grid.values() if r.length == length and r.kind != "stable"]
-    best = min(at, key=lambda r: r.final)
-    decided = all(c.decided for c in choices)
-    # where choose declines to rank, a user keeps the best run of this length they trained (if any)
-    chosen = min(trained, key=lambda t: t.final) if trained and not decided else grid[ranked[0][1]]
-    wsd20 = grid[f"wsd20@0.001/{length // 1000}k"].final
-    cos10 = grid[f"cos-10@0.001/{length // 1000}k"].final
-    missing = sum(1 for r in at if r.peak not in fits)
-    top = [(name, value, name in {t.name for t in trained}) for value, name in ranked[:3]]
+    scored = score_choices(grid, length, fitted, fits, offset, off, level)
+    top = [(name, value, name in {t.name for t in scored["trained"]}) for value, name in scored["ranked"][:3]]
     return {
-        "length": length, "protocol": proto, "seconds": seconds, "laws": fits, "choices": choices,
-        "offsets": off, "best": best, "chosen": chosen, "regret": chosen.final - best.final,
-        "beats": chosen.final < min(wsd20, cos10), "wsd20": wsd20, "cos10": cos10, "decided": decided,
-        "mean_error": float(np.mean(errors)), "coverage": float(np.mean(covered)),
-        "n": len(errors), "unpredicted": missing, "top": top, "half": float(np.median(halves)),
+        "length": length, "protocol": proto, "seconds": seconds, "laws": fits, "offsets": off, "top": top,
+        **scored,
         "at_bounds": sorted({n for f in fits.values() if f.uncertainty for n in f.uncertainty.at_bounds}),
     }
 
@@ -496,7 +514,6 @@ def evaluate_cover(grid: dict[str, GridRun], length: int, fractions: tuple[float
     import warnings
 
     from lrkit import curves
-    from lrkit.curves.intervals import z_value
 
     proto = cover_protocol(grid, length, fractions, full=full, peaks_first=peaks_first)
     to, pilots = dict(proto.stable_to), dict(proto.pilots)
@@ -545,45 +562,14 @@ def evaluate_cover(grid: dict[str, GridRun], length: int, fractions: tuple[float
         offset[peak] = float(np.mean([offset[p] for p in proto.branched]))  # each branched peak once
     seconds = time.perf_counter() - start
     off = np.array(own_offsets)
-    offset_sd = float(off.std(ddof=1) * np.sqrt(1 + 1 / off.size)) if off.size > 1 else 0.0
-    z = z_value(level)
-    rows, choices = [], []
-    for peak, result in fits.items():
-        cands = {n: c for n, c in candidates(grid, length, fitted).items() if c.peak == peak}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", curves.CurvePredictionWarning)
-            [choice] = curves.choose(result, cands, length, level=level)
-        choices.append(choice)
-        rows += list(choice.rows)
-    trained = [grid[n] for n in fitted if grid[n].length == length]
-    ranked = sorted([(r.predicted + offset[r.peak], r.name) for r in rows] + [(t.final, t.name) for t in trained])
-    errors, covered, halves = [], [], []
-    signed: dict[float, list[float]] = {}
-    for row in rows:
-        measured = grid[row.name].final
-        pred = row.predicted + offset[row.peak]
-        half = np.hypot((row.high - row.low) / 2, z * offset_sd)
-        halves.append(half / measured)
-        errors.append(abs(pred - measured) / measured)
-        signed.setdefault(row.peak, []).append((pred - measured) / measured)
-        covered.append(abs(pred - measured) <= half)
-    at = [r for r in grid.values() if r.length == length and r.kind != "stable"]
-    best = min(at, key=lambda r: r.final)
-    decided = all(c.decided for c in choices)
-    chosen = min(trained, key=lambda t: t.final) if trained and not decided else grid[ranked[0][1]]
+    scored = score_choices(grid, length, fitted, fits, offset, off, level)
+    best, ranked = scored["best"], scored["ranked"]
     branched = grid[next(n for _, n in ranked if grid[n].peak in proto.branched)]
-    wsd20 = grid[f"wsd20@0.001/{length // 1000}k"].final
-    cos10 = grid[f"cos-10@0.001/{length // 1000}k"].final
-    missing = sum(1 for r in at if r.peak not in fits)
     return {
         "peaks_first": peaks_first, "chosen_branched": branched, "regret_branched": branched.final - best.final,
-        "beats_branched": branched.final < min(wsd20, cos10),
-        "length": length, "protocol": proto, "seconds": seconds, "laws": fits, "choices": choices,
-        "offsets": off, "best": best, "chosen": chosen, "regret": chosen.final - best.final,
-        "beats": chosen.final < min(wsd20, cos10), "wsd20": wsd20, "cos10": cos10, "decided": decided,
-        "mean_error": float(np.mean(errors)), "coverage": float(np.mean(covered)),
-        "n": len(errors), "unpredicted": missing, "carried": carried, "cs": cs, "half": float(np.median(halves)),
-        "signed": {p: float(np.mean(v)) for p, v in signed.items()},
+        "beats_branched": branched.final < min(scored["wsd20"], scored["cos10"]),
+        "length": length, "protocol": proto, "seconds": seconds, "laws": fits, "offsets": off,
+        "carried": carried, "cs": cs, **scored,
         "at_bounds": sorted({n for p, f in fits.items() if p not in carried and f.uncertainty
                              for n in f.uncertainty.at_bounds}),
     }

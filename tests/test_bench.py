@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from _bench import load_bench
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 
@@ -22,12 +24,7 @@ pytest.importorskip("matplotlib")
 
 
 def _load_run_all():
-    sys.path.insert(0, str(BENCH))
-    try:
-        import run_all
-    finally:
-        sys.path.remove(str(BENCH))
-    return run_all
+    return load_bench("run_all")
 
 
 def test_quick_suite_writes_every_result_and_benchmarks_md(tmp_path: Path) -> None:
@@ -76,11 +73,7 @@ def test_only_rejects_an_unknown_benchmark(capsys: pytest.CaptureFixture[str]) -
 
 def test_runs_are_deterministic_cached_and_the_torch_peer_uses_torch_lrs(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("LRKIT_BENCH_CACHE", str(tmp_path))
-    sys.path.insert(0, str(BENCH))
-    try:
-        import runs
-    finally:
-        sys.path.remove(str(BENCH))
+    runs = load_bench("runs")
     job = runs.lrkit_run("digits", "one_cycle", 3e-3, 0)
     peer = runs.Run("digits", "constant()", 3e-3, 0, kind="torch_onecycle")
     first = runs.execute([job, peer], workers=1, verbose=False)
@@ -110,12 +103,7 @@ def test_runs_are_deterministic_cached_and_the_torch_peer_uses_torch_lrs(tmp_pat
 
 
 def _load_runs():
-    sys.path.insert(0, str(BENCH))
-    try:
-        import runs
-    finally:
-        sys.path.remove(str(BENCH))
-    return runs
+    return load_bench("runs")
 
 
 def test_the_cache_fingerprint_covers_every_module_of_the_layers(tmp_path: Path, monkeypatch) -> None:

@@ -4,23 +4,17 @@ its budget, and how it carries the drop parameter ``C`` across peaks. No fit, no
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+from _bench import load_bench
 
 
 @pytest.fixture(scope="module")
 def cg():
-    sys.path.insert(0, str(BENCH))
-    try:
-        import curves_grid
-    finally:
-        sys.path.remove(str(BENCH))
-    return curves_grid
+    return load_bench("curves_grid")
 
 
 def _grid(cg, peaks_by_length: dict[int, tuple[float, ...]]) -> dict:

@@ -5,17 +5,11 @@ Time and memory are measured (not asserted) by the bench itself: ``python bench/
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "curves_scale.py"
+from _bench import load_bench
 
 
 def test_smallest_size_of_the_scale_bench():
-    spec = importlib.util.spec_from_file_location("curves_scale", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_bench("curves_scale")
     result = module.measure(5000)  # 5,000 rows: fitted on 2,000 means of consecutive points
     assert result["rows"] == 5000
     assert result["error"] < 1e-3  # the fitted law against the noiseless curve (0.3% noise per point)
