@@ -13,7 +13,7 @@ import lrkit as lk
 from lrkit import curves
 from lrkit.curves import ConvexDropLaw, MultiPowerLaw, Run
 from lrkit.curves.choose import resolvable
-from lrkit.curves.selection import AUTO_LAWS, held_out_errors
+from lrkit.curves.selection import AUTO_LAWS, decays, held_out_blocks, held_out_errors, jackknife_unit
 from test_curves_convex import SCHEDULES, STEPS, W  # the same three runs as the convex laws' tests
 
 
@@ -129,3 +129,59 @@ def test_choose_refuses_when_the_tied_candidates_span_more_than_the_noise_floor(
     loose = dataclasses.replace(wide, noise=2 * spread / choice.best.predicted)
     [again] = curves.choose(fitted.law, cands, 2000, uncertainty=loose)
     assert again.decided and set(again.tied) == set(choice.tied)
+
+
+# -- the jackknife's unit: runs, or halves of runs where leaving a run out leaves no drop to fit -----------------
+def stable_and_branch(law, at=1600, noise=3e-4, seed=2):
+    """A stable run to ``at`` and one linear cooldown branched from it to 0 at 2000 (the cover protocol's pair)."""
+    rng = np.random.default_rng(seed)
+    stable_s = SCHEDULES["constant"] * 1e-3
+    steps = np.arange(150, at + 1, 50)
+    stable = Run.of(stable_s, steps, law.predict(stable_s, steps) * (1 + noise * rng.standard_normal(steps.size)),
+                    name="stable")
+    sched = (W >> lk.constant(1.0, at - 100) >> lk.linear(2000 - at, 1.0, 0.0)) * 1e-3
+    own = np.arange(at + 50, 2001, 50)
+    branch = Run.branch(stable, sched, own, law.predict(sched, own) * (1 + noise * rng.standard_normal(own.size)),
+                        at=at, name="cooldown")
+    return stable, branch
+
+
+def test_the_jackknife_leaves_out_runs_only_where_every_left_out_fit_keeps_a_decay():
+    true = ConvexDropLaw(L0=3.0, A=0.6, alpha=0.45, C=60.0)
+    stable, branch = stable_and_branch(true)
+    three = runs_of(true)  # constant, wsd, cosine: two decay
+    assert [decays(r) for r in three] == [False, True, True]
+    assert jackknife_unit(three) == "runs"
+    assert jackknife_unit([stable, branch]) == "blocks"  # leaving the branch out leaves no drop
+    assert jackknife_unit([three[1]]) == "blocks" and jackknife_unit([stable, three[0]]) == "runs"
+
+
+def test_a_stable_run_and_one_branch_get_an_interval_that_rests_on_the_branch():
+    # the fit that left the only branch out predicted every cooldown from the power law alone: intervals of ~10%
+    # of the loss, which tell no candidate apart; halves of each run keep the drop in every replicate
+    true = ConvexDropLaw(L0=3.0, A=0.6, alpha=0.45, C=60.0)
+    stable, branch = stable_and_branch(true)
+    result = quiet_fit([stable, branch])
+    assert isinstance(result.law, ConvexDropLaw)
+    assert len(result.uncertainty.ensemble) == 4  # two halves of each of the two runs
+    longer = (W >> lk.constant(1.0, 900) >> lk.linear(1000, 1.0, 0.0)) * 1e-3  # a 50% cooldown, not fitted
+    _, low, high = curves.interval(result.law, result.uncertainty, longer, [2000])
+    truth = true.final(longer, 2000)
+    assert low[0] <= truth <= high[0]
+    assert (high[0] - low[0]) / 2 < 0.01 * truth
+    named = quiet_fit([stable, branch], "convex_drop")  # by name: the same rule
+    assert len(named.uncertainty.ensemble) == 4
+
+
+def test_a_single_run_has_a_jackknife_over_its_halves():
+    true = ConvexDropLaw(L0=3.0, A=0.6, alpha=0.45, C=60.0)
+    [run] = runs_of(true)[:1]
+    result = quiet_fit([run], "convex_drop")
+    assert len(result.uncertainty.ensemble) == 2
+    laws = held_out_blocks([run], "convex_drop", blocks=3)
+    assert len(laws) == 3
+    # the first half alone extrapolates the constant run's curve further than the whole run: a wider interval
+    far = SCHEDULES["constant"] * 1e-3
+    _, low, high = curves.interval(result.law, result.uncertainty, far, [8000])
+    _, low0, high0 = curves.interval(result.law, dataclasses.replace(result.uncertainty, ensemble=()), far, [8000])
+    assert high[0] - low[0] > high0[0] - low0[0]

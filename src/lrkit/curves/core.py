@@ -612,7 +612,9 @@ def fit(
     the runs leave poorly determined off their bounds; ``None``: no prior; or a mapping ``{name:
     (centre, sd of log)}``. ``jackknife=True`` (the default) also fits the law once with each run
     left out; :attr:`Fit.uncertainty` (the Laplace covariance, see :mod:`lrkit.curves.intervals`)
-    carries those fits, and every interval their spread.
+    carries those fits, and every interval their spread. With a single run, or where only one run decays
+    (a stable run and one cooldown branch: leaving the branch out leaves no drop to fit), it leaves out
+    each half of each run's points instead (:func:`lrkit.curves.selection.jackknife_unit`).
 
     While fitting, decreases of up to ``resolution`` consecutive updates are grouped (default:
     the longest run / 375); the reported quality uses the law exact up to 10^7 (step, update) pairs. A
@@ -654,10 +656,14 @@ def fit(
         )
         picked, scores, left_out = select(runs, **options)
         result = fit(runs, picked, **options, jackknife=False)
-        if jackknife and len(runs) > 1 and result.uncertainty is not None:
-            # the chosen law's leave-one-run-out fits are the jackknife's: reused, not fitted again
+        if jackknife and result.uncertainty is not None:
+            from lrkit.curves.selection import held_out_blocks, jackknife_unit
+
+            # over runs, the chosen law's leave-one-run-out fits are the jackknife's: reused, not fitted again
+            by_runs = jackknife_unit(fitted_runs(runs)) == "runs"
+            ensemble = left_out if by_runs else held_out_blocks(runs, picked, **options)
             result = dataclasses.replace(result, uncertainty=dataclasses.replace(result.uncertainty,
-                                                                                 ensemble=tuple(left_out)))
+                                                                                 ensemble=tuple(ensemble)))
         return dataclasses.replace(result, selection=scores, seconds=time.perf_counter() - start)
     kind, settings = _check_law(law)
     if method not in ("staged", "joint"):
@@ -814,14 +820,20 @@ def fit(
             )
         elif r.r2 < 0.99:
             problems.append(f"R^2 = {r.r2:.4f} < 0.99 on run {r.name!r}: the law fits it poorly")
-    if jackknife and len(runs) > 1:
+    if jackknife:
         # the ensemble of fits that each leave one run out: how much the prediction depends on which runs
         # were fitted (a jackknife over runs; lrkit.curves.intervals adds its spread to every interval). A branch
         # whose parent is left out keeps the parent's points before its branch point: it was trained on them.
-        from lrkit.curves.selection import held_out
+        # Where that would leave a fit without what it fits (one run; one decaying run), half a run's points.
+        from lrkit.curves.selection import held_out, held_out_blocks, jackknife_unit
 
-        _, laws = held_out(given, law, method=method, delta=delta, relative=relative, skip_warmup=skip_warmup,
-                           resolution=resolution, max_evaluations=max_evaluations, weights=weights, prior=prior)
+        inner: dict[str, Any] = dict(method=method, delta=delta, relative=relative, skip_warmup=skip_warmup,
+                                     resolution=resolution, max_evaluations=max_evaluations, weights=weights,
+                                     prior=prior)
+        if jackknife_unit(runs) == "runs":
+            _, laws = held_out(given, law, **inner)
+        else:
+            laws = held_out_blocks(given, law, **inner)
         uncertainty = dataclasses.replace(uncertainty, ensemble=tuple(laws))
     for problem in problems:
         warnings.warn(CurveFitWarning(problem), stacklevel=2)

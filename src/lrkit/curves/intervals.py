@@ -11,8 +11,10 @@ autocorrelation within a run: a loss curve's residuals are far from independent,
 usual AR(1) correction of the effective number of points (Newey & West's, at lag one). A prediction
 ``f`` then has the standard error ``sqrt(g^T Sigma g + (s f)^2 + J(f))`` (``g = df/dparameters``, the
 delta method; ``(s f)^2``: one logged point's scatter around the law; ``J(f)``: the jackknife variance
-of ``f`` over the fits that each leave one fitted run out, ``(n-1)/n sum_i (f_i - mean)^2``, which
-carries what the first two miss: how much the prediction depends on which runs were fitted), and its
+of ``f`` over the fits that each leave one fitted run out (or, where that would leave no decay to fit,
+one half of one run's points: :func:`lrkit.curves.selection.jackknife_unit`), ``(n-1)/n sum_i (f_i -
+mean)^2``, which carries what the first two miss: how much the prediction depends on which runs, or
+which part of them, were fitted), and its
 interval is ``f +- z * se``. Two candidates are *tied* when the interval of their difference
 (``g_a - g_b`` and the jackknife of the difference; no point scatter: it is the same law) contains 0.
 
@@ -83,7 +85,8 @@ class Uncertainty:
     noise: float  # relative sd of one logged point around the fitted law
     inflation: float  # the autocorrelation factor k applied to the covariance
     at_bounds: tuple[str, ...] = ()  # parameters the fit left at one of their bounds
-    #: the laws fitted with one run left out each (:func:`lrkit.curves.fit`, ``jackknife=True``)
+    #: the laws fitted with one run (or one half of a run's points) left out each (:func:`lrkit.curves.fit`,
+    #: ``jackknife=True``)
     ensemble: tuple[Law, ...] = ()
 
     def spread(self, values: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
