@@ -101,3 +101,15 @@ def test_the_rule_on_the_real_grid_at_25k_predicts_every_covered_configuration(c
     c, sd = r["carried"][1e-3]
     assert r["cs"][2e-3] < c < r["cs"][5e-4] and 0 < sd < 1
     assert r["mean_error"] < 0.005  # every prediction within half a percent on average (measured: 0.19%)
+
+
+@pytest.mark.skipif(GRID is None, reason="the 124M grid (../shared/data/schedule-grid/124m) is not here")
+def test_one_measured_final_still_carries_its_offsets_scatter(cg):
+    """At 15k the protocol measures one final (one peak, one branch): the offset of the finals over the law then has
+    no spread to measure, and the intervals had counted none (the fit's own interval stood for the final's); its sd
+    is one logged point's scatter around the law, so every predicted final's interval is wider than the fit's own."""
+    grid = cg.load(GRID)
+    r = cg.evaluate_cover(grid, 15000, (0.6,))
+    assert r["offsets"].size == 1
+    own = [(row.high - row.low) / 2 / grid[row.name].final for choice in r["choices"] for row in choice.rows]
+    assert r["half"] > float(np.median(own)) * 1.05
