@@ -86,7 +86,7 @@ def identity(sched: Scheduler) -> dict[str, Any]:
         "schedules": [s.to_config() for s in specs.schedules],
         "assign": {k: v if isinstance(v, int) else list(v) for k, v in specs.assign.items()},
         "relative": sorted(specs.relative),
-        "lr_scale": specs.lr_scale,
+        "lr_scale": None if specs.lr_scale is None else list(specs.lr_scale),  # a copy: the state is the caller's
         "advance": progress.advance,
         "updates_per_epoch": progress.upe,
     }
