@@ -51,6 +51,13 @@ class Progress:
                 f"Scheduler: advance={advance!r} and clock= are two measures of progress; give one "
                 "(a schedule in tokens, or a WallClock)"
             )
+        if clock is not None and not all(callable(getattr(clock, name, None)) for name in ("elapsed", "progress")):
+            raise ValueError(
+                "Scheduler: clock must be a lrkit.reactive.WallClock (progress in seconds), got "
+                f"{type(clock).__name__} {clock!r}; a time source goes inside it: "
+                "clock=WallClock(clock=time.monotonic), and in tests "
+                "clock=WallClock(clock=FakeClock())"
+            )
         if updates_per_epoch is not None:
             if advance != "update":
                 raise ValueError("Scheduler: updates_per_epoch needs advance='update' (progress in fractional epochs)")
