@@ -343,3 +343,23 @@ def test_scale_by_learning_rate_refuses_what_jit_cannot_do():
         scale_by_learning_rate(lrkit.noise(lrkit.cosine(10)) * lrkit.plateau())
     with pytest.raises(ValueError, match="sched must be an lrkit schedule"):
         scale_by_learning_rate(0.1)
+
+
+# -- hostile inputs (round 5 sweep): text as a metric, a numpy base_lr ----------------------------------------------
+def test_a_text_metric_is_refused_not_parsed() -> None:
+    from lrkit.optax import scale_by_learning_rate
+
+    tx = scale_by_learning_rate(lrkit.constant(1.0) * lrkit.plateau(patience=0, factor=0.5), base_lr=0.1)
+    state = tx.init(jax.numpy.zeros(2))
+    with pytest.raises(ValueError, match=r"scale_by_learning_rate: metric must be a number, got 'nan' \(a str\)"):
+        tx.update(jax.numpy.ones(2), state, value="nan")
+
+
+@pytest.mark.parametrize("base_lr", [np.float32(0.5), np.int64(1)])
+def test_a_numpy_base_lr_is_a_number(base_lr: object) -> None:
+    from lrkit.optax import scale_by_learning_rate, schedule
+
+    assert float(schedule(lrkit.constant(1.0), base_lr)(3)) == float(base_lr)  # type: ignore[arg-type]
+    tx = scale_by_learning_rate(lrkit.constant(1.0), base_lr=base_lr)  # type: ignore[arg-type]
+    _, state = tx.update(jax.numpy.ones(2), tx.init(jax.numpy.zeros(2)))
+    assert float(state.learning_rate) == float(base_lr)
