@@ -176,3 +176,45 @@ def test_a_state_with_a_key_that_is_not_a_string_is_refused_by_name() -> None:
         sched.load_state_dict(state)
     with pytest.raises(ValueError, match=r"state\['1'\] must be absent"):
         Reader("x", {1: 2}, "y").only({"a"})
+
+
+# -- numpy counts where an integer is expected; a model that is not a Module ----------------------------------------
+def test_batch_ramp_takes_numpy_counts() -> None:
+    from lrkit.reactive.batches import BatchRamp
+
+    ramp = BatchRamp(lk.piecewise_constant([64], [16, 32]), tokens_per_sample=np.int64(2), multiple=np.int64(4))
+    plain = BatchRamp(lk.piecewise_constant([64], [16, 32]), tokens_per_sample=2, multiple=4)
+    assert ramp.size(np.int64(70)) == plain.size(70) == 32
+    assert ramp.size(np.float32(10.0)) == plain.size(10.0) == 16
+    got = list(ramp.batches(range(100), consumed=np.int64(20), rank=np.int64(1), world=np.int64(2)))
+    assert got == list(plain.batches(range(100), consumed=20, rank=1, world=2))
+
+
+def test_layerwise_refuses_what_is_not_a_module_and_takes_numpy_numbers() -> None:
+    from lrkit.torch import layerwise
+
+    with pytest.raises(ValueError, match=r"param_groups: model must be a torch.nn.Module, got list"):
+        layerwise.param_groups([torch.zeros(2)], 0.1)  # type: ignore[arg-type]
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    mine = layerwise.param_groups(model, np.float32(0.5), decay=np.float32(0.5), weight_decay=np.float32(0.25))
+    plain = layerwise.param_groups(model, 0.5, decay=0.5, weight_decay=0.25)
+    assert [(g["lr"], g["weight_decay"]) for g in mine] == [(g["lr"], g["weight_decay"]) for g in plain]
+    assert all(type(g["lr"]) is float for g in mine)
+
+
+# -- the Recorder reads its state through the one schema reader; it says why it cannot be copied -------------------
+def test_recorder_state_is_read_by_the_schema_reader(tmp_path) -> None:
+    from lrkit.torch.record import Recorder
+
+    rec = Recorder(_opt(), tmp_path / "run.csv", exists="overwrite")
+    for state, key in [
+        ({"version": 1.0, "updates": 3, "rows": 3}, "version"),  # a float version was taken as 1
+        ({"version": 1, "updates": 3, 7: 3}, "7"),  # a key that is not a str: named, not a KeyError
+        ({"version": 1, "updates": 3}, "rows"),
+    ]:
+        with pytest.raises(ValueError, match=rf"Recorder.load_state_dict: state\['{key}'\] must be"):
+            rec.load_state_dict(state)
+    assert (rec.updates, rec.rows) == (0, 0)
+    with pytest.raises(TypeError, match=r"Recorder: a Recorder writes a file .* checkpoint its state_dict\(\)"):
+        copy.deepcopy(rec)
+    rec.close()
