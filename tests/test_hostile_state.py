@@ -218,3 +218,58 @@ def test_recorder_state_is_read_by_the_schema_reader(tmp_path) -> None:
     with pytest.raises(TypeError, match=r"Recorder: a Recorder writes a file .* checkpoint its state_dict\(\)"):
         copy.deepcopy(rec)
     rec.close()
+
+
+# -- a wall clock under torch.distributed with agree="max": the checkpoint holds the agreed seconds -----------------
+_AGREED_WORKER = '''
+import json, sys, torch, torch.distributed as dist, lrkit as lk
+from lrkit.reactive.controller import FakeClock, WallClock
+from lrkit.torch import Scheduler
+
+rank, world, init, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+dist.init_process_group("gloo", init_method="file://" + init, rank=rank, world_size=world)
+rate = 1.0 + 0.5 * rank  # rank 1's clock runs 1.5x: it is the slowest rank, whose seconds agree="max" follows
+
+
+def make(fake):
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    return Scheduler(opt, lk.linear(100), clock=WallClock(budget=100.0, clock=fake, agree="max")), opt
+
+
+fake = FakeClock()
+sched, opt = make(fake)
+full = []
+for k in range(40):
+    fake.advance(rate)
+    opt.step()
+    sched.step()
+    full.append(opt.param_groups[0]["lr"])
+    if k == 19:
+        state = sched.state_dict()  # every rank's; a framework saves rank 0's
+box = [state]
+dist.broadcast_object_list(box, src=0)
+fake = FakeClock()
+resumed, opt = make(fake)
+resumed.load_state_dict(box[0])
+again = []
+for k in range(20, 40):
+    fake.advance(rate)
+    opt.step()
+    resumed.step()
+    again.append(opt.param_groups[0]["lr"])
+with open(f"{out}/rank{rank}.json", "w") as f:
+    json.dump({"full": full[20:], "resumed": again, "saved": state["clock"]["elapsed"]}, f)
+'''
+
+
+def test_a_checkpoint_of_a_clock_agreed_across_ranks_resumes_at_the_agreed_seconds(tmp_path) -> None:
+    import torch.distributed as dist
+
+    from _ranks import run_ranks
+
+    if not dist.is_available():
+        pytest.skip("torch.distributed is not available in this build")
+    ranks = run_ranks(_AGREED_WORKER, 2, tmp_path, str(tmp_path / "init"), str(tmp_path))
+    assert [r["saved"] for r in ranks] == [30.0, 30.0]  # the slowest rank's 20 x 1.5 s, not rank 0's own 20 s
+    for r in ranks:
+        assert r["resumed"] == r["full"]  # was 0.0785 where the uninterrupted run had 0.0685: 10 s given back

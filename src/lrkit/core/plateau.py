@@ -210,18 +210,18 @@ class PlateauState:
         return out
 
 
-def check_kind(value: Any, who: str = "plateau") -> None:
+def check_kind(value: Any, who: str = "plateau", name: str = "metric") -> None:
     """Refuse text as a metric (``str``/``bytes``; ``float`` would read ``"nan"`` or ``"1e-3"`` silently): the check
     that holds for a traced value too (an optax metric under ``jit``)."""
     if isinstance(value, (str, bytes)):
         raise ValueError(
-            f"{who}: metric must be a number, got {value!r} (a {type(value).__name__}); pass the metric's value, "
+            f"{who}: {name} must be a number, got {value!r} (a {type(value).__name__}); pass the metric's value, "
             "e.g. float(loss)"
         )
 
 
 # -- the rule, compiled once per node ---------------------------------------------------------------------------
-def metric(value: Any, who: str = "plateau") -> float:
+def metric(value: Any, who: str = "plateau", name: str = "metric") -> float:
     """A metric value as a ``float``: numbers (a bool too, as ``float`` reads it), numpy scalars, 0-d tensors and
     arrays (a tensor that requires grad is read detached); text is refused (``"0.5"`` as well as ``"0.5x"``: a
     logged value not yet converted), as is what ``float`` cannot read: one ``ValueError`` naming ``who``. Every
@@ -232,14 +232,14 @@ def metric(value: Any, who: str = "plateau") -> float:
     ...
     ValueError: plateau: metric must be a number, got ' 0.5' (a str); pass the metric's value, e.g. float(loss)
     """
-    check_kind(value, who)
+    check_kind(value, who, name)
     detach = getattr(value, "detach", None)
     if callable(detach):  # a torch tensor: read without autograd's warning
         value = detach()
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{who}: metric must be a number (or a 0-d tensor), got {value!r}") from None
+        raise ValueError(f"{who}: {name} must be a number (or a 0-d tensor), got {value!r}") from None
 
 
 def _compile(node: Plateau) -> Callable[[PlateauState, Any], bool]:

@@ -103,7 +103,7 @@ def reduce_metric(value: float, op: str = "mean", group: Any = None) -> float:
     (0.25, 0.25)
     """
     _option("reduce_metric", "op", op, REDUCE_OPS)
-    x = metric(value, "reduce_metric")
+    x = metric(value, "reduce_metric", "value")
     if not is_distributed(group):
         return x
     device = _device()
