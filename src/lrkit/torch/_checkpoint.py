@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from lrkit.reactive import horizon
 from lrkit.reactive._schema import Reader, jsonish
 from lrkit.reactive.controller import PlateauState
+from lrkit.torch._specs import resume_rule
 from lrkit.torch._values import Values
 
 if TYPE_CHECKING:
@@ -114,7 +115,8 @@ def state_dict(sched: Scheduler) -> dict[str, Any]:
 
 def load_state_dict(sched: Scheduler, state_dict: Any, horizon: Any = None) -> None:
     """Check the whole state, then apply it (see :meth:`lrkit.torch.Scheduler.load_state_dict`)."""
-    apply(sched, parse(sched, state_dict, sched._specs.resume if horizon is None else horizon))
+    rule = sched._specs.resume if horizon is None else resume_rule(horizon, f"{_WHO}: horizon")
+    apply(sched, parse(sched, state_dict, rule))
 
 
 def parse(sched: Scheduler, state: Any, horizon: Any) -> _Restore:

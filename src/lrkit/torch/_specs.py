@@ -133,13 +133,14 @@ def _names(name: str, value: Any, requirement: str) -> list[Any]:
     return list(value)
 
 
-def resume_rule(rule: Any) -> Any:
-    """The ``resume=`` horizon rule, checked at construction (a name in :data:`lrkit.horizon.RULES` or a function)."""
+def resume_rule(rule: Any, who: str = "Scheduler: resume") -> Any:
+    """A horizon rule, checked before it is needed (``resume=`` at construction, ``horizon=`` of a load): ``None``, a
+    name in :data:`lrkit.horizon.RULES` or a function; ``who`` names the argument in the ``ValueError``."""
     from lrkit.reactive.horizon import RULES
 
     if rule is None or callable(rule) or (isinstance(rule, str) and rule in RULES):
         return rule
     raise ValueError(
-        f"Scheduler: resume must be a horizon rule, one of {', '.join(map(repr, RULES))}, or a function "
+        f"{who} must be a horizon rule, one of {', '.join(map(repr, RULES))}, or a function "
         f"rule(old, new, position) -> position, got {rule!r}"
     )
