@@ -275,7 +275,7 @@ def test_a_checkpoint_of_a_clock_agreed_across_ranks_resumes_at_the_agreed_secon
         assert r["resumed"] == r["full"]  # was 0.0785 where the uninterrupted run had 0.0685: 10 s given back
 
 
-# -- load_state_dict(horizon=...) is checked even when the schedules are the same (a typo waited for the day they differ)
+# -- load_state_dict(horizon=...) is checked even when the schedules match (a typo waited for the day they differ)
 @pytest.mark.parametrize("horizon", ["keepstep", 5, ["keep_step"]])
 @pytest.mark.parametrize("other", [False, True], ids=["same schedules", "other schedules"])
 def test_load_state_dict_refuses_an_unknown_horizon_rule(horizon: object, other: bool) -> None:
@@ -283,6 +283,6 @@ def test_load_state_dict_refuses_an_unknown_horizon_rule(horizon: object, other:
     _run(saved, 3)
     sched = Scheduler(_opt(), lk.cosine(200) if other else lk.cosine(100))
     before = sched.state_dict()
-    with pytest.raises(ValueError, match=r"Scheduler.load_state_dict: horizon must be a horizon rule, one of 'keep_step'"):
+    with pytest.raises(ValueError, match=r"load_state_dict: horizon must be a horizon rule, one of 'keep_step'"):
         sched.load_state_dict(saved.state_dict(), horizon=horizon)
     assert sched.state_dict() == before
