@@ -190,6 +190,7 @@ def scale_by_learning_rate(
 
     def update_fn(updates: Any, state: ScheduleState, params: Any = None, *, value: Any = None, **extra: Any) -> Any:
         del params, extra
+        state = _checked(state, len(plateaus), who)
         fields = {key: getattr(state, key) for key in ("best", "bad", "cooldown", "scale", "smoothed", "calls",
                                                        "reductions")}
         if not len(plateaus):
@@ -205,3 +206,19 @@ def scale_by_learning_rate(
         return updates, ScheduleState(count=count, learning_rate=lr, **fields)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def _checked(state: Any, plateaus: int, who: str) -> ScheduleState:
+    """``state`` as the :class:`ScheduleState` of a schedule with ``plateaus`` plateau nodes (a plain tuple of its
+    fields, as a checkpoint restored without its structure gives, is one), else a ``ValueError``: the shapes are
+    static, so this holds under ``jit`` (jax would clamp an index past another schedule's counters silently)."""
+    if not isinstance(state, ScheduleState) and isinstance(state, (tuple, list)) and len(state) == 9:
+        state = ScheduleState(*state)
+    shape = getattr(getattr(state, "scale", None), "shape", None) if isinstance(state, ScheduleState) else None
+    if shape != (plateaus,):
+        found = type(state).__name__ if shape is None else f"a state with {shape[0] if shape else 0} plateau(s)"
+        raise ValueError(
+            f"{who}: state must be the ScheduleState this transformation's init() returned (for a schedule with "
+            f"{plateaus} plateau(s)), got {found}; pass the state of this optimizer, not another schedule's"
+        )
+    return state
