@@ -286,3 +286,30 @@ def test_load_state_dict_refuses_an_unknown_horizon_rule(horizon: object, other:
     with pytest.raises(ValueError, match=r"load_state_dict: horizon must be a horizon rule, one of 'keep_step'"):
         sched.load_state_dict(saved.state_dict(), horizon=horizon)
     assert sched.state_dict() == before
+
+
+# -- a plateau's own state loads back, whatever its peer rule (optax/Keras counters may pass patience) ---------------
+@pytest.mark.parametrize("rule", ["torch", "optax", "keras"])
+@pytest.mark.parametrize("patience", [0, 1, 3])
+@pytest.mark.parametrize("min_scale", [0.0, 0.5])
+def test_every_state_a_plateau_reaches_loads_back(rule: str, patience: int, min_scale: float) -> None:
+    # optax's rule with patience=0 reduces only on improving calls, and Keras' stops reducing at its floor: either
+    # way the bad-call count grows past patience, and the Controller refused the state it had saved itself
+    schedule = lk.constant(1.0) * lk.plateau(patience=patience, factor=0.5, min_scale=min_scale, cooldown=1, rule=rule)
+    c = Controller(schedule)
+    for i, m in enumerate([1.0, 0.5, *[0.6 + 0.01 * k for k in range(20)], float("nan"), 0.1, 0.1]):
+        c.observe(m, i)
+        twin = Controller(schedule)
+        twin.load_state_dict(c.state_dict())
+        assert twin.state_dict() == c.state_dict()
+
+
+def test_a_scheduler_with_a_keras_rule_plateau_at_its_floor_resumes() -> None:
+    schedule = lk.constant(1.0, 100) * lk.plateau(patience=1, factor=0.5, min_scale=0.25, rule="keras")
+    sched = Scheduler(_opt(), schedule)
+    for k in range(12):
+        _run(sched, 1, metric=1.0 + k)  # worse every time: down to the floor, then counting on
+    resumed = Scheduler(_opt(), schedule)
+    resumed.load_state_dict(sched.state_dict())
+    assert resumed.state_dict() == sched.state_dict()
+    assert _run(resumed, 5, metric=0.5) == _run(sched, 5, metric=0.5)

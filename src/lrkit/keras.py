@@ -150,7 +150,9 @@ class LearningRateSchedule(keras.optimizers.schedules.LearningRateSchedule):  # 
                     "lrkit.keras.LearningRateSchedule.from_config: plateau_state given for a schedule without a "
                     "plateau; pass the config get_config() wrote"
                 )
-            out.controller.load_state_dict(state)
+            controller = out.controller
+            controller.apply_state(controller.parse_state(state, "lrkit.keras.LearningRateSchedule.from_config",
+                                                          "plateau_state"))
             out._build(out.controller.resolve())
         return out
 
