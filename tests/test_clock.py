@@ -272,7 +272,7 @@ def test_bad_arguments_are_named(kwargs, message):
 
 def test_fake_clock_only_moves_forward():
     fake = FakeClock()
-    with pytest.raises(ValueError, match="seconds must be >= 0, got -1"):
+    with pytest.raises(ValueError, match="seconds must be a finite number >= 0, got -1"):
         fake.advance(-1)
     assert "budget=10.0" in repr(WallClock(budget=10, clock=fake))
 

@@ -239,3 +239,12 @@ def test_evaluate_outside_train_feeds_nothing(tmp_path: Path) -> None:
     for _ in range(3):
         trainer.evaluate()
     assert sched.state_dict() == before  # a plateau counts the evaluations of training only
+
+
+def test_a_scheduler_built_on_another_optimizer_is_refused(tmp_path: Path) -> None:
+    # the Trainer would step a Scheduler that drives no parameter of the model: its lr silently 0.05 throughout
+    def stray(opt: torch.optim.Optimizer) -> Scheduler:
+        return Scheduler(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.05), lk.cosine(8))
+
+    with pytest.raises(ValueError, match=r"SchedulerCallback: the Scheduler drives another optimizer than the Trainer"):
+        train(tmp_path, stray, acc=1, updates=4, callback=SchedulerCallback)

@@ -254,3 +254,39 @@ def test_plateau_callback_errors_are_one_line():
     model = plateau_model(lrkit.constant(1.0) * lrkit.plateau())
     with pytest.raises(ValueError, match=r"monitor 'val_loss' is not in the epoch's logs \(it has \['loss'\]\)"):
         model.fit(X, Y, epochs=1, verbose=0, callbacks=[PlateauCallback()])
+
+
+# -- hostile inputs (round 5 sweep) ---------------------------------------------------------------------------------
+def test_from_config_without_a_schedule_is_one_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"from_config: config must be a dict with the key 'schedule'"):
+        LearningRateSchedule.from_config({"base_lr": 0.1})
+
+
+def test_observe_refuses_a_text_metric_and_takes_a_numpy_base_lr() -> None:
+    lr = LearningRateSchedule(lrkit.constant(1.0) * lrkit.plateau(patience=0, factor=0.5), base_lr=np.float32(0.5))
+    assert lr.base_lr == 0.5 and type(lr.base_lr) is float
+    with pytest.raises(ValueError, match=r"metric must be a number, got '1.0' \(a str\)"):
+        lr.observe("1.0", 0)  # type: ignore[arg-type]
+    assert lr.controller is not None and lr.controller.states[0].calls == 0
+
+
+def test_from_config_names_the_plateau_state_key_it_refuses() -> None:
+    schedule = lrkit.constant(1.0) * lrkit.plateau(patience=0, factor=0.5)
+    config = LearningRateSchedule(schedule, base_lr=0.1).get_config()
+    config["plateau_state"]["plateaus"][0]["scale"] = 2.0
+    with pytest.raises(
+        ValueError, match=r"LearningRateSchedule.from_config: state\['plateau_state.plateaus\[0\].scale'\] must be"
+    ):
+        LearningRateSchedule.from_config(config)
+
+
+def test_a_plateau_at_its_floor_is_saved_and_loaded() -> None:
+    # Keras' rule counts on at the floor (past patience): from_config refused the config get_config wrote, so the
+    # model's .keras file no longer loaded
+    from lrkit.compat.keras import ReduceLROnPlateau
+
+    lr = LearningRateSchedule(ReduceLROnPlateau(1.0, factor=0.5, patience=1, min_lr=0.25), base_lr=1.0)
+    for step in range(10):
+        lr.observe(1.0 + step, step)  # worse every epoch: down to the floor, then counting on
+    again = LearningRateSchedule.from_config(json.loads(json.dumps(lr.get_config())))
+    assert again.get_config() == lr.get_config() and again.controller.scales == [0.25]

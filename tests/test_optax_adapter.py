@@ -343,3 +343,46 @@ def test_scale_by_learning_rate_refuses_what_jit_cannot_do():
         scale_by_learning_rate(lrkit.noise(lrkit.cosine(10)) * lrkit.plateau())
     with pytest.raises(ValueError, match="sched must be an lrkit schedule"):
         scale_by_learning_rate(0.1)
+
+
+# -- hostile inputs (round 5 sweep): text as a metric, a numpy base_lr ----------------------------------------------
+def test_a_text_metric_is_refused_not_parsed() -> None:
+    from lrkit.optax import scale_by_learning_rate
+
+    tx = scale_by_learning_rate(lrkit.constant(1.0) * lrkit.plateau(patience=0, factor=0.5), base_lr=0.1)
+    state = tx.init(jax.numpy.zeros(2))
+    with pytest.raises(ValueError, match=r"scale_by_learning_rate: metric must be a number, got 'nan' \(a str\)"):
+        tx.update(jax.numpy.ones(2), state, value="nan")
+
+
+@pytest.mark.parametrize("base_lr", [np.float32(0.5), np.int64(1)])
+def test_a_numpy_base_lr_is_a_number(base_lr: object) -> None:
+    from lrkit.optax import scale_by_learning_rate, schedule
+
+    assert float(schedule(lrkit.constant(1.0), base_lr)(3)) == float(base_lr)  # type: ignore[arg-type]
+    tx = scale_by_learning_rate(lrkit.constant(1.0), base_lr=base_lr)  # type: ignore[arg-type]
+    _, state = tx.update(jax.numpy.ones(2), tx.init(jax.numpy.zeros(2)))
+    assert float(state.learning_rate) == float(base_lr)
+
+
+def test_a_state_of_another_schedule_is_refused_not_read_with_clamped_indices() -> None:
+    # jax clamps an index out of bounds: a 1-plateau state fed to 2 plateaus gave the second the first's counters
+    from lrkit.optax import scale_by_learning_rate
+
+    one = scale_by_learning_rate(lrkit.constant(1.0) * lrkit.plateau(patience=0, factor=0.5), base_lr=0.1)
+    two = scale_by_learning_rate(lrkit.constant(1.0) * lrkit.plateau(patience=0) * lrkit.plateau(patience=3), 0.1)
+    plain = scale_by_learning_rate(lrkit.cosine(10), base_lr=0.1)
+    g = jax.numpy.ones(2)
+    for tx, state in [(one, two.init(g)), (two, one.init(g)), (one, plain.init(g)), (plain, one.init(g))]:
+        with pytest.raises(ValueError, match=r"scale_by_learning_rate: state must be the ScheduleState .* plateau"):
+            tx.update(g, state, value=1.0)
+    with pytest.raises(ValueError, match=r"scale_by_learning_rate: state must be the ScheduleState"):
+        one.update(g, optax.EmptyState(), value=1.0)
+    # a checkpoint restored as a plain tuple (without its structure) is the same state
+    state = one.init(g)
+    same = jax.tree.map(
+        lambda a, b: bool(np.array_equal(a, b, equal_nan=True)),
+        one.update(g, tuple(state), value=1.0)[1],
+        one.update(g, state, value=1.0)[1],
+    )
+    assert all(jax.tree.leaves(same))

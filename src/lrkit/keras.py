@@ -74,7 +74,8 @@ class LearningRateSchedule(keras.optimizers.schedules.LearningRateSchedule):  # 
         who = "lrkit.keras.LearningRateSchedule"
         if not isinstance(schedule, Schedule):
             raise ValueError(f"{who}: schedule must be an lrkit schedule, got {schedule!r}")
-        if isinstance(base_lr, bool) or not isinstance(base_lr, (int, float)) or not 0 <= base_lr < math.inf:
+        number = isinstance(base_lr, (int, float, np.integer, np.floating)) and not isinstance(base_lr, bool)
+        if not number or not 0 <= base_lr < math.inf:
             raise ValueError(f"{who}: base_lr must be a finite number >= 0, got {base_lr!r}")
         if not (isinstance(table, bool) or (isinstance(table, int) and table >= 0)):
             raise ValueError(f"{who}: table must be True, False or a step count >= 0, got {table!r}")
@@ -136,6 +137,11 @@ class LearningRateSchedule(keras.optimizers.schedules.LearningRateSchedule):  # 
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
+        if not isinstance(config, dict) or "schedule" not in config:
+            raise ValueError(
+                "lrkit.keras.LearningRateSchedule.from_config: config must be a dict with the key 'schedule' (the "
+                f"schedule's config), got {config!r}; pass the config get_config() wrote"
+            )
         out = cls(from_config(config["schedule"]), config.get("base_lr", 1.0), config.get("table", False))
         state = config.get("plateau_state")
         if state is not None:
@@ -144,7 +150,9 @@ class LearningRateSchedule(keras.optimizers.schedules.LearningRateSchedule):  # 
                     "lrkit.keras.LearningRateSchedule.from_config: plateau_state given for a schedule without a "
                     "plateau; pass the config get_config() wrote"
                 )
-            out.controller.load_state_dict(state)
+            controller = out.controller
+            controller.apply_state(controller.parse_state(state, "lrkit.keras.LearningRateSchedule.from_config",
+                                                          "plateau_state"))
             out._build(out.controller.resolve())
         return out
 

@@ -26,12 +26,14 @@ state lives in the optimizer state (so it works under ``jit`` and is saved with 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from lrkit._adapt import TracedPlateaus, has_plateau, wide_as_float, wide_step
 from lrkit.core.backend import jax_namespace
+from lrkit.core.plateau import check_kind
 from lrkit.core.schedule import Schedule
 
 try:
@@ -62,7 +64,7 @@ def schedule(sched: Schedule, base_lr: float = 1.0, *, dtype: Any = None, table:
     """
     if not isinstance(sched, Schedule):
         raise ValueError(f"lrkit.optax.schedule: sched must be an lrkit schedule, got {sched!r}")
-    if isinstance(base_lr, bool) or not isinstance(base_lr, (int, float)) or not 0 <= base_lr < math.inf:
+    if isinstance(base_lr, bool) or not isinstance(base_lr, numbers.Real) or not 0 <= float(base_lr) < math.inf:
         raise ValueError(f"lrkit.optax.schedule: base_lr must be a finite number >= 0, got {base_lr!r}")
     if has_plateau(sched):
         raise ValueError(
@@ -164,7 +166,7 @@ def scale_by_learning_rate(
     who = "lrkit.optax.scale_by_learning_rate"
     if not isinstance(sched, Schedule):
         raise ValueError(f"{who}: sched must be an lrkit schedule, got {sched!r}")
-    if isinstance(base_lr, bool) or not isinstance(base_lr, (int, float)) or not 0 <= base_lr < math.inf:
+    if isinstance(base_lr, bool) or not isinstance(base_lr, numbers.Real) or not 0 <= float(base_lr) < math.inf:
         raise ValueError(f"{who}: base_lr must be a finite number >= 0, got {base_lr!r}")
     plateaus = TracedPlateaus(sched, who)
     if len(plateaus) and not all(node.traceable for node in sched.walk()):
@@ -188,6 +190,7 @@ def scale_by_learning_rate(
 
     def update_fn(updates: Any, state: ScheduleState, params: Any = None, *, value: Any = None, **extra: Any) -> Any:
         del params, extra
+        state = _checked(state, len(plateaus), who)
         fields = {key: getattr(state, key) for key in ("best", "bad", "cooldown", "scale", "smoothed", "calls",
                                                        "reductions")}
         if not len(plateaus):
@@ -195,6 +198,7 @@ def scale_by_learning_rate(
         else:
             t = state.count.astype(fields["scale"].dtype)
             if value is not None:
+                check_kind(value, who)
                 fields = plateaus.observe(fields, value, t, jnp, xp)
             lr = (plateaus.value(t, fields["scale"], xp) * factor).astype(float_type())
         updates = jax.tree.map(lambda g: (sign * lr).astype(g.dtype) * g, updates)
@@ -202,3 +206,19 @@ def scale_by_learning_rate(
         return updates, ScheduleState(count=count, learning_rate=lr, **fields)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def _checked(state: Any, plateaus: int, who: str) -> ScheduleState:
+    """``state`` as the :class:`ScheduleState` of a schedule with ``plateaus`` plateau nodes (a plain tuple of its
+    fields, as a checkpoint restored without its structure gives, is one), else a ``ValueError``: the shapes are
+    static, so this holds under ``jit`` (jax would clamp an index past another schedule's counters silently)."""
+    if not isinstance(state, ScheduleState) and isinstance(state, (tuple, list)) and len(state) == 9:
+        state = ScheduleState(*state)
+    shape = getattr(getattr(state, "scale", None), "shape", None) if isinstance(state, ScheduleState) else None
+    if shape != (plateaus,):
+        found = type(state).__name__ if shape is None else f"a state with {shape[0] if shape else 0} plateau(s)"
+        raise ValueError(
+            f"{who}: state must be the ScheduleState this transformation's init() returned (for a schedule with "
+            f"{plateaus} plateau(s)), got {found}; pass the state of this optimizer, not another schedule's"
+        )
+    return state

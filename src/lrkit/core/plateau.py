@@ -66,7 +66,7 @@ from lrkit.core import _validate as v
 from lrkit.core.backend import Namespace
 from lrkit.core.schedule import Schedule
 
-__all__ = ["NAN_POLICIES", "RULES", "Plateau", "PlateauState"]
+__all__ = ["NAN_POLICIES", "RULES", "Plateau", "PlateauState", "check_kind", "metric"]
 
 #: What a non-finite metric value does (see the module docstring).
 NAN_POLICIES = ("bad", "ignore", "raise")
@@ -210,13 +210,36 @@ class PlateauState:
         return out
 
 
+def check_kind(value: Any, who: str = "plateau", name: str = "metric") -> None:
+    """Refuse text as a metric (``str``/``bytes``; ``float`` would read ``"nan"`` or ``"1e-3"`` silently): the check
+    that holds for a traced value too (an optax metric under ``jit``)."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError(
+            f"{who}: {name} must be a number, got {value!r} (a {type(value).__name__}); pass the metric's value, "
+            "e.g. float(loss)"
+        )
+
+
 # -- the rule, compiled once per node ---------------------------------------------------------------------------
-def _metric(value: Any) -> float:
-    """A metric that is not a ``float`` as one (numbers, numpy scalars, 0-d tensors and arrays)."""
+def metric(value: Any, who: str = "plateau", name: str = "metric") -> float:
+    """A metric value as a ``float``: numbers (a bool too, as ``float`` reads it), numpy scalars, 0-d tensors and
+    arrays (a tensor that requires grad is read detached); text is refused (``"0.5"`` as well as ``"0.5x"``: a
+    logged value not yet converted), as is what ``float`` cannot read: one ``ValueError`` naming ``who``. Every
+    adapter converts its metric here.
+
+    >>> metric(2), metric(" 0.5")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: plateau: metric must be a number, got ' 0.5' (a str); pass the metric's value, e.g. float(loss)
+    """
+    check_kind(value, who, name)
+    detach = getattr(value, "detach", None)
+    if callable(detach):  # a torch tensor: read without autograd's warning
+        value = detach()
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"plateau: metric must be a number, got {value!r}") from None
+        raise ValueError(f"{who}: {name} must be a number (or a 0-d tensor), got {value!r}") from None
 
 
 def _compile(node: Plateau) -> Callable[[PlateauState, Any], bool]:
@@ -239,7 +262,7 @@ def _compile(node: Plateau) -> Callable[[PlateauState, Any], bool]:
 
     def rule_fn(state: PlateauState, value: Any) -> bool:
         if type(value) is not float:
-            value = _metric(value)
+            value = metric(value)
         if value - value == 0.0:  # finite (NaN and +-inf give NaN)
             state.calls += 1
             if beta > 0.0:

@@ -50,9 +50,9 @@ class Reader:
 
     def only(self, keys: set[str] | frozenset[str]) -> None:
         """Refuse a key this state does not have (a state of something else, or edited by hand)."""
-        extra = sorted(str(k) for k in self.state if k not in keys)
+        extra = sorted((k for k in self.state if k not in keys), key=str)
         if extra:
-            raise self.error(extra[0], f"absent (the keys are {', '.join(sorted(keys))})", self.state[extra[0]])
+            raise self.error(str(extra[0]), f"absent (the keys are {', '.join(sorted(keys))})", self.state[extra[0]])
 
     def get(self, key: str, requirement: str) -> Any:
         value = self.state.get(key, _MISSING)

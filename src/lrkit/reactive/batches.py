@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,21 +36,22 @@ class BatchRamp:
         if not isinstance(schedule, Schedule):
             raise ValueError(f"BatchRamp: schedule must be an lrkit schedule of the batch size, got {schedule!r}")
         for name, value in (("tokens_per_sample", tokens_per_sample), ("multiple", multiple)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not _integer(value) or value < 1:
                 raise ValueError(f"BatchRamp: {name} must be an integer >= 1, got {value!r}")
         self.schedule = schedule
-        self.tokens_per_sample = tokens_per_sample
-        self.multiple = multiple
+        self.tokens_per_sample = int(tokens_per_sample)
+        self.multiple = int(multiple)
 
     def __repr__(self) -> str:
         return f"BatchRamp({self.schedule!r}, tokens_per_sample={self.tokens_per_sample}, multiple={self.multiple})"
 
     def size(self, consumed: float) -> int:
         """The global batch size (samples) after ``consumed`` units of progress."""
-        if isinstance(consumed, bool) or not isinstance(consumed, (int, float)) or not (
+        if isinstance(consumed, bool) or not isinstance(consumed, numbers.Real) or not (
             math.isfinite(consumed) and consumed >= 0
         ):
             raise ValueError(f"BatchRamp.size: consumed must be a count >= 0, got {consumed!r}")
+        consumed = int(consumed) if isinstance(consumed, numbers.Integral) else float(consumed)
         wanted = float(self.schedule(consumed))
         if not wanted > 0:
             raise ValueError(f"BatchRamp: the batch-size schedule gives {wanted!r} at {consumed!r}; sizes must be > 0")
@@ -87,15 +89,17 @@ class BatchRamp:
         >>> [list(ramp.batches(range(6), rank=r, world=4, drop_last=True)) for r in range(2)]
         [[[0]], [[1]]]
         """
-        if isinstance(consumed, bool) or not isinstance(consumed, int) or consumed < 0:
+        if not _integer(consumed) or consumed < 0:
             raise ValueError(f"BatchRamp.batches: consumed must be an integer >= 0, got {consumed!r}")
+        consumed = int(consumed)
         if consumed % self.tokens_per_sample:
             raise ValueError(
                 f"BatchRamp.batches: consumed={consumed} is not a whole number of samples of "
                 f"{self.tokens_per_sample} tokens; pass the count the Scheduler saved"
             )
-        if not (isinstance(world, int) and isinstance(rank, int) and world >= 1 and 0 <= rank < world):
+        if not (_integer(world) and _integer(rank) and world >= 1 and 0 <= rank < world):
             raise ValueError(f"BatchRamp.batches: need 0 <= rank < world, got rank={rank!r}, world={world!r}")
+        rank, world = int(rank), int(world)
         if not isinstance(drop_last, bool):
             raise ValueError(f"BatchRamp.batches: drop_last must be True or False, got {drop_last!r}")
         items = list(indices)
@@ -111,3 +115,8 @@ class BatchRamp:
             yield batch[rank::world]
             fed += size
             consumed += size * self.tokens_per_sample
+
+
+def _integer(value: Any) -> bool:
+    """Whether ``value`` is an integer (Python's or numpy's; a bool is not a count)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -30,6 +30,7 @@ The clock source is injectable (``clock=``) so tests use a :class:`FakeClock`.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -57,15 +58,24 @@ class FakeClock:
     """
 
     def __init__(self, start: float = 0.0):
+        if not _seconds(start):
+            raise ValueError(f"FakeClock: start must be a finite number of seconds, got {start!r}")
         self.now = float(start)
 
     def __call__(self) -> float:
         return self.now
 
     def advance(self, seconds: float) -> None:
-        if not seconds >= 0:
-            raise ValueError(f"FakeClock.advance: seconds must be >= 0, got {seconds!r}; clocks do not go back")
+        if not (_seconds(seconds) and seconds >= 0):
+            raise ValueError(
+                f"FakeClock.advance: seconds must be a finite number >= 0, got {seconds!r}; clocks do not go back"
+            )
         self.now += float(seconds)
+
+
+def _seconds(value: Any) -> bool:
+    """Whether ``value`` is a finite real number (a bool is not: a clock reads seconds)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class WallClock:
@@ -100,7 +110,7 @@ class WallClock:
         agree: str = "rank0",
     ):
         if budget is not None:
-            if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget):
+            if not _seconds(budget):
                 raise ValueError(f"WallClock: budget must be a finite number of seconds > 0 or None, got {budget!r}")
             if budget <= 0:
                 raise ValueError(f"WallClock: budget must be > 0 seconds, got {budget!r}; e.g. 7200 for two hours")
@@ -131,9 +141,13 @@ class WallClock:
         return f"WallClock({budget}mode={self.mode!r}, elapsed={self.elapsed() if self._started else 0.0!r})"
 
     def _now(self) -> float:
-        now = float(self.clock())
-        if not math.isfinite(now):
-            raise ValueError(f"WallClock: the clock returned {now!r}; it must return finite seconds")
+        now = self.clock()
+        if not _seconds(now):
+            raise ValueError(
+                f"WallClock: the clock returned {now!r}; it must return finite seconds (a float, like "
+                "time.monotonic(); a FakeClock instance, not the class)"
+            )
+        now = float(now)
         read = self._read
         if read is not None and now < read:  # the source stepped back: count on from its last reading
             if self._since is not None:

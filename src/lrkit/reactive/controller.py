@@ -314,7 +314,7 @@ def plateau_state(node: Plateau, reader: Reader) -> PlateauState:
         calls=reader.integer("calls"),
         reductions=reader.integer("reductions"),
     )
-    if state.bad > node.patience:
+    if state.bad > node.patience and _bounded(node, state):
         raise reader.error("bad", f"an integer <= patience={node.patience}", state.bad)
     if state.cooldown > node.cooldown:
         raise reader.error("cooldown", f"an integer <= the plateau's cooldown={node.cooldown}", state.cooldown)
@@ -323,3 +323,14 @@ def plateau_state(node: Plateau, reader: Reader) -> PlateauState:
     if state.calls == 0 and (state.best is not None or state.smoothed is not None or state.scale != 1.0):
         raise reader.error("calls", "> 0 for a plateau that has seen a value", 0)
     return state
+
+
+def _bounded(node: Plateau, state: PlateauState) -> bool:
+    """Whether ``node``'s rule keeps the bad-call count within ``patience`` in ``state``: torch's always (it reduces
+    past it); optax's with ``patience > 0`` (it reduces at it; with 0, only an improving call reduces); Keras' while
+    the multiplier is above ``min_scale`` (at the floor it counts on without reducing)."""
+    if node.rule == "optax":
+        return node.patience > 0
+    if node.rule == "keras":
+        return state.scale > node.min_scale
+    return True

@@ -17,7 +17,9 @@ key                    what
 ``base``               each key's base per param group (finite numbers >= 0; one per group: the group count)
 ``warned_end``         whether the past-the-end warning was given
 ``controllers``        per schedule, its plateau :class:`~lrkit.reactive.Controller` state, or None without plateau
-``clock``              the :class:`~lrkit.reactive.WallClock` state, or None without a clock
+``clock``              the :class:`~lrkit.reactive.WallClock` state, or None without a clock (under
+                       ``torch.distributed`` its seconds are those the ranks agreed on, so any rank's checkpoint
+                       resumes every rank at the run's agreed progress)
 ``counter``            the token/sample counter's state (``advance="tokens"``/``"samples"``), or None
 ``positions``          after a horizon change, per schedule ``[at, position]`` (a :class:`lrkit.horizon.Move`,
                        ``[0, 0]``: none); None before any
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from lrkit.reactive import horizon
 from lrkit.reactive._schema import Reader, jsonish
 from lrkit.reactive.controller import PlateauState
+from lrkit.torch._specs import resume_rule
 from lrkit.torch._values import Values
 
 if TYPE_CHECKING:
@@ -86,7 +89,7 @@ def identity(sched: Scheduler) -> dict[str, Any]:
         "schedules": [s.to_config() for s in specs.schedules],
         "assign": {k: v if isinstance(v, int) else list(v) for k, v in specs.assign.items()},
         "relative": sorted(specs.relative),
-        "lr_scale": specs.lr_scale,
+        "lr_scale": None if specs.lr_scale is None else list(specs.lr_scale),  # a copy: the state is the caller's
         "advance": progress.advance,
         "updates_per_epoch": progress.upe,
     }
@@ -102,7 +105,7 @@ def state_dict(sched: Scheduler) -> dict[str, Any]:
     state["warned_end"] = sched._guards.warned_end
     live = dict(sched._plateaus.active)
     state["controllers"] = [live[j].state_dict() if j in live else None for j in range(len(sched._specs.schedules))]
-    state["clock"] = None if progress.clock is None else progress.clock.state_dict()
+    state["clock"] = None if progress.clock is None else progress.clock_state()
     state["counter"] = None if progress.tokens is None else progress.tokens.state_dict()
     # moved by a horizon change: [at, position] per schedule (lrkit.horizon.Move)
     moves = sched._cache.moves
@@ -112,7 +115,8 @@ def state_dict(sched: Scheduler) -> dict[str, Any]:
 
 def load_state_dict(sched: Scheduler, state_dict: Any, horizon: Any = None) -> None:
     """Check the whole state, then apply it (see :meth:`lrkit.torch.Scheduler.load_state_dict`)."""
-    apply(sched, parse(sched, state_dict, sched._specs.resume if horizon is None else horizon))
+    rule = sched._specs.resume if horizon is None else resume_rule(horizon, f"{_WHO}: horizon")
+    apply(sched, parse(sched, state_dict, rule))
 
 
 def parse(sched: Scheduler, state: Any, horizon: Any) -> _Restore:
@@ -238,6 +242,7 @@ def apply(sched: Scheduler, r: _Restore) -> None:
     if progress.clock is not None:
         apply = getattr(progress.clock, "apply_state", None)
         apply(r.clock) if apply is not None else progress.clock.load_state_dict(r.clock)
+        progress.agreed = None  # the restored seconds are the agreed ones: no reading agreed since
     if progress.tokens is not None and r.counter is not None:
         progress.tokens.apply_state(r.counter)
     guards.fed = guards.fed or any(s.calls for _, c in sched._plateaus.active for s in c.states)

@@ -58,6 +58,16 @@ class Plan:
         self.plain: list[tuple[dict[str, Any], str, int, float, int]] = []
         self.other: list[tuple[dict[str, Any], Target]] = []
 
+    def __getstate__(self) -> dict[str, Any]:
+        # pickle / deepcopy: the armed block is a memoryview (not picklable); the copy's first step() arms it again
+        state = {name: getattr(self, name) for name in self.__slots__}
+        state.update(flat=None, mask=0, lo=0, hi=0)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
     def adopt(self, groups: list[dict[str, Any]], specs: Specs, shift: int) -> None:
         """Capture the base values of groups not seen before and (re)build the targets (``shift``: the block's)."""
         for name in self.base:

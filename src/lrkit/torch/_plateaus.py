@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lrkit.core.plateau import Plateau
+from lrkit.core.plateau import metric as as_metric
 from lrkit.core.schedule import Schedule
 from lrkit.reactive.controller import Controller
 from lrkit.torch._values import Values
@@ -33,13 +34,9 @@ def reactive(schedule: Schedule) -> bool:
 
 
 def number(metric: Any) -> float:
-    """The metric as a float: numbers, numpy scalars, 0-d tensors; else a ``ValueError``."""
-    try:
-        return float(metric)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"Scheduler.step(metric=...): metric must be a number (or a 0-d tensor), got {metric!r}"
-        ) from None
+    """The metric as a float (:func:`lrkit.core.plateau.metric`: numbers, numpy scalars, 0-d tensors); else a
+    ``ValueError``."""
+    return as_metric(metric, "Scheduler.step(metric=...)")
 
 
 class Plateaus:
@@ -54,6 +51,14 @@ class Plateaus:
         self.active = [(j, Controller(s)) for j, s in enumerate(schedules) if reactive(s)]
         self.direct: tuple[Callable[[Any], bool], Controller, int] | None = None
         self.feed: Callable[[Any], bool] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # pickle / deepcopy: the feed is a plateau's rule bound to its state (not picklable); armed again by arm()
+        return {"active": self.active, "direct": None, "feed": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
 
     def arm(self, ranks: bool = False) -> None:
         """Prepare the fast path's feed (at each arming: a reduction may change which plateau listens; ``ranks``:
@@ -85,7 +90,7 @@ class Plateaus:
         ``j``'s, on a clock); ``True`` if a value changed (its row of ``cache`` updated)."""
         if not self.active:
             self.refuse(metric)
-        value = float(reduce_metric(metric))
+        value = float(reduce_metric(number(metric)))
         return self._feed(value, at, where, cache)
 
     def observe_fast(self, metric: Any, at: Any, ranks: bool, cache: Values) -> bool:

@@ -39,7 +39,7 @@ class Progress:
     ranks must agree (a process group is initialised: re-checked by every general ``step()``).
     """
 
-    __slots__ = ("advance", "by_update", "clock", "count", "ranks", "tokens", "unit", "upe")
+    __slots__ = ("advance", "agreed", "by_update", "clock", "count", "ranks", "tokens", "unit", "upe")
 
     def __init__(self, advance: Any, updates_per_epoch: Any, clock: Any, across: Any) -> None:
         if advance not in ADVANCE:
@@ -50,6 +50,13 @@ class Progress:
             raise ValueError(
                 f"Scheduler: advance={advance!r} and clock= are two measures of progress; give one "
                 "(a schedule in tokens, or a WallClock)"
+            )
+        if clock is not None and not all(callable(getattr(clock, name, None)) for name in ("elapsed", "progress")):
+            raise ValueError(
+                "Scheduler: clock must be a lrkit.reactive.WallClock (progress in seconds), got "
+                f"{type(clock).__name__} {clock!r}; a time source goes inside it: "
+                "clock=WallClock(clock=time.monotonic), and in tests "
+                "clock=WallClock(clock=FakeClock())"
             )
         if updates_per_epoch is not None:
             if advance != "update":
@@ -69,6 +76,7 @@ class Progress:
         self.tokens = TokenCounter(advance, across) if advance in UNITS else None
         self.count = [0]
         self.ranks = False
+        self.agreed: tuple[float, float] | None = None  # (this rank's seconds, the ranks' agreed seconds) last read
 
     def attach(self, optimizer: Any, owner: Any, rewrite: Callable[[Any], None]) -> None:
         """Count ``optimizer``'s real updates with a step post-hook, and call ``rewrite(owner)`` after each
@@ -112,8 +120,20 @@ class Progress:
         clock = self.clock
         seconds = float(clock.elapsed())
         if self.ranks:
-            seconds = agree_elapsed(seconds, getattr(clock, "agree", "rank0"))
+            local, seconds = seconds, agree_elapsed(seconds, getattr(clock, "agree", "rank0"))
+            self.agreed = (local, seconds)
         return seconds, n / self.upe if self.upe is not None else float(n)
+
+    def clock_state(self) -> dict[str, Any]:
+        """The clock's state holding the seconds the ranks agreed on, not this rank's own: the agreed reading
+        plus this rank's seconds since it (a checkpoint saved by rank 0 resumes every rank where the run's agreed
+        progress was; with ``agree="max"`` the slowest rank's, which rank 0's own seconds are behind)."""
+        state: dict[str, Any] = self.clock.state_dict()
+        elapsed = state.get("elapsed")
+        if self.agreed is not None and isinstance(elapsed, float):
+            local, agreed = self.agreed
+            state["elapsed"] = agreed + max(0.0, elapsed - local)
+        return state
 
     def clock_progress(self, schedules: list[Schedule], n: int) -> list[float]:
         """Each schedule's progress on the clock at this instant."""

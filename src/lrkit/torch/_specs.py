@@ -43,6 +43,11 @@ class Specs:
     ) -> None:
         self.resume = resume_rule(resume)
         specs: dict[str, ScheduleSpec] = {"lr": schedule}
+        if hyper is not None and not isinstance(hyper, Mapping):
+            raise ValueError(
+                f"Scheduler: hyper must be a dict of key -> schedule, e.g. {{'momentum': lk.cosine(1000)}}, got "
+                f"{type(hyper).__name__} {hyper!r}"
+            )
         for name, spec in (hyper or {}).items():
             if not isinstance(name, str) or name == "lr":
                 raise ValueError(
@@ -50,7 +55,7 @@ class Specs:
                     "the learning rate is the schedule argument"
                 )
             specs[name] = spec
-        self.relative = tuple(relative)
+        self.relative = tuple(_names("relative", relative, "a list of scheduled keys, e.g. ('lr',) or ()"))
         for name in self.relative:
             if name not in specs:
                 raise ValueError(
@@ -62,8 +67,11 @@ class Specs:
             # lr_scale multiplies its learning rate (ignoring it would silently undo layer-wise decay)
             lr_scale = [g.get("lr_scale", 1.0) for g in groups]
         if lr_scale is not None:
+            lr_scale = _names("lr_scale", lr_scale, "a list of multipliers, one per param group, e.g. [1.0, 0.5]")
             bad = [
-                x for x in lr_scale if isinstance(x, bool) or not isinstance(x, numbers.Real) or not 0 <= x < math.inf
+                x
+                for x in lr_scale
+                if isinstance(x, bool) or not isinstance(x, numbers.Real) or not 0 <= float(x) < math.inf
             ]
             if bad:
                 raise ValueError(f"Scheduler: lr_scale must hold finite numbers >= 0 (one per group), got {bad[0]!r}")
@@ -117,13 +125,22 @@ class Specs:
         return self.schedules[assign] if isinstance(assign, int) else [self.schedules[j] for j in assign]
 
 
-def resume_rule(rule: Any) -> Any:
-    """The ``resume=`` horizon rule, checked at construction (a name in :data:`lrkit.horizon.RULES` or a function)."""
+def _names(name: str, value: Any, requirement: str) -> list[Any]:
+    """``value`` as a list, refusing a str, a number or a mapping where a list is expected (one ``ValueError``)."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Collection):
+        kind = "a str: it would be read character by character" if isinstance(value, str) else type(value).__name__
+        raise ValueError(f"Scheduler: {name} must be {requirement}, got {value!r} ({kind})")
+    return list(value)
+
+
+def resume_rule(rule: Any, who: str = "Scheduler: resume") -> Any:
+    """A horizon rule, checked before it is needed (``resume=`` at construction, ``horizon=`` of a load): ``None``, a
+    name in :data:`lrkit.horizon.RULES` or a function; ``who`` names the argument in the ``ValueError``."""
     from lrkit.reactive.horizon import RULES
 
     if rule is None or callable(rule) or (isinstance(rule, str) and rule in RULES):
         return rule
     raise ValueError(
-        f"Scheduler: resume must be a horizon rule, one of {', '.join(map(repr, RULES))}, or a function "
+        f"{who} must be a horizon rule, one of {', '.join(map(repr, RULES))}, or a function "
         f"rule(old, new, position) -> position, got {rule!r}"
     )

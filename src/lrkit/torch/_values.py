@@ -81,6 +81,16 @@ class Values:
         self.mask = (1 << self.shift) - 1
         self._functions: list[Callable[[float], float]] | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # pickle / deepcopy: the scalar forms are compiled functions (not picklable), built again when first needed
+        state = {name: getattr(self, name) for name in self.__slots__}
+        state["_functions"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
     @property
     def blocks(self) -> bool:
         """Whether values come from numpy blocks (the fast path of ``step()`` reads them)."""

@@ -30,6 +30,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from lrkit.core.plateau import metric
 from lrkit.reactive.clock import AGREE
 
 __all__ = ["AGREE", "COUNT_OPS", "REDUCE_OPS", "agree_count", "agree_elapsed", "is_distributed", "reduce_metric"]
@@ -102,7 +103,7 @@ def reduce_metric(value: float, op: str = "mean", group: Any = None) -> float:
     (0.25, 0.25)
     """
     _option("reduce_metric", "op", op, REDUCE_OPS)
-    x = _number("reduce_metric", "value", value)
+    x = metric(value, "reduce_metric", "value")
     if not is_distributed(group):
         return x
     device = _device()

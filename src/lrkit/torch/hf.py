@@ -55,7 +55,7 @@ class SchedulerCallback(TrainerCallback):  # type: ignore[misc]
 
     It holds no state of its own: the progress, the plateau's reductions and the resume rule live in
     the Scheduler, which the Trainer checkpoints. ``ValueError`` at ``train`` start when ``count`` or
-    ``monitor`` does not match the Scheduler.
+    ``monitor`` does not match the Scheduler, or the Scheduler drives another optimizer than the Trainer's.
 
     >>> SchedulerCallback(count="attention_mask", monitor="loss").monitor
     'eval_loss'
@@ -89,6 +89,14 @@ class SchedulerCallback(TrainerCallback):  # type: ignore[misc]
             raise ValueError(
                 f"{self._who}: the Scheduler given to the callback is not the Trainer's lr_scheduler, so the Trainer "
                 "would step and checkpoint another one; give the same Scheduler to both"
+            )
+        optimizer = kwargs.get("optimizer")
+        inner = getattr(optimizer, "optimizer", optimizer)  # Accelerate wraps the Trainer's optimizer
+        if optimizer is not None and scheduler.optimizer is not inner and scheduler.optimizer is not optimizer:
+            raise ValueError(
+                f"{self._who}: the Scheduler drives another optimizer than the Trainer's, so the model's learning rate "
+                "would never change; build it on the optimizer you pass: "
+                "Trainer(optimizers=(opt, Scheduler(opt, schedule)))"
             )
         self._feed = Feed(self._who, scheduler, self.count, self.monitor)
         self._unhook()

@@ -35,6 +35,7 @@ group's base learning rate (``lr_g(t) = lr * decay ** (L + 1 - d) * schedule(t)`
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Callable, Collection
 from typing import Any
@@ -173,12 +174,16 @@ def param_groups(
     >>> [(g["layer"], g["lr_scale"], g["weight_decay"]) for g in groups]  # matrices decay, biases do not
     [(0, 0.125, 0.05), (1, 0.25, 0.05), (1, 0.25, 0.0), (2, 0.5, 0.05), (2, 0.5, 0.0), (3, 1.0, 0.05), (3, 1.0, 0.0)]
     """
-    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 < decay <= 1:
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"param_groups: model must be a torch.nn.Module, got {type(model).__name__} {model!r}")
+    if isinstance(decay, bool) or not isinstance(decay, numbers.Real) or not 0 < float(decay) <= 1:
         raise ValueError(f"param_groups: decay must be in (0, 1], got {decay!r}; e.g. 0.75 (BEiT) or 0.8 (ELECTRA)")
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 <= lr < math.inf):
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not 0 <= float(lr) < math.inf):
         raise ValueError(f"param_groups: lr must be a finite number >= 0, got {lr!r}")
     if weight_decay is not None and (
-        isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not 0 <= weight_decay < math.inf
+        isinstance(weight_decay, bool)
+        or not isinstance(weight_decay, numbers.Real)
+        or not 0 <= float(weight_decay) < math.inf
     ):
         raise ValueError(f"param_groups: weight_decay must be a finite number >= 0, got {weight_decay!r}")
     if blocks is not None and not isinstance(blocks, str):
@@ -207,7 +212,7 @@ def param_groups(
             scale = float(decay) ** (count + 1 - depth)
             group: dict[str, Any] = {"params": [], "layer": depth, "layer_scale": scale}
             if lr is not None:
-                group["lr"] = lr * scale
+                group["lr"] = float(lr) * scale
             else:
                 group["lr_scale"] = scale
             if weight_decay is not None:

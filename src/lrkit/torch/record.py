@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from lrkit.core._io import atomic_write
+from lrkit.reactive._schema import Reader
 
 __all__ = ["Recorder"]
 
@@ -69,15 +70,6 @@ __all__ = ["Recorder"]
 STATE_VERSION = 1
 _EXISTS = ("error", "append", "overwrite")
 _HEADER = ["update", "lr", "loss"]
-
-
-def _count(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(
-            f"Recorder.load_state_dict: {key!r} must be an integer >= 0, got {value!r}; "
-            "pass what Recorder.state_dict() returned"
-        )
-    return int(value)
 
 
 class Recorder:
@@ -239,6 +231,12 @@ class Recorder:
             )
         return kept
 
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError(
+            "Recorder: a Recorder writes a file and hooks an optimizer, so it cannot be pickled or copied; "
+            "checkpoint its state_dict() and load it into a new Recorder on resume"
+        )
+
     def state_dict(self) -> dict[str, int]:
         """``{"version", "updates", "rows"}``: save it with the checkpoint; see :meth:`load_state_dict`."""
         return {"version": STATE_VERSION, "updates": self.updates, "rows": self.rows}
@@ -248,20 +246,10 @@ class Recorder:
 
         Only before the first row is written (the file is continued from the saved update).
         """
-        if not isinstance(state, dict):
-            raise ValueError(f"Recorder.load_state_dict: expected the dict state_dict() returned, got {state!r}")
-        if "version" not in state or state["version"] != STATE_VERSION or isinstance(state["version"], bool):
-            raise ValueError(
-                f"Recorder.load_state_dict: 'version' must be {STATE_VERSION}, got {state.get('version')!r}; "
-                "this state was not written by this version of lrkit's Recorder"
-            )
-        unknown = sorted(set(state) - {"version", "updates", "rows"})
-        if unknown:
-            raise ValueError(f"Recorder.load_state_dict: unknown key {unknown[0]!r}; pass what state_dict() returned")
-        for key in ("updates", "rows"):
-            if key not in state:
-                raise ValueError(f"Recorder.load_state_dict: missing key {key!r}; pass what state_dict() returned")
-        updates, rows = _count(state["updates"], "updates"), _count(state["rows"], "rows")
+        reader = Reader("Recorder.load_state_dict", state, "Recorder.state_dict()")
+        reader.version(STATE_VERSION)
+        reader.only({"version", "updates", "rows"})
+        updates, rows = reader.integer("updates"), reader.integer("rows")
         if self._wrote or self._losses:
             raise ValueError("Recorder.load_state_dict: call it before the first log() of the resumed run")
         self._count[0], self.rows = updates, rows
