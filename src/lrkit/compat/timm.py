@@ -188,7 +188,7 @@ class TimmNoise(NumpyForm):
     end: float | None = param(v.optional(v.number), default=None)
     pct: float = param(v.positive, default=0.67)
     std: float = param(v.positive, default=1.0)
-    seed: int = param(v.integer_from(0), default=42)
+    seed: int = param(v.integer_from(0, v.MAX_SEED), default=42)
     kind: str = param(v.choice_of("normal", "uniform"), default="normal")
 
     def _setup(self) -> float | None:

@@ -341,7 +341,7 @@ class Noise(Schedule):
     schedule: Schedule = param(child)
     std: float = param(v.non_negative, default=0.1)
     clip: float = param(v.fraction_in(open_high=True), default=0.25)
-    seed: int = param(v.integer_from(0), default=0)
+    seed: int = param(v.integer_from(0, v.MAX_SEED), default=0)
     start: float = param(v.non_negative, default=0)
     end: float | None = param(v.optional(v.number), default=None)
 

@@ -8,6 +8,7 @@ Every family validates its parameters on construction.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -635,8 +636,13 @@ class Cyclic(Schedule):
     amplitude_by: str = param(v.choice_of("cycle", "step"), default="cycle")
 
     def _setup(self) -> float | None:
+        total = self.up + (self.up if self.down is None else self.down)
+        if not total < _INF:
+            raise ValueError(
+                f"{self.name}: up + down must be at most {sys.float_info.max:.2g} (a cycle's length is a float), got "
+                f"up={self.up!r}, down={self.down!r}; give a shorter cycle"
+            )
         if self.amplitude is not None:
-            total = self.up + (self.up if self.down is None else self.down)
             self._set_routes(Route(self.amplitude, map=CycleIndex(total) if self.amplitude_by == "cycle" else IDENTITY))
         return None
 
@@ -646,7 +652,8 @@ class Cyclic(Schedule):
         total = up + down
         cycle = xp.quotient(t, total)
         u = t - cycle * total
-        tri = xp.where(u <= up, u / up, (total - u) / down)
+        # in [0, 1]; clipped where t is so large that t - cycle * total has lost the cycle's precision
+        tri = xp.clip(xp.where(u <= up, u / up, (total - u) / down), 0.0, 1.0)
         if self._routes:
             amp = self._routes[0].value(t, xp)
         elif self.mode == "triangular2":

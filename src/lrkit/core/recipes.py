@@ -236,7 +236,7 @@ class WarmupCosine(Recipe):
     steps: float = param(v.length)
     warmup: float = param(v.length)
     floor: float = param(v.rate, default=0.0)
-    start: float | None = param(v.optional(v.number), default=None)
+    start: float | None = param(v.optional(v.rate), default=None)
 
     def _body(self) -> Schedule:
         if self.warmup >= self.steps:

@@ -69,8 +69,12 @@ def _is_scalar(step: Any) -> bool:
     return isinstance(step, (numbers.Real, decimal.Decimal)) or (isinstance(step, np.ndarray) and step.ndim == 0)
 
 
+class _StepError(ValueError):
+    """A step that is no valid step (negative, NaN, text, ...): raised as it is, never retried."""
+
+
 def _not_a_number(step: Any) -> None:
-    raise ValueError(
+    raise _StepError(
         f"step must be a number of updates (an int, a float, or an array or tensor of them), got {step!r} "
         f"({type(step).__name__})"
     )
@@ -80,7 +84,10 @@ def _step_array(step: Any) -> np.ndarray:
     """``step`` (a list, a numpy array, ...) as float64 steps; text, flags and complex numbers are refused."""
     if isinstance(step, (str, bytes, complex)):
         _not_a_number(step)
-    raw = np.asarray(step)
+    try:
+        raw = np.asarray(step)
+    except ValueError:  # a ragged list: numpy's message names no step
+        _not_a_number(step)
     if raw.dtype.kind not in "iuf":
         _not_a_number(step)
     return raw.astype(np.float64, copy=False)
@@ -227,26 +234,33 @@ class Schedule:
     def __call__(self, step: Any) -> Any:
         """The value at ``step``: a number (``float``), a numpy array, or a torch/jax/Keras tensor."""
         kind = type(step)
-        if kind is int:  # an optimizer's step: the common case first, its bounds as literals
-            if 0 <= step < 9007199254740992:  # below 2**53 an int is its float in every operation with a float
-                return (self._scalar or self.math_function())(step)
-            if step < 0:
+        try:  # (no cost in the common case: a try block is free until it catches)
+            if kind is int:  # an optimizer's step: the common case first, its bounds as literals
+                if 0 <= step < 9007199254740992:  # below 2**53 an int is its float in every operation with a float
+                    return (self._scalar or self.math_function())(step)
+                if step < 0:
+                    _bad_step(step)
+                return (self._scalar or self.math_function())(_as_float(step))  # raises past the float range
+            if kind is float:
+                if 0.0 <= step < _INF:  # also rejects NaN
+                    return (self._scalar or self.math_function())(step)
                 _bad_step(step)
-            return (self._scalar or self.math_function())(_as_float(step))  # raises past the float range
-        if kind is float:
-            if 0.0 <= step < _INF:  # also rejects NaN
-                return (self._scalar or self.math_function())(step)
-            _bad_step(step)
-        space = for_step(step)
+            space = for_step(step)
+            if space is None and _is_scalar(step):
+                number = _as_float(step)
+                if not 0 <= number < _INF:
+                    _bad_step(step)
+                return (self._scalar or self.math_function())(number)
+        except (ArithmeticError, ValueError) as err:
+            if isinstance(err, _StepError):
+                raise
+            return self._beyond_math(step, err)
         if space is not None:
             return self.evaluate(step, space)
-        if _is_scalar(step):
-            number = _as_float(step)
-            if not 0 <= number < _INF:
-                _bad_step(step)
-            return (self._scalar or self.math_function())(number)
         arr = _step_array(step)
         flat = arr.reshape(-1)
+        if not flat.size:
+            return np.empty(arr.shape)
         if flat.size > 1 and flat[0] <= flat[-1] and _is_sorted(flat):
             space = SORTED
             if not (flat[0] >= 0.0 and flat[-1] < _INF):  # the bounds are the ends
@@ -256,6 +270,19 @@ class Schedule:
             _check_steps(flat)
         out = np.asarray(self._at(flat, space), dtype=np.float64)
         return out.reshape(arr.shape) if out.ndim else np.full(arr.shape, out)  # (SORTED gives a constant as a number)
+
+    def _beyond_math(self, step: Any, err: BaseException) -> float:
+        """The value at a valid scalar ``step`` where Python's ``math`` raised (``t / period`` past the float range:
+        ``math.floor`` of inf raises, ``math.log`` refuses): numpy's IEEE arithmetic, the value an array of that step
+        gives, when it is a finite number >= 0; else a ValueError, never a NaN."""
+        with np.errstate(all="ignore"):
+            value = float(np.asarray(self._at(np.array([float(step)]), NUMPY), dtype=np.float64).reshape(-1)[0])
+        if value >= 0.0 and value < _INF:
+            return value
+        raise ValueError(
+            f"{self!r} has no finite value at step {step!r}; the step is too large for its closed form in float64 "
+            f"({type(err).__name__}: {err}): evaluate a smaller step, or check the schedule's periods"
+        ) from None
 
     def _math(self, t: float) -> float:
         """The value at a float ``t >= 0`` through :data:`~lrkit.core.backend.MATH` (interpreted)."""
@@ -366,20 +393,31 @@ class Schedule:
             return NotImplemented
         return join(self, other)
 
+    #: numpy defers arithmetic to the schedule (``array * sched`` is ``sched.__rmul__(array)``), so an array is refused
+    #: with the fix instead of broadcast into an array of schedules.
+    __array_ufunc__ = None
+
     def __mul__(self, other: Any) -> Schedule:
-        from lrkit.core.combinators import product, scale
+        from lrkit.core.combinators import product
 
         if isinstance(other, Schedule):
             return product(self, other)
-        if isinstance(other, numbers.Real) and not isinstance(other, bool):
-            return scale(self, float(other))
-        return NotImplemented
+        return self._scaled(other)
 
     def __rmul__(self, other: Any) -> Schedule:
+        return self._scaled(other)
+
+    def _scaled(self, by: Any) -> Schedule:
+        """``self * by`` for one number ``by``; an array or a tensor is refused (it would scale by each element)."""
         from lrkit.core.combinators import scale
 
-        if isinstance(other, numbers.Real) and not isinstance(other, bool):
-            return scale(self, float(other))
+        if isinstance(by, numbers.Real) and not isinstance(by, bool):
+            return scale(self, float(by))
+        if hasattr(by, "shape") or hasattr(by, "__array__"):
+            raise TypeError(
+                f"cannot multiply {self!r} by a {type(by).__name__}: scale a schedule by one number (sched * 0.1), "
+                "or evaluate it first: sched(steps) * values"
+            )
         return NotImplemented
 
     # -- value semantics --------------------------------------------------------------
@@ -514,11 +552,11 @@ def _as_float(step: Any) -> float:
     try:
         return float(step)
     except OverflowError:
-        raise ValueError(f"step must be a finite number >= 0, got an integer of {len(str(step))} digits") from None
+        raise _StepError(f"step must be a finite number >= 0, got an integer of {len(str(step))} digits") from None
 
 
 def _bad_step(shown: Any) -> None:
-    raise ValueError(
+    raise _StepError(
         f"step must be a finite number >= 0, got {shown!r}; "
         "schedules are defined from step 0 onwards (use shift() to start part-way)"
     )

@@ -1,0 +1,207 @@
+"""Hostile input on the core surface: each case a value that was once accepted silently (a wrong learning
+rate, a flag read from any truthy text), or refused with a bare Python error instead of one line naming the
+parameter and the fix. Every test here failed on the code before its fix."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import lrkit as lk
+from lrkit.core.errors import ConfigError
+
+# -- flags: True or False, never any truthy value ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: lk.exponential(0.5, staircase="false"), "exponential: staircase must be True or False, got 'false'"),
+        (lambda: lk.inverse_time(0.5, staircase="no"), "inverse_time: staircase must be True or False, got 'no'"),
+        (lambda: lk.one_cycle(100, three_phase=2), "one_cycle: three_phase must be True or False, got 2"),
+        (lambda: lk.one_cycle_momentum(100, three_phase=math.nan), "three_phase must be True or False, got nan"),
+        (lambda: lk.exponential(0.5, staircase=[False]), "staircase must be True or False, got [False]"),
+    ],
+)
+def test_a_flag_is_true_or_false_not_any_truthy_value(build, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        build()
+
+
+def test_a_flag_from_a_text_config_is_refused_when_it_is_text():
+    with pytest.raises(ConfigError, match="staircase must be True or False, got 'false'"):
+        lk.parse("exponential(0.5, staircase='false')")
+    with pytest.raises(ConfigError, match="staircase must be True or False"):
+        lk.from_config({"type": "exponential", "decay": 0.5, "staircase": "no"})
+
+
+def test_flags_still_read_bools_numpy_bools_and_0_or_1():
+    assert lk.exponential(0.5, staircase=np.bool_(True)).staircase is True
+    assert lk.exponential(0.5, staircase=1).staircase is True
+    assert lk.exponential(0.5, staircase=np.int64(0)).staircase is False
+    assert lk.one_cycle(100, three_phase=True) == lk.parse("one_cycle(100, three_phase=true)")
+
+
+# -- numbers: any real number is stored as a Python int or float -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda x: lk.linear(x),
+        lambda x: lk.cosine(10, peak=x),
+        lambda x: lk.cosine(10) * x,
+        lambda x: lk.warmup(x),
+        lambda x: lk.stretch(lk.cosine(1), x),
+    ],
+)
+def test_a_fraction_is_stored_as_a_float(build):
+    sched = build(Fraction(7, 2))
+    assert not any(isinstance(value, Fraction) for node in sched.walk() for _, value in node._params)
+    assert type(sched(1)) is float
+    assert lk.parse(repr(sched)) == sched
+    assert lk.from_config(json.loads(json.dumps(sched.to_config()))) == sched
+
+
+def test_a_number_given_as_text_or_as_an_array_is_refused_with_the_fix():
+    with pytest.raises(ValueError, match=r"cosine: steps must be a finite number, got '1e3'; .*without quotes"):
+        lk.cosine("1e3")
+    with pytest.raises(ValueError, match=r"cosine: steps must be a finite number, got array\(3\.\); .*\.item\(\)"):
+        lk.cosine(np.array(3.0))
+
+
+# -- integers: bounded, so a huge count is a ValueError, not an OverflowError ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: lk.repeat(lk.linear(4), times=10**400), "repeat: times must be an integer"),
+        (lambda: lk.repeat(lk.linear(4), times=1e308), "repeat: times must be an integer"),
+        (lambda: lk.sgdr(10, cycles=1e308), "sgdr: cycles must be an integer"),
+        (lambda: lk.noise(lk.constant(), seed=2**64), "noise: seed must be an integer"),
+        (lambda: lk.noise(lk.constant(), seed=1e308), "noise: seed must be an integer"),
+    ],
+)
+def test_a_huge_count_is_a_value_error(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_the_largest_seed_still_evaluates():
+    sched = lk.noise(lk.constant(), seed=2**64 - 1)
+    assert 0.75 <= sched(3) <= 1.25
+
+
+def test_a_huge_seed_in_a_text_config_is_a_config_error():
+    with pytest.raises(ConfigError, match="noise: seed must be an integer"):
+        lk.parse("noise(constant(), seed=99999999999999999999999)")
+
+
+# -- steps: empty and ragged arrays ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sched", [lk.cosine(10), lk.warmup(5) >> lk.cosine(10), lk.constant(0.5), lk.multistep([3]), lk.noise(lk.cosine(9))]
+)
+@pytest.mark.parametrize("steps", [[], np.empty(0), np.empty((0, 3)), np.empty(0, dtype=np.int64)])
+def test_no_steps_give_no_values(sched, steps):
+    out = sched(steps)
+    assert isinstance(out, np.ndarray) and out.dtype == np.float64
+    assert out.shape == np.shape(steps)
+
+
+def test_a_ragged_list_of_steps_is_one_clear_error():
+    with pytest.raises(ValueError, match="step must be a number of updates"):
+        lk.cosine(10)([[1], [2, 3]])
+
+
+# -- cyclic and repeat stay in their range wherever a float can hold the step ------------------------------------
+
+
+def test_cyclic_whose_cycle_overflows_a_float_is_refused():
+    with pytest.raises(ValueError, match=r"cyclic: up \+ down must be at most"):
+        lk.cyclic(1e308)
+    with pytest.raises(ValueError, match=r"cyclic: up \+ down must be at most"):
+        lk.cyclic(1e300, down=sys.float_info.max)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the array path's own word on 1e-300
+@pytest.mark.parametrize(
+    "sched",
+    [lk.cyclic(0.1, floor=0.0), lk.cyclic(1 / 3, floor=0.0), lk.cyclic(1e-300, floor=0.0), lk.cyclic(0.7, down=0.2)],
+)
+def test_cyclic_never_leaves_floor_to_peak(sched):
+    steps = np.concatenate([np.linspace(0, 1e3, 10_001), np.random.default_rng(1).uniform(0, 1e15, 20_000)])
+    values = sched(steps)
+    assert values.min() >= sched.floor and values.max() <= sched.peak
+    assert all(sched.floor <= sched(float(t)) <= sched.peak for t in steps[-500:])
+
+
+def test_repeat_never_leaves_its_schedules_range():
+    sched = lk.repeat(lk.linear(0.1))
+    steps = np.random.default_rng(1).uniform(0, 1e15, 20_000)
+    values = sched(steps)
+    assert values.min() >= 0.0 and values.max() <= 1.0
+    assert all(0.0 <= sched(float(t)) <= 1.0 for t in steps[:500])
+
+
+# -- a step too large for the closed form's float arithmetic -----------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # numpy's word on the array path
+def test_a_step_whose_quotient_overflows_gives_the_arrays_value():
+    sched = lk.step_decay(0.5)
+    assert sched(1e308) == sched(np.array([1e308]))[0] == 0.0
+    assert lk.step_decay(1e-300)(1e15) == 0.0
+    assert lk.exponential(0.5, every=1e-300, staircase=True)(sys.float_info.max) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("sched", "step"),
+    [(lk.sgdr(0.5), 1e308), (lk.sgdr(1e-300), 1e15), (lk.sgdr(10, mult=2), sys.float_info.max)],
+)
+def test_a_step_with_no_finite_value_is_one_clear_error(sched, step):
+    with pytest.raises(ValueError, match=r"has no finite value at step .*; the step is too large"):
+        sched(step)
+
+
+# -- arithmetic with arrays and tensors --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        lambda s: s * np.array([1.0, 2.0]),
+        lambda s: np.array([1.0, 2.0]) * s,
+        lambda s: s * np.array(0.5),
+    ],
+)
+def test_scaling_by_an_array_is_refused_with_the_fix(operation):
+    with pytest.raises(TypeError, match=r"scale a schedule by one number .* sched\(steps\) \* values"):
+        operation(lk.cosine(10))
+
+
+def test_scaling_by_a_tensor_is_refused_with_the_fix():
+    torch = pytest.importorskip("torch")
+    for operation in (lambda s: s * torch.tensor(0.5), lambda s: torch.tensor([0.5]) * s):
+        with pytest.raises(TypeError, match=r"scale a schedule by one number"):
+            operation(lk.cosine(10))
+
+
+def test_scaling_by_numpy_scalars_still_scales():
+    assert lk.cosine(10) * np.float64(0.5) == lk.cosine(10) * 0.5
+    assert np.float32(0.5) * lk.cosine(10) == lk.cosine(10) * 0.5
+
+
+# -- recipes name themselves ----------------------------------------------------------------------------------------
+
+
+def test_warmup_cosine_names_itself_for_a_negative_start():
+    with pytest.raises(ValueError, match="warmup_cosine: start must be >= 0, got -1"):
+        lk.warmup_cosine(100, warmup=10, start=-1)
