@@ -205,3 +205,119 @@ def test_scaling_by_numpy_scalars_still_scales():
 def test_warmup_cosine_names_itself_for_a_negative_start():
     with pytest.raises(ValueError, match="warmup_cosine: start must be >= 0, got -1"):
         lk.warmup_cosine(100, warmup=10, start=-1)
+
+
+# -- the lrkit command -----------------------------------------------------------------------------------------------
+
+
+def _lrkit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    from lrkit.cli import main
+
+    try:
+        status = main(list(args))
+    except SystemExit as exit:
+        status = int(exit.code or 0)
+    _, err = capsys.readouterr()
+    return status, err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("show", ""), "lrkit: error: SPEC is empty; give a schedule"),
+        (("show", "   "), "lrkit: error: SPEC is empty; give a schedule"),
+        (("show", "noise(constant(), seed=99999999999999999999999)"), "lrkit: error: noise: seed must be an integer"),
+        (("show", "exponential(0.5, staircase='no')"), "lrkit: error: exponential: staircase must be True or False"),
+        (("find", "--iterations", "1"), "lrkit: error: --iterations must be a whole number from 2"),
+    ],
+)
+def test_the_command_refuses_in_one_line_exit_2(capsys, args, message):
+    status, err = _lrkit(capsys, *args)
+    assert status == 2
+    assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_a_plot_too_large_for_memory_is_refused_before_any_work(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "p.png"
+    status, err = _lrkit(capsys, "plot", "cosine(10)", "--dpi", "1e6", "-o", str(out))
+    assert status == 2 and "pixels; at most 16384 a side" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+# -- config files ----------------------------------------------------------------------------------------------------
+
+
+def test_yaml_reads_an_exponent_without_a_dot_as_a_number(tmp_path):
+    pytest.importorskip("yaml")
+    path = tmp_path / "s.yaml"
+    path.write_text("type: cosine\nsteps: 1e3\nfloor: 1E-2\n")
+    assert lk.load(path) == lk.cosine(1000.0, floor=0.01)
+    path.write_text("type: cosine\nsteps: '1e3'\n")  # quoted: text, refused with the fix
+    with pytest.raises(ConfigError, match=r"steps must be a finite number, got '1e3'; give the number without quotes"):
+        lk.load(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("s.json", '{"type": "cosine", "steps": 10, "steps": 20}'),
+        ("s.yaml", "type: cosine\nsteps: 10\nsteps: 20\n"),
+        ("n.yaml", "run:\n  schedule:\n    type: cosine\n    floor: 0.1\n    steps: 5\n    floor: 0.2\n"),
+    ],
+)
+def test_a_key_given_twice_in_a_file_is_refused(tmp_path, name, text):
+    if name.endswith(".yaml"):
+        pytest.importorskip("yaml")
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"key '(steps|floor)' is given twice"):
+        lk.load(path, key="run.schedule" if name == "n.yaml" else None)
+
+
+def test_yaml_merge_keys_still_override(tmp_path):
+    pytest.importorskip("yaml")
+    path = tmp_path / "m.yaml"
+    path.write_text("base: &b {type: cosine, steps: 10}\nrun:\n  <<: *b\n  steps: 20\n")
+    assert lk.load(path, key="run") == lk.cosine(20)
+
+
+def test_a_toml_file_is_refused_naming_the_formats_read(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('type = "cosine"\nsteps = 10\n')
+    with pytest.raises(ConfigError, match=r"s\.toml: TOML is not read; lrkit reads \.json, \.yaml/\.yml"):
+        lk.load(path)
+
+
+# -- the finder's options ----------------------------------------------------------------------------------------------
+
+
+def _curve() -> tuple[np.ndarray, np.ndarray]:
+    from lrkit.finder import sweep
+
+    lrs = sweep(100, 1e-5, 10.0)(np.arange(100))
+    x = np.log10(lrs)
+    return lrs, 1.0 + np.tanh(-2.0 * (x + 2.5)) + np.where(x > -0.5, 10 * (x + 0.5) ** 2, 0.0)
+
+
+@pytest.mark.parametrize("beta", [-1.0, math.nan, 1.0, "0.9"])
+def test_suggest_refuses_a_beta_it_would_have_ignored(beta):
+    from lrkit.finder import suggest
+
+    lrs, losses = _curve()
+    with pytest.raises(ValueError, match="suggest: beta must be"):
+        suggest(lrs, losses, beta=beta)
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda f, lrs, losses: f.steepest(lrs, losses, half_width=0), "steepest: half_width must be > 0, got 0"),
+    (lambda f, lrs, losses: f.steepest(lrs, losses, half_width=math.nan), "steepest: half_width must be a finite"),
+    (lambda f, lrs, losses: f.auto_beta(lrs, span=0), "auto_beta: span must be > 0, got 0"),
+    (lambda f, lrs, losses: f.FinderResult.from_dict({"lrs": [1.0]}), "FinderResult.from_dict: no 'losses' key"),
+])
+def test_finder_options_are_checked(call, message):
+    import lrkit.finder as f
+
+    lrs, losses = _curve()
+    with pytest.raises(ValueError, match=message):
+        call(f, lrs, losses)
