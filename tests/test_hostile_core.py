@@ -321,3 +321,29 @@ def test_finder_options_are_checked(call, message):
     lrs, losses = _curve()
     with pytest.raises(ValueError, match=message):
         call(f, lrs, losses)
+
+
+# -- nesting ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [lambda s: s * 1.0, lambda s: lk.stretch(s, 1.0), lambda s: lk.clamp(s, high=2.0), lambda s: lk.repeat(s, 1),
+     lambda s: lk.shift(s, 0.0), lambda s: lk.take(s, 10)],
+)
+def test_nesting_is_bounded_so_every_schedule_reads_back_from_its_text(wrap):
+    from lrkit.core.config import MAX_DEPTH
+
+    sched = lk.cosine(10)
+    for _ in range(MAX_DEPTH - 1):
+        sched = wrap(sched)
+    assert lk.parse(repr(sched)) == sched and lk.from_config(sched.to_config()) == sched
+    assert sched(3) == sched(np.array([3.0]))[0]
+    with pytest.raises(ValueError, match=rf"nests {MAX_DEPTH + 1} levels deep, more than {MAX_DEPTH}"):
+        wrap(sched)
+
+
+def test_long_joins_and_products_flatten_and_stay_within_the_bound():
+    pieces = [lk.constant(1.0, 1)] * 5000
+    assert lk.join(*pieces).length == 5000
+    assert lk.product(*[lk.constant(1.0)] * 5000)(3) == 1.0

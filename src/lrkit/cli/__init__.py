@@ -548,7 +548,10 @@ def build_parser() -> argparse.ArgumentParser:
     find = sub.add_parser("find", help="learning-rate range test on a built-in task")
     find.add_argument("--task", choices=TASK_NAMES, default="mnist1d", help="built-in task (default mnist1d)")
     find.add_argument(
-        "--iterations", type=_count("--iterations", 2, 1_000_000), default=100, help="updates in the sweep (default 100)"
+        "--iterations",
+        type=_count("--iterations", 2, 1_000_000),
+        default=100,
+        help="updates in the sweep (default 100)",
     )
     find.add_argument(
         "--start", type=_positive(float, "--start"), default=1e-7, help="first learning rate (default 1e-7)"

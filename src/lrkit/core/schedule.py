@@ -49,7 +49,7 @@ from lrkit.core.backend import MATH, NUMPY, SORTED, Namespace, for_step
 from lrkit.core.compiled import compile_math
 from lrkit.core.routing import PHASE_MARKS, Route
 
-__all__ = ["NumpyForm", "Schedule", "child", "param", "renamed", "value"]
+__all__ = ["MAX_DEPTH", "NumpyForm", "Schedule", "child", "param", "renamed", "value"]
 
 if TYPE_CHECKING:  # what type checkers read: the values are dataclasses (typing has it from Python 3.11)
     from typing_extensions import dataclass_transform
@@ -58,6 +58,10 @@ else:
         return lambda decorated: decorated
 
 _INF = float("inf")
+#: How deeply schedules may nest in a schedule's parameters (each combinator around a schedule is a level, a
+#: join or product of many is one): the text and dict configs read as deep, so every schedule's ``repr`` and
+#: ``to_config`` read back, and evaluating, printing and pickling stay well inside Python's recursion limit.
+MAX_DEPTH = 64
 _S = TypeVar("_S", bound=type)
 
 
@@ -195,13 +199,23 @@ class Schedule:
     _checks: ClassVar[tuple[tuple[str, Callable[[str, str, Any], Any]], ...]] = ()
     _routes: tuple[Route, ...] = ()  # a combinator's children, set once by _set_routes
     _scalar: Callable[[float], float] | None = None  # the scalar path, built at the first scalar call (a memo)
+    _depth: int = 1  # how deeply schedules nest in this one's parameters, itself included (see MAX_DEPTH)
 
     # -- construction ---------------------------------------------------------------
     def __post_init__(self) -> None:
-        """Check each field (its :func:`param` check), then :meth:`_setup` the value and store its length."""
+        """Check each field (its :func:`param` check) and the nesting (:data:`MAX_DEPTH`), then :meth:`_setup` the
+        value and store its length."""
         who = self.name
         for key, check in self._checks:
             object.__setattr__(self, key, check(who, key, getattr(self, key)))
+        depth = 1 + max((_nesting(getattr(self, key)) for key in self._names), default=0)
+        if depth > MAX_DEPTH:
+            raise ValueError(
+                f"{who}: the schedule nests {depth} levels deep, more than {MAX_DEPTH} (each combinator around a "
+                "schedule is a level; deeper, its text form would not read back); build it flatter, e.g. one "
+                "scale by the product of the factors"
+            )
+        object.__setattr__(self, "_depth", depth)
         object.__setattr__(self, "length", self._setup())
 
     def _setup(self) -> float | None:
@@ -526,6 +540,15 @@ def _same(value: Any, default: Any) -> bool:
     if isinstance(value, bool) or isinstance(default, bool):
         return value is default
     return bool(value == default)
+
+
+def _nesting(value: Any) -> int:
+    """How deeply schedules nest in a parameter's value: a schedule's depth, the deepest of a list's, else 0."""
+    if isinstance(value, Schedule):
+        return value._depth
+    if isinstance(value, (list, tuple)):
+        return max((_nesting(item) for item in value), default=0)
+    return 0
 
 
 def _rebuild(cls: type[Schedule], params: dict[str, Any]) -> Schedule:

@@ -85,7 +85,8 @@ class FinderResult:
     def from_dict(cls, data: Mapping[str, Any]) -> FinderResult:
         """The inverse of :meth:`to_dict`."""
 
-        missing = [key for key in ("lrs", "losses", "smoothed", "suggestion", "reason", "suggestions") if key not in data]
+        needed = ("lrs", "losses", "smoothed", "suggestion", "reason", "suggestions")
+        missing = [key for key in needed if key not in data]
         if missing:
             raise ValueError(
                 f"FinderResult.from_dict: no {missing[0]!r} key (keys given: {', '.join(map(str, data)) or 'none'}); "

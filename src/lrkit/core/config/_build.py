@@ -15,12 +15,14 @@ from typing import Any
 
 from lrkit.core.errors import ConfigError
 from lrkit.core.registry import lookup, names  # the one place the registry comes from
+from lrkit.core.schedule import MAX_DEPTH as SCHEDULE_DEPTH
 from lrkit.core.schedule import Schedule, renamed
 
 __all__ = ["MAX_DEPTH", "MAX_VALUES", "build", "known_names", "max_positional", "signature_text", "too_many"]
 
-#: How deeply schedules (and brackets) may nest in a config; deeper input is a ConfigError.
-MAX_DEPTH = 64
+#: How deeply schedules (and brackets) may nest in a config; deeper input is a ConfigError. The constructors refuse
+#: deeper schedules too (:data:`lrkit.core.schedule.MAX_DEPTH`, the same number), so every schedule reads back.
+MAX_DEPTH = SCHEDULE_DEPTH
 #: How many values a dict config may expand to (YAML aliases can repeat a list exponentially).
 MAX_VALUES = 100_000
 _MAX_NUMBER = sys.float_info.max
