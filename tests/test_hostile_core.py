@@ -347,3 +347,26 @@ def test_long_joins_and_products_flatten_and_stay_within_the_bound():
     pieces = [lk.constant(1.0, 1)] * 5000
     assert lk.join(*pieces).length == 5000
     assert lk.product(*[lk.constant(1.0)] * 5000)(3) == 1.0
+
+
+# -- the peers' constructors: their flags too ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: __import__("lrkit.compat.keras").compat.keras.ExponentialDecay(0.1, 10, 0.5, staircase="False"),
+         "ExponentialDecay: staircase must be True or False, got 'False'"),
+        (lambda: __import__("lrkit.compat.keras").compat.keras.PolynomialDecay(0.1, 10, cycle="no"),
+         "PolynomialDecay: cycle must be True or False, got 'no'"),
+        (lambda: __import__("lrkit.compat.optax").compat.optax.exponential_decay(0.1, 10, 0.5, staircase="false"),
+         "exponential_decay: staircase must be True or False, got 'false'"),
+        (lambda: __import__("lrkit.compat.torch").compat.torch.OneCycleLR(0.1, 100, three_phase="False"),
+         "OneCycleLR: three_phase must be True or False, got 'False'"),
+        (lambda: __import__("lrkit.compat.timm").compat.timm.StepLRScheduler(0.1, 10, warmup_prefix="False"),
+         "StepLRScheduler: warmup_prefix must be True or False, got 'False'"),
+    ],
+)
+def test_a_peer_constructors_flag_is_true_or_false(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()

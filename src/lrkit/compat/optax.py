@@ -217,6 +217,7 @@ def exponential_decay(
     """
     who = "exponential_decay"
     init_value = v.number(who, "init_value", init_value)
+    staircase = v.flag(who, "staircase", staircase)
     if transition_steps <= 0 or decay_rate == 0:
         return Constant(init_value)
     decay_rate = v.positive(who, "decay_rate", decay_rate)
