@@ -370,3 +370,22 @@ def test_long_joins_and_products_flatten_and_stay_within_the_bound():
 def test_a_peer_constructors_flag_is_true_or_false(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+# -- tensors of flags or complex numbers are no steps (their dtype says so, even while tracing) ----------------------
+
+
+def test_a_torch_tensor_of_flags_or_complex_numbers_is_no_step():
+    torch = pytest.importorskip("torch")
+    sched = lk.warmup(5) >> lk.cosine(10)
+    for steps in (torch.tensor(True), torch.tensor([1 + 0j])):
+        with pytest.raises(ValueError, match=r"step must be a number of updates .* got a tensor of dtype"):
+            sched(steps)
+    assert float(sched(torch.tensor(3, dtype=torch.int8))) == pytest.approx(sched(3))
+
+
+def test_a_jax_array_of_flags_is_no_step():
+    jnp = pytest.importorskip("jax.numpy")
+    with pytest.raises(ValueError, match=r"step must be a number of updates .* got a tensor of dtype bool"):
+        lk.cosine(10)(jnp.asarray(True))
+    assert float(lk.cosine(10)(jnp.asarray(5))) == pytest.approx(0.5)
