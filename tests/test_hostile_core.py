@@ -389,3 +389,19 @@ def test_a_jax_array_of_flags_is_no_step():
     with pytest.raises(ValueError, match=r"step must be a number of updates .* got a tensor of dtype bool"):
         lk.cosine(10)(jnp.asarray(True))
     assert float(lk.cosine(10)(jnp.asarray(5))) == pytest.approx(0.5)
+
+
+# -- a misspelt keyword in a config names the parameter meant -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "cosine(10, flor=0.1)",
+        {"type": "cosine", "steps": 10, "flor": 0.1},
+        {"_target_": "lrkit.cosine", "steps": 10, "flor": 0.1},
+    ],
+)
+def test_a_misspelt_keyword_suggests_the_parameter(config):
+    with pytest.raises(ConfigError, match=r"unexpected keyword argument 'flor'; did you mean 'floor'\?"):
+        lk.from_config(config)

@@ -134,6 +134,15 @@ def too_many(name: str) -> str:
     )
 
 
+def _close_keyword(signature: inspect.Signature, kwargs: dict[str, Any]) -> str:
+    """``"; did you mean 'floor'?"`` for the first keyword the signature does not take, if one is close; else ``""``."""
+    for key in kwargs:
+        if key not in signature.parameters:
+            close = difflib.get_close_matches(key[:100], list(signature.parameters), n=1)
+            return f"; did you mean {close[0]!r}?" if close else ""
+    return ""
+
+
 def build(
     name: str, args: list[Any], kwargs: dict[str, Any], *, text: str | None = None, position: int | None = None
 ) -> Schedule:
@@ -162,7 +171,10 @@ def build(
     try:
         signature.bind(*args, **kwargs)
     except TypeError as err:
-        raise ConfigError(f"{name}: {err}; expected {signature_text(name)}", text=text, position=position) from None
+        hint = _close_keyword(signature, kwargs)
+        raise ConfigError(
+            f"{name}: {err}{hint}; expected {signature_text(name)}", text=text, position=position
+        ) from None
     try:
         return found(*args, **kwargs)  # type: ignore[no-any-return]
     except RecursionError:
