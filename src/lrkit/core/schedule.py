@@ -73,13 +73,14 @@ def _is_scalar(step: Any) -> bool:
     return isinstance(step, (numbers.Real, decimal.Decimal)) or (isinstance(step, np.ndarray) and step.ndim == 0)
 
 
-class _StepError(ValueError):
-    """A step that is no valid step (negative, NaN, text, ...): raised as it is, never retried."""
+#: How every message about a step that is no valid step (negative, NaN, text, ...) begins: such an error is raised
+#: as it is by ``Schedule.__call__``, never taken for the closed form's overflow.
+_STEP = "step must be "
 
 
 def _not_a_number(step: Any) -> None:
-    raise _StepError(
-        f"step must be a number of updates (an int, a float, or an array or tensor of them), got {step!r} "
+    raise ValueError(
+        f"{_STEP}a number of updates (an int, a float, or an array or tensor of them), got {step!r} "
         f"({type(step).__name__})"
     )
 
@@ -266,7 +267,7 @@ class Schedule:
                     _bad_step(step)
                 return (self._scalar or self.math_function())(number)
         except (ArithmeticError, ValueError) as err:
-            if isinstance(err, _StepError):
+            if str(err).startswith(_STEP):  # the step itself is refused
                 raise
             return self._beyond_math(step, err)
         if space is not None:
@@ -575,12 +576,12 @@ def _as_float(step: Any) -> float:
     try:
         return float(step)
     except OverflowError:
-        raise _StepError(f"step must be a finite number >= 0, got an integer of {len(str(step))} digits") from None
+        raise ValueError(f"{_STEP}a finite number >= 0, got an integer of {len(str(step))} digits") from None
 
 
 def _bad_step(shown: Any) -> None:
-    raise _StepError(
-        f"step must be a finite number >= 0, got {shown!r}; "
+    raise ValueError(
+        f"{_STEP}a finite number >= 0, got {shown!r}; "
         "schedules are defined from step 0 onwards (use shift() to start part-way)"
     )
 
