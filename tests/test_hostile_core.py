@@ -131,10 +131,10 @@ def test_cyclic_whose_cycle_overflows_a_float_is_refused():
         lk.cyclic(1e300, down=sys.float_info.max)
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the array path's own word on 1e-300
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the array path's own word on 1e-290
 @pytest.mark.parametrize(
     "sched",
-    [lk.cyclic(0.1, floor=0.0), lk.cyclic(1 / 3, floor=0.0), lk.cyclic(1e-300, floor=0.0), lk.cyclic(0.7, down=0.2)],
+    [lk.cyclic(0.1, floor=0.0), lk.cyclic(1 / 3, floor=0.0), lk.cyclic(1e-290, floor=0.0), lk.cyclic(0.7, down=0.2)],
 )
 def test_cyclic_never_leaves_floor_to_peak(sched):
     steps = np.concatenate([np.linspace(0, 1e3, 10_001), np.random.default_rng(1).uniform(0, 1e15, 20_000)])
@@ -158,13 +158,13 @@ def test_repeat_never_leaves_its_schedules_range():
 def test_a_step_whose_quotient_overflows_gives_the_arrays_value():
     sched = lk.step_decay(0.5)
     assert sched(1e308) == sched(np.array([1e308]))[0] == 0.0
-    assert lk.step_decay(1e-300)(1e15) == 0.0
-    assert lk.exponential(0.5, every=1e-300, staircase=True)(sys.float_info.max) == 0.0
+    assert lk.step_decay(1e-290)(1e300) == 0.0
+    assert lk.exponential(0.5, every=1e-290, staircase=True)(sys.float_info.max) == 0.0
 
 
 @pytest.mark.parametrize(
     ("sched", "step"),
-    [(lk.sgdr(0.5), 1e308), (lk.sgdr(1e-300), 1e15), (lk.sgdr(10, mult=2), sys.float_info.max)],
+    [(lk.sgdr(0.5), 1e308), (lk.sgdr(1e-290), 1e300), (lk.sgdr(10, mult=2), sys.float_info.max)],
 )
 def test_a_step_with_no_finite_value_is_one_clear_error(sched, step):
     with pytest.raises(ValueError, match=r"has no finite value at step .*; the step is too large"):
@@ -405,3 +405,32 @@ def test_a_jax_array_of_flags_is_no_step():
 def test_a_misspelt_keyword_suggests_the_parameter(config):
     with pytest.raises(ConfigError, match=r"unexpected keyword argument 'flor'; did you mean 'floor'\?"):
         lk.from_config(config)
+
+
+# -- lengths so short, or growth so fast, that the closed form overflows before step 2**53 --------------------------
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: lk.step_decay(1e-320), r"step_decay: every must be >= 5e-293, got 1e-320"),
+        (lambda: lk.cyclic(1e-300), r"cyclic: up must be >= 5e-293"),
+        (lambda: lk.sgdr(1e-320), r"sgdr: period must be >= 5e-293"),
+        (lambda: lk.cosine(5e-324), r"cosine: steps must be >= 5e-293"),
+        (lambda: lk.stretch(lk.cosine(10), 1e-300), r"stretch: by must be >= 5e-293"),
+        (lambda: lk.sgdr(10, mult=1e308), r"sgdr: mult=1e\+308 with period=10 overflows"),
+        (lambda: lk.sgdr(10, mult=1e300), r"sgdr: mult=1e\+300 with period=10 overflows"),
+    ],
+)
+def test_a_length_or_growth_that_overflows_before_step_2_53_is_refused(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_the_shortest_length_evaluates_up_to_step_2_53():
+    from lrkit.core._validate import MIN_LENGTH
+
+    for sched in (lk.step_decay(MIN_LENGTH), lk.sgdr(MIN_LENGTH), lk.cyclic(MIN_LENGTH, floor=0.0)):
+        for t in (1.0, 1e6, 2.0**53):
+            assert 0.0 <= sched(t) <= 1.0
+    assert 0.0 <= lk.sgdr(10, mult=1e290)(2.0**53) <= 1.0

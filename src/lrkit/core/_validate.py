@@ -19,6 +19,7 @@ Check = Callable[[str, str, Any], Any]
 __all__ = [
     "MAX_COUNT",
     "MAX_SEED",
+    "MIN_LENGTH",
     "Check",
     "choice",
     "choice_of",
@@ -27,6 +28,7 @@ __all__ = [
     "fraction",
     "increasing",
     "integer",
+    "lasts",
     "length",
     "non_negative",
     "number",
@@ -73,7 +75,7 @@ def _number_fix(value: Any) -> str:
             float(value)
         except ValueError:
             return ""
-        return "give the number without quotes (YAML reads 1e3 as text: write 1.0e+3)"
+        return "give the number without quotes (PyYAML's own loader reads 1e3 as text; lrkit.load reads a number)"
     if getattr(value, "ndim", None) == 0 or getattr(value, "shape", None) == ():
         return "give a Python number, e.g. x.item() of a 0-d array or tensor"
     return ""
@@ -127,9 +129,26 @@ def integer(who: str, name: str, value: Any, minimum: int = 1, maximum: int = MA
     return value
 
 
+#: The shortest duration: ``t / length`` stays a finite float for every step ``t`` up to ``2**53`` (the largest
+#: exact integer step), so no closed form overflows dividing by a length (about 5e-293).
+MIN_LENGTH = float(MAX_COUNT) / sys.float_info.max
+
+
 def length(who: str, name: str, value: Any) -> float:
-    """A duration in steps (or seconds, or epochs): finite and > 0."""
-    return positive(who, name, value, "give the number of steps the phase lasts")
+    """A duration in steps (or seconds, or epochs): finite and at least :data:`MIN_LENGTH` (> 0)."""
+    value = positive(who, name, value, "give the number of steps the phase lasts")
+    if value < MIN_LENGTH:
+        raise _fail(
+            who, name, f">= {MIN_LENGTH:.2g}", value,
+            "a shorter phase overflows t / length before step 2**53; give the number of steps the phase lasts",
+        )
+    return value
+
+
+def lasts(steps: float) -> bool:
+    """Whether a phase computed from other parameters (a fraction of a run, a difference) is long enough to build:
+    at least :data:`MIN_LENGTH`; a recipe leaves a shorter one out (it would end before step 1e-292)."""
+    return steps >= MIN_LENGTH
 
 
 def optional_length(who: str, name: str, value: Any) -> float | None:

@@ -268,7 +268,7 @@ class Stretch(Schedule):
     name = "stretch"
     aliases: ClassVar[Mapping[str, str]] = {"factor": "by"}
     schedule: Schedule = param(child)
-    by: float = param(v.positive)
+    by: float = param(v.length)  # t / by: as short as a length may be, no shorter
 
     def _setup(self) -> float | None:
         self._set_routes(Route(self.schedule, map=Dilate(self.by)))

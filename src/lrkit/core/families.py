@@ -550,6 +550,11 @@ class SGDR(Schedule):
     def _setup(self) -> float | None:
         if self.mult < 1:
             raise ValueError(f"{self.name}: mult must be >= 1, got {self.mult!r}; each cycle is mult times the last")
+        if not (self.mult - 1.0) * (v.MAX_COUNT / self.period) < _INF:  # the cycle index's t * (mult - 1) / period
+            raise ValueError(
+                f"{self.name}: mult={self.mult!r} with period={self.period!r} overflows the cycle index's float "
+                "arithmetic before step 2**53; a cycle that long never ends: give a smaller mult"
+            )
         if self.floor > 1:
             raise ValueError(f"{self.name}: floor must be <= 1 (the first peak), got {self.floor!r}")
         if self.cycles is None:
