@@ -16,8 +16,14 @@ Conventions, the same for every family:
 * A finite schedule has a ``length`` L and is defined on ``[0, L]``; for
   ``t >= L`` it holds its final value ``sched(L)``. An infinite schedule has
   ``length is None``.
-* A negative, NaN or infinite step raises :class:`ValueError` (Python numbers, numpy).
-  A traced evaluation cannot raise on a value: it clips the step at 0, as optax does.
+* A negative, NaN or infinite step raises :class:`ValueError` (Python numbers, numpy), as does a flag
+  (``True``, a bool array or tensor) or text. A traced evaluation cannot raise on a value: it clips the step
+  at 0, as optax does. An empty array of steps gives an empty array.
+* A step so large that the closed form's ``math`` arithmetic overflows (``t / period`` past 1.8e308) gives
+  the value an array of that step gives (numpy's IEEE arithmetic) where that is a finite number, else a
+  :class:`ValueError` naming the schedule and the step; never a NaN.
+* A schedule nests at most :data:`MAX_DEPTH` levels (each combinator around a schedule is one; a join or
+  product of many is one), the configs' own limit, so every ``repr`` reads back.
 * Values are unitless: multiply by a base learning rate (``sched * 3e-4``) or let
   an adapter multiply each parameter group's base learning rate.
 
