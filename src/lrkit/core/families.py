@@ -657,8 +657,8 @@ class Cyclic(Schedule):
         total = up + down
         cycle = xp.quotient(t, total)
         u = t - cycle * total
-        # in [0, 1]; clipped where t is so large that t - cycle * total has lost the cycle's precision
-        tri = xp.clip(xp.where(u <= up, u / up, (total - u) / down), 0.0, 1.0)
+        # <= 1 by construction; >= 0 also where t is so large that t - cycle * total has lost the cycle's precision
+        tri = xp.maximum(xp.where(u <= up, u / up, (total - u) / down), 0.0)
         if self._routes:
             amp = self._routes[0].value(t, xp)
         elif self.mode == "triangular2":
