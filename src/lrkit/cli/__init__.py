@@ -35,6 +35,8 @@ __all__ = ["main", "read_spec"]
 TASK_NAMES = ("mnist1d", "digits", "charlm", "friedman")  # lrkit.tasks.TASKS, repeated: `--help` needs no torch
 #: File suffixes a SPEC may name; a SPEC ending in one of them must be an existing file.
 SPEC_FILES = (".json", ".yaml", ".yml", ".txt")
+#: The largest side of a plot, in pixels (matplotlib allocates the whole image: 10^6 dpi ran out of memory).
+MAX_PIXELS = 16_384
 
 
 class UsageError(Exception):
@@ -59,6 +61,8 @@ def read_spec(spec: str, key: str | None = None) -> Schedule:
         importlib.import_module("lrkit.reactive")
     except ImportError:  # pragma: no cover - lrkit.reactive is numpy-only; kept defensive
         pass
+    if not spec.strip():  # Path('') is '.', an existing directory
+        raise UsageError("SPEC is empty; give a schedule such as 'cosine(1000)' or a .json/.yaml file")
     path = Path(spec)
     if _path_test(path, "is_file"):
         return load(path, key=key)
@@ -154,6 +158,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
     _require([*_spec_needs(*args.specs), ("matplotlib", "plot")])
     schedules = [read_spec(spec, args.key) for spec in args.specs]
     out = _output(args.out)
+    width, height = round(args.width * args.dpi), round(args.height * args.dpi)
+    if max(width, height) > MAX_PIXELS:
+        raise UsageError(
+            f"--width {args.width:g} x --height {args.height:g} inches at --dpi {args.dpi:g} is {width}x{height} "
+            f"pixels; at most {MAX_PIXELS} a side: lower --dpi or the size"
+        )
     from lrkit.plot import horizon, save, schedule_figure
 
     labels = [" ".join(spec.split()) for spec in args.specs]
@@ -169,7 +179,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
     )
     save(fig, out)
     span = horizon(schedules, args.steps)
-    width, height = round(args.width * args.dpi), round(args.height * args.dpi)
     print(f"wrote {out}: {len(schedules)} schedule(s) over {span:g} steps, {width}x{height} px")
     return 0
 
@@ -539,7 +548,10 @@ def build_parser() -> argparse.ArgumentParser:
     find = sub.add_parser("find", help="learning-rate range test on a built-in task")
     find.add_argument("--task", choices=TASK_NAMES, default="mnist1d", help="built-in task (default mnist1d)")
     find.add_argument(
-        "--iterations", type=_positive(int, "--iterations"), default=100, help="updates in the sweep (default 100)"
+        "--iterations",
+        type=_count("--iterations", 2, 1_000_000),
+        default=100,
+        help="updates in the sweep (default 100)",
     )
     find.add_argument(
         "--start", type=_positive(float, "--start"), default=1e-7, help="first learning rate (default 1e-7)"

@@ -119,5 +119,5 @@ def combine_scheds(pcts: Sequence[float], scheds: Sequence[Schedule]) -> Schedul
     for i, (fraction, s) in enumerate(zip(fractions, scheds)):
         if not isinstance(s, Schedule) or s.length != 1:
             raise ValueError(f"{who}: scheds[{i}] must be a schedule over [0, 1] (SchedCos(...), ...), got {s!r}")
-        pieces.append(Stretch(s, fraction) if fraction > 0 else None)
+        pieces.append(Stretch(s, fraction) if v.lasts(fraction) else None)
     return sequence(*pieces)

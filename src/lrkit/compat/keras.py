@@ -162,6 +162,7 @@ _DECAYS = {"exponential": (Exponential, v.factor), "inverse_time": (InverseTime,
 def _decay(who: str, kind: str, initial: float, steps: float, rate: float, staircase: bool) -> Schedule:
     """``initial * family(rate, every=steps)``, or Keras's float32 staircase of it (``keras_staircase``)."""
     family, check = _DECAYS[kind]
+    staircase = v.flag(who, "staircase", staircase)
     init = lr(who, "initial_learning_rate", initial, zero=True)
     rate = check(who, "decay_rate", rate)
     steps = v.length(who, "decay_steps", steps)
@@ -236,7 +237,7 @@ def PolynomialDecay(
     who = "PolynomialDecay"
     init = lr(who, "initial_learning_rate", initial_learning_rate, zero=True)
     end = lr(who, "end_learning_rate", end_learning_rate, zero=True)
-    if cycle:
+    if v.flag(who, "cycle", cycle):
         return KerasCyclicPolynomial(decay_steps, power=power, start=init, end=end)
     return Polynomial(decay_steps, power=power, start=init, end=end)
 

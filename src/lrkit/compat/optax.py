@@ -151,7 +151,7 @@ def polynomial_schedule(
         return Constant(init_value)
     begin = max(0, v.number(who, "transition_begin", transition_begin))
     ramp = Polynomial(transition_steps, power=power, end=end_value, start=init_value)
-    return sequence(Constant(init_value, begin) if begin > 0 else None, ramp)
+    return sequence(Constant(init_value, begin) if v.lasts(begin) else None, ramp)
 
 
 def linear_schedule(init_value: float, end_value: float, transition_steps: int, transition_begin: int = 0) -> Schedule:
@@ -217,6 +217,7 @@ def exponential_decay(
     """
     who = "exponential_decay"
     init_value = v.number(who, "init_value", init_value)
+    staircase = v.flag(who, "staircase", staircase)
     if transition_steps <= 0 or decay_rate == 0:
         return Constant(init_value)
     decay_rate = v.positive(who, "decay_rate", decay_rate)
@@ -227,7 +228,7 @@ def exponential_decay(
         shape = OptaxGrowth(decay_rate, transition_steps)
     else:
         shape = Exponential(decay_rate, transition_steps)
-    decay = sequence(Constant(init_value, begin) if begin > 0 else None, scaled(shape, init_value))
+    decay = sequence(Constant(init_value, begin) if v.lasts(begin) else None, scaled(shape, init_value))
     if end_value is None:
         return decay
     end_value = v.number(who, "end_value", end_value)

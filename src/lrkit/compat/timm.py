@@ -188,7 +188,7 @@ class TimmNoise(NumpyForm):
     end: float | None = param(v.optional(v.number), default=None)
     pct: float = param(v.positive, default=0.67)
     std: float = param(v.positive, default=1.0)
-    seed: int = param(v.integer_from(0), default=42)
+    seed: int = param(v.integer_from(0, v.MAX_SEED), default=42)
     kind: str = param(v.choice_of("normal", "uniform"), default="normal")
 
     def _setup(self) -> float | None:
@@ -228,6 +228,7 @@ def _warm(
     who: str, lr: float, warmup_t: Any, warmup_lr_init: float, body: Schedule, prefix: bool,
     target: float | None = None,
 ) -> Schedule:
+    prefix = v.flag(who, "warmup_prefix", prefix)
     warmup_t = v.non_negative(who, "warmup_t", warmup_t)
     if not warmup_t:
         return body
@@ -274,7 +275,7 @@ def _cycles(
     target = None
     if shape == "tanh" and not warmup_prefix and warmup_t:
         target = body(warmup_t)  # timm's tanh warms up to its own value at warmup_t
-    return _noisy(who, _warm(who, lr, warmup_t, warmup_lr_init, body, bool(warmup_prefix), target), *noise)
+    return _noisy(who, _warm(who, lr, warmup_t, warmup_lr_init, body, warmup_prefix, target), *noise)
 
 
 def CosineLRScheduler(
@@ -356,7 +357,7 @@ def StepLRScheduler(
     rate = v.factor(who, "decay_rate", decay_rate)
     body = (StepDecay(every, decay=rate) if float(every).is_integer() else TimmStep(every, rate)) * lr
     noise = (noise_range_t, noise_pct, noise_std, noise_seed)
-    return _noisy(who, _warm(who, lr, warmup_t, warmup_lr_init, body, bool(warmup_prefix)), *noise)
+    return _noisy(who, _warm(who, lr, warmup_t, warmup_lr_init, body, warmup_prefix), *noise)
 
 
 def MultiStepLRScheduler(
@@ -388,4 +389,4 @@ def MultiStepLRScheduler(
             values.append(values[-1] * rate)
     body: Schedule = PiecewiseConstant(bounds, values)
     noise = (noise_range_t, noise_pct, noise_std, noise_seed)
-    return _noisy(who, _warm(who, lr, warmup_t, warmup_lr_init, body, bool(warmup_prefix)), *noise)
+    return _noisy(who, _warm(who, lr, warmup_t, warmup_lr_init, body, warmup_prefix), *noise)

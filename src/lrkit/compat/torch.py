@@ -272,6 +272,7 @@ def CyclicMomentum(
 def _one_cycle_phases(
     who: str, total_steps: int, pct_start: float, anneal_strategy: str, three_phase: bool
 ) -> tuple[list[float], str]:
+    three_phase = v.flag(who, "three_phase", three_phase)
     total_steps = whole(who, "total_steps", total_steps, minimum=2)
     pct_start = v.fraction(who, "pct_start", pct_start, open_low=True, open_high=True)
     shape = {"cos": "cos", "linear": "linear"}.get(anneal_strategy)
@@ -309,7 +310,7 @@ def OneCycleLR(
     """
     who = "OneCycleLR"
     max_lr = _lr(who, "max_lr", max_lr)
-    spans, shape = _one_cycle_phases(who, total_steps, pct_start, anneal_strategy, bool(three_phase))
+    spans, shape = _one_cycle_phases(who, total_steps, pct_start, anneal_strategy, three_phase)
     initial = max_lr / v.positive(who, "div_factor", div_factor)
     minimum = initial / v.positive(who, "final_div_factor", final_div_factor)
     if three_phase:
@@ -335,7 +336,7 @@ def OneCycleMomentum(
     0.85
     """
     who = "OneCycleMomentum"
-    spans, shape = _one_cycle_phases(who, total_steps, pct_start, anneal_strategy, bool(three_phase))
+    spans, shape = _one_cycle_phases(who, total_steps, pct_start, anneal_strategy, three_phase)
     low = v.non_negative(who, "base_momentum", base_momentum)
     high = v.non_negative(who, "max_momentum", max_momentum)
     if three_phase:

@@ -129,7 +129,7 @@ def _steps(who: str, name: str, value: Any, minimum: int = 0) -> int:
 def _warmup(who: str, num_warmup_steps: Any) -> Schedule | None:
     """HF's shared warmup ``t / max(1, W)`` for ``t < W`` (``None`` when ``W == 0``)."""
     w = _steps(who, "num_warmup_steps", num_warmup_steps)
-    return Warmup(w, start=0.0) if w > 0 else None  # HF starts its warmups at 0
+    return Warmup(w, start=0.0) if v.lasts(w) else None  # HF starts its warmups at 0
 
 
 def _training(who: str, num_warmup_steps: int, num_training_steps: Any) -> int:
@@ -349,7 +349,7 @@ def get_wsd_schedule(
         warm = HFSqrtWarmup(w, start=m) if warmup_type == "1-sqrt" else Anneal(
             w, m, 1.0, "cos" if warmup_type == "cosine" else "linear"
         )
-    stable = Constant(1.0, s) if s > 0 else None
+    stable = Constant(1.0, s) if v.lasts(s) else None
     decay: Schedule | None = None
     if d > 0:
         if decay_type == "cosine":

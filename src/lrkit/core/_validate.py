@@ -12,16 +12,23 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 Check = Callable[[str, str, Any], Any]
 
 __all__ = [
+    "MAX_COUNT",
+    "MAX_SEED",
+    "MIN_LENGTH",
     "Check",
     "choice",
     "choice_of",
     "factor",
+    "flag",
     "fraction",
     "increasing",
     "integer",
+    "lasts",
     "length",
     "non_negative",
     "number",
@@ -42,9 +49,10 @@ def _fail(who: str, name: str, requirement: str, value: Any, fix: str = "") -> V
 
 
 def number(who: str, name: str, value: Any) -> float:
-    """A finite real number (bool is refused, int is kept as int)."""
+    """A finite real number (bool is refused), as a Python ``int`` or ``float``: a numpy scalar is unwrapped, any
+    other real (``Fraction``, ...) becomes a ``float``, so values, ``repr`` and configs hold plain numbers."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise _fail(who, name, "a finite number", value)
+        raise _fail(who, name, "a finite number", value, _number_fix(value))
     if isinstance(value, numbers.Integral) and not -sys.float_info.max <= int(value) <= sys.float_info.max:
         digits = int(int(value).bit_length() * 0.30103) + 1
         raise ValueError(
@@ -53,7 +61,24 @@ def number(who: str, name: str, value: Any) -> float:
         )
     if not math.isfinite(value):
         raise _fail(who, name, "a finite number (not NaN or inf)", value)
-    return value.item() if hasattr(value, "item") else value  # type: ignore[return-value]  # numpy -> python
+    if type(value) is int or type(value) is float:
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    return float(value.item() if hasattr(value, "item") else value)
+
+
+def _number_fix(value: Any) -> str:
+    """What to write instead of a value that is no number: text that reads as one, an array or tensor of one."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return "give the number without quotes (PyYAML's own loader reads 1e3 as text; lrkit.load reads a number)"
+    if getattr(value, "ndim", None) == 0 or getattr(value, "shape", None) == ():
+        return "give a Python number, e.g. x.item() of a 0-d array or tensor"
+    return ""
 
 
 def ordered(who: str, low_name: str, low: float, high_name: str, high: float, fix: str = "") -> None:
@@ -82,7 +107,14 @@ def rate(who: str, name: str, value: Any) -> float:
     return non_negative(who, name, value, _RATE_FIX)
 
 
-def integer(who: str, name: str, value: Any, minimum: int = 1) -> int:
+#: The largest count :func:`integer` reads by default: beyond it integers are not exact as floats (steps are floats).
+MAX_COUNT = 2**53
+#: The largest seed: a 64-bit unsigned integer (the noise hash's counter, ``torch.Generator.manual_seed``).
+MAX_SEED = 2**64 - 1
+
+
+def integer(who: str, name: str, value: Any, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
+    """An integer in ``[minimum, maximum]`` (a float that is a whole number is read as one; bool is refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
@@ -91,12 +123,32 @@ def integer(who: str, name: str, value: Any, minimum: int = 1) -> int:
     value = int(value)
     if value < minimum:
         raise _fail(who, name, f"an integer >= {minimum}", value)
+    if value > maximum:
+        shown = value if value.bit_length() < 200 else f"an integer of {int(value.bit_length() * 0.30103) + 1} digits"
+        raise ValueError(f"{who}: {name} must be an integer from {minimum} to {maximum}, got {shown}")
     return value
 
 
+#: The shortest duration: ``t / length`` stays a finite float for every step ``t`` up to ``2**53`` (the largest
+#: exact integer step), so no closed form overflows dividing by a length (about 5e-293).
+MIN_LENGTH = float(MAX_COUNT) / sys.float_info.max
+
+
 def length(who: str, name: str, value: Any) -> float:
-    """A duration in steps (or seconds, or epochs): finite and > 0."""
-    return positive(who, name, value, "give the number of steps the phase lasts")
+    """A duration in steps (or seconds, or epochs): finite and at least :data:`MIN_LENGTH` (> 0)."""
+    value = positive(who, name, value, "give the number of steps the phase lasts")
+    if value < MIN_LENGTH:
+        raise _fail(
+            who, name, f">= {MIN_LENGTH:.2g}", value,
+            "a shorter phase overflows t / length before step 2**53; give the number of steps the phase lasts",
+        )
+    return value
+
+
+def lasts(steps: float) -> bool:
+    """Whether a phase computed from other parameters (a fraction of a run, a difference) is long enough to build:
+    at least :data:`MIN_LENGTH`; a recipe leaves a shorter one out (it would end before step 1e-292)."""
+    return steps >= MIN_LENGTH
 
 
 def optional_length(who: str, name: str, value: Any) -> float | None:
@@ -159,9 +211,9 @@ def fraction_in(*, open_low: bool = False, open_high: bool = False) -> Check:
     return lambda who, name, value: fraction(who, name, value, open_low=open_low, open_high=open_high)
 
 
-def integer_from(minimum: int) -> Check:
-    """The check ``integer(..., minimum)``."""
-    return lambda who, name, value: integer(who, name, value, minimum)
+def integer_from(minimum: int, maximum: int = MAX_COUNT) -> Check:
+    """The check ``integer(..., minimum, maximum)``."""
+    return lambda who, name, value: integer(who, name, value, minimum, maximum)
 
 
 def optional(check: Check) -> Check:
@@ -170,8 +222,13 @@ def optional(check: Check) -> Check:
 
 
 def flag(who: str, name: str, value: Any) -> bool:
-    """A boolean (0 and 1 read as False and True, as ``bool()`` does)."""
-    return bool(value)
+    """A boolean: ``True``/``False`` (numpy's too), or the integers 0 and 1. Anything else is refused: ``bool()``
+    of the text ``'false'`` is ``True``, so reading any truthy value would turn a flag on silently."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and value in (0, 1):
+        return bool(value)
+    raise _fail(who, name, "True or False", value, "give a boolean (true/false in a config, without quotes)")
 
 
 def numbers_list(who: str, name: str, values: Any) -> tuple[Any, ...]:

@@ -345,7 +345,11 @@ class _Torch(_Imported):
     def asfloat(self, t: Any) -> Any:
         torch = self.lib
         t = torch.as_tensor(t)
-        return t if t.is_floating_point() else t.to(torch.get_default_dtype())
+        if t.is_floating_point():
+            return t
+        if t.dtype == torch.bool or t.is_complex():
+            not_steps(t)
+        return t.to(torch.get_default_dtype())
 
     def where(self, cond: Any, a: Any, b: Any) -> Any:
         return self.lib.where(cond, a, b)
@@ -373,7 +377,11 @@ class _Jax(_Imported):
     def asfloat(self, t: Any) -> Any:
         jnp = self.lib
         t = jnp.asarray(t)
-        return t if jnp.issubdtype(t.dtype, jnp.floating) else t.astype(jnp.result_type(float))
+        if jnp.issubdtype(t.dtype, jnp.floating):
+            return t
+        if not jnp.issubdtype(t.dtype, jnp.integer):  # flags and complex numbers are no steps
+            not_steps(t)
+        return t.astype(jnp.result_type(float))
 
     def interp(self, t: Any, xs: Sequence[float], ys: Sequence[float]) -> Any:
         jnp = self.lib
@@ -394,7 +402,11 @@ class _Keras(_Imported):
 
         t = self.lib.convert_to_tensor(t)
         dtype = keras.backend.standardize_dtype(t.dtype)
-        return t if dtype.startswith(("float", "bfloat")) else self.lib.cast(t, keras.config.floatx())
+        if dtype.startswith(("float", "bfloat")):
+            return t
+        if not dtype.startswith(("int", "uint")):  # flags and complex numbers are no steps
+            not_steps(t)
+        return self.lib.cast(t, keras.config.floatx())
 
 
 _POWER_TABLE = 1024  # numpy's power: an array at least this long whose exponents span fewer values, as a table
@@ -490,6 +502,14 @@ def jax_namespace() -> Namespace:
 def keras_namespace() -> Namespace:
     """The ``keras.ops`` namespace (imports keras; stateless, like :func:`torch_namespace`)."""
     return _Keras()
+
+
+def not_steps(t: Any) -> None:
+    """Refuse a tensor of flags or complex numbers as steps (its dtype says so, even while tracing)."""
+    raise ValueError(
+        f"step must be a number of updates (an int, a float, or an array or tensor of them), got a tensor of "
+        f"dtype {t.dtype}; a flag is no step: convert it, e.g. t.float() or t.astype(float), if it counts updates"
+    )
 
 
 def for_step(step: Any) -> Namespace | None:

@@ -268,7 +268,7 @@ class Stretch(Schedule):
     name = "stretch"
     aliases: ClassVar[Mapping[str, str]] = {"factor": "by"}
     schedule: Schedule = param(child)
-    by: float = param(v.positive)
+    by: float = param(v.length)  # t / by: as short as a length may be, no shorter
 
     def _setup(self) -> float | None:
         self._set_routes(Route(self.schedule, map=Dilate(self.by)))
@@ -341,7 +341,7 @@ class Noise(Schedule):
     schedule: Schedule = param(child)
     std: float = param(v.non_negative, default=0.1)
     clip: float = param(v.fraction_in(open_high=True), default=0.25)
-    seed: int = param(v.integer_from(0), default=0)
+    seed: int = param(v.integer_from(0, v.MAX_SEED), default=0)
     start: float = param(v.non_negative, default=0)
     end: float | None = param(v.optional(v.number), default=None)
 

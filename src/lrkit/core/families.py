@@ -8,6 +8,7 @@ Every family validates its parameters on construction.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -549,6 +550,11 @@ class SGDR(Schedule):
     def _setup(self) -> float | None:
         if self.mult < 1:
             raise ValueError(f"{self.name}: mult must be >= 1, got {self.mult!r}; each cycle is mult times the last")
+        if not (self.mult - 1.0) * (v.MAX_COUNT / self.period) < _INF:  # the cycle index's t * (mult - 1) / period
+            raise ValueError(
+                f"{self.name}: mult={self.mult!r} with period={self.period!r} overflows the cycle index's float "
+                "arithmetic before step 2**53; a cycle that long never ends: give a smaller mult"
+            )
         if self.floor > 1:
             raise ValueError(f"{self.name}: floor must be <= 1 (the first peak), got {self.floor!r}")
         if self.cycles is None:
@@ -635,8 +641,13 @@ class Cyclic(Schedule):
     amplitude_by: str = param(v.choice_of("cycle", "step"), default="cycle")
 
     def _setup(self) -> float | None:
+        total = self.up + (self.up if self.down is None else self.down)
+        if not total < _INF:
+            raise ValueError(
+                f"{self.name}: up + down must be at most {sys.float_info.max:.2g} (a cycle's length is a float), got "
+                f"up={self.up!r}, down={self.down!r}; give a shorter cycle"
+            )
         if self.amplitude is not None:
-            total = self.up + (self.up if self.down is None else self.down)
             self._set_routes(Route(self.amplitude, map=CycleIndex(total) if self.amplitude_by == "cycle" else IDENTITY))
         return None
 
@@ -646,7 +657,8 @@ class Cyclic(Schedule):
         total = up + down
         cycle = xp.quotient(t, total)
         u = t - cycle * total
-        tri = xp.where(u <= up, u / up, (total - u) / down)
+        # <= 1 by construction; >= 0 also where t is so large that t - cycle * total has lost the cycle's precision
+        tri = xp.maximum(xp.where(u <= up, u / up, (total - u) / down), 0.0)
         if self._routes:
             amp = self._routes[0].value(t, xp)
         elif self.mode == "triangular2":

@@ -165,8 +165,8 @@ class WSD(Recipe):
                 "shorten the warmup or the decay"
             )
         return _sequence(
-            Warmup(warmup) if warmup > 0 else None,
-            Constant(1.0, stable) if stable > 0 else None,
+            Warmup(warmup) if v.lasts(warmup) else None,
+            Constant(1.0, stable) if v.lasts(stable) else None,
             Anneal(decay_steps, 1.0, self.floor, self.shape),
         )
 
@@ -189,7 +189,7 @@ class FlatCosine(Recipe):
 
     def _body(self) -> Schedule:
         hold = self.flat * self.steps
-        return _sequence(Constant(1.0, hold) if hold > 0 else None, Cosine(self.steps - hold, floor=self.floor))
+        return _sequence(Constant(1.0, hold) if v.lasts(hold) else None, Cosine(self.steps - hold, floor=self.floor))
 
 
 @value
@@ -217,9 +217,9 @@ class WarmupFlatWarmdown(Recipe):
         rise, fall = self.warmup * self.steps, self.warmdown * self.steps
         flat = self.steps - rise - fall
         return _sequence(
-            Warmup(rise) if rise > 0 else None,
-            Constant(1.0, flat) if flat > 0 else None,
-            Anneal(fall, 1.0, self.floor, "linear") if fall > 0 else None,
+            Warmup(rise) if v.lasts(rise) else None,
+            Constant(1.0, flat) if v.lasts(flat) else None,
+            Anneal(fall, 1.0, self.floor, "linear") if v.lasts(fall) else None,
         )
 
 
@@ -236,7 +236,7 @@ class WarmupCosine(Recipe):
     steps: float = param(v.length)
     warmup: float = param(v.length)
     floor: float = param(v.rate, default=0.0)
-    start: float | None = param(v.optional(v.number), default=None)
+    start: float | None = param(v.optional(v.rate), default=None)
 
     def _body(self) -> Schedule:
         if self.warmup >= self.steps:

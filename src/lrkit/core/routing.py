@@ -141,7 +141,8 @@ class Periodic(TimeMap):
         k = xp.where(k * self.period > t, k - 1.0, k)
         if self.times is not None:
             k = xp.minimum(k, float(self.times - 1))
-        return t - k * self.period
+        # >= 0 also where t / period is so large that k * period rounds past t even with one restart less
+        return xp.maximum(t - k * self.period, 0.0)
 
     def span(self, lo: float, hi: float) -> float:
         return min(hi, self.period)

@@ -16,8 +16,14 @@ Conventions, the same for every family:
 * A finite schedule has a ``length`` L and is defined on ``[0, L]``; for
   ``t >= L`` it holds its final value ``sched(L)``. An infinite schedule has
   ``length is None``.
-* A negative, NaN or infinite step raises :class:`ValueError` (Python numbers, numpy).
-  A traced evaluation cannot raise on a value: it clips the step at 0, as optax does.
+* A negative, NaN or infinite step raises :class:`ValueError` (Python numbers, numpy), as does a flag
+  (``True``, a bool array or tensor) or text. A traced evaluation cannot raise on a value: it clips the step
+  at 0, as optax does. An empty array of steps gives an empty array.
+* A step so large that the closed form's ``math`` arithmetic overflows (``t / period`` past 1.8e308) gives
+  the value an array of that step gives (numpy's IEEE arithmetic) where that is a finite number, else a
+  :class:`ValueError` naming the schedule and the step; never a NaN.
+* A schedule nests at most :data:`MAX_DEPTH` levels (each combinator around a schedule is one; a join or
+  product of many is one), the configs' own limit, so every ``repr`` reads back.
 * Values are unitless: multiply by a base learning rate (``sched * 3e-4``) or let
   an adapter multiply each parameter group's base learning rate.
 
@@ -49,7 +55,7 @@ from lrkit.core.backend import MATH, NUMPY, SORTED, Namespace, for_step
 from lrkit.core.compiled import compile_math
 from lrkit.core.routing import PHASE_MARKS, Route
 
-__all__ = ["NumpyForm", "Schedule", "child", "param", "renamed", "value"]
+__all__ = ["MAX_DEPTH", "NumpyForm", "Schedule", "child", "param", "renamed", "value"]
 
 if TYPE_CHECKING:  # what type checkers read: the values are dataclasses (typing has it from Python 3.11)
     from typing_extensions import dataclass_transform
@@ -58,6 +64,10 @@ else:
         return lambda decorated: decorated
 
 _INF = float("inf")
+#: How deeply schedules may nest in a schedule's parameters (each combinator around a schedule is a level, a
+#: join or product of many is one): the text and dict configs read as deep, so every schedule's ``repr`` and
+#: ``to_config`` read back, and evaluating, printing and pickling stay well inside Python's recursion limit.
+MAX_DEPTH = 64
 _S = TypeVar("_S", bound=type)
 
 
@@ -69,9 +79,14 @@ def _is_scalar(step: Any) -> bool:
     return isinstance(step, (numbers.Real, decimal.Decimal)) or (isinstance(step, np.ndarray) and step.ndim == 0)
 
 
+#: How every message about a step that is no valid step (negative, NaN, text, ...) begins: such an error is raised
+#: as it is by ``Schedule.__call__``, never taken for the closed form's overflow.
+_STEP = "step must be "
+
+
 def _not_a_number(step: Any) -> None:
     raise ValueError(
-        f"step must be a number of updates (an int, a float, or an array or tensor of them), got {step!r} "
+        f"{_STEP}a number of updates (an int, a float, or an array or tensor of them), got {step!r} "
         f"({type(step).__name__})"
     )
 
@@ -80,7 +95,10 @@ def _step_array(step: Any) -> np.ndarray:
     """``step`` (a list, a numpy array, ...) as float64 steps; text, flags and complex numbers are refused."""
     if isinstance(step, (str, bytes, complex)):
         _not_a_number(step)
-    raw = np.asarray(step)
+    try:
+        raw = np.asarray(step)
+    except ValueError:  # a ragged list: numpy's message names no step
+        _not_a_number(step)
     if raw.dtype.kind not in "iuf":
         _not_a_number(step)
     return raw.astype(np.float64, copy=False)
@@ -188,13 +206,23 @@ class Schedule:
     _checks: ClassVar[tuple[tuple[str, Callable[[str, str, Any], Any]], ...]] = ()
     _routes: tuple[Route, ...] = ()  # a combinator's children, set once by _set_routes
     _scalar: Callable[[float], float] | None = None  # the scalar path, built at the first scalar call (a memo)
+    _depth: int = 1  # how deeply schedules nest in this one's parameters, itself included (see MAX_DEPTH)
 
     # -- construction ---------------------------------------------------------------
     def __post_init__(self) -> None:
-        """Check each field (its :func:`param` check), then :meth:`_setup` the value and store its length."""
+        """Check each field (its :func:`param` check) and the nesting (:data:`MAX_DEPTH`), then :meth:`_setup` the
+        value and store its length."""
         who = self.name
         for key, check in self._checks:
             object.__setattr__(self, key, check(who, key, getattr(self, key)))
+        depth = 1 + max((_nesting(getattr(self, key)) for key in self._names), default=0)
+        if depth > MAX_DEPTH:
+            raise ValueError(
+                f"{who}: the schedule nests {depth} levels deep, more than {MAX_DEPTH} (each combinator around a "
+                "schedule is a level; deeper, its text form would not read back); build it flatter, e.g. one "
+                "scale by the product of the factors"
+            )
+        object.__setattr__(self, "_depth", depth)
         object.__setattr__(self, "length", self._setup())
 
     def _setup(self) -> float | None:
@@ -227,26 +255,33 @@ class Schedule:
     def __call__(self, step: Any) -> Any:
         """The value at ``step``: a number (``float``), a numpy array, or a torch/jax/Keras tensor."""
         kind = type(step)
-        if kind is int:  # an optimizer's step: the common case first, its bounds as literals
-            if 0 <= step < 9007199254740992:  # below 2**53 an int is its float in every operation with a float
-                return (self._scalar or self.math_function())(step)
-            if step < 0:
+        try:  # (no cost in the common case: a try block is free until it catches)
+            if kind is int:  # an optimizer's step: the common case first, its bounds as literals
+                if 0 <= step < 9007199254740992:  # below 2**53 an int is its float in every operation with a float
+                    return (self._scalar or self.math_function())(step)
+                if step < 0:
+                    _bad_step(step)
+                return (self._scalar or self.math_function())(_as_float(step))  # raises past the float range
+            if kind is float:
+                if 0.0 <= step < _INF:  # also rejects NaN
+                    return (self._scalar or self.math_function())(step)
                 _bad_step(step)
-            return (self._scalar or self.math_function())(_as_float(step))  # raises past the float range
-        if kind is float:
-            if 0.0 <= step < _INF:  # also rejects NaN
-                return (self._scalar or self.math_function())(step)
-            _bad_step(step)
-        space = for_step(step)
+            space = for_step(step)
+            if space is None and _is_scalar(step):
+                number = _as_float(step)
+                if not 0 <= number < _INF:
+                    _bad_step(step)
+                return (self._scalar or self.math_function())(number)
+        except (ArithmeticError, ValueError) as err:
+            if str(err).startswith(_STEP):  # the step itself is refused
+                raise
+            return self._beyond_math(step, err)
         if space is not None:
             return self.evaluate(step, space)
-        if _is_scalar(step):
-            number = _as_float(step)
-            if not 0 <= number < _INF:
-                _bad_step(step)
-            return (self._scalar or self.math_function())(number)
         arr = _step_array(step)
         flat = arr.reshape(-1)
+        if not flat.size:
+            return np.empty(arr.shape)
         if flat.size > 1 and flat[0] <= flat[-1] and _is_sorted(flat):
             space = SORTED
             if not (flat[0] >= 0.0 and flat[-1] < _INF):  # the bounds are the ends
@@ -256,6 +291,19 @@ class Schedule:
             _check_steps(flat)
         out = np.asarray(self._at(flat, space), dtype=np.float64)
         return out.reshape(arr.shape) if out.ndim else np.full(arr.shape, out)  # (SORTED gives a constant as a number)
+
+    def _beyond_math(self, step: Any, err: BaseException) -> float:
+        """The value at a valid scalar ``step`` where Python's ``math`` raised (``t / period`` past the float range:
+        ``math.floor`` of inf raises, ``math.log`` refuses): numpy's IEEE arithmetic, the value an array of that step
+        gives, when it is a finite number >= 0; else a ValueError, never a NaN."""
+        with np.errstate(all="ignore"):
+            value = float(np.asarray(self._at(np.array([float(step)]), NUMPY), dtype=np.float64).reshape(-1)[0])
+        if value >= 0.0 and value < _INF:
+            return value
+        raise ValueError(
+            f"{self!r} has no finite value at step {step!r}; the step is too large for its closed form in float64 "
+            f"({type(err).__name__}: {err}): evaluate a smaller step, or check the schedule's periods"
+        ) from None
 
     def _math(self, t: float) -> float:
         """The value at a float ``t >= 0`` through :data:`~lrkit.core.backend.MATH` (interpreted)."""
@@ -366,20 +414,31 @@ class Schedule:
             return NotImplemented
         return join(self, other)
 
+    #: numpy defers arithmetic to the schedule (``array * sched`` is ``sched.__rmul__(array)``), so an array is refused
+    #: with the fix instead of broadcast into an array of schedules.
+    __array_ufunc__ = None
+
     def __mul__(self, other: Any) -> Schedule:
-        from lrkit.core.combinators import product, scale
+        from lrkit.core.combinators import product
 
         if isinstance(other, Schedule):
             return product(self, other)
-        if isinstance(other, numbers.Real) and not isinstance(other, bool):
-            return scale(self, float(other))
-        return NotImplemented
+        return self._scaled(other)
 
     def __rmul__(self, other: Any) -> Schedule:
+        return self._scaled(other)
+
+    def _scaled(self, by: Any) -> Schedule:
+        """``self * by`` for one number ``by``; an array or a tensor is refused (it would scale by each element)."""
         from lrkit.core.combinators import scale
 
-        if isinstance(other, numbers.Real) and not isinstance(other, bool):
-            return scale(self, float(other))
+        if isinstance(by, numbers.Real) and not isinstance(by, bool):
+            return scale(self, float(by))
+        if hasattr(by, "shape") or hasattr(by, "__array__"):
+            raise TypeError(
+                f"cannot multiply {self!r} by a {type(by).__name__}: scale a schedule by one number (sched * 0.1), "
+                "or evaluate it first: sched(steps) * values"
+            )
         return NotImplemented
 
     # -- value semantics --------------------------------------------------------------
@@ -490,6 +549,15 @@ def _same(value: Any, default: Any) -> bool:
     return bool(value == default)
 
 
+def _nesting(value: Any) -> int:
+    """How deeply schedules nest in a parameter's value: a schedule's depth, the deepest of a list's, else 0."""
+    if isinstance(value, Schedule):
+        return value._depth
+    if isinstance(value, (list, tuple)):
+        return max((_nesting(item) for item in value), default=0)
+    return 0
+
+
 def _rebuild(cls: type[Schedule], params: dict[str, Any]) -> Schedule:
     """What a pickle calls: the constructor, with the parameters' old names (an older pickle) read as the new ones."""
     _, params = renamed(cls, (), params)
@@ -514,12 +582,12 @@ def _as_float(step: Any) -> float:
     try:
         return float(step)
     except OverflowError:
-        raise ValueError(f"step must be a finite number >= 0, got an integer of {len(str(step))} digits") from None
+        raise ValueError(f"{_STEP}a finite number >= 0, got an integer of {len(str(step))} digits") from None
 
 
 def _bad_step(shown: Any) -> None:
     raise ValueError(
-        f"step must be a finite number >= 0, got {shown!r}; "
+        f"{_STEP}a finite number >= 0, got {shown!r}; "
         "schedules are defined from step 0 onwards (use shift() to start part-way)"
     )
 

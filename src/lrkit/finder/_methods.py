@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from lrkit.core import _validate as v
 from lrkit.finder._curve import _slopes, _usable
 
 METHODS = ("steepest", "valley", "minimum")
@@ -27,6 +28,7 @@ def steepest(lrs: Any, losses: Any, half_width: float = 0.2) -> float | None:
     >>> round(steepest(lrs, losses), 6)
     0.01
     """
+    half_width = v.positive("steepest", "half_width", half_width)
     lr, loss = _usable(lrs, losses)
     stop = int(np.argmin(loss)) + 1 if loss.size else 0
     if stop < 3:

@@ -85,6 +85,14 @@ class FinderResult:
     def from_dict(cls, data: Mapping[str, Any]) -> FinderResult:
         """The inverse of :meth:`to_dict`."""
 
+        needed = ("lrs", "losses", "smoothed", "suggestion", "reason", "suggestions")
+        missing = [key for key in needed if key not in data]
+        if missing:
+            raise ValueError(
+                f"FinderResult.from_dict: no {missing[0]!r} key (keys given: {', '.join(map(str, data)) or 'none'}); "
+                "pass what FinderResult.to_dict() wrote"
+            )
+
         def arr(key: str) -> np.ndarray:
             return np.array([np.nan if x is None else x for x in data[key]], dtype=np.float64)
 

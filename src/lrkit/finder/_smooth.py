@@ -49,6 +49,7 @@ def auto_beta(lrs: Sequence[float] | np.ndarray, span: float = 0.8) -> float:
     >>> round(auto_beta(np.logspace(-7, 1, 100)), 4)
     0.899
     """
+    span = v.positive("auto_beta", "span", span)
     x = np.log10(np.asarray(lrs, dtype=np.float64).reshape(-1))
     x = x[np.isfinite(x)]
     steps = np.diff(x)
@@ -57,6 +58,14 @@ def auto_beta(lrs: Sequence[float] | np.ndarray, span: float = 0.8) -> float:
         return 0.5
     per_decade = 1.0 / float(np.median(steps))
     return 1.0 - 1.0 / max(2.0, span * per_decade)
+
+
+def check_beta(who: str, beta: float) -> float:
+    """A smoothing ``beta`` in ``[0, 1)``: 0 is no smoothing; 1 or more would never move, below 0 would oscillate."""
+    beta = v.number(who, "beta", beta)
+    if not 0 <= beta < 1:
+        raise ValueError(f"{who}: beta must be in [0, 1), got {beta!r}; 0.98 is the usual value, 0 disables")
+    return beta
 
 
 def smooth(losses: Sequence[float] | np.ndarray, beta: float = 0.98) -> np.ndarray:
@@ -68,9 +77,7 @@ def smooth(losses: Sequence[float] | np.ndarray, beta: float = 0.98) -> np.ndarr
     >>> smooth([2.0, float('nan'), 2.0, 1.0], beta=0.5).round(4)
     array([2.    ,    nan, 2.    , 1.4286])
     """
-    beta = v.number("smooth", "beta", beta)
-    if not 0 <= beta < 1:
-        raise ValueError(f"smooth: beta must be in [0, 1), got {beta!r}; 0.98 is the usual value, 0 disables")
+    beta = check_beta("smooth", beta)
     x = np.asarray(losses, dtype=np.float64).reshape(-1)
     out = np.full(x.shape, np.nan)
     average = Ema(beta)

@@ -12,7 +12,7 @@ from lrkit.core import _validate as v
 from lrkit.finder._curve import _finite_curve, _skip, _usable
 from lrkit.finder._evidence import descent_evidence
 from lrkit.finder._methods import _METHOD_FUNCS, METHODS
-from lrkit.finder._smooth import auto_beta, smooth
+from lrkit.finder._smooth import auto_beta, check_beta, smooth
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,7 @@ def suggest(
     max_spread = v.positive("suggest", "max_spread", max_spread)
     raw_lr = np.asarray(lrs, dtype=np.float64).reshape(-1)
     raw = np.asarray(losses, dtype=np.float64).reshape(-1)
-    if beta is None:
-        beta = auto_beta(raw_lr)
+    beta = auto_beta(raw_lr) if beta is None else check_beta("suggest", beta)
     curve = smooth(raw, beta) if beta > 0 else raw
     lr, loss = _finite_curve(raw_lr, curve)
     alpha = v.positive("suggest", "alpha", alpha)

@@ -15,12 +15,14 @@ from typing import Any
 
 from lrkit.core.errors import ConfigError
 from lrkit.core.registry import lookup, names  # the one place the registry comes from
+from lrkit.core.schedule import MAX_DEPTH as SCHEDULE_DEPTH
 from lrkit.core.schedule import Schedule, renamed
 
 __all__ = ["MAX_DEPTH", "MAX_VALUES", "build", "known_names", "max_positional", "signature_text", "too_many"]
 
-#: How deeply schedules (and brackets) may nest in a config; deeper input is a ConfigError.
-MAX_DEPTH = 64
+#: How deeply schedules (and brackets) may nest in a config; deeper input is a ConfigError. The constructors refuse
+#: deeper schedules too (:data:`lrkit.core.schedule.MAX_DEPTH`, the same number), so every schedule reads back.
+MAX_DEPTH = SCHEDULE_DEPTH
 #: How many values a dict config may expand to (YAML aliases can repeat a list exponentially).
 MAX_VALUES = 100_000
 _MAX_NUMBER = sys.float_info.max
@@ -132,6 +134,15 @@ def too_many(name: str) -> str:
     )
 
 
+def _close_keyword(signature: inspect.Signature, kwargs: dict[str, Any]) -> str:
+    """``"; did you mean 'floor'?"`` for the first keyword the signature does not take, if one is close; else ``""``."""
+    for key in kwargs:
+        if key not in signature.parameters:
+            close = difflib.get_close_matches(key[:100], list(signature.parameters), n=1)
+            return f"; did you mean {close[0]!r}?" if close else ""
+    return ""
+
+
 def build(
     name: str, args: list[Any], kwargs: dict[str, Any], *, text: str | None = None, position: int | None = None
 ) -> Schedule:
@@ -160,7 +171,10 @@ def build(
     try:
         signature.bind(*args, **kwargs)
     except TypeError as err:
-        raise ConfigError(f"{name}: {err}; expected {signature_text(name)}", text=text, position=position) from None
+        hint = _close_keyword(signature, kwargs)
+        raise ConfigError(
+            f"{name}: {err}{hint}; expected {signature_text(name)}", text=text, position=position
+        ) from None
     try:
         return found(*args, **kwargs)  # type: ignore[no-any-return]
     except RecursionError:

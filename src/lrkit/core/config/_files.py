@@ -1,5 +1,8 @@
 """Files: ``.json``, ``.yaml``/``.yml`` (PyYAML) or the text form, optionally a schedule under a key.
 
+A key given twice in one object or mapping is refused (both readers would keep the last one silently); YAML reads
+``1e3`` as a number, as YAML 1.2 and JSON do (PyYAML's YAML 1.1 reads it as text). ``.toml`` is refused by name.
+
 >>> import json, pathlib, tempfile
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.json"
 >>> _ = path.write_text(json.dumps({"type": "cosine", "steps": 10}))
@@ -9,7 +12,9 @@ cosine(10)
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,16 +37,51 @@ def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split())
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's pairs as a dict; a key given twice is refused (``json`` keeps the last one, silently)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} is given twice in one object")
+        out[key] = value
+    return out
+
+
+#: YAML 1.2's floats that YAML 1.1 (PyYAML) reads as text: an exponent without a dot or without a sign (``1e3``).
+_EXPONENT = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
+
+
+@functools.cache
+def _yaml_loader(yaml: Any) -> Any:
+    """PyYAML's safe loader (libyaml's when there is one: far faster) that reads ``1e3`` as a number, as YAML 1.2
+    and JSON do, and refuses a key given twice in one mapping (PyYAML keeps the last one, silently)."""
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[str] = set()
+            for key, _ in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value != "<<":  # merge keys override by design
+                    if key.value in seen:
+                        line = key.start_mark.line + 1
+                        raise ValueError(f"key {key.value!r} is given twice in one mapping (line {line})")
+                    seen.add(key.value)
+            return super().construct_mapping(node, deep=deep)
+
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT, list("-+0123456789"))
+    return Loader
+
+
 def _read_data(path: Path, content: str, suffix: str) -> Any:
     if suffix == ".json":
         try:
-            return json.loads(content)
+            return json.loads(content, object_pairs_hook=_unique_keys)
         except RecursionError:
             raise ConfigError(f"{path}: the JSON is nested too deeply to read") from None
         except ValueError as err:  # JSONDecodeError, and an integer of more than 4300 digits
             raise ConfigError(f"{path}: not valid JSON: {_one_line(err)}") from None
     yaml = require("yaml", "yaml", purpose="reading YAML")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's scanner when there is one: far faster
+    loader = _yaml_loader(yaml)
     try:
         depth = 0  # the events first (no recursion): a deeply nested file fails here, at once
         for event in yaml.parse(content, Loader=loader):
@@ -104,6 +144,11 @@ def load(path: str | Path, key: str | None = None) -> Schedule:
         raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     suffix = path.suffix.lower()
     try:
+        if suffix == ".toml":
+            raise ConfigError(
+                "TOML is not read; lrkit reads .json, .yaml/.yml and the text form (a .txt or any other name): "
+                "write the schedule's dict as JSON or YAML"
+            )
         if suffix not in (".json", ".yaml", ".yml"):
             if key is not None:
                 raise ConfigError(f"key= reads JSON or YAML files; {path.name} is read as the text form")
