@@ -30,9 +30,12 @@ from lrkit.curves.laws import (
     Stage,
     _keeping,
     _steps,
+    _vector,
     learning_rates,
     magnitude,
     peak_index,
+    positive_number,
+    whole,
 )
 
 __all__ = [
@@ -119,7 +122,12 @@ class Run:
         lrs = learning_rates(schedule, max(int(t.max()), last))
         values = None
         if losses is not None:
-            values = np.asarray(losses, dtype=np.float64).reshape(-1)
+            try:
+                values = _vector(np.asarray(losses, dtype=np.float64), "losses")
+            except (TypeError, ValueError) as err:
+                if str(err).startswith("losses:"):
+                    raise
+                raise ValueError(f"losses: every loss must be a number, got {losses!r:.60}") from None
             if values.size != t.size:
                 raise ValueError(f"losses: {values.size} losses for {t.size} steps; give one loss per step")
             if not np.all(np.isfinite(values)):
@@ -157,6 +165,8 @@ class Run:
         """
         if not isinstance(parent, Run) or parent.losses is None:
             raise ValueError(f"parent: give the Run (with losses) the branch continues, got {type(parent).__name__}")
+        if losses is None:
+            raise ValueError("losses: a branch is a trained run; give the losses its own log holds after the branch")
         own = cls.of(schedule, steps, losses, name, final=final, final_step=final_step)
         start = int(own.steps.min()) if at is None else at
         if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 1 <= start <= own.steps.min():
@@ -245,6 +255,21 @@ def _same(a: Run, b: Run) -> bool:
         and (a.losses is None) == (b.losses is None)
         and (a.losses is None or np.array_equal(a.losses, b.losses))  # type: ignore[arg-type]
     )
+
+
+def as_law(law: Any, where: str = "law") -> Law:
+    """``law`` as a :class:`Law`: a law, or a :class:`Fit`'s law (what :func:`fit` returns); anything else (a law
+    file's path, a law's name) is a ``ValueError`` naming ``where`` and how to get a law."""
+    if isinstance(law, Law):
+        return law
+    if isinstance(law, Fit):
+        return law.law
+    hint = (
+        "read the file first: curves.load_law(path).law"
+        if isinstance(law, (str, PathLike))
+        else "give curves.fit(...) or its .law"
+    )
+    raise ValueError(f"{where}: expected a curves.Law or a curves.Fit, got {type(law).__name__} {law!r:.60}; {hint}")
 
 
 @dataclass(frozen=True)
@@ -357,6 +382,7 @@ def score(law: Law, runs: Sequence[Run]) -> Score:
     >>> round(s.mean_error, 4), round(s.worst_error, 4)
     (0.0099, 0.0099)
     """
+    law = as_law(law)
     runs = fitted_runs(runs)
     if not runs:
         raise ValueError("runs: give at least one run with losses")
@@ -644,6 +670,9 @@ def fit(
     from scipy.optimize import least_squares
 
     start = time.perf_counter()
+    delta, max_evaluations, resolution = _fit_options(
+        delta, max_evaluations, resolution, skip_warmup=skip_warmup, relative=relative, jackknife=jackknife
+    )
     if isinstance(law, str) and law == "auto":
         from lrkit.curves.selection import select
 
@@ -668,8 +697,6 @@ def fit(
         raise ValueError("runs: give at least one run with losses")
     if weights not in ("runs", "points"):
         raise ValueError(f"weights must be 'runs' or 'points', got {weights!r}")
-    if not (delta > 0 and math.isfinite(delta)):
-        raise ValueError(f"delta must be a finite number > 0, got {delta!r}")
     centres = _check_prior(kind, prior)
     used, counts = [], []
     for run in runs:
@@ -684,7 +711,7 @@ def fit(
     total = sum(r.steps.size for r in used)
     if total < len(kind.param_names()) + 1:
         raise ValueError(f"runs: {total} points cannot fit {len(kind.param_names())} parameters; log more losses")
-    res = _auto_resolution(used) if resolution is None else max(1, int(resolution))
+    res = _auto_resolution(used) if resolution is None else resolution
     prepared = [kind.prepare(r.lrs, r.steps, res, **settings) for r in used]
     losses = [r.losses for r in used]
     y: np.ndarray = np.concatenate(losses)  # type: ignore[arg-type]
@@ -839,6 +866,21 @@ def fit(
     )
 
 
+def _fit_options(
+    delta: Any, max_evaluations: Any, resolution: Any, **flags: Any
+) -> tuple[float, int, int | None]:
+    """:func:`fit`'s numeric options checked (``ValueError`` naming the option): ``delta`` a finite number > 0,
+    ``max_evaluations`` and ``resolution`` (or ``None``) whole numbers >= 1, each flag ``True`` or ``False``."""
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name}: must be True or False, got {value!r:.60}")
+    return (
+        positive_number("delta", delta),
+        whole("max_evaluations", max_evaluations),
+        None if resolution is None else whole("resolution", resolution),
+    )
+
+
 def _check_prior(
     kind: type[Law], prior: Mapping[str, tuple[float, float]] | str | None
 ) -> dict[str, tuple[float, float]]:
@@ -891,11 +933,21 @@ def law_from_dict(data: Mapping[str, Any]) -> Law:
     if missing:
         raise ValueError(f"law: {name} needs the parameter {missing[0]!r}")
     values = {}
+    low, high = kind.bounds()
+    fitted = kind.param_names()
     for n in names:
         if n in data:
             value = data[n]
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"law: parameter {n!r} must be a finite number, got {value!r}")
+            if n in fitted:  # a fit never leaves its bounds: a value outside them was edited, or is another law's
+                i = fitted.index(n)
+                slack = 1e-9 * max(1.0, abs(value))
+                if not low[i] - slack <= value <= high[i] + slack:
+                    raise ValueError(
+                        f"law: parameter {n!r} = {value!r} is outside {low[i]:g} to {high[i]:g}, the range a fit of "
+                        f"the {name} law keeps it in (an edited file?); refit the law rather than edit it"
+                    )
             values[n] = float(value)
     return kind(**values)
 
@@ -954,6 +1006,7 @@ def rank(law: Law, candidates: Mapping[str, Any] | Sequence[Any], budget: int) -
     ):
         raise ValueError(f"budget must be a whole number of updates >= 1, got {budget!r}")
     budget = int(budget)
+    law = as_law(law)
     items = list(candidates.items()) if isinstance(candidates, Mapping) else [(_label(c), c) for c in candidates]
     if not items:
         raise ValueError("candidates: give at least one schedule")
