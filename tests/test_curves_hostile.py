@@ -380,3 +380,34 @@ def test_save_law_to_a_folder_or_a_missing_folder_is_one_line(tmp_path):
     with pytest.raises(ValueError, match=r"^peaks must be \(lowest, highest\)"):
         curves.save_law(tmp_path / "law.json", TRUE, peaks=(1e-4, 2e-4, 3e-4))
     assert not (tmp_path / "law.json").exists()
+
+
+def test_plots_take_a_fit_and_one_run_and_check_the_rest(fitted, tmp_path):
+    # plot(fit(...)) raised AttributeError, plot(law, fitted=run) TypeError, plot_choice(top=0) "max() arg is an
+    # empty sequence", top=2.5 TypeError, a missing folder FileNotFoundError, one candidate without an
+    # uncertainty matplotlib's "Attempting to set identical low and high ylims"
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    assert len(curves.plot(fitted, fitted=RUN).axes[0].get_lines()) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        one = curves.choose(TRUE, {"only": SCHED}, 4000)
+        assert len(curves.plot_choice(TRUE, one).axes) == 1
+        assert len(curves.plot_choice(fitted, one[0]).axes) == 1  # a Fit, its uncertainty, and one Choice
+    for top in (0, -1, 2.5):
+        with pytest.raises(ValueError, match=r"^top: must be a whole number >= 1"):
+            curves.plot_choice(TRUE, one, top=top)
+    with pytest.raises(ValueError, match=r"^choices: give a list of Choice values"):
+        curves.plot_choice(TRUE, [RUN])
+    with pytest.raises(ValueError, match=r"^fitted: give a list of Run values"):
+        curves.plot(TRUE, fitted="run.csv")
+    with pytest.raises(ValueError, match=r"^path: folder '.*nope' does not exist"):
+        curves.plot(TRUE, fitted=[RUN], path=tmp_path / "nope" / "fit.png")
+
+
+def test_a_final_step_given_as_a_whole_float_reads():
+    # final_step=1000.0 was refused while every other count reads a whole float
+    assert curves.Run.of(SCHED, [100], [3.0], final=3.0, final_step=1000.0).final_step == 1000
+    with pytest.raises(ValueError, match=r"^final_step: .* whole number >= 1, got 2\.5"):
+        curves.Run.of(SCHED, [100], [3.0], final=3.0, final_step=2.5)

@@ -222,9 +222,12 @@ def _final(final: Any, final_step: Any, last: int) -> tuple[int, float | None]:
     if not math.isfinite(final):
         raise ValueError(f"final: a final loss must be finite, got {final!r}")
     step = last if final_step is None else final_step
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
-        raise ValueError(f"final_step: the updates before the final loss must be a whole number >= 1, got {step!r}")
-    return int(step), float(final)
+    try:
+        return whole("final_step", step), float(final)
+    except ValueError:
+        raise ValueError(
+            f"final_step: the updates before the final loss must be a whole number >= 1, got {step!r}"
+        ) from None
 
 
 def fitted_runs(runs: Any, where: str = "runs") -> list[Run]:
