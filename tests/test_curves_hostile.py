@@ -411,3 +411,24 @@ def test_a_final_step_given_as_a_whole_float_reads():
     assert curves.Run.of(SCHED, [100], [3.0], final=3.0, final_step=1000.0).final_step == 1000
     with pytest.raises(ValueError, match=r"^final_step: .* whole number >= 1, got 2\.5"):
         curves.Run.of(SCHED, [100], [3.0], final=3.0, final_step=2.5)
+
+
+def test_a_fit_of_multipliers_says_so_once(tmp_path, capsys):
+    # runs given lk.cosine(n) (multipliers, peak 1) instead of lk.cosine(n) * peak fitted without a word; a
+    # schedule in absolute rates given to the law later was then read 3,000x off
+    runs = [curves.Run.of(lk.from_config(s), STEPS, TRUE.predict(lk.from_config(s) * PEAK, STEPS), name=n)
+            for n, s in SPECS.items()]
+    with pytest.warns(curves.CurveFitWarning, match="peaks at exactly 1: if these are lrkit multipliers") as caught:
+        result = curves.fit(runs, "multi_power", jackknife=False)
+    assert sum("peaks at exactly 1" in str(w.message) for w in caught) == 1
+    assert sum("peaks at exactly 1" in p for p in result.problems) == 1
+    files = []
+    for name, spec in SPECS.items():
+        path = tmp_path / f"{name}.csv"
+        curves.write_run(path, STEPS, TRUE.predict(lk.from_config(spec) * PEAK, STEPS))
+        files.append(f"{path}@{spec}")
+    status, out, err = _cli(["curve", "fit", *files, "--law", "multi_power"], capsys)  # --lr left out
+    assert status == 0, err
+    assert out.count("warning: every fitted run's learning rate peaks at exactly 1") == 1
+    status, out, _ = _cli(["curve", "fit", *files, "--law", "multi_power", "--lr", PEAK], capsys)
+    assert status == 0 and "peaks at exactly 1" not in out

@@ -824,6 +824,14 @@ def fit(
         prior=(prior_index, prior_scale) if prior_index.size else None,
     )
     problems = []
+    if all(float(r.lrs.max(initial=0.0)) == 1.0 for r in used):
+        # lrkit's schedules are multipliers (lk.cosine(n) peaks at 1): a law fitted on them predicts only schedules
+        # in multipliers, and a schedule in absolute rates given to it later is read 3,000x off, in silence
+        problems.append(
+            "every fitted run's learning rate peaks at exactly 1: if these are lrkit multipliers (lk.cosine(n)), "
+            "give the rates the runs were trained at (lk.cosine(n) * peak; on the command line --lr PEAK), or "
+            "predict with this law only schedules in the same multipliers"
+        )
     if not best.success:
         problems.append(f"the optimizer stopped before converging ({best.message})")
     if uncertainty.at_bounds:
