@@ -432,3 +432,18 @@ def test_a_fit_of_multipliers_says_so_once(tmp_path, capsys):
     assert out.count("warning: every fitted run's learning rate peaks at exactly 1") == 1
     status, out, _ = _cli(["curve", "fit", *files, "--law", "multi_power", "--lr", PEAK], capsys)
     assert status == 0 and "peaks at exactly 1" not in out
+
+
+def test_two_learning_rate_columns_that_disagree_are_named(tmp_path, capsys):
+    # a log with 'lr' and 'learning_rate' (or two parameter groups' lr-*) was read with its first in silence
+    path = tmp_path / "run.csv"
+    rows = "".join(f"{s},{PEAK},{PEAK / 10},{3.0 + 1 / (s + 1)}\n" for s in range(301))
+    path.write_text("step,lr,learning_rate,loss\n" + rows)
+    with pytest.raises(ValueError, match=r"two learning rates that disagree, 'lr' 0\.0003 and 'learning_rate' "
+                                         r"3e-05 at step 0; name the one the loss follows \(lr_key=, --lr-key\)"):
+        curves.read_run(path)
+    assert curves.read_run(path, lr_key="learning_rate").lrs.max() == PEAK / 10
+    status, _, err = _cli(["curve", "fit", path], capsys)
+    _one_error(status, err, "two learning rates that disagree")
+    path.write_text("step,lr,learning_rate,loss\n" + rows.replace(f",{PEAK / 10},", f",{PEAK},"))
+    assert curves.read_run(path).lrs.max() == PEAK  # two columns that agree: read as one

@@ -87,6 +87,7 @@ def _runs(args: argparse.Namespace, lr: float, where: str = "RUN") -> list[Any]:
                 format=args.format,
                 metric=args.metric,
                 final=args.final,
+                lr_key=getattr(args, "lr_key", None),
                 parent=parent,
             )
         except ValueError as err:
@@ -383,6 +384,8 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
         p.add_argument("--format", choices=FORMATS, default=None, help="the logs' format (default: detected)")
         p.add_argument("--metric", default=None, help="the loss series (default: val_loss, eval_loss, loss, ...)")
         p.add_argument("--final", default=None, help="a series holding a run's final loss (e.g. final_val_loss)")
+        p.add_argument("--lr-key", default=None,
+                       help="the learning-rate series, where a log holds several (default: lr, learning_rate, lr-*)")
         p.add_argument(
             "--branch",
             action="append",

@@ -438,13 +438,28 @@ def _read_log(p: Path, format: str | None) -> Log:
 
 
 def _lr_series(log: Log, lr_key: str | None) -> Series | None:
+    """The learning-rate series: ``lr_key``, else the first of :data:`LR_KEYS` (then Lightning's ``lr-*``) the
+    log holds. Several that disagree (two optimizers' or parameter groups' rates, an ``lr`` and a
+    ``learning_rate`` column) are a ``ValueError`` naming them: which one the law should read is the user's."""
     if lr_key is not None:
         return log.get(lr_key, "learning-rate series")
-    for key in LR_KEYS:
-        if key in log.series:
-            return log.series[key]
     monitor = sorted(k for k in log.series if k.startswith("lr-"))  # Lightning's LearningRateMonitor
-    return log.series[monitor[0]] if monitor else None
+    keys = [k for k in LR_KEYS if k in log.series] + [k for k in monitor if k not in LR_KEYS]
+    if not keys:
+        return None
+    first = log.series[keys[0]]
+    for key in keys[1:]:
+        other = log.series[key]
+        common, i, j = np.intersect1d(first.steps, other.steps, return_indices=True)
+        off = np.flatnonzero(~np.isclose(first.values[i], other.values[j], rtol=RTOL, atol=0))
+        if off.size:
+            k = int(off[0])
+            raise ValueError(
+                f"run file {str(log.path)!r}: it logs two learning rates that disagree, {keys[0]!r} "
+                f"{first.values[i][k]:.6g} and {key!r} {other.values[j][k]:.6g} at step {int(common[k])}; name the "
+                "one the loss follows (lr_key=, --lr-key)"
+            )
+    return first
 
 
 def _rates(
