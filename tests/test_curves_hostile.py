@@ -447,3 +447,13 @@ def test_two_learning_rate_columns_that_disagree_are_named(tmp_path, capsys):
     _one_error(status, err, "two learning rates that disagree")
     path.write_text("step,lr,learning_rate,loss\n" + rows.replace(f",{PEAK / 10},", f",{PEAK},"))
     assert curves.read_run(path).lrs.max() == PEAK  # two columns that agree: read as one
+
+
+def test_a_prior_mapping_with_the_auto_law_is_refused():
+    # law="auto" fitted both laws with it: {"beta": ...} failed the convex drop's fits, whose held-out error was
+    # then inf, and the multi-power law was "chosen by evidence" in silence; {"C": (2, 1)} centred the convex
+    # drop's C (10-200) on the multi-power law's 2
+    for prior in ({"beta": (0.6, 1.0)}, {"C": (2.0, 1.0)}):
+        with pytest.raises(ValueError, match=r"^prior: a mapping names one law's parameters; law='auto' fits two"):
+            curves.fit(_runs(), prior=prior)
+    assert curves.fit(_runs(), "multi_power", prior={"beta": (0.6, 1.0)}, jackknife=False).law.name == "multi_power"

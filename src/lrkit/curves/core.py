@@ -680,6 +680,13 @@ def fit(
         from lrkit.curves.selection import select
 
         fitted_runs(runs)  # checked first: one line naming what is wrong
+        if prior is not None and not isinstance(prior, str):
+            # the laws auto compares share names, not meanings (multi_power's C is about 2, convex_drop's 10-200):
+            # a mapping would centre one law's C on the other's, or fail one law's fit and leave it out in silence
+            raise ValueError(
+                "prior: a mapping names one law's parameters; law='auto' fits two (multi_power and convex_drop), so "
+                "give the law it is for (fit(runs, 'convex_drop', prior=...)), or prior='law' or None"
+            )
         options: dict[str, Any] = dict(
             method=method, delta=delta, relative=relative, skip_warmup=skip_warmup, resolution=resolution,
             max_evaluations=max_evaluations, weights=weights, prior=prior,
