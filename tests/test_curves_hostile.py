@@ -457,3 +457,21 @@ def test_a_prior_mapping_with_the_auto_law_is_refused():
         with pytest.raises(ValueError, match=r"^prior: a mapping names one law's parameters; law='auto' fits two"):
             curves.fit(_runs(), prior=prior)
     assert curves.fit(_runs(), "multi_power", prior={"beta": (0.6, 1.0)}, jackknife=False).law.name == "multi_power"
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (([10.5, 20], [3.0, 2.9]), "steps: every step must be a whole number >= 0"),  # written as 10 in silence
+        (([-5, 20], [3.0, 2.9]), "steps: every step must be a whole number >= 0"),  # written, refused on reading
+        (([10, 20], [3.0]), "losses: 1 values for 2 steps"),  # IndexError
+        (([10, 20], [3.0, 2.9], [1e-3]), "lrs: 1 values for 2 steps"),  # IndexError
+        (([10, 20], [3.0, 2.9], [-1.0, 1e-3]), "lrs: learning rates must be finite and >= 0"),  # written
+        (("ab", [3.0, 2.9]), "steps: "),  # IndexError
+    ],
+)
+def test_write_run_refuses_what_read_run_would_not_read_back(tmp_path, args, needle):
+    path = tmp_path / "run.csv"
+    with pytest.raises(ValueError, match=rf"^{needle}"):
+        curves.write_run(path, *args)
+    assert not path.exists()
