@@ -475,3 +475,16 @@ def test_write_run_refuses_what_read_run_would_not_read_back(tmp_path, args, nee
     with pytest.raises(ValueError, match=rf"^{needle}"):
         curves.write_run(path, *args)
     assert not path.exists()
+
+
+def test_a_candidate_that_cannot_be_predicted_is_named():
+    # rank / choose said "lrs: 10 learning rates given, ..." without naming which candidate
+    short = np.full(10, PEAK)
+    with pytest.raises(ValueError, match=r"^candidates: 'short': lrs: 10 learning rates given"):
+        curves.rank(TRUE, {"cosine": SCHED, "short": short}, 4000)
+    with pytest.raises(ValueError, match=r"^candidates: 'short': lrs: 10 learning rates given"):
+        curves.choose(TRUE, {"cosine": SCHED, "short": short}, 4000)
+    with pytest.raises(ValueError, match=r"^budget: at most 1e\+08 updates"):
+        curves.rank(TRUE, {"cosine": SCHED}, 10**9)
+    with pytest.raises(ValueError, match=r"^lengths: at most 1e\+08 updates"):
+        curves.choose(TRUE, {"cosine": SCHED}, 10**9)

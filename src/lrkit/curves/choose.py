@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 import lrkit as lk
-from lrkit.curves.intervals import Uncertainty, difference, interval, z_value
-from lrkit.curves.laws import Law, learning_rates, positive_number, whole
+from lrkit.curves.intervals import Uncertainty, _checked, difference, interval, z_value
+from lrkit.curves.laws import MAX_UPDATES, Law, _too_long, learning_rates, positive_number, whole
 
 __all__ = ["Candidate", "Choice", "Row", "choose", "family", "resolvable"]
 
@@ -380,13 +380,15 @@ def choose(
     if not given:
         raise ValueError(f"lengths: give one or more run lengths >= 2 updates, got {lengths!r:.60}")
     budgets = [whole("lengths", n, minimum=2) for n in given]
+    if max(budgets) > MAX_UPDATES:
+        raise ValueError(_too_long("lengths", max(budgets)))
     if peaks is not None:
         if isinstance(peaks, (str, bytes)) or not isinstance(peaks, Sequence) or len(peaks) != 2:
             raise ValueError(f"peaks: give (lowest, highest) peak rate of the fitted runs, got {peaks!r:.60}")
         peaks = (positive_number("peaks", peaks[0]), positive_number("peaks", peaks[1]))
         if peaks[0] > peaks[1]:
             raise ValueError(f"peaks: give (lowest, highest) peak rate of the fitted runs, got {peaks!r}")
-    z = z_value(level)
+    z = _checked(law, uncertainty, level)  # the law, its uncertainty and level: before any candidate is read
     out = []
     outside: set[float] = set()
     for budget in budgets:
@@ -394,8 +396,12 @@ def choose(
         rows: list[tuple[float, Candidate, float, float]] = []
         for c in cands.values():
             schedule = _schedule_of(c)
+            try:  # a schedule too short for the length, or not one: the line names the candidate
+                rates = learning_rates(schedule, budget)
+            except ValueError as err:
+                raise ValueError(f"candidates: {c.name!r}: {err}") from None
             if peaks is not None:
-                top = c.peak if math.isfinite(c.peak) else float(learning_rates(schedule, budget).max(initial=0.0))
+                top = c.peak if math.isfinite(c.peak) else float(rates.max(initial=0.0))
                 if not peaks[0] * (1 - 1e-9) <= top <= peaks[1] * (1 + 1e-9):
                     outside.add(top)
             m, lo, hi = interval(law, uncertainty, schedule, [budget], level)

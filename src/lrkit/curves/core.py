@@ -25,11 +25,13 @@ import numpy as np
 from lrkit.curves.intervals import Uncertainty, covariance
 from lrkit.curves.laws import (
     LAWS,
+    MAX_UPDATES,
     Law,
     MultiPowerLaw,  # noqa: F401  (the doctests' name)
     Stage,
     _keeping,
     _steps,
+    _too_long,
     _vector,
     learning_rates,
     magnitude,
@@ -1024,10 +1026,17 @@ def rank(law: Law, candidates: Mapping[str, Any] | Sequence[Any], budget: int) -
     ):
         raise ValueError(f"budget must be a whole number of updates >= 1, got {budget!r}")
     budget = int(budget)
+    if budget > MAX_UPDATES:
+        raise ValueError(_too_long("budget", budget))
     law = as_law(law)
     items = list(candidates.items()) if isinstance(candidates, Mapping) else [(_label(c), c) for c in candidates]
     if not items:
         raise ValueError("candidates: give at least one schedule")
-    rows = [(name, law.final(schedule, budget)) for name, schedule in items]
+    rows = []
+    for name, schedule in items:
+        try:
+            rows.append((name, law.final(schedule, budget)))
+        except ValueError as err:  # a schedule too short, or not one: the line names the candidate
+            raise ValueError(f"candidates: {name!r}: {err}") from None
     rows.sort(key=lambda row: row[1])
     return Ranking(budget=budget, rows=tuple(rows))
