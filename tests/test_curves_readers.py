@@ -109,6 +109,48 @@ def test_lightning_csvlogger_steps_and_learning_rates(lightning_log):
         curves.read_run(lightning_log, SCHEDULE * PEAK * 20)
 
 
+
+def test_lightning_two_parameter_groups_name_the_rate(tmp_path):
+    # LearningRateMonitor logs one lr-* column per parameter group; the reader took the first in silence, so a
+    # run whose loss follows the other group's rate (10x here) was fitted on the wrong rates
+    L = pytest.importorskip("lightning")
+    from lightning.pytorch.callbacks import LearningRateMonitor
+    from lightning.pytorch.loggers import CSVLogger
+
+    class Module(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = torch.nn.Linear(3, 1), torch.nn.Linear(3, 1)
+
+        def training_step(self, batch, _):
+            x, y = batch
+            loss = torch.nn.functional.mse_loss(self.a(x) + self.b(x), y)
+            self.log("train_loss", loss)
+            return loss
+
+        def configure_optimizers(self):
+            groups = [{"params": self.a.parameters(), "lr": PEAK}, {"params": self.b.parameters(), "lr": PEAK / 10}]
+            opt = torch.optim.SGD(groups, lr=PEAK)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda u: float(SCHEDULE(u)))
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    x, y = _data()
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=8)
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    trainer = L.Trainer(max_steps=UPDATES, logger=CSVLogger(tmp_path, name="run"), log_every_n_steps=1,
+                        callbacks=[LearningRateMonitor("step")], accelerator="cpu", enable_progress_bar=False,
+                        enable_model_summary=False, enable_checkpointing=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(Module(), data)
+    folder = Path(trainer.logger.log_dir)
+    keys = sorted(k for k in curves.read_log(folder).series if k.startswith("lr-"))
+    assert len(keys) == 2, keys
+    with pytest.raises(ValueError, match=r"two learning rates that disagree, 'lr-SGD/pg1' .* 'lr-SGD/pg2'.*lr_key="):
+        curves.read_run(folder)
+    run = curves.read_run(folder, lr_key=keys[1])
+    np.testing.assert_allclose(run.lrs, _rates(UPDATES - 1) / 10, rtol=1e-12)
+
 # -- HF Trainer ------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module", params=[1, 3], ids=["logging_steps=1", "logging_steps=3"])
 def hf_state(request, tmp_path_factory):

@@ -26,6 +26,7 @@ True
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,8 +35,8 @@ from typing import Any
 import numpy as np
 
 import lrkit as lk
-from lrkit.curves.intervals import Uncertainty, difference, interval, z_value
-from lrkit.curves.laws import Law, learning_rates
+from lrkit.curves.intervals import Uncertainty, _checked, difference, interval, z_value
+from lrkit.curves.laws import MAX_UPDATES, Law, _too_long, learning_rates, positive_number, whole
 
 __all__ = ["Candidate", "Choice", "Row", "choose", "family", "resolvable"]
 
@@ -91,18 +92,18 @@ def family(
     >>> cands["wsd-0.1-linear@0.0003"].schedule(23999) < 1e-6  # cooled down to floor 0
     True
     """
-    length, warmup = int(length), int(warmup)
-    if length < 2:
-        raise ValueError(f"length: a run of at least 2 updates, got {length!r}")
-    if not 0 <= warmup < length:
+    length, warmup = whole("length", length, minimum=2), whole("warmup", warmup, minimum=0)
+    if not warmup < length:
         raise ValueError(f"warmup: must be >= 0 and < length {length}, got {warmup!r}")
+    peaks = [positive_number("peaks", p) for p in _listed("peaks", peaks, "[3e-4, 1e-3]")]
+    fractions = _listed("fractions", fractions, "[0.2, 0.6]")
+    shapes = _listed("shapes", shapes, "['linear', '1-sqrt']")
+    cosine_floors = _listed("cosine_floors", cosine_floors, "[0.0, 0.1]")
     out: dict[str, Candidate] = {}
     head = lk.warmup(warmup, start=warmup_start) if warmup else None
     for peak in peaks:
-        if not (peak > 0 and math.isfinite(peak)):
-            raise ValueError(f"peaks: each peak must be a finite learning rate > 0, got {peak!r}")
         for fraction in fractions:
-            if not 0 < fraction <= 1:
+            if isinstance(fraction, (bool, str)) or not 0 < fraction <= 1:
                 raise ValueError(f"fractions: each cooldown fraction must be in (0, 1], got {fraction!r}")
             decay = round(fraction * length)
             stable = length - warmup - decay
@@ -124,8 +125,28 @@ def family(
                 f"cosine-{low:g}@{peak:g}", _config(cosine, peak), float(peak)
             )
     for name, config in (extra or {}).items():
+        if not isinstance(config, str):
+            kind = type(config).__name__
+            raise ValueError(f"extra: {name!r}: must be lrkit text config (absolute rates), got {kind}")
         out[name] = Candidate(name, config)
+        _schedule_of(out[name], "extra")  # a config that does not read is refused here, naming the candidate
     return out
+
+
+def _listed(name: str, values: Any, example: str) -> list[Any]:
+    """``values`` as a list; one number or one text in place of a list is a ``ValueError`` naming ``name``."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ValueError(f"{name}: give a list (e.g. {example}), got {values!r:.60}")
+    return list(values)
+
+
+def _schedule_of(candidate: Candidate, where: str = "candidates") -> Any:
+    """The candidate's schedule; a config that does not read is a ``ValueError`` naming the candidate."""
+    try:
+        return candidate.schedule
+    except ValueError as err:
+        reason = err.one_line() if hasattr(err, "one_line") else " ".join(str(err).split())
+        raise ValueError(f"{where}: {candidate.name!r}: {reason}") from None
 
 
 @dataclass(frozen=True)
@@ -345,32 +366,45 @@ def choose(
 
     (Stopped at 12,000 updates, the WSD runs built for 24,000 have not begun their cooldown.)
     """
-    from lrkit.curves.core import Fit
+    from lrkit.curves.core import Fit, as_law
 
     if isinstance(law, Fit):
         uncertainty = law.uncertainty if uncertainty is None else uncertainty
         tops = [float(run.lrs.max()) for run in law.runs if run.lrs.size]
         peaks = (min(tops), max(tops)) if tops and peaks is None else peaks
-        law = law.law
-    if not isinstance(law, Law):
-        raise ValueError(f"law: expected a fitted curves.Fit or a curves.Law, got {type(law).__name__}")
-    if isinstance(lengths, (int, np.integer)):
-        lengths = [int(lengths)]
-    budgets = [int(n) for n in lengths]
-    if not budgets or min(budgets) < 2:
-        raise ValueError(f"lengths: give one or more run lengths >= 2 updates, got {lengths!r}")
-    z = z_value(level)
+    law = as_law(law)
+    given: Any = lengths
+    if isinstance(given, (numbers.Real, np.integer, np.floating)):
+        given = [given]
+    given = [] if isinstance(given, (str, bytes)) or not isinstance(given, Iterable) else list(given)
+    if not given:
+        raise ValueError(f"lengths: give one or more run lengths >= 2 updates, got {lengths!r:.60}")
+    budgets = [whole("lengths", n, minimum=2) for n in given]
+    if max(budgets) > MAX_UPDATES:
+        raise ValueError(_too_long("lengths", max(budgets)))
+    if peaks is not None:
+        if isinstance(peaks, (str, bytes)) or not isinstance(peaks, Sequence) or len(peaks) != 2:
+            raise ValueError(f"peaks: give (lowest, highest) peak rate of the fitted runs, got {peaks!r:.60}")
+        peaks = (positive_number("peaks", peaks[0]), positive_number("peaks", peaks[1]))
+        if peaks[0] > peaks[1]:
+            raise ValueError(f"peaks: give (lowest, highest) peak rate of the fitted runs, got {peaks!r}")
+    z = _checked(law, uncertainty, level)  # the law, its uncertainty and level: before any candidate is read
     out = []
     outside: set[float] = set()
     for budget in budgets:
         cands = _candidates(candidates(budget) if callable(candidates) else candidates)
         rows: list[tuple[float, Candidate, float, float]] = []
         for c in cands.values():
+            schedule = _schedule_of(c)
+            try:  # a schedule too short for the length, or not one: the line names the candidate
+                rates = learning_rates(schedule, budget)
+            except ValueError as err:
+                raise ValueError(f"candidates: {c.name!r}: {err}") from None
             if peaks is not None:
-                top = c.peak if math.isfinite(c.peak) else float(learning_rates(c.schedule, budget).max(initial=0.0))
+                top = c.peak if math.isfinite(c.peak) else float(rates.max(initial=0.0))
                 if not peaks[0] * (1 - 1e-9) <= top <= peaks[1] * (1 + 1e-9):
                     outside.add(top)
-            m, lo, hi = interval(law, uncertainty, c.schedule, [budget], level)
+            m, lo, hi = interval(law, uncertainty, schedule, [budget], level)
             rows.append((float(m[0]), c, float(lo[0]), float(hi[0])))
         rows.sort(key=lambda r: r[0])
         best = rows[0][1]

@@ -23,10 +23,11 @@ with the ``--lr`` its specs were read at; ``predict``, ``rank`` and ``score`` us
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def _runs(args: argparse.Namespace, lr: float, where: str = "RUN") -> list[Any]:
     from lrkit.curves.readers import read_run
 
     items = list(args.runs)
-    paths = [item.partition("@")[0] for item in items]
+    paths = [_split(item)[0] for item in items]
     parents: dict[str, str] = {}
     for pair in getattr(args, "branch", None) or ():
         child, sep, parent = pair.partition("=")
@@ -76,8 +77,8 @@ def _runs(args: argparse.Namespace, lr: float, where: str = "RUN") -> list[Any]:
             circle = " -> ".join((*chain, path))
             raise CurveUsageError(f"--branch: the runs {circle} branch from each other in a circle")
         item = items[paths.index(path)]
-        _, sep, spec = item.partition("@")
-        schedule = _schedule(spec, lr, f"{where} {item!r}") if sep else None
+        _, spec = _split(item)
+        schedule = _schedule(spec, lr, f"{where} {item!r}") if spec is not None else None
         parent = read(parents[path], (*chain, path)) if path in parents else None
         try:
             done[path] = read_run(
@@ -86,6 +87,7 @@ def _runs(args: argparse.Namespace, lr: float, where: str = "RUN") -> list[Any]:
                 format=args.format,
                 metric=args.metric,
                 final=args.final,
+                lr_key=getattr(args, "lr_key", None),
                 parent=parent,
             )
         except ValueError as err:
@@ -96,6 +98,16 @@ def _runs(args: argparse.Namespace, lr: float, where: str = "RUN") -> list[Any]:
         twice = next(p for p in paths if paths.count(p) > 1)
         raise CurveUsageError(f"{where}: {twice!r} is given twice")
     return [read(path) for path in paths]
+
+
+def _split(item: str) -> tuple[str, str | None]:
+    """``PATH@SPEC`` as ``(PATH, SPEC)``, ``PATH`` as ``(PATH, None)``: split at the first ``@`` whose left part
+    is an existing file or folder (a path may hold ``@``, e.g. ``runs/lr@3e-4.csv``), else at the first ``@``."""
+    if "@" not in item or Path(item).exists():
+        return item, None
+    cuts = [i for i, c in enumerate(item) if c == "@"]
+    at = next((i for i in cuts if Path(item[:i]).exists()), cuts[0])
+    return item[:at], item[at + 1 :]
 
 
 def _law(path: str) -> Any:
@@ -170,6 +182,22 @@ def _check(saved: Any, schedule: Any, updates: int, where: str) -> None:
         raise CurveUsageError(str(err)) from None
 
 
+def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``command`` with running out of memory as one line (exit 2), not an internal error: a request larger than
+    the machine (a long run's updates, a prediction's points, the optimiser's knots) is the user's to shrink."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except MemoryError as err:
+            raise CurveUsageError(
+                f"not enough memory for this request ({err or 'MemoryError'}); ask for fewer updates, points or knots"
+            ) from None
+
+    return run
+
+
 # -- commands ------------------------------------------------------------------------------------------------
 def cmd_fit(args: argparse.Namespace) -> int:
     """Fit a law to run files; print the parameters and quality; write the law as JSON (``-o``)."""
@@ -204,7 +232,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     law = saved.law
     schedule = _schedule(args.schedule, _scale(args, saved), "SCHEDULE")
     _check(saved, schedule, args.budget, "SCHEDULE")
-    steps = np.unique(np.linspace(args.budget / args.points, args.budget, args.points).round().astype(np.int64))
+    points = min(args.points, args.budget)  # more points than updates: every update once
+    steps = np.unique(np.linspace(args.budget / points, args.budget, points).round().astype(np.int64))
     losses = law.predict(schedule, steps)
     if args.json:
         print(json.dumps({"steps": steps.tolist(), "loss": losses.tolist()}))
@@ -355,6 +384,8 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
         p.add_argument("--format", choices=FORMATS, default=None, help="the logs' format (default: detected)")
         p.add_argument("--metric", default=None, help="the loss series (default: val_loss, eval_loss, loss, ...)")
         p.add_argument("--final", default=None, help="a series holding a run's final loss (e.g. final_val_loss)")
+        p.add_argument("--lr-key", default=None,
+                       help="the learning-rate series, where a log holds several (default: lr, learning_rate, lr-*)")
         p.add_argument(
             "--branch",
             action="append",
@@ -386,7 +417,7 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", default=None, help="write the fitted law (JSON) here")
     p.add_argument("--plot", default=None, help="plot the fit to this .png/.svg")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=cmd_fit)
+    p.set_defaults(run=_guarded(cmd_fit))
 
     p = sub.add_parser("predict", help="predict a schedule's loss curve")
     p.add_argument("law", metavar="LAW", help="a law JSON file (from `curve fit -o`)")
@@ -395,7 +426,7 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--points", type=_positive("--points", int), default=21, help="steps printed (default 21)")
     p.add_argument("--lr", type=_positive("--lr"), default=None, help=lr_help)
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=cmd_predict)
+    p.set_defaults(run=_guarded(cmd_predict))
 
     p = sub.add_parser("rank", help="rank schedules by predicted final loss at a budget")
     p.add_argument("law", metavar="LAW", help="a law JSON file")
@@ -403,7 +434,7 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--budget", type=_positive("--budget", int), required=True, help="updates")
     p.add_argument("--lr", type=_positive("--lr"), default=None, help=lr_help)
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=cmd_rank)
+    p.set_defaults(run=_guarded(cmd_rank))
 
     p = sub.add_parser("score", help="score a law's prediction against run files")
     p.add_argument("law", metavar="LAW", help="a law JSON file")
@@ -412,7 +443,7 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     reading(p)
     p.add_argument("--plot", default=None, help="plot predicted and actual curves to this .png/.svg")
     p.add_argument("--json", action="store_true", help="print JSON (mean_error, worst_error as fractions)")
-    p.set_defaults(run=cmd_score)
+    p.set_defaults(run=_guarded(cmd_score))
 
     p = sub.add_parser("optimize", help="optimise a schedule for a budget, peak and warmup")
     p.add_argument("law", metavar="LAW", help="a law JSON file")
@@ -422,7 +453,7 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--knots", type=_positive("--knots", int), default=48, help="knots after warmup (default 48)")
     p.add_argument("--floor", type=float, default=0.01, help="lowest multiplier of the peak (default 0.01)")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=cmd_optimize)
+    p.set_defaults(run=_guarded(cmd_optimize))
 
     p = sub.add_parser(
         "choose", help="rank WSD / cosine candidates (x peak) at one or more lengths, with intervals; recommend one"
@@ -445,7 +476,7 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
     p.add_argument("--plot", default=None, help="plot the candidates' predicted curves to this .png/.svg")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=cmd_choose)
+    p.set_defaults(run=_guarded(cmd_choose))
     return curve
 
 

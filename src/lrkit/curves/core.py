@@ -25,14 +25,19 @@ import numpy as np
 from lrkit.curves.intervals import Uncertainty, covariance
 from lrkit.curves.laws import (
     LAWS,
+    MAX_UPDATES,
     Law,
     MultiPowerLaw,  # noqa: F401  (the doctests' name)
     Stage,
     _keeping,
     _steps,
+    _too_long,
+    _vector,
     learning_rates,
     magnitude,
     peak_index,
+    positive_number,
+    whole,
 )
 
 __all__ = [
@@ -119,7 +124,12 @@ class Run:
         lrs = learning_rates(schedule, max(int(t.max()), last))
         values = None
         if losses is not None:
-            values = np.asarray(losses, dtype=np.float64).reshape(-1)
+            try:
+                values = _vector(np.asarray(losses, dtype=np.float64), "losses")
+            except (TypeError, ValueError) as err:
+                if str(err).startswith("losses:"):
+                    raise
+                raise ValueError(f"losses: every loss must be a number, got {losses!r:.60}") from None
             if values.size != t.size:
                 raise ValueError(f"losses: {values.size} losses for {t.size} steps; give one loss per step")
             if not np.all(np.isfinite(values)):
@@ -157,6 +167,8 @@ class Run:
         """
         if not isinstance(parent, Run) or parent.losses is None:
             raise ValueError(f"parent: give the Run (with losses) the branch continues, got {type(parent).__name__}")
+        if losses is None:
+            raise ValueError("losses: a branch is a trained run; give the losses its own log holds after the branch")
         own = cls.of(schedule, steps, losses, name, final=final, final_step=final_step)
         start = int(own.steps.min()) if at is None else at
         if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 1 <= start <= own.steps.min():
@@ -212,9 +224,12 @@ def _final(final: Any, final_step: Any, last: int) -> tuple[int, float | None]:
     if not math.isfinite(final):
         raise ValueError(f"final: a final loss must be finite, got {final!r}")
     step = last if final_step is None else final_step
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
-        raise ValueError(f"final_step: the updates before the final loss must be a whole number >= 1, got {step!r}")
-    return int(step), float(final)
+    try:
+        return whole("final_step", step), float(final)
+    except ValueError:
+        raise ValueError(
+            f"final_step: the updates before the final loss must be a whole number >= 1, got {step!r}"
+        ) from None
 
 
 def fitted_runs(runs: Any, where: str = "runs") -> list[Run]:
@@ -245,6 +260,21 @@ def _same(a: Run, b: Run) -> bool:
         and (a.losses is None) == (b.losses is None)
         and (a.losses is None or np.array_equal(a.losses, b.losses))  # type: ignore[arg-type]
     )
+
+
+def as_law(law: Any, where: str = "law") -> Law:
+    """``law`` as a :class:`Law`: a law, or a :class:`Fit`'s law (what :func:`fit` returns); anything else (a law
+    file's path, a law's name) is a ``ValueError`` naming ``where`` and how to get a law."""
+    if isinstance(law, Law):
+        return law
+    if isinstance(law, Fit):
+        return law.law
+    hint = (
+        "read the file first: curves.load_law(path).law"
+        if isinstance(law, (str, PathLike))
+        else "give curves.fit(...) or its .law"
+    )
+    raise ValueError(f"{where}: expected a curves.Law or a curves.Fit, got {type(law).__name__} {law!r:.60}; {hint}")
 
 
 @dataclass(frozen=True)
@@ -357,6 +387,7 @@ def score(law: Law, runs: Sequence[Run]) -> Score:
     >>> round(s.mean_error, 4), round(s.worst_error, 4)
     (0.0099, 0.0099)
     """
+    law = as_law(law)
     runs = fitted_runs(runs)
     if not runs:
         raise ValueError("runs: give at least one run with losses")
@@ -646,10 +677,20 @@ def fit(
     from scipy.optimize import least_squares
 
     start = time.perf_counter()
+    delta, max_evaluations, resolution = _fit_options(
+        delta, max_evaluations, resolution, skip_warmup=skip_warmup, relative=relative, jackknife=jackknife
+    )
     if isinstance(law, str) and law == "auto":
         from lrkit.curves.selection import select
 
         fitted_runs(runs)  # checked first: one line naming what is wrong
+        if prior is not None and not isinstance(prior, str):
+            # the laws auto compares share names, not meanings (multi_power's C is about 2, convex_drop's 10-200):
+            # a mapping would centre one law's C on the other's, or fail one law's fit and leave it out in silence
+            raise ValueError(
+                "prior: a mapping names one law's parameters; law='auto' fits two (multi_power and convex_drop), so "
+                "give the law it is for (fit(runs, 'convex_drop', prior=...)), or prior='law' or None"
+            )
         options: dict[str, Any] = dict(
             method=method, delta=delta, relative=relative, skip_warmup=skip_warmup, resolution=resolution,
             max_evaluations=max_evaluations, weights=weights, prior=prior,
@@ -674,8 +715,6 @@ def fit(
         raise ValueError("runs: give at least one run with losses")
     if weights not in ("runs", "points"):
         raise ValueError(f"weights must be 'runs' or 'points', got {weights!r}")
-    if not (delta > 0 and math.isfinite(delta)):
-        raise ValueError(f"delta must be a finite number > 0, got {delta!r}")
     centres = _check_prior(kind, prior)
     used, counts = [], []
     for run in runs:
@@ -690,7 +729,7 @@ def fit(
     total = sum(r.steps.size for r in used)
     if total < len(kind.param_names()) + 1:
         raise ValueError(f"runs: {total} points cannot fit {len(kind.param_names())} parameters; log more losses")
-    res = _auto_resolution(used) if resolution is None else max(1, int(resolution))
+    res = _auto_resolution(used) if resolution is None else resolution
     prepared = [kind.prepare(r.lrs, r.steps, res, **settings) for r in used]
     losses = [r.losses for r in used]
     y: np.ndarray = np.concatenate(losses)  # type: ignore[arg-type]
@@ -800,6 +839,14 @@ def fit(
         prior=(prior_index, prior_scale) if prior_index.size else None,
     )
     problems = []
+    if all(float(r.lrs.max(initial=0.0)) == 1.0 for r in used):
+        # lrkit's schedules are multipliers (lk.cosine(n) peaks at 1): a law fitted on them predicts only schedules
+        # in multipliers, and a schedule in absolute rates given to it later is read 3,000x off, in silence
+        problems.append(
+            "every fitted run's learning rate peaks at exactly 1: if these are lrkit multipliers (lk.cosine(n)), "
+            "give the rates the runs were trained at (lk.cosine(n) * peak; on the command line --lr PEAK), or "
+            "predict with this law only schedules in the same multipliers"
+        )
     if not best.success:
         problems.append(f"the optimizer stopped before converging ({best.message})")
     if uncertainty.at_bounds:
@@ -848,6 +895,21 @@ def fit(
         method="staged" if len(stages) > 1 else "joint",
         weights=weights,
         uncertainty=uncertainty,
+    )
+
+
+def _fit_options(
+    delta: Any, max_evaluations: Any, resolution: Any, **flags: Any
+) -> tuple[float, int, int | None]:
+    """:func:`fit`'s numeric options checked (``ValueError`` naming the option): ``delta`` a finite number > 0,
+    ``max_evaluations`` and ``resolution`` (or ``None``) whole numbers >= 1, each flag ``True`` or ``False``."""
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name}: must be True or False, got {value!r:.60}")
+    return (
+        positive_number("delta", delta),
+        whole("max_evaluations", max_evaluations),
+        None if resolution is None else whole("resolution", resolution),
     )
 
 
@@ -903,11 +965,21 @@ def law_from_dict(data: Mapping[str, Any]) -> Law:
     if missing:
         raise ValueError(f"law: {name} needs the parameter {missing[0]!r}")
     values = {}
+    low, high = kind.bounds()
+    fitted = kind.param_names()
     for n in names:
         if n in data:
             value = data[n]
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"law: parameter {n!r} must be a finite number, got {value!r}")
+            if n in fitted:  # a fit never leaves its bounds: a value outside them was edited, or is another law's
+                i = fitted.index(n)
+                slack = 1e-9 * max(1.0, abs(value))
+                if not low[i] - slack <= value <= high[i] + slack:
+                    raise ValueError(
+                        f"law: parameter {n!r} = {value!r} is outside {low[i]:g} to {high[i]:g}, the range a fit of "
+                        f"the {name} law keeps it in (an edited file?); refit the law rather than edit it"
+                    )
             values[n] = float(value)
     return kind(**values)
 
@@ -966,9 +1038,17 @@ def rank(law: Law, candidates: Mapping[str, Any] | Sequence[Any], budget: int) -
     ):
         raise ValueError(f"budget must be a whole number of updates >= 1, got {budget!r}")
     budget = int(budget)
+    if budget > MAX_UPDATES:
+        raise ValueError(_too_long("budget", budget))
+    law = as_law(law)
     items = list(candidates.items()) if isinstance(candidates, Mapping) else [(_label(c), c) for c in candidates]
     if not items:
         raise ValueError("candidates: give at least one schedule")
-    rows = [(name, law.final(schedule, budget)) for name, schedule in items]
+    rows = []
+    for name, schedule in items:
+        try:
+            rows.append((name, law.final(schedule, budget)))
+        except ValueError as err:  # a schedule too short, or not one: the line names the candidate
+            raise ValueError(f"candidates: {name!r}: {err}") from None
     rows.sort(key=lambda row: row[1])
     return Ranking(budget=budget, rows=tuple(rows))

@@ -24,6 +24,7 @@ import numpy as np
 import lrkit as lk
 from lrkit.core._io import atomic_write
 from lrkit.curves.core import Run
+from lrkit.curves.laws import _vector
 
 __all__ = [
     "FIT_RUNS",
@@ -140,9 +141,14 @@ def write_run(path: str | Path, steps: Any, losses: Any, lrs: Any = None) -> Non
     {"step": 200, "lr": 0.0003, "loss": null}
     """
     path = Path(path)
-    steps = np.asarray(steps)
-    losses = np.asarray(losses, dtype=np.float64)
-    rates = None if lrs is None else np.asarray(lrs, dtype=np.float64)
+    steps = _vector(np.asarray(steps).reshape(-1) if np.ndim(steps) == 0 else np.asarray(steps), "steps")
+    if steps.dtype.kind not in "iuf" or not (np.all(np.isfinite(steps)) and np.all(steps == np.round(steps))
+                                             and steps.min(initial=0) >= 0):
+        raise ValueError(f"steps: every step must be a whole number >= 0 of updates, got {steps.tolist()!r:.60}")
+    losses = _numbers(losses, "losses", steps.size)
+    rates = None if lrs is None else _numbers(lrs, "lrs", steps.size)
+    if rates is not None and not (np.all(np.isfinite(rates)) and rates.min(initial=0.0) >= 0):
+        raise ValueError("lrs: learning rates must be finite and >= 0")
     with atomic_write(path, newline="") as out:
         if path.suffix.lower() in (".jsonl", ".ndjson"):
             for i in range(steps.size):
@@ -159,3 +165,16 @@ def write_run(path: str | Path, steps: Any, losses: Any, lrs: Any = None) -> Non
                 if rates is not None:
                     row_values.append(repr(float(rates[i])))
                 writer.writerow([*row_values, repr(float(losses[i])) if math.isfinite(losses[i]) else ""])
+
+
+def _numbers(values: Any, name: str, size: int) -> np.ndarray:
+    """``values`` as ``size`` floats, one per step (a ``ValueError`` naming ``name`` otherwise)."""
+    try:
+        out = _vector(np.asarray(values, dtype=np.float64), name)
+    except (TypeError, ValueError) as err:
+        if str(err).startswith(f"{name}:"):
+            raise
+        raise ValueError(f"{name}: every value must be a number, got {values!r:.60}") from None
+    if out.size != size:
+        raise ValueError(f"{name}: {out.size} values for {size} steps; give one per step")
+    return out

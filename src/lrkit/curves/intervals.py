@@ -55,7 +55,7 @@ def z_value(level: float) -> float:
     >>> round(z_value(0.9), 3)
     1.645
     """
-    if not 0 < level < 1:
+    if isinstance(level, (bool, str)) or not 0 < level < 1:
         raise ValueError(f"level: a confidence level in (0, 1), got {level!r}")
     from scipy.stats import norm
 
@@ -120,10 +120,35 @@ class Uncertainty:
             raise ValueError(f"uncertainty: needs names, covariance, noise and inflation ({err})") from None
         if cov.shape != (len(names), len(names)) or not np.all(np.isfinite(cov)):
             raise ValueError(f"uncertainty: covariance must be a finite {len(names)} x {len(names)} matrix")
+        scale = float(np.max(np.abs(cov), initial=0.0))
+        if np.any(np.abs(cov - cov.T) > 1e-9 * scale) or np.any(np.diag(cov) < -1e-12 * scale):
+            raise ValueError("uncertainty: covariance must be symmetric with variances >= 0 on its diagonal")
+        if not (math.isfinite(noise) and noise >= 0 and math.isfinite(inflation) and inflation > 0):
+            raise ValueError(
+                f"uncertainty: noise must be a finite number >= 0 and inflation one > 0, got {noise!r}, {inflation!r}"
+            )
+        bounds, ensemble = data.get("at_bounds", ()), data.get("ensemble", ())
+        if not isinstance(bounds, (list, tuple)) or any(n not in names for n in bounds):
+            raise ValueError(f"uncertainty: at_bounds must be a list of the parameters {list(names)}, got {bounds!r}")
+        if not isinstance(ensemble, (list, tuple)):
+            raise ValueError(f"uncertainty: ensemble must be a list of laws, got {type(ensemble).__name__}")
         from lrkit.curves.core import law_from_dict
 
-        ensemble = tuple(law_from_dict(d) for d in data.get("ensemble", ()))
-        return cls(names, cov, noise, inflation, tuple(str(n) for n in data.get("at_bounds", ())), ensemble)
+        laws = tuple(law_from_dict(d) for d in ensemble)
+        return cls(names, cov, noise, inflation, tuple(str(n) for n in bounds), laws)
+
+    def check(self, law: Law, where: str = "uncertainty") -> Uncertainty:
+        """``self``, checked to describe ``law``: its parameters' names, and an ensemble of the same law
+        (a ``ValueError`` naming ``where`` otherwise: an uncertainty of another law gives wrong intervals)."""
+        if self.names != law.param_names():
+            raise ValueError(
+                f"{where}: its parameters {list(self.names)} are not the {law.name} law's {list(law.param_names())}; "
+                "it belongs to another law (refit, or give the uncertainty of this fit)"
+            )
+        other = next((e for e in self.ensemble if type(e) is not type(law)), None)
+        if other is not None:
+            raise ValueError(f"{where}: its ensemble holds a {other.name} law, not a {law.name} law")
+        return self
 
 
 def covariance(
@@ -217,6 +242,7 @@ def interval(
     >>> bool((low < mean).all() and (mean < high).all())
     True
     """
+    z = _checked(law, uncertainty, level)
     t = _steps(steps)
     lrs = learning_rates(schedule, int(t.max()))
     values, jac = _gradient(law, lrs, t)
@@ -227,8 +253,23 @@ def interval(
         res = _resolution(lrs, t)
         var = var + uncertainty.spread([law_i.evaluate(law_i.prepare(lrs, t, res, **law_i.settings()))[0]
                                         for law_i in uncertainty.ensemble])
-    half = z_value(level) * np.sqrt(np.maximum(var, 0.0))
+    half = z * np.sqrt(np.maximum(var, 0.0))
     return values, values - half, values + half
+
+
+def _checked(law: Any, uncertainty: Any, level: float = 0.95) -> float:
+    """``law`` a :class:`Law`, ``uncertainty`` ``None`` or the :class:`Uncertainty` of that law, ``level`` in
+    (0, 1): each a ``ValueError`` naming it otherwise. Returns the level's ``z``."""
+    if not isinstance(law, Law):
+        raise ValueError(f"law: expected a curves.Law (a Fit's .law), got {type(law).__name__}")
+    if uncertainty is not None:
+        if not isinstance(uncertainty, Uncertainty):
+            raise ValueError(
+                f"uncertainty: expected a curves.Uncertainty (a Fit's .uncertainty) or None, got "
+                f"{type(uncertainty).__name__}"
+            )
+        uncertainty.check(law)
+    return z_value(level)
 
 
 def difference(
@@ -236,6 +277,7 @@ def difference(
 ) -> tuple[float, float]:
     """The predicted final loss of schedule ``a`` minus ``b`` after ``budget`` updates, and its standard error
     (the parameters' uncertainty: both are predicted by the same law)."""
+    _checked(law, uncertainty)
     t = np.array([int(budget)])
     va, ga = _gradient(law, learning_rates(a, budget), t)
     vb, gb = _gradient(law, learning_rates(b, budget), t)

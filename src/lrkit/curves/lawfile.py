@@ -30,6 +30,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +164,7 @@ def law_file_from_dict(data: Any, where: str = "law file") -> LawFile:
         if not isinstance(data["uncertainty"], Mapping):
             raise ValueError(f"{where}: 'uncertainty' must be an object, got {type(data['uncertainty']).__name__}")
         try:
-            uncertainty = Uncertainty.from_dict(data["uncertainty"])
+            uncertainty = Uncertainty.from_dict(data["uncertainty"]).check(law)
         except (TypeError, ValueError, KeyError) as err:
             raise ValueError(f"{where}: 'uncertainty': {err}") from None
     return LawFile(law=law, lr_scale=scale, peaks=peaks, fit=fit, uncertainty=uncertainty)
@@ -202,6 +203,12 @@ def save_law(
         law, info, uncertainty = fitted, {}, None
     else:
         raise ValueError(f"fitted: give a Fit (curves.fit(...)) or a Law, got {type(fitted).__name__}")
+    if not isinstance(path, (str, PathLike)):
+        raise ValueError(f"path: expected a file path such as 'law.json', got {type(path).__name__} {path!r:.60}")
+    if Path(path).is_dir():
+        raise ValueError(f"path: {str(path)!r} is a folder; give a file name such as law.json")
+    if not Path(path).parent.is_dir():
+        raise ValueError(f"path: folder {str(Path(path).parent)!r} does not exist")
     saved = LawFile(law, _positive(lr_scale, "lr_scale"), None if peaks is None else _peaks(peaks), info, uncertainty)
     text = json.dumps(saved.to_dict(), indent=2, allow_nan=False) + "\n"
     law_file_from_dict(json.loads(text), f"law file {str(path)!r}")  # what is written reads back
@@ -211,6 +218,8 @@ def save_law(
 
 
 def _peaks(peaks: Any) -> tuple[float, float]:
+    if isinstance(peaks, (str, bytes)) or not isinstance(peaks, (list, tuple, np.ndarray)) or len(peaks) != 2:
+        raise ValueError(f"peaks must be (lowest, highest), got {peaks!r:.60}")
     low, high = (_positive(p, "peaks") for p in peaks)
     if low > high:
         raise ValueError(f"peaks must be (lowest, highest), got {peaks!r}")
@@ -229,12 +238,16 @@ def load_law(path: str | Path) -> LawFile:
     >>> file.law.name, file.lr_scale, file.peaks
     ('multi_power', 2.0, None)
     """
+    if not isinstance(path, (str, PathLike)):
+        raise ValueError(f"path: expected a law file's path, got {type(path).__name__} {path!r:.60}")
     p = Path(path)
     where = f"law file {str(path)!r}"
+    if p.is_dir():
+        raise ValueError(f"{where} is a folder; give the law file in it (written by `lrkit curve fit ... -o law.json`)")
     if not p.is_file():
         raise ValueError(f"{where} does not exist (write one with `lrkit curve fit ... -o law.json`)")
-    try:
-        data = json.loads(p.read_text(), parse_constant=_no_constant)
+    try:  # a byte-order mark (a file saved by an editor on Windows) is skipped, as the run readers skip it
+        data = json.loads(p.read_text(encoding="utf-8-sig"), parse_constant=_no_constant)
     except json.JSONDecodeError as err:
         raise ValueError(f"{where}: not JSON ({err.msg}, line {err.lineno})") from None
     except UnicodeDecodeError:

@@ -47,6 +47,8 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from lrkit.core._validate import integer, positive
+
 __all__ = [
     "LAWS",
     "AreaLaw",
@@ -115,15 +117,45 @@ def _check_prediction(law: Law, lrs: np.ndarray, steps: np.ndarray, values: np.n
 def learning_rates(schedule: Any, updates: int) -> np.ndarray:
     """The learning rates of updates ``0 .. updates-1``: an lrkit schedule evaluated on them, or an array.
 
+    Anything else (a spec's text, a function that does not return one rate per update, an array of several
+    rows) is a ``ValueError`` naming ``schedule``.
+
     >>> import lrkit as lk
     >>> learning_rates(lk.warmup(2, start=0.0) >> lk.constant(1.0), 4) * 3e-4
     array([0.     , 0.00015, 0.0003 , 0.0003 ])
     """
     updates = int(updates)
+    if updates > MAX_UPDATES:
+        raise ValueError(_too_long("updates", updates))
+    if isinstance(schedule, (str, bytes)):
+        raise ValueError(
+            "schedule: give an lrkit schedule of absolute rates (lk.from_config(text) * peak) or an array of every "
+            f"update's rate, not the text {schedule!r:.80}"
+        )
     if callable(schedule) and not isinstance(schedule, np.ndarray):
-        lrs = np.asarray(schedule(np.arange(updates, dtype=np.float64)), dtype=np.float64)
+        try:
+            lrs = np.asarray(schedule(np.arange(updates, dtype=np.float64)), dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"schedule: {type(schedule).__name__} failed on the array of update indices 0..{updates - 1} "
+                f"({' '.join(str(err).split())}); give an lrkit schedule (lk.cosine(n) * peak) or an array of every "
+                "update's rate"
+            ) from None
+        if lrs.shape != (updates,):
+            raise ValueError(
+                f"schedule: called on the array of update indices 0..{updates - 1} it returned shape {lrs.shape}, not "
+                "one rate per update; give an lrkit schedule (lk.cosine(n) * peak) or an array of every update's rate"
+            )
     else:
-        lrs = np.asarray(schedule, dtype=np.float64).reshape(-1)
+        try:
+            lrs = _vector(np.asarray(schedule, dtype=np.float64), "schedule")
+        except (TypeError, ValueError) as err:
+            if str(err).startswith("schedule:"):
+                raise
+            raise ValueError(
+                f"schedule: expected an lrkit schedule or an array of every update's rate, got "
+                f"{type(schedule).__name__} {schedule!r:.60}"
+            ) from None
         if lrs.size < updates:
             raise ValueError(
                 f"lrs: {lrs.size} learning rates given, but a loss after {updates} updates needs the rate of every "
@@ -133,6 +165,36 @@ def learning_rates(schedule: Any, updates: int) -> np.ndarray:
     if lrs.size and not (np.all(np.isfinite(lrs)) and lrs.min() >= 0):
         raise ValueError("lrs: learning rates must be finite and >= 0")
     return lrs
+
+
+def whole(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` checked to be a whole number >= ``minimum`` (``1000.0`` reads as 1000; ``2.5``, ``nan``, ``inf``,
+    ``True``, ``"1000"`` are a ``ValueError`` naming ``name``): :func:`lrkit.core._validate.integer`, in the curves'
+    one-line form ``name: ...``.
+
+    >>> whole("budget", 1000.0), whole("warmup", 0, minimum=0)
+    (1000, 0)
+    """
+    try:
+        return integer(name, name, value, minimum)
+    except ValueError:
+        raise ValueError(f"{name}: must be a whole number >= {minimum}, got {value!r:.60}") from None
+
+
+def positive_number(name: str, value: Any) -> float:
+    """``value`` checked to be a finite number > 0 (:func:`lrkit.core._validate.positive`), ``name: ...`` otherwise."""
+    try:
+        return float(positive(name, name, value))
+    except ValueError:
+        raise ValueError(f"{name}: must be a finite number > 0, got {value!r:.60}") from None
+
+
+def _vector(values: np.ndarray, name: str) -> np.ndarray:
+    """``values`` as a 1-D array: a row or a column is read as a list; an array of several rows and columns is a
+    ``ValueError`` naming ``name`` (its order would be a guess)."""
+    if values.ndim > 1 and sum(d != 1 for d in values.shape) > 1:
+        raise ValueError(f"{name}: give a list (1-D), got an array of shape {values.shape}")
+    return values.reshape(-1)
 
 
 def magnitude(values: np.ndarray) -> float:
@@ -152,14 +214,21 @@ def peak_index(lrs: np.ndarray) -> int:
     return int(np.argmax(lrs)) if lrs.size else 0
 
 
-#: The longest run a law evaluates: it reads the learning rate of every update (8 bytes each).
-MAX_UPDATES = 10**10
+#: The longest run a law evaluates. It reads the learning rate of every update, and a prediction holds about
+#: 70-100 bytes per update (measured: 10^7 updates 0.7-1.0 GiB, 10^8 updates 6.4-9.4 GiB), so a longer run is
+#: refused with one line rather than asking for tens of GiB (a step count read wrong, an epoch logged as steps).
+MAX_UPDATES = 10**8
+
+
+def _too_long(name: str, value: float) -> str:
+    return (
+        f"{name}: at most {MAX_UPDATES:.0e} updates (a law reads the learning rate of every update, about 100 bytes "
+        f"each in a prediction), got {float(value):.3g}; is it a number of updates?"
+    )
 
 
 def _steps(steps: Any) -> np.ndarray:
-    arr = np.asarray(steps)
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
+    arr = _vector(np.asarray(steps).reshape(-1) if np.ndim(steps) == 0 else np.asarray(steps), "steps")
     if arr.size == 0:
         raise ValueError("steps: give at least one step")
     if arr.dtype.kind not in "iuf" or arr.dtype == np.bool_:
@@ -167,10 +236,7 @@ def _steps(steps: Any) -> np.ndarray:
     if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or arr.min() < 1:
         raise ValueError("steps: steps must be whole numbers >= 1 (the loss after that many updates)")
     if arr.max() > MAX_UPDATES:
-        raise ValueError(
-            f"steps: at most {MAX_UPDATES:.0e} updates (the law sums over the learning rate of every update), "
-            f"got {float(arr.max()):.3g}"
-        )
+        raise ValueError(_too_long("steps", arr.max()))
     return arr.astype(np.int64)
 
 
@@ -368,7 +434,9 @@ class Law(ABC):
         lrs = learning_rates(schedule, int(t.max()))
         if resolution is None:
             resolution = max(1, -(-t.size * lrs.size // EXACT_WORK))
-        values, _ = self.evaluate(self.prepare(lrs, t, max(1, int(resolution)), **self.settings()))
+        else:
+            resolution = whole("resolution", resolution)
+        values, _ = self.evaluate(self.prepare(lrs, t, resolution, **self.settings()))
         _check_prediction(self, lrs, t, values)
         return values if np.ndim(steps) else values[:1].copy()
 

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 import lrkit as lk
-from lrkit.curves.laws import Law
+from lrkit.curves.laws import MAX_UPDATES, Law, _too_long, positive_number, whole
+
+#: The optimiser's hat basis is a dense (budget x knots + 1) array: at most this many elements (2 GiB).
+MAX_BASIS = 2**28
 
 __all__ = ["Optimized", "optimize"]
 
@@ -91,17 +94,25 @@ def optimize(
     """
     from scipy.optimize import minimize
 
+    from lrkit.curves.core import as_law
+
     start = time.perf_counter()
-    budget, warmup, knots = int(budget), int(warmup), int(knots)
-    if budget < 2:
-        raise ValueError(f"budget must be >= 2 updates, got {budget!r}")
-    if not 0 <= warmup < budget - 1:
+    law = as_law(law)
+    budget, warmup = whole("budget", budget, minimum=2), whole("warmup", warmup, minimum=0)
+    if budget > MAX_UPDATES:
+        raise ValueError(_too_long("budget", budget))
+    knots, max_iterations = whole("knots", knots), whole("max_iterations", max_iterations)
+    if not warmup < budget - 1:
         raise ValueError(f"warmup must be >= 0 and < budget - 1, got {warmup!r} for budget {budget}")
-    if not (peak > 0 and np.isfinite(peak)):
-        raise ValueError(f"peak must be a finite learning rate > 0, got {peak!r}")
-    if not 0 < floor < 1:
+    peak = positive_number("peak", peak)
+    if isinstance(floor, (bool, str)) or not 0 < floor < 1:
         raise ValueError(f"floor must be a multiplier in (0, 1), got {floor!r}")
-    knots = max(1, min(knots, budget - warmup - 1))
+    knots = min(knots, budget - warmup - 1)
+    if budget * (knots + 1) > MAX_BASIS:
+        raise ValueError(
+            f"knots: {knots} knots over {budget:,} updates is a {budget * (knots + 1) * 8 / 2**30:.1f} GiB basis "
+            f"(budget x (knots + 1) x 8 bytes, at most {MAX_BASIS * 8 / 2**30:.0f} GiB); give fewer knots"
+        )
     positions = np.unique(np.round(np.linspace(warmup, budget, knots + 1)).astype(np.int64))
     knots = positions.size - 1
     t = np.arange(budget, dtype=np.float64)

@@ -44,6 +44,10 @@ def plot(
         from matplotlib.figure import Figure
     except ImportError:
         raise ImportError("plotting needs matplotlib: pip install 'lrkit[plot]'") from None
+    from lrkit.curves.core import as_law
+
+    law = as_law(law)
+    fitted, predicted = _runs(fitted, "fitted"), _runs(predicted, "predicted")
     if ax is None:
         fig = Figure(figsize=(8, 4.5), dpi=100, layout="constrained")
         ax = fig.add_subplot()
@@ -86,10 +90,19 @@ def plot_choice(
         from matplotlib.figure import Figure
     except ImportError:
         raise ImportError("plotting needs matplotlib: pip install 'lrkit[plot]'") from None
+    from lrkit.curves.choose import Choice
+    from lrkit.curves.core import Fit, as_law
     from lrkit.curves.intervals import interval
+    from lrkit.curves.laws import whole
 
-    if not choices:
-        raise ValueError("choices: give at least one Choice (from curves.choose)")
+    if isinstance(law, Fit) and uncertainty is None:
+        uncertainty = law.uncertainty
+    law = as_law(law)
+    top = whole("top", top)
+    if isinstance(choices, Choice):
+        choices = [choices]
+    if not isinstance(choices, Sequence) or not choices or not all(isinstance(c, Choice) for c in choices):
+        raise ValueError(f"choices: give a list of Choice values (from curves.choose), got {choices!r:.60}")
     fig = Figure(figsize=(6.5 * len(choices), 4.5), dpi=100, layout="constrained")
     axes = fig.subplots(1, len(choices), squeeze=False)[0]
     for ax, choice in zip(axes, choices):
@@ -106,10 +119,22 @@ def plot_choice(
         ax.set_ylabel("predicted loss")
         lows = [r.low for r in choice.rows[:top]]
         highs = [r.high for r in choice.rows[:top]]
-        span = max(highs) - min(lows)
+        # candidates predicted alike without an uncertainty have no span: a band of 0.1% of the loss around them
+        span = max(highs) - min(lows) or 1e-3 * max(abs(min(lows)), 1e-12)
         ax.set_ylim(min(lows) - 0.5 * span, max(highs) + 4 * span)
         ax.legend(fontsize="small")
     return _save(fig, path)
+
+
+def _runs(runs: Any, where: str) -> list[Run]:
+    """``runs`` as a list of :class:`Run` values (one Run in place of a list is read as a list of one)."""
+    from lrkit.curves.core import Run
+
+    if isinstance(runs, Run):
+        return [runs]
+    if isinstance(runs, (str, bytes)) or not isinstance(runs, Sequence) or not all(isinstance(r, Run) for r in runs):
+        raise ValueError(f"{where}: give a list of Run values (curves.read_run, Run.of), got {runs!r:.60}")
+    return list(runs)
 
 
 def _save(fig: Figure, path: str | Path | None) -> Figure:
@@ -118,5 +143,7 @@ def _save(fig: Figure, path: str | Path | None) -> Figure:
         path = Path(path)
         if path.suffix.lower() not in (".png", ".svg"):
             raise ValueError(f"path: the file name must end in .png or .svg, got {str(path)!r}")
+        if not path.parent.is_dir():
+            raise ValueError(f"path: folder {str(path.parent)!r} does not exist")
         fig.savefig(path)
     return fig

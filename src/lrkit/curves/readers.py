@@ -43,13 +43,14 @@ import math
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lrkit.curves.core import Run
-from lrkit.curves.laws import learning_rates
+from lrkit.curves.laws import MAX_UPDATES, _too_long, learning_rates
 
 __all__ = ["FORMATS", "Log", "RunFileWarning", "detect_format", "read_log", "read_run"]
 
@@ -144,6 +145,8 @@ def _step(value: Any, path: Path, where: str, key: str) -> int:
         raise ValueError(
             f"run file {str(path)!r}, {where}: {key!r} is {value!r}; a step is a whole number >= 0 of updates"
         )
+    if number > MAX_UPDATES:
+        raise ValueError(f"run file {str(path)!r}, {where}: {_too_long(repr(key), number)}")
     return int(number)
 
 
@@ -214,10 +217,14 @@ def _separator(header: str) -> str:
 
 def _read_csv(path: Path) -> list[dict[str, Any]]:
     lines = _text(path).splitlines()
-    reader = csv.DictReader(lines, delimiter=_separator(lines[0] if lines else ""))
+    # skipinitialspace: "step, loss" (numpy.savetxt's delimiter=", ", hand-written files) names the column 'loss'
+    reader = csv.DictReader(lines, delimiter=_separator(lines[0] if lines else ""), skipinitialspace=True)
     rows = list(reader)
     if reader.fieldnames is None:
         raise ValueError(f"run file {str(path)!r} is empty")
+    twice = next((name for i, name in enumerate(reader.fieldnames) if name in reader.fieldnames[:i]), None)
+    if twice is not None:  # csv keeps the last of the two: which one is the loss would be a guess
+        raise ValueError(f"run file {str(path)!r}, line 1: the column {twice!r} is named twice; rename one")
     for i, row in enumerate(rows):
         if None in row:  # more cells than the header names
             raise ValueError(f"run file {str(path)!r}, line {i + 2}: more cells than the header's columns")
@@ -400,6 +407,8 @@ def read_log(path: str | Path, format: str | None = None) -> Log:
     >>> log.format, sorted(log.series), log.series["lr"].values.tolist(), log.series["loss"].steps.tolist()
     ('csv', ['loss', 'lr'], [0.0003, 0.0001], [100, 200])
     """
+    if not isinstance(path, (str, PathLike)):
+        raise ValueError(f"path: expected a log file's path, got {type(path).__name__} {path!r:.60}")
     p = Path(path)
     try:
         return _read_log(p, format)
@@ -429,13 +438,28 @@ def _read_log(p: Path, format: str | None) -> Log:
 
 
 def _lr_series(log: Log, lr_key: str | None) -> Series | None:
+    """The learning-rate series: ``lr_key``, else the first of :data:`LR_KEYS` (then Lightning's ``lr-*``) the
+    log holds. Several that disagree (two optimizers' or parameter groups' rates, an ``lr`` and a
+    ``learning_rate`` column) are a ``ValueError`` naming them: which one the law should read is the user's."""
     if lr_key is not None:
         return log.get(lr_key, "learning-rate series")
-    for key in LR_KEYS:
-        if key in log.series:
-            return log.series[key]
     monitor = sorted(k for k in log.series if k.startswith("lr-"))  # Lightning's LearningRateMonitor
-    return log.series[monitor[0]] if monitor else None
+    keys = [k for k in LR_KEYS if k in log.series] + [k for k in monitor if k not in LR_KEYS]
+    if not keys:
+        return None
+    first = log.series[keys[0]]
+    for key in keys[1:]:
+        other = log.series[key]
+        common, i, j = np.intersect1d(first.steps, other.steps, return_indices=True)
+        off = np.flatnonzero(~np.isclose(first.values[i], other.values[j], rtol=RTOL, atol=0))
+        if off.size:
+            k = int(off[0])
+            raise ValueError(
+                f"run file {str(log.path)!r}: it logs two learning rates that disagree, {keys[0]!r} "
+                f"{first.values[i][k]:.6g} and {key!r} {other.values[j][k]:.6g} at step {int(common[k])}; name the "
+                "one the loss follows (lr_key=, --lr-key)"
+            )
+    return first
 
 
 def _rates(
@@ -455,11 +479,6 @@ def _rates(
                 f"run file {path!r}, {logged.where[i]}: learning rate {float(values[i])!r} is not finite and >= 0"
             )
     if schedule is not None:
-        if isinstance(schedule, str):
-            raise ValueError(
-                "schedule: give an lrkit schedule of absolute rates (lk.from_config(text) * peak) or an array, "
-                f"not the text {schedule!r}"
-            )
         rates = learning_rates(schedule, updates)
         if index is not None and values is not None:
             inside = (index >= 0) & (index < updates)
@@ -543,8 +562,8 @@ def read_run(
     >>> run.steps.tolist(), run.losses.tolist(), run.lrs.size
     ([100, 200, 300], [3.9, 3.7, 3.6], 300)
     """
+    log = read_log(path, format)
     p = Path(path)
-    log = read_log(p, format)
     where = str(p)
     finals = {final} if isinstance(final, str) else set()
     if metric is None:

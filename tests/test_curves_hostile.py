@@ -1,0 +1,490 @@
+"""Hostile input to lrkit.curves and `lrkit curve`: every bad argument or file is one ValueError line naming the
+parameter (and the file and row where there is one), on the command line `lrkit: error: ...` and exit 2.
+
+Every case here failed on 6db073d: an AttributeError (`rank(fit(...), ...)`), TypeError (`family(peaks=3e-4)`),
+IndexError (a step array of two rows), OverflowError (`choose(..., inf)`), MemoryError (a step of 5e9 in a log
+asked for 37 GiB; on the command line "internal error, please report it"), a timeout (`max_evaluations=2.5`), or
+a silent wrong answer: 2.5 updates read as 2, `skip_warmup="no"` as True, a CSV with two 'loss' columns read as
+the last one, an edited law file with `A = -5` or another law's uncertainty predicting without a word.
+The probes behind this file (about 250 cases, with what each did before and after) are in the helper's report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lrkit as lk
+from lrkit import curves
+from lrkit.cli import main
+
+TRUE = curves.MultiPowerLaw(L0=3.0, A=0.5, alpha=0.5, B=400.0, C=2.0, beta=0.6, gamma=0.6)
+SPECS = {
+    "constant": "warmup(200) >> constant(1.0)",
+    "cosine": "warmup(200) >> cosine(3800, floor=0.1)",
+    "drop": "warmup(200) >> constant(1.0, 1800) >> constant(0.3)",
+}
+PEAK = 3e-4
+SCHED = lk.from_config(SPECS["cosine"]) * PEAK
+STEPS = np.arange(256, 4001, 64)
+RUN = curves.Run.of(SCHED, STEPS, TRUE.predict(SCHED, STEPS), name="cosine")
+SRC = Path(curves.__file__).resolve().parents[2]
+
+
+def _runs():
+    return [
+        curves.Run.of(lk.from_config(s) * PEAK, STEPS, TRUE.predict(lk.from_config(s) * PEAK, STEPS), name=n)
+        for n, s in SPECS.items()
+    ]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return curves.fit(_runs(), "multi_power", method="joint", prior=None)
+
+
+CANDS = curves.family(4000, peaks=[PEAK], warmup=200, fractions=(0.1, 0.2), shapes=("linear",), cosine_floors=(0.1,))
+
+
+# -- a fit where a law is meant ------------------------------------------------------------------------------
+def test_rank_score_optimize_take_a_fit_as_choose_does(fitted):
+    # each raised AttributeError: 'Fit' object has no attribute 'final' / 'predict' / 'final_gradient'
+    schedules = {"cosine": SCHED, "constant": lk.from_config(SPECS["constant"]) * PEAK}
+    assert curves.rank(fitted, schedules, 4000) == curves.rank(fitted.law, schedules, 4000)
+    assert curves.score(fitted, _runs()).mean_error == curves.score(fitted.law, _runs()).mean_error
+    a = curves.optimize(fitted, 1000, PEAK, 100, knots=4, max_iterations=5)
+    b = curves.optimize(fitted.law, 1000, PEAK, 100, knots=4, max_iterations=5)
+    assert a.schedule == b.schedule and a.predicted_loss == b.predicted_loss
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: curves.rank("law.json", {"a": SCHED}, 4000),
+        lambda: curves.score("law.json", [RUN]),
+        lambda: curves.optimize("law.json", 1000, PEAK),
+        lambda: curves.choose(Path("law.json"), CANDS, 4000),
+    ],
+    ids=["rank", "score", "optimize", "choose"],
+)
+def test_a_law_file_path_where_a_law_is_meant_names_load_law(call):
+    with pytest.raises(ValueError, match=r"^law: expected a curves\.Law or a curves\.Fit, got .*load_law"):
+        call()
+
+
+# -- numbers: whole numbers where a count is meant; nan, inf, 2.5, text --------------------------------------
+BAD_ARGUMENTS = {
+    # choose: 2.5 and nan gave TypeError ('float' object is not iterable), inf OverflowError, [4000.7] ran at 4000
+    "choose lengths 2.5": (lambda: curves.choose(TRUE, CANDS, 2.5), "lengths"),
+    "choose lengths nan": (lambda: curves.choose(TRUE, CANDS, math.nan), "lengths"),
+    "choose lengths inf": (lambda: curves.choose(TRUE, CANDS, [math.inf]), "lengths"),
+    "choose lengths None": (lambda: curves.choose(TRUE, CANDS, None), "lengths"),
+    "choose lengths 4000.7": (lambda: curves.choose(TRUE, CANDS, [4000.7]), "lengths"),
+    "choose peaks text": (lambda: curves.choose(TRUE, CANDS, 4000, peaks="3e-4"), "peaks"),
+    "choose peaks reversed": (lambda: curves.choose(TRUE, CANDS, 4000, peaks=(1e-3, 1e-4)), "peaks"),
+    "choose peaks nan": (lambda: curves.choose(TRUE, CANDS, 4000, peaks=(math.nan, 1e-3)), "peaks"),
+    "choose a config that does not read": (lambda: curves.choose(TRUE, {"mine": "cosine("}, 4000),
+                                           "candidates: 'mine'"),
+    # family: nan / inf / 2.5 lengths (ValueError 'cannot convert float NaN', OverflowError, cut to 2), a peak
+    # given as one number (TypeError), shapes as one text (read letter by letter: "got 'l'")
+    "family length nan": (lambda: curves.family(math.nan, peaks=[PEAK]), "length"),
+    "family length inf": (lambda: curves.family(math.inf, peaks=[PEAK]), "length"),
+    "family length 100.7": (lambda: curves.family(100.7, peaks=[PEAK]), "length"),
+    "family warmup 2.5": (lambda: curves.family(4000, peaks=[PEAK], warmup=2.5), "warmup"),
+    "family peaks one number": (lambda: curves.family(4000, peaks=PEAK), "peaks"),
+    "family peaks text": (lambda: curves.family(4000, peaks="3e-4"), "peaks"),
+    "family peak text": (lambda: curves.family(4000, peaks=["3e-4"]), "peaks"),
+    "family fractions text": (lambda: curves.family(4000, peaks=[PEAK], fractions="0.1"), "fractions"),
+    "family shapes text": (lambda: curves.family(4000, peaks=[PEAK], shapes="linear"), "shapes"),
+    "family extra bad config": (lambda: curves.family(4000, peaks=[PEAK], extra={"mine": "cosine("}), "extra: 'mine'"),
+    "family extra not text": (lambda: curves.family(4000, peaks=[PEAK], extra={"mine": 5}), "extra: 'mine'"),
+    # optimize: nan (cannot convert), inf (OverflowError), 2.5 / '1000' read as 2 / 1000, knots 0 / -5 read as 1,
+    # max_iterations 0 / nan ran without a word, a text peak TypeError
+    "optimize budget nan": (lambda: curves.optimize(TRUE, math.nan, PEAK), "budget"),
+    "optimize budget inf": (lambda: curves.optimize(TRUE, math.inf, PEAK), "budget"),
+    "optimize budget 2.5": (lambda: curves.optimize(TRUE, 2.5, PEAK), "budget"),
+    "optimize budget text": (lambda: curves.optimize(TRUE, "1000", PEAK), "budget"),
+    "optimize budget 1e9": (lambda: curves.optimize(TRUE, 10**9, PEAK), "budget"),
+    "optimize peak text": (lambda: curves.optimize(TRUE, 1000, "3e-4"), "peak"),
+    "optimize peak None": (lambda: curves.optimize(TRUE, 1000, None), "peak"),
+    "optimize warmup 2.5": (lambda: curves.optimize(TRUE, 1000, PEAK, 2.5), "warmup"),
+    "optimize knots 0": (lambda: curves.optimize(TRUE, 1000, PEAK, knots=0), "knots"),
+    "optimize knots -5": (lambda: curves.optimize(TRUE, 1000, PEAK, knots=-5), "knots"),
+    "optimize knots 2.7": (lambda: curves.optimize(TRUE, 1000, PEAK, knots=2.7), "knots"),
+    "optimize knots past memory": (lambda: curves.optimize(TRUE, 40000, PEAK, knots=40000), "knots"),
+    "optimize max_iterations 0": (lambda: curves.optimize(TRUE, 1000, PEAK, max_iterations=0), "max_iterations"),
+    "optimize max_iterations nan": (lambda: curves.optimize(TRUE, 1000, PEAK, max_iterations=math.nan),
+                                    "max_iterations"),
+    # fit: a text delta (TypeError), max_evaluations 0 (scipy's "`max_nfev` must be ..."), 2.5 / nan (ran for
+    # minutes), resolution nan / inf (cannot convert, OverflowError), 0 / -3 / 2.7 read as 1 / 1 / 2, a text
+    # flag ("no") read as True
+    "fit delta text": (lambda: curves.fit(_runs(), "multi_power", delta="1e-3"), "delta"),
+    "fit delta text auto": (lambda: curves.fit(_runs(), delta="1e-3"), "delta"),
+    "fit max_evaluations 0": (lambda: curves.fit(_runs(), "multi_power", max_evaluations=0), "max_evaluations"),
+    "fit max_evaluations 2.5": (lambda: curves.fit(_runs(), "multi_power", max_evaluations=2.5), "max_evaluations"),
+    "fit max_evaluations nan": (lambda: curves.fit(_runs(), "multi_power", max_evaluations=math.nan),
+                                "max_evaluations"),
+    "fit resolution nan": (lambda: curves.fit(_runs(), "multi_power", resolution=math.nan), "resolution"),
+    "fit resolution inf": (lambda: curves.fit(_runs(), "multi_power", resolution=math.inf), "resolution"),
+    "fit resolution 0": (lambda: curves.fit(_runs(), "multi_power", resolution=0), "resolution"),
+    "fit resolution 2.7": (lambda: curves.fit(_runs(), "multi_power", resolution=2.7), "resolution"),
+    "fit skip_warmup text": (lambda: curves.fit(_runs(), "multi_power", skip_warmup="no"), "skip_warmup"),
+    "fit relative text": (lambda: curves.fit(_runs(), "multi_power", relative="no"), "relative"),
+    "fit jackknife text": (lambda: curves.fit(_runs(), "multi_power", jackknife="no"), "jackknife"),
+    # predict: resolution nan (cannot convert), 0 / -1 / 2.5 read as 1 / 1 / 2
+    "predict resolution nan": (lambda: TRUE.predict(SCHED, [4000], resolution=math.nan), "resolution"),
+    "predict resolution 0": (lambda: TRUE.predict(SCHED, [4000], resolution=0), "resolution"),
+    "predict resolution 2.5": (lambda: TRUE.predict(SCHED, [4000], resolution=2.5), "resolution"),
+    # interval: a level of 95 (a percent) or nan went unchecked when there was no uncertainty
+    "interval level 95": (lambda: curves.interval(TRUE, None, SCHED, [4000], 95), "level"),
+    "interval level nan": (lambda: curves.interval(TRUE, None, SCHED, [4000], math.nan), "level"),
+    "interval law text": (lambda: curves.interval("law.json", None, SCHED, [4000]), "law"),
+    # an uncertainty that is not one (AttributeError), or another law's (numpy's broadcast message)
+    "interval uncertainty dict": (lambda: curves.interval(TRUE, {"L0": 1.0}, SCHED, [4000]), "uncertainty"),
+    "interval uncertainty of another law": (
+        lambda: curves.interval(TRUE, curves.Uncertainty(("L0", "A"), np.eye(2), 0.01, 1.0), SCHED, [4000]),
+        "uncertainty",
+    ),
+    "choose uncertainty of another law": (
+        lambda: curves.choose(TRUE, CANDS, 4000, uncertainty=curves.Uncertainty(("a",), np.eye(1), 0.01, 1.0)),
+        "uncertainty",
+    ),
+    # shapes: an array of two rows (IndexError), a function returning one number (IndexError), a spec's text
+    # (numpy's "could not convert string to float"), a schedule array of two rows read end to end
+    "predict steps of two rows": (lambda: TRUE.predict(SCHED, [[100, 200], [300, 400]]), "steps"),
+    "Run.of steps of two rows": (lambda: curves.Run.of(SCHED, [[100, 200], [300, 400]], [3, 3, 3, 3]), "steps"),
+    "Run.of losses of two rows": (lambda: curves.Run.of(SCHED, [1, 2, 3, 4], [[3, 3], [3, 3]]), "losses"),
+    "predict a function of one number": (lambda: TRUE.predict(lambda t: 3e-4, [4000]), "schedule"),
+    "predict a function with an if": (lambda: TRUE.predict(lambda t: 3e-4 if t < 100 else 1e-4, [4000]),
+                                      "schedule"),
+    "predict a spec's text": (lambda: TRUE.predict(SPECS["cosine"], [100]), "schedule"),
+    "Run.of a spec's text": (lambda: curves.Run.of(SPECS["cosine"], [100], [3.0]), "schedule"),
+    "Run.of rates of two rows": (lambda: curves.Run.of(np.full((2, 4000), PEAK), [4000], [3.0]), "schedule"),
+    "Run.of losses text": (lambda: curves.Run.of(SCHED, [100], ["abc"]), "losses"),
+    "Run.branch without losses": (lambda: curves.Run.branch(RUN, SCHED, [300], None), "losses"),
+    # lengths no machine holds: 2e9 updates asked for 15 GiB (MemoryError), 3e8 for 2.2 GiB per array
+    "Run.of steps 2e9": (lambda: curves.Run.of(SCHED, [2_000_000_000], [3.0]), "steps"),
+    "predict steps 3e8": (lambda: TRUE.predict(lk.constant(PEAK), [3 * 10**8]), "steps"),
+    # paths that are not paths (TypeError from pathlib)
+    "read_run path int": (lambda: curves.read_run(5, SCHED), "path"),
+    "read_run path None": (lambda: curves.read_run(None, SCHED), "path"),
+    "load_law path int": (lambda: curves.load_law(5), "path"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ARGUMENTS), ids=list(BAD_ARGUMENTS))
+def test_a_bad_argument_is_one_line_naming_it(case):
+    call, name = BAD_ARGUMENTS[case]
+    with pytest.raises(ValueError, match=rf"^{name}: ") as err:
+        call()
+    assert "\n" not in str(err.value)
+
+
+def test_a_list_or_a_row_of_steps_still_reads_as_a_list():
+    row = TRUE.predict(SCHED, [[1000, 2000]])
+    column = TRUE.predict(SCHED, np.array([[1000], [2000]]))
+    assert np.array_equal(row, TRUE.predict(SCHED, [1000, 2000])) and np.array_equal(column, row)
+    assert curves.choose(TRUE, CANDS, 4000.0)[0].budget == 4000  # a whole float is a whole number
+    assert curves.optimize(TRUE, 1000.0, PEAK, 100.0, knots=4.0, max_iterations=5).budget == 1000
+
+
+# -- run files ------------------------------------------------------------------------------------------------
+def test_a_step_no_run_has_is_refused_naming_its_row(tmp_path):
+    # step 5e9 (an epoch logged as a step, a typo) asked numpy for 37 GiB: MemoryError, on the command line
+    # "internal error, please report it"; an integer step of 30 digits an OverflowError
+    csv_file = tmp_path / "run.csv"
+    csv_file.write_text("step,loss\n100,3.5\n5000000000,3.4\n")
+    with pytest.raises(ValueError, match=r"run\.csv', line 3: 'step': at most 1e\+08 updates.*got 5e\+09"):
+        curves.read_run(csv_file, SCHED)
+    lines = tmp_path / "run.jsonl"
+    lines.write_text('{"step": 100, "loss": 3.5}\n{"step": 123456789012345678901234567890, "loss": 3.4}\n')
+    with pytest.raises(ValueError, match=r"run\.jsonl', line 2: 'step': at most"):
+        curves.read_run(lines, SCHED)
+
+
+def test_a_csv_naming_a_column_twice_is_refused(tmp_path):
+    # csv kept the last 'loss' column in silence: the run's losses were the second column's
+    path = tmp_path / "run.csv"
+    path.write_text("step,loss,loss\n100,3.5,9\n200,3.4,9\n")
+    with pytest.raises(ValueError, match=r"run\.csv', line 1: the column 'loss' is named twice"):
+        curves.read_run(path, SCHED)
+
+
+def test_a_csv_separated_by_comma_and_space_reads(tmp_path):
+    # numpy.savetxt(..., delimiter=", ") and hand-written files: the column was ' loss', "no loss series"
+    path = tmp_path / "run.csv"
+    path.write_text("step, lr, loss\n100, 0.0003, 3.5\n200, 0.0003, 3.4\n")
+    run = curves.read_run(path, lk.constant(PEAK))
+    assert run.steps.tolist() == [100, 200] and run.losses.tolist() == [3.5, 3.4]
+
+
+# -- law files ------------------------------------------------------------------------------------------------
+@pytest.fixture()
+def law_file(tmp_path, fitted):
+    path = tmp_path / "law.json"
+    curves.save_law(path, fitted, lr_scale=PEAK)
+    return path
+
+
+def _edit(path, change):
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    return path
+
+
+EDITS = {
+    # each was read and predicted with (A = -5: predictions below L0 ; another law's uncertainty: numpy's
+    # "operands could not be broadcast", or with as many parameters wrong intervals; a negative variance or
+    # noise: intervals silently clipped to points)
+    "A negative": (lambda d: d.update(A=-5.0), r"'A' = -5\.0 is outside 1e-06 to inf"),
+    "beta past its bound": (lambda d: d.update(beta=-1.0), r"'beta' = -1\.0 is outside"),
+    "gamma past its bound": (lambda d: d.update(gamma=100.0), r"'gamma' = 100\.0 is outside"),
+    "another law's uncertainty": (
+        lambda d: d["uncertainty"].update(names=["L0", "A", "alpha", "C"], covariance=np.eye(4).tolist()),
+        r"'uncertainty': uncertainty: its parameters \['L0', 'A', 'alpha', 'C'\] are not the multi_power",
+    ),
+    "an ensemble of another law": (
+        lambda d: d["uncertainty"].update(ensemble=[{"law": "momentum", "L0": 3, "A": 1, "alpha": 0.5, "C": 1}]),
+        r"'uncertainty': uncertainty: its ensemble holds a momentum law",
+    ),
+    "a negative variance": (
+        lambda d: d["uncertainty"].update(covariance=(-np.eye(7)).tolist()),
+        r"'uncertainty': uncertainty: covariance must be symmetric with variances >= 0",
+    ),
+    "a negative noise": (lambda d: d["uncertainty"].update(noise=-1.0), r"'uncertainty': uncertainty: noise must"),
+    "a negative inflation": (lambda d: d["uncertainty"].update(inflation=-5), r"'uncertainty': uncertainty: noise"),
+    "at_bounds a text": (lambda d: d["uncertainty"].update(at_bounds="beta"), r"'uncertainty': uncertainty: at_bounds"),
+    "ensemble a number": (lambda d: d["uncertainty"].update(ensemble=5), r"'uncertainty': uncertainty: ensemble"),
+}
+
+
+@pytest.mark.parametrize("case", list(EDITS), ids=list(EDITS))
+def test_an_edited_law_file_is_refused_naming_the_key(law_file, case):
+    change, needle = EDITS[case]
+    _edit(law_file, change)
+    with pytest.raises(ValueError, match=rf"^law file '.*law\.json': .*{needle}"):
+        curves.load_law(law_file)
+
+
+def test_a_law_file_saved_with_a_byte_order_mark_reads_and_a_folder_is_named(law_file, tmp_path):
+    # "not JSON (Unexpected UTF-8 BOM ...)"; a folder "does not exist"
+    law_file.write_text("\ufeff" + law_file.read_text())
+    assert curves.load_law(law_file).law.name == "multi_power"
+    with pytest.raises(ValueError, match=r"^law file '.*' is a folder; give the law file in it"):
+        curves.load_law(tmp_path)
+
+
+def test_law_from_dict_refuses_a_parameter_outside_its_law_range():
+    with pytest.raises(ValueError, match=r"^law: parameter 'alpha' = 7\.0 is outside 0\.001 to 3"):
+        curves.law_from_dict({**TRUE.to_dict(), "alpha": 7.0})
+    assert curves.law_from_dict(TRUE.to_dict()) == TRUE
+
+
+# -- the command line -----------------------------------------------------------------------------------------
+def _cli(argv, capsys):
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture()
+def cli_law(tmp_path, capsys):
+    files = []
+    for name, spec in SPECS.items():
+        path = tmp_path / f"{name}.csv"
+        schedule = lk.from_config(spec) * PEAK
+        curves.write_run(path, STEPS, TRUE.predict(schedule, STEPS))
+        files.append(f"{path}@{spec}")
+    path = tmp_path / "law.json"
+    status, _, err = _cli(["curve", "fit", *files, "--lr", PEAK, "--law", "multi_power", "-o", path], capsys)
+    assert status == 0, err
+    return path
+
+
+def _one_error(status, err, needle):
+    assert status == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lrkit: error: ") and needle in lines[0], err
+    assert "internal error" not in err and "Traceback" not in err
+
+
+def test_cli_lengths_no_machine_holds_are_one_line(cli_law, tmp_path, capsys):
+    # each was "internal error, please report it: MemoryError: Unable to allocate 74.5 GiB", exit 1
+    status, _, err = _cli(["curve", "predict", cli_law, "constant()", "--budget", 10**10], capsys)
+    _one_error(status, err, "at most 1e+08 updates")
+    status, _, err = _cli(["curve", "choose", cli_law, "--length", 10**10, "--peak", PEAK], capsys)
+    _one_error(status, err, "at most 1e+08 updates")
+    status, _, err = _cli(["curve", "optimize", cli_law, "--budget", 40000, "--peak", PEAK, "--knots", 40000], capsys)
+    _one_error(status, err, "knots: ")
+    log = tmp_path / "long.csv"
+    log.write_text("step,loss\n300,3.5\n5000000000,3.4\n")
+    status, _, err = _cli(["curve", "fit", f"{log}@{SPECS['constant']}", "--lr", PEAK], capsys)
+    _one_error(status, err, "line 3: 'step': at most 1e+08 updates")
+
+
+def test_cli_a_law_file_with_another_law_uncertainty_is_one_line(cli_law, capsys):
+    # numpy's "operands could not be broadcast together with remapped shapes", exit 2 with no word of the file
+    _edit(cli_law, lambda d: d["uncertainty"].update(names=["L0", "A", "alpha", "C"], covariance=np.eye(4).tolist()))
+    status, _, err = _cli(["curve", "choose", cli_law, "--length", 4000, "--peak", PEAK], capsys)
+    _one_error(status, err, "'uncertainty': uncertainty: its parameters")
+
+
+def test_cli_predict_more_points_than_updates_prints_every_update(cli_law, capsys):
+    # --points 50 over 10 updates rounded a step to 0: "steps: steps must be whole numbers >= 1", exit 2
+    status, out, err = _cli(["curve", "predict", cli_law, "constant()", "--budget", 10, "--points", 50], capsys)
+    assert status == 0, err
+    assert [int(line.split(",")[0]) for line in out.splitlines()[1:]] == list(range(1, 11))
+
+
+def test_cli_a_path_holding_an_at_sign_reads(tmp_path, capsys):
+    # 'lr@3e-4.csv@SPEC' was split at its first '@': "unexpected character" in the spec 3e-4.csv@...
+    path = tmp_path / "lr@3e-4.csv"
+    schedule = lk.from_config(SPECS["cosine"]) * PEAK
+    curves.write_run(path, STEPS, TRUE.predict(schedule, STEPS))
+    status, out, err = _cli(["curve", "fit", f"{path}@{SPECS['cosine']}", "--lr", PEAK, "--law", "multi_power"],
+                            capsys)
+    assert status == 0, err
+    assert "| lr@3e-4 |" in out
+
+
+def test_cli_out_of_memory_is_one_line(cli_law):
+    # a request the machine cannot hold (here: the address space limited to 3 GiB, a cosine predicted over 6e7
+    # updates, about 5 GiB) was "internal error, please report it: MemoryError", exit 1
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
+
+    env = {**os.environ, "PYTHONPATH": str(SRC), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    code = "import sys; from lrkit.cli import main; sys.exit(main(sys.argv[1:]))"
+    argv = ["curve", "predict", str(cli_law), "cosine(60000000)", "--budget", str(6 * 10**7), "--points", "3"]
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env,
+                          preexec_fn=limit, timeout=300)
+    _one_error(done.returncode, done.stderr, "not enough memory for this request")
+
+
+def test_save_law_to_a_folder_or_a_missing_folder_is_one_line(tmp_path):
+    # IsADirectoryError naming a temporary file ('.x.9qgu.tmp' -> 'x'); FileNotFoundError; peaks of 3 numbers
+    # "too many values to unpack"
+    with pytest.raises(ValueError, match=r"^path: '.*' is a folder; give a file name"):
+        curves.save_law(tmp_path, TRUE)
+    with pytest.raises(ValueError, match=r"^path: folder '.*nope' does not exist"):
+        curves.save_law(tmp_path / "nope" / "law.json", TRUE)
+    with pytest.raises(ValueError, match=r"^peaks must be \(lowest, highest\)"):
+        curves.save_law(tmp_path / "law.json", TRUE, peaks=(1e-4, 2e-4, 3e-4))
+    assert not (tmp_path / "law.json").exists()
+
+
+def test_plots_take_a_fit_and_one_run_and_check_the_rest(fitted, tmp_path):
+    # plot(fit(...)) raised AttributeError, plot(law, fitted=run) TypeError, plot_choice(top=0) "max() arg is an
+    # empty sequence", top=2.5 TypeError, a missing folder FileNotFoundError, one candidate without an
+    # uncertainty matplotlib's "Attempting to set identical low and high ylims"
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    assert len(curves.plot(fitted, fitted=RUN).axes[0].get_lines()) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        one = curves.choose(TRUE, {"only": SCHED}, 4000)
+        assert len(curves.plot_choice(TRUE, one).axes) == 1
+        assert len(curves.plot_choice(fitted, one[0]).axes) == 1  # a Fit, its uncertainty, and one Choice
+    for top in (0, -1, 2.5):
+        with pytest.raises(ValueError, match=r"^top: must be a whole number >= 1"):
+            curves.plot_choice(TRUE, one, top=top)
+    with pytest.raises(ValueError, match=r"^choices: give a list of Choice values"):
+        curves.plot_choice(TRUE, [RUN])
+    with pytest.raises(ValueError, match=r"^fitted: give a list of Run values"):
+        curves.plot(TRUE, fitted="run.csv")
+    with pytest.raises(ValueError, match=r"^path: folder '.*nope' does not exist"):
+        curves.plot(TRUE, fitted=[RUN], path=tmp_path / "nope" / "fit.png")
+
+
+def test_a_final_step_given_as_a_whole_float_reads():
+    # final_step=1000.0 was refused while every other count reads a whole float
+    assert curves.Run.of(SCHED, [100], [3.0], final=3.0, final_step=1000.0).final_step == 1000
+    with pytest.raises(ValueError, match=r"^final_step: .* whole number >= 1, got 2\.5"):
+        curves.Run.of(SCHED, [100], [3.0], final=3.0, final_step=2.5)
+
+
+def test_a_fit_of_multipliers_says_so_once(tmp_path, capsys):
+    # runs given lk.cosine(n) (multipliers, peak 1) instead of lk.cosine(n) * peak fitted without a word; a
+    # schedule in absolute rates given to the law later was then read 3,000x off
+    runs = [curves.Run.of(lk.from_config(s), STEPS, TRUE.predict(lk.from_config(s) * PEAK, STEPS), name=n)
+            for n, s in SPECS.items()]
+    with pytest.warns(curves.CurveFitWarning, match="peaks at exactly 1: if these are lrkit multipliers") as caught:
+        result = curves.fit(runs, "multi_power", jackknife=False)
+    assert sum("peaks at exactly 1" in str(w.message) for w in caught) == 1
+    assert sum("peaks at exactly 1" in p for p in result.problems) == 1
+    files = []
+    for name, spec in SPECS.items():
+        path = tmp_path / f"{name}.csv"
+        curves.write_run(path, STEPS, TRUE.predict(lk.from_config(spec) * PEAK, STEPS))
+        files.append(f"{path}@{spec}")
+    status, out, err = _cli(["curve", "fit", *files, "--law", "multi_power"], capsys)  # --lr left out
+    assert status == 0, err
+    assert out.count("warning: every fitted run's learning rate peaks at exactly 1") == 1
+    status, out, _ = _cli(["curve", "fit", *files, "--law", "multi_power", "--lr", PEAK], capsys)
+    assert status == 0 and "peaks at exactly 1" not in out
+
+
+def test_two_learning_rate_columns_that_disagree_are_named(tmp_path, capsys):
+    # a log with 'lr' and 'learning_rate' (or two parameter groups' lr-*) was read with its first in silence
+    path = tmp_path / "run.csv"
+    rows = "".join(f"{s},{PEAK},{PEAK / 10},{3.0 + 1 / (s + 1)}\n" for s in range(301))
+    path.write_text("step,lr,learning_rate,loss\n" + rows)
+    with pytest.raises(ValueError, match=r"two learning rates that disagree, 'lr' 0\.0003 and 'learning_rate' "
+                                         r"3e-05 at step 0; name the one the loss follows \(lr_key=, --lr-key\)"):
+        curves.read_run(path)
+    assert curves.read_run(path, lr_key="learning_rate").lrs.max() == PEAK / 10
+    status, _, err = _cli(["curve", "fit", path], capsys)
+    _one_error(status, err, "two learning rates that disagree")
+    path.write_text("step,lr,learning_rate,loss\n" + rows.replace(f",{PEAK / 10},", f",{PEAK},"))
+    assert curves.read_run(path).lrs.max() == PEAK  # two columns that agree: read as one
+
+
+def test_a_prior_mapping_with_the_auto_law_is_refused():
+    # law="auto" fitted both laws with it: {"beta": ...} failed the convex drop's fits, whose held-out error was
+    # then inf, and the multi-power law was "chosen by evidence" in silence; {"C": (2, 1)} centred the convex
+    # drop's C (10-200) on the multi-power law's 2
+    for prior in ({"beta": (0.6, 1.0)}, {"C": (2.0, 1.0)}):
+        with pytest.raises(ValueError, match=r"^prior: a mapping names one law's parameters; law='auto' fits two"):
+            curves.fit(_runs(), prior=prior)
+    assert curves.fit(_runs(), "multi_power", prior={"beta": (0.6, 1.0)}, jackknife=False).law.name == "multi_power"
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (([10.5, 20], [3.0, 2.9]), "steps: every step must be a whole number >= 0"),  # written as 10 in silence
+        (([-5, 20], [3.0, 2.9]), "steps: every step must be a whole number >= 0"),  # written, refused on reading
+        (([10, 20], [3.0]), "losses: 1 values for 2 steps"),  # IndexError
+        (([10, 20], [3.0, 2.9], [1e-3]), "lrs: 1 values for 2 steps"),  # IndexError
+        (([10, 20], [3.0, 2.9], [-1.0, 1e-3]), "lrs: learning rates must be finite and >= 0"),  # written
+        (("ab", [3.0, 2.9]), "steps: "),  # IndexError
+    ],
+)
+def test_write_run_refuses_what_read_run_would_not_read_back(tmp_path, args, needle):
+    path = tmp_path / "run.csv"
+    with pytest.raises(ValueError, match=rf"^{needle}"):
+        curves.write_run(path, *args)
+    assert not path.exists()
+
+
+def test_a_candidate_that_cannot_be_predicted_is_named():
+    # rank / choose said "lrs: 10 learning rates given, ..." without naming which candidate
+    short = np.full(10, PEAK)
+    with pytest.raises(ValueError, match=r"^candidates: 'short': lrs: 10 learning rates given"):
+        curves.rank(TRUE, {"cosine": SCHED, "short": short}, 4000)
+    with pytest.raises(ValueError, match=r"^candidates: 'short': lrs: 10 learning rates given"):
+        curves.choose(TRUE, {"cosine": SCHED, "short": short}, 4000)
+    with pytest.raises(ValueError, match=r"^budget: at most 1e\+08 updates"):
+        curves.rank(TRUE, {"cosine": SCHED}, 10**9)
+    with pytest.raises(ValueError, match=r"^lengths: at most 1e\+08 updates"):
+        curves.choose(TRUE, {"cosine": SCHED}, 10**9)
