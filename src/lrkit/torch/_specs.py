@@ -140,7 +140,8 @@ def resume_rule(rule: Any, who: str = "Scheduler: resume") -> Any:
 
     if rule is None or callable(rule) or (isinstance(rule, str) and rule in RULES):
         return rule
+    found = f"the unknown horizon rule {rule!r}" if isinstance(rule, str) else f"{rule!r}"
     raise ValueError(
         f"{who} must be a horizon rule, one of {', '.join(map(repr, RULES))}, or a function "
-        f"rule(old, new, position) -> position, got {rule!r}"
+        f"rule(old, new, position) -> position, got {found}"
     )
