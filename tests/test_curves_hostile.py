@@ -488,3 +488,15 @@ def test_a_candidate_that_cannot_be_predicted_is_named():
         curves.rank(TRUE, {"cosine": SCHED}, 10**9)
     with pytest.raises(ValueError, match=r"^lengths: at most 1e\+08 updates"):
         curves.choose(TRUE, {"cosine": SCHED}, 10**9)
+
+
+def test_a_branch_point_given_as_a_whole_float_reads_as_every_other_count():
+    import lrkit as lk
+    from lrkit.curves import Run
+
+    stable = Run.of(lk.constant(1e-3), [100, 200, 300], [3.0, 2.9, 2.85], name="stable")
+    sched = lk.constant(1e-3, 200) >> lk.linear(200, 1e-3, 0.0)
+    cool = Run.branch(stable, sched, [200, 300, 400], [2.9, 2.8, 2.7], at=200.0)
+    assert cool.at == 200 and isinstance(cool.at, int)
+    with pytest.raises(ValueError, match=r"^at: the branch point must be a whole number"):
+        Run.branch(stable, sched, [200, 300, 400], [2.9, 2.8, 2.7], at=200.5)

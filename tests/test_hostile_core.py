@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -434,3 +435,23 @@ def test_the_shortest_length_evaluates_up_to_step_2_53():
         for t in (1.0, 1e6, 2.0**53):
             assert 0.0 <= sched(t) <= 1.0
     assert 0.0 <= lk.sgdr(10, mult=1e290)(2.0**53) <= 1.0
+
+
+# -- what the sweeps left, mended at the end of the session ---------------------------------------------------------
+
+
+def test_the_optax_compat_piecewise_constant_refuses_boundaries_that_are_not_numbers():
+    from lrkit.compat import optax as compat_optax
+
+    with pytest.raises(ValueError, match=r"piecewise_constant_schedule: boundaries_and_scales\['10'\]: a boundary"):
+        compat_optax.piecewise_constant_schedule(1.0, {"10": 0.5})
+    assert compat_optax.piecewise_constant_schedule(1.0, {10: 0.5, 20.0: 0.5})(20) == 0.25  # numbers still read
+
+
+def test_a_range_test_at_learning_rates_of_zero_or_below_says_so():
+    from lrkit.finder import suggest
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's log10 of 0 was a RuntimeWarning
+        s = suggest(np.zeros(40), np.linspace(3.0, 1.0, 40))
+    assert s.value is None and "learning rate > 0" in s.reason, s.reason

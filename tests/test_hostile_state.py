@@ -313,3 +313,13 @@ def test_a_scheduler_with_a_keras_rule_plateau_at_its_floor_resumes() -> None:
     resumed.load_state_dict(sched.state_dict())
     assert resumed.state_dict() == sched.state_dict()
     assert _run(resumed, 5, metric=0.5) == _run(sched, 5, metric=0.5)
+
+
+def test_extending_a_wsd_run_to_a_bad_length_names_extend():
+    from lrkit import horizon
+
+    with pytest.raises(ValueError, match=r"^extend: steps must be > 0, got -5"):
+        horizon.extend(lk.wsd(1000, warmup=100), -5)
+    with pytest.raises(ValueError, match=r"^extend: .*warmup \+ decay must be <= steps"):
+        horizon.extend(lk.wsd(1000, warmup=100), 50)
+    assert horizon.extend(lk.wsd(1000, warmup=100), 5000) == lk.wsd(5000, warmup=100, decay=200.0)

@@ -187,7 +187,14 @@ def piecewise_constant_schedule(
     value = v.number(who, "init_value", init_value)
     bounds: list[float] = []
     values = [value]
-    for boundary, scale in sorted((boundaries_and_scales or {}).items()):
+    items = (boundaries_and_scales or {}).items()
+    for boundary, _ in items:
+        if isinstance(boundary, bool) or not isinstance(boundary, (int, float, np.integer, np.floating)):
+            raise ValueError(
+                f"{who}: boundaries_and_scales[{boundary!r}]: a boundary must be a number of steps, got "
+                f"{type(boundary).__name__}; write {{10: 0.5}}, not {{'10': 0.5}}"
+            )
+    for boundary, scale in sorted(items):
         scale = v.non_negative(who, f"boundaries_and_scales[{boundary!r}]", scale)
         if boundary <= 0:
             values[-1] *= scale

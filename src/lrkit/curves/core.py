@@ -170,6 +170,8 @@ class Run:
         if losses is None:
             raise ValueError("losses: a branch is a trained run; give the losses its own log holds after the branch")
         own = cls.of(schedule, steps, losses, name, final=final, final_step=final_step)
+        if isinstance(at, (float, np.floating)) and float(at).is_integer():
+            at = int(at)  # 200.0 reads as 200, as every other count does
         start = int(own.steps.min()) if at is None else at
         if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 1 <= start <= own.steps.min():
             raise ValueError(

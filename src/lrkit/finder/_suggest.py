@@ -62,14 +62,15 @@ def suggest(
     of the steepest slope does not), else the median of the answers.
 
     >>> suggest([1e-3, 1e-2, 1e-1], [1.0, 1.0, 1.0]).reason
-    'only 3 finite losses; need at least 10 (run more iterations)'
+    'only 3 finite losses at a learning rate > 0; need at least 10 (run more iterations)'
     """
     min_points = v.integer("suggest", "min_points", min_points, minimum=3)
     min_drop = v.non_negative("suggest", "min_drop", min_drop)
     max_spread = v.positive("suggest", "max_spread", max_spread)
     raw_lr = np.asarray(lrs, dtype=np.float64).reshape(-1)
     raw = np.asarray(losses, dtype=np.float64).reshape(-1)
-    beta = auto_beta(raw_lr) if beta is None else check_beta("suggest", beta)
+    positive = raw_lr[np.isfinite(raw_lr) & (raw_lr > 0)]
+    beta = (auto_beta(positive) if positive.size > 1 else 0.0) if beta is None else check_beta("suggest", beta)
     curve = smooth(raw, beta) if beta > 0 else raw
     lr, loss = _finite_curve(raw_lr, curve)
     alpha = v.positive("suggest", "alpha", alpha)
@@ -77,7 +78,10 @@ def suggest(
         raise ValueError(f"suggest: alpha must be in (0, 1), got {alpha!r}; 1e-3 is the default")
     empty: dict[str, float | None] = dict.fromkeys(METHODS)
     if lr.size < min_points:
-        reason = f"only {lr.size} finite losses; need at least {min_points} (run more iterations)"
+        reason = (
+            f"only {lr.size} finite losses at a learning rate > 0; need at least {min_points} (run more iterations"
+            f"{'; a range test sweeps rates > 0' if positive.size < raw_lr.size else ''})"
+        )
         return Suggestion(None, reason, empty)
     methods = {name: func(lr, loss) for name, func in _METHOD_FUNCS.items()}
     lr, loss = _usable(lr, loss)

@@ -369,7 +369,11 @@ def extend(schedule: WSD, steps: float, decay: float | None = None) -> WSD:
     if not isinstance(schedule, WSD):
         raise TypeError(f"extend: expected an lrkit.wsd(...) schedule, got {schedule!r}")
     length = schedule.steps - stable_phase(schedule)[1] if decay is None else decay
-    return WSD(steps, warmup=schedule.warmup, decay=length, floor=schedule.floor, shape=schedule.shape)
+    try:
+        return WSD(steps, warmup=schedule.warmup, decay=length, floor=schedule.floor, shape=schedule.shape)
+    except ValueError as err:  # the new wsd's own check, named after what the user called
+        message = str(err)
+        raise ValueError("extend: " + (message[len("wsd: "):] if message.startswith("wsd: ") else message)) from None
 
 
 def _start(who: str, schedule: Schedule, at: Any) -> Any:
