@@ -48,7 +48,7 @@ def held_out(runs: Sequence[Any], law: Any, **options: Any) -> tuple[list[float]
     >>> [round(e, 4) for e in errors], len(laws)
     ([0.0, 0.0, 0.0], 3)
     """
-    from lrkit.curves.core import _same, fit, fitted_runs, score
+    from lrkit.curves.core import _same, fitted_runs, score
 
     fitted_runs(runs)  # checked: a list of Run values
     runs = list(runs)
@@ -60,13 +60,10 @@ def held_out(runs: Sequence[Any], law: Any, **options: Any) -> tuple[list[float]
         target = run.own() if run.parent is not None and any(_same(run.parent, r) for r in rest) else run
         if skip:
             target = target.after_warmup()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                law_i = fit(rest, law, **options).law
-            except ValueError:
-                errors.append(math.inf)
-                continue
+        law_i = _quiet_fit(rest, law, options)
+        if law_i is None:
+            errors.append(math.inf)
+            continue
         laws.append(law_i)
         if run.losses is not None and target.steps.size:
             error = score(law_i, [target]).run_mean_error
@@ -134,7 +131,7 @@ def held_out_blocks(runs: Sequence[Any], law: Any, blocks: int = JACKKNIFE_BLOCK
     """
     import dataclasses
 
-    from lrkit.curves.core import fit, fitted_runs
+    from lrkit.curves.core import fitted_runs
 
     own = [dataclasses.replace(r, parent=None) for r in fitted_runs(runs)]
     options = {**options, "jackknife": False}
@@ -151,13 +148,23 @@ def held_out_blocks(runs: Sequence[Any], law: Any, blocks: int = JACKKNIFE_BLOCK
             dropped = np.isin(run.steps, kept.steps[out])
             losses = run.losses[~dropped] if run.losses is not None else None
             part = dataclasses.replace(run, steps=run.steps[~dropped], losses=losses)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    laws.append(fit([*own[:i], part, *own[i + 1 :]], law, **options).law)
-                except ValueError:
-                    continue
+            law_b = _quiet_fit([*own[:i], part, *own[i + 1 :]], law, options)
+            if law_b is not None:
+                laws.append(law_b)
     return laws
+
+
+def _quiet_fit(runs: Sequence[Any], law: Any, options: dict[str, Any]) -> Any:
+    """The law ``curves.fit(runs, law, **options)`` ends at, its warnings silenced (a replicate's poor fit is what
+    the spread measures); None where the runs cannot be fitted (a ``ValueError``)."""
+    from lrkit.curves.core import fit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return fit(runs, law, **options).law
+        except ValueError:
+            return None
 
 
 def held_out_errors(runs: Sequence[Any], law: Any, **options: Any) -> list[float]:
