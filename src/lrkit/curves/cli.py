@@ -402,9 +402,10 @@ def add_commands(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--method",
-        choices=("staged", "joint"),
+        choices=("staged", "refit", "joint"),
         default="staged",
-        help="staged (default): the paper's two steps for multi_power; joint: every parameter at once",
+        help="staged (default): the paper's two steps for multi_power (with --law auto also its refit); refit: "
+        "the second step also refits alpha and B; joint: every parameter at once",
     )
     p.add_argument(
         "--weights",

@@ -454,7 +454,8 @@ class Fit:
     evaluations: int
     converged: bool
     problems: tuple[str, ...] = ()
-    #: how it was fitted: "staged" (the law's :meth:`Law.stages`) or "joint" (every parameter at once)
+    #: how it was fitted: "staged" (the law's :meth:`Law.stages`), "refit" (its :meth:`Law.refit_stages`) or "joint"
+    #: (every parameter at once)
     method: str = "joint"
     #: how the points were weighed: "runs" (each run the same in total) or "points" (each point the same)
     weights: str = "runs"
@@ -500,6 +501,9 @@ def _auto_resolution(runs: Sequence[Run]) -> int:
     longest = max(int(r.steps.max()) for r in runs)
     return max(1, longest // 375)
 
+
+#: How :func:`fit` may fit a law: its :meth:`Law.stages`, its :meth:`Law.refit_stages`, or every parameter at once.
+METHODS = ("staged", "refit", "joint")
 
 #: A fitted run with more logged points than this (after the warmup) is fitted on the means of consecutive
 #: points, this many per run, each weighed by the points it holds (memory and time linear in the log).
@@ -609,11 +613,12 @@ def fit(
 ) -> Fit:
     """Fit ``law`` (a law class, a law whose fixed settings to keep, a name of :data:`LAWS`, or ``"auto"``) to runs.
 
-    ``law="auto"`` (the default) chooses, by each law's leave-one-run-out error on ``runs``, between the
-    multi-power law and the convex drop law (:mod:`lrkit.curves.selection`; the multi-power law with a
-    single run), fits the chosen one and records every law's held-out error in :attr:`Fit.selection`; the
-    chosen law's held-out fits are the jackknife's. On the published 25M / 100M curves it picks the
-    multi-power law, on the 124M schedule grid's cooldown branches the convex drop (docs/curves.md).
+    ``law="auto"`` (the default) chooses, by each candidate's leave-one-run-out error on ``runs``, between the
+    multi-power law (with ``method="staged"``: its staged fit and its refit) and the convex drop law
+    (:mod:`lrkit.curves.selection`; the multi-power law's staged fit with a single run), fits the chosen one
+    and records every candidate's held-out error in :attr:`Fit.selection`; the chosen one's held-out fits are
+    the jackknife's. On the published 25M / 100M curves it picks the multi-power law's refit, on the 124M
+    schedule grid's cooldown branches the convex drop (docs/curves.md).
 
     Minimises the Huber loss ``sum_j huber_delta(r_j)`` of the residuals over every logged point
     of every run with ``scipy.optimize.least_squares`` (trust-region reflective, bounds, the
@@ -628,7 +633,9 @@ def fit(
     better than the joint optimum: 0.100% / 0.135% mean error against 0.131% / 0.165%, see
     docs/curves.md). ``method="joint"`` fits every parameter at once (the objective's optimum; it
     recovers the parameters of a noiseless curve of the law exactly, which the staged fit does only
-    approximately). A law without stages is fitted jointly either way.
+    approximately). ``method="refit"`` follows the law's :meth:`Law.refit_stages` (the multi-power law's
+    second step also refits ``alpha`` and ``B``), its stages where it has none. A law without stages is
+    fitted jointly either way.
 
     ``weights="runs"`` (the default) weighs every run the same in total, whatever the number of
     points it logged (``sum_j w_j huber(r_j)``, ``w_j = mean points per run / points of j's run``), as
@@ -682,6 +689,8 @@ def fit(
     delta, max_evaluations, resolution = _fit_options(
         delta, max_evaluations, resolution, skip_warmup=skip_warmup, relative=relative, jackknife=jackknife
     )
+    if method not in METHODS:
+        raise ValueError(f"method must be 'staged', 'refit' or 'joint', got {method!r}")
     if isinstance(law, str) and law == "auto":
         from lrkit.curves.selection import select
 
@@ -697,7 +706,7 @@ def fit(
             method=method, delta=delta, relative=relative, skip_warmup=skip_warmup, resolution=resolution,
             max_evaluations=max_evaluations, weights=weights, prior=prior,
         )
-        picked, scores, left_out = select(runs, **options)
+        (picked, options["method"]), scores, left_out = select(runs, **options)
         result = fit(runs, picked, **options, jackknife=False)
         if jackknife and result.uncertainty is not None:
             from lrkit.curves.selection import held_out_blocks, jackknife_unit
@@ -709,8 +718,6 @@ def fit(
                                                                                  ensemble=tuple(ensemble)))
         return dataclasses.replace(result, selection=scores, seconds=time.perf_counter() - start)
     kind, settings = _check_law(law)
-    if method not in ("staged", "joint"):
-        raise ValueError(f"method must be 'staged' or 'joint', got {method!r}")
     given = runs
     runs = fitted_runs(runs)
     if not runs:
@@ -755,7 +762,8 @@ def fit(
     names = kind.param_names()
     low, high = kind.bounds()
     template = kind.guesses(prepared, losses, settings)  # type: ignore[arg-type]
-    stages = (kind.stages() if method == "staged" else None) or (Stage(names),)
+    staged = (kind.refit_stages() or kind.stages()) if method == "refit" else kind.stages()
+    stages = (staged if method != "joint" else None) or (Stage(names),)
 
     evaluations = 0
     log_y = np.log(y) if relative else y
@@ -894,7 +902,7 @@ def fit(
         evaluations=evaluations,
         converged=bool(best.success),
         problems=tuple(problems),
-        method="staged" if len(stages) > 1 else "joint",
+        method=("refit" if method == "refit" and kind.refit_stages() else "staged") if len(stages) > 1 else "joint",
         weights=weights,
         uncertainty=uncertainty,
     )
