@@ -876,15 +876,15 @@ LAW_LABELS = {"auto": "auto (multi-power or convex drop)",
 
 
 def selection(grid: dict[str, GridRun], lengths: tuple[int, ...] = LENGTHS) -> list[str]:
-    """What ``law="auto"`` sees and picks: each law of ``curves.selection.AUTO_LAWS``'s leave-one-run-out mean error
-    (``held_out_error``, the library's own) on the published curves' three fitted runs and on each peak's runs of
-    the grid's branch protocol at every length."""
+    """What ``law="auto"`` sees and picks: each candidate of ``curves.selection.candidates()``'s leave-one-run-out
+    mean error (``held_out_error``, the library's own) on the published curves' three fitted runs and on each
+    peak's runs of the grid's branch protocol at every length."""
     from lrkit import curves
-    from lrkit.curves.selection import AUTO_LAWS, held_out_error
+    from lrkit.curves.selection import candidates, held_out_error
 
-    laws = list(AUTO_LAWS)
-    out = ["| fitted runs | " + " | ".join(LAW_LABELS[n] for n in laws) + " | picked |",
-           "| --- |" + " ---: |" * len(laws) + " --- |"]
+    chosen = candidates()
+    out = ["| fitted runs | " + " | ".join(label for label, _, _ in chosen) + " | picked |",
+           "| --- |" + " ---: |" * len(chosen) + " --- |"]
     sets = []
     for size in ("25M", "100M"):
         folder = SHARED / "loss-curves" / size
@@ -896,9 +896,9 @@ def selection(grid: dict[str, GridRun], lengths: tuple[int, ...] = LENGTHS) -> l
         for peak in proto.peaks:
             sets.append((f"grid {length // 1000}k branches at {peak:g}", branch_runs(grid, proto, peak)))
     for label, runs in sets:
-        means = {law: held_out_error(runs, law) for law in laws}
+        means = {name: held_out_error(runs, law, method=method) for name, law, method in chosen}
         picked = min(means, key=means.__getitem__)
-        out.append(f"| {label} | " + " | ".join(f"{100 * means[n]:.3f}%" for n in laws) + f" | {LAW_LABELS[picked]} |")
+        out.append(f"| {label} | " + " | ".join(f"{100 * e:.3f}%" for e in means.values()) + f" | {picked} |")
     return out
 
 
