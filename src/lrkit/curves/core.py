@@ -762,8 +762,9 @@ def fit(
     names = kind.param_names()
     low, high = kind.bounds()
     template = kind.guesses(prepared, losses, settings)  # type: ignore[arg-type]
-    staged = (kind.refit_stages() or kind.stages()) if method == "refit" else kind.stages()
-    stages = (staged if method != "joint" else None) or (Stage(names),)
+    refit = kind.refit_stages() if method == "refit" else None
+    stages = ((refit or kind.stages()) if method != "joint" else None) or (Stage(names),)
+    how = "joint" if len(stages) == 1 else "refit" if refit else "staged"  # what was done, recorded in the Fit
 
     evaluations = 0
     log_y = np.log(y) if relative else y
@@ -902,7 +903,7 @@ def fit(
         evaluations=evaluations,
         converged=bool(best.success),
         problems=tuple(problems),
-        method=("refit" if method == "refit" and kind.refit_stages() else "staged") if len(stages) > 1 else "joint",
+        method=how,
         weights=weights,
         uncertainty=uncertainty,
     )
