@@ -113,3 +113,27 @@ def test_one_measured_final_still_carries_its_offsets_scatter(cg):
     assert r["offsets"].size == 1
     own = [(row.high - row.low) / 2 / grid[row.name].final for choice in r["choices"] for row in choice.rows]
     assert r["half"] > float(np.median(own)) * 1.05
+
+
+def test_a_trained_run_of_the_length_is_kept_unless_a_candidate_is_surely_better(cg):
+    """The rule alone: a measured final is replaced only by a candidate predicted below it by more than its fit's
+    noise floor, and only where ``choose`` ranked; without a trained run of the length, the lowest prediction."""
+    empty = np.zeros(0)
+    trained = cg.GridRun("wsd", 2e-3, 15000, 0.6, "linear", empty, empty, empty, 3.0913, 0)
+    close, far = (3.0888, 0.0035, "wsd40@0.002/15k"), (3.0850, 0.0035, "wsd80@0.002/15k")
+    assert cg.pick([close], [trained], True) == trained.name  # 0.0025 below, within the floor
+    assert cg.pick([close, far], [trained], True) == far[2]
+    assert cg.pick([close, far], [trained], False) == trained.name  # choose declined to rank
+    assert cg.pick([close, far], [], False) == far[2]
+
+
+@pytest.mark.skipif(GRID is None, reason="the 124M grid (../shared/data/schedule-grid/124m) is not here")
+def test_at_15k_the_trained_branch_stays_the_choice(cg):
+    """At 15k both protocols train the 60% cooldown of 2e-3 (the grid's best, 3.0913): the convex drop predicts WSD
+    40% 0.0025 below it, within the fit's noise floor, and WSD 40% measures 0.0040 above it. The choice keeps the
+    measured run (it took WSD 40%: regret +0.0040)."""
+    grid = cg.load(GRID)
+    r = cg.evaluate_branches(grid, 15000, "auto")
+    assert [t.name for t in r["trained"]] == ["wsd60@0.002/15k"]
+    assert r["lowest"].name == "wsd40@0.002/15k"  # the lowest prediction is not the choice
+    assert r["chosen"].name == "wsd60@0.002/15k" and r["regret"] == 0.0
