@@ -46,17 +46,21 @@ def test_constant_schedule_reduces_to_a_power_law():
     sched = lk.constant(3e-4)
     steps = np.array([10, 100, 1000])
     s1 = 3e-4 * steps
-    for law in (TRUE_MPL, TRUE_MOMENTUM):
-        np.testing.assert_allclose(law.predict(sched, steps), 3.0 + 0.5 * s1**-0.5, rtol=1e-12)
+    np.testing.assert_allclose(TRUE_MOMENTUM.predict(sched, steps), 3.0 + 0.5 * s1**-0.5, rtol=1e-12)
+    # the multi-power law: the power law, and the first update's rise from rate 0 (a negative decrease)
+    p = TRUE_MPL
+    rise = p.B * 3e-4 * (1 - (p.C * (3e-4) ** -p.gamma * s1 + 1) ** -p.beta)
+    np.testing.assert_allclose(p.predict(sched, steps), 3.0 + 0.5 * s1**-0.5 + rise, rtol=1e-12)
 
 
 def test_multi_power_matches_the_formula_term_by_term():
     lrs = (W >> lk.cosine(300, floor=0.1))(np.arange(500)) * 3e-4
     t = 400
     p = TRUE_MPL
-    k = np.arange(1, t)  # every update from 1 on: the warmup's increases are negative decreases
+    k = np.arange(t)  # every update: the warmup's increases, from rate 0 before training, are negative decreases
     sk = np.array([lrs[j:t].sum() for j in k])
-    ld = p.B * np.sum((lrs[k - 1] - lrs[k]) * (1 - (p.C * lrs[k] ** -p.gamma * sk + 1) ** -p.beta))
+    before = np.concatenate(([0.0], lrs))[k]
+    ld = p.B * np.sum((before - lrs[k]) * (1 - (p.C * lrs[k] ** -p.gamma * sk + 1) ** -p.beta))
     expected = p.L0 + p.A * lrs[:t].sum() ** -p.alpha - ld
     assert p.predict(lrs, t)[0] == pytest.approx(expected, rel=1e-7)
 
@@ -127,11 +131,11 @@ def test_staged_fit_of_a_noiseless_curve_is_close_not_exact():
 
 
 def test_realised_drop_limit_is_the_instant_law():
-    # C = inf: G = 1, so L(t) = L0 + A S1^-alpha - B (eta_0 - eta_{t-1}), warmup included (eta_0 = 0 here)
+    # C = inf: G = 1, so L(t) = L0 + A S1^-alpha - B (0 - eta_{t-1}): every change from rate 0 realised
     law = dataclasses.replace(TRUE_MPL, C=math.inf)
     sched = SCHEDULES["drop"] * 3e-4
     lrs = sched(np.arange(4000))
-    expected = 3.0 + 0.5 * np.cumsum(lrs)[STEPS - 1] ** -0.5 - 400.0 * (lrs[0] - lrs[STEPS - 1])
+    expected = 3.0 + 0.5 * np.cumsum(lrs)[STEPS - 1] ** -0.5 - 400.0 * (0.0 - lrs[STEPS - 1])
     np.testing.assert_allclose(law.predict(sched, STEPS), expected, rtol=1e-12)
     # the limit of a large C
     np.testing.assert_allclose(dataclasses.replace(TRUE_MPL, C=1e12).predict(sched, STEPS), expected, rtol=1e-5)

@@ -12,7 +12,7 @@ import pytest
 
 import lrkit as lk
 from lrkit import curves
-from lrkit.curves import MultiPowerLaw, Run
+from lrkit.curves import MomentumLaw, MultiPowerLaw, Run
 from lrkit.curves import laws as laws_module
 from lrkit.curves.cli import main_curve
 from lrkit.curves.intervals import Uncertainty, interval
@@ -63,8 +63,8 @@ def test_fit_refuses_file_names_in_place_of_runs():
 
 
 def test_a_negative_prediction_warns():
-    law = MultiPowerLaw(L0=0.0, A=0.5, alpha=0.5, B=5000.0, C=2.0, beta=0.6, gamma=0.6)
-    sched = lk.linear(4000, 1.0, 0.0) * 3e-4  # no warmup: the decay's drop B * 3e-4 = 1.5 outweighs the rest
+    law = MomentumLaw(L0=0.0, A=0.5, alpha=0.5, C=5000.0)
+    sched = (W >> lk.linear(3800, 1.0, 0.0)) * 3e-4  # the decay's drop C * S2 outweighs the rest
     with pytest.warns(curves.CurvePredictionWarning, match=r"predicts a loss of -[0-9.]+ <= 0 after \d+ updates"):
         values = law.predict(sched, STEPS)
     assert values.min() < 0
@@ -82,9 +82,9 @@ def test_a_loss_rising_under_a_constant_schedule_warns():
 
 
 def test_optimize_does_not_report_a_negative_loss_silently():
-    law = MultiPowerLaw(L0=0.0, A=0.05, alpha=0.5, B=5000.0, C=2.0, beta=0.6, gamma=0.6)
+    law = MomentumLaw(L0=0.0, A=0.05, alpha=0.5, C=5000.0)
     with pytest.warns(curves.CurvePredictionWarning, match="<= 0"):
-        best = curves.optimize(law, budget=4000, peak=3e-4, warmup=0, knots=8)
+        best = curves.optimize(law, budget=4000, peak=3e-4, warmup=200, knots=8)
     assert best.predicted_loss < 0
 
 
@@ -92,8 +92,8 @@ def test_optimize_does_not_report_a_negative_loss_silently():
 def dense(law, lrs, steps):
     """The law summed with an explicit steps x updates matrix (the old, quadratic evaluation)."""
     prefix = np.concatenate(([0.0], np.cumsum(lrs)))
-    k = np.arange(1, lrs.size)
-    d = lrs[k - 1] - lrs[k]
+    k = np.arange(lrs.size)  # every update, the first's rise from rate 0 before training included
+    d = np.concatenate(([0.0], lrs))[k] - lrs[k]
     area = prefix[steps][:, None] - prefix[k][None, :]
     x = np.where(area > 0, area, 0.0) * np.maximum(lrs[k], 1e-300) ** -law.gamma
     g = np.where(area > 0, 1 - (law.C * x + 1) ** -law.beta, 0.0)

@@ -500,3 +500,24 @@ def test_a_branch_point_given_as_a_whole_float_reads_as_every_other_count():
     assert cool.at == 200 and isinstance(cool.at, int)
     with pytest.raises(ValueError, match=r"^at: the branch point must be a whole number"):
         Run.branch(stable, sched, [200, 300, 400], [2.9, 2.8, 2.7], at=200.5)
+
+
+def test_the_multi_power_law_predicts_a_schedule_without_warmup_as_one_with_a_one_update_warmup():
+    """Training starts at rate 0: a schedule that starts at its peak rises to it at update 0. The law sums a
+    warmup's rises as negative decreases, and used to skip the first update's, so a schedule without warmup was
+    predicted about ``B x peak`` (0.117 with the published 25M parameters) below the same schedule with a
+    one-update warmup from 0, which `choose --warmup 0` then did to every candidate, silently."""
+    law = TRUE
+    none = lk.constant(1.0) * 3e-4
+    one = (lk.warmup(1, start=0.0) >> lk.constant(1.0)) * 3e-4
+    cooled = (lk.constant(1.0, 20000) >> lk.linear(4000, 1.0, 0.0)) * 3e-4
+    cooled_one = (lk.warmup(1, start=0.0) >> lk.constant(1.0, 19999) >> lk.linear(4000, 1.0, 0.0)) * 3e-4
+    assert law.final(none, 24000) == pytest.approx(law.final(one, 24000), abs=2e-4)
+    assert law.final(cooled, 24000) == pytest.approx(law.final(cooled_one, 24000), abs=2e-4)
+    lrs = cooled(np.arange(24000))
+    loss, grad = law.final_gradient(lrs)
+    assert loss == pytest.approx(law.final(lrs, 24000), rel=1e-10)
+    for j in (0, 1, 20000, 23999):
+        bumped = lrs.copy()
+        bumped[j] += 1e-9
+        assert (law.final(bumped, 24000) - loss) / 1e-9 == pytest.approx(grad[j], rel=2e-3, abs=1e-3)

@@ -1007,7 +1007,7 @@ class Ranking:
     >>> r.best, [name for name, _ in r.rows], r.budget
     ('cosine', ['cosine', 'constant'], 24000)
     >>> print(r.table().splitlines()[2])
-    | 1 | cosine | 3.2686 | +0.0000 |
+    | 1 | cosine | 3.2687 | +0.0000 |
     """
 
     budget: int

@@ -10,16 +10,18 @@ Conventions (the same for every law):
   weights the ``t``-th logged loss was computed with (lrkit's tasks and
   :mod:`lrkit.torch.record` log the loss of the batch that update ``t`` then uses).
 * ``S1(t) = sum_{i<t} lrs[i]`` is the area under the schedule, warmup included.
-* ``d_i = lrs[i-1] - lrs[i]`` (``i >= 1``) is the learning-rate *decrease* at update ``i``; an
-  increase is a negative decrease.
-* The multi-power law's loss drop sums ``d_i`` over *every* update from 1 on, the warmup's
-  increases included (no warmup has to be detected; a schedule without warmup, or with several
-  rises, needs no special case). This is the form the published parameters of Luo et al. were
-  fitted with: with them it reproduces the paper's errors, whereas summing only after the peak
-  moves every prediction after the warmup down by about ``B * peak`` (0.11 in loss for 25M).
+* ``d_i = lrs[i-1] - lrs[i]`` is the learning-rate *decrease* at update ``i``, with ``lrs[-1] = 0``:
+  training starts at rate 0, so update 0 rises to ``lrs[0]``; an increase is a negative decrease.
+* The multi-power law's loss drop sums ``d_i`` over *every* update, the warmup's increases
+  included (no warmup has to be detected; a schedule without warmup rises to its peak at update 0,
+  and is predicted as one with a one-update warmup: its rise is not skipped, which used to predict
+  it about ``B * peak`` lower, 0.12 in loss for 25M). This is the form the published parameters of
+  Luo et al. were fitted with: with them it reproduces the paper's errors, whereas summing only
+  after the peak moves every prediction after the warmup down by about ``B * peak``.
 * The momentum law counts the decreases after the *warmup*, everything up to the first maximum
   of ``lrs`` (:func:`peak_index`; 0 for a schedule that starts at its peak), as Tissue et al.
-  Both laws reduce to ``L0 + A S1^(-alpha)`` for a constant schedule.
+  Both laws reduce to ``L0 + A S1^(-alpha)`` for a constant schedule, the multi-power law plus
+  its rise from 0 (``B * eta * G(...)``, a constant ``B * eta`` once ``G`` is 1).
 
 Adding another law: subclass :class:`Law` as a frozen dataclass whose fields (all floats) are
 the fitted parameters, and implement :meth:`Law.prepare` (precompute what does not depend on
@@ -69,8 +71,8 @@ class CurvePredictionWarning(UserWarning):
 
     >>> import warnings
     >>> import lrkit as lk
-    >>> from lrkit.curves import CurvePredictionWarning, MultiPowerLaw
-    >>> law = MultiPowerLaw(0.1, 0.5, 0.5, 4000.0, 2.0, 0.6, 0.6)  # a large B: the cooldown term overshoots
+    >>> from lrkit.curves import CurvePredictionWarning, MomentumLaw
+    >>> law = MomentumLaw(0.1, 0.5, 0.5, 5000.0)  # a large C: the cooldown term overshoots
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
     ...     loss = law.predict(lk.constant(3e-4, 1000) >> lk.linear(1000, 3e-4, 0.0), [2000])
@@ -486,7 +488,8 @@ class _MPLData:
 
 
 def _blocks(lrs: np.ndarray, steps: np.ndarray, resolution: int) -> tuple[np.ndarray, ...]:
-    """The decreases ``d_i`` of every update ``i >= 1``, grouped into blocks of up to ``resolution`` updates.
+    """The decreases ``d_i`` of every update ``i >= 0`` (``lrs[-1] = 0``: training starts at rate 0), grouped into
+    blocks of up to ``resolution`` updates.
 
     Returns per block: summed decrease, decrease-weighted learning rate and cumulative area
     before the block (both exact for a block of one update). Blocks never straddle a logged step
@@ -495,8 +498,8 @@ def _blocks(lrs: np.ndarray, steps: np.ndarray, resolution: int) -> tuple[np.nda
     """
     n = lrs.size
     prefix = np.concatenate(([0.0], np.cumsum(lrs)))  # prefix[i] = sum_{j<i} lrs[j]
-    index = np.arange(1, n)
-    d = lrs[index - 1] - lrs[index]
+    index = np.arange(n)
+    d = np.concatenate(([0.0], lrs[:-1])) - lrs  # the rate before training is 0: update 0 rises to lrs[0]
     keep = d != 0
     index, d = index[keep], d[keep]
     if resolution <= 1 or index.size == 0:
@@ -619,11 +622,12 @@ class MultiPowerLaw(ScaledLaw):
     ``L(t) = L0 + A * S1(t)^(-alpha) - LD(t)`` with ``S1(t) = sum_{i<t} eta_i`` (warmup included)
     and the loss drop ``LD(t) = B * sum_{k} (eta_{k-1} - eta_k) * G(eta_k^(-gamma) * S_k(t))``,
     ``S_k(t) = sum_{k<=i<t} eta_i``, ``G(x) = 1 - (C x + 1)^(-beta)``, the sum over every update
-    ``1 <= k < t``: a warmup's increases are negative decreases (see the module's conventions; the
-    published parameters are meant for this form). Seven parameters; the paper fits them on three runs.
+    ``0 <= k < t`` with ``eta_{-1} = 0``: a warmup's increases are negative decreases, and a schedule
+    without warmup rises at update 0 (see the module's conventions; the published parameters are meant
+    for this form). Seven parameters; the paper fits them on three runs.
 
     ``C = inf`` is the law's *realised-drop* limit ``G = 1``: every decrease is realised at once,
-    ``L(t) = L0 + A * S1(t)^(-alpha) - B * (eta_0 - eta_{t-1})``. The default fit (:meth:`stages`)
+    ``L(t) = L0 + A * S1(t)^(-alpha) + B * eta_{t-1}``. The default fit (:meth:`stages`)
     is the paper's two-step procedure (Luo et al.'s code: ``initialize_params`` fits ``L0, A, alpha,
     B`` in this limit, then the full law is refined from ``C = 1, beta = gamma = 0.5``): first
     ``L0, A, alpha, B`` with ``G = 1``, then ``C, beta, gamma`` (how fast a decrease is realised)
@@ -778,9 +782,9 @@ class MultiPowerLaw(ScaledLaw):
         total = float(lrs.sum())
         # suffix areas: S_k = sum_{k<=i<n} lrs[i]
         suffix = np.cumsum(lrs[::-1])[::-1]
-        k = np.arange(1, n)
+        k = np.arange(n)  # every update, the first's rise from rate 0 included
         eta = np.maximum(lrs[k], 1e-300)
-        d = lrs[k - 1] - lrs[k]
+        d = np.concatenate(([0.0], lrs[:-1])) - lrs
         scaled = eta ** (-gamma)
         x = scaled * suffix[k]
         base = C * x + 1.0
@@ -788,17 +792,19 @@ class MultiPowerLaw(ScaledLaw):
         gp = beta * C * base ** (-beta - 1.0)  # G'(x)
         loss = L0 + A * total ** (-alpha) - B * float(np.sum(d * g))
         grad = np.full(n, -alpha * A * total ** (-alpha - 1.0))
-        # d LD / d lrs[j]: from d_k (lrs[k-1] - lrs[k]): +g_k at j = k-1, -g_k at j = k
+        # d LD / d lrs[j]: from d_k (lrs[k-1] - lrs[k]): +g_k at j = k-1 (k >= 1), -g_k at j = k
         dld = np.zeros(n)
-        dld[k - 1] += g
+        dld[: n - 1] += g[1:]
         dld[k] -= g
         # from x_k = eta_k^-gamma * S_k: S_k contains lrs[j] for j >= k
         weight = d * gp * scaled
         contrib = np.zeros(n)
         contrib[k] = weight
         dld += np.cumsum(contrib)
-        # from eta_k^-gamma (j == k)
-        dld[k] += d * gp * (-gamma) * x / eta
+        # from eta_k^-gamma (j == k), where there is a decrease (a rate of 0 with none, as the first of a warmup
+        # from 0, would give 0 * inf)
+        moved = d != 0
+        dld[moved] += d[moved] * gp[moved] * (-gamma) * x[moved] / eta[moved]
         grad -= B * dld
         return loss, grad
 
