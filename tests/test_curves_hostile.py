@@ -17,6 +17,7 @@ import os
 import resource
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -521,3 +522,78 @@ def test_the_multi_power_law_predicts_a_schedule_without_warmup_as_one_with_a_on
         bumped = lrs.copy()
         bumped[j] += 1e-9
         assert (law.final(bumped, 24000) - loss) / 1e-9 == pytest.approx(grad[j], rel=2e-3, abs=1e-3)
+
+
+def test_a_schedule_that_ends_before_the_budget_warns_once_naming_its_length():
+    """Past its end an lrkit schedule holds its last rate: a 24,000-update WSD asked for 72,000 updates stays at 0
+    for the last 48,000 and its predicted loss flat; predict, rank and choose did that silently."""
+    short = lk.wsd(4000, 200, 800) * PEAK
+    with pytest.warns(curves.CurvePredictionWarning, match=r"schedule: it ends after 4000 updates .* 8000"):
+        TRUE.predict(short, [2000, 8000])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TRUE.predict(short, [2000, 4000])  # as long as the budget: silent
+        TRUE.predict(lk.wsd(8000, 200, 800) * PEAK, [4000])  # longer (a run stopped early): silent
+        TRUE.predict(lk.constant(1.0) * PEAK, [8000])  # no end
+
+
+def test_cli_fit_refuses_to_write_the_law_over_one_of_its_runs(tmp_path, capsys):
+    path = tmp_path / "constant.csv"
+    schedule = lk.from_config(SPECS["constant"]) * PEAK
+    curves.write_run(path, STEPS, TRUE.predict(schedule, STEPS))
+    before = path.read_bytes()
+    status, _, err = _cli(["curve", "fit", f"{path}@{SPECS['constant']}", "--lr", PEAK, "--law", "convex_drop",
+                           "-o", path], capsys)
+    _one_error(status, err, "-o: ")
+    assert path.read_bytes() == before  # the run's log is still there
+
+
+def test_cli_choose_refuses_a_spec_named_as_a_family_candidate(cli_law, capsys):
+    # the row 'cosine-0.1@0.0003' showed the constant run's loss: --spec replaced the family's candidate silently
+    status, _, err = _cli(["curve", "choose", cli_law, "--length", 4000, "--peak", PEAK, "--warmup", 200,
+                           "--fractions", 0.2, "--shapes", "linear", "--cosine-floors", 0.1,
+                           "--spec", f"cosine-0.1@{PEAK:g}=({SPECS['constant']}) * {PEAK}"], capsys)
+    _one_error(status, err, "--spec: ")
+
+
+def test_cli_rank_refuses_a_schedule_given_twice(cli_law, capsys):
+    status, _, err = _cli(["curve", "rank", cli_law, SPECS["cosine"], SPECS["cosine"], "--budget", 4000], capsys)
+    _one_error(status, err, "given twice")
+
+
+def test_family_says_which_fractions_it_leaves_out_and_refuses_floors_at_or_above_the_peak():
+    with pytest.warns(UserWarning, match=r"fractions: 0.9 leave no constant phase after the warmup of 2160"):
+        cands = curves.family(3000, peaks=[PEAK], warmup=2160, fractions=(0.1, 0.9), shapes=("linear",),
+                              cosine_floors=(0.1,))
+    assert sorted(cands) == ["cosine-0.1@0.0003", "wsd-0.1-linear@0.0003"]
+    with pytest.raises(ValueError, match=r"^fractions: 0.9 leave .* no candidate"):
+        curves.family(3000, peaks=[PEAK], warmup=2160, fractions=(0.9,), cosine_floors=())
+    for kwargs, needle in (({"floor": 2.0}, "floor: "), ({"cosine_floors": (-0.5,)}, "cosine_floors: ")):
+        with pytest.raises(ValueError, match=f"^{needle}"):
+            curves.family(3000, peaks=[PEAK], **kwargs)
+    with pytest.raises(ValueError, match=r"^fractions: two candidates would be named 'wsd-0\.1-linear@0\.0003'"):
+        curves.family(3000, peaks=[PEAK], fractions=(0.1, 0.1000000001), shapes=("linear",), cosine_floors=())
+
+
+def test_cli_choose_names_its_own_options(cli_law, capsys):
+    status, _, err = _cli(["curve", "choose", cli_law, "--length", 4000, "--peak", PEAK, "--cosine-floors", -0.5],
+                          capsys)
+    _one_error(status, err, "--cosine-floors: ")
+    status, _, err = _cli(["curve", "choose", cli_law, "--length", 3000, "--peak", PEAK, "--warmup", 2160,
+                           "--fractions", 0.9, "--cosine-floors"], capsys)
+    _one_error(status, err, "--fractions: 0.9 leave")
+
+
+def test_a_step_counter_that_restarts_is_refused_and_a_resumed_run_is_said(tmp_path):
+    """Steps logged again: a run resumed from a checkpoint (a few; the value logged last kept, now said once) or a
+    counter that restarts each epoch (most of them: two-thirds of the log was dropped silently)."""
+    path = tmp_path / "reset.csv"
+    path.write_text("step,loss\n" + "".join(f"{s},{5 - 0.5 * e - 0.0005 * s:.4f}\n" for e in range(3)
+                                              for s in range(100, 1001, 100)))
+    with pytest.raises(ValueError, match=r"20 of 30 'loss' values are logged at a step logged before: the step "):
+        curves.read_run(path, lk.constant(1e-3))
+    resumed = tmp_path / "resumed.csv"
+    resumed.write_text("step,loss\n100,4\n200,3.9\n300,3.8\n200,3.85\n300,3.75\n400,3.7\n")
+    with pytest.warns(curves.RunFileWarning, match=r"2 of 6 'loss' values .* the value logged last at each step"):
+        run = curves.read_run(resumed, lk.constant(1e-3))
+    assert run.steps.tolist() == [100, 200, 300, 400] and run.losses.tolist() == [4.0, 3.85, 3.75, 3.7]

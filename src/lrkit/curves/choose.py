@@ -99,7 +99,12 @@ def family(
     fractions = _listed("fractions", fractions, "[0.2, 0.6]")
     shapes = _listed("shapes", shapes, "['linear', '1-sqrt']")
     cosine_floors = _listed("cosine_floors", cosine_floors, "[0.0, 0.1]")
+    for low in (floor, *cosine_floors):  # multipliers of the peak: a floor at or above it is no decay
+        if isinstance(low, (bool, str)) or not (isinstance(low, numbers.Real) and 0 <= low < 1):
+            which = "floor" if low is floor else "cosine_floors"
+            raise ValueError(f"{which}: a floor is a multiplier of the peak in [0, 1), got {low!r}")
     out: dict[str, Candidate] = {}
+    skipped: list[float] = []
     head = lk.warmup(warmup, start=warmup_start) if warmup else None
     for peak in peaks:
         for fraction in fractions:
@@ -108,29 +113,45 @@ def family(
             decay = round(fraction * length)
             stable = length - warmup - decay
             if decay < 1 or stable < 0:
+                skipped.append(fraction)
                 continue
             for shape in shapes:
                 parts = [p for p in (head, lk.constant(1.0, stable) if stable else None) if p is not None]
                 body: lk.Schedule = lk.anneal(decay, 1.0, floor, shape=shape)
                 for p in reversed(parts):
                     body = p >> body
-                out[f"wsd-{fraction:g}-{shape}@{peak:g}"] = Candidate(
-                    f"wsd-{fraction:g}-{shape}@{peak:g}", _config(body, peak), float(peak)
-                )
+                _add(out, Candidate(f"wsd-{fraction:g}-{shape}@{peak:g}", _config(body, peak), float(peak)),
+                     "fractions, shapes and peaks")
         for low in cosine_floors:
             cosine: lk.Schedule = lk.cosine(length - warmup, floor=low)
             if head is not None:
                 cosine = head >> cosine
-            out[f"cosine-{low:g}@{peak:g}"] = Candidate(
-                f"cosine-{low:g}@{peak:g}", _config(cosine, peak), float(peak)
-            )
+            _add(out, Candidate(f"cosine-{low:g}@{peak:g}", _config(cosine, peak), float(peak)),
+                 "cosine_floors and peaks")
+    if skipped:
+        left = f"leave no constant phase after the warmup of {warmup} in {length} updates"
+        if not out and not extra:
+            raise ValueError(f"fractions: {', '.join(f'{f:g}' for f in sorted(set(skipped)))} {left}, and no cosine "
+                             "floor is given: no candidate; give smaller fractions or a shorter warmup")
+        warnings.warn(f"fractions: {', '.join(f'{f:g}' for f in sorted(set(skipped)))} {left}: no WSD candidate with "
+                      "them at this length", stacklevel=2)
     for name, config in (extra or {}).items():
         if not isinstance(config, str):
             kind = type(config).__name__
             raise ValueError(f"extra: {name!r}: must be lrkit text config (absolute rates), got {kind}")
+        if name in out:
+            raise ValueError(f"extra: the name {name!r} is also a candidate of the family; give it another name")
         out[name] = Candidate(name, config)
         _schedule_of(out[name], "extra")  # a config that does not read is refused here, naming the candidate
     return out
+
+
+def _add(out: dict[str, Candidate], candidate: Candidate, given: str) -> None:
+    """Add ``candidate`` to the family, refusing a name already there (two values printed alike)."""
+    if candidate.name in out:
+        raise ValueError(f"{given.split(',')[0].split(' and ')[0]}: two candidates would be named "
+                         f"{candidate.name!r} (the {given} are printed to 6 digits); give values that differ there")
+    out[candidate.name] = candidate
 
 
 def _listed(name: str, values: Any, example: str) -> list[Any]:

@@ -207,6 +207,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
     _need_scipy("fitting a law")
     plot = _plot_path(args.plot)
     out = _out_path(args.out)
+    for item in args.runs:  # the law written over a log it was fitted on would lose that log
+        path = Path(_split(item)[0])
+        if out is not None and path.exists() and out.exists() and out.resolve() == path.resolve():
+            raise CurveUsageError(f"-o: {str(out)!r} is one of the runs read (RUN {item!r}); write the law elsewhere")
     lr = 1.0 if args.lr is None else args.lr
     runs = _runs(args, lr)
     with warnings.catch_warnings(record=True):
@@ -250,6 +254,9 @@ def cmd_rank(args: argparse.Namespace) -> int:
 
     saved = _law(args.law)
     law = saved.law
+    twice = next((spec for i, spec in enumerate(args.schedules) if spec in args.schedules[:i]), None)
+    if twice is not None:
+        raise CurveUsageError(f"SCHEDULE: {twice!r} is given twice; give each schedule once")
     candidates = {spec: _schedule(spec, _scale(args, saved), f"SCHEDULE {spec!r}") for spec in args.schedules}
     for spec, schedule in candidates.items():
         _check(saved, schedule, args.budget, f"SCHEDULE {spec!r}")
@@ -335,10 +342,16 @@ def cmd_choose(args: argparse.Namespace) -> int:
         extra[name] = spec
 
     def candidates(length: int) -> dict[str, Candidate]:
-        out = family(
-            length, peaks=args.peak, warmup=args.warmup, warmup_start=args.warmup_start, fractions=args.fractions,
-            shapes=args.shapes, floor=args.floor, cosine_floors=args.cosine_floors, extra=extra,
-        )
+        try:
+            out = family(
+                length, peaks=args.peak, warmup=args.warmup, warmup_start=args.warmup_start,
+                fractions=args.fractions, shapes=args.shapes, floor=args.floor, cosine_floors=args.cosine_floors,
+                extra=extra,
+            )
+        except ValueError as err:  # family's parameters are the command's options
+            name, sep, rest = str(err).partition(": ")
+            flag = {"extra": "--spec", "cosine_floors": "--cosine-floors"}.get(name, f"--{name.replace('_', '-')}")
+            raise CurveUsageError(f"{flag}: {rest}" if sep else str(err)) from None
         if args.optimized:
             from lrkit.curves.optimize import optimize
 

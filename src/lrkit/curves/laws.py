@@ -116,6 +116,24 @@ def _check_prediction(law: Law, lrs: np.ndarray, steps: np.ndarray, values: np.n
         )
 
 
+def _warn_if_it_ends_early(schedule: Any, updates: int) -> None:
+    """Warn (:class:`CurvePredictionWarning`) where an lrkit schedule with an end (its ``length``) ends before
+    ``updates``: past its end it holds its last rate, so a WSD built for fewer updates stays at its floor."""
+    import warnings
+
+    length = getattr(schedule, "length", None)
+    if isinstance(length, (int, np.integer)) and not isinstance(length, bool) and 0 < length < updates:
+        last = float(np.asarray(schedule(np.array([float(length - 1)])), dtype=np.float64).ravel()[0])
+        warnings.warn(
+            CurvePredictionWarning(
+                f"schedule: it ends after {int(length)} updates and holds its last rate ({last:.6g}) for the "
+                f"{updates - int(length)} updates after it, up to {updates}; give the schedule of the run you mean "
+                f"(built for {updates} updates), or a budget of {int(length)}"
+            ),
+            stacklevel=3,
+        )
+
+
 def learning_rates(schedule: Any, updates: int) -> np.ndarray:
     """The learning rates of updates ``0 .. updates-1``: an lrkit schedule evaluated on them, or an array.
 
@@ -135,6 +153,7 @@ def learning_rates(schedule: Any, updates: int) -> np.ndarray:
             f"update's rate, not the text {schedule!r:.80}"
         )
     if callable(schedule) and not isinstance(schedule, np.ndarray):
+        _warn_if_it_ends_early(schedule, updates)
         try:
             lrs = np.asarray(schedule(np.arange(updates, dtype=np.float64)), dtype=np.float64)
         except (TypeError, ValueError) as err:

@@ -102,6 +102,8 @@ class Series:
     steps: np.ndarray
     values: np.ndarray
     where: tuple[str, ...]
+    #: values logged at a step logged before (the last of each kept: a resumed run logs some steps again)
+    repeated: int = 0
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ class _Builder:
             _, last = np.unique(t[::-1], return_index=True)
             keep = np.sort(t.size - 1 - last)
             v = np.asarray(values, dtype=np.float64)
-            series[key] = Series(t[keep], v[keep], tuple(wheres[i] for i in keep))
+            series[key] = Series(t[keep], v[keep], tuple(wheres[i] for i in keep), int(t.size - keep.size))
         if not series:
             raise ValueError(f"run file {str(self.path)!r} logs no values")
         return Log(self.path, fmt, series, lr_shift, dict(self.unreadable))
@@ -584,6 +586,14 @@ def read_run(
     elif final is not None:
         fin_value = final  # type: ignore[assignment]
     steps, losses = series.steps, series.values
+    if series.repeated:  # a resumed run logs a few steps again; a counter that restarts (per epoch) most of them
+        said = (f"run file {where!r}: {series.repeated} of {series.repeated + steps.size} {metric!r} values are logged "
+                "at a step logged before")
+        if series.repeated > steps.size:
+            raise ValueError(f"{said}: the step counter restarts (per epoch?); log a step that counts every update "
+                             "of the run (e.g. Lightning's global_step)")
+        warnings.warn(RunFileWarning(f"{said} (a resumed run): the value logged last at each step is kept"),
+                      stacklevel=2)
     bad = ~np.isfinite(losses)
     if bad.any():
         first = series.where[int(np.flatnonzero(bad)[0])]
