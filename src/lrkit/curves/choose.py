@@ -100,7 +100,7 @@ def family(
     shapes = _listed("shapes", shapes, "['linear', '1-sqrt']")
     cosine_floors = _listed("cosine_floors", cosine_floors, "[0.0, 0.1]")
     for low in (floor, *cosine_floors):  # multipliers of the peak: a floor at or above it is no decay
-        if isinstance(low, (bool, str)) or not (isinstance(low, numbers.Real) and 0 <= low < 1):
+        if isinstance(low, (bool, str)) or not (isinstance(low, numbers.Real) and 0 <= float(low) < 1):
             which = "floor" if low is floor else "cosine_floors"
             raise ValueError(f"{which}: a floor is a multiplier of the peak in [0, 1), got {low!r}")
     out: dict[str, Candidate] = {}
