@@ -597,3 +597,18 @@ def test_a_step_counter_that_restarts_is_refused_and_a_resumed_run_is_said(tmp_p
     with pytest.warns(curves.RunFileWarning, match=r"2 of 6 'loss' values .* the value logged last at each step"):
         run = curves.read_run(resumed, lk.constant(1e-3))
     assert run.steps.tolist() == [100, 200, 300, 400] and run.losses.tolist() == [4.0, 3.85, 3.75, 3.7]
+
+
+def test_cli_score_scores_the_points_a_fit_uses(cli_law, tmp_path, capsys):
+    """Points inside the warmup (the law is not fitted there) made `curve score` report a 177% worst error for a
+    run the law predicts to 0.05%, and a point at step 1 of a warmup from 0 an error naming no run."""
+    schedule = lk.from_config(SPECS["constant"]) * PEAK
+    path = tmp_path / "early.csv"
+    steps = np.concatenate(([1, 100], STEPS))
+    losses = np.concatenate(([10.8, 9.0], TRUE.predict(schedule, STEPS)))
+    path.write_text("step,loss\n" + "".join(f"{s},{v}\n" for s, v in zip(steps, losses)))
+    status, out, err = _cli(["curve", "score", cli_law, f"{path}@warmup(200, start=0.0) >> constant(1.0)",
+                             "--json"], capsys)
+    assert status == 0, err
+    scored = json.loads(out)
+    assert scored["worst_error"] < 0.01 and scored["runs"][0]["points"] == STEPS.size

@@ -275,8 +275,16 @@ def cmd_score(args: argparse.Namespace) -> int:
     runs = _runs(args, _scale(args, saved))
     for run in runs:
         _check(saved, run.lrs, run.lrs.size, f"RUN {run.name!r}")
-    result = score(law, runs)
+    # the points a fit uses: those after each run's warmup (the law is not fitted, nor meant, inside a warmup)
+    kept = [run.after_warmup() for run in runs]
+    left = sum(int(a.steps.size - b.steps.size) for a, b in zip(runs, kept))
+    empty = next((run.name for run in kept if run.steps.size == 0), None)
+    if empty is not None:
+        raise CurveUsageError(f"RUN {empty!r}: no logged point after its warmup (the points a law is fitted on)")
+    result = score(law, kept)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.table())
+    if left and not args.json:
+        print(f"\n(scored after each run's warmup, as a fit is: {left} point(s) inside a warmup left out)")
     if plot is not None:
         from lrkit.curves.plot import plot as draw
 
