@@ -612,3 +612,28 @@ def test_cli_score_scores_the_points_a_fit_uses(cli_law, tmp_path, capsys):
     assert status == 0, err
     scored = json.loads(out)
     assert scored["worst_error"] < 0.01 and scored["runs"][0]["points"] == STEPS.size
+
+
+def test_cli_predict_says_when_steps_lie_inside_the_warmup(cli_law, capsys):
+    # a loss of 1719.9 at step 1 was printed like any other
+    status, _, err = _cli(["curve", "predict", cli_law, SPECS["cosine"], "--budget", 4000, "--points", 40], capsys)
+    assert status == 0, err
+    assert err.count("lrkit: warning: SCHEDULE: 2 of the 40 steps lie inside its warmup (to update 200)") == 1, err
+    status, _, err = _cli(["curve", "predict", cli_law, SPECS["cosine"], "--budget", 4000, "--points", 10], capsys)
+    assert status == 0 and "warmup" not in err, err  # the first of 10 steps is 400, past the warmup
+
+
+def test_cli_json_is_strict_json_and_error_lines_say_more(cli_law, tmp_path, capsys):
+    flat = tmp_path / "flat.csv"
+    flat.write_text("step,loss\n" + "".join(f"{s},3.5\n" for s in STEPS))
+    status, out, err = _cli(["curve", "score", cli_law, f"{flat}@{SPECS['constant']}", "--json"], capsys)
+    assert status == 0, err
+    json.loads(out, parse_constant=lambda c: pytest.fail(f"bare {c} in --json output"))
+    header = tmp_path / "header.csv"
+    header.write_text("Step,Loss\n100,3.9\n")
+    status, _, err = _cli(["curve", "fit", f"{header}@{SPECS['constant']}", "--lr", PEAK], capsys)
+    _one_error(status, err, "the columns are 'Step', 'Loss'")
+    wb = tmp_path / "wb.json"
+    wb.write_text('{"history":{"train":{"iter":[100,200,300],"train_loss":[3.0,2.9],"lr":[1e-3,1e-3,1e-3]}}}')
+    status, _, err = _cli(["curve", "fit", f"{wb}@constant()", "--lr", "1e-3"], capsys)
+    assert status == 2 and "train_loss" in err, err

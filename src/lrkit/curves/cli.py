@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -198,6 +199,22 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
     return run
 
 
+def _json(value: Any, **options: Any) -> str:
+    """``value`` as strict JSON: a non-finite number (an R^2 of a flat run, ...) is ``null``, not a bare ``NaN``
+    that JSON parsers refuse."""
+
+    def finite(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: finite(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [finite(x) for x in v]
+        return v
+
+    return json.dumps(finite(value), allow_nan=False, **options)
+
+
 # -- commands ------------------------------------------------------------------------------------------------
 def cmd_fit(args: argparse.Namespace) -> int:
     """Fit a law to run files; print the parameters and quality; write the law as JSON (``-o``)."""
@@ -216,7 +233,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         result = fit(runs, args.law, method=args.method, weights=args.weights)
-    print(json.dumps(result.to_dict(), indent=2) if args.json else result.report())
+    print(_json(result.to_dict(), indent=2) if args.json else result.report())
     if out is not None:
         save_law(out, result, lr_scale=lr)
         if not args.json:
@@ -239,8 +256,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
     points = min(args.points, args.budget)  # more points than updates: every update once
     steps = np.unique(np.linspace(args.budget / points, args.budget, points).round().astype(np.int64))
     losses = law.predict(schedule, steps)
+    from lrkit.curves.laws import CurvePredictionWarning, learning_rates, peak_index
+
+    warm = peak_index(learning_rates(schedule, args.budget))
+    inside = int(np.sum(steps <= warm))
+    if inside and warm > 0:
+        warnings.warn(
+            CurvePredictionWarning(
+                f"SCHEDULE: {inside} of the {steps.size} steps lie inside its warmup (to update {warm}), where a law "
+                "is not fitted (a fit leaves those points out): read their losses as extrapolation"
+            ),
+            stacklevel=2,
+        )
     if args.json:
-        print(json.dumps({"steps": steps.tolist(), "loss": losses.tolist()}))
+        print(_json({"steps": steps.tolist(), "loss": losses.tolist()}))
     else:
         print("step,loss")
         for s, v in zip(steps, losses):
@@ -261,7 +290,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
     for spec, schedule in candidates.items():
         _check(saved, schedule, args.budget, f"SCHEDULE {spec!r}")
     ranking = rank(law, candidates, args.budget)
-    print(json.dumps(ranking.to_dict(), indent=2) if args.json else ranking.table())
+    print(_json(ranking.to_dict(), indent=2) if args.json else ranking.table())
     return 0
 
 
@@ -282,7 +311,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if empty is not None:
         raise CurveUsageError(f"RUN {empty!r}: no logged point after its warmup (the points a law is fitted on)")
     result = score(law, kept)
-    print(json.dumps(result.to_dict(), indent=2) if args.json else result.table())
+    print(_json(result.to_dict(), indent=2) if args.json else result.table())
     if left and not args.json:
         print(f"\n(scored after each run's warmup, as a fit is: {left} point(s) inside a warmup left out)")
     if plot is not None:
@@ -310,7 +339,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         raise CurveUsageError(f"--floor must be in (0, 1), got {args.floor!r}")
     best = optimize(law, args.budget, args.peak, args.warmup, knots=args.knots, floor=args.floor)
     if args.json:
-        print(json.dumps({"schedule": repr(best.schedule), "peak": best.peak, "predicted_loss": best.predicted_loss}))
+        print(_json({"schedule": repr(best.schedule), "peak": best.peak, "predicted_loss": best.predicted_loss}))
     else:
         print(f"# predicted loss at {args.budget:,}: {best.predicted_loss:.4f} (multiply by the peak {args.peak:g})")
         print(repr(best.schedule))
@@ -373,7 +402,7 @@ def cmd_choose(args: argparse.Namespace) -> int:
         choices = choose(law, candidates, args.length, uncertainty=uncertainty, level=args.level,
                          peaks=saved.peaks)
     if args.json:
-        print(json.dumps({"choices": [c.to_dict() for c in choices],
+        print(_json({"choices": [c.to_dict() for c in choices],
                           "warnings": sorted({str(w.message) for w in caught})}, indent=2))
     else:
         if uncertainty is None:

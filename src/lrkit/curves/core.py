@@ -188,8 +188,9 @@ class Run:
         if off.size:
             i = int(off[0])
             raise ValueError(
-                f"schedule: the branch's rate of update {i} is {mine[i]:.6g} where its parent {parent.name!r} used "
-                f"{before[i]:.6g}; give the whole run's schedule, equal to the parent's before update {start}"
+                f"schedule: the branch's rate of update {i} is {mine[i]:.10g} where its parent {parent.name!r} used "
+                f"{before[i]:.10g} (relative difference {abs(mine[i] - before[i]) / max(abs(before[i]), 1e-300):.2g}); "
+                f"give the whole run's schedule, equal to the parent's before update {start}"
             )
         lrs = np.concatenate((before, own.lrs[start:]))
         keep_parent = parent.steps <= start

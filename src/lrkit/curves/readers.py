@@ -194,8 +194,10 @@ def _table_rows(path: Path, rows: list[dict[str, Any]], fmt: str, where: Callabl
             )
         key = next((k for k in _STEP_KEYS if k in row), None)
         if key is None:
+            found = ", ".join(repr(k) for k in list(row)[:8]) + (", ..." if len(row) > 8 else "")
             raise ValueError(
-                f"run file {str(path)!r}, {where(i)}: no step column (one of {', '.join(_STEP_KEYS[:3])}, ...)"
+                f"run file {str(path)!r}, {where(i)}: no step column (one of {', '.join(_STEP_KEYS[:3])}, ...; "
+                f"the columns are {found})"
             )
         step = _step(row[key], path, where(i), key)
         for name, value in row.items():
@@ -571,6 +573,9 @@ def read_run(
     if metric is None:
         metric = next((k for k in DEFAULT_METRICS if k in log.series and k not in finals), None)
         if metric is None:
+            broken = next((k for k in DEFAULT_METRICS if k in log.unreadable and k not in finals), None)
+            if broken is not None:  # the loss series is there but cannot be read: say why, not that it is missing
+                raise ValueError(f"run file {where!r}: {log.unreadable[broken]}")
             known = ", ".join(repr(k) for k in log.series)
             raise ValueError(f"run file {where!r}: no loss series among {known}; name one (metric=, --metric)")
     series = log.get(metric, "loss series")
