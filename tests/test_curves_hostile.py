@@ -637,3 +637,14 @@ def test_cli_json_is_strict_json_and_error_lines_say_more(cli_law, tmp_path, cap
     wb.write_text('{"history":{"train":{"iter":[100,200,300],"train_loss":[3.0,2.9],"lr":[1e-3,1e-3,1e-3]}}}')
     status, _, err = _cli(["curve", "fit", f"{wb}@constant()", "--lr", "1e-3"], capsys)
     assert status == 2 and "train_loss" in err, err
+
+
+def test_a_branch_whose_rates_differ_slightly_from_its_parent_shows_the_difference(tmp_path, capsys):
+    # "the branch's rate of update 64 is 0.0003 where its parent 'p' used 0.0003": the two printed alike
+    parent, child = tmp_path / "p.csv", tmp_path / "c.csv"
+    parent.write_text("step,loss\n1000,4\n2000,3.9\n3000,3.8\n")
+    child.write_text("step,loss\n3000,3.8\n4000,3.7\n5000,3.6\n")
+    status, _, err = _cli(["curve", "fit", f"{parent}@constant()", f"{child}@cosine(100000)", "--lr", PEAK,
+                           "--branch", f"{child}={parent}", "--law", "convex_drop"], capsys)
+    _one_error(status, err, "relative difference")
+    assert "is 0.0003 where" not in err, err
