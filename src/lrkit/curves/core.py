@@ -443,7 +443,7 @@ class Fit:
     >>> true = MultiPowerLaw(3.0, 0.5, 0.5, 400.0, 2.0, 0.6, 0.6)
     >>> steps = np.arange(128, 2001, 128)
     >>> shapes = [lk.warmup(100) >> lk.constant(1.0), lk.warmup(100) >> lk.cosine(1900, floor=0.1)]
-    >>> result = fit([Run.of(s * 3e-4, steps, true.predict(s * 3e-4, steps)) for s in shapes])
+    >>> result = fit([Run.of(s * 3e-4, steps, true.predict(s * 3e-4, steps)) for s in shapes], "multi_power")
     >>> result.method, result.weights, result.converged, result.quality.worst_error < 1e-2
     ('staged', 'runs', True, True)
     """
