@@ -648,3 +648,13 @@ def test_a_branch_whose_rates_differ_slightly_from_its_parent_shows_the_differen
                            "--branch", f"{child}={parent}", "--law", "convex_drop"], capsys)
     _one_error(status, err, "relative difference")
     assert "is 0.0003 where" not in err, err
+
+
+def test_cli_predict_says_a_schedule_ends_early_once(cli_law, capsys):
+    # the check runs wherever the schedule is evaluated (the law file's check, the prediction, the warmup's
+    # end): the same line was printed three times
+    status, out, err = _cli(["curve", "predict", cli_law, "wsd(2000, 200, 400)", "--budget", 4000, "--points", 4],
+                            capsys)
+    assert status == 0, err
+    assert err.count("lrkit: warning: schedule: it ends after 2000 updates") == 1, err
+    assert len({line.split(",")[1] for line in out.splitlines()[2:]}) == 1  # held at its floor: flat

@@ -24,10 +24,24 @@ __all__ = ["one_line_warnings"]
 
 @contextlib.contextmanager
 def one_line_warnings(stream: TextIO | None = None) -> Iterator[None]:
-    """Within the block, every warning shown is one line ``lrkit: warning: <message>`` on ``stream`` (stderr)."""
+    """Within the block, every warning shown is one line ``lrkit: warning: <message>`` on ``stream`` (stderr), each
+    message once (a check that several steps of one command make, as every evaluation of one schedule, says it once).
+
+    >>> import io
+    >>> err = io.StringIO()
+    >>> with one_line_warnings(err):
+    ...     warnings.warn("schedule: it ends after 10 updates")
+    ...     warnings.warn("schedule: it ends after 10 updates")  # another line: Python would show it again
+    >>> err.getvalue().count("ends after")
+    1
+    """
+    said: set[str] = set()
 
     def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
-        print(f"lrkit: warning: {' '.join(str(message).split())}", file=stream or sys.stderr)
+        text = " ".join(str(message).split())
+        if text not in said:
+            said.add(text)
+            print(f"lrkit: warning: {text}", file=stream or sys.stderr)
 
     with warnings.catch_warnings():
         warnings.showwarning = show
