@@ -658,3 +658,20 @@ def test_cli_predict_says_a_schedule_ends_early_once(cli_law, capsys):
     assert status == 0, err
     assert err.count("lrkit: warning: schedule: it ends after 2000 updates") == 1, err
     assert len({line.split(",")[1] for line in out.splitlines()[2:]}) == 1  # held at its floor: flat
+
+
+def test_a_final_loss_must_be_positive_and_measured_at_the_run_end():
+    # final=-1 and a final_step before the last logged step were taken as given
+    for kwargs, needle in (({"final": -1.0}, "^final: "), ({"final": 3.0, "final_step": 300}, "^final_step: ")):
+        with pytest.raises(ValueError, match=needle):
+            curves.Run.of(SCHED, STEPS, TRUE.predict(SCHED, STEPS), **kwargs)
+    run = curves.Run.of(SCHED, STEPS, TRUE.predict(SCHED, STEPS), final=3.0, final_step=4000)
+    assert run.final == 3.0 and run.final_step == 4000
+
+
+def test_a_fit_of_runs_whose_peaks_span_a_unit_slip_says_so():
+    # one run's rates in multipliers (peak 1) among runs at 3e-4: fitted with R^2 < 0 and no word of the cause
+    runs = [curves.Run.of(lk.from_config(s) * (1.0 if n == "drop" else PEAK), STEPS,
+                          TRUE.predict(lk.from_config(s) * PEAK, STEPS), name=n) for n, s in SPECS.items()]
+    with pytest.warns(curves.CurveFitWarning, match=r"peak learning rates span 0.0003 to 1 \(3333x"):
+        curves.fit(runs, "convex_drop", jackknife=False)

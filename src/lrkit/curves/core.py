@@ -224,15 +224,20 @@ def _final(final: Any, final_step: Any, last: int) -> tuple[int, float | None]:
         return 0, None
     if isinstance(final, bool) or not isinstance(final, (int, float, np.floating, np.integer)):
         raise ValueError(f"final: a final loss must be a number, got {final!r}")
-    if not math.isfinite(final):
-        raise ValueError(f"final: a final loss must be finite, got {final!r}")
+    if not math.isfinite(final) or final <= 0:
+        raise ValueError(f"final: a final loss must be finite and > 0 (errors are relative), got {final!r}")
     step = last if final_step is None else final_step
     try:
-        return whole("final_step", step), float(final)
+        counted = whole("final_step", step)
     except ValueError:
         raise ValueError(
             f"final_step: the updates before the final loss must be a whole number >= 1, got {step!r}"
         ) from None
+    if counted < last:
+        raise ValueError(
+            f"final_step: the final loss is measured at the run's end, after its last logged step {last}; got {step!r}"
+        )
+    return counted, float(final)
 
 
 def fitted_runs(runs: Any, where: str = "runs") -> list[Run]:
@@ -597,6 +602,11 @@ def _one_fit(func: Callable[_P, _R]) -> Callable[_P, _R]:
     return whole
 
 
+#: The widest span of the fitted runs' peak rates a fit takes without a word (chosen before any figure as a sanity
+#: bound, not a tuned constant: the published sweeps and the 124M grid span 20x at most, a unit slip 1,000x or more).
+PEAK_SPAN = 100.0
+
+
 @_one_fit
 def fit(
     runs: Sequence[Run],
@@ -858,6 +868,15 @@ def fit(
             "every fitted run's learning rate peaks at exactly 1: if these are lrkit multipliers (lk.cosine(n)), "
             "give the rates the runs were trained at (lk.cosine(n) * peak; on the command line --lr PEAK), or "
             "predict with this law only schedules in the same multipliers"
+        )
+    tops = [float(r.lrs.max(initial=0.0)) for r in used]
+    if tops and min(tops) > 0 and max(tops) / min(tops) > PEAK_SPAN:
+        # one log's lr column in multipliers (peak 1) among runs in absolute rates fitted with R^2 < 0 and no word
+        # of the cause
+        problems.append(
+            f"the fitted runs' peak learning rates span {min(tops):.3g} to {max(tops):.3g} "
+            f"({max(tops) / min(tops):.0f}x, more than {PEAK_SPAN:g}x): check they are in one unit (a log's lr "
+            "column in multipliers, or a spec already times the peak and then times --lr again?)"
         )
     if not best.success:
         problems.append(f"the optimizer stopped before converging ({best.message})")
