@@ -399,8 +399,12 @@ def cmd_choose(args: argparse.Namespace) -> int:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        choices = choose(law, candidates, args.length, uncertainty=uncertainty, level=args.level,
-                         peaks=saved.peaks)
+        try:
+            choices = choose(law, candidates, args.length, uncertainty=uncertainty, level=args.level,
+                             peaks=saved.peaks)
+        except ValueError as err:  # choose's lengths are the command's --length
+            name, sep, rest = str(err).partition(": ")
+            raise CurveUsageError(f"--length: {rest}" if sep and name == "lengths" else str(err)) from None
     if args.json:
         print(_json({"choices": [c.to_dict() for c in choices],
                           "warnings": sorted({str(w.message) for w in caught})}, indent=2))
