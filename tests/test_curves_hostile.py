@@ -572,7 +572,7 @@ def test_family_says_which_fractions_it_leaves_out_and_refuses_floors_at_or_abov
     for kwargs, needle in (({"floor": 2.0}, "floor: "), ({"cosine_floors": (-0.5,)}, "cosine_floors: ")):
         with pytest.raises(ValueError, match=f"^{needle}"):
             curves.family(3000, peaks=[PEAK], **kwargs)
-    with pytest.raises(ValueError, match=r"^fractions: two candidates would be named 'wsd-0\.1-linear@0\.0003'"):
+    with pytest.raises(ValueError, match=r"^fractions: two values read 0\.1 in a candidate's name"):
         curves.family(3000, peaks=[PEAK], fractions=(0.1, 0.1000000001), shapes=("linear",), cosine_floors=())
 
 
@@ -676,3 +676,10 @@ def test_a_fit_of_runs_whose_peaks_span_a_unit_slip_says_so():
                           TRUE.predict(lk.from_config(s) * PEAK, STEPS), name=n) for n, s in SPECS.items()]
     with pytest.warns(curves.CurveFitWarning, match=r"peak learning rates span 0.0003 to 1 \(3333x"):
         curves.fit(runs, "convex_drop", jackknife=False)
+
+
+def test_cli_choose_names_peak_for_two_peaks_printed_alike(cli_law, capsys):
+    # family's parameter is `peaks`; the option is --peak
+    status, _, err = _cli(["curve", "choose", cli_law, "--length", 4000, "--peak", PEAK, PEAK * (1 + 1e-9),
+                           "--warmup", 200], capsys)
+    _one_error(status, err, "--peak: two values read 0.0003")

@@ -103,6 +103,13 @@ def family(
         if isinstance(low, (bool, str)) or not (isinstance(low, numbers.Real) and 0 <= float(low) < 1):
             which = "floor" if low is floor else "cosine_floors"
             raise ValueError(f"{which}: a floor is a multiplier of the peak in [0, 1), got {low!r}")
+    for name, values in (("peaks", peaks), ("fractions", fractions), ("shapes", shapes), ("cosine_floors",
+                                                                                          cosine_floors)):
+        printed = [f"{v:g}" if isinstance(v, numbers.Real) else str(v) for v in values]
+        twice = next((v for i, v in enumerate(printed) if v in printed[:i]), None)
+        if twice is not None:  # two candidates would share a name (a name prints each value to 6 digits)
+            raise ValueError(f"{name}: two values read {twice} in a candidate's name; give each once, differing "
+                             "within 6 digits")
     out: dict[str, Candidate] = {}
     skipped: list[float] = []
     head = lk.warmup(warmup, start=warmup_start) if warmup else None
@@ -120,14 +127,16 @@ def family(
                 body: lk.Schedule = lk.anneal(decay, 1.0, floor, shape=shape)
                 for p in reversed(parts):
                     body = p >> body
-                _add(out, Candidate(f"wsd-{fraction:g}-{shape}@{peak:g}", _config(body, peak), float(peak)),
-                     "fractions, shapes and peaks")
+                out[f"wsd-{fraction:g}-{shape}@{peak:g}"] = Candidate(
+                    f"wsd-{fraction:g}-{shape}@{peak:g}", _config(body, peak), float(peak)
+                )
         for low in cosine_floors:
             cosine: lk.Schedule = lk.cosine(length - warmup, floor=low)
             if head is not None:
                 cosine = head >> cosine
-            _add(out, Candidate(f"cosine-{low:g}@{peak:g}", _config(cosine, peak), float(peak)),
-                 "cosine_floors and peaks")
+            out[f"cosine-{low:g}@{peak:g}"] = Candidate(
+                f"cosine-{low:g}@{peak:g}", _config(cosine, peak), float(peak)
+            )
     if skipped:
         left = f"leave no constant phase after the warmup of {warmup} in {length} updates"
         if not out and not extra:
@@ -144,14 +153,6 @@ def family(
         out[name] = Candidate(name, config)
         _schedule_of(out[name], "extra")  # a config that does not read is refused here, naming the candidate
     return out
-
-
-def _add(out: dict[str, Candidate], candidate: Candidate, given: str) -> None:
-    """Add ``candidate`` to the family, refusing a name already there (two values printed alike)."""
-    if candidate.name in out:
-        raise ValueError(f"{given.split(',')[0].split(' and ')[0]}: two candidates would be named "
-                         f"{candidate.name!r} (the {given} are printed to 6 digits); give values that differ there")
-    out[candidate.name] = candidate
 
 
 def _listed(name: str, values: Any, example: str) -> list[Any]:

@@ -255,10 +255,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     _check(saved, schedule, args.budget, "SCHEDULE")
     points = min(args.points, args.budget)  # more points than updates: every update once
     steps = np.unique(np.linspace(args.budget / points, args.budget, points).round().astype(np.int64))
-    losses = law.predict(schedule, steps)
     from lrkit.curves.laws import CurvePredictionWarning, learning_rates, peak_index
 
-    warm = peak_index(learning_rates(schedule, args.budget))
+    lrs = learning_rates(schedule, args.budget)  # once: the prediction and the warmup's end read the same rates
+    losses = law.predict(lrs, steps)
+    warm = peak_index(lrs)
     inside = int(np.sum(steps <= warm))
     if inside and warm > 0:
         warnings.warn(
@@ -387,7 +388,7 @@ def cmd_choose(args: argparse.Namespace) -> int:
             )
         except ValueError as err:  # family's parameters are the command's options
             name, sep, rest = str(err).partition(": ")
-            flag = {"extra": "--spec", "cosine_floors": "--cosine-floors"}.get(name, f"--{name.replace('_', '-')}")
+            flag = {"extra": "--spec", "peaks": "--peak"}.get(name, f"--{name.replace('_', '-')}")
             raise CurveUsageError(f"{flag}: {rest}" if sep else str(err)) from None
         if args.optimized:
             from lrkit.curves.optimize import optimize
