@@ -683,3 +683,14 @@ def test_cli_choose_names_peak_for_two_peaks_printed_alike(cli_law, capsys):
     status, _, err = _cli(["curve", "choose", cli_law, "--length", 4000, "--peak", PEAK, PEAK * (1 + 1e-9),
                            "--warmup", 200], capsys)
     _one_error(status, err, "--peak: two values read 0.0003")
+
+
+def test_a_schedule_with_a_length_that_fails_on_arrays_is_one_error_naming_schedule():
+    class Scalar:  # has an end, but takes one update at a time
+        length = 10
+
+        def __call__(self, t):
+            return 1e-3 if float(t) < 10 else 0.0
+
+    with pytest.raises(ValueError, match=r"^schedule: Scalar failed on the array"):
+        TRUE.predict(Scalar(), [20])

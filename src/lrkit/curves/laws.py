@@ -116,14 +116,15 @@ def _check_prediction(law: Law, lrs: np.ndarray, steps: np.ndarray, values: np.n
         )
 
 
-def _warn_if_it_ends_early(schedule: Any, updates: int) -> None:
-    """Warn (:class:`CurvePredictionWarning`) where an lrkit schedule with an end (its ``length``) ends before
-    ``updates``: past its end it holds its last rate, so a WSD built for fewer updates stays at its floor."""
+def _warn_if_it_ends_early(schedule: Any, lrs: np.ndarray) -> None:
+    """Warn (:class:`CurvePredictionWarning`) where an lrkit schedule with an end (its ``length``) ends before the
+    ``lrs.size`` updates asked for: past its end it holds its last rate, so a WSD built for fewer updates stays at
+    its floor."""
     import warnings
 
-    length = getattr(schedule, "length", None)
+    length, updates = getattr(schedule, "length", None), lrs.size
     if isinstance(length, (int, np.integer)) and not isinstance(length, bool) and 0 < length < updates:
-        last = float(np.asarray(schedule(np.array([float(length - 1)])), dtype=np.float64).ravel()[0])
+        last = float(lrs[int(length) - 1])
         warnings.warn(
             CurvePredictionWarning(
                 f"schedule: it ends after {int(length)} updates and holds its last rate ({last:.6g}) for the "
@@ -153,7 +154,6 @@ def learning_rates(schedule: Any, updates: int) -> np.ndarray:
             f"update's rate, not the text {schedule!r:.80}"
         )
     if callable(schedule) and not isinstance(schedule, np.ndarray):
-        _warn_if_it_ends_early(schedule, updates)
         try:
             lrs = np.asarray(schedule(np.arange(updates, dtype=np.float64)), dtype=np.float64)
         except (TypeError, ValueError) as err:
@@ -167,6 +167,7 @@ def learning_rates(schedule: Any, updates: int) -> np.ndarray:
                 f"schedule: called on the array of update indices 0..{updates - 1} it returned shape {lrs.shape}, not "
                 "one rate per update; give an lrkit schedule (lk.cosine(n) * peak) or an array of every update's rate"
             )
+        _warn_if_it_ends_early(schedule, lrs)
     else:
         try:
             lrs = _vector(np.asarray(schedule, dtype=np.float64), "schedule")
