@@ -694,3 +694,62 @@ def test_a_schedule_with_a_length_that_fails_on_arrays_is_one_error_naming_sched
 
     with pytest.raises(ValueError, match=r"^schedule: Scalar failed on the array"):
         TRUE.predict(Scalar(), [20])
+
+
+# -- the second hostile sweep (round 3, stop 7): each failed on f227e86 -------------------------------------------
+def _stable_and_branches():
+    stable_s = (lk.warmup(100) >> lk.constant(1.0)) * PEAK
+    steps = np.arange(50, 3001, 50)
+    stable = curves.Run.of(stable_s, steps, TRUE.predict(stable_s, steps), name="stable")
+    cool_s = (lk.warmup(100) >> lk.constant(1.0, 1900) >> lk.linear(1000, 1.0, 0.0)) * PEAK
+    cool_steps = np.arange(2050, 3001, 50)
+    cool = curves.Run.branch(stable, cool_s, cool_steps, TRUE.predict(cool_s, cool_steps), at=2000, name="cool")
+    half_s = (lk.warmup(100) >> lk.constant(1.0, 1900) >> lk.linear(500, 1.0, 0.5) >> lk.constant(0.5)) * PEAK
+    half_steps = np.arange(2550, 3501, 50)
+    half = curves.Run.branch(cool, half_s, half_steps, TRUE.predict(half_s, half_steps), at=2500, name="half")
+    return stable, cool, half
+
+
+def test_a_branch_of_a_branch_fitted_with_its_grandparent_counts_the_shared_points_once():
+    # fitted_runs reduced a run only when its direct parent was given: with the grandparent and not the middle run,
+    # the grandparent's 40 points up to update 2,000 were fitted twice
+    stable, cool, half = _stable_and_branches()
+    reduced = curves.core.fitted_runs([stable, half])
+    assert [r.steps.size for r in reduced] == [60, half.steps.size - 40]
+    assert reduced[1].steps.min() > 2000
+    assert [r.steps.size for r in curves.core.fitted_runs([stable, cool, half])] == [60, 20, 20]
+
+
+def test_torch_losses_that_require_grad_and_torch_scalars_are_read_as_numbers():
+    torch = pytest.importorskip("torch")
+    losses = torch.tensor([3.5, 3.4], requires_grad=True)  # a loss kept from the training loop, not detached
+    run = curves.Run.of(lk.constant(3e-4), torch.tensor([500, 1000]), losses)
+    assert run.losses.tolist() == pytest.approx([3.5, 3.4])
+    law = curves.fit([RUN], "momentum", jackknife=False)
+    assert curves.rank(law, {"a": SCHED}, torch.tensor(4000)).best == "a"
+    chosen = curves.choose(law, {"a": SCHED, "b": SCHED * 0.5}, torch.tensor([2000, 4000]))
+    assert [c.budget for c in chosen] == [2000, 4000]
+    best = curves.optimize(law, 4000, torch.tensor(PEAK), 200, knots=4)
+    assert best.peak == pytest.approx(PEAK)
+    stable, cool, _ = _stable_and_branches()
+    again = curves.Run.branch(stable, cool.lrs, cool.own().steps, cool.own().losses, at=torch.tensor(2000))
+    assert again.at == 2000
+
+
+def test_a_fraction_whose_cooldown_rounds_to_no_update_says_so():
+    with pytest.warns(UserWarning, match=r"fractions: 0\.1 of 2 updates round to a cooldown of 0 updates"):
+        curves.family(2, peaks=[3e-4], fractions=[0.1, 0.5], cosine_floors=[])
+
+
+def test_cli_choose_refuses_a_length_given_twice(cli_law, capsys):
+    code = main(["curve", "choose", str(cli_law), "--length", "2000", "2000", "--peak", "3e-4"])
+    assert code == 2
+    assert "--length: 2000 is given twice" in capsys.readouterr().err
+
+
+def test_cli_choose_prints_a_short_spec_warning_once(cli_law, capsys):
+    code = main(["curve", "choose", str(cli_law), "--length", "2000", "--peak", "3e-4", "--spec",
+                 "short=constant(3e-4, 100)", "--fractions", "0.2", "--shapes", "linear", "--cosine-floors"])
+    out = capsys.readouterr()
+    assert code == 0
+    assert (out.out + out.err).count("it ends after 100 updates") == 1

@@ -36,7 +36,7 @@ import numpy as np
 
 import lrkit as lk
 from lrkit.curves.intervals import Uncertainty, _checked, difference, interval, z_value
-from lrkit.curves.laws import MAX_UPDATES, Law, _too_long, learning_rates, positive_number, whole
+from lrkit.curves.laws import MAX_UPDATES, Law, _too_long, learning_rates, plain, positive_number, whole
 
 __all__ = ["Candidate", "Choice", "Row", "choose", "family", "resolvable"]
 
@@ -112,6 +112,7 @@ def family(
                              "within 6 digits")
     out: dict[str, Candidate] = {}
     skipped: list[float] = []
+    rounded: list[float] = []  # a cooldown of less than half an update: none
     head = lk.warmup(warmup, start=warmup_start) if warmup else None
     for peak in peaks:
         for fraction in fractions:
@@ -120,7 +121,7 @@ def family(
             decay = round(fraction * length)
             stable = length - warmup - decay
             if decay < 1 or stable < 0:
-                skipped.append(fraction)
+                (rounded if decay < 1 else skipped).append(fraction)
                 continue
             for shape in shapes:
                 parts = [p for p in (head, lk.constant(1.0, stable) if stable else None) if p is not None]
@@ -137,13 +138,18 @@ def family(
             out[f"cosine-{low:g}@{peak:g}"] = Candidate(
                 f"cosine-{low:g}@{peak:g}", _config(cosine, peak), float(peak)
             )
+    why = []
+    if rounded:
+        why.append(f"{', '.join(f'{f:g}' for f in sorted(set(rounded)))} of {length} updates round to a cooldown of 0 "
+                   "updates")
     if skipped:
-        left = f"leave no constant phase after the warmup of {warmup} in {length} updates"
+        why.append(f"{', '.join(f'{f:g}' for f in sorted(set(skipped)))} leave no constant phase after the warmup of "
+                   f"{warmup} in {length} updates")
+    if why:
         if not out and not extra:
-            raise ValueError(f"fractions: {', '.join(f'{f:g}' for f in sorted(set(skipped)))} {left}, and no cosine "
-                             "floor is given: no candidate; give smaller fractions or a shorter warmup")
-        warnings.warn(f"fractions: {', '.join(f'{f:g}' for f in sorted(set(skipped)))} {left}: no WSD candidate with "
-                      "them at this length", stacklevel=2)
+            raise ValueError(f"fractions: {'; '.join(why)}, and no cosine floor is given: no candidate; give "
+                             "fractions that fit the length, or a shorter warmup")
+        warnings.warn(f"fractions: {'; '.join(why)}: no WSD candidate with them at this length", stacklevel=2)
     for name, config in (extra or {}).items():
         if not isinstance(config, str):
             kind = type(config).__name__
@@ -395,13 +401,16 @@ def choose(
         tops = [float(run.lrs.max()) for run in law.runs if run.lrs.size]
         peaks = (min(tops), max(tops)) if tops and peaks is None else peaks
     law = as_law(law)
-    given: Any = lengths
+    given: Any = plain(lengths)
     if isinstance(given, (numbers.Real, np.integer, np.floating)):
         given = [given]
     given = [] if isinstance(given, (str, bytes)) or not isinstance(given, Iterable) else list(given)
     if not given:
         raise ValueError(f"lengths: give one or more run lengths >= 2 updates, got {lengths!r:.60}")
     budgets = [whole("lengths", n, minimum=2) for n in given]
+    twice = next((n for i, n in enumerate(budgets) if n in budgets[:i]), None)
+    if twice is not None:
+        raise ValueError(f"lengths: {twice} is given twice; give each length once")
     if max(budgets) > MAX_UPDATES:
         raise ValueError(_too_long("lengths", max(budgets)))
     if peaks is not None:

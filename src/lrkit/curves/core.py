@@ -36,6 +36,7 @@ from lrkit.curves.laws import (
     learning_rates,
     magnitude,
     peak_index,
+    plain,
     positive_number,
     whole,
 )
@@ -125,7 +126,7 @@ class Run:
         values = None
         if losses is not None:
             try:
-                values = _vector(np.asarray(losses, dtype=np.float64), "losses")
+                values = _vector(np.asarray(plain(losses), dtype=np.float64), "losses")
             except (TypeError, ValueError) as err:
                 if str(err).startswith("losses:"):
                     raise
@@ -170,6 +171,7 @@ class Run:
         if losses is None:
             raise ValueError("losses: a branch is a trained run; give the losses its own log holds after the branch")
         own = cls.of(schedule, steps, losses, name, final=final, final_step=final_step)
+        at = plain(at)
         if isinstance(at, (float, np.floating)) and float(at).is_integer():
             at = int(at)  # 200.0 reads as 200, as every other count does
         start = int(own.steps.min()) if at is None else at
@@ -255,7 +257,20 @@ def fitted_runs(runs: Any, where: str = "runs") -> list[Run]:
                 else "build one with Run.of(schedule, steps, losses) or lrkit.curves.read_run(path)"
             )
             raise ValueError(f"{where}[{i}]: expected a Run, got {type(run).__name__} {run!r:.60}; {hint}")
-    return [run.own() if run.parent is not None and any(_same(run.parent, r) for r in runs) else run for run in runs]
+    return [_without_shared(run, runs) for run in runs]
+
+
+def _without_shared(run: Run, runs: Sequence[Run]) -> Run:
+    """``run`` without the points it shares with its nearest ancestor among ``runs`` (a branch of a branch fitted with
+    its grandparent keeps the middle run's points and its own, after the grandparent's branch point)."""
+    child, ancestor = run, run.parent
+    while ancestor is not None:
+        if any(_same(ancestor, r) for r in runs):
+            keep = run.steps > child.at
+            losses = None if run.losses is None else run.losses[keep]
+            return dataclasses.replace(run, steps=run.steps[keep], losses=losses)
+        child, ancestor = ancestor, ancestor.parent
+    return run
 
 
 def _same(a: Run, b: Run) -> bool:
@@ -1062,6 +1077,7 @@ def rank(law: Law, candidates: Mapping[str, Any] | Sequence[Any], budget: int) -
     >>> r.best
     'cosine'
     """
+    budget = plain(budget)
     if (
         isinstance(budget, bool)
         or not isinstance(budget, (int, float, np.integer, np.floating))

@@ -40,6 +40,7 @@ import functools
 import hashlib
 import itertools
 import math
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -189,6 +190,23 @@ def learning_rates(schedule: Any, updates: int) -> np.ndarray:
     return lrs
 
 
+def plain(value: Any) -> Any:
+    """A 0-d array or tensor (numpy, torch, JAX) as its Python number, an array or tensor of several values as a
+    numpy array (a torch tensor that requires grad detached, one on a device copied to the host), anything else
+    as it is: a scalar kept from a training loop reads as the number it holds.
+
+    >>> plain(np.array(3.0)), plain(5), plain([1, 2])
+    (3.0, 5, [1, 2])
+    """
+    if isinstance(value, (bool, np.generic, numbers.Number, str, bytes)) or not hasattr(value, "shape"):
+        return value
+    if hasattr(value, "detach"):  # torch: a loss kept with its graph, or a tensor on a GPU
+        value = value.detach().cpu().numpy()
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        return value.item()
+    return np.asarray(value)
+
+
 def whole(name: str, value: Any, minimum: int = 1) -> int:
     """``value`` checked to be a whole number >= ``minimum`` (``1000.0`` reads as 1000; ``2.5``, ``nan``, ``inf``,
     ``True``, ``"1000"`` are a ``ValueError`` naming ``name``): :func:`lrkit.core._validate.integer`, in the curves'
@@ -198,7 +216,7 @@ def whole(name: str, value: Any, minimum: int = 1) -> int:
     (1000, 0)
     """
     try:
-        return integer(name, name, value, minimum)
+        return integer(name, name, plain(value), minimum)
     except ValueError:
         raise ValueError(f"{name}: must be a whole number >= {minimum}, got {value!r:.60}") from None
 
@@ -206,7 +224,7 @@ def whole(name: str, value: Any, minimum: int = 1) -> int:
 def positive_number(name: str, value: Any) -> float:
     """``value`` checked to be a finite number > 0 (:func:`lrkit.core._validate.positive`), ``name: ...`` otherwise."""
     try:
-        return float(positive(name, name, value))
+        return float(positive(name, name, plain(value)))
     except ValueError:
         raise ValueError(f"{name}: must be a finite number > 0, got {value!r:.60}") from None
 
@@ -250,6 +268,7 @@ def _too_long(name: str, value: float) -> str:
 
 
 def _steps(steps: Any) -> np.ndarray:
+    steps = plain(steps)
     arr = _vector(np.asarray(steps).reshape(-1) if np.ndim(steps) == 0 else np.asarray(steps), "steps")
     if arr.size == 0:
         raise ValueError("steps: give at least one step")
