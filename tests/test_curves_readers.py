@@ -389,3 +389,170 @@ def test_json_logs_with_a_byte_order_mark_read(tmp_path):
     lines = tmp_path / "run.jsonl"
     lines.write_text("\ufeff" + "\n".join(json.dumps(dict(zip(ROWS[0], r))) for r in ROWS[1:]), encoding="utf-8")
     assert curves.read_log(lines).series["loss"].values.tolist() == [3.9, 3.7, 3.6]
+
+
+# -- the second hostile sweep (round 3, stop 7): each failed on f227e86 -------------------------------------------
+def _tensorboard_run(folder, steps, scale, suffix):
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(folder), filename_suffix=suffix)
+    for s in steps:
+        writer.add_scalar("train/lr", 0.01 * scale, s)
+        writer.add_scalar("train/loss", 10.0 / scale - 0.01 * s, s)
+    writer.close()
+
+
+def test_tensorboard_two_runs_in_one_folder_are_refused_and_a_restart_is_read(tmp_path):
+    # a second SummaryWriter run from step 0 in the same folder was merged with the first (steps 0-29 of one run,
+    # 30-59 of the other), with a warning calling it "a resumed run", and fitted with exit 0
+    pytest.importorskip("tensorboard")
+    folder = tmp_path / "two"
+    _tensorboard_run(folder, range(60), 1.0, ".a")
+    _tensorboard_run(folder, range(30), 0.5, ".b")
+    with pytest.raises(ValueError, match=r"two runs in one folder: events\.out\.tfevents\S*\.a and "
+                                         r"events\.out\.tfevents\S*\.b both start at step 0; read one event file"):
+        curves.read_run(folder, metric="train/loss")
+    files = sorted(folder.glob("events.out.tfevents*"))
+    assert curves.read_run(files[1], metric="train/loss").steps.tolist() == list(range(1, 30))
+    restart = tmp_path / "restart"  # resumed from a checkpoint at step 40: the later values kept, a warning
+    _tensorboard_run(restart, range(50), 1.0, ".a")
+    _tensorboard_run(restart, range(40, 60), 1.0, ".b")
+    with pytest.warns(curves.RunFileWarning, match="a resumed run"):
+        run = curves.read_run(restart, metric="train/loss")
+    assert run.steps.tolist() == list(range(1, 60))
+
+
+@pytest.fixture(scope="module")
+def hf_resumed(tmp_path_factory):
+    """A HF Trainer run of 24 updates checkpointed every 8, and a second run resumed from its checkpoint-16 (its
+    loss twice the first's: a run that differs after the branch): its trainer_state.json repeats the first run's
+    log_history up to update 16."""
+    transformers = pytest.importorskip("transformers")
+    x, y = _data()
+
+    class Model(torch.nn.Module):
+        def __init__(self, scale):
+            super().__init__()
+            self.lin = torch.nn.Linear(3, 1)
+            self.scale = scale
+
+        def forward(self, x, labels=None):
+            pred = self.lin(x)
+            return {"loss": torch.nn.functional.mse_loss(pred, labels) * self.scale, "logits": pred}
+
+    class Data(torch.utils.data.Dataset):
+        def __len__(self):
+            return 96
+
+        def __getitem__(self, i):
+            return {"x": x[i], "labels": y[i]}
+
+    folder = tmp_path_factory.mktemp("hf_resumed")
+
+    def train(name, resume=None, scale=1.0):
+        args = transformers.TrainingArguments(
+            output_dir=str(folder / name), max_steps=UPDATES, logging_steps=1, per_device_train_batch_size=8,
+            learning_rate=PEAK, lr_scheduler_type="linear", warmup_steps=4, eval_strategy="steps", eval_steps=4,
+            save_strategy="steps", save_steps=8, report_to=[], use_cpu=True, disable_tqdm=True, seed=0,
+        )
+        torch.manual_seed(0)
+        trainer = transformers.Trainer(model=Model(scale), args=args, train_dataset=Data(), eval_dataset=Data())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            trainer.train(resume_from_checkpoint=resume)
+        trainer.state.save_to_json(str(folder / name / "trainer_state.json"))
+        return folder / name
+
+    parent = train("parent")
+    child = train("child", str(parent / "checkpoint-16"), scale=2.0)
+    return parent, child
+
+
+def test_hf_run_resumed_from_a_checkpoint_is_a_branch_from_it(hf_resumed):
+    # the resumed run's trainer_state.json repeats its parent's history up to the checkpoint: read as a branch, its
+    # points up to update 16 were its own too (counted twice in a fit with the parent), at=2 by default, and
+    # at=16 was refused
+    parent_dir, child_dir = hf_resumed
+    hf_linear = (lk.warmup(4, start=0.0) >> lk.linear(UPDATES - 4)) * PEAK
+    parent = curves.read_run(parent_dir, hf_linear)
+    child = curves.read_run(child_dir, hf_linear, parent=parent)
+    assert child.at == 16
+    assert child.own().steps.min() > 16
+    assert curves.read_run(child_dir, hf_linear, parent=parent, at=16).at == 16
+    counted = sum(r.steps.size for r in curves.core.fitted_runs([parent, child]))
+    assert counted == parent.steps.size + int((child.steps > 16).sum())
+    with pytest.raises(ValueError, match=r"at: .*update 20.*not its parent's"):
+        curves.read_run(child_dir, hf_linear, parent=parent, at=20)  # the points after 16 are the child's own
+
+
+def test_a_run_read_from_a_folder_is_named_after_the_folder(lightning_log, hf_state):
+    # a folder was named after its parent folder: every Lightning version_N of one logger read as one name
+    assert curves.read_run(lightning_log).name == lightning_log.name
+    assert curves.read_run(lightning_log / "metrics.csv").name == lightning_log.name
+    path, _ = hf_state
+    hf_linear = (lk.warmup(4, start=0.0) >> lk.linear(UPDATES - 4)) * PEAK
+    assert curves.read_run(path.parent, hf_linear).name == path.parent.name == curves.read_run(path, hf_linear).name
+
+
+def test_lightning_validation_with_gradient_accumulation_warns_of_its_step(tmp_path):
+    # with accumulate_grad_batches, a validation between an update's micro-batches is logged at the updates done,
+    # not one before them, and was placed one update late in silence
+    L = pytest.importorskip("lightning")
+    from lightning.pytorch.callbacks import LearningRateMonitor
+    from lightning.pytorch.loggers import CSVLogger
+
+    class Module(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(3, 1)
+
+        def training_step(self, batch, _):
+            x, y = batch
+            loss = torch.nn.functional.mse_loss(self.lin(x), y)
+            self.log("train_loss", loss)
+            return loss
+
+        def validation_step(self, batch, _):
+            x, y = batch
+            self.log("val_loss", torch.nn.functional.mse_loss(self.lin(x), y))
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=PEAK)
+
+    x, y = _data()
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=8)
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    trainer = L.Trainer(max_steps=UPDATES, logger=CSVLogger(tmp_path, name="run"), log_every_n_steps=1,
+                        callbacks=[LearningRateMonitor("step")], accumulate_grad_batches=2, val_check_interval=5,
+                        accelerator="cpu", enable_progress_bar=False, enable_model_summary=False,
+                        enable_checkpointing=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(Module(), data, data)
+    folder = Path(trainer.logger.log_dir)
+    with pytest.warns(curves.RunFileWarning, match=r"gradient accumulation.*one update late.*val_check_interval"):
+        curves.read_run(folder, metric="val_loss")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", curves.RunFileWarning)
+        curves.read_run(folder, metric="train_loss")  # the training series is placed right
+
+
+def test_lightning_validation_without_accumulation_reads_in_silence(lightning_log):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", curves.RunFileWarning)
+        curves.read_run(lightning_log, metric="val_loss")
+
+
+def test_cli_names_two_runs_named_alike_by_their_paths(hf_resumed, tmp_path, capsys):
+    # two HF output folders that read as one name: the fit's table showed two rows named alike
+    from lrkit.cli import main
+
+    parent_dir, _ = hf_resumed
+    twin = tmp_path / "other" / parent_dir.name
+    twin.mkdir(parents=True)
+    (twin / "trainer_state.json").write_text((parent_dir / "trainer_state.json").read_text())
+    spec = f"(warmup(4, start=0.0) >> linear({UPDATES - 4})) * {PEAK}"
+    code = main(["curve", "fit", f"{parent_dir}@{spec}", f"{twin}@{spec}", "--law", "convex_drop"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"| {parent_dir} |" in out and f"| {twin} |" in out

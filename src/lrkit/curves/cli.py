@@ -54,7 +54,7 @@ def _schedule(spec: str, lr: float, where: str) -> Any:
 def _runs(args: argparse.Namespace, lr: float, where: str = "RUN") -> list[Any]:
     """The runs of ``args.runs`` (``PATH`` or ``PATH@SPEC``), read with ``--format``, ``--metric``, ``--final``;
     a ``--branch CHILD=PARENT`` run is read as a branch of its parent's run."""
-    from lrkit.curves.readers import read_run
+    from lrkit.curves.readers import read_run, run_name
 
     items = list(args.runs)
     paths = [_split(item)[0] for item in items]
@@ -70,6 +70,8 @@ def _runs(args: argparse.Namespace, lr: float, where: str = "RUN") -> list[Any]:
             raise CurveUsageError(f"--branch: {child!r} is given two parents")
         parents[child] = parent
     done: dict[str, Any] = {}
+    named = {path: run_name(path) for path in paths}  # runs named alike (two version_0 folders) by their paths
+    label = {path: path if list(named.values()).count(named[path]) > 1 else named[path] for path in paths}
 
     def read(path: str, chain: tuple[str, ...] = ()) -> Any:
         if path in done:
@@ -90,6 +92,7 @@ def _runs(args: argparse.Namespace, lr: float, where: str = "RUN") -> list[Any]:
                 final=args.final,
                 lr_key=getattr(args, "lr_key", None),
                 parent=parent,
+                name=label[path],
             )
         except ValueError as err:
             raise CurveUsageError(f"{where}: {err}") from None
@@ -366,18 +369,20 @@ def cmd_choose(args: argparse.Namespace) -> int:
     for length in args.length:
         if args.warmup >= length:
             raise CurveUsageError(f"--warmup must be < every --length, got {args.warmup} for a length of {length}")
-    for peak in args.peak:  # a peak far from the fitted runs' is refused, as predict and rank refuse it
-        _check(saved, _schedule(f"constant({peak!r})", 1.0, "--peak"), 1, f"--peak {peak:g}")
     extra = {}
-    for item in args.spec:
-        name, sep, spec = item.partition("=")
-        if not sep or not name or not spec:
-            raise CurveUsageError(f"--spec: expected NAME=SPEC (absolute learning rates), got {item!r}")
-        if name in extra:
-            raise CurveUsageError(f"--spec: the name {name!r} is given twice; give each candidate its own name")
-        schedule = _schedule(spec, 1.0, f"--spec {name!r}")
-        _check(saved, schedule, max(args.length), f"--spec {name!r}")
-        extra[name] = spec
+    with warnings.catch_warnings(record=True) as checked:  # said with choose's own, once (choose warns again)
+        warnings.simplefilter("always")
+        for peak in args.peak:  # a peak far from the fitted runs' is refused, as predict and rank refuse it
+            _check(saved, _schedule(f"constant({peak!r})", 1.0, "--peak"), 1, f"--peak {peak:g}")
+        for item in args.spec:
+            name, sep, spec = item.partition("=")
+            if not sep or not name or not spec:
+                raise CurveUsageError(f"--spec: expected NAME=SPEC (absolute learning rates), got {item!r}")
+            if name in extra:
+                raise CurveUsageError(f"--spec: the name {name!r} is given twice; give each candidate its own name")
+            schedule = _schedule(spec, 1.0, f"--spec {name!r}")
+            _check(saved, schedule, max(args.length), f"--spec {name!r}")
+            extra[name] = spec
 
     def candidates(length: int) -> dict[str, Candidate]:
         try:
@@ -406,14 +411,14 @@ def cmd_choose(args: argparse.Namespace) -> int:
         except ValueError as err:  # choose's lengths are the command's --length
             name, sep, rest = str(err).partition(": ")
             raise CurveUsageError(f"--length: {rest}" if sep and name == "lengths" else str(err)) from None
+    said = sorted({str(w.message) for w in (*checked, *caught)})
     if args.json:
-        print(_json({"choices": [c.to_dict() for c in choices],
-                          "warnings": sorted({str(w.message) for w in caught})}, indent=2))
+        print(_json({"choices": [c.to_dict() for c in choices], "warnings": said}, indent=2))
     else:
         if uncertainty is None:
             print("note: the law file carries no uncertainty (refit with this lrkit): intervals are points\n")
         print("\n\n".join(c.report() for c in choices))
-        for message in sorted({str(w.message) for w in caught}):
+        for message in said:
             print(f"\nwarning: {message}")
     if plot is not None:
         from lrkit.curves.plot import plot_choice

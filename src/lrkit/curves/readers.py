@@ -15,13 +15,19 @@ Each format's steps are mapped to lrkit's convention (the loss "at step ``t``" w
 * ``lightning`` (``metrics.csv`` of ``CSVLogger``; ``LearningRateMonitor``'s ``lr-*`` column): a
   metric logged in ``training_step`` at ``step`` s was computed after s updates and ``lr-*`` at s is
   update s's rate; a validation metric (its name starts with ``val``) is logged at the step of the
-  last training batch, so it is placed at s + 1.
+  last training batch, so it is placed at s + 1. With gradient accumulation a validation run between an
+  update's micro-batches is logged at the updates done and lands one update late: said with a
+  :class:`RunFileWarning` (seen from ``lr-*`` logged several times per update).
 * ``hf`` (``trainer_state.json``, ``log_history``): ``loss`` at ``step`` s is the mean training loss of
   the updates since the previous log (each batch's loss measured before its update), placed at the
   middle of them; ``eval_loss`` at s after s updates; ``learning_rate`` at s is the rate of update s - 1.
+  A run resumed from a checkpoint repeats the history before it: read with ``parent=``, the branch
+  point is where its points stop being the parent's.
 * ``tensorboard`` (event files, read with ``tensorboard``'s ``EventAccumulator``): scalars at the
   step they were written with, taken as the updates done (the usual ``add_scalar(tag, v, step)``
-  before ``optimizer.step()``).
+  before ``optimizer.step()``). A folder's event files are one run: a later file that starts again at
+  the first file's first step is a second run in the folder and refused; one that starts later (resumed
+  from a checkpoint) overrides the steps it logs again.
 * ``wandb`` (a JSON object with ``history``: either sections ``{"train": {"iter": [...], "train_loss":
   [...]}, ...}`` as the schedule grid, or a list of rows with ``_step`` / ``step`` / ``iter``):
   every value at its logged step, taken as the updates done.
@@ -50,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from lrkit.curves.core import Run
-from lrkit.curves.laws import MAX_UPDATES, _too_long, learning_rates
+from lrkit.curves.laws import MAX_UPDATES, _too_long, learning_rates, whole
 
 __all__ = ["FORMATS", "Log", "RunFileWarning", "detect_format", "read_log", "read_run"]
 
@@ -346,6 +352,19 @@ def _parse_tensorboard(path: Path) -> Log:
     require("tensorboard", "curves", purpose="reading TensorBoard event files")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    files = sorted(path.glob("events.out.tfevents*")) if path.is_dir() else []
+    if len(files) > 1:  # a run resumed from a checkpoint starts its file later; a file from the first step is a run
+        firsts = [_first_step(f) for f in files]
+        head = firsts[0]
+        again = None if head is None else next(
+            (i for i, first in enumerate(firsts[1:], 1) if first is not None and first <= head), None
+        )
+        if again is not None:
+            said = "both start" if firsts[again] == head else f"start at step {head} and"
+            raise ValueError(
+                f"run file {str(path)!r}: two runs in one folder: {files[0].name} and {files[again].name} {said} "
+                f"at step {firsts[again]}; read one event file, or give each run a folder of its own"
+            )
     accumulator = EventAccumulator(str(path), size_guidance={"scalars": 0})
     accumulator.Reload()
     out = _Builder(path)
@@ -356,6 +375,16 @@ def _parse_tensorboard(path: Path) -> Log:
     if not out.data:
         raise ValueError(f"run file {str(path)!r}: no scalar events (is it a TensorBoard log folder or event file?)")
     return out.log("tensorboard")
+
+
+def _first_step(path: Path) -> int | None:
+    """The first step of any scalar in one event file (``None``: none)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(path), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    steps = [e.step for tag in accumulator.Tags().get("scalars", []) for e in accumulator.Scalars(tag)]
+    return min(steps) if steps else None
 
 
 def detect_format(path: str | Path) -> str:
@@ -554,7 +583,11 @@ def read_run(
     value (the grid's ``final_val_loss``), or a number measured after ``final_step`` updates, scored
     as the run's final (:attr:`Run.final`). ``parent``: the run this one was branched from (its
     checkpoint at update ``at``, default the first step this log holds); the run is then the parent's
-    points up to ``at`` and this log's after it (:meth:`Run.branch`), counted once in a fit with both.
+    points up to ``at`` and this log's after it (:meth:`Run.branch`), counted once in a fit with both (with a
+    grandparent too). A log that repeats its parent's points before the checkpoint (HF Trainer's resumed
+    ``trainer_state.json``) branches where they stop being the parent's; ``at`` may lie among them. The run is
+    named after its file, or its folder (``metrics.csv``, ``trainer_state.json``, event files), unless ``name=`` is
+    given.
 
     >>> import tempfile
     >>> from pathlib import Path
@@ -599,6 +632,17 @@ def read_run(
                              "of the run (e.g. Lightning's global_step)")
         warnings.warn(RunFileWarning(f"{said} (a resumed run): the value logged last at each step is kept"),
                       stacklevel=2)
+    if log.format == "lightning" and _is_validation(metric) and any(
+        k.startswith("lr-") and v.repeated for k, v in log.series.items()
+    ):  # LearningRateMonitor logs each micro-batch: gradient accumulation
+        warnings.warn(
+            RunFileWarning(
+                f"run file {where!r}: logged with gradient accumulation (an 'lr-*' rate logged several times per "
+                f"update): a {metric!r} measured between an update's micro-batches is placed one update late; "
+                "validate at update boundaries (val_check_interval a multiple of accumulate_grad_batches)"
+            ),
+            stacklevel=2,
+        )
     bad = ~np.isfinite(losses)
     if bad.any():
         first = series.where[int(np.flatnonzero(bad)[0])]
@@ -618,10 +662,27 @@ def read_run(
         raise ValueError(f"parent: give the parent's Run (read_run(parent_path, ...)), got {type(parent).__name__}")
     start = 0
     if parent is not None:
-        start = int(at) if at is not None else int(min(s.steps.min() for s in log.series.values()))
+        shared = _shared_prefix(parent, steps, losses)
+        if at is None:  # the checkpoint: after the history it repeats, else where its log starts
+            start = shared or int(min(s.steps.min() for s in log.series.values()))
+        else:
+            start = whole("at", at)
+            mine = np.flatnonzero((steps <= start) & (steps > shared))
+            if mine.size:
+                i = int(mine[0])
+                raise ValueError(
+                    f"at: run file {where!r} logs {metric!r} {losses[i]:.6g} after update {int(steps[i])}, not its "
+                    f"parent's ({'no point there' if int(steps[i]) not in parent.steps else 'another value'}): "
+                    f"its own points start there; give a branch point of at most {max(shared, int(steps[i]))}"
+                )
+        own = steps > start
+        if not own.any():
+            raise ValueError(f"run file {where!r}: every {metric!r} point is its parent's, up to update {start}; "
+                             "nothing of its own after the branch point")
+        steps, losses = steps[own], losses[own]
     updates = max(int(steps.max()), int(fin_step or 0) if fin_value is not None else 0)
     rates = _rates(log, schedule, updates, lr_key, start, None if parent is None else parent.lrs)
-    label = name or (p.parent.name if p.is_dir() or p.name in ("metrics.csv", "trainer_state.json") else p.stem)
+    label = name or run_name(p)
     if parent is None:
         run = Run.of(rates, steps, losses, label, final=fin_value, final_step=fin_step)
     else:
@@ -632,6 +693,37 @@ def read_run(
         else (repr(schedule) if not isinstance(schedule, np.ndarray) else run.schedule)
     )
     return _relabel(run, schedule_label)
+
+
+def run_name(path: str | Path) -> str:
+    """The name :func:`read_run` gives the run at ``path``: a folder's own name (a Lightning ``version_N``, a HF
+    output folder, a TensorBoard run folder), the folder's for a file every run of its library names alike
+    (``metrics.csv``, ``trainer_state.json``, an event file), else the file's name without its suffix.
+
+    >>> run_name("logs/run/version_3/metrics.csv"), run_name("runs/cosine.csv")
+    ('version_3', 'cosine')
+    """
+    p = Path(path)
+    if p.is_dir():
+        return p.resolve().name
+    if p.name in ("metrics.csv", "trainer_state.json") or p.name.startswith("events.out.tfevents"):
+        return p.resolve().parent.name
+    return p.stem
+
+
+def _shared_prefix(parent: Run, steps: np.ndarray, losses: np.ndarray) -> int:
+    """The last of ``steps`` up to which this log's points are its parent's (the same step and loss, in order from
+    its first; 0 if its first is not): a run resumed from a checkpoint whose log repeats the history before it
+    (HF Trainer's ``trainer_state.json`` does)."""
+    assert parent.losses is not None
+    logged = dict(zip(parent.steps.tolist(), parent.losses.tolist()))
+    shared = 0
+    for step, loss in zip(steps.tolist(), losses.tolist()):
+        theirs = logged.get(step)
+        if theirs is None or not math.isclose(loss, theirs, rel_tol=1e-9, abs_tol=0.0):
+            break
+        shared = step
+    return shared
 
 
 def _relabel(run: Run, label: str) -> Run:
