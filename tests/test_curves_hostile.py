@@ -725,6 +725,8 @@ def test_torch_losses_that_require_grad_and_torch_scalars_are_read_as_numbers():
     losses = torch.tensor([3.5, 3.4], requires_grad=True)  # a loss kept from the training loop, not detached
     run = curves.Run.of(lk.constant(3e-4), torch.tensor([500, 1000]), losses)
     assert run.losses.tolist() == pytest.approx([3.5, 3.4])
+    half = curves.Run.of(lk.constant(3e-4), [500, 1000], losses.detach().to(torch.bfloat16))  # numpy has no bf16
+    assert half.losses.tolist() == pytest.approx([3.5, 3.4], rel=1e-2)
     law = curves.fit([RUN], "momentum", jackknife=False)
     assert curves.rank(law, {"a": SCHED}, torch.tensor(4000)).best == "a"
     chosen = curves.choose(law, {"a": SCHED, "b": SCHED * 0.5}, torch.tensor([2000, 4000]))

@@ -200,8 +200,11 @@ def plain(value: Any) -> Any:
     """
     if isinstance(value, (bool, np.generic, numbers.Number, str, bytes)) or not hasattr(value, "shape"):
         return value
-    if hasattr(value, "detach"):  # torch: a loss kept with its graph, or a tensor on a GPU
-        value = value.detach().cpu().numpy()
+    if hasattr(value, "detach"):  # torch: a loss kept with its graph, a tensor on a GPU, bfloat16 numpy cannot hold
+        value = value.detach().cpu()
+        if value.ndim == 0:
+            return value.item()
+        return (value.double() if value.is_floating_point() else value).numpy()
     if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
         return value.item()
     return np.asarray(value)

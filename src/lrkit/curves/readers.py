@@ -673,7 +673,7 @@ def read_run(
                 raise ValueError(
                     f"at: run file {where!r} logs {metric!r} {losses[i]:.6g} after update {int(steps[i])}, not its "
                     f"parent's ({'no point there' if int(steps[i]) not in parent.steps else 'another value'}): "
-                    f"its own points start there; give a branch point of at most {max(shared, int(steps[i]))}"
+                    f"its own points start there; give a branch point before update {int(steps[i])}"
                 )
         own = steps > start
         if not own.any():
