@@ -5,6 +5,10 @@ schedule is rebuilt update by update (WSD: linear warmup from peak/100 over 300 
 cooldown over the last fraction F to 0, linear or 1-sqrt; cosine: torch OneCycleLR, a half-cosine
 warmup from peak/100 to update 299, then a cosine to the floor at update T-1) and checked against
 every logged ``train_lr``. Histories that were resumed are sorted by update, duplicates kept once.
+
+``--grid FOLDER`` runs the same protocols on another model size's folder of the same exports (each run's kind
+read from its config; the peaks, the pilots' length and the peaks that have pilots from the folder's runs:
+:func:`configure`); its figures are printed, not written to bench/results (which hold the 124M grid's).
 """
 
 from __future__ import annotations
@@ -84,24 +88,24 @@ def _series(part: dict, key: str) -> tuple[np.ndarray, np.ndarray]:
     return it[last], val[last]
 
 
+#: a run whose last validation loss lies this factor above its lowest diverged (a sanity bound, not a fit)
+DIVERGED = 1.1
+
+
 def load(folder: Path = GRID) -> dict[str, GridRun]:
-    """Every run of the grid, by :attr:`GridRun.name` (the diverged 5e-3 cosine left out)."""
+    """Every run of a grid folder (W&B exports of Schaipp et al.'s runs), by :attr:`GridRun.name`; a run whose
+    validation loss ends more than :data:`DIVERGED` times above its lowest is left out (diverged)."""
     out: dict[str, GridRun] = {}
     for path in sorted(Path(folder).glob("*.json")):
         data = json.loads(path.read_text())
         c = data["config"]
         peak, length = float(c["lr"]), int(c["iterations"])
-        prefix = path.name.split("_")[0]
-        if prefix.startswith("stable"):
-            kind, fraction, shape = "stable", 0.0, ""
-        elif prefix.startswith("ann124"):
-            kind, fraction, shape = "wsd", float(c["wsd_fract_decay"]), str(c["decay_type"])
-        elif prefix.startswith("cos-10"):
-            kind, fraction, shape = "cos-10", 0.0, ""
-        else:
-            kind, fraction, shape = "cos-zero", 0.0, ""
-        if peak > 2.5e-3:
-            continue
+        # the run's kind from its config (the file names are the 124M grid's: ann124-*, stable-124m_*, ...)
+        if c["scheduler"] == "wsd":
+            fraction = float(c["wsd_fract_decay"])
+            kind, shape = ("wsd", str(c["decay_type"])) if fraction > 0 else ("stable", "")
+        else:  # "cos": to cos_final_lr, or to 10% of the peak where it is -1
+            kind, fraction, shape = ("cos-10" if float(c["cos_final_lr"]) < 0 else "cos-zero"), 0.0, ""
         floor = float(c["cos_final_lr"]) if float(c["cos_final_lr"]) >= 0 else 0.1 * peak
         lrs = schedule(kind, peak, length, fraction, shape or "linear", floor)
         it, lr = _series(data["history"]["train"], "train_lr")
@@ -111,6 +115,8 @@ def load(folder: Path = GRID) -> dict[str, GridRun]:
             raise ValueError(f"{path.name}: train_lr at update {it[inside][bad]} is {lr[inside][bad]}, "
                              f"rebuilt {lrs[it[inside][bad]]}")
         steps, losses = _series(data["history"]["val"], "val_loss")
+        if losses[-1] > DIVERGED * losses.min():  # it diverged (124M: the 5e-3 cosine, 7.55 at its end, 5.59 least)
+            continue
         keep = (steps >= 1) & (steps <= length)
         run = GridRun(kind, peak, length, fraction, shape, lrs, steps[keep], losses[keep],
                       float(data["history"]["final-val"]["final_val_loss"][0]), int(steps.min()))
@@ -118,11 +124,28 @@ def load(folder: Path = GRID) -> dict[str, GridRun]:
     return out
 
 
+def stable_run(grid: dict[str, GridRun], peak: float) -> GridRun:
+    """The stable (constant) run of ``peak``: every protocol truncates it."""
+    return next(r for r in grid.values() if r.kind == "stable" and r.peak == peak)
+
+
 # -- the protocol ------------------------------------------------------------------------------------------------
-#: the peaks of the grid, highest first
-PEAKS = (2e-3, 1e-3, 5e-4, 1e-4)
+#: the peaks of the grid, highest first (:func:`configure` sets them from a grid's stable runs)
+PEAKS: tuple[float, ...] = (2e-3, 1e-3, 5e-4, 1e-4)
+#: the peaks with a WSD run of the pilots' length (the 124M grid has none at 1e-4)
+PILOTED: tuple[float, ...] = (2e-3, 1e-3, 5e-4)
 #: the pilot: a 15,000-update WSD run with a 10% linear cooldown, a branch of the stable run at 13,500
 PILOT_LENGTH, PILOT_FRACTION = 15000, 0.1
+
+
+def configure(grid: dict[str, GridRun]) -> None:
+    """The protocols' peaks and pilot length from ``grid`` (another model size's folder, ``--grid``): the stable
+    runs' peaks, the shortest WSD runs' length, the peaks that have one. The 124M grid's are the defaults above."""
+    global PEAKS, PILOTED, PILOT_LENGTH, BRANCH_PILOT
+    PEAKS = tuple(sorted({r.peak for r in grid.values() if r.kind == "stable"}, reverse=True))
+    PILOT_LENGTH = BRANCH_PILOT = min(r.length for r in grid.values() if r.kind == "wsd")
+    PILOTED = tuple(p for p in PEAKS if any(r.kind == "wsd" and r.peak == p and r.length == PILOT_LENGTH
+                                            for r in grid.values()))
 
 
 @dataclass(frozen=True)
@@ -146,7 +169,7 @@ def protocol(length: int, budget: float = 1.5) -> Protocol:
     runs at the next peaks (equal shares, at least 2,000 updates each)."""
     total = int(budget * length)
     pilots: list[float] = []
-    for peak in PEAKS[:3]:  # the grid has no 15,000-update run at 1e-4
+    for peak in PILOTED:
         if (len(pilots) + 1) * PILOT_LENGTH <= total:
             pilots.append(peak)
     left = total - len(pilots) * PILOT_LENGTH
@@ -168,7 +191,7 @@ def protocol_runs(grid: dict[str, GridRun], proto: Protocol) -> tuple[list, dict
 
     runs, finals = [], {}
     for peak in proto.pilots:
-        stable = grid[f"stable@{peak:g}/50k"]
+        stable = stable_run(grid, peak)
         pilot = grid[f"wsd{int(100 * PILOT_FRACTION)}@{peak:g}/{PILOT_LENGTH // 1000}k"]
         branch = round((1 - PILOT_FRACTION) * PILOT_LENGTH)
         keep = stable.steps <= branch
@@ -178,7 +201,7 @@ def protocol_runs(grid: dict[str, GridRun], proto: Protocol) -> tuple[list, dict
         runs.append(curves.Run(pilot.lrs, steps, losses, pilot.name))
         finals[pilot.name] = pilot.final
     for peak, updates in proto.stables:
-        stable = grid[f"stable@{peak:g}/50k"]
+        stable = stable_run(grid, peak)
         keep = stable.steps <= updates
         runs.append(curves.Run(stable.lrs[:updates], stable.steps[keep], stable.losses[keep],
                                f"stable@{peak:g} to {updates}"))
@@ -215,7 +238,7 @@ def branch_protocol(length: int, budget: float = 1.5) -> BranchProtocol:
     total = int(budget * length)
     unit_stable = round((1 - SHORT) * BRANCH_PILOT)
     full = unit_stable + round(SHORT * BRANCH_PILOT) + round(LONG * BRANCH_PILOT)
-    n = min(len(PEAKS) - 1, total // full)  # the grid has no 15,000-update run at 1e-4
+    n = min(len(PILOTED), total // full)
     fractions: tuple[float, ...] = (SHORT, LONG)
     if n == 0:
         n, fractions = 1, (LONG,)
@@ -223,7 +246,7 @@ def branch_protocol(length: int, budget: float = 1.5) -> BranchProtocol:
     extra = (total - n * full) // n
     stable_to = min(length, unit_stable + max(0, extra))
     branches = sum(round(f * BRANCH_PILOT) for f in fractions)
-    return BranchProtocol(length, PEAKS[:n], stable_to, fractions, n * (stable_to + branches))
+    return BranchProtocol(length, PILOTED[:n], stable_to, fractions, n * (stable_to + branches))
 
 
 def branch_runs(grid: dict[str, GridRun], proto: BranchProtocol, peak: float) -> list:
@@ -231,7 +254,7 @@ def branch_runs(grid: dict[str, GridRun], proto: BranchProtocol, peak: float) ->
     once), each branch with its measured ``final_val_loss``."""
     from lrkit import curves
 
-    stable = grid[f"stable@{peak:g}/50k"]
+    stable = stable_run(grid, peak)
     keep = stable.steps <= proto.stable_to
     parent = curves.Run(stable.lrs[: proto.stable_to], stable.steps[keep], stable.losses[keep],
                         f"stable@{peak:g} to {proto.stable_to}")
@@ -555,7 +578,7 @@ def evaluate_cover(grid: dict[str, GridRun], length: int, fractions: tuple[float
     start = time.perf_counter()
     stables = {}
     for peak in proto.peaks:
-        stable = grid[f"stable@{peak:g}/50k"]
+        stable = stable_run(grid, peak)
         keep = stable.steps <= to[peak]
         stables[peak] = curves.Run(stable.lrs[: to[peak]], stable.steps[keep], stable.losses[keep],
                                    f"stable@{peak:g} to {to[peak]}")
@@ -708,7 +731,7 @@ def extrapolation(grid: dict[str, GridRun], length: int = 50000) -> list[str]:
            "| --- | --- | --- | --- | --- | ---: | ---: |"]
     for peak, result in r["laws"].items():
         law = result.law
-        stable = grid[f"stable@{peak:g}/50k"]
+        stable = stable_run(grid, peak)
         errs = []
         for m in marks:
             i = int(np.argmin(np.abs(stable.steps - m)))
@@ -729,11 +752,12 @@ PREFIX_DIVISORS = (8, 6, 4, 3, 2)
 
 
 def prefixes(grid: dict[str, GridRun], lengths: tuple[int, ...] = (15000, 25000),
-             peaks: tuple[float, ...] = (1e-3, 5e-4, 1e-4), divisors: tuple[int, ...] = PREFIX_DIVISORS) -> list[str]:
+             peaks: tuple[float, ...] | None = None, divisors: tuple[int, ...] = PREFIX_DIVISORS) -> list[str]:
     """What a peak's stable run of ``T / d`` updates says of its level at T: the default convex-drop fit of the
     truncated stable run (a constant rate: no drop, ``C`` plays no part) predicts the stable run at T; its signed
     relative error, per length, peak and prefix. A peak without a cooldown branch can be predicted no better than
-    this: every configuration's final is its stable level less a drop, and the budget pays the prefix."""
+    this: every configuration's final is its stable level less a drop, and the budget pays the prefix. ``peaks``:
+    every peak but the highest (the one a protocol branches first) by default."""
     import warnings
 
     from lrkit import curves
@@ -741,8 +765,8 @@ def prefixes(grid: dict[str, GridRun], lengths: tuple[int, ...] = (15000, 25000)
     out = ["| T | peak | " + " | ".join(f"stable run to T/{d}" for d in divisors) + " |",
            "| ---: | ---: |" + " ---: |" * len(divisors)]
     for length in lengths:
-        for peak in peaks:
-            stable = grid[f"stable@{peak:g}/50k"]
+        for peak in PEAKS[1:] if peaks is None else peaks:
+            stable = stable_run(grid, peak)
             truth = float(np.interp(length, stable.steps, stable.losses))
             cells = []
             for d in divisors:
@@ -992,6 +1016,9 @@ def main(argv: list[str] | None = None) -> int:
     import harness
 
     parser = argparse.ArgumentParser(description="lrkit.curves on the 124M schedule grid (Schaipp et al. 2025)")
+    parser.add_argument("--grid", type=Path, default=GRID,
+                        help="a grid folder of W&B run exports (default: the 124M grid; another model size's folder "
+                             "runs the same protocols on it; its results are printed, not written)")
     parser.add_argument("--lengths", type=int, nargs="+", default=list(LENGTHS))
     parser.add_argument("--laws", nargs="+", default=list(LAW_LABELS), choices=list(LAW_LABELS),
                         help="laws run on the branch protocol")
@@ -1011,7 +1038,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefixes", action="store_true",
                         help="only: the level at T of stable runs truncated to T/d (what an unbranched peak gets)")
     args = parser.parse_args(argv)
-    grid = load()
+    grid = load(args.grid)
+    configure(grid)
+    written = Path(args.grid).resolve() == GRID.resolve()  # bench/results hold the 124M grid's figures only
     if args.prefixes:
         print("\n".join([*prefixes(grid), *PREFIX]))
         return 0
@@ -1019,7 +1048,8 @@ def main(argv: list[str] | None = None) -> int:
         text = "\n".join([harness.header("Choosing the law by leave-one-run-out error", "numpy", "scipy"),
                           "Mean over the fitted runs of each run's mean error, predicted by the law fitted on the "
                           "others.", "", *selection(grid)])
-        harness.write("curves_select", text + "\n", quick=False)
+        if written:
+            harness.write("curves_select", text + "\n", quick=False)
         print(text)
         return 0
     out = [harness.header("Choosing a schedule on the 124M grid (Schaipp et al., ICML 2025)", "numpy", "scipy")]
@@ -1121,9 +1151,10 @@ def main(argv: list[str] | None = None) -> int:
         out += prefixes(grid)
         out += PREFIX
     text = "\n".join(out)
-    path = harness.write("curves_grid", text + "\n", quick=False)
     print(text)
-    print(f"\nwrote {path}")
+    if written:
+        path = harness.write("curves_grid", text + "\n", quick=False)
+        print(f"\nwrote {path}")
     return 0
 
 

@@ -149,3 +149,31 @@ def test_a_lower_peak_needs_a_longer_stable_prefix(cg):
     assert len(table) == 3
     quarter, half = (float(cell.strip().rstrip("%")) for cell in table[2].split("|")[3:5])
     assert quarter > 0.3 and 0 < half < quarter / 3
+
+
+def test_the_protocols_take_another_grid_s_peaks_and_pilot_length(cg):
+    """``--grid`` runs the protocols on another model size's folder: its peaks come from its stable runs and the
+    pilots' length from its shortest WSD runs (the 124M grid's values were constants)."""
+    saved = cg.PEAKS, cg.PILOTED, cg.PILOT_LENGTH, cg.BRANCH_PILOT
+    empty = np.zeros(0)
+    grid = _grid(cg, {20000: (3e-3, 1.5e-3), 40000: (3e-3, 1.5e-3, 7e-4)})
+    for peak in (3e-3, 1.5e-3, 7e-4):
+        run = cg.GridRun("stable", peak, 40000, 0.0, "", empty, empty, empty, 3.0, 0)
+        grid[run.name] = run
+    try:
+        cg.configure(grid)
+        assert cg.PEAKS == (3e-3, 1.5e-3, 7e-4) and cg.PILOTED == (3e-3, 1.5e-3)
+        assert cg.PILOT_LENGTH == cg.BRANCH_PILOT == 20000
+        proto = cg.branch_protocol(40000)
+        assert proto.peaks == (3e-3,) and proto.cost <= 1.5 * 40000
+        assert cg.stable_run(grid, 7e-4).peak == 7e-4
+    finally:
+        cg.PEAKS, cg.PILOTED, cg.PILOT_LENGTH, cg.BRANCH_PILOT = saved
+
+
+@pytest.mark.skipif(GRID is None, reason="the 124M grid (../shared/data/schedule-grid/124m) is not here")
+def test_the_loader_reads_each_run_s_kind_from_its_config_and_leaves_out_the_diverged_one(cg):
+    grid = cg.load(GRID)
+    assert len(grid) == 116 and all(r.peak <= 2e-3 for r in grid.values())  # the 5e-3 cosine diverged
+    kinds = {k: sum(r.kind == k for r in grid.values()) for k in ("stable", "wsd", "cos-10", "cos-zero")}
+    assert kinds == {"stable": 4, "wsd": 92, "cos-10": 12, "cos-zero": 8}
