@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +151,53 @@ def test_a_garbled_state_is_refused_and_changes_nothing(tmp_path_factory: pytest
         r.log(1.5)
         r.close()
     assert (folder / "a.csv").read_text() == (folder / "b.csv").read_text()
+
+
+def test_a_step_skipped_by_a_gradient_scaler_records_the_rate_the_next_update_is_made_with(tmp_path: Path) -> None:
+    # the AMP recipe steps a torch scheduler every iteration; the rate was taken at the first log() of an update's
+    # row, so after a skipped step the next update's row held the rate of the iteration before (0.0875 for 0.085)
+    from lrkit.curves import read_run
+
+    w = torch.nn.Parameter(torch.tensor(10.0))
+    opt = torch.optim.SGD([w], lr=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1.0 - i / 40)
+    scaler = torch.amp.GradScaler("cpu")
+    used = []
+    path = tmp_path / "amp.csv"
+    with Recorder(opt, path) as rec:
+        for it in range(10):
+            loss = w * 1.0
+            opt.zero_grad()
+            scaler.scale(loss).backward()
+            if it == 5:
+                w.grad.fill_(float("inf"))  # an overflow: the scaler skips this update
+            rec.log(loss)
+            before, rate = rec.updates, opt.param_groups[0]["lr"]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch: the scheduler stepped after a skipped optimizer step
+                scaler.step(opt)
+            scaler.update()
+            if rec.updates > before:
+                used.append(rate)
+            sched.step()
+    run = read_run(path)
+    assert len(used) == 9
+    assert run.lrs.tolist() == pytest.approx(used[: run.lrs.size], rel=1e-12)
+
+
+def test_log_refuses_a_loss_that_is_not_one_number(tmp_path: Path) -> None:
+    opt = _setup()[1]
+    with Recorder(opt, tmp_path / "r.csv") as rec:
+        for bad, match in [(torch.ones(3), r"one number.*shape \(3,\).*loss\.mean\(\)"), (None, "one number"),
+                           ("3.5", "one number"), (True, "one number")]:
+            with pytest.raises(ValueError, match=match):
+                rec.log(bad)
+        rec.log(torch.tensor([2.5]))  # one element: fine
+
+
+def test_a_folder_as_the_path_is_refused_naming_it(tmp_path: Path) -> None:
+    folder = tmp_path / "run.csv"
+    folder.mkdir()
+    for exists in ("error", "overwrite", "append"):
+        with pytest.raises(ValueError, match=r"is a folder; give a file"):
+            Recorder(_setup()[1], folder, exists=exists)

@@ -4,11 +4,13 @@
 (as :class:`lrkit.torch.Scheduler` does: a skipped step, e.g. by a gradient scaler that found
 an inf, is not counted). Call :meth:`Recorder.log` with each mini-batch loss *before* the
 ``optimizer.step()`` that uses it; the row written is ``update`` = the number of updates done
-when that loss was measured, ``lr`` = the learning rate of the update about to be made (the first
-parameter group's), and ``loss``. So row ``i`` is the loss after ``i`` updates and the rate of
-update ``i``: exactly what ``lrkit.curves.read_run(path)`` reads without a schedule. Rows go to a
-CSV file (``.csv``) or JSON lines (``.jsonl``), flushed every ``flush_every`` rows; ``every``
-keeps one row in ``every`` (the lr column is then sparse: give ``read_run`` the schedule).
+when that loss was measured, ``lr`` = the learning rate that update is made with (the first
+parameter group's, read as ``optimizer.step()`` starts: a scheduler that moves the rate between
+``log`` and the update, or a step a gradient scaler skipped, does not shift it), and ``loss``.
+So row ``i`` is the loss after ``i`` updates and the rate of update ``i``: exactly what
+``lrkit.curves.read_run(path)`` reads without a schedule. Rows go to a CSV file (``.csv``) or JSON
+lines (``.jsonl``), flushed every ``flush_every`` rows; ``every`` keeps one row in ``every`` (the lr
+column is then sparse: give ``read_run`` the schedule).
 
 **One row per real update.** With gradient accumulation ``log`` is called once per micro-batch; the
 row of update ``i`` holds the mean of the losses logged before it (a step skipped by a gradient
@@ -91,6 +93,7 @@ class Recorder:
     _losses: list[float]
     _lr: float
     _handle: Any
+    _before: Any
 
     def __init__(
         self,
@@ -110,6 +113,8 @@ class Recorder:
             raise ValueError(f"Recorder: path must end in .csv or .jsonl, got {str(path)!r}")
         if not self.path.parent.is_dir():
             raise ValueError(f"Recorder: folder {str(self.path.parent)!r} does not exist")
+        if self.path.is_dir():
+            raise ValueError(f"Recorder: {str(self.path)!r} is a folder; give a file name ending in .csv or .jsonl")
         for name, value in (("every", every), ("flush_every", flush_every)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"Recorder: {name} must be an integer >= 1, got {value!r}")
@@ -145,8 +150,15 @@ class Recorder:
             if me is not None:
                 me._on_update()
 
+        def _before_update(opt: Any, args: Any, kwargs: Any) -> None:
+            me = recorder()
+            if me is not None:  # the rate this update is made with (a scheduler may have moved it since log())
+                me._lr = float(opt.param_groups[me.group]["lr"])
+
         self._handle = optimizer.register_step_post_hook(_on_update)
+        self._before = optimizer.register_step_pre_hook(_before_update)
         weakref.finalize(self, self._handle.remove)
+        weakref.finalize(self, self._before.remove)
         self._wrote = False
         if exists != "append":
             self._open()  # the header now: the file exists from the start of the run
@@ -160,9 +172,17 @@ class Recorder:
         """Record ``loss`` (a float or a 0-d tensor), measured before the update that is about to be made."""
         if self._closed:
             raise ValueError("Recorder: log() after close()")
-        value = float(loss.detach().item() if hasattr(loss, "detach") else loss)
-        if not self._losses:
-            self._lr = float(self.optimizer.param_groups[self.group]["lr"])
+        if hasattr(loss, "detach"):
+            if loss.numel() != 1:
+                raise ValueError(
+                    f"Recorder.log: loss must be one number, got a tensor of shape {tuple(loss.shape)} (reduce it: "
+                    "loss.mean())"
+                )
+            value = float(loss.detach().item())
+        elif isinstance(loss, numbers.Real) and not isinstance(loss, bool):
+            value = float(loss)
+        else:
+            raise ValueError(f"Recorder.log: loss must be one number (a float or a 1-element tensor), got {loss!r:.60}")
         self._losses.append(value)
 
     def _on_update(self) -> None:
@@ -257,13 +277,15 @@ class Recorder:
     def close(self) -> None:
         """Write the row of losses logged since the last update, close the file, remove the step hook."""
         if not self._closed:
-            if self._losses:
+            if self._losses:  # losses after the last update: the rate the next update would be made with
+                self._lr = float(self.optimizer.param_groups[self.group]["lr"])
                 self._write_row()
             if self._file is not None:
                 self._file.close()
                 self._file = None
             self._closed = True
         self._handle.remove()
+        self._before.remove()
 
     def __enter__(self) -> Recorder:
         return self
