@@ -77,7 +77,8 @@ def test_rank_score_optimize_take_a_fit_as_choose_does(fitted):
     ids=["rank", "score", "optimize", "choose"],
 )
 def test_a_law_file_path_where_a_law_is_meant_names_load_law(call):
-    with pytest.raises(ValueError, match=r"^law: expected a curves\.Law or a curves\.Fit, got .*load_law"):
+    expected = r"^law: expected a curves\.Law, a curves\.Fit or a law file \(curves\.load_law\), got .*load_law\(path\)"
+    with pytest.raises(ValueError, match=expected):
         call()
 
 
@@ -755,3 +756,137 @@ def test_cli_choose_prints_a_short_spec_warning_once(cli_law, capsys):
     out = capsys.readouterr()
     assert code == 0
     assert (out.out + out.err).count("it ends after 100 updates") == 1
+
+
+# -- the third hostile sweep (round 3, stop 7): each failed before its fix -----------------------------------------
+def test_a_branch_from_before_its_parent_s_own_branch_point_keeps_its_points_with_the_grandparent():
+    # stable -> cool (at 2000) -> early (from cool at 1500): with stable alone, early shares stable's points up to
+    # 1500, not 2000; its own points 1550-2000 were dropped and a fit of them refused "no logged loss"
+    stable, cool, _ = _stable_and_branches()
+    sched = (lk.warmup(100) >> lk.constant(1.0, 1400) >> lk.linear(500, 1.0, 0.0)) * PEAK
+    steps = np.arange(1550, 2001, 50)
+    early = curves.Run.branch(cool, sched, steps, TRUE.predict(sched, steps), at=1500, name="early")
+    reduced = curves.core.fitted_runs([stable, early])
+    assert reduced[1].steps.tolist() == steps.tolist()
+    assert [r.steps.size for r in curves.fit([stable, early], "convex_drop", jackknife=False).runs][1] > 0
+
+
+def _branch_log(tmp_path, rounded):
+    """A cooldown from the stable run's checkpoint at 2000, logged lrkit-style: every update's rate from 2000 on,
+    a loss every 50 from 2050 (rounded to 2 decimals where ``rounded``, as loggers print them)."""
+    stable_s = (lk.warmup(100) >> lk.constant(1.0)) * PEAK
+    steps = np.arange(50, 3001, 50)
+    losses = TRUE.predict(stable_s, steps)
+    stable = curves.Run.of(stable_s, steps, np.round(losses, 2) if rounded else losses, name="stable")
+    cool_s = (lk.warmup(100) >> lk.constant(1.0, 1900) >> lk.linear(1000, 1.0, 0.0)) * PEAK
+    own = np.arange(2050, 3001, 50)
+    cool = TRUE.predict(cool_s, own)
+    rates = curves.learning_rates(cool_s, 3000)
+    path = tmp_path / "cool.csv"
+    rows = ["update,lr,loss"]
+    for u in range(2000, 3000):
+        loss = (round(float(cool[list(own).index(u)]), 2) if rounded else float(cool[list(own).index(u)])) \
+            if u in own else ""
+        rows.append(f"{u},{float(rates[u])!r},{loss}")
+    path.write_text("\n".join(rows) + "\n")
+    return stable, path, rates, cool_s
+
+
+def test_a_branch_whose_first_losses_equal_its_parent_s_keeps_its_own_logged_rates(tmp_path):
+    # rounded losses made the branch's first own loss equal its parent's: the branch point moved to 2100 and the
+    # branch's own logged cooldown rates of updates 2000-2099 were replaced by the parent's constant rate
+    stable, path, rates, _ = _branch_log(tmp_path, rounded=True)
+    run = curves.read_run(path, parent=stable)
+    assert run.at == 2000
+    np.testing.assert_allclose(run.lrs[2000:2100], rates[2000:2100])
+    assert run.own().steps[0] == 2050
+
+
+def test_a_branch_logged_from_after_its_checkpoint_branches_where_its_schedule_leaves_the_parent_s(tmp_path, capsys):
+    # the cooldown's log starts at 2050, its checkpoint is 2000: the branch point defaulted to 2050 and the right
+    # schedule was refused ("give the whole run's schedule"); the CLI had no way to say the branch point
+    stable, path, rates, cool_s = _branch_log(tmp_path, rounded=False)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], *(line for line in lines[1:] if line.split(",")[2])]) + "\n")  # losses only
+    run = curves.read_run(path, cool_s, parent=stable)
+    assert run.at == 2001  # the first update whose rate differs from the parent's: the points up to it are shared
+    np.testing.assert_allclose(run.lrs, rates[: run.lrs.size])
+    stable_file = tmp_path / "stable.csv"
+    curves.write_run(stable_file, stable.steps, stable.losses)
+    code = main(["curve", "fit", f"{stable_file}@warmup(100) >> constant()",
+                 f"{path}@warmup(100) >> constant(1.0, 1900) >> linear(1000, 1.0, 0.0)",
+                 "--branch", f"{path}={stable_file}", "--lr", str(PEAK), "--law", "convex_drop"])
+    assert code == 0, capsys.readouterr().err
+
+
+def test_cli_fit_refuses_one_file_for_the_law_and_the_plot(tmp_path, capsys):
+    # fit -o X --plot X wrote the law, drew the plot over it and said "wrote X": the law was lost, exit 0
+    path = tmp_path / "run.csv"
+    curves.write_run(path, STEPS, TRUE.predict(SCHED, STEPS))
+    same = tmp_path / "law.png"
+    status, _, err = _cli(["curve", "fit", f"{path}@{SPECS['cosine']}", "--lr", PEAK, "--law", "convex_drop",
+                           "-o", same, "--plot", same], capsys)
+    _one_error(status, err, "-o and --plot both name")
+    assert not same.exists()
+
+
+def test_cli_plot_naming_a_folder_is_refused_before_the_work(cli_law, tmp_path, capsys):
+    # the whole ranking was printed, then "Is a directory" naming no option
+    folder = tmp_path / "plot.png"
+    folder.mkdir()
+    status, out, err = _cli(["curve", "choose", cli_law, "--length", 2000, "--peak", PEAK, "--plot", folder], capsys)
+    _one_error(status, err, "--plot: ")
+    assert "is a folder" in err and out == ""
+
+
+def test_cli_says_a_law_file_without_fitted_peaks_cannot_check_the_scale(tmp_path, capsys):
+    # save_law(path, law) of a bare law writes no peaks: a spec in multipliers was then predicted at a peak of 1
+    # (losses of 217) with exit 0 and no word
+    path = tmp_path / "law.json"
+    curves.save_law(path, TRUE)
+    status, _, err = _cli(["curve", "predict", path, SPECS["cosine"], "--budget", 4000, "--points", 2], capsys)
+    assert status == 0
+    assert err.count("records no fitted peaks") == 1 and "times 1" in err
+
+
+def test_a_loaded_law_file_is_taken_wherever_a_fit_is_with_its_intervals_and_peaks(tmp_path):
+    # choose, rank, optimize, score and interval refused a LawFile; its suggested .law dropped the intervals and
+    # the peak check in silence
+    path = tmp_path / "law.json"
+    fitted = curves.fit([RUN], "momentum")
+    curves.save_law(path, fitted)
+    saved = curves.load_law(path)
+    cands = {"a": SCHED, "b": SCHED * 0.5}
+    from_file, from_fit = curves.choose(saved, cands, 4000), curves.choose(fitted, cands, 4000)
+    assert [(r.name, r.low, r.high) for r in from_file[0].rows] == [(r.name, r.low, r.high) for r in from_fit[0].rows]
+    assert from_file[0].rows[0].low < from_file[0].rows[0].predicted
+    assert curves.rank(saved, cands, 4000).best == curves.rank(fitted, cands, 4000).best
+    mean, low, high = curves.interval(saved, None, SCHED, [4000])
+    assert low[0] < mean[0] < high[0]
+    assert curves.score(saved, [RUN]).run_mean_error == curves.score(fitted, [RUN]).run_mean_error
+    assert curves.optimize(saved, 4000, PEAK, 200, knots=4).peak == PEAK
+
+
+def test_cli_predict_every_update_of_a_warmup_from_zero_starts_after_the_first_update_with_a_rate(cli_law, capsys):
+    # --points >= --budget asked for step 1, after one update at rate 0: "S1 > 0", naming no step and no fix
+    status, out, err = _cli(["curve", "predict", cli_law, "warmup(200, start=0.0) >> cosine(3800)", "--budget",
+                             400, "--points", 400], capsys)
+    assert status == 0, err
+    steps = [int(line.split(",")[0]) for line in out.splitlines() if line[:1].isdigit()]
+    assert steps[0] == 2 and steps[-1] == 400 and len(steps) == 399
+
+
+def test_cli_choose_spec_refusal_says_the_spec_is_absolute(cli_law, capsys):
+    # the refusal explained the scale with --lr, which choose does not have (its --spec is in absolute rates)
+    status, _, err = _cli(["curve", "choose", cli_law, "--length", 4000, "--peak", PEAK, "--spec",
+                           f"x={SPECS['cosine']}"], capsys)
+    _one_error(status, err, "--spec 'x'")
+    assert "absolute learning rates" in err and f"* {PEAK:g}" in err and "--lr" not in err
+
+
+def test_a_final_naming_the_loss_series_itself_says_so(tmp_path):
+    # "--final loss" was refused as "no loss series among 'lr', 'loss', ...", listing the series it said was missing
+    path = tmp_path / "run.csv"
+    curves.write_run(path, STEPS, TRUE.predict(SCHED, STEPS))
+    with pytest.raises(ValueError, match=r"final: 'loss' holds \d+ values; it names a series of one value"):
+        curves.read_run(path, SCHED, final="loss")

@@ -395,11 +395,15 @@ def choose(
     (Stopped at 12,000 updates, the WSD runs built for 24,000 have not begun their cooldown.)
     """
     from lrkit.curves.core import Fit, as_law
+    from lrkit.curves.lawfile import LawFile
 
     if isinstance(law, Fit):
         uncertainty = law.uncertainty if uncertainty is None else uncertainty
         tops = [float(run.lrs.max()) for run in law.runs if run.lrs.size]
         peaks = (min(tops), max(tops)) if tops and peaks is None else peaks
+    elif isinstance(law, LawFile):  # a law file: its intervals and the peaks it was fitted on, as the CLI's choose
+        uncertainty = law.uncertainty if uncertainty is None else uncertainty
+        peaks = law.peaks if peaks is None else peaks
     law = as_law(law)
     given: Any = plain(lengths)
     if isinstance(given, (numbers.Real, np.integer, np.floating)):

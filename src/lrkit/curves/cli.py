@@ -123,6 +123,12 @@ def _law(path: str) -> Any:
         saved = load_law(path)
     except ValueError as err:
         raise CurveUsageError(f"LAW: {err}") from None
+    if saved.peaks is None:  # a Law saved without peaks=: nothing to check a schedule's scale against
+        warnings.warn(
+            f"LAW: {path!r} records no fitted peaks (saved from a Law without peaks=): a schedule's scale cannot be "
+            f"checked; its specs are read times {saved.lr_scale:g} (--lr overrides)",
+            stacklevel=2,
+        )
     if isinstance(saved.law, MomentumLaw):
         _need_scipy("the momentum law")
     return saved
@@ -165,6 +171,8 @@ def _plot_path(path: str | None) -> Path | None:
         raise CurveUsageError(f"--plot: the file name must end in .png or .svg, got {path!r}")
     if not out.parent.is_dir():
         raise CurveUsageError(f"--plot: folder {str(out.parent)!r} does not exist")
+    if out.is_dir():
+        raise CurveUsageError(f"--plot: {path!r} is a folder; give a file name ending in .png or .svg")
     return out
 
 
@@ -179,9 +187,9 @@ def _out_path(path: str | None) -> Path | None:
     return out
 
 
-def _check(saved: Any, schedule: Any, updates: int, where: str) -> None:
+def _check(saved: Any, schedule: Any, updates: int, where: str, absolute: bool = False) -> None:
     try:
-        saved.check(schedule, updates, where)
+        saved.check(schedule, updates, where, absolute)
     except ValueError as err:
         raise CurveUsageError(str(err)) from None
 
@@ -227,6 +235,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     _need_scipy("fitting a law")
     plot = _plot_path(args.plot)
     out = _out_path(args.out)
+    if plot is not None and out is not None and plot.resolve() == out.resolve():
+        raise CurveUsageError(f"-o and --plot both name {str(out)!r}: the plot would replace the law; name two files")
     for item in args.runs:  # the law written over a log it was fitted on would lose that log
         path = Path(_split(item)[0])
         if out is not None and path.exists() and out.exists() and out.resolve() == path.resolve():
@@ -261,6 +271,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from lrkit.curves.laws import CurvePredictionWarning, learning_rates, peak_index
 
     lrs = learning_rates(schedule, args.budget)  # once: the prediction and the warmup's end read the same rates
+    moved = int(np.argmax(lrs > 0)) + 1 if np.any(lrs > 0) else args.budget + 1  # the first update that moves
+    if np.any(steps < moved):  # a warmup from 0: no loss is predicted before the first update with a rate
+        if moved > args.budget:
+            raise CurveUsageError("SCHEDULE: its rate is 0 at every update up to --budget; no loss to predict")
+        steps = np.unique(np.concatenate(([moved], steps[steps >= moved])))
     losses = law.predict(lrs, steps)
     warm = peak_index(lrs)
     inside = int(np.sum(steps <= warm))
@@ -381,7 +396,7 @@ def cmd_choose(args: argparse.Namespace) -> int:
             if name in extra:
                 raise CurveUsageError(f"--spec: the name {name!r} is given twice; give each candidate its own name")
             schedule = _schedule(spec, 1.0, f"--spec {name!r}")
-            _check(saved, schedule, max(args.length), f"--spec {name!r}")
+            _check(saved, schedule, max(args.length), f"--spec {name!r}", absolute=True)
             extra[name] = spec
 
     def candidates(length: int) -> dict[str, Candidate]:

@@ -263,10 +263,11 @@ def fitted_runs(runs: Any, where: str = "runs") -> list[Run]:
 def _without_shared(run: Run, runs: Sequence[Run]) -> Run:
     """``run`` without the points it shares with its nearest ancestor among ``runs`` (a branch of a branch fitted with
     its grandparent keeps the middle run's points and its own, after the grandparent's branch point)."""
-    child, ancestor = run, run.parent
+    child, ancestor, at = run, run.parent, run.at
     while ancestor is not None:
+        at = min(at, child.at)  # shared with an ancestor up to the earliest branch point on the way to it
         if any(_same(ancestor, r) for r in runs):
-            keep = run.steps > child.at
+            keep = run.steps > at
             losses = None if run.losses is None else run.losses[keep]
             return dataclasses.replace(run, steps=run.steps[keep], losses=losses)
         child, ancestor = ancestor, ancestor.parent
@@ -286,18 +287,24 @@ def _same(a: Run, b: Run) -> bool:
 
 
 def as_law(law: Any, where: str = "law") -> Law:
-    """``law`` as a :class:`Law`: a law, or a :class:`Fit`'s law (what :func:`fit` returns); anything else (a law
-    file's path, a law's name) is a ``ValueError`` naming ``where`` and how to get a law."""
+    """``law`` as a :class:`Law`: a law, a :class:`Fit`'s law (what :func:`fit` returns) or a law file's
+    (:func:`lrkit.curves.load_law`); anything else (a law file's path, a law's name) is a ``ValueError`` naming
+    ``where`` and how to get a law."""
+    from lrkit.curves.lawfile import LawFile
+
     if isinstance(law, Law):
         return law
-    if isinstance(law, Fit):
+    if isinstance(law, (Fit, LawFile)):
         return law.law
     hint = (
-        "read the file first: curves.load_law(path).law"
+        "read the file first: curves.load_law(path)"
         if isinstance(law, (str, PathLike))
         else "give curves.fit(...) or its .law"
     )
-    raise ValueError(f"{where}: expected a curves.Law or a curves.Fit, got {type(law).__name__} {law!r:.60}; {hint}")
+    raise ValueError(
+        f"{where}: expected a curves.Law, a curves.Fit or a law file (curves.load_law), got {type(law).__name__} "
+        f"{law!r:.60}; {hint}"
+    )
 
 
 @dataclass(frozen=True)

@@ -242,6 +242,12 @@ def interval(
     >>> bool((low < mean).all() and (mean < high).all())
     True
     """
+    from lrkit.curves.core import Fit, as_law
+    from lrkit.curves.lawfile import LawFile
+
+    if isinstance(law, (Fit, LawFile)):  # a fit or a law file: its own uncertainty unless one is given
+        uncertainty = law.uncertainty if uncertainty is None else uncertainty
+        law = as_law(law)
     z = _checked(law, uncertainty, level)
     t = _steps(steps)
     lrs = learning_rates(schedule, int(t.max()))

@@ -81,9 +81,10 @@ class LawFile:
             out["uncertainty"] = self.uncertainty.to_dict()
         return out
 
-    def check(self, schedule: Any, updates: int, where: str = "schedule") -> float:
+    def check(self, schedule: Any, updates: int, where: str = "schedule", absolute: bool = False) -> float:
         """The peak rate of ``schedule`` over ``updates`` updates, refused (``ValueError``) when it lies more than
-        :data:`PEAK_FACTOR` times outside the fitted runs' peaks."""
+        :data:`PEAK_FACTOR` times outside the fitted runs' peaks (``absolute``: the schedule was given in absolute
+        rates, not times the file's scale, and the refusal says so)."""
         rates = learning_rates(schedule, updates)
         peak = float(rates.max(initial=0.0))
         if self.peaks is None:
@@ -92,10 +93,16 @@ class LawFile:
         if peak > high * PEAK_FACTOR or peak < low / PEAK_FACTOR:
             ratio = peak / high if peak > high else low / max(peak, 1e-300)
             side = "above the largest" if peak > high else "below the smallest"
+            scale = (
+                f"it is in absolute learning rates: multiply it by its peak, as in '(SPEC) * {self.lr_scale:g}', the "
+                "scale the law's specs were read at"
+                if absolute
+                else f"its specs were read times --lr {self.lr_scale:g} when it was fitted, the scale used when --lr "
+                "is left out"
+            )
             raise ValueError(
                 f"{where}: its peak learning rate {peak:.4g} is {ratio:,.4g}x {side} peak the law was fitted on "
-                f"({low:.4g}-{high:.4g}) and does not extrapolate that far (its specs were read times --lr "
-                f"{self.lr_scale:g} when it was fitted, the scale used when --lr is left out)"
+                f"({low:.4g}-{high:.4g}) and does not extrapolate that far ({scale})"
             )
         return peak
 

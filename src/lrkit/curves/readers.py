@@ -548,7 +548,14 @@ def _rates(
         raise ValueError(
             f"run file {path!r}: update {int(index[inside][i])}'s learning rate is logged twice, differently"
         )
-    if prefix is not None:
+    if prefix is not None:  # before the branch point the parent's rates, where the log holds none the same
+        known = np.flatnonzero(~np.isnan(rates[:first]) & ~np.isclose(rates[:first], prefix[:first], rtol=RTOL, atol=0))
+        if known.size:
+            i = int(known[0])
+            raise ValueError(
+                f"run file {path!r}: the log's learning rate of update {i} is {rates[i]:.6g} where its parent used "
+                f"{prefix[i]:.6g}, before the branch point {first}; give a branch point of at most {i} (at=)"
+            )
         rates[:first] = prefix[:first]
     missing = need[np.isnan(rates[need])]
     if missing.size:
@@ -585,7 +592,9 @@ def read_run(
     checkpoint at update ``at``, default the first step this log holds); the run is then the parent's
     points up to ``at`` and this log's after it (:meth:`Run.branch`), counted once in a fit with both (with a
     grandparent too). A log that repeats its parent's points before the checkpoint (HF Trainer's resumed
-    ``trainer_state.json``) branches where they stop being the parent's; ``at`` may lie among them. The run is
+    ``trainer_state.json``) branches where they stop being the parent's; ``at`` may lie among them. One that
+    starts at its first point after the checkpoint branches where its rates leave the parent's, if the parent
+    logs nothing in between; the log's own rates are never replaced by the parent's. The run is
     named after its file, or its folder (``metrics.csv``, ``trainer_state.json``, event files), unless ``name=`` is
     given.
 
@@ -603,6 +612,12 @@ def read_run(
     p = Path(path)
     where = str(p)
     finals = {final} if isinstance(final, str) else set()
+    if isinstance(final, str) and final in log.series and log.series[final].values.size > 1:  # e.g. --final loss
+        raise ValueError(
+            f"final: {final!r} holds {log.series[final].values.size} values; it names a series of one value, the "
+            "loss measured at the run's end by its own evaluation (e.g. final_val_loss); the loss series is metric= "
+            "(--metric)"
+        )
     if metric is None:
         metric = next((k for k in DEFAULT_METRICS if k in log.series and k not in finals), None)
         if metric is None:
@@ -662,9 +677,20 @@ def read_run(
         raise ValueError(f"parent: give the parent's Run (read_run(parent_path, ...)), got {type(parent).__name__}")
     start = 0
     if parent is not None:
-        shared = _shared_prefix(parent, steps, losses)
-        if at is None:  # the checkpoint: after the history it repeats, else where its log starts
-            start = shared or int(min(s.steps.min() for s in log.series.values()))
+        begins = int(min(s.steps.min() for s in log.series.values()))
+        # a log that starts where its parent's does repeats its history up to the checkpoint (HF's resumed runs);
+        # one that starts later is the branch's own from its start (equal losses there are a coincidence)
+        shared = _shared_prefix(parent, steps, losses) if begins <= int(parent.steps.min()) else 0
+        leaves = _leaves(log, schedule, lr_key, parent)
+        if leaves is not None and leaves >= 1:
+            shared = min(shared, leaves)
+        if at is None:  # the checkpoint: after the history it repeats, else where its log starts, or where its
+            # rates leave the parent's just before that (a log that starts at its first point after the checkpoint:
+            # the parent logs nothing in between)
+            start = shared or begins
+            if not shared and leaves is not None and 1 <= leaves < begins:
+                if not np.any((parent.steps > leaves) & (parent.steps < begins)):
+                    start = leaves
         else:
             start = whole("at", at)
             mine = np.flatnonzero((steps <= start) & (steps > shared))
@@ -724,6 +750,25 @@ def _shared_prefix(parent: Run, steps: np.ndarray, losses: np.ndarray) -> int:
             break
         shared = step
     return shared
+
+
+def _leaves(log: Log, schedule: Any, lr_key: str | None, parent: Run) -> int | None:
+    """The first update whose rate the branch (its schedule, else its log's rates) has differently from its parent
+    (``None``: none within the parent's updates): it cannot branch later than that."""
+    if schedule is not None:
+        mine = learning_rates(schedule, parent.lrs.size)
+        index = np.arange(parent.lrs.size)
+    else:
+        logged = _lr_series(log, lr_key)
+        if logged is None:
+            return None
+        index = logged.steps + log.lr_shift
+        inside = (index >= 0) & (index < parent.lrs.size)
+        index, mine = index[inside], logged.values[inside]
+    theirs = parent.lrs[index]
+    # as close as Run.branch asks a branch's rates before its branch point to be (a logged float32 rate passes)
+    off = np.flatnonzero(~np.isclose(mine, theirs, rtol=1e-6, atol=1e-12 * max(1.0, float(parent.lrs.max(initial=0)))))
+    return int(index[off[0]]) if off.size else None
 
 
 def _relabel(run: Run, label: str) -> Run:
