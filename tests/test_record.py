@@ -201,3 +201,28 @@ def test_a_folder_as_the_path_is_refused_naming_it(tmp_path: Path) -> None:
     for exists in ("error", "overwrite", "append"):
         with pytest.raises(ValueError, match=r"is a folder; give a file"):
             Recorder(_setup()[1], folder, exists=exists)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_append_after_a_crash_leaves_out_the_torn_last_line(tmp_path: Path, suffix: str) -> None:
+    # a crash mid-write leaves half a row at the end: JSON lines refused the resume until the file was edited by
+    # hand, and CSV kept the fragment '1' as a row of update 1 between rows 9 and 10
+    path = tmp_path / f"run{suffix}"
+    w, opt, sched = _setup()
+    with Recorder(opt, path) as rec:
+        for _ in range(8):
+            loss = (w ** 2).sum()
+            opt.zero_grad()
+            loss.backward()
+            rec.log(loss)
+            opt.step()
+            sched.step()
+    with path.open("a") as f:
+        f.write('{"update": 1' if suffix == ".jsonl" else "1")
+    with pytest.warns(UserWarning, match=r"torn by the interrupted run's last write; left out"):
+        with Recorder(opt, path, exists="append", start=6) as rec:
+            rec.log(1.0)
+            opt.step()
+    from lrkit.curves import read_log
+
+    assert read_log(path).series["loss"].steps.tolist() == [0, 1, 2, 3, 4, 5, 6]

@@ -59,6 +59,7 @@ import io
 import json
 import math
 import numbers
+import warnings
 import weakref
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -236,10 +237,19 @@ class Recorder:
             if not line.strip():
                 continue
             try:
-                update = json.loads(line)["update"] if self._jsonl else next(csv.reader(io.StringIO(line)))[0]
-                update = int(update)
+                if self._jsonl:
+                    update = int(json.loads(line)["update"])
+                else:
+                    fields = next(csv.reader(io.StringIO(line)))
+                    if len(fields) != len(_HEADER):
+                        raise ValueError(fields)
+                    update = int(fields[0])
             except (ValueError, KeyError, TypeError, IndexError):
                 bad = line.strip()
+                if line is lines[-1] and not line.endswith(("\n", "\r")):  # a write the interruption tore
+                    warnings.warn(f"Recorder: {self.path!s}, row {number}: {bad!r} was torn by the interrupted run's "
+                                  "last write; left out", stacklevel=3)
+                    continue
                 raise ValueError(f"Recorder: {self.path!s}, row {number}: not a Recorder row {bad!r}") from None
             last = max(last, update)
             if update < start:
