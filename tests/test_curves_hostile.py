@@ -890,3 +890,44 @@ def test_a_final_naming_the_loss_series_itself_says_so(tmp_path):
     curves.write_run(path, STEPS, TRUE.predict(SCHED, STEPS))
     with pytest.raises(ValueError, match=r"final: 'loss' holds \d+ values; it names a series of one value"):
         curves.read_run(path, SCHED, final="loss")
+
+
+def test_auto_says_nothing_of_the_candidates_it_did_not_choose():
+    # the held-out candidates' predictions warned (two CurvePredictionWarnings naming the multi-power law) although
+    # the convex drop was chosen
+    steps = np.arange(200, 3001, 100)
+    up = [curves.Run.of((lk.warmup(100) >> lk.cosine(2900, floor=0.1)) * PEAK, steps, 3 + steps / 3000, name="up"),
+          curves.Run.of((lk.warmup(100) >> lk.constant(1.0)) * PEAK, steps, 3 + steps / 2000, name="up2")]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = curves.fit(up, jackknife=False)
+    chosen = type(result.law).__name__
+    others = [str(w.message) for w in caught if issubclass(w.category, curves.CurvePredictionWarning)
+              and any(n in str(w.message) for n in ("MultiPowerLaw", "ConvexDropLaw") if n != chosen)]
+    assert others == []
+
+
+def test_the_same_run_given_twice_to_a_fit_is_refused():
+    # fit([run, run]) fitted it with twice the weight, and its jackknife left one copy out, without a word
+    with pytest.raises(ValueError, match=r"runs\[1\]: the run 'cosine' is given twice"):
+        curves.fit([RUN, RUN], "momentum")
+
+
+def test_cli_fit_says_lr_is_unused_when_every_rate_comes_from_the_logs(tmp_path, capsys):
+    # the file recorded --lr as the specs' scale and said "its specs were read times --lr" with no spec read
+    path = tmp_path / "run.csv"  # every update's rate logged, a loss every 64 updates
+    rates = curves.learning_rates(SCHED, 4000)
+    losses = dict(zip(STEPS.tolist(), TRUE.predict(SCHED, STEPS).tolist()))
+    path.write_text("step,lr,loss\n" + "".join(f"{u},{float(rates[u])!r},{losses.get(u, '')}\n" for u in range(4000)))
+    out_path = tmp_path / "law.json"
+    status, out, err = _cli(["curve", "fit", path, "--lr", PEAK, "--law", "momentum", "-o", out_path], capsys)
+    assert status == 0, err
+    assert err.count("--lr 0.0003 is unused") == 1 and "specs were read" not in out
+    assert curves.load_law(out_path).lr_scale == 1.0
+
+
+def test_cli_predict_of_a_schedule_at_rate_0_says_so(cli_law, capsys):
+    # "its peak learning rate 0 is 3e+296x below the smallest peak"
+    status, _, err = _cli(["curve", "predict", cli_law, "warmup(200, start=0.0) >> constant()", "--budget", 1],
+                          capsys)
+    _one_error(status, err, "SCHEDULE: its rate is 0 at every update up to 1")

@@ -242,6 +242,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if out is not None and path.exists() and out.exists() and out.resolve() == path.resolve():
             raise CurveUsageError(f"-o: {str(out)!r} is one of the runs read (RUN {item!r}); write the law elsewhere")
     lr = 1.0 if args.lr is None else args.lr
+    specs = any(_split(item)[1] is not None for item in args.runs)
+    if args.lr is not None and not specs:  # the logs' own rates are absolute: --lr would scale nothing
+        warnings.warn(f"--lr {args.lr:g} is unused: every RUN's learning rates come from its log (no @SPEC), and the "
+                      "law is fitted in those absolute rates", stacklevel=2)
+        lr = 1.0
     runs = _runs(args, lr)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
@@ -250,7 +255,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if out is not None:
         save_law(out, result, lr_scale=lr)
         if not args.json:
-            print(f"\nwrote {out} (its specs were read times --lr {lr:g}; predictions from it use that scale)")
+            said = (f"its specs were read times --lr {lr:g}; predictions from it use that scale" if specs
+                    else "fitted in the logs' absolute learning rates; predictions from it read specs as absolute")
+            print(f"\nwrote {out} ({said})")
     if plot is not None:
         from lrkit.curves.plot import plot as draw
 

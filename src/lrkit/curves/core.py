@@ -257,6 +257,9 @@ def fitted_runs(runs: Any, where: str = "runs") -> list[Run]:
                 else "build one with Run.of(schedule, steps, losses) or lrkit.curves.read_run(path)"
             )
             raise ValueError(f"{where}[{i}]: expected a Run, got {type(run).__name__} {run!r:.60}; {hint}")
+        twin = next((j for j in range(i) if _same(runs[j], run)), None)
+        if twin is not None:  # fitted twice it would weigh twice, and a jackknife would leave one copy out
+            raise ValueError(f"{where}[{i}]: the run {run.name!r} is given twice ({where}[{twin}]); give each run once")
     return [_without_shared(run, runs) for run in runs]
 
 

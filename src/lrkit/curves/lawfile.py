@@ -87,6 +87,8 @@ class LawFile:
         rates, not times the file's scale, and the refusal says so)."""
         rates = learning_rates(schedule, updates)
         peak = float(rates.max(initial=0.0))
+        if peak <= 0:
+            raise ValueError(f"{where}: its rate is 0 at every update up to {updates}; nothing moves the loss")
         if self.peaks is None:
             return peak
         low, high = self.peaks

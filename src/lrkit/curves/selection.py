@@ -54,7 +54,7 @@ def held_out(runs: Sequence[Any], law: Any, **options: Any) -> tuple[list[float]
     >>> [round(e, 4) for e in errors], len(laws)
     ([0.0, 0.0, 0.0], 3)
     """
-    from lrkit.curves.core import _same, fitted_runs, score
+    from lrkit.curves.core import _without_shared, fitted_runs, score
 
     fitted_runs(runs)  # checked: a list of Run values
     runs = list(runs)
@@ -63,7 +63,7 @@ def held_out(runs: Sequence[Any], law: Any, **options: Any) -> tuple[list[float]
     errors, laws = [], []
     for i, run in enumerate(runs):
         rest = runs[:i] + runs[i + 1 :]
-        target = run.own() if run.parent is not None and any(_same(run.parent, r) for r in rest) else run
+        target = _without_shared(run, rest)  # its points shared with a run still fitted are not held out
         if skip:
             target = target.after_warmup()
         law_i = _quiet_fit(rest, law, options)
@@ -72,7 +72,9 @@ def held_out(runs: Sequence[Any], law: Any, **options: Any) -> tuple[list[float]
             continue
         laws.append(law_i)
         if run.losses is not None and target.steps.size:
-            error = score(law_i, [target]).run_mean_error
+            with warnings.catch_warnings():  # a candidate's held-out prediction: what is said is the chosen law's
+                warnings.simplefilter("ignore")
+                error = score(law_i, [target]).run_mean_error
             errors.append(error if math.isfinite(error) else math.inf)
     return errors, laws
 
