@@ -931,3 +931,11 @@ def test_cli_predict_of_a_schedule_at_rate_0_says_so(cli_law, capsys):
     status, _, err = _cli(["curve", "predict", cli_law, "warmup(200, start=0.0) >> constant()", "--budget", 1],
                           capsys)
     _one_error(status, err, "SCHEDULE: its rate is 0 at every update up to 1")
+
+
+def test_a_final_logged_twice_at_its_step_says_the_last_is_kept(tmp_path):
+    path = tmp_path / "run.csv"
+    path.write_text("step,loss,final_val_loss\n100,3.9,\n200,3.7,\n200,,3.61\n200,,3.62\n")
+    with pytest.warns(curves.RunFileWarning, match=r"'final_val_loss' is logged 2 times at update 200: the last"):
+        run = curves.read_run(path, lk.constant(3e-4), final="final_val_loss")
+    assert run.final == 3.62

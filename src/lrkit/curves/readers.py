@@ -635,6 +635,10 @@ def read_run(
         fs = log.get(final, "final-loss series")
         if fs.values.size != 1 or not math.isfinite(fs.values[0]):
             raise ValueError(f"run file {where!r}: the final-loss series {final!r} must hold one finite value")
+        if fs.repeated:  # a resumed run measured its final again: the last is kept, as for every series
+            warnings.warn(RunFileWarning(f"run file {where!r}: the final-loss series {final!r} is logged "
+                                         f"{fs.repeated + 1} times at update {int(fs.steps[0])}: the last is kept"),
+                          stacklevel=2)
         fin_value, fin_step = float(fs.values[0]), int(fs.steps[0])
     elif final is not None:
         fin_value = final  # type: ignore[assignment]
