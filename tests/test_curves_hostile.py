@@ -939,3 +939,19 @@ def test_a_final_logged_twice_at_its_step_says_the_last_is_kept(tmp_path):
     with pytest.warns(curves.RunFileWarning, match=r"'final_val_loss' is logged 2 times at update 200: the last"):
         run = curves.read_run(path, lk.constant(3e-4), final="final_val_loss")
     assert run.final == 3.62
+
+
+def test_a_branch_shorter_than_its_parent_reads_without_a_schedule_warning(tmp_path):
+    # the branch point's search evaluated the branch's schedule over all of its parent's updates: a 3,000-update
+    # cooldown of a 10,000-update stable run warned that its schedule "ends after 3000 updates"
+    stable_s = (lk.warmup(100) >> lk.constant(1.0)) * PEAK
+    steps = np.arange(50, 10001, 50)
+    stable = curves.Run.of(stable_s, steps, TRUE.predict(stable_s, steps), name="stable")
+    cool_s = (lk.warmup(100) >> lk.constant(1.0, 1900) >> lk.linear(1000, 1.0, 0.0)) * PEAK
+    own = np.arange(2000, 3001, 50)
+    path = tmp_path / "cool.csv"
+    curves.write_run(path, own, TRUE.predict(cool_s, own))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run = curves.read_run(path, cool_s, parent=stable)
+    assert run.at == 2000 and run.lrs.size == 3000

@@ -685,7 +685,7 @@ def read_run(
         # a log that starts where its parent's does repeats its history up to the checkpoint (HF's resumed runs);
         # one that starts later is the branch's own from its start (equal losses there are a coincidence)
         shared = _shared_prefix(parent, steps, losses) if begins <= int(parent.steps.min()) else 0
-        leaves = _leaves(log, schedule, lr_key, parent)
+        leaves = _leaves(log, schedule, lr_key, parent, min(parent.lrs.size, int(steps.max())))
         if leaves is not None and leaves >= 1:
             shared = min(shared, leaves)
         if at is None:  # the checkpoint: after the history it repeats, else where its log starts, or where its
@@ -756,18 +756,18 @@ def _shared_prefix(parent: Run, steps: np.ndarray, losses: np.ndarray) -> int:
     return shared
 
 
-def _leaves(log: Log, schedule: Any, lr_key: str | None, parent: Run) -> int | None:
-    """The first update whose rate the branch (its schedule, else its log's rates) has differently from its parent
-    (``None``: none within the parent's updates): it cannot branch later than that."""
+def _leaves(log: Log, schedule: Any, lr_key: str | None, parent: Run, updates: int) -> int | None:
+    """The first of ``updates`` whose rate the branch (its schedule, else its log's rates) has differently from its
+    parent (``None``: none): it cannot branch later than that."""
     if schedule is not None:
-        mine = learning_rates(schedule, parent.lrs.size)
-        index = np.arange(parent.lrs.size)
+        mine = learning_rates(schedule, updates)
+        index = np.arange(updates)
     else:
         logged = _lr_series(log, lr_key)
         if logged is None:
             return None
         index = logged.steps + log.lr_shift
-        inside = (index >= 0) & (index < parent.lrs.size)
+        inside = (index >= 0) & (index < updates)
         index, mine = index[inside], logged.values[inside]
     theirs = parent.lrs[index]
     # as close as Run.branch asks a branch's rates before its branch point to be (a logged float32 rate passes)
