@@ -955,3 +955,17 @@ def test_a_branch_shorter_than_its_parent_reads_without_a_schedule_warning(tmp_p
         warnings.simplefilter("error")
         run = curves.read_run(path, cool_s, parent=stable)
     assert run.at == 2000 and run.lrs.size == 3000
+
+
+def test_a_branch_that_logs_its_checkpoint_s_loss_reads_with_that_branch_point_given(tmp_path):
+    # a cooldown whose log starts with the checkpoint's loss (the grid's branches do): at= its first step was
+    # refused as "not its parent's" by the check of the points up to at
+    stable_s = (lk.warmup(100) >> lk.constant(1.0)) * PEAK
+    steps = np.arange(50, 4001, 50)
+    stable = curves.Run.of(stable_s, steps, TRUE.predict(stable_s, steps), name="stable")
+    cool_s = (lk.warmup(100) >> lk.constant(1.0, 1900) >> lk.linear(1000, 1.0, 0.0)) * PEAK
+    own = np.arange(2000, 3001, 50)
+    path = tmp_path / "cool.csv"
+    curves.write_run(path, own, TRUE.predict(cool_s, own))
+    run = curves.read_run(path, cool_s, parent=stable, at=2000)
+    assert run.at == 2000 and run.own().steps[0] == 2050

@@ -696,8 +696,8 @@ def read_run(
                 if not np.any((parent.steps > leaves) & (parent.steps < begins)):
                     start = leaves
         else:
-            start = whole("at", at)
-            mine = np.flatnonzero((steps <= start) & (steps > shared))
+            start = whole("at", at)  # this log's points up to it must be its parent's (a checkpoint's loss logged)
+            mine = np.flatnonzero((steps <= start) & (steps > _shared_prefix(parent, steps, losses)))
             if mine.size:
                 i = int(mine[0])
                 raise ValueError(
