@@ -795,8 +795,9 @@ PREFIX = [
     "1e-4 alone needs T/3 or more (T/4: -0.39%, T/6: -2.81%) and its `C` would be extrapolated (at 50k, the",
     "carry extrapolated to 1e-4 gives 284 against 221 fitted there: that row's 0.41%); 1e-4's own branch is",
     "a 25,000-update run. Tried in scratch and not better: one law across the peaks' stable runs (shared `L0`,",
-    "`alpha`, a power law of the peak in the noise term, or shared `L0, alpha` with each peak its own `A`),",
-    "fitted on 2e-3 to 0.8 T and the others to T/4: 1.0-5.7% at T (measured once; not kept in this script).",
+    "`A, alpha` and a power law of the peak in the noise term: 2.3-6.5% at T on the other peaks; shared `L0,",
+    "alpha` with each peak its own `A`: 1.0-2.7%), fitted on 2e-3 to about 0.8 T and the others to T/4 (measured",
+    "once; not kept in this script).",
 ]
 
 
