@@ -941,16 +941,23 @@ def test_a_final_logged_twice_at_its_step_says_the_last_is_kept(tmp_path):
     assert run.final == 3.62
 
 
-def test_a_branch_shorter_than_its_parent_reads_without_a_schedule_warning(tmp_path):
-    # the branch point's search evaluated the branch's schedule over all of its parent's updates: a 3,000-update
-    # cooldown of a 10,000-update stable run warned that its schedule "ends after 3000 updates"
+def _checkpoint_logged(tmp_path, stable_to):
+    """A stable run to ``stable_to`` and a cooldown branched at 2000 whose log starts with the checkpoint's loss
+    (as the grid's branches do): the stable run, the cooldown's schedule and its log's path."""
     stable_s = (lk.warmup(100) >> lk.constant(1.0)) * PEAK
-    steps = np.arange(50, 10001, 50)
+    steps = np.arange(50, stable_to + 1, 50)
     stable = curves.Run.of(stable_s, steps, TRUE.predict(stable_s, steps), name="stable")
     cool_s = (lk.warmup(100) >> lk.constant(1.0, 1900) >> lk.linear(1000, 1.0, 0.0)) * PEAK
     own = np.arange(2000, 3001, 50)
     path = tmp_path / "cool.csv"
     curves.write_run(path, own, TRUE.predict(cool_s, own))
+    return stable, cool_s, path
+
+
+def test_a_branch_shorter_than_its_parent_reads_without_a_schedule_warning(tmp_path):
+    # the branch point's search evaluated the branch's schedule over all of its parent's updates: a 3,000-update
+    # cooldown of a 10,000-update stable run warned that its schedule "ends after 3000 updates"
+    stable, cool_s, path = _checkpoint_logged(tmp_path, 10000)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         run = curves.read_run(path, cool_s, parent=stable)
@@ -960,12 +967,6 @@ def test_a_branch_shorter_than_its_parent_reads_without_a_schedule_warning(tmp_p
 def test_a_branch_that_logs_its_checkpoint_s_loss_reads_with_that_branch_point_given(tmp_path):
     # a cooldown whose log starts with the checkpoint's loss (the grid's branches do): at= its first step was
     # refused as "not its parent's" by the check of the points up to at
-    stable_s = (lk.warmup(100) >> lk.constant(1.0)) * PEAK
-    steps = np.arange(50, 4001, 50)
-    stable = curves.Run.of(stable_s, steps, TRUE.predict(stable_s, steps), name="stable")
-    cool_s = (lk.warmup(100) >> lk.constant(1.0, 1900) >> lk.linear(1000, 1.0, 0.0)) * PEAK
-    own = np.arange(2000, 3001, 50)
-    path = tmp_path / "cool.csv"
-    curves.write_run(path, own, TRUE.predict(cool_s, own))
+    stable, cool_s, path = _checkpoint_logged(tmp_path, 4000)
     run = curves.read_run(path, cool_s, parent=stable, at=2000)
     assert run.at == 2000 and run.own().steps[0] == 2050
