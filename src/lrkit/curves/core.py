@@ -186,7 +186,7 @@ class Run:
                 f"at: {parent.name!r} has the rates of {parent.lrs.size} updates, the branch starts after {start}"
             )
         before, mine = parent.lrs[:start], own.lrs[:start]
-        off = np.flatnonzero(~np.isclose(mine, before, rtol=1e-6, atol=1e-12 * max(1.0, float(before.max(initial=0)))))
+        off = rates_differ(mine, before)
         if off.size:
             i = int(off[0])
             raise ValueError(
@@ -216,6 +216,17 @@ class Run:
             return self
         losses = None if self.losses is None else self.losses[keep]
         return dataclasses.replace(self, steps=self.steps[keep], losses=losses)
+
+
+def rates_differ(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    """The indices where a branch's rates ``mine`` are not its parent's ``theirs`` (relative ``1e-6``: a rate
+    logged in float32 passes; a cooldown's first step from the peak does not).
+
+    >>> rates_differ(np.array([3e-4, 3e-4, 2.997e-4]), np.array([3e-4, 3.0000001e-4, 3e-4])).tolist()
+    [2]
+    """
+    scale = max(1.0, float(theirs.max(initial=0.0)))
+    return np.flatnonzero(~np.isclose(mine, theirs, rtol=1e-6, atol=1e-12 * scale))
 
 
 def _final(final: Any, final_step: Any, last: int) -> tuple[int, float | None]:

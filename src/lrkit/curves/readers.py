@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.curves.core import Run
+from lrkit.curves.core import Run, rates_differ
 from lrkit.curves.laws import MAX_UPDATES, _too_long, learning_rates, whole
 
 __all__ = ["FORMATS", "Log", "RunFileWarning", "detect_format", "read_log", "read_run"]
@@ -769,9 +769,7 @@ def _leaves(log: Log, schedule: Any, lr_key: str | None, parent: Run, updates: i
         index = logged.steps + log.lr_shift
         inside = (index >= 0) & (index < updates)
         index, mine = index[inside], logged.values[inside]
-    theirs = parent.lrs[index]
-    # as close as Run.branch asks a branch's rates before its branch point to be (a logged float32 rate passes)
-    off = np.flatnonzero(~np.isclose(mine, theirs, rtol=1e-6, atol=1e-12 * max(1.0, float(parent.lrs.max(initial=0)))))
+    off = rates_differ(mine, parent.lrs[index])  # as Run.branch compares them before its branch point
     return int(index[off[0]]) if off.size else None
 
 
