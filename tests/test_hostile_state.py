@@ -226,7 +226,7 @@ def test_recorder_state_is_read_by_the_schema_reader(tmp_path) -> None:
 
 
 # -- a wall clock under torch.distributed with agree="max": the checkpoint holds the agreed seconds -----------------
-_AGREED_WORKER = '''
+_AGREED_WORKER = """
 import json, sys, torch, torch.distributed as dist, lrkit as lk
 from lrkit.reactive.controller import FakeClock, WallClock
 from lrkit.torch import Scheduler
@@ -264,7 +264,7 @@ for k in range(20, 40):
     again.append(opt.param_groups[0]["lr"])
 with open(f"{out}/rank{rank}.json", "w") as f:
     json.dump({"full": full[20:], "resumed": again, "saved": state["clock"]["elapsed"]}, f)
-'''
+"""
 
 
 def test_a_checkpoint_of_a_clock_agreed_across_ranks_resumes_at_the_agreed_seconds(tmp_path) -> None:
@@ -328,3 +328,200 @@ def test_extending_a_wsd_run_to_a_bad_length_names_extend():
     with pytest.raises(ValueError, match=r"^extend: .*warmup \+ decay must be <= steps"):
         horizon.extend(lk.wsd(1000, warmup=100), 50)
     assert horizon.extend(lk.wsd(1000, warmup=100), 5000) == lk.wsd(5000, warmup=100, decay=200.0)
+
+
+# -- round 3, stop 8's sweep: each defect as a test that failed before its fix -----------------------------------------
+def _token_sched(schedule: lk.Schedule) -> Scheduler:
+    return Scheduler(_opt(), schedule, advance="tokens")
+
+
+def test_a_refused_metric_with_a_count_leaves_the_count_as_it_was() -> None:
+    # step(metric=nan, tokens=50) with nan="raise": the documented ValueError, but the 50 tokens had been added and
+    # the Scheduler's own state_dict() (updates 100, counter 150) no longer loaded
+    schedule = lk.linear(10_000) * lk.plateau(nan="raise")
+    sched = _token_sched(schedule)
+    _run(sched, 1, tokens=100)
+    before = sched.state_dict()
+    sched.optimizer.step()
+    with pytest.raises(ValueError, match="diverged"):
+        sched.step(metric=float("nan"), tokens=50)
+    assert sched.state_dict() == before
+    twin = _token_sched(schedule)
+    twin.load_state_dict(sched.state_dict())
+    assert _run(twin, 3, tokens=10, metric=1.0) == _run(sched, 3, tokens=10, metric=1.0)
+
+
+def test_a_metric_without_a_plateau_refused_with_a_count_leaves_the_count() -> None:
+    sched = _token_sched(lk.linear(10_000))
+    _run(sched, 1, tokens=100)
+    before = sched.state_dict()
+    with pytest.raises(ValueError, match="plateau"):
+        sched.step(metric=0.5, tokens=50)
+    assert sched.state_dict() == before
+
+
+def test_a_metric_alone_feeds_a_token_schedules_plateau_without_advancing() -> None:
+    # the documented sched.step(metric=val_loss) after an evaluation raised "pass the tokens" with advance="tokens"
+    schedule = lk.cosine(100_000) * lk.plateau(patience=0, factor=0.5)
+    sched = _token_sched(schedule)
+    _run(sched, 3, tokens=512)
+    sched.step(metric=1.0)
+    assert sched.updates == 3 * 512
+    sched.step(metric=2.0)  # worse, patience 0: halved, at the same progress
+    assert sched.updates == 3 * 512
+    assert sched.optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 * lk.cosine(100_000)(3 * 512))
+    sched.count(tokens=7)
+    sched.step(metric=2.0)  # a count pending: the update it belongs to is made (step(tokens=7, metric=2.0))
+    assert sched.updates == 3 * 512 + 7
+
+
+def test_the_framework_feed_gives_a_token_schedules_plateau_its_metric() -> None:
+    from lrkit.torch._feeding import Feed, counter
+
+    sched = _token_sched(lk.cosine(100_000) * lk.plateau(patience=0, factor=0.5))
+    feed = Feed("SchedulerCallback", sched, counter("SchedulerCallback", "attention_mask"), "val_loss")
+    for _ in range(3):
+        feed.batch({"attention_mask": torch.ones(4, 128, dtype=torch.long)})
+        sched.optimizer.step()
+        sched.step()
+    feed.metric(0.7)
+    feed.metric(0.9)
+    assert sched.updates == 3 * 512
+    assert sched.optimizer.param_groups[0]["lr"] == pytest.approx(0.05 * lk.cosine(100_000)(3 * 512))
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_updates_a_grad_scaler_skips_inside_a_fused_optimizer_do_not_count(fused: bool) -> None:
+    # AdamW(fused=True) supports AMP scaling: GradScaler calls its step() with found_inf set and the kernel skips
+    # the update, but the step post-hook ran and the schedule advanced (docs/torch.md: a skipped update does not)
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=fused)
+    sched = Scheduler(opt, lk.warmup(10) >> lk.cosine(90))
+    scaler = torch.amp.GradScaler("cpu")
+    for overflow in (True, True, False, True, False):
+        loss = model(torch.randn(8, 4)).sum() * (float("inf") if overflow else 1.0)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        opt.zero_grad()
+        sched.step()
+    assert sched.updates == 2
+    assert opt.param_groups[0]["lr"] == pytest.approx(1e-3 * (lk.warmup(10) >> lk.cosine(90))(2))
+
+
+def test_a_second_scheduler_on_a_driven_optimizer_keeps_the_base_and_warns() -> None:
+    # a re-run notebook cell: the new Scheduler took the first one's warmup value (0.1 / 11) as its base, every
+    # rate 11x too small, no word (torch's second LambdaLR takes initial_lr: 0.1)
+    schedule = lk.warmup(10) >> lk.cosine(90)
+    opt = _opt(groups=2)
+    first = Scheduler(opt, schedule)
+    with pytest.warns(UserWarning, match=r"already driven by another lrkit Scheduler.*base"):
+        sched = Scheduler(opt, schedule)
+    assert sched.base_lrs == [0.1, 0.1]
+    _run(sched, 10)
+    assert opt.param_groups[1]["lr"] == pytest.approx(0.1)
+    with pytest.raises(RuntimeError, match="changed outside lrkit"):
+        opt.step()
+        first.step()  # two Schedulers on one optimizer: the old one's step is refused
+    del first
+
+
+def test_a_new_scheduler_after_a_chosen_base_takes_that_base_without_a_word() -> None:
+    # the documented way to change the base mid-run: write the new lr, build a new Scheduler
+    opt = _opt()
+    first = Scheduler(opt, lk.cosine(100))
+    _run(first, 5)
+    for group in opt.param_groups:
+        group["lr"] = 0.02
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched = Scheduler(opt, lk.cosine(100))
+    assert sched.base_lrs == [0.02]
+    del first
+
+
+def test_a_load_refused_while_applying_leaves_the_scheduler_as_it_was() -> None:
+    schedule = lk.constant(1.0, 2000) >> lk.constant(1e300) * 1e10
+    sched = Scheduler(_opt(), schedule)
+    _run(sched, 10)
+    state = sched.state_dict()
+    state["updates"] = 2500  # where the schedule is not finite
+    before = sched.state_dict()
+    with pytest.raises(ValueError):
+        sched.load_state_dict(state)
+    assert sched.state_dict() == before
+    assert _run(sched, 1) == [0.1]
+
+
+@pytest.mark.parametrize("controllers", [5, "x", None])
+def test_tampered_controllers_with_a_horizon_are_refused_by_name(controllers: object) -> None:
+    saved = Scheduler(_opt(), lk.cosine(1000))
+    state = saved.state_dict()
+    state["controllers"] = controllers
+    other = Scheduler(_opt(), lk.cosine(3000))
+    before = other.state_dict()
+    with pytest.raises(ValueError, match=r"state\['controllers'\]"):
+        other.load_state_dict(state, horizon="keep_step")
+    assert other.state_dict() == before
+
+
+@pytest.mark.parametrize(
+    "tokens",
+    [
+        100,
+        100.0,
+        np.int64(100),
+        np.uint16(100),
+        np.float64(100.0),
+        np.float32(100.0),
+        torch.tensor(100),
+        torch.tensor(100.0),
+        torch.tensor([100]),
+        torch.tensor(100, dtype=torch.int32),
+    ],
+)
+def test_a_whole_token_count_is_taken_whatever_its_type(tokens: object) -> None:
+    # 100.0 and np.float64(100.0) were taken while np.float32(100.0) and tensor(100.) were refused: one rule now
+    sched = _token_sched(lk.linear(10**6))
+    sched.step(tokens=tokens)
+    assert sched.updates == 100
+
+
+@pytest.mark.parametrize(
+    "tokens",
+    [
+        2.5,
+        np.float32(2.5),
+        torch.tensor(2.5),
+        float("nan"),
+        float("inf"),
+        np.float64("inf"),
+        True,
+        np.bool_(True),
+        torch.tensor(True),
+        torch.tensor([1, 2]),
+        -3,
+        torch.tensor(-3.0),
+        "100",
+        1 + 0j,
+    ],
+)
+def test_a_count_that_is_no_whole_number_is_refused_by_name(tokens: object) -> None:
+    sched = _token_sched(lk.linear(10**6))
+    with pytest.raises(ValueError, match=r"tokens=\.\.\.\)? ?.*(whole|>= 0)"):
+        sched.step(tokens=tokens)
+    assert sched.updates == 0
+
+
+def test_a_group_added_under_per_group_schedules_is_refused_before_anything_moves() -> None:
+    opt = torch.optim.SGD([{"params": [torch.zeros(1, requires_grad=True)]} for _ in range(2)], lr=0.1, momentum=0.9)
+    sched = Scheduler(opt, lk.cosine(100), hyper={"momentum": [lk.constant(0.9), lk.constant(0.8)]})
+    _run(sched, 1)
+    before = sched.state_dict()
+    opt.add_param_group({"params": [torch.zeros(1, requires_grad=True)]})
+    opt.step()
+    with pytest.raises(ValueError, match="one schedule per group"):
+        sched.step()
+    assert {k: len(v) for k, v in sched.state_dict()["base"].items()} == {"lr": 2, "momentum": 2}
+    assert sched.state_dict()["base"] == before["base"]

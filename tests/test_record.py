@@ -185,11 +185,36 @@ def test_a_step_skipped_by_a_gradient_scaler_records_the_rate_the_next_update_is
     assert run.lrs.tolist() == pytest.approx(used[: run.lrs.size], rel=1e-12)
 
 
+def test_an_update_a_gradient_scaler_skips_inside_a_fused_optimizer_gives_no_row(tmp_path: Path) -> None:
+    # a fused optimizer is stepped by the scaler with found_inf set and skips the update in its kernel, but its step
+    # hooks run: the skipped update was counted and written as a row
+    w = torch.nn.Parameter(torch.tensor([10.0]))
+    opt = torch.optim.AdamW([w], lr=0.1, fused=True)
+    scaler = torch.amp.GradScaler("cpu")
+    with Recorder(opt, tmp_path / "fused.csv") as rec:
+        for it in range(6):
+            loss = (w * 1.0).sum()
+            opt.zero_grad()
+            scaler.scale(loss).backward()
+            if it in (2, 3):
+                w.grad.fill_(float("inf"))
+            rec.log(loss)
+            scaler.step(opt)
+            scaler.update()
+    assert rec.updates == 4
+    rows = (tmp_path / "fused.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows] == ["update", "0", "1", "2", "3"]
+
+
 def test_log_refuses_a_loss_that_is_not_one_number(tmp_path: Path) -> None:
     opt = _setup()[1]
     with Recorder(opt, tmp_path / "r.csv") as rec:
-        for bad, match in [(torch.ones(3), r"one number.*shape \(3,\).*loss\.mean\(\)"), (None, "one number"),
-                           ("3.5", "one number"), (True, "one number")]:
+        for bad, match in [
+            (torch.ones(3), r"one number.*shape \(3,\).*loss\.mean\(\)"),
+            (None, "one number"),
+            ("3.5", "one number"),
+            (True, "one number"),
+        ]:
             with pytest.raises(ValueError, match=match):
                 rec.log(bad)
         rec.log(torch.tensor([2.5]))  # one element: fine
@@ -211,7 +236,7 @@ def test_append_after_a_crash_leaves_out_the_torn_last_line(tmp_path: Path, suff
     w, opt, sched = _setup()
     with Recorder(opt, path) as rec:
         for _ in range(8):
-            loss = (w ** 2).sum()
+            loss = (w**2).sum()
             opt.zero_grad()
             loss.backward()
             rec.log(loss)

@@ -221,8 +221,16 @@ def test_gradient_accumulation_gives_one_point_per_update():
     np.testing.assert_array_equal(result.lrs, [sweep(25, 1e-7, 10.0)(t) for t in range(25)])  # scalar path
 
 
-def test_amp_skipped_updates_give_no_point():
+@pytest.mark.parametrize("fused", [False, True])
+def test_amp_skipped_updates_give_no_point(fused):
+    # fused=True: GradScaler steps a fused optimizer with found_inf set and its kernel skips the update, but the
+    # step hooks run: the skipped updates were counted and gave points
     model, optimizer, loader = make_setup()
+    if fused:
+        optimizer = torch.optim.AdamW(
+            [{"params": g["params"], "lr": g["lr"], "weight_decay": g["weight_decay"]} for g in optimizer.param_groups],
+            fused=True,
+        )
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0**16)
     forwards = []
 
@@ -232,7 +240,9 @@ def test_amp_skipped_updates_give_no_point():
         return loss * 1e38 if len(forwards) % 3 == 0 else loss
 
     steps = []
-    handle = register_optimizer_step_post_hook(lambda opt, a, k: steps.append(1))
+    handle = register_optimizer_step_post_hook(
+        lambda opt, a, k: None if getattr(opt, "found_inf", 0) else steps.append(1)
+    )
     try:
         result = range_test(
             model, optimizer, loss_fn, loader, iterations=30, scaler=scaler, diverge=None, progress=False

@@ -113,10 +113,16 @@ def state_dict(sched: Scheduler) -> dict[str, Any]:
     return state
 
 
-def load_state_dict(sched: Scheduler, state_dict: Any, horizon: Any = None) -> None:
+def load_state_dict(sched: Scheduler, state: Any, horizon: Any = None) -> None:
     """Check the whole state, then apply it (see :meth:`lrkit.torch.Scheduler.load_state_dict`)."""
     rule = sched._specs.resume if horizon is None else resume_rule(horizon, f"{_WHO}: horizon")
-    apply(sched, parse(sched, state_dict, rule))
+    restore = parse(sched, state, rule)
+    now = parse(sched, state_dict(sched), None)
+    try:
+        apply(sched, restore)
+    except ValueError:  # refused while applying (e.g. the schedule is not finite at the saved progress)
+        apply(sched, now)  # a refused load leaves the Scheduler as it was
+        raise
 
 
 def parse(sched: Scheduler, state: Any, horizon: Any) -> _Restore:
@@ -167,7 +173,8 @@ def parse(sched: Scheduler, state: Any, horizon: Any) -> _Restore:
                 "at the new end) or 'branch' (a cooldown/rewarm branched from the saved schedule); see "
                 "lrkit.reactive.horizon",
             )
-        moves = _rehorizon(sched, schedules, saved_moves, updates, horizon, state)
+        saved_controllers = reader.sequence("controllers", len(schedules))  # one per saved schedule
+        moves = _rehorizon(sched, schedules, saved_moves, updates, horizon, saved_controllers)
     else:
         moves = saved_moves
     controllers = _parse_controllers(sched, reader)
@@ -251,14 +258,18 @@ def apply(sched: Scheduler, r: _Restore) -> None:
 
 
 def _rehorizon(
-    sched: Scheduler, saved: list[Any], saved_moves: list[horizon.Move] | None, updates: int, rule: Any,
-    state: Mapping[str, Any],
+    sched: Scheduler,
+    saved: list[Any],
+    saved_moves: list[horizon.Move] | None,
+    updates: int,
+    rule: Any,
+    saved_controllers: list[Any],
 ) -> list[horizon.Move] | None:
     """Each schedule's move after moving the saved run onto this one by ``rule`` (:func:`lrkit.horizon.move`)."""
     from lrkit.core.config import from_config
 
     who = f"{_WHO}(horizon=...)"
-    if sched._plateaus.active or any(c is not None for c in state.get("controllers") or []):
+    if sched._plateaus.active or any(c is not None for c in saved_controllers):
         raise ValueError(f"{who}: a schedule with a plateau(...) cannot change horizon (its reductions are tied to it)")
     if sched._clock is not None:
         raise ValueError(

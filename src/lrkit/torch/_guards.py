@@ -55,12 +55,10 @@ class Guards:
 
     def check_foreign_write(self, plan: Plan) -> None:
         """Raise if someone else wrote the value since our last step (another scheduler, or user code)."""
-        if not plan.plain:
+        if plan.untouched():
             return
         group, key = plan.plain[0][0], plan.plain[0][1]
         found = group[key]
-        if found is plan.last or found == plan.last:
-            return
         target = next(t for t in plan.targets if plan.groups[t.group] is group)
         raise RuntimeError(
             f"Scheduler: param group {target.group}'s {target.name!r} was changed outside lrkit since the last "
@@ -148,4 +146,3 @@ class Guards:
             UserWarning,
             stacklevel=stacklevel,
         )
-

@@ -39,7 +39,19 @@ class Plan:
     """Targets, bases and the armed block (see the module docstring)."""
 
     __slots__ = (
-        "base", "clocked", "first", "flat", "groups", "hi", "last", "lo", "mask", "n", "ngroups", "other", "plain",
+        "base",
+        "clocked",
+        "first",
+        "flat",
+        "groups",
+        "hi",
+        "last",
+        "lo",
+        "mask",
+        "n",
+        "ngroups",
+        "other",
+        "plain",
         "targets",
     )
 
@@ -70,16 +82,12 @@ class Plan:
 
     def adopt(self, groups: list[dict[str, Any]], specs: Specs, shift: int) -> None:
         """Capture the base values of groups not seen before and (re)build the targets (``shift``: the block's)."""
-        for name in self.base:
-            bases = self.base[name]
-            start = len(bases)
-            if start < len(groups) and start > 0 and not isinstance(specs.assign[name], int):
+        for name, bases in self.base.items():  # every check before any base is captured: a refusal changes nothing
+            if 0 < len(bases) < len(groups) and not isinstance(specs.assign[name], int):
                 raise ValueError(
                     f"Scheduler: a param group was added after construction, but {name!r} has one schedule "
                     "per group; build the Scheduler after add_param_group (or give one schedule for all groups)"
                 )
-            for g in range(start, len(groups)):
-                bases.append(read(groups[g], name, g))
         lr_scale = specs.lr_scale
         if lr_scale is not None and len(lr_scale) != len(groups):
             raise ValueError(
@@ -87,6 +95,12 @@ class Plan:
                 f"{len(groups)} param groups; give one multiplier per group "
                 "(build the Scheduler after add_param_group)"
             )
+        captured = {
+            name: [read(groups[g], name, g) for g in range(len(bases), len(groups))]
+            for name, bases in self.base.items()
+        }
+        for name, new in captured.items():
+            self.base[name].extend(new)
         self.groups = groups
         self.ngroups = len(groups)
         targets = []
@@ -105,6 +119,13 @@ class Plan:
             if is_plain(groups[t.group], t)
         ]
         self.other = [(groups[t.group], t) for t in targets if not is_plain(groups[t.group], t)]
+
+    def untouched(self) -> bool:
+        """Whether the first plain target still holds the value this plan wrote last (no foreign write since)."""
+        if not self.plain:
+            return True
+        found = self.plain[0][0][self.plain[0][1]]
+        return found is self.last or found == self.last
 
     def stale(self, groups: list[dict[str, Any]]) -> bool:
         """Whether the optimizer's groups are not those of this plan (``optimizer.load_state_dict``, a new group)."""

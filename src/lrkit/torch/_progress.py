@@ -25,10 +25,22 @@ from lrkit.core.schedule import Schedule
 from lrkit.torch._tokens import ACROSS, UNITS, TokenCounter
 from lrkit.torch.distributed import agree_elapsed
 
-__all__ = ["ADVANCE", "Progress"]
+__all__ = ["ADVANCE", "Progress", "update_skipped"]
 
 ADVANCE = ("update", "call", *UNITS)
 _DISTRIBUTED = dist.is_available()  # False: no process group can ever be initialised in this build
+
+
+def update_skipped(optimizer: Any) -> bool:
+    """Whether the ``optimizer.step()`` that just ran made no update: ``GradScaler`` found inf/NaN gradients.
+
+    For most optimizers ``GradScaler.step`` then skips ``optimizer.step()`` (no step hook runs). Optimizers
+    that scale for AMP themselves (``fused=True`` Adam/AdamW/SGD: ``_step_supports_amp_scaling``) are
+    stepped with ``optimizer.found_inf`` set and skip the update in their kernel, so their step hooks do
+    run: this reads that flag (a device sync on CUDA, in that case only).
+    """
+    found = getattr(optimizer, "found_inf", None)
+    return found is not None and bool(found)
 
 
 class Progress:
@@ -88,7 +100,8 @@ class Progress:
         box = self.count
 
         def _on_update(opt: Any, args: Any, kwargs: Any) -> None:
-            box[0] += 1
+            if not update_skipped(opt):
+                box[0] += 1
 
         handle = optimizer.register_step_post_hook(_on_update)
         weakref.finalize(owner, handle.remove)

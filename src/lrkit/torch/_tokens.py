@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
+import numpy as np
 import torch
 
 from lrkit.reactive._schema import Reader
@@ -24,16 +25,23 @@ ACROSS = ("sum", "rank0")
 
 
 def count(who: str, value: Any) -> int:
-    """A token/sample count: an integer >= 0 (Python, numpy, or a 0-d integer tensor)."""
+    """A token/sample count: a whole number >= 0 — a Python or numpy integer, an integer-valued float (``25.0``),
+    or a one-element tensor of either; a fraction, a negative, NaN/inf, a bool or text is a ``ValueError``.
+
+    >>> import numpy as np, torch
+    >>> count("step(tokens=...)", np.float32(100.0)), count("step(tokens=...)", torch.tensor([7]))
+    (100, 7)
+    """
     if isinstance(value, torch.Tensor):
-        if value.numel() != 1 or value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
-            raise ValueError(f"{who} must be an integer count (a 0-d integer tensor), got {value!r}")
-        value = int(value.item())
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise ValueError(f"{who} must be an integer count >= 0, got {value!r}")
+        if value.numel() != 1 or value.is_complex() or value.dtype == torch.bool:
+            raise ValueError(f"{who} must be a whole number >= 0 (a one-element tensor), got {value!r:.80}")
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{who} must be a whole number >= 0 (tokens or samples fed), got {value!r:.80}")
+    if not isinstance(value, numbers.Integral):
+        value = float(value)
+        if not value.is_integer():  # a fraction, NaN or inf
+            raise ValueError(f"{who} must be a whole number >= 0 (tokens or samples fed), got {value!r}")
     value = int(value)
     if value < 0:
         raise ValueError(f"{who} must be >= 0, got {value!r}; a count of tokens or samples fed never goes back")
@@ -94,4 +102,3 @@ class TokenCounter:
 
     def apply_state(self, parsed: tuple[int, int | None]) -> None:
         self.total, self.pending = parsed
-

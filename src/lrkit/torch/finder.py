@@ -55,6 +55,7 @@ from lrkit.finder._auto import (  # noqa: F401
     NoSuggestion,
     peak_from,
 )
+from lrkit.torch._progress import update_skipped
 
 __all__ = ["AutoResult", "NoSuggestion", "Snapshot", "auto", "find_for_task", "peak_from", "range_test", "task_batches"]
 
@@ -354,8 +355,9 @@ def range_test(
         batches = _batches(data, who)
         updates = [0]
 
-        def count(*_: Any) -> None:
-            updates[0] += 1
+        def count(opt: Any, *_: Any) -> None:
+            if not update_skipped(opt):
+                updates[0] += 1
 
         hooks = _suspend_step_hooks(optimizer)
         handle = optimizer.register_step_post_hook(count)

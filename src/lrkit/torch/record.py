@@ -66,6 +66,7 @@ from typing import IO, Any, Literal
 
 from lrkit.core._io import atomic_write
 from lrkit.reactive._schema import Reader
+from lrkit.torch._progress import update_skipped
 
 __all__ = ["Recorder"]
 
@@ -119,8 +120,10 @@ class Recorder:
         for name, value in (("every", every), ("flush_every", flush_every)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"Recorder: {name} must be an integer >= 1, got {value!r}")
-        if isinstance(group, bool) or not isinstance(group, numbers.Integral) or not 0 <= group < len(
-            optimizer.param_groups
+        if (
+            isinstance(group, bool)
+            or not isinstance(group, numbers.Integral)
+            or not 0 <= group < len(optimizer.param_groups)
         ):
             raise ValueError(f"Recorder: group must index one of the {len(optimizer.param_groups)} parameter groups")
         if exists not in _EXISTS:
@@ -148,7 +151,7 @@ class Recorder:
 
         def _on_update(opt: Any, args: Any, kwargs: Any) -> None:
             me = recorder()
-            if me is not None:
+            if me is not None and not update_skipped(opt):
                 me._on_update()
 
         def _before_update(opt: Any, args: Any, kwargs: Any) -> None:
@@ -247,8 +250,11 @@ class Recorder:
             except (ValueError, KeyError, TypeError, IndexError):
                 bad = line.strip()
                 if line is lines[-1] and not line.endswith(("\n", "\r")):  # a write the interruption tore
-                    warnings.warn(f"Recorder: {self.path!s}, row {number}: {bad!r} was torn by the interrupted run's "
-                                  "last write; left out", stacklevel=3)
+                    warnings.warn(
+                        f"Recorder: {self.path!s}, row {number}: {bad!r} was torn by the interrupted run's "
+                        "last write; left out",
+                        stacklevel=3,
+                    )
                     continue
                 raise ValueError(f"Recorder: {self.path!s}, row {number}: not a Recorder row {bad!r}") from None
             last = max(last, update)

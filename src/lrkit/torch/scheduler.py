@@ -26,6 +26,7 @@ import math
 import numbers
 import sys
 import warnings
+import weakref
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
@@ -43,6 +44,10 @@ from lrkit.torch._specs import ScheduleSpec, Specs
 from lrkit.torch._values import BLOCK, Values
 
 __all__ = ["BLOCK", "Scheduler"]
+
+# the live Scheduler that last took each optimizer: a second one on it inherits its bases (see _inherit)
+_DRIVERS: weakref.WeakKeyDictionary[Optimizer, weakref.ref[Scheduler]] = weakref.WeakKeyDictionary()
+
 
 class Scheduler(LRScheduler):
     """A ``torch.optim.lr_scheduler.LRScheduler`` whose values come from lrkit schedules.
@@ -120,10 +125,42 @@ class Scheduler(LRScheduler):
         # step(metric) may take the fast path: counted updates, no clock (whose progress differs per schedule)
         self._metric_fast = bool(self._plateaus.active) and progress.by_update and clock is None
         progress.check_ranks()
+        self._inherit(optimizer)
         self._adopt()
         self._plan.write(self._values(0))
         if "torch._dynamo" in sys.modules:  # torch.compile is in use: build the eager step now, outside any trace
             _eager.eager_step()
+
+    def _inherit(self, optimizer: Optimizer) -> None:
+        """A second Scheduler on an optimizer a live one drives (a re-run notebook cell) takes that one's bases.
+
+        The groups then hold the first one's values (its warmup's first rate, say), not base values: taken as
+        bases they would scale every rate down. As torch's ``initial_lr`` does, the new Scheduler keeps the
+        first one's bases, and warns once. Values written by hand since the first one's last step are the
+        user's new bases (the documented way to change the base mid-run): taken as they are, no warning.
+        """
+        ref = _DRIVERS.get(optimizer)
+        previous = ref() if ref is not None else None
+        _DRIVERS[optimizer] = weakref.ref(self)
+        if previous is None or not previous._plan.plain or not previous._plan.untouched():
+            return
+        ngroups = len(optimizer.param_groups)
+        inherited = {
+            name: list(bases)
+            for name, bases in previous._plan.base.items()
+            if name in self._plan.base and len(bases) == ngroups
+        }
+        if not inherited:
+            return
+        self._plan.base.update(inherited)
+        shown = ", ".join(f"{name} {bases[0]:g}" for name, bases in inherited.items())
+        warnings.warn(
+            "Scheduler: this optimizer is already driven by another lrkit Scheduler, still alive, whose values "
+            f"the param groups hold; the new one takes that one's base values ({shown} in group 0), as torch's "
+            "initial_lr does, not the values it wrote. Step only the new one (the old one's step() now refuses); "
+            "to start from other base values, write them into the param groups before building the Scheduler",
+            stacklevel=3,
+        )
 
     def _rewrite(self) -> None:
         """Write the values for the current progress into the (new) group dicts (after optimizer.load_state_dict)."""
@@ -157,7 +194,9 @@ class Scheduler(LRScheduler):
         With ``advance="tokens"`` (``"samples"``) pass the tokens (samples) this update consumed,
         ``step(tokens=n)``: an integer >= 0, this rank's own count (summed over the ranks, see
         ``across``). Every call adds its count, whether or not the optimizer stepped (the data
-        was consumed), so call it once per update.
+        was consumed), so call it once per update. A metric alone, ``step(metric=x)`` with nothing
+        counted since the last step (after an evaluation), feeds the plateau and makes no update; a
+        refused metric (no plateau, NaN under ``nan="raise"``) leaves the count as it was.
 
         Inside a ``torch.compile``'d function the step runs eagerly (:mod:`lrkit.torch._eager`). To compute the
         learning rate inside a fully compiled step, evaluate the schedule on a step tensor (docs/torch.md).
@@ -201,8 +240,21 @@ class Scheduler(LRScheduler):
         plan.hi = 0  # disarmed until the general path below arms it again
         progress, guards = self._progress, self._guards
         progress.check_ranks()  # whether ranks must agree: kept by the fast path until it is re-armed
+        counted = None  # the token counter as it was: restored if the metric below is refused
         if progress.unit is not None or tokens is not None or samples is not None:
-            n = progress.take(tokens, samples)
+            counter = progress.tokens
+            if counter is not None:
+                counted = (counter.total, counter.pending)
+            if (
+                counter is not None
+                and metric is not None
+                and tokens is None
+                and samples is None
+                and counter.pending is None
+            ):
+                n = plan.n  # a metric alone, nothing counted (after an evaluation): it feeds the plateau, no update
+            else:
+                n = progress.take(tokens, samples)
         elif progress.by_update:
             if n == plan.n and metric is None and self._clock is None:  # no new update: nothing changes
                 if n == 0:
@@ -217,15 +269,20 @@ class Scheduler(LRScheduler):
             guards.check_foreign_write(plan)
         if metric is not None:
             where = progress.clock_progress(self._specs.schedules, plan.n) if self._clock is not None else None
-            self._plateaus.observe(metric, at, where, self._cache)
+            try:
+                self._plateaus.observe(metric, at, where, self._cache)
+            except ValueError:
+                if counted is not None and progress.tokens is not None:  # a refused metric takes no count
+                    progress.tokens.total, progress.tokens.pending = counted
+                raise
             guards.fed = True
         elif self._plateaus.active and not guards.fed:
             guards.unfed_step(self._plateaus.active, self._clock is not None, at)
+        if plan.stale(self.optimizer.param_groups):
+            self._adopt()
         plan.n = n
         if guards.zero_check:
             guards.warn_all_zero(plan.base)
-        if plan.stale(self.optimizer.param_groups):
-            self._adopt()
         plan.write(self._clock_values() if self._clock is not None else self._values(n))
         if progress.by_update:
             self._arm(n)
