@@ -525,3 +525,20 @@ def test_a_group_added_under_per_group_schedules_is_refused_before_anything_move
         sched.step()
     assert {k: len(v) for k, v in sched.state_dict()["base"].items()} == {"lr": 2, "momentum": 2}
     assert sched.state_dict()["base"] == before["base"]
+
+
+def test_keys_that_shared_a_schedule_when_saved_are_named_on_a_horizon_change() -> None:
+    # lr and weight decay saved with equal schedules (one shared row), resumed with only the lr's made longer: the
+    # refusal said "build the Scheduler with assign as saved", and assign is no Scheduler argument
+    def build(lr: lk.Schedule, wd: lk.Schedule) -> Scheduler:
+        opt = torch.optim.AdamW([torch.zeros(1, requires_grad=True)], lr=1e-3, weight_decay=0.01)
+        return Scheduler(opt, lr, hyper={"weight_decay": wd}, relative=("lr", "weight_decay"))
+
+    saved = build(lk.cosine(1000), lk.cosine(1000))
+    _run(saved, 30)
+    longer = build(lk.cosine(2000), lk.cosine(1000))
+    with pytest.raises(ValueError, match=r"state\['assign'\].*shared one schedule.*equal schedules where they were"):
+        longer.load_state_dict(saved.state_dict(), horizon="same_fraction")
+    same_sharing = build(lk.cosine(2000), lk.cosine(2000))
+    same_sharing.load_state_dict(saved.state_dict(), horizon="same_fraction")
+    assert same_sharing.updates == 30

@@ -139,8 +139,15 @@ def parse(sched: Scheduler, state: Any, horizon: Any) -> _Restore:
         state = _upgrade(state)
         reader = Reader(_WHO, state, _SOURCE)
     mine = identity(sched)
-    for key in ("advance", "updates_per_epoch", "relative", "lr_scale", "assign"):
+    for key in ("advance", "updates_per_epoch", "relative", "lr_scale"):
         reader.same(key, mine[key], f"it was saved with other settings: build the Scheduler with {key} as saved")
+    reader.same(
+        "assign",
+        mine["assign"],
+        "which keys (and groups) shared one schedule differs: equal schedules share one (lr and a weight decay "
+        "that follows its shape, say), and a state pairs the saved schedules with this Scheduler's in order; "
+        "build it so the same keys share a schedule as saved (equal schedules where they were equal)",
+    )
     saved_clock = reader.get("clock", "the clock's state or None")
     if (saved_clock is None) != (sched._clock is None):
         raise reader.error(
