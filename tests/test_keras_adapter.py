@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -290,3 +291,92 @@ def test_a_plateau_at_its_floor_is_saved_and_loaded() -> None:
         lr.observe(1.0 + step, step)  # worse every epoch: down to the floor, then counting on
     again = LearningRateSchedule.from_config(json.loads(json.dumps(lr.get_config())))
     assert again.get_config() == lr.get_config() and again.controller.scales == [0.25]
+
+
+# -- round 9 sweep: PlateauCallback in the ways Keras runs a fit ----------------------------------------------------
+FLAT = lrkit.constant(1.0) * lrkit.plateau(patience=0, factor=0.5, threshold=1e9, threshold_mode="abs")  # halves
+
+
+def test_plateau_callback_feeds_the_schedule_under_mixed_float16() -> None:
+    # Keras wraps the optimizer in a LossScaleOptimizer; the callback read the wrapper's learning rate and refused
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = plateau_model(FLAT)
+        assert type(model.optimizer).__name__ == "LossScaleOptimizer"
+        fit(model, 2)
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+    lr = model.optimizer.inner_optimizer._learning_rate
+    assert lr.controller.states[0].calls == 2 and lr.controller.scales == [0.5]
+
+
+def test_validation_freq_feeds_the_epochs_that_validated() -> None:
+    # fit(validation_freq=2): the epochs without validation have no val_loss; the callback crashed at the first
+    model = plateau_model(FLAT)
+    record = RecordLR()
+    callbacks = [PlateauCallback("val_loss"), record]
+    model.fit(X, Y, validation_data=VAL, validation_freq=2, batch_size=4, epochs=6, verbose=0, callbacks=callbacks)
+    assert model.optimizer._learning_rate.controller.states[0].calls == 3  # epochs 2, 4 and 6
+    assert_f32_close(record.lrs, [0.05] * 16 + [0.025] * 8)  # observed at updates 8 (a first best), 16, 24
+    with pytest.raises(ValueError, match=r"monitor 'val_lossx' is not in the epoch's logs \(it has \['loss', 'val"):
+        model.fit(X, Y, validation_data=VAL, epochs=1, verbose=0, callbacks=[PlateauCallback("val_lossx")])
+
+
+def test_a_second_fit_without_the_callback_is_refused() -> None:
+    model = plateau_model(FLAT)
+    fit(model, 1)
+    with pytest.raises(ValueError, match=r"has a plateau that nothing feeds; pass callbacks=\[lrkit.keras.Plateau"):
+        model.fit(X, Y, validation_data=VAL, batch_size=4, epochs=2, verbose=0)
+
+
+def test_a_reused_schedule_continues_on_its_model_and_starts_fresh_on_a_new_one() -> None:
+    model = plateau_model(FLAT)
+    lr = model.optimizer._learning_rate
+    fit(model, 3)  # observed at updates 4, 8, 12: halved twice
+    _, again = fit(model, 5, initial_epoch=3)  # the same model resumes training: the plateau goes on
+    assert_f32_close(again.lrs[:1], [0.0125])
+    fresh = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")])
+    fresh.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss="mse")  # one schedule, a second model
+    _, first = fit(fresh, 2)
+    assert first.steps == list(range(8))
+    assert_f32_close(first.lrs, [0.05] * 8)  # its own start, as Keras' ReduceLROnPlateau gives a new model
+    assert lr.controller.states[0].calls == 2
+    with pytest.raises(ValueError, match=r"is that of another optimizer .* build one LearningRateSchedule per model"):
+        fit(model, 6, initial_epoch=5)  # the first model again: its plateau state was given up to the second
+    with pytest.raises(ValueError, match="has a plateau that nothing feeds"):  # the refused fit fed nothing
+        model.fit(X, Y, batch_size=4, epochs=1, verbose=0)
+
+
+def test_the_rate_reads_outside_fit_and_a_custom_loop_may_feed_it(tmp_path) -> None:
+    model = plateau_model(FLAT)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.05)  # before fit: raised 'nothing feeds'
+    fit(model, 2)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(0.025)
+    # a custom loop that feeds the plateau through observe(), before and after its first update
+    lr = LearningRateSchedule(FLAT, base_lr=0.5)
+    opt = keras.optimizers.SGD(learning_rate=lr)
+    w = keras.Variable(np.zeros(1, "float32"))
+    opt.build([w])
+    for _ in range(3):
+        opt.apply([keras.ops.ones(1)], [w])
+        lr.observe(1.0, int(opt.iterations))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(w), [-(0.5 + 0.5 + 0.25)])
+
+
+def test_a_weights_only_resume_warns_that_the_plateau_restarts(tmp_path) -> None:
+    model = plateau_model(FLAT)
+    fit(model, 2)  # reduced once
+    model.save_weights(tmp_path / "w.weights.h5")
+    again = plateau_model(FLAT)
+    again.optimizer.build(again.trainable_variables)
+    again.load_weights(tmp_path / "w.weights.h5")
+    assert int(again.optimizer.iterations) == 8
+    with pytest.warns(UserWarning, match=r"plateau has seen no metric though the optimizer is at update 8"):
+        fit(again, 3, initial_epoch=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        fit(again, 4, initial_epoch=3)  # once per schedule; and a fed plateau continues without a warning
+        fit(model, 3, initial_epoch=2)
