@@ -147,3 +147,16 @@ def test_restart_peak_is_missed_where_keras_float32_index_says_so():
     assert ours(41) == pytest.approx(0.0, abs=1e-12)
     assert ours(42) == pytest.approx(theirs[42], rel=1e-6) == pytest.approx(lrkit.sgdr(41)(42), rel=1e-6)
     assert lrkit.sgdr(41)(41) == 1.0
+
+
+@pytest.mark.parametrize(("ours", "peer"), [
+    (lambda: ck.CosineDecay(0.5, 20, alpha=1.5), lambda: schedules.CosineDecay(0.5, 20, alpha=1.5)),  # rises
+    (lambda: ck.CosineDecay(0.0, 20, alpha=2.0, warmup_target=0.5, warmup_steps=5),
+     lambda: schedules.CosineDecay(0.0, 20, alpha=2.0, warmup_target=0.5, warmup_steps=5)),
+    (lambda: ck.CosineDecayRestarts(0.5, 10, alpha=1.5), lambda: schedules.CosineDecayRestarts(0.5, 10, alpha=1.5)),
+    (lambda: ck.PolynomialDecay(0.5, 10, 0.1, power=0), lambda: schedules.PolynomialDecay(0.5, 10, 0.1, power=0)),
+    (lambda: ck.PolynomialDecay(0.5, 10, 0.1, power=0, cycle=True),
+     lambda: schedules.PolynomialDecay(0.5, 10, 0.1, power=0, cycle=True)),
+], ids=["alpha>1", "alpha>1-warmup", "restarts-alpha>1", "power0", "power0-cycle"])
+def test_values_keras_computes_outside_the_usual_range_are_matched(ours, peer):
+    check(ours(), peer(), n=60)

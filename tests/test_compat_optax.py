@@ -191,3 +191,24 @@ NATIVE = [  # (compat, native expression from docs/migration.md, steps where the
 def test_migration_table_native_expressions(compat, native, steps):
     t = np.arange(steps)
     np.testing.assert_allclose(compat(t), native(t), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(("ours", "peer"), [
+    (lambda: co.cosine_decay_schedule(2.0, 10, alpha=0.1, exponent=0), lambda: optax.cosine_decay_schedule(
+        2.0, 10, alpha=0.1, exponent=0)),
+    (lambda: co.polynomial_schedule(2.0, 0.1, 0, 10, 3), lambda: optax.polynomial_schedule(2.0, 0.1, 0, 10, 3)),
+    (lambda: co.warmup_cosine_decay_schedule(0.0, 2.0, 0, 10, 0.1), lambda: optax.warmup_cosine_decay_schedule(
+        0.0, 2.0, 0, 10, 0.1)),
+], ids=["cosine-exponent0", "polynomial-power0", "warmup0"])
+def test_zero_exponent_power_and_warmup_are_optaxs_values(ours, peer):
+    check(ours(), peer, n=30, vmap=True)
+
+
+@pytest.mark.parametrize("name", ["warmup_cosine_decay_schedule", "warmup_exponential_decay_schedule"])
+def test_negative_warmup_steps_is_refused_where_optax_shifts_the_decay(name):
+    """optax documents warmup_steps as a positive integer; given -5 its join starts the decay 5 steps in."""
+    args = (0.0, 1.0, -5, 10) + ((0.5,) if "exponential" in name else ())
+    with jax.enable_x64(True):
+        assert float(getattr(optax, name)(*args)(0)) < 1.0  # optax: part-way down at step 0
+    with pytest.raises(ValueError, match=rf"^{name}: warmup_steps must be >= 0, got -5; "):
+        getattr(co, name)(*args)

@@ -118,7 +118,7 @@ def test_optax_plateau_refuses_what_lrkit_keeps_different_in_one_line():
         co.reduce_on_plateau(atol=0.1)
     with pytest.raises(ValueError, match="accumulation_size must be 1, got 4; feed the mean of every 4 values"):
         co.reduce_on_plateau(accumulation_size=4)
-    with pytest.raises(ValueError, match=r"plateau: factor must be in \(0, 1\), got 1.5"):
+    with pytest.raises(ValueError, match=r"^reduce_on_plateau: factor must be in \(0, 1\), got 1.5"):
         co.reduce_on_plateau(factor=1.5)
 
 

@@ -145,3 +145,15 @@ def test_fractional_decay_t_uses_exact_floor_division_like_timm():
     theirs = timm_lrs("step_lr", "StepLRScheduler", 1.0, n=12, decay_t=1.1, decay_rate=0.5)
     ours = ct.StepLRScheduler(1.0, decay_t=1.1, decay_rate=0.5)
     assert theirs[11] == ours(11) == 0.5**9  # 11 // 1.1 == 9.0, not floor(11 / 1.1) == 10
+
+
+@pytest.mark.parametrize(("cls", "module", "kwargs"), [
+    ("CosineLRScheduler", "cosine_lr", dict(cycle_limit=0)),  # lr_min throughout, after the warmup
+    ("TanhLRScheduler", "tanh_lr", dict(cycle_limit=0)),
+    ("PolyLRScheduler", "poly_lr", dict(power=0, cycle_limit=3, cycle_decay=0.5)),  # each cycle's peak, held
+    ("PolyLRScheduler", "poly_lr", dict(power=0, cycle_limit=2, cycle_mul=2.0)),
+])
+@pytest.mark.parametrize("prefix", [False, True])
+def test_degenerate_cycles_give_timms_constant_curves(cls, module, kwargs, prefix):
+    kwargs = dict(t_initial=5, lr_min=0.1, warmup_t=3, warmup_lr_init=0.01, warmup_prefix=prefix, **kwargs)
+    check(getattr(ct, cls)(1.0, **kwargs), module, cls, 1.0, n=40, **kwargs)

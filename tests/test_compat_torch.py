@@ -182,3 +182,8 @@ NATIVE = [  # (compat, native expression from docs/migration.md, steps where the
 def test_migration_table_native_expressions(compat, native, steps):
     t = np.arange(steps)
     np.testing.assert_allclose(compat(t), native(t), rtol=1e-12, atol=1e-15)
+
+
+def test_polynomial_lr_power_zero_holds_lr_as_torch_does():
+    theirs = torch_lrs(lambda o: sched.PolynomialLR(o, total_iters=5, power=0.0), 12, lr=0.5)
+    assert rel_diff(ct.PolynomialLR(0.5, 5, power=0.0)(np.arange(12)), theirs) <= 1e-12

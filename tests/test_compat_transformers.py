@@ -142,3 +142,19 @@ def test_unknown_and_reactive_names_raise():
         hf.get_scheduler("cosine_foo", 1, 10)
     with pytest.raises(ValueError, match="reacts to metrics"):
         hf.get_scheduler("reduce_lr_on_plateau")
+
+
+@pytest.mark.parametrize("cycles", [0, 1.5, 2.5])
+def test_hard_restarts_with_zero_or_fractional_cycles_as_hf_computes_them(cycles):
+    """num_cycles=0: 1.0 until the end, then 0; a fractional count restarts part-way, as HF's float arithmetic does."""
+    kwargs = dict(num_warmup_steps=2, num_training_steps=14, scheduler_specific_kwargs=dict(num_cycles=cycles))
+    check(hf.get_cosine_with_hard_restarts_schedule_with_warmup(2, 14, num_cycles=cycles), "cosine_with_restarts",
+          **kwargs)
+
+
+@pytest.mark.parametrize("w", [0, 2])
+def test_polynomial_power_zero_holds_one_through_the_last_step_as_hf_does(w):
+    kwargs = dict(num_warmup_steps=w, num_training_steps=8,
+                  scheduler_specific_kwargs=dict(power=0, lr_end=0.1))
+    check(hf.get_polynomial_decay_schedule_with_warmup(w, 8, lr_end=0.1, power=0, lr_init=1.0), "polynomial",
+          **kwargs)

@@ -9,7 +9,7 @@ from lrkit.core.combinators import Join, Scale, Shift, Take
 from lrkit.core.families import Constant
 from lrkit.core.schedule import Schedule
 
-__all__ = ["lr", "refuse_optimizer", "scaled", "sequence", "shifted", "take_exact", "whole"]
+__all__ = ["arg", "lr", "refuse_optimizer", "scaled", "sequence", "shifted", "take_exact", "whole"]
 
 
 def lr(who: str, name: str, value: Any, *, zero: bool = False) -> float:
@@ -18,6 +18,43 @@ def lr(who: str, name: str, value: Any, *, zero: bool = False) -> float:
     if zero:
         return v.non_negative(who, name, value, "a learning rate cannot be negative")
     return v.positive(who, name, value, "a learning rate is a positive number such as 1e-3")
+
+
+def arg(
+    who: str,
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    open_low: bool = False,
+    open_high: bool = False,
+    fix: str = "",
+) -> float:
+    """A peer's number argument, checked up front in the peer's own names before any lrkit family sees it.
+
+    A refusal is one line naming the peer function and the argument the caller passed, with the fix:
+    ``who: name must be in [0, 1], got 1.5; fix`` (``low``/``high`` bound it, ends closed unless ``open_*``),
+    never an lrkit family's parameter or a value derived from the caller's.
+
+    >>> arg("CosineDecay", "alpha", -0.5, 0, fix="the decay ends at alpha * initial_learning_rate")
+    Traceback (most recent call last):
+    ValueError: CosineDecay: alpha must be >= 0, got -0.5; the decay ends at alpha * initial_learning_rate
+    """
+    refuse_optimizer(who, name, value)
+    value = v.number(who, name, value)
+    low_ok = low is None or (value > low if open_low else value >= low)
+    high_ok = high is None or (value < high if open_high else value <= high)
+    if low_ok and high_ok:
+        return value
+    if low is not None and high is not None:
+        requirement = f"in {'(' if open_low else '['}{low}, {high}{')' if open_high else ']'}"
+    elif low is not None:
+        requirement = f"{'>' if open_low else '>='} {low}"
+    else:
+        requirement = f"{'<' if open_high else '<='} {high}"
+    message = f"{who}: {name} must be {requirement}, got {value!r}"
+    raise ValueError(f"{message}; {fix}" if fix else message)
 
 
 def scaled(schedule: Schedule, value: float) -> Schedule:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lrkit.compat._common import sequence
+from lrkit.compat._common import arg, sequence
 from lrkit.core import _validate as v
 from lrkit.core.combinators import Stretch
 from lrkit.core.families import Anneal, Constant
@@ -52,13 +52,22 @@ class FastaiPoly(Schedule):
         return self.start + (self.end - self.start) * (t / self.steps) ** self.power
 
 
+#: Why a negative value is refused: fastai computes one, lrkit never schedules it.
+_NEGATIVE = "lrkit never schedules a negative value (fastai computes one)"
+
+
+def _ends(who: str, start: Any, end: Any) -> tuple[float, float]:
+    """``start`` and ``end`` of a fastai annealing function, each a number >= 0."""
+    return arg(who, "start", start, 0, fix=_NEGATIVE), arg(who, "end", end, 0, fix=_NEGATIVE)
+
+
 def SchedLin(start: float, end: float) -> Schedule:
     """``SchedLin``: ``start + pos * (end - start)``.  Native: ``anneal(1, start, end, shape='linear')``.
 
     >>> SchedLin(0.0, 2.0)(0.25)
     0.5
     """
-    return Anneal(1, v.number("SchedLin", "start", start), v.number("SchedLin", "end", end), "linear")
+    return Anneal(1, *_ends("SchedLin", start, end), "linear")
 
 
 def SchedCos(start: float, end: float) -> Schedule:
@@ -67,7 +76,7 @@ def SchedCos(start: float, end: float) -> Schedule:
     >>> round(SchedCos(0.0, 2.0)(0.25), 5)
     0.29289
     """
-    return Anneal(1, v.number("SchedCos", "start", start), v.number("SchedCos", "end", end), "cos")
+    return Anneal(1, *_ends("SchedCos", start, end), "cos")
 
 
 def SchedNo(start: float, end: float) -> Schedule:
@@ -76,8 +85,7 @@ def SchedNo(start: float, end: float) -> Schedule:
     >>> SchedNo(0.5, 2.0)(0.75)
     0.5
     """
-    v.number("SchedNo", "end", end)
-    return Constant(v.number("SchedNo", "start", start), 1)
+    return Constant(_ends("SchedNo", start, end)[0], 1)
 
 
 def SchedExp(start: float, end: float) -> Schedule:
@@ -86,7 +94,11 @@ def SchedExp(start: float, end: float) -> Schedule:
     >>> round(SchedExp(1.0, 2.0)(0.5), 5)
     1.41421
     """
-    return Anneal(1, v.number("SchedExp", "start", start), v.number("SchedExp", "end", end), "exp")
+    who = "SchedExp"
+    start = arg(who, "start", start, 0, open_low=True, fix="fastai divides end by it")
+    end = arg(who, "end", end, 0, open_low=True,
+              fix="a geometric ramp cannot reach 0 (fastai drops to 0 right after pos 0); use SchedCos or SchedLin")
+    return Anneal(1, start, end, "exp")
 
 
 def SchedPoly(start: float, end: float, power: float) -> Schedule:
@@ -95,6 +107,11 @@ def SchedPoly(start: float, end: float, power: float) -> Schedule:
     >>> SchedPoly(2.0, 0.0, 1)(0.25)
     1.5
     """
+    who = "SchedPoly"
+    start, end = _ends(who, start, end)
+    power = arg(who, "power", power, 0, fix="fastai's pos ** power is infinite at pos 0")
+    if power == 0:  # fastai's pos ** 0 is 1, at pos 0 too: end throughout
+        return Constant(end, 1)
     return FastaiPoly(1, start, end, power)
 
 

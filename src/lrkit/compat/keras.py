@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lrkit.compat._common import lr, scaled
+from lrkit.compat._common import arg, lr, scaled
 from lrkit.core import _validate as v
 from lrkit.core.families import Anneal, Constant, Cosine, Exponential, InverseTime, PiecewiseConstant, Polynomial
 from lrkit.core.plateau import Plateau
@@ -155,16 +155,24 @@ class KerasCosineRestarts(NumpyForm):
         return self.alpha + (1.0 - self.alpha) * np.power(float(self.m_mul), i) * h
 
 
-#: Keras's two rate decays: the native family and the check of ``decay_rate`` (a factor, or any rate >= 0).
-_DECAYS = {"exponential": (Exponential, v.factor), "inverse_time": (InverseTime, v.non_negative)}
+#: Keras's two rate decays: the native family and the bounds of ``decay_rate`` (a factor, or any rate >= 0).
+_DECAYS = {
+    "exponential": (Exponential, dict(low=0, high=1, open_low=True, fix=(
+        "a decay factor, e.g. 0.5 halves the rate every decay_steps; lrkit refuses the growth Keras computes for "
+        "decay_rate > 1 (for a capped growth write anneal(steps, start, end, shape='exp'))"
+    ))),
+    "inverse_time": (InverseTime, dict(low=0, fix="Keras divides by 1 + decay_rate * step / decay_steps")),
+}
+#: What ``alpha`` is, for the cosine decays (Keras accepts any number).
+_ALPHA = "the decay ends at alpha * its peak, and lrkit never schedules a negative learning rate (Keras computes one)"
 
 
 def _decay(who: str, kind: str, initial: float, steps: float, rate: float, staircase: bool) -> Schedule:
     """``initial * family(rate, every=steps)``, or Keras's float32 staircase of it (``keras_staircase``)."""
-    family, check = _DECAYS[kind]
+    family, bounds = _DECAYS[kind]
     staircase = v.flag(who, "staircase", staircase)
     init = lr(who, "initial_learning_rate", initial, zero=True)
-    rate = check(who, "decay_rate", rate)
+    rate = arg(who, "decay_rate", rate, **bounds)  # type: ignore[arg-type]
     steps = v.length(who, "decay_steps", steps)
     return scaled(KerasStaircase(kind, rate, steps) if staircase else family(rate, every=steps), init)
 
@@ -208,15 +216,20 @@ def PiecewiseConstantDecay(boundaries: Sequence[int], values: Sequence[float]) -
     """
     who = "PiecewiseConstantDecay"
     bounds = []
-    for i, given in enumerate(boundaries):
-        b = v.number(who, f"boundaries[{i}]", given)
+    for i, b in enumerate(v.increasing(who, "boundaries", boundaries)):
         if b < 0 or float(b) != int(b):
             raise ValueError(
                 f"{who}: boundaries[{i}] must be a whole number of steps >= 0, got {b!r}; "
                 "Keras compares them with the integer optimizer.iterations"
             )
         bounds.append(int(b) + 1)
-    return PiecewiseConstant(bounds, list(values))
+    rates = [lr(who, f"values[{i}]", x, zero=True) for i, x in enumerate(v.numbers_list(who, "values", values))]
+    if len(rates) != len(bounds) + 1:
+        raise ValueError(
+            f"{who}: values must have one more entry than boundaries, got {len(rates)} values for {len(bounds)} "
+            "boundaries; values[i] holds up to boundaries[i], the last one after the last boundary"
+        )
+    return PiecewiseConstant(bounds, rates)
 
 
 def PolynomialDecay(
@@ -237,7 +250,12 @@ def PolynomialDecay(
     who = "PolynomialDecay"
     init = lr(who, "initial_learning_rate", initial_learning_rate, zero=True)
     end = lr(who, "end_learning_rate", end_learning_rate, zero=True)
-    if v.flag(who, "cycle", cycle):
+    decay_steps = v.length(who, "decay_steps", decay_steps)
+    power = arg(who, "power", power, 0, fix="Keras's (1 - step / decay_steps) ** power is infinite at the end")
+    cycle = v.flag(who, "cycle", cycle)
+    if power == 0:  # Keras's 0 ** 0 is 1 at the end too
+        return Constant(init)
+    if cycle:
         return KerasCyclicPolynomial(decay_steps, power=power, start=init, end=end)
     return Polynomial(decay_steps, power=power, start=init, end=end)
 
@@ -261,11 +279,14 @@ def CosineDecay(
     """
     who = "CosineDecay"
     init = lr(who, "initial_learning_rate", initial_learning_rate, zero=True)
-    alpha = v.fraction(who, "alpha", alpha)
+    decay_steps = v.length(who, "decay_steps", decay_steps)
+    alpha = arg(who, "alpha", alpha, 0, fix=_ALPHA)
+    # alpha > 1: Keras's (1 - alpha) * cos01 + alpha rises to alpha (cosine's floor is at most its peak)
+    shape = Cosine(decay_steps, floor=alpha) if alpha <= 1 else Anneal(decay_steps, 1.0, alpha, "cos")
     if warmup_target is None:
-        return scaled(Cosine(decay_steps, floor=alpha), init)
+        return scaled(shape, init)
     target = lr(who, "warmup_target", warmup_target, zero=True)
-    decay = scaled(Cosine(decay_steps, floor=alpha), target)
+    decay = scaled(shape, target)
     warmup_steps = v.non_negative(who, "warmup_steps", warmup_steps)
     if warmup_steps == 0:
         return decay
@@ -287,7 +308,10 @@ def CosineDecayRestarts(
     """
     who = "CosineDecayRestarts"
     init = lr(who, "initial_learning_rate", initial_learning_rate, zero=True)
-    alpha = v.fraction(who, "alpha", alpha)
+    first_decay_steps = v.length(who, "first_decay_steps", first_decay_steps)
+    t_mul = arg(who, "t_mul", t_mul, 1, fix="each cycle is t_mul times the last (Keras's index is NaN for t_mul < 1)")
+    m_mul = arg(who, "m_mul", m_mul, 0, fix="cycle i peaks at m_mul ** i times initial_learning_rate")
+    alpha = arg(who, "alpha", alpha, 0, fix=_ALPHA)
     return scaled(KerasCosineRestarts(first_decay_steps, t_mul=t_mul, m_mul=m_mul, alpha=alpha), init)
 
 
@@ -326,6 +350,10 @@ def ReduceLROnPlateau(
                 "mode='max'"
             )
         mode = "min"
+    factor = arg(who, "factor", factor, 0, 1, open_low=True, open_high=True,
+                 fix="it multiplies the learning rate at each reduction, e.g. 0.1 or 0.5")
+    patience = v.integer(who, "patience", patience, minimum=0)
+    cooldown = v.integer(who, "cooldown", cooldown, minimum=0)
     min_lr = v.non_negative(who, "min_lr", min_lr)
     if min_lr > learning_rate:
         raise ValueError(f"{who}: min_lr must be <= learning_rate, got {min_lr!r} > {learning_rate!r}")

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.compat._common import scaled, sequence, take_exact
+from lrkit.compat._common import arg, scaled, sequence, take_exact
 from lrkit.core import _validate as v
 from lrkit.core.combinators import Clamp
 from lrkit.core.families import Anneal, Constant, Cosine, Exponential, PiecewiseConstant, Polynomial
@@ -125,13 +125,27 @@ class OptaxGrowth(Schedule):
         return self.rate ** (t / self.every)
 
 
+#: Why a negative value is refused: optax computes one, lrkit never schedules it.
+_NEGATIVE = "lrkit never schedules a negative learning rate (optax computes one)"
+#: Why a negative ``warmup_steps`` is refused although optax computes a curve for it.
+_NEGATIVE_WARMUP = (
+    "optax documents a positive integer (given a negative one, its join starts the decay part-way in); lrkit "
+    "refuses it: pass warmup_steps=0 for no warmup"
+)
+
+
+def _value(who: str, name: str, value: Any) -> float:
+    """A value the schedule takes (``init_value``, ``peak_value``, ``end_value``, ...): a number >= 0."""
+    return arg(who, name, value, 0, fix=_NEGATIVE)
+
+
 def constant_schedule(value: float) -> Schedule:
     """``optax.constant_schedule``.  Native: ``constant(value)``.
 
     >>> constant_schedule(0.1)(5)
     0.1
     """
-    return Constant(v.number("constant_schedule", "value", value))
+    return Constant(_value("constant_schedule", "value", value))
 
 
 def polynomial_schedule(
@@ -144,12 +158,19 @@ def polynomial_schedule(
     >>> polynomial_schedule(1.0, 0.0, 2, 10, transition_begin=5)(10)
     0.25
     """
-    who = "polynomial_schedule"
-    init_value = v.number(who, "init_value", init_value)
-    end_value = v.number(who, "end_value", end_value)
-    if transition_steps <= 0:
+    return _polynomial("polynomial_schedule", init_value, end_value, power, transition_steps, transition_begin)
+
+
+def _polynomial(
+    who: str, init_value: Any, end_value: Any, power: Any, transition_steps: Any, transition_begin: Any
+) -> Schedule:
+    init_value = _value(who, "init_value", init_value)
+    end_value = _value(who, "end_value", end_value)
+    power = arg(who, "power", power, 0, fix="optax's (1 - s / transition_steps) ** power is infinite at the end")
+    transition_steps = arg(who, "transition_steps", transition_steps)
+    begin = max(0, arg(who, "transition_begin", transition_begin))
+    if transition_steps <= 0 or power == 0:  # power 0: optax's 0 ** 0 is 1 at the end too
         return Constant(init_value)
-    begin = max(0, v.number(who, "transition_begin", transition_begin))
     ramp = Polynomial(transition_steps, power=power, end=end_value, start=init_value)
     return sequence(Constant(init_value, begin) if v.lasts(begin) else None, ramp)
 
@@ -160,7 +181,7 @@ def linear_schedule(init_value: float, end_value: float, transition_steps: int, 
     >>> linear_schedule(1.0, 0.0, 4)(1)
     0.75
     """
-    return polynomial_schedule(init_value, end_value, 1, transition_steps, transition_begin)
+    return _polynomial("linear_schedule", init_value, end_value, 1, transition_steps, transition_begin)
 
 
 def warmup_constant_schedule(init_value: float, peak_value: float, warmup_steps: int) -> Schedule:
@@ -169,7 +190,8 @@ def warmup_constant_schedule(init_value: float, peak_value: float, warmup_steps:
     >>> warmup_constant_schedule(0.0, 1.0, 4)(2)
     0.5
     """
-    return linear_schedule(init_value, peak_value, warmup_steps)
+    who = "warmup_constant_schedule"
+    return _polynomial(who, init_value, _value(who, "peak_value", peak_value), 1, warmup_steps, 0)
 
 
 def piecewise_constant_schedule(
@@ -184,17 +206,10 @@ def piecewise_constant_schedule(
     (1.0, 0.5, 0.25)
     """
     who = "piecewise_constant_schedule"
-    value = v.number(who, "init_value", init_value)
+    value = _value(who, "init_value", init_value)
     bounds: list[float] = []
     values = [value]
-    items = (boundaries_and_scales or {}).items()
-    for boundary, _ in items:
-        if isinstance(boundary, bool) or not isinstance(boundary, (int, float, np.integer, np.floating)):
-            raise ValueError(
-                f"{who}: boundaries_and_scales[{boundary!r}]: a boundary must be a number of steps, got "
-                f"{type(boundary).__name__}; write {{10: 0.5}}, not {{'10': 0.5}}"
-            )
-    for boundary, scale in sorted(items):
+    for boundary, scale in _boundaries_and_scales(who, boundaries_and_scales):
         scale = v.non_negative(who, f"boundaries_and_scales[{boundary!r}]", scale)
         if boundary <= 0:
             values[-1] *= scale
@@ -202,6 +217,18 @@ def piecewise_constant_schedule(
             bounds.append(boundary)
             values.append(values[-1] * scale)
     return PiecewiseConstant(bounds, values) if bounds else Constant(values[0])
+
+
+def _boundaries_and_scales(who: str, boundaries_and_scales: Mapping[int, float] | None) -> list[tuple[Any, Any]]:
+    """The items of optax's ``boundaries_and_scales``, sorted by boundary; each boundary a number of steps."""
+    items = (boundaries_and_scales or {}).items()
+    for boundary, _ in items:
+        if isinstance(boundary, bool) or not isinstance(boundary, (int, float, np.integer, np.floating)):
+            raise ValueError(
+                f"{who}: boundaries_and_scales[{boundary!r}]: a boundary must be a number of steps, got "
+                f"{type(boundary).__name__}; write {{10: 0.5}}, not {{'10': 0.5}}"
+            )
+    return sorted(items)
 
 
 def exponential_decay(
@@ -223,12 +250,22 @@ def exponential_decay(
     8.0
     """
     who = "exponential_decay"
-    init_value = v.number(who, "init_value", init_value)
+    init = _value(who, "init_value", init_value)
+    return _exponential(who, init, transition_steps, decay_rate, transition_begin, staircase, end_value)
+
+
+def _exponential(
+    who: str, init_value: float, transition_steps: Any, decay_rate: Any, transition_begin: Any, staircase: Any,
+    end_value: Any,
+) -> Schedule:
     staircase = v.flag(who, "staircase", staircase)
-    if transition_steps <= 0 or decay_rate == 0:
+    transition_steps = arg(who, "transition_steps", transition_steps)
+    decay_rate = arg(who, "decay_rate", decay_rate, 0, fix="optax's decay_rate ** (t / transition_steps) is NaN")
+    begin = max(0, arg(who, "transition_begin", transition_begin))
+    if end_value is not None:
+        end_value = _value(who, "end_value", end_value)
+    if transition_steps <= 0 or decay_rate == 0:  # optax: a constant
         return Constant(init_value)
-    decay_rate = v.positive(who, "decay_rate", decay_rate)
-    begin = max(0, v.number(who, "transition_begin", transition_begin))
     if staircase:
         shape: Schedule = OptaxStaircase(decay_rate, transition_steps)
     elif decay_rate > 1:
@@ -238,7 +275,6 @@ def exponential_decay(
     decay = sequence(Constant(init_value, begin) if v.lasts(begin) else None, scaled(shape, init_value))
     if end_value is None:
         return decay
-    end_value = v.number(who, "end_value", end_value)
     # optax clips the whole schedule: a floor when decay_rate < 1, a ceiling otherwise (decay_rate == 1)
     return Clamp(decay, low=end_value) if decay_rate < 1 else Clamp(decay, high=end_value)
 
@@ -253,8 +289,11 @@ def cosine_decay_schedule(init_value: float, decay_steps: float, alpha: float = 
     """
     who = "cosine_decay_schedule"
     decay_steps = v.length(who, "decay_steps", decay_steps)
-    init_value = v.non_negative(who, "init_value", init_value)
-    alpha = v.number(who, "alpha", alpha)
+    init_value = _value(who, "init_value", init_value)
+    alpha = arg(who, "alpha", alpha, 0, fix=f"the schedule ends at alpha * init_value; {_NEGATIVE}")
+    exponent = arg(who, "exponent", exponent, 0, fix="optax's cosine ** exponent is infinite at the end")
+    if exponent == 0:  # optax's 0 ** 0 is 1 at the end too
+        return Constant(init_value)
     native = exponent == 1 and alpha <= 1
     shape = Cosine(decay_steps, floor=alpha) if native else OptaxCosine(decay_steps, alpha, exponent)
     return scaled(shape, init_value)
@@ -272,14 +311,19 @@ def warmup_cosine_decay_schedule(
     0.1
     """
     who = "warmup_cosine_decay_schedule"
-    peak_value = v.non_negative(who, "peak_value", peak_value)
-    alpha = 0.0 if peak_value == 0.0 else v.number(who, "end_value", end_value) / peak_value
-    if decay_steps - warmup_steps <= 0:
-        raise ValueError(f"{who}: decay_steps must be > warmup_steps, got {decay_steps!r} <= {warmup_steps!r}")
-    decay = cosine_decay_schedule(peak_value, decay_steps - warmup_steps, alpha, exponent)
-    if warmup_steps <= 0:
+    init_value = _value(who, "init_value", init_value)
+    peak_value = _value(who, "peak_value", peak_value)
+    warmup = arg(who, "warmup_steps", warmup_steps, 0, fix=_NEGATIVE_WARMUP)
+    total = arg(who, "decay_steps", decay_steps)
+    end_value = _value(who, "end_value", end_value)
+    exponent = arg(who, "exponent", exponent, 0, fix="optax's cosine ** exponent is infinite at the end")
+    alpha = 0.0 if peak_value == 0.0 else end_value / peak_value
+    if total - warmup <= 0:
+        raise ValueError(f"{who}: decay_steps must be > warmup_steps, got {total!r} <= {warmup!r}")
+    decay = cosine_decay_schedule(peak_value, total - warmup, alpha, exponent)
+    if warmup == 0:
         return decay
-    return Anneal(warmup_steps, v.number(who, "init_value", init_value), peak_value, "linear") >> decay
+    return Anneal(warmup, init_value, peak_value, "linear") >> decay
 
 
 def warmup_exponential_decay_schedule(
@@ -291,11 +335,14 @@ def warmup_exponential_decay_schedule(
     >>> warmup_exponential_decay_schedule(0.0, 1.0, 2, 1, 0.5)(4)
     0.25
     """
-    decay = exponential_decay(peak_value, transition_steps, decay_rate, transition_begin, staircase, end_value)
-    if warmup_steps <= 0:
+    who = "warmup_exponential_decay_schedule"
+    init_value = _value(who, "init_value", init_value)
+    peak_value = _value(who, "peak_value", peak_value)
+    warmup = arg(who, "warmup_steps", warmup_steps, 0, fix=_NEGATIVE_WARMUP)
+    decay = _exponential(who, peak_value, transition_steps, decay_rate, transition_begin, staircase, end_value)
+    if warmup == 0:
         return decay
-    return Anneal(warmup_steps, v.number("warmup_exponential_decay_schedule", "init_value", init_value), peak_value,
-                  "linear") >> decay
+    return Anneal(warmup, init_value, peak_value, "linear") >> decay
 
 
 def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
@@ -353,8 +400,8 @@ def piecewise_interpolate_schedule(
     shape = {"linear": "linear", "cosine": "cos"}.get(interpolate_type)
     if shape is None:
         raise ValueError(f"{who}: interpolate_type must be 'linear' or 'cosine', got {interpolate_type!r}")
-    value = v.number(who, "init_value", init_value)
-    items = sorted((boundaries_and_scales or {}).items())
+    value = _value(who, "init_value", init_value)
+    items = _boundaries_and_scales(who, boundaries_and_scales)
     if not items:
         return Constant(value)
     pieces: list[Schedule] = []
@@ -362,7 +409,10 @@ def piecewise_interpolate_schedule(
     for boundary, scale in items:
         scale = v.non_negative(who, f"boundaries_and_scales[{boundary!r}]", scale)
         if boundary < 0:
-            raise ValueError(f"{who}: boundaries must be >= 0, got {boundary!r}")
+            raise ValueError(
+                f"{who}: boundaries_and_scales[{boundary!r}]: a boundary must be >= 0, got {boundary!r}; it is "
+                "the step where the scale is reached"
+            )
         new = value * scale
         if boundary > start:
             pieces.append(Anneal(boundary - start, value, new, shape))
@@ -370,6 +420,20 @@ def piecewise_interpolate_schedule(
     if not pieces:
         return Constant(value)
     return sequence(*pieces)
+
+
+def _one_cycle(
+    who: str, transition_steps: Any, peak_value: Any, div_factor: Any, final_div_factor: Any
+) -> tuple[float, float, float, float]:
+    """The arguments both onecycle schedules share, checked in optax's names."""
+    return (
+        arg(who, "transition_steps", transition_steps, 0, open_low=True, fix="give the number of steps of the cycle"),
+        _value(who, "peak_value", peak_value),
+        arg(who, "div_factor", div_factor, 0, open_low=True,
+            fix="the schedule starts at peak_value / div_factor (optax divides by zero at 0)"),
+        arg(who, "final_div_factor", final_div_factor, 0, open_low=True,
+            fix="the schedule ends at peak_value / (div_factor * final_div_factor) (optax divides by zero at 0)"),
+    )
 
 
 def linear_onecycle_schedule(
@@ -382,17 +446,12 @@ def linear_onecycle_schedule(
     >>> linear_onecycle_schedule(100, 1.0, div_factor=10)(30)
     1.0
     """
-    if transition_steps <= 0:
-        raise ValueError(f"linear_onecycle_schedule: transition_steps must be > 0, got {transition_steps!r}")
-    return piecewise_interpolate_schedule(
-        "linear",
-        peak_value / div_factor,
-        {
-            int(pct_start * transition_steps): div_factor,
-            int(pct_final * transition_steps): 1.0 / div_factor,
-            transition_steps: 1.0 / final_div_factor,
-        },
-    )
+    who = "linear_onecycle_schedule"
+    steps, peak, div, final_div = _one_cycle(who, transition_steps, peak_value, div_factor, final_div_factor)
+    pct_start = arg(who, "pct_start", pct_start, 0, 1, fix="the peak comes at int(pct_start * transition_steps)")
+    pct_final = arg(who, "pct_final", pct_final, 0, 1, fix="the fall ends at int(pct_final * transition_steps)")
+    scales: dict[Any, float] = {int(pct_start * steps): div, int(pct_final * steps): 1.0 / div, steps: 1.0 / final_div}
+    return piecewise_interpolate_schedule("linear", peak / div, scales)
 
 
 def cosine_onecycle_schedule(
@@ -406,12 +465,11 @@ def cosine_onecycle_schedule(
     >>> cosine_onecycle_schedule(100, 1.0)(30)
     1.0
     """
-    if transition_steps <= 0:
-        raise ValueError(f"cosine_onecycle_schedule: transition_steps must be > 0, got {transition_steps!r}")
+    who = "cosine_onecycle_schedule"
+    steps, peak, div, final_div = _one_cycle(who, transition_steps, peak_value, div_factor, final_div_factor)
+    pct_start = arg(who, "pct_start", pct_start, 0, 1, fix="the peak comes at int(pct_start * transition_steps)")
     return piecewise_interpolate_schedule(
-        "cosine",
-        peak_value / div_factor,
-        {int(pct_start * transition_steps): div_factor, int(transition_steps): 1.0 / (div_factor * final_div_factor)},
+        "cosine", peak / div, {int(pct_start * steps): div, int(steps): 1.0 / (div * final_div)}
     )
 
 
@@ -443,7 +501,14 @@ def reduce_on_plateau(
     constant() * plateau(factor=0.5, patience=2, eps=0.0, rule='optax')
     """
     who = "reduce_on_plateau"
-    rtol = v.non_negative(who, "rtol", rtol)
+    factor = arg(who, "factor", factor, 0, 1, open_low=True, open_high=True,
+                 fix="it multiplies the scale at each reduction, e.g. 0.1 or 0.5")
+    patience = v.integer(who, "patience", patience, minimum=0)
+    cooldown = v.integer(who, "cooldown", cooldown, minimum=0)
+    min_scale = arg(who, "min_scale", min_scale, 0, 1,
+                    fix="it is the lowest scale the reductions reach (1.0: never reduce)")
+    rtol = arg(who, "rtol", rtol, 0, 1, open_high=True,
+               fix="an improvement is value < best * (1 - rtol); for an absolute margin give atol (and rtol=0.0)")
     atol = v.non_negative(who, "atol", atol)
     if rtol and atol:
         raise ValueError(

@@ -37,11 +37,11 @@ from typing import Any
 
 import numpy as np
 
+from lrkit.compat._common import arg, sequence, shifted
 from lrkit.compat._common import lr as _lr
-from lrkit.compat._common import sequence, shifted
 from lrkit.core import _validate as v
 from lrkit.core.backend import NUMPY
-from lrkit.core.families import Anneal, PiecewiseConstant, StepDecay
+from lrkit.core.families import Anneal, Constant, PiecewiseConstant, StepDecay
 from lrkit.core.routing import Route
 from lrkit.core.schedule import NumpyForm, Schedule, child, param, value
 
@@ -85,7 +85,7 @@ class TimmCycles(NumpyForm):
     cycle_decay: float = param(v.non_negative, default=1.0)
     cycle_limit: int = param(v.integer, default=1)
     k_decay: float = param(v.positive, default=1.0)
-    power: float = param(v.positive, default=0.5)
+    power: float = param(v.non_negative, default=0.5)  # 0: each cycle holds its peak (timm's 0 ** 0 is 1)
     lb: float = param(v.number, default=-7.0)
     ub: float = param(v.number, default=3.0)
 
@@ -93,6 +93,10 @@ class TimmCycles(NumpyForm):
         """Where the last cycle ends (timm's ``get_cycle_length`` before its ``floor``), if the value is
         ``lr_min`` there (finite: it holds ``lr_min`` from then on); ``None`` when that step overflows or
         timm's own index keeps it in the last cycle."""
+        if self.shape == "tanh" and not self.lb < self.ub:
+            raise ValueError(
+                f"{self.name}: lb must be < ub, got lb={self.lb!r}, ub={self.ub!r}; swap them (tanh runs from lb to ub)"
+            )
         mul, t0, n = float(self.cycle_mul), float(self.t_initial), self.cycle_limit
         try:
             end = t0 * n if mul == 1 else t0 * (mul**n - 1) / (mul - 1)
@@ -243,12 +247,18 @@ def _noisy(
 ) -> Schedule:
     if noise_range_t is None:
         return schedule
+    noise_pct = arg(who, "noise_pct", noise_pct, 0, open_low=True, fix="timm redraws noise until |noise| < noise_pct")
+    noise_std = arg(who, "noise_std", noise_std, 0)
+    noise_seed = v.integer(who, "noise_seed", noise_seed, minimum=0, maximum=v.MAX_SEED)
+    noise_type = v.choice(who, "noise_type", noise_type, ("normal", "uniform"))
+    if noise_std == 0 and noise_type == "normal":  # timm draws 0 * randn(): no noise
+        return schedule
     if isinstance(noise_range_t, (list, tuple)):
         if len(noise_range_t) != 2:
             raise ValueError(f"{who}: noise_range_t must be a step or [start, end), got {noise_range_t!r}")
-        start, end = noise_range_t
+        start, end = arg(who, "noise_range_t[0]", noise_range_t[0]), arg(who, "noise_range_t[1]", noise_range_t[1])
     else:
-        start, end = noise_range_t, None
+        start, end = arg(who, "noise_range_t", noise_range_t), None
     return TimmNoise(schedule, start, end, pct=noise_pct, std=noise_std, seed=noise_seed, kind=noise_type)
 
 
@@ -268,7 +278,21 @@ def _cycles(
     **shape_params: float,
 ) -> Schedule:
     lr = _lr(who, "lr", lr)
-    body = TimmCycles(
+    t_initial = v.length(who, "t_initial", t_initial)
+    lr_min = _lr(who, "lr_min", lr_min, zero=True)
+    cycle_mul = arg(who, "cycle_mul", cycle_mul, 0, open_low=True, fix="cycle i lasts t_initial * cycle_mul ** i")
+    cycle_decay = arg(who, "cycle_decay", cycle_decay, 0, fix="cycle i peaks at lr * cycle_decay ** i")
+    cycle_limit = v.integer(who, "cycle_limit", cycle_limit, minimum=0)
+    if "k_decay" in shape_params:
+        arg(who, "k_decay", shape_params["k_decay"], 0, open_low=True, fix="timm's t ** k_decay / t_i ** k_decay")
+    if "power" in shape_params:
+        arg(who, "power", shape_params["power"], 0, fix="timm's (1 - x) ** power is infinite at a cycle's end")
+    if "lb" in shape_params and not arg(who, "lb", shape_params["lb"]) < arg(who, "ub", shape_params["ub"]):
+        raise ValueError(
+            f"{who}: lb must be < ub, got lb={shape_params['lb']!r}, ub={shape_params['ub']!r}; swap them (timm "
+            "asserts lb < ub: the tanh runs from lb to ub)"
+        )
+    body: Schedule = Constant(lr_min) if cycle_limit == 0 else TimmCycles(  # no cycle: timm's lr_min throughout
         t_initial, shape, peak=lr, lr_min=lr_min, cycle_mul=cycle_mul, cycle_decay=cycle_decay,
         cycle_limit=cycle_limit, **shape_params,
     )

@@ -31,8 +31,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from lrkit.compat._common import arg, sequence, take_exact, whole
 from lrkit.compat._common import lr as _lr
-from lrkit.compat._common import sequence, take_exact, whole
 from lrkit.core import _validate as v
 from lrkit.core.combinators import Repeat
 from lrkit.core.families import (
@@ -116,7 +116,8 @@ def ConstantLR(lr: float, factor: float = 1.0 / 3, total_iters: int = 5) -> Sche
     """
     who = "ConstantLR"
     lr = _lr(who, "lr", lr)
-    factor = v.fraction(who, "factor", factor, open_low=True)
+    factor = arg(who, "factor", factor, 0, 1, open_low=True,
+                 fix="it multiplies lr until total_iters; torch accepts 0 but then divides by it at total_iters")
     total_iters = whole(who, "total_iters", total_iters)
     return PiecewiseConstant([total_iters], [factor, 1.0]) * lr
 
@@ -131,8 +132,8 @@ def LinearLR(lr: float, start_factor: float = 1.0 / 3, end_factor: float = 1.0, 
     """
     who = "LinearLR"
     lr = _lr(who, "lr", lr)
-    start_factor = v.fraction(who, "start_factor", start_factor, open_low=True)
-    end_factor = v.fraction(who, "end_factor", end_factor)
+    start_factor = arg(who, "start_factor", start_factor, 0, 1, open_low=True, fix="it multiplies lr at step 0")
+    end_factor = arg(who, "end_factor", end_factor, 0, 1, fix="it multiplies lr from total_iters on")
     total_iters = whole(who, "total_iters", total_iters)
     return Linear(total_iters, start=start_factor, end=end_factor) * lr
 
@@ -158,7 +159,10 @@ def PolynomialLR(lr: float, total_iters: int = 5, power: float = 1.0) -> Schedul
     who = "PolynomialLR"
     lr = _lr(who, "lr", lr)
     total_iters = whole(who, "total_iters", total_iters)
-    return Polynomial(total_iters, power=v.positive(who, "power", power)) * lr
+    power = arg(who, "power", power, 0, fix="torch's (1 - t / total_iters) ** power is infinite at the end")
+    if power == 0:  # torch's factor is 1 at every step
+        return Constant(lr)
+    return Polynomial(total_iters, power=power) * lr
 
 
 def _floor_ratio(who: str, lr: float, eta_min: float) -> float:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.compat._common import refuse_optimizer, sequence, shifted
+from lrkit.compat._common import arg, refuse_optimizer, sequence, shifted
 from lrkit.core import _validate as v
 from lrkit.core.combinators import Take
 from lrkit.core.families import Anneal, Constant, InverseSqrt, Linear, Polynomial, Warmup
@@ -79,8 +79,9 @@ class HFCosine(NumpyForm):
 class HFHardRestarts(NumpyForm):
     """Hugging Face's cosine with ``cycles`` hard restarts over ``steps``, then 0.
 
-    ``f(t) = max(0, (1 + cos(pi * ((cycles * t / steps) mod 1))) / 2)`` for ``t < steps``.
-    Native equivalent (up to rounding at restarts): ``sgdr(steps / cycles, cycles=cycles)``.
+    ``f(t) = max(0, (1 + cos(pi * ((cycles * t / steps) mod 1))) / 2)`` for ``t < steps``; ``cycles``
+    may be 0 (1.0 until ``steps``) or fractional (the last cycle is cut short), as in Hugging Face.
+    Native equivalent (whole cycles, up to rounding at restarts): ``sgdr(steps / cycles, cycles=cycles)``.
 
     >>> s = hf_hard_restarts(10, cycles=2)
     >>> s(0), s(5), s(10)
@@ -89,7 +90,7 @@ class HFHardRestarts(NumpyForm):
 
     name = "hf_hard_restarts"
     steps: float = param(v.length)
-    cycles: int = param(v.integer, default=1)
+    cycles: float = param(v.non_negative, default=1)
 
     def _setup(self) -> float | None:
         return self.steps
@@ -142,6 +143,11 @@ def _training(who: str, num_warmup_steps: int, num_training_steps: Any) -> int:
     return total
 
 
+def _cycles(who: str, num_cycles: Any) -> float:
+    """The cosines' ``num_cycles``: any finite number (HF's cosine is even in it)."""
+    return arg(who, "num_cycles", num_cycles)
+
+
 def get_constant_schedule() -> Schedule:
     """``constant``: 1.0 throughout.  Native: ``constant(1.0)``.
 
@@ -187,7 +193,7 @@ def get_cosine_schedule_with_warmup(
     who = "get_cosine_schedule_with_warmup"
     warm = _warmup(who, num_warmup_steps)
     total = _training(who, int(num_warmup_steps), num_training_steps)
-    return sequence(warm, HFCosine(max(1, total - int(num_warmup_steps)), num_cycles))
+    return sequence(warm, HFCosine(max(1, total - int(num_warmup_steps)), _cycles(who, num_cycles)))
 
 
 def get_cosine_with_hard_restarts_schedule_with_warmup(
@@ -203,7 +209,8 @@ def get_cosine_with_hard_restarts_schedule_with_warmup(
     who = "get_cosine_with_hard_restarts_schedule_with_warmup"
     warm = _warmup(who, num_warmup_steps)
     total = _training(who, int(num_warmup_steps), num_training_steps)
-    return sequence(warm, HFHardRestarts(max(1, total - int(num_warmup_steps)), num_cycles))
+    cycles = arg(who, "num_cycles", num_cycles, 0, fix="it counts the restarts (HF computes a rising curve below 0)")
+    return sequence(warm, HFHardRestarts(max(1, total - int(num_warmup_steps)), cycles))
 
 
 def get_polynomial_decay_schedule_with_warmup(
@@ -226,7 +233,11 @@ def get_polynomial_decay_schedule_with_warmup(
     total = _training(who, int(num_warmup_steps), num_training_steps)
     if total == int(num_warmup_steps):
         raise ValueError(f"{who}: num_training_steps must be > num_warmup_steps, got {total!r}")
-    return sequence(warm, Polynomial(total - int(num_warmup_steps), power=power, end=lr_end / lr_init))
+    power = arg(who, "power", power, 0, fix="HF's (1 - progress) ** power is infinite at the end")
+    rest = total - int(num_warmup_steps)
+    if power == 0:  # HF's 0 ** 0 is 1: 1.0 through step T, lr_end / lr_init after it
+        return sequence(warm, Constant(1.0, rest + 1), Constant(lr_end / lr_init))
+    return sequence(warm, Polynomial(rest, power=power, end=lr_end / lr_init))
 
 
 def get_inverse_sqrt_schedule(num_warmup_steps: int, timescale: int | None = None) -> Schedule:
@@ -276,7 +287,7 @@ def get_cosine_with_min_lr_schedule_with_warmup(
     rate = _min_lr_rate(who, min_lr, min_lr_rate, lr)
     warm = _warmup(who, num_warmup_steps)
     total = _training(who, int(num_warmup_steps), num_training_steps)
-    return sequence(warm, HFCosine(max(1, total - int(num_warmup_steps)), num_cycles, floor=rate))
+    return sequence(warm, HFCosine(max(1, total - int(num_warmup_steps)), _cycles(who, num_cycles), floor=rate))
 
 
 def get_cosine_with_min_lr_schedule_with_warmup_lr_rate(
@@ -307,9 +318,9 @@ def get_cosine_with_min_lr_schedule_with_warmup_lr_rate(
             span = max(1.0, float(w))
             warm = Anneal(w, start=1.0 / span, end=(w + 1.0) / span, shape="linear")
         else:
-            r = v.number(who, "warmup_lr_rate", warmup_lr_rate)
+            r = arg(who, "warmup_lr_rate", warmup_lr_rate, 0, fix="the warmup starts at warmup_lr_rate * lr")
             warm = Anneal(w, start=r, end=r + (1.0 - r) * w / max(1, w - 1), shape="linear")
-    decay = shifted(HFCosine(max(1.0, float(total - w)), num_cycles, floor=rate), 1)
+    decay = shifted(HFCosine(max(1.0, float(total - w)), _cycles(who, num_cycles), floor=rate), 1)
     return sequence(warm, decay)
 
 
@@ -338,12 +349,21 @@ def get_wsd_schedule(
     if num_stable_steps is None:
         if num_training_steps is None:
             raise ValueError(f"{who}: give num_training_steps or num_stable_steps")
-        num_stable_steps = int(num_training_steps) - w - d
+        total = _steps(who, "num_training_steps", num_training_steps)
+        if total < w + d:
+            raise ValueError(
+                f"{who}: num_training_steps must be >= num_warmup_steps + num_decay_steps, got {total!r} < {w!r} + "
+                f"{d!r}; HF starts the decay part-way in, lrkit refuses it: raise num_training_steps, shorten the "
+                "phases or give num_stable_steps"
+            )
+        num_stable_steps = total - w - d
     s = _steps(who, "num_stable_steps", num_stable_steps)
     shapes = ("linear", "cosine", "1-sqrt")
     warmup_type = v.choice(who, "warmup_type", warmup_type, shapes)
     decay_type = v.choice(who, "decay_type", decay_type, shapes)
-    m = v.number(who, "min_lr_ratio", min_lr_ratio)
+    m = arg(who, "min_lr_ratio", min_lr_ratio, 0, fix="the run starts and ends at min_lr_ratio * lr, and lrkit never "
+            "schedules a negative learning rate (HF computes one)")
+    num_cycles = _cycles(who, num_cycles)
     warm: Schedule | None = None
     if w > 0:
         warm = HFSqrtWarmup(w, start=m) if warmup_type == "1-sqrt" else Anneal(
