@@ -299,15 +299,17 @@ def test_a_training_loop_in_float32_reduces_where_the_controller_does():
     c = lrkit.Controller(sched)
     metrics = [4.0, 3.0, 3.0, 3.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0]
     lrs, expected = [], []
-    for k in range(60):
-        if k % 5 == 4:
-            value = metrics[k // 5]
-            params, state = fed(params, state, value)
-            c.observe(value, k)
-        else:
-            params, state = plain(params, state)
-        lrs.append(float(state[1].learning_rate))
-        expected.append(1e-2 * c.resolve()(k))
+    # plain is traced before any update passed a metric: said once (jit runs Python per trace, not per update)
+    with pytest.warns(UserWarning, match=r"traced without value=.* If your first evaluation is still to come"):
+        for k in range(60):
+            if k % 5 == 4:
+                value = metrics[k // 5]
+                params, state = fed(params, state, value)
+                c.observe(value, k)
+            else:
+                params, state = plain(params, state)
+            lrs.append(float(state[1].learning_rate))
+            expected.append(1e-2 * c.resolve()(k))
     assert_f32_close(lrs, expected)
     assert c.scales != [1.0, 1.0] and min(c.scales) < 0.5  # both plateaus reduced: not vacuous
     assert state[1].count == 60
@@ -386,3 +388,114 @@ def test_a_state_of_another_schedule_is_refused_not_read_with_clamped_indices() 
         one.update(g, state, value=1.0)[1],
     )
     assert all(jax.tree.leaves(same))
+
+
+# -- QA sweep (adapters): an unfed plateau, bad metrics, grad past a polynomial's end, a JSON-restored state ---------
+def test_a_plateau_never_fed_warns_once_eager_at_the_50th_update() -> None:
+    import warnings
+
+    from lrkit.optax import scale_by_learning_rate
+
+    tx = scale_by_learning_rate(lrkit.cosine(1000) * lrkit.plateau(patience=2), base_lr=1e-3)
+    state = tx.init(jax.numpy.zeros(3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(49):
+            _, state = tx.update(jax.numpy.ones(3), state)  # value= forgotten
+        assert not caught
+        for _ in range(200):
+            _, state = tx.update(jax.numpy.ones(3), state)
+    assert len(caught) == 1, [str(w.message) for w in caught]
+    assert str(caught[0].message).startswith(
+        "lrkit.optax.scale_by_learning_rate: the schedule's plateau(...) has been active for 50 updates and no metric "
+        "has reached it"
+    )
+    assert "update(grads, state, params, value=val_loss)" in str(caught[0].message)
+    # fed once (the first evaluation came before the 50th update): no warning
+    tx = scale_by_learning_rate(lrkit.warmup(100) >> lrkit.constant(1.0) * lrkit.plateau(patience=2))
+    state = tx.init(jax.numpy.zeros(3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(149):  # the plateau is active from update 100: 49 unfed updates there
+            _, state = tx.update(jax.numpy.ones(3), state)
+        _, state = tx.update(jax.numpy.ones(3), state, value=1.0)
+        for _ in range(100):
+            _, state = tx.update(jax.numpy.ones(3), state)
+    assert not caught
+
+
+def test_a_plateau_never_fed_warns_once_when_jit_traces_the_update_without_value() -> None:
+    import warnings
+
+    from lrkit.optax import scale_by_learning_rate
+
+    tx = scale_by_learning_rate(lrkit.cosine(1000) * lrkit.plateau(patience=2), base_lr=1e-3)
+    state = tx.init(jax.numpy.zeros(3))
+    step = jax.jit(lambda g, s: tx.update(g, s))
+    with pytest.warns(UserWarning, match=r"update\(\) was traced without value= .* plateau") as caught:
+        for _ in range(3):
+            _, state = step(jax.numpy.ones(3), state)
+        jax.jit(lambda g, s: tx.update(g * 2.0, s))(jax.numpy.ones(3), state)  # another trace: said once
+    assert len(caught) == 1
+    # traced with value= first: fed, no warning for the variant without it
+    tx = scale_by_learning_rate(lrkit.cosine(1000) * lrkit.plateau(patience=2), base_lr=1e-3)
+    state = tx.init(jax.numpy.zeros(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, state = jax.jit(lambda g, s, v: tx.update(g, s, value=v))(jax.numpy.ones(3), state, 1.0)
+        _, state = jax.jit(lambda g, s: tx.update(g, s))(jax.numpy.ones(3), state)
+
+
+@pytest.mark.parametrize(
+    "metric, found",
+    [
+        (np.array([0.5]), r"an array of shape \(1,\)"),
+        ([0.5, 0.4], r"an array of shape \(2,\)"),
+        (1 + 2j, r"\(1\+2j\) \(a complex\)"),
+        (object(), r"<object object at .*> \(a object\)"),
+    ],
+    ids=["array", "list", "complex", "object"],
+)
+def test_a_metric_that_is_no_real_scalar_is_refused_naming_value(metric, found) -> None:
+    from lrkit.optax import scale_by_learning_rate
+
+    tx = scale_by_learning_rate(lrkit.constant(1.0) * lrkit.plateau(patience=2), base_lr=0.1)
+    state = tx.init(jax.numpy.zeros(2))
+    with pytest.raises(
+        ValueError,
+        match=rf"^lrkit.optax.scale_by_learning_rate: value= must be one real number "
+        rf"\(the metric\), got {found}; pass e.g. value=float\(val_loss\)$",
+    ):
+        tx.update(jax.numpy.ones(2), state, value=metric)
+
+
+def test_grad_past_the_end_of_a_polynomial_with_power_below_1_is_zero_not_nan() -> None:
+    sched = lrkit.polynomial(50, power=0.5)
+    fn = schedule(sched)
+    assert float(jax.grad(fn)(25.0)) == pytest.approx(-0.5 / 50 / math.sqrt(0.5), rel=1e-5)
+    for t in (50.0, 60.0, 1000.0):
+        assert float(jax.grad(fn)(t)) == 0.0
+    ts = jnp.arange(0.0, 100.0, 10.0)
+    assert np.isfinite(np.asarray(jax.grad(lambda t: fn(t).sum())(ts))).all()
+    assert_f32_close(jax.vmap(fn)(ts), sched(np.arange(0, 100, 10)))  # the values are unchanged
+
+
+def test_a_state_restored_from_json_lists_is_the_state() -> None:
+    import json
+
+    from lrkit.optax import ScheduleState, scale_by_learning_rate
+
+    tx = scale_by_learning_rate(lrkit.constant(1.0) * lrkit.plateau(patience=0), base_lr=0.1)
+    g = jnp.ones(2)
+    _, state = tx.update(g, tx.init(jnp.zeros(2)), value=1.0)
+    text = json.dumps({k: np.asarray(v).tolist() for k, v in state._asdict().items()})  # NaN written as NaN
+    restored = ScheduleState(**json.loads(text))
+    assert isinstance(restored.count, int) and isinstance(restored.best, list)
+    got, expected = tx.update(g, restored, value=1.0)[1], tx.update(g, state, value=1.0)[1]
+    for a, b in zip(got, expected):
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    # a field of the wrong length or kind says which
+    with pytest.raises(ValueError, match=r"state\.bad must hold 1 integer\(s\) \(one per plateau\), got \[0, 0\]"):
+        tx.update(g, restored._replace(bad=[0, 0]), value=1.0)
+    with pytest.raises(ValueError, match=r"state\.count must be an integer \(the update count\), got 'x'"):
+        tx.update(g, restored._replace(count="x"), value=1.0)

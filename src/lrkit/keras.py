@@ -61,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit._adapt import has_plateau, wide_as_float, wide_step
+from lrkit._adapt import exact_count, has_plateau, wide_as_float, wide_step
 from lrkit.core.backend import keras_namespace
 from lrkit.core.config import from_config
 from lrkit.core.schedule import Schedule
@@ -151,6 +151,13 @@ class LearningRateSchedule(keras.optimizers.schedules.LearningRateSchedule):  # 
         if self._table is not None:
             index = ops.cast(ops.clip(ops.convert_to_tensor(step), 0, self._table.shape[0] - 1), "int32")
             return ops.take(self._table, index)
+        if keras.backend.backend() == "jax":  # an integer count in float64, x64 off too (lrkit._adapt.exact_count)
+            t = ops.convert_to_tensor(step)
+            with exact_count(t):
+                if "int" in str(t.dtype):
+                    t = ops.cast(t, "float64")
+                value = self._current.evaluate(t, keras_namespace()) * self.base_lr
+                return ops.cast(value, keras.config.floatx())
         return ops.cast(self._current.evaluate(step, keras_namespace()) * self.base_lr, keras.config.floatx())
 
     def observe(self, metric: float, step: float) -> bool:

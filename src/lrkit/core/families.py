@@ -67,7 +67,12 @@ def ramp(t: Any, steps: float, start: float, end: float, shape: str, xp: Namespa
         elif shape == "cos":
             h = (xp.cos(t / steps * math.pi) + 1.0) * 0.5
         elif shape == "poly":
-            h = ((steps - t) / steps) ** power
+            rest = (steps - t) / steps
+            if xp.traced and 0 < power < 1:  # d/dx x^p is inf at x = 0 (the end, held past it): jax.grad would give
+                # inf * 0 = NaN there; where x is 0 the value is the constant 0 (x^p, not differentiated)
+                h = xp.where(rest > 0.0, xp.where(rest > 0.0, rest, 1.0) ** power, 0.0)
+            else:
+                h = rest**power
         else:  # "1-sqrt"
             h = 1.0 - xp.sqrt(t / steps)
         if not end:  # h is in [0, 1]: start * h is in [start, 0] or [0, start] already, the clip would change nothing
