@@ -56,6 +56,7 @@ def train(
     resume: str | None = None,
     save_steps: int | None = None,
     eval_steps: int | None = None,
+    **arguments: Any,
 ) -> list[float]:
     """Train ``Tiny`` for ``updates`` optimizer updates (from ``out/resume`` if given); the learning rates used."""
     torch.manual_seed(0)
@@ -80,6 +81,7 @@ def train(
         use_cpu=True,
         remove_unused_columns=False,
         seed=0,
+        **arguments,
     )
     trainer = transformers.Trainer(
         model=model,
@@ -248,3 +250,23 @@ def test_a_scheduler_built_on_another_optimizer_is_refused(tmp_path: Path) -> No
 
     with pytest.raises(ValueError, match=r"SchedulerCallback: the Scheduler drives another optimizer than the Trainer"):
         train(tmp_path, stray, acc=1, updates=4, callback=SchedulerCallback)
+
+
+def test_scheduler_arguments_the_lrkit_scheduler_overrides_are_reported_once(tmp_path: Path) -> None:
+    schedule = lk.cosine(8)
+    callback = SchedulerCallback()  # one callback object, two trainings: one warning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            used = train(tmp_path, lambda o: Scheduler(o, schedule), acc=1, updates=8, callback=lambda s: callback,
+                         warmup_steps=4, lr_scheduler_type="constant_with_warmup")
+    assert used == [0.05 * schedule(u) for u in range(8)]  # the lrkit schedule governs: no warmup
+    ignored = [str(w.message) for w in caught if "TrainingArguments" in str(w.message)]
+    assert len(ignored) == 1
+    assert "warmup_steps=4" in ignored[0] and "lr_scheduler_type='constant_with_warmup'" in ignored[0]
+    assert "lrkit Scheduler" in ignored[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(tmp_path, lambda o: Scheduler(o, schedule), acc=1, updates=2, callback=SchedulerCallback,
+              lr_scheduler_kwargs={})  # the defaults: nothing to report
+    assert not [w for w in caught if "TrainingArguments" in str(w.message)]

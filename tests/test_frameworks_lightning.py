@@ -66,6 +66,7 @@ def fit(
     ckpt_path: Path | None = None,
     validate: bool = False,
     checkpoints: bool = False,
+    module: type[Tiny] = Tiny,
 ) -> list[float]:
     """Fit ``Tiny`` for ``epochs`` epochs (from ``ckpt_path`` if given); the learning rates its updates used."""
     used: list[float] = []
@@ -88,7 +89,7 @@ def fit(
     )
     torch.manual_seed(0)
     valid = loader(rows(8, seed=1, noisy=True)) if validate else None
-    trainer.fit(Tiny(make, used), loader(rows()), valid, ckpt_path=ckpt_path)
+    trainer.fit(module(make, used), loader(rows()), valid, ckpt_path=ckpt_path)
     return used
 
 
@@ -269,3 +270,90 @@ def test_the_sanity_check_feeds_nothing(tmp_path: Path) -> None:
     used: list[float] = []
     trainer.fit(Tiny(lambda o: Scheduler(o, schedule), used), loader(rows()), loader(rows(8, seed=1, noisy=True)))
     assert trainer.optimizers[0].param_groups[0]["lr"] == 0.05  # one metric seen: the sanity check's was not fed
+
+
+class LogsInEpochZeroOnly(Tiny):
+    def validation_step(self, batch, batch_idx):  # type: ignore[no-untyped-def]
+        if self.current_epoch == 0:
+            super().validation_step(batch, batch_idx)
+
+
+class LogsAtEpochEnd(Tiny):  # the metric logged in on_validation_epoch_end, a float: a fresh value every run
+    def validation_step(self, batch, batch_idx):  # type: ignore[no-untyped-def]
+        pass
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val_loss", 10.0)
+
+
+def test_a_validation_run_that_does_not_log_the_monitor_is_refused_not_fed_the_stale_value(tmp_path: Path) -> None:
+    # patience 0, threshold 0.99: every metric after the first reduces the lr, so a stale value fed would show
+    schedule = lk.constant(1.0, 1000) * lk.plateau(patience=0, factor=0.5, threshold=0.99)
+    used: list[float] = []
+    with pytest.raises(ValueError, match=r"monitor='val_loss' was not logged in this validation run \(logged: \[\]\)"):
+        trainer = lightning.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_checkpointing=False,
+                                    enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                                    callbacks=[SchedulerCallback(monitor="val_loss")], default_root_dir=tmp_path)
+        trainer.fit(LogsInEpochZeroOnly(lambda o: Scheduler(o, schedule), used), loader(rows()),
+                    loader(rows(8, seed=1, noisy=True)))
+    assert set(used) == {0.05}  # epoch 0's metric alone was fed: nothing reduced
+    at_end = fit(tmp_path, lambda o: Scheduler(o, schedule), acc=1, epochs=3, validate=True,
+                 callback=SchedulerCallback(monitor="val_loss"), module=LogsAtEpochEnd)
+    assert at_end[-1] == 0.05 * 0.5  # the same value logged anew at epochs 0 and 1: fed twice, reduced once
+
+
+@pytest.mark.parametrize("acc", [1, 2])
+def test_a_batch_the_module_skips_is_not_counted(tmp_path: Path, acc: int) -> None:
+    class SkipsFromBatchTwo(Tiny):  # Lightning's documented skip: the rest of the epoch is not trained
+        def on_train_batch_start(self, batch, batch_idx):  # type: ignore[no-untyped-def]
+            return -1 if batch_idx == 2 else None
+
+    schedule = lk.linear(1000)  # in tokens
+    used = fit(tmp_path, lambda o: Scheduler(o, schedule, advance="tokens"), acc=acc, epochs=2,
+               callback=SchedulerCallback(count="attention_mask"), module=SkipsFromBatchTwo)
+    trained = tokens_per_update(acc)[: 2 // acc] * 2  # micro-batches 0 and 1 of each epoch
+    assert used == [0.05 * schedule(float(t)) for t in np.cumsum([0, *trained])[:-1]]
+
+
+class TwoClocks(lightning.LightningModule):
+    """Manual optimization, two optimizers: ``a`` scheduled in updates, ``b`` in tokens."""
+
+    def __init__(self, used: dict[str, list[float]], b_advance: str = "tokens") -> None:
+        super().__init__()
+        self.a, self.b = torch.nn.Linear(4, 1), torch.nn.Linear(4, 1)
+        self.automatic_optimization = False
+        self.used, self.b_advance = used, b_advance
+
+    def training_step(self, batch, batch_idx):  # type: ignore[no-untyped-def]
+        for opt, sched, net in zip(self.optimizers(), self.lr_schedulers(), (self.a, self.b)):
+            opt.zero_grad()
+            self.manual_backward(torch.nn.functional.mse_loss(net(batch["x"]), batch["labels"]))
+            opt.step()
+            sched.step()
+
+    def configure_optimizers(self):  # type: ignore[no-untyped-def]
+        opts = {name: torch.optim.SGD(getattr(self, name).parameters(), lr=0.1) for name in ("a", "b")}
+        for name, opt in opts.items():
+            opt.register_step_pre_hook(lambda o, a, k, name=name: self.used[name].append(o.param_groups[0]["lr"]))
+        a = Scheduler(opts["a"], lk.cosine(8))
+        b = Scheduler(opts["b"], lk.linear(400), advance=self.b_advance)
+        return list(opts.values()), [{"scheduler": a, "interval": "step"}, {"scheduler": b, "interval": "step"}]
+
+
+def test_count_feeds_only_the_schedulers_counting_tokens(tmp_path: Path) -> None:
+    def run(callback: SchedulerCallback, b_advance: str = "tokens") -> dict[str, list[float]]:
+        used: dict[str, list[float]] = {"a": [], "b": []}
+        trainer = lightning.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                                    enable_progress_bar=False, enable_model_summary=False,
+                                    callbacks=[callback], default_root_dir=tmp_path)
+        trainer.fit(TwoClocks(used, b_advance), loader(rows()))
+        return used
+
+    used = run(SchedulerCallback(count="attention_mask"))
+    assert used["a"] == [0.1 * lk.cosine(8)(u) for u in range(8)]
+    tokens = np.cumsum([0, *tokens_per_update(1)])[:-1]
+    assert np.allclose(used["b"], [0.1 * lk.linear(400)(float(t)) for t in tokens], rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match=r"Scheduler 1 of configure_optimizers counts tokens \(advance='tokens'\)"):
+        run(SchedulerCallback())  # the token Scheduler, named
+    with pytest.raises(ValueError, match=r"count= was given but Scheduler 0 of configure_optimizers counts updates"):
+        run(SchedulerCallback(count="attention_mask"), b_advance="update")  # a count no Scheduler takes

@@ -542,3 +542,21 @@ def test_keys_that_shared_a_schedule_when_saved_are_named_on_a_horizon_change() 
     same_sharing = build(lk.cosine(2000), lk.cosine(2000))
     same_sharing.load_state_dict(saved.state_dict(), horizon="same_fraction")
     assert same_sharing.updates == 30
+
+
+def test_a_metric_fed_in_the_middle_of_accumulation_leaves_the_pending_count_to_its_update() -> None:
+    # validation between two micro-batches of one update (val_check_interval off an update boundary): the callback's
+    # metric consumed the tokens counted so far as an update of their own
+    from lrkit.torch._feeding import Feed, counter
+
+    schedule = lk.cosine(100_000) * lk.plateau(patience=5)
+    sched = _token_sched(schedule)
+    feed = Feed("SchedulerCallback", sched, counter("SchedulerCallback", "attention_mask"), "val_loss")
+    batch = {"attention_mask": torch.ones(2, 64, dtype=torch.long)}
+    feed.batch(batch)
+    feed.metric(0.7)  # mid-accumulation
+    assert sched.updates == 0
+    feed.batch(batch)
+    sched.optimizer.step()
+    sched.step()
+    assert sched.updates == 256

@@ -22,7 +22,7 @@ import torch
 from lrkit.core.plateau import Plateau
 from lrkit.torch.scheduler import Scheduler
 
-__all__ = ["Count", "Feed", "batch_size", "counter"]
+__all__ = ["Count", "Feed", "batch_size", "counter", "feeds"]
 
 #: How many tokens (samples) one batch holds: a key of a dict batch (the sum of that mask), or a function.
 Count = str | Callable[[Any], Any] | None
@@ -108,28 +108,38 @@ class Feed:
         scheduler: the lrkit Scheduler the framework steps.
         count: from :func:`counter` (``None``: samples are the batch size; tokens need a count).
         monitor: the metric a plateau is fed (``None``: the callback feeds none).
+        name: the Scheduler in messages (e.g. which of several it is).
+
+    :func:`feeds` builds them, giving ``count`` and ``monitor`` only to the Schedulers that take them.
     """
 
-    def __init__(self, who: str, scheduler: Any, count: Callable[[Any], Any] | None, monitor: str | None):
+    def __init__(
+        self,
+        who: str,
+        scheduler: Any,
+        count: Callable[[Any], Any] | None,
+        monitor: str | None,
+        name: str = "the Scheduler",
+    ):
         if not isinstance(scheduler, Scheduler):
             raise ValueError(f"{who}: the scheduler must be an lrkit.torch.Scheduler, got {type(scheduler).__name__}")
         advance = scheduler._advance
         self.unit: str | None = advance if advance in ("tokens", "samples") else None
         if count is not None and self.unit is None:
             raise ValueError(
-                f"{who}: count= was given but the Scheduler counts {advance}s (advance={advance!r}); build it "
+                f"{who}: count= was given but {name} counts {advance}s (advance={advance!r}); build it "
                 "with Scheduler(..., advance='tokens') (or 'samples') for a schedule written in tokens, or drop count="
             )
         if self.unit == "tokens" and count is None:
             raise ValueError(
-                f"{who}: the Scheduler counts tokens (advance='tokens') but the callback was not told what a batch's "
+                f"{who}: {name} counts tokens (advance='tokens') but the callback was not told what a batch's "
                 "tokens are; pass count='attention_mask' (the key of a mask in a dict batch) or "
                 "count=lambda batch: <its tokens>"
             )
         plateau = has_plateau(scheduler)
         if monitor is not None and not plateau:
             raise ValueError(
-                f"{who}: monitor={monitor!r} feeds a plateau, but the Scheduler's schedules have no plateau(...); "
+                f"{who}: monitor={monitor!r} feeds a plateau, but {name}'s schedules have no plateau(...); "
                 "put one in the schedule (e.g. lk.constant(1.0, n) * lk.plateau(patience=2)), or drop monitor="
             )
         self.who = who
@@ -140,10 +150,16 @@ class Feed:
 
     def batch(self, batch: Any) -> None:
         """Add one (micro-)batch's tokens or samples to the update in progress."""
-        if self.unit is None or self.count is None:
-            return
-        value = self.count(batch)
-        self.scheduler.count(**{self.unit: value})
+        self.add(self.measure(batch))
+
+    def measure(self, batch: Any) -> Any:
+        """One (micro-)batch's tokens or samples (``None``: this Scheduler counts neither)."""
+        return None if self.unit is None or self.count is None else self.count(batch)
+
+    def add(self, value: Any) -> None:
+        """Add a count from :meth:`measure` to the update in progress (``None``: nothing)."""
+        if value is not None and self.unit is not None:
+            self.scheduler.count(**{self.unit: value})
 
     def metric(self, value: Any) -> None:
         """Feed the plateau one evaluation's metric."""
@@ -151,4 +167,39 @@ class Feed:
             value = value.detach()
         elif isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ValueError(f"{self.who}: the metric {self.monitor!r} must be a number, got {value!r}")
-        self.scheduler.step(metric=value)
+        self.scheduler._evaluated(value)
+
+
+def feeds(who: str, schedulers: dict[str, Any], count: Callable[[Any], Any] | None, monitor: str | None) -> list[Feed]:
+    """One :class:`Feed` per Scheduler, keyed by its name in messages: ``count`` goes to the Schedulers counting
+    tokens or samples, ``monitor`` to those holding a plateau; when none takes one, each is given it (and the
+    first refuses it, naming itself and the fix).
+
+    >>> import torch, lrkit as lk
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> by_update, by_tokens = Scheduler(opt, lk.cosine(8)), Scheduler(opt, lk.linear(400), advance="tokens")
+    >>> [f.unit for f in feeds("cb", {"A": by_update, "B": by_tokens}, len, None)]
+    [None, 'tokens']
+    >>> with_plateau = Scheduler(opt, lk.constant(1.0, 100) * lk.plateau(patience=2))
+    >>> [f.monitor for f in feeds("cb", {"A": by_update, "B": with_plateau}, None, "val_loss")]
+    [None, 'val_loss']
+    """
+
+    def counts(scheduler: Any) -> bool:
+        return isinstance(scheduler, Scheduler) and scheduler._advance in ("tokens", "samples")
+
+    def plateau(scheduler: Any) -> bool:
+        return isinstance(scheduler, Scheduler) and has_plateau(scheduler)
+
+    counted = any(map(counts, schedulers.values()))
+    fed = any(map(plateau, schedulers.values()))
+    return [
+        Feed(
+            who,
+            scheduler,
+            count if counts(scheduler) or not counted else None,
+            monitor if plateau(scheduler) or not fed else None,
+            name,
+        )
+        for name, scheduler in schedulers.items()
+    ]

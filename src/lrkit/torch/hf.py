@@ -24,6 +24,8 @@ restore calls ``load_state_dict(state)`` with nothing else. Importing this modul
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from typing import Any
 
 from lrkit.torch._feeding import Count, Feed, counter
@@ -35,6 +37,9 @@ except ImportError as err:  # pragma: no cover - exercised without the extra
     raise ImportError("lrkit.torch.hf needs Hugging Face transformers: pip install transformers") from err
 
 __all__ = ["PlateauCallback", "SchedulerCallback"]
+
+#: TrainingArguments that shape the Trainer's own learning-rate scheduler (warmup_ratio: transformers < 5).
+_SCHEDULE_ARGUMENTS = ("lr_scheduler_type", "warmup_steps", "warmup_ratio", "lr_scheduler_kwargs")
 
 
 class SchedulerCallback(TrainerCallback):  # type: ignore[misc]
@@ -56,6 +61,9 @@ class SchedulerCallback(TrainerCallback):  # type: ignore[misc]
     It holds no state of its own: the progress, the plateau's reductions and the resume rule live in
     the Scheduler, which the Trainer checkpoints. ``ValueError`` at ``train`` start when ``count`` or
     ``monitor`` does not match the Scheduler, or the Scheduler drives another optimizer than the Trainer's.
+    A warning (once) when ``TrainingArguments`` set a learning-rate schedule (``lr_scheduler_type``,
+    ``warmup_steps``, ``warmup_ratio``, ``lr_scheduler_kwargs``): the Trainer ignores them, the lrkit
+    Scheduler governs.
 
     >>> SchedulerCallback(count="attention_mask", monitor="loss").monitor
     'eval_loss'
@@ -76,6 +84,7 @@ class SchedulerCallback(TrainerCallback):  # type: ignore[misc]
         self.monitor = None if monitor is None else monitor if monitor.startswith("eval_") else f"eval_{monitor}"
         self._feed: Feed | None = None
         self._hook: Any = None
+        self._warned = False
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Check the Scheduler and start counting the model's training inputs."""
@@ -99,10 +108,33 @@ class SchedulerCallback(TrainerCallback):  # type: ignore[misc]
                 "Trainer(optimizers=(opt, Scheduler(opt, schedule)))"
             )
         self._feed = Feed(self._who, scheduler, self.count, self.monitor)
+        self._warn_overridden(args)
         self._unhook()
         model = kwargs.get("model")
         if self._feed.unit is not None and model is not None:
             self._hook = model.register_forward_pre_hook(self._on_forward, with_kwargs=True)
+
+    def _warn_overridden(self, args: Any) -> None:
+        """Warn once when the arguments set a schedule the Trainer ignores (it was given the lrkit Scheduler)."""
+        if self._warned or not dataclasses.is_dataclass(args):
+            return
+        changed = []
+        for field in dataclasses.fields(args):
+            if field.name not in _SCHEDULE_ARGUMENTS:
+                continue
+            value = getattr(args, field.name)
+            value = getattr(value, "value", value)  # lr_scheduler_type: an enum of its name
+            if value != field.default and (value or field.default):  # lr_scheduler_kwargs={} is the default None
+                changed.append(f"{field.name}={value!r}")
+        if changed:
+            self._warned = True
+            warnings.warn(
+                f"{self._who}: TrainingArguments({', '.join(changed)}) are ignored: the Trainer was given the lrkit "
+                "Scheduler (optimizers=(opt, sched)), and the lrkit Scheduler governs the learning rate; put a warmup "
+                "in its schedule (e.g. lk.warmup(n) >> ...) and leave these arguments at their defaults",
+                UserWarning,
+                stacklevel=2,
+            )
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._unhook()

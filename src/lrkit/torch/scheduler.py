@@ -288,6 +288,20 @@ class Scheduler(LRScheduler):
             self._arm(n)
         return None
 
+    def _evaluated(self, metric: Any) -> None:
+        """A framework callback's metric after an evaluation: it feeds the plateau and makes no update, even where
+        the evaluation ran in the middle of gradient accumulation (tokens counted for the update in progress stay
+        pending for the framework's next ``step()``)."""
+        counter = self._progress.tokens
+        pending = None if counter is None else counter.pending
+        if counter is not None:
+            counter.pending = None
+        try:
+            self.step(metric=metric)
+        finally:
+            if counter is not None:
+                counter.pending = pending
+
     def count(self, tokens: Any = None, samples: Any = None) -> None:
         """Add this rank's tokens (samples) to the update in progress; the next :meth:`step` consumes them.
 
