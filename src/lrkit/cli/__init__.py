@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lrkit.cli._paths import image_path
+from lrkit.cli._paths import image_path, writing
 from lrkit.cli._warnings import one_line_warnings
 from lrkit.core._extras import MissingExtra, require_all
 from lrkit.core.config import from_config, load
@@ -99,6 +99,11 @@ def _require(needs: list[tuple[str, str]]) -> None:
 def _output(path: str) -> Path:
     """Check an output image path before any work is done: .png/.svg, existing folder."""
     return image_path(path, "-o/--out", UsageError)
+
+
+def _writing(out: Path) -> Any:
+    """The block that writes the output image: an error names -o/--out and the path given."""
+    return writing(out, "-o/--out", UsageError)
 
 
 def _count(name: str, low: int = 2, high: int = 10_000) -> Any:
@@ -177,7 +182,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
         size=(args.width, args.height),
         dpi=args.dpi,
     )
-    save(fig, out)
+    with _writing(out):
+        save(fig, out)
     span = horizon(schedules, args.steps)
     print(f"wrote {out}: {len(schedules)} schedule(s) over {span:g} steps, {width}x{height} px")
     return 0
@@ -289,7 +295,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if result.diverged:
         print("warning: the training loss became NaN or infinite (the peak lr is too high; try a lower --lr)")
     print(f"time      {result.seconds:.2g} s for {total} updates")
-    save(training_figure([result], labels=[" ".join(spec.split())], title=f"lrkit demo: {task.name}"), out)
+    with _writing(out):
+        save(training_figure([result], labels=[" ".join(spec.split())], title=f"lrkit demo: {task.name}"), out)
     print(f"wrote {_image_note(out)}: learning rate, train loss and test accuracy per update")
     return 0
 
@@ -324,7 +331,8 @@ def cmd_find(args: argparse.Namespace) -> int:
         else:
             print(f"peak lr for one-cycle (auto's rule, {rule}): {peak:.3g}")
             print(f"try: lrkit demo --task {task.name} --lr {peak:.2g}")
-    result.plot(out)
+    with _writing(out):
+        result.plot(out)
     print(f"wrote {_image_note(out)}: loss against learning rate, suggestion marked")
     return 0
 
@@ -402,7 +410,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print()
     headers = ["schedule", "peak lr", "final acc", "best acc", f"updates to {task.target:g}", "seconds"]
     print(format_table(headers, rows))
-    save(training_figure(results, labels=labels, title=f"lrkit compare: {task.name}, seed {args.seed}"), out)
+    with _writing(out):
+        save(training_figure(results, labels=labels, title=f"lrkit compare: {task.name}, seed {args.seed}"), out)
     print()
     print(f"wrote {_image_note(out)}: learning rate, train loss and test accuracy of every run")
     return 0

@@ -2,6 +2,8 @@
 
 Each check raises :class:`ValueError` naming the schedule, the parameter and the
 bad value, and saying what to do instead, e.g. ``cosine: steps must be > 0, got -3``.
+A long value is echoed cut short (:func:`lrkit.core.errors.brief`): a hostile text of a
+million characters gives a message of one short line.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from lrkit.core.errors import brief
 
 Check = Callable[[str, str, Any], Any]
 
@@ -44,8 +48,13 @@ _RATE_FIX = "a learning rate cannot be negative (every scheduled value is a rate
 
 
 def _fail(who: str, name: str, requirement: str, value: Any, fix: str = "") -> ValueError:
-    message = f"{who}: {name} must be {requirement}, got {value!r}"
+    message = f"{who}: {name} must be {requirement}, got {shown(value)}"
     return ValueError(f"{message}; {fix}" if fix else message)
+
+
+def shown(value: Any) -> str:
+    """How a message echoes a value it refuses: its ``repr``, cut short when long (at most about 100 characters)."""
+    return brief(value, 100)
 
 
 def number(who: str, name: str, value: Any) -> float:
@@ -193,7 +202,7 @@ def increasing(who: str, name: str, values: Any, *, strict: bool = True) -> tupl
                 name,
                 "strictly increasing" if strict else "non-decreasing",
                 list(items),
-                f"{name}[{i}]={items[i]!r} does not come after {items[i - 1]!r}; sort them",
+                f"{name}[{i}]={shown(items[i])} does not come after {shown(items[i - 1])}; sort them",
             )
     return items
 

@@ -9,6 +9,7 @@ itself a schedule: closed form, vectorised, comparable, printable.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from lrkit.core import _validate as v
 from lrkit.core.backend import Namespace
+from lrkit.core.errors import brief
 from lrkit.core.routing import Dilate, Offset, Periodic, Route
 from lrkit.core.routing import Shift as ShiftMap
 from lrkit.core.schedule import Schedule, _derived, child, param, value
@@ -30,7 +32,7 @@ def _flatten(who: str, key: str, items: Any, kind: type, operator: str) -> tuple
     """The schedules of an n-ary combinator, nested ones of the same ``kind`` spliced in (no recursion depth)."""
     if isinstance(items, (Schedule, str)) or not isinstance(items, Sequence):  # a ListConfig (Hydra) is one
         raise ValueError(
-            f"{who}: {key} must be a list of schedules, got {items!r}; "
+            f"{who}: {key} must be a list of schedules, got {brief(items, 100)}; "
             f"write {operator}, {who}(a, b) or {who}({key}=[a, b])"
         )
     flat: list[Schedule] = []
@@ -46,6 +48,14 @@ def _finite(who: str, name: str, sched: Schedule, fix: str) -> float:
     if sched.length is None:
         raise ValueError(f"{who}: {name} {sched!r} is infinite; {fix}")
     return sched.length
+
+
+def _float_length(who: str, length: float, what: str, fix: str) -> float:
+    """``length`` where it is a float; one that overflows to inf is refused, naming ``what`` (the arguments that
+    made it): such a schedule would never end, and would fail later blaming the step."""
+    if not length < math.inf:
+        raise ValueError(f"{who}: {what}: longer than a float can hold ({sys.float_info.max:.2g} steps); {fix}")
+    return length
 
 
 def _pieces(who: str, key: str, items: Any) -> tuple[Schedule, ...]:
@@ -74,6 +84,9 @@ class Join(Schedule):
     pieces: Sequence[Schedule] = param(_pieces)
     offsets: tuple[float, ...] = _derived()
 
+    def _multiplies(self) -> bool:
+        return False  # it moves time, or bounds values: no overflow of its own
+
     def _setup(self) -> float | None:
         pieces = self.pieces
         offsets: list[float] = [0]
@@ -82,11 +95,14 @@ class Join(Schedule):
                 self.name, f"piece {i}", piece,
                 "nothing can follow it; bound it with take(schedule, steps) or give it a length",
             )
-            offsets.append(offsets[-1] + length)
+            offsets.append(self._past(i, offsets[-1] + length))
         bounds = [*offsets[1:], math.inf]
         self._set_routes(*(Route(p, lo, hi, Offset(lo)) for p, lo, hi in zip(pieces, offsets, bounds)))
         last = pieces[-1].length
-        return None if last is None else offsets[-1] + last
+        return None if last is None else self._past(len(pieces) - 1, offsets[-1] + last)
+
+    def _past(self, i: int, end: float) -> float:
+        return _float_length(self.name, end, f"the pieces' lengths up to piece {i}", "give shorter pieces")
 
     def _set_routes(self, *routes: Route) -> None:
         super()._set_routes(*routes)
@@ -124,6 +140,9 @@ class Scale(Schedule):
     aliases: ClassVar[Mapping[str, str]] = {"factor": "by"}
     schedule: Schedule = param(child)
     by: float = param(_non_negative_scale)
+
+    def _multiplies(self) -> bool:
+        return self.by > 1
 
     def _setup(self) -> float | None:
         self._set_routes(Route(self.schedule))
@@ -184,6 +203,9 @@ class Clamp(Schedule):
     low: float | None = param(v.optional(v.rate), default=None)
     high: float | None = param(v.optional(v.rate), default=None)
 
+    def _multiplies(self) -> bool:
+        return False  # it moves time, or bounds values: no overflow of its own
+
     def _setup(self) -> float | None:
         low, high = self.low, self.high
         if low is None and high is None:
@@ -215,12 +237,22 @@ class Repeat(Schedule):
     schedule: Schedule = param(child)
     times: int | None = param(v.optional(v.integer), default=None)
 
+    def _multiplies(self) -> bool:
+        return False  # it moves time, or bounds values: no overflow of its own
+
     def _setup(self) -> float | None:
         period = _finite(self.name, "schedule", self.schedule, "only a finite schedule can repeat")
         if not period > 0:
             raise ValueError(f"{self.name}: the schedule must have a length > 0 to repeat, got {self.schedule!r}")
         self._set_routes(Route(self.schedule, map=Periodic(period, self.times)))
-        return None if self.times is None else period * self.times
+        if self.times is None:
+            return None
+        return _float_length(
+            self.name,
+            period * self.times,
+            f"times={self.times!r} with the schedule's length {period!r}",
+            "give fewer times, or times=None to repeat forever",
+        )
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return self._routes[0].value(t, xp)
@@ -240,6 +272,9 @@ class Shift(Schedule):
     schedule: Schedule = param(child)
     by: float = param(v.number)
 
+    def _multiplies(self) -> bool:
+        return False  # it moves time, or bounds values: no overflow of its own
+
     def _setup(self) -> float | None:
         length = self.schedule.length
         if length is not None and self.by >= length:
@@ -248,7 +283,14 @@ class Shift(Schedule):
                 "past its end a schedule is constant: use constant(value) instead"
             )
         self._set_routes(Route(self.schedule, map=ShiftMap(self.by)))
-        return None if length is None else length - self.by
+        if length is None:
+            return None
+        return _float_length(
+            self.name,
+            length - self.by,
+            f"by={self.by!r} with the schedule's length {length!r}",
+            "hold the first value for fewer steps (a by closer to 0)",
+        )
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return self._routes[0].value(t, xp)
@@ -270,9 +312,17 @@ class Stretch(Schedule):
     schedule: Schedule = param(child)
     by: float = param(v.length)  # t / by: as short as a length may be, no shorter
 
+    def _multiplies(self) -> bool:
+        return False  # it moves time, or bounds values: no overflow of its own
+
     def _setup(self) -> float | None:
         self._set_routes(Route(self.schedule, map=Dilate(self.by)))
-        return None if self.schedule.length is None else self.schedule.length * self.by
+        length = self.schedule.length
+        if length is None:
+            return None
+        return _float_length(
+            self.name, length * self.by, f"by={self.by!r} times the schedule's length {length!r}", "give a smaller by"
+        )
 
     def _eval(self, t: Any, xp: Namespace) -> Any:
         return self._routes[0].value(t, xp)
@@ -292,6 +342,9 @@ class Take(Schedule):
     name = "take"
     schedule: Schedule = param(child)
     steps: float = param(v.length)
+
+    def _multiplies(self) -> bool:
+        return False  # it moves time, or bounds values: no overflow of its own
 
     def _setup(self) -> float | None:
         self._set_routes(Route(self.schedule))
@@ -362,10 +415,11 @@ class Noise(Schedule):
         return signal * factor if isinstance(t, np.ndarray) else signal * float(factor[0])
 
 
-def join(*pieces: Schedule, **config: Any) -> Join:
-    """``join(a, b, c)`` is ``a >> b >> c``; ``join(pieces=[a, b, c])`` takes the dict config's key.
+def join(*pieces: Schedule | Sequence[Schedule], **config: Any) -> Join:
+    """``join(a, b, c)`` and ``join([a, b, c])`` are ``a >> b >> c``; ``join(pieces=[a, b, c])`` takes the dict
+    config's key.
 
-    >>> join(pieces=[warmup(2), cosine(8)]) == warmup(2) >> cosine(8)
+    >>> join(pieces=[warmup(2), cosine(8)]) == join([warmup(2), cosine(8)]) == warmup(2) >> cosine(8)
     True
     """
     return Join(_items("join", "pieces", pieces, config))
@@ -376,8 +430,9 @@ def scale(schedule: Schedule, by: float) -> Scale:
     return Scale(schedule, by)
 
 
-def product(*factors: Schedule, **config: Any) -> Product:
-    """``product(a, b)`` is ``a * b``; ``product(factors=[a, b])`` takes the dict config's key.
+def product(*factors: Schedule | Sequence[Schedule], **config: Any) -> Product:
+    """``product(a, b)`` and ``product([a, b])`` are ``a * b``; ``product(factors=[a, b])`` takes the dict config's
+    key.
 
     >>> import lrkit as lk
     >>> product(lk.constant(0.5), lk.linear(10))(5)
@@ -394,4 +449,6 @@ def _items(who: str, key: str, positional: tuple[Any, ...], config: dict[str, An
         if positional:
             raise TypeError(f"{who}() takes the schedules either positionally or as {key}=[...], not both")
         return config[key]  # type: ignore[no-any-return]
+    if len(positional) == 1 and isinstance(positional[0], Sequence) and not isinstance(positional[0], str):
+        return positional[0]  # join([a, b]), as the text form reads it
     return positional

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError"]
+from typing import Any
+
+__all__ = ["ConfigError", "brief", "shown"]
 
 #: Characters of a long line shown around the position in a message.
 _WINDOW = 60
@@ -27,6 +29,36 @@ def _excerpt(text: str, position: int) -> tuple[str, int, int, int]:
             shown += "..."
     shown = "".join(c if c.isprintable() else " " for c in shown)  # tabs etc. would move the caret
     return shown, caret, text.count("\n", 0, start) + 1, column + 1
+
+
+def brief(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, cut in the middle when long: how a message echoes a value it refuses, so a hostile value
+    (a text of a million characters, a list of 100,000 numbers) gives a short line. A long list or tuple is not
+    printed whole to be cut: its first items are, and its length.
+
+    >>> brief("x" * 1_000_000)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxx...xxxxx'"
+    >>> brief([5] * 100_000)
+    '[5, 5, 5, 5, 5, 5, 5, 5, 5, 5,... 5, 5] (100000 items)'
+    >>> brief([1.5, 2.5])
+    '[1.5, 2.5]'
+    """
+    if isinstance(value, (list, tuple)) and len(value) > limit:
+        return f"{_cut(repr(value[:limit]), limit)} ({len(value)} items)"
+    return _cut(repr(value), limit)
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """``repr(text)`` of ``text`` cut in the middle when long (a name, a path).
+
+    >>> shown("cosine"), shown("a" * 100)
+    ("'cosine'", "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...aaaaaa'")
+    """
+    return repr(_cut(text, limit))
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 10]}...{text[-6:]}"
 
 
 class ConfigError(ValueError):

@@ -51,7 +51,8 @@ def ramp(t: Any, steps: float, start: float, end: float, shape: str, xp: Namespa
     With ``p = t / steps`` and the remaining fraction ``h(p)`` (``h(0)=1``, ``h(1)=0``),
     ``value = (end - end h) + start h`` (clipped to ``[start, end]``), where ``h`` is ``1-p`` (linear),
     ``(1+cos(pi p))/2`` (cos), ``(1-p)^power`` (poly) or ``1-sqrt(p)`` (1-sqrt);
-    ``exp`` is geometric: ``value = end * (start/end)^(1-p)``.
+    ``exp`` is geometric: ``value = end * (start/end)^(1-p)`` (``start^(1-p) * end^p`` where ``start/end`` is past
+    the float range).
 
     >>> from lrkit.core.backend import MATH
     >>> ramp(5.0, 10, 1.0, 0.0, "cos", MATH), ramp(10.0, 10, 1.0, 0.25, "1-sqrt", MATH)
@@ -60,7 +61,10 @@ def ramp(t: Any, steps: float, start: float, end: float, shape: str, xp: Namespa
     low, high = (start, end) if start < end else (end, start)
     if shape == "exp":
         p = t / steps
-        value = xp.where(p <= 0.0, start, end * (start / end) ** (1.0 - p))
+        if sys.float_info.min <= start / end < _INF:
+            value = xp.where(p <= 0.0, start, end * (start / end) ** (1.0 - p))
+        else:  # start / end passes the float range (1.0 to 1e-310): the same ramp as two powers, each in range
+            value = xp.where(p <= 0.0, start, start ** (1.0 - p) * end**p)
     else:  # each shape computes only what it reads (a pass over an array less for linear and poly)
         if shape == "linear":
             h = (steps - t) / steps  # exactly 0 at t = steps in every namespace (1 - t/steps is not, under XLA)

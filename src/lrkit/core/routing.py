@@ -148,10 +148,12 @@ class Periodic(TimeMap):
         return min(hi, self.period)
 
     def inverse(self, marks: list[float], lo: float, hi: float, limit: int) -> list[float]:
-        count = self.times if self.times is not None else (math.ceil(hi / self.period) if math.isfinite(hi) else 1)
+        count = self.times if self.times is not None else (math.ceil(hi / self.period) if math.isfinite(hi) else None)
         inside = [m for m in marks if 0 < m < self.period]
         out: list[float] = []
-        for k in range(count):
+        first = max(int(lo // self.period), 0) if math.isfinite(lo) else 0  # (repetitions before lo mark nothing)
+        # forever up to inf: the first `limit` marks, as up to a huge step (each repetition after lo marks a restart)
+        for k in range(first, first + limit + 2 if count is None else min(count, first + limit + 2)):
             base = k * self.period
             if base >= hi or len(out) >= limit:
                 break

@@ -22,6 +22,10 @@ Conventions, the same for every family:
 * A step so large that the closed form's ``math`` arithmetic overflows (``t / period`` past 1.8e308) gives
   the value an array of that step gives (numpy's IEEE arithmetic) where that is a finite number, else a
   :class:`ValueError` naming the schedule and the step; never a NaN.
+* A value past the float range (a product or a scale of finite factors whose product passes 1.8e308) raises
+  :class:`ValueError` naming the schedule and the step, never ``inf``: a schedule that multiplies (``s * 10``,
+  ``a * b``, ``noise``) checks each value it gives (Python numbers, numpy, :meth:`Schedule.math_function`);
+  a traced evaluation cannot raise.
 * A schedule nests at most :data:`MAX_DEPTH` levels (each combinator around a schedule is one; a join or
   product of many is one), the configs' own limit, so every ``repr`` reads back.
 * Values are unitless: multiply by a base learning rate (``sched * 3e-4``) or let
@@ -53,6 +57,7 @@ import numpy as np
 
 from lrkit.core.backend import MATH, NUMPY, SORTED, Namespace, for_step
 from lrkit.core.compiled import compile_math
+from lrkit.core.errors import brief
 from lrkit.core.routing import PHASE_MARKS, Route
 
 __all__ = ["MAX_DEPTH", "NumpyForm", "Schedule", "child", "param", "renamed", "value"]
@@ -76,7 +81,13 @@ def _is_scalar(step: Any) -> bool:
         return True
     if isinstance(step, (bool, np.bool_)):
         _not_a_number(step)
-    return isinstance(step, (numbers.Real, decimal.Decimal)) or (isinstance(step, np.ndarray) and step.ndim == 0)
+    return isinstance(step, (numbers.Real, decimal.Decimal)) or (
+        isinstance(step, np.ndarray) and step.ndim == 0 and step.dtype.kind in "iuf"  # a 0-d bool array is a flag
+    )
+
+
+class _Overflow(ValueError):
+    """A value past the float range: raised as it is by ``Schedule.__call__``, never taken for the step's overflow."""
 
 
 #: How every message about a step that is no valid step (negative, NaN, text, ...) begins: such an error is raised
@@ -86,7 +97,7 @@ _STEP = "step must be "
 
 def _not_a_number(step: Any) -> None:
     raise ValueError(
-        f"{_STEP}a number of updates (an int, a float, or an array or tensor of them), got {step!r} "
+        f"{_STEP}a number of updates (an int, a float, or an array or tensor of them), got {brief(step, 100)} "
         f"({type(step).__name__})"
     )
 
@@ -207,6 +218,7 @@ class Schedule:
     _routes: tuple[Route, ...] = ()  # a combinator's children, set once by _set_routes
     _scalar: Callable[[float], float] | None = None  # the scalar path, built at the first scalar call (a memo)
     _depth: int = 1  # how deeply schedules nest in this one's parameters, itself included (see MAX_DEPTH)
+    _guarded: bool = False  # whether a value may overflow to inf (it multiplies): each value given is checked
 
     # -- construction ---------------------------------------------------------------
     def __post_init__(self) -> None:
@@ -223,7 +235,18 @@ class Schedule:
                 "scale by the product of the factors"
             )
         object.__setattr__(self, "_depth", depth)
-        object.__setattr__(self, "length", self._setup())
+        length = self._setup()
+        if length is not None and not length < _INF:  # (each combinator refuses its own, naming the arguments)
+            raise ValueError(f"{who}: the schedule is longer than a float can hold; give shorter phases")
+        object.__setattr__(self, "length", length)
+        if self._multiplies() or any(route.child._guarded for route in self._routes):
+            object.__setattr__(self, "_guarded", True)
+
+    def _multiplies(self) -> bool:
+        """Whether this node's closed form multiplies values so that finite ones may give ``inf`` (a product, a
+        scale by more than 1, a child as an amplitude): then every value the schedule gives is checked. A family
+        (no children) does not; a combinator that only moves time overrides it to say it does not either."""
+        return bool(self._routes)
 
     def _setup(self) -> float | None:
         """Check the parameters together, derive what evaluation needs (:meth:`_derive`, :meth:`_set_routes`),
@@ -273,7 +296,7 @@ class Schedule:
                     _bad_step(step)
                 return (self._scalar or self.math_function())(number)
         except (ArithmeticError, ValueError) as err:
-            if str(err).startswith(_STEP):  # the step itself is refused
+            if isinstance(err, _Overflow) or str(err).startswith(_STEP):  # the step or the value is refused
                 raise
             return self._beyond_math(step, err)
         if space is not None:
@@ -289,7 +312,14 @@ class Schedule:
         else:
             space = NUMPY
             _check_steps(flat)
-        out = np.asarray(self._at(flat, space), dtype=np.float64)
+        if self._guarded:
+            with np.errstate(over="ignore", invalid="ignore"):  # an overflow is raised below, naming the step
+                out = np.asarray(self._at(flat, space), dtype=np.float64)
+            bad = ~np.isfinite(out) if out.ndim else np.full(flat.shape, not np.isfinite(out))
+            if bad.any() and (np.isinf(out).any() or self._overflows(flat[bad])):
+                raise self._overflow(flat[bad][0].item())
+        else:
+            out = np.asarray(self._at(flat, space), dtype=np.float64)
         return out.reshape(arr.shape) if out.ndim else np.full(arr.shape, out)  # (SORTED gives a constant as a number)
 
     def _beyond_math(self, step: Any, err: BaseException) -> float:
@@ -325,8 +355,37 @@ class Schedule:
         function = self._scalar
         if function is None:
             function = compile_math(self) or self._math
+            if self._guarded:
+                function = self._checked(function)
             object.__setattr__(self, "_scalar", function)
         return function
+
+    def _checked(self, function: Callable[[float], float]) -> Callable[[float], float]:
+        """``function`` raising where its value is no finite number (see :meth:`_multiplies`)."""
+
+        def checked(t: float) -> float:
+            value = function(t)
+            if value < _INF or (value != value and not self._overflows(np.array([float(t)]))):
+                return value  # a finite value, or a child's own NaN (not inf * 0 after an overflow)
+            raise self._overflow(t)
+
+        return checked
+
+    def _overflows(self, steps: np.ndarray) -> bool:
+        """Whether evaluating ``steps`` overflows on the way (where a value is NaN: ``inf * 0`` after an overflow,
+        or a child's own NaN)."""
+        try:
+            with np.errstate(over="raise", invalid="ignore"):
+                self._at(steps, NUMPY)
+        except FloatingPointError:
+            return True
+        return False
+
+    def _overflow(self, step: Any) -> ValueError:
+        return _Overflow(
+            f"{brief(self, 120)} overflows to inf at step {step!r}: its factors multiply past the float range "
+            "(1.8e+308); scale it by less, or bound a factor (clamp(s, high=...))"
+        )
 
     def evaluate(self, step: Any, xp: Namespace) -> Any:
         """The value at ``step`` computed by namespace ``xp`` (see :mod:`lrkit.core.backend`).
@@ -489,7 +548,7 @@ def child(who: str, name: str, item: Any) -> Schedule:
     if not isinstance(item, Schedule):
         item = _from_structured(item)
     if not isinstance(item, Schedule):
-        raise ValueError(f"{who}: {name} must be a schedule, got {item!r}")
+        raise ValueError(f"{who}: {name} must be a schedule, got {brief(item, 100)}")
     return item
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from lrkit.core import _validate as v
 from lrkit.core.recipes import one_cycle, warmup_cosine
-from lrkit.core.schedule import Schedule
+from lrkit.core.schedule import Schedule, child
 from lrkit.finder._result import FinderResult
 from lrkit.finder._valley import valley_centre
 
@@ -132,6 +132,7 @@ def build_schedule(recipe: str, updates: int, **options: Any) -> Schedule:
     1.0
     """
     recipe = v.choice("auto", "recipe", recipe, RECIPES)
+    updates = v.integer("build_schedule", "updates", updates)
     if recipe == "one_cycle":
         return one_cycle(updates, **options)
     options = dict(options)
@@ -221,6 +222,9 @@ def choose(
     >>> round(chosen.peak_lr, 4), chosen.cost["runs"]
     (0.0134, 1.12)
     """
+    schedule = child("choose", "schedule", schedule)
+    updates = v.integer("choose", "updates", updates)
+    recipe = v.choice("choose", "recipe", recipe, RECIPES)
     peak, value, factor, text = peak_from(result, rule=rule, factor=factor, fall=fall, rise=rise)
     finder_updates = len(result.lrs)
     cost = {

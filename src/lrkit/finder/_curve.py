@@ -12,10 +12,27 @@ from typing import Any
 
 import numpy as np
 
+from lrkit.core.errors import brief
 
-def _finite_curve(lrs: Any, losses: Any) -> tuple[np.ndarray, np.ndarray]:
-    lr = np.asarray(lrs, dtype=np.float64).reshape(-1)
-    loss = np.asarray(losses, dtype=np.float64).reshape(-1)
+
+def curve_array(who: str, name: str, values: Any) -> np.ndarray:
+    """``values`` (a list, an array, a tensor on the CPU; ``None`` reads as NaN) as a flat float64 array. Text,
+    flags and ragged lists are refused, naming ``who`` and ``name``: numpy's own message names neither, and
+    would read the text ``'1e-3'`` as a number."""
+    try:
+        raw = np.asarray(values)
+        if raw.dtype.kind in "bUS":
+            raise TypeError
+        return np.asarray(raw, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{who}: {name} must be numbers (a list or a 1-D array of floats), got {brief(values)}"
+        ) from None
+
+
+def _finite_curve(lrs: Any, losses: Any, who: str = "finder") -> tuple[np.ndarray, np.ndarray]:
+    lr = curve_array(who, "lrs", lrs)
+    loss = curve_array(who, "losses", losses)
     if lr.shape != loss.shape:
         raise ValueError(
             f"lrs and losses must have the same length, got {lr.size} and {loss.size}; pass one loss per learning rate"
@@ -52,9 +69,9 @@ def _skip(n: int) -> int:
     return n // 10
 
 
-def _usable(lrs: Any, losses: Any) -> tuple[np.ndarray, np.ndarray]:
+def _usable(lrs: Any, losses: Any, who: str = "finder") -> tuple[np.ndarray, np.ndarray]:
     """Finite points, less the first 10% (the average has not settled), up to the first rebound."""
-    lr, loss = _finite_curve(lrs, losses)
+    lr, loss = _finite_curve(lrs, losses, who)
     first = _skip(lr.size)
     lr, loss = lr[first:], loss[first:]
     end = usable_region(loss)

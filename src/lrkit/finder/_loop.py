@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from lrkit.core import _validate as v
+from lrkit.core.errors import brief
 from lrkit.finder._curve import _skip
 from lrkit.finder._result import FinderResult
 from lrkit.finder._smooth import Ema, auto_beta
@@ -19,10 +20,14 @@ from lrkit.finder._sweep import sweep
 def _as_loss(value: Any) -> float | None:
     if value is None:
         return None
+    given = value
     if hasattr(value, "item"):
-        value = value.item()
+        try:
+            value = value.item()
+        except (ValueError, RuntimeError):  # numpy's and torch's: more than one element
+            value = given
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"range_test: the step must return a number (the loss) or None, got {value!r}")
+        raise TypeError(f"range_test: the step must return a number (the loss) or None, got {brief(given, 80)}")
     return float(value)
 
 

@@ -29,7 +29,7 @@ def steepest(lrs: Any, losses: Any, half_width: float = 0.2) -> float | None:
     0.01
     """
     half_width = v.positive("steepest", "half_width", half_width)
-    lr, loss = _usable(lrs, losses)
+    lr, loss = _usable(lrs, losses, "steepest")
     stop = int(np.argmin(loss)) + 1 if loss.size else 0
     if stop < 3:
         return None
@@ -49,7 +49,7 @@ def valley(lrs: Any, losses: Any) -> float | None:
     >>> 1e-4 < valley(lrs, losses) < 1.0
     True
     """
-    lr, loss = _usable(lrs, losses)
+    lr, loss = _usable(lrs, losses, "valley")
     n = loss.size
     if n < 3:
         return None
@@ -73,7 +73,7 @@ def minimum(lrs: Any, losses: Any) -> float | None:
     >>> minimum([1e-3, 1e-2, 1e-1, 1.0], [2.0, 1.0, 0.5, 3.0])
     0.01
     """
-    lr, loss = _usable(lrs, losses)
+    lr, loss = _usable(lrs, losses, "minimum")
     if loss.size == 0:
         return None
     return float(lr[int(np.argmin(loss))] / 10.0)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from lrkit.finder._curve import curve_array
 from lrkit.finder._smooth import auto_beta, smooth
 from lrkit.finder._suggest import suggest
 
@@ -53,8 +54,8 @@ class FinderResult:
         **suggest_options: Any,
     ) -> FinderResult:
         """Build a result (smoothing and suggestions included) from raw points."""
-        lr = np.asarray(lrs, dtype=np.float64).reshape(-1)
-        loss = np.asarray(losses, dtype=np.float64).reshape(-1)
+        lr = curve_array("from_curve", "lrs", lrs)
+        loss = curve_array("from_curve", "losses", losses)
         if beta is None:
             beta = auto_beta(lr) if lr.size > 1 else 0.0
         s = suggest(lr, loss, beta=beta, **suggest_options)

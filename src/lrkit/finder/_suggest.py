@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from lrkit.core import _validate as v
-from lrkit.finder._curve import _finite_curve, _skip, _usable
+from lrkit.finder._curve import _finite_curve, _skip, _usable, curve_array
 from lrkit.finder._evidence import descent_evidence
 from lrkit.finder._methods import _METHOD_FUNCS, METHODS
 from lrkit.finder._smooth import auto_beta, check_beta, smooth
@@ -67,12 +67,12 @@ def suggest(
     min_points = v.integer("suggest", "min_points", min_points, minimum=3)
     min_drop = v.non_negative("suggest", "min_drop", min_drop)
     max_spread = v.positive("suggest", "max_spread", max_spread)
-    raw_lr = np.asarray(lrs, dtype=np.float64).reshape(-1)
-    raw = np.asarray(losses, dtype=np.float64).reshape(-1)
+    raw_lr = curve_array("suggest", "lrs", lrs)
+    raw = curve_array("suggest", "losses", losses)
     positive = raw_lr[np.isfinite(raw_lr) & (raw_lr > 0)]
     beta = (auto_beta(positive) if positive.size > 1 else 0.0) if beta is None else check_beta("suggest", beta)
     curve = smooth(raw, beta) if beta > 0 else raw
-    lr, loss = _finite_curve(raw_lr, curve)
+    lr, loss = _finite_curve(raw_lr, curve, "suggest")
     alpha = v.positive("suggest", "alpha", alpha)
     if not alpha < 1:
         raise ValueError(f"suggest: alpha must be in (0, 1), got {alpha!r}; 1e-3 is the default")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from lrkit.core import _validate as v
-from lrkit.finder._curve import _finite_curve, _running_median, _skip, usable_region
+from lrkit.finder._curve import _finite_curve, _running_median, _skip, curve_array, usable_region
 from lrkit.finder._smooth import auto_beta, smooth
 
 
@@ -47,10 +47,10 @@ def valley_centre(
     rise = v.number("valley_centre", "rise", rise)
     if not (0 < fall <= 1 and rise > 0):
         raise ValueError(f"valley_centre: need 0 < fall <= 1 and rise > 0, got fall={fall!r}, rise={rise!r}")
-    raw_lr = np.asarray(lrs, dtype=np.float64).reshape(-1)
+    raw_lr = curve_array("valley_centre", "lrs", lrs)
     if beta is None:
         beta = auto_beta(raw_lr) if raw_lr.size > 1 else 0.0
-    lr, loss = _finite_curve(raw_lr, losses)
+    lr, loss = _finite_curve(raw_lr, losses, "valley_centre")
     average = loss
     if beta > 0 and loss.size:
         average = smooth(loss, beta)

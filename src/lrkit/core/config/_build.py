@@ -13,7 +13,7 @@ import inspect
 import sys
 from typing import Any
 
-from lrkit.core.errors import ConfigError
+from lrkit.core.errors import ConfigError, brief, shown  # noqa: F401 (the configs' readers import brief from here)
 from lrkit.core.registry import lookup, names  # the one place the registry comes from
 from lrkit.core.schedule import MAX_DEPTH as SCHEDULE_DEPTH
 from lrkit.core.schedule import Schedule, renamed
@@ -48,17 +48,6 @@ def signature_text(name: str) -> str:
     parameters = inspect.signature(constructor(name)).parameters.values()
     shown = [p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}" for p in parameters]
     return f"{name}({', '.join(shown)})"
-
-
-def shown(text: str, limit: int = 40) -> str:
-    """``repr(text)``, cut in the middle when long."""
-    return repr(text) if len(text) <= limit else repr(f"{text[: limit - 10]}...{text[-6:]}")
-
-
-def brief(value: Any, limit: int = 40) -> str:
-    """``repr(value)``, cut in the middle when long."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 10]}...{text[-6:]}"
 
 
 def number_text(digits: str) -> str:

@@ -102,7 +102,7 @@ class _DictReader:
             raise ConfigError(f"{where}: the config refers to itself (a YAML alias inside its own anchor?)")
         if key in self.done:
             return self.done[key]
-        if depth >= 2 * MAX_DEPTH or schedules >= MAX_DEPTH:
+        if depth >= 2 * MAX_DEPTH or (schedules >= MAX_DEPTH and isinstance(value, Mapping)):  # as constructors count
             raise ConfigError(f"{where}: the config is nested more than {MAX_DEPTH} levels deep")
         self.active.add(key)
         try:

@@ -1,7 +1,9 @@
 """Files: ``.json``, ``.yaml``/``.yml`` (PyYAML) or the text form, optionally a schedule under a key.
 
 A key given twice in one object or mapping is refused (both readers would keep the last one silently); YAML reads
-``1e3`` as a number, as YAML 1.2 and JSON do (PyYAML's YAML 1.1 reads it as text). ``.toml`` is refused by name.
+numbers as YAML 1.2 and JSON do, where PyYAML's YAML 1.1 differs: ``1e3`` and ``.5e3`` are numbers (1.1: text),
+``010`` is 10 (1.1: octal 8; ``0o10`` is 8), and ``1:30`` and ``0b101`` are text (1.1: 90 and 5), refused where a number
+is due. ``.toml`` is refused by name.
 
 >>> import json, pathlib, tempfile
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.json"
@@ -47,14 +49,30 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-#: YAML 1.2's floats that YAML 1.1 (PyYAML) reads as text: an exponent without a dot or without a sign (``1e3``).
-_EXPONENT = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
+#: YAML 1.2's numbers (its core schema; ``_`` between digits still read, as YAML 1.1 and the text form do): an integer
+#: is decimal (``010`` is 10, not YAML 1.1's octal 8), ``0o17`` or ``0x1F``; a float has a dot or an exponent (``1e3``
+#: and ``.5e3``, which YAML 1.1 reads as text). YAML 1.1's base-60 (``1:30``) and binary (``0b101``) are text.
+_INT = re.compile(r"^(?:[-+]?[0-9][0-9_]*|0o[0-7_]+|0x[0-9a-fA-F_]+)$")
+_FLOAT = re.compile(
+    r"^(?:[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*|[0-9][0-9_]*(?=[eE]))(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+
+
+def _yaml_int(loader: Any, node: Any) -> int:
+    """An integer as YAML 1.2 reads it: decimal unless ``0o`` or ``0x`` (PyYAML reads ``010`` as octal)."""
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    sign, digits = (-1, text[1:]) if text[:1] == "-" else (1, text.lstrip("+"))
+    base = {"0o": 8, "0x": 16}.get(digits[:2].lower(), 10)
+    return sign * int(digits[2:] if base != 10 else digits, base)
 
 
 @functools.cache
 def _yaml_loader(yaml: Any) -> Any:
-    """PyYAML's safe loader (libyaml's when there is one: far faster) that reads ``1e3`` as a number, as YAML 1.2
-    and JSON do, and refuses a key given twice in one mapping (PyYAML keeps the last one, silently)."""
+    """PyYAML's safe loader (libyaml's when there is one: far faster) that reads numbers as YAML 1.2 and JSON do
+    (see :data:`_INT`, :data:`_FLOAT`), and refuses a key given twice in one mapping (PyYAML keeps the last one,
+    silently)."""
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
     class Loader(base):  # type: ignore[misc, valid-type]
@@ -68,7 +86,13 @@ def _yaml_loader(yaml: Any) -> Any:
                     seen.add(key.value)
             return super().construct_mapping(node, deep=deep)
 
-    Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT, list("-+0123456789"))
+    Loader.yaml_implicit_resolvers = {  # YAML 1.1's number resolvers out, YAML 1.2's in (the others kept, in order)
+        first: [(tag, pattern) for tag, pattern in resolvers if tag not in _NUMBER_TAGS]
+        for first, resolvers in base.yaml_implicit_resolvers.items()
+    }
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+    Loader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
+    Loader.add_constructor("tag:yaml.org,2002:int", _yaml_int)
     return Loader
 
 
@@ -110,7 +134,7 @@ def _at_key(data: Any, key: str, path: Path) -> Any:
                 raise ConfigError(f"{path}: key {key!r}: no {part!r} {under} (its keys: {keys})")
             here = here[part]
         elif isinstance(here, list):
-            if not (part.isdigit() and int(part) < len(here)):
+            if not (part.isascii() and part.isdigit() and int(part) < len(here)):  # not '²', '٠': ASCII digits
                 count = f"{len(here)} item" + ("" if len(here) == 1 else "s")
                 name = repr(".".join(seen)) if seen else "the top level"
                 raise ConfigError(f"{path}: key {key!r}: {name} has {count}, so {part!r} is not one of its indices")

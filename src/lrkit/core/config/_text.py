@@ -134,10 +134,13 @@ class _Parser:
             found = "the end of the text" if kind == "end" else shown(value)
             raise self.error(f"expected {op!r} {context}, found {found}")
 
-    def enter(self, position: int) -> None:
+    def enter(self, position: int, *, extra: int = 0) -> None:
+        """Open a bracket or a call; at most :data:`MAX_DEPTH` levels (``extra`` more for a list: the list a family
+        takes, ``multistep([...])``, is inside the innermost schedule a schedule of the limit's depth holds, as the
+        constructors count)."""
         self.level += 1
-        if self.level > MAX_DEPTH:
-            raise self.error(f"the text is nested more than {MAX_DEPTH} levels deep", position)
+        if self.level > MAX_DEPTH + extra:
+            raise self.error(f"the text is nested more than {MAX_DEPTH + extra} levels deep", position)
 
     def depth(self, value: Any) -> int:
         if isinstance(value, list):
@@ -248,7 +251,7 @@ class _Parser:
             self.level -= 1
             return value
         if kind == "op" and token == "[":
-            self.enter(position)
+            self.enter(position, extra=1)
             items: list[Any] = []
             while not self.accept("]"):
                 items.append(self.expr())
