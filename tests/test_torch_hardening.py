@@ -171,7 +171,7 @@ def test_a_schedule_that_overflows_to_inf_is_refused_not_written(progress) -> No
     param = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([param], lr=0.1)
     huge = lk.constant(1e300) * 1e10
-    with pytest.raises(ValueError, match=r"gives inf at .*a learning rate must be finite"):
+    with pytest.raises(ValueError, match=r"overflows to inf at step 0.*float range"):  # refused by the schedule
         if progress == "updates":
             Scheduler(opt, huge)
         else:
@@ -183,7 +183,7 @@ def test_a_schedule_that_overflows_later_is_refused_at_that_update() -> None:
     param = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([param], lr=0.1)
     sched = Scheduler(opt, lk.constant(1.0, 2000) >> lk.constant(1e300) * 1e10)
-    with pytest.raises(ValueError, match="gives inf at update 2000"):
+    with pytest.raises(ValueError, match="overflows to inf at step 2000"):
         for _ in range(2100):
             opt.step()
             sched.step()

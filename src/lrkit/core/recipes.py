@@ -66,9 +66,10 @@ def _sequence(steps: float, *phases: tuple[Callable[[float], Schedule], float]) 
     """
     grid = math.ulp(steps)
     pieces: list[Schedule] = []
-    start = 0.0
+    start: float = 0
     for build, end in phases:
-        end = round(end / grid) * grid
+        on_grid = round(end / grid) * grid
+        end = end if end == on_grid else on_grid  # an end already on the grid keeps its type (an int stays an int)
         if v.lasts(end - start):
             pieces.append(build(end - start))
             start = end

@@ -124,7 +124,8 @@ def _warn_if_it_ends_early(schedule: Any, lrs: np.ndarray) -> None:
     import warnings
 
     length, updates = getattr(schedule, "length", None), lrs.size
-    if isinstance(length, (int, np.integer)) and not isinstance(length, bool) and 0 < length < updates:
+    whole = isinstance(length, (int, np.integer)) or (isinstance(length, float) and length.is_integer())
+    if whole and not isinstance(length, bool) and 0 < length < updates:  # type: ignore[operator]
         last = float(lrs[int(length) - 1])
         warnings.warn(
             CurvePredictionWarning(
