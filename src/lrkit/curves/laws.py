@@ -123,10 +123,13 @@ def _warn_if_it_ends_early(schedule: Any, lrs: np.ndarray) -> None:
     its floor."""
     import warnings
 
-    length, updates = getattr(schedule, "length", None), lrs.size
-    whole = isinstance(length, (int, np.integer)) or (isinstance(length, float) and length.is_integer())
-    if whole and not isinstance(length, bool) and 0 < length < updates:  # type: ignore[operator]
-        last = float(lrs[int(length) - 1])
+    end, updates = getattr(schedule, "length", None), lrs.size
+    whole = isinstance(end, (int, np.integer)) or (isinstance(end, float) and end.is_integer())
+    if not whole or isinstance(end, bool):
+        return
+    length = int(end)  # type: ignore[arg-type]
+    if 0 < length < updates:
+        last = float(lrs[length - 1])
         warnings.warn(
             CurvePredictionWarning(
                 f"schedule: it ends after {int(length)} updates and holds its last rate ({last:.6g}) for the "
