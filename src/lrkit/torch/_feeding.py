@@ -176,11 +176,11 @@ def feeds(who: str, schedulers: dict[str, Any], count: Callable[[Any], Any] | No
     first refuses it, naming itself and the fix).
 
     >>> import torch, lrkit as lk
-    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-    >>> by_update, by_tokens = Scheduler(opt, lk.cosine(8)), Scheduler(opt, lk.linear(400), advance="tokens")
+    >>> def opt(): return torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # one per Scheduler
+    >>> by_update, by_tokens = Scheduler(opt(), lk.cosine(8)), Scheduler(opt(), lk.linear(400), advance="tokens")
     >>> [f.unit for f in feeds("cb", {"A": by_update, "B": by_tokens}, len, None)]
     [None, 'tokens']
-    >>> with_plateau = Scheduler(opt, lk.constant(1.0, 100) * lk.plateau(patience=2))
+    >>> with_plateau = Scheduler(opt(), lk.constant(1.0, 100) * lk.plateau(patience=2))
     >>> [f.monitor for f in feeds("cb", {"A": by_update, "B": with_plateau}, None, "val_loss")]
     [None, 'val_loss']
     """
