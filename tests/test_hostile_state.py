@@ -416,15 +416,28 @@ def test_a_second_scheduler_on_a_driven_optimizer_keeps_the_base_and_warns() -> 
     schedule = lk.warmup(10) >> lk.cosine(90)
     opt = _opt(groups=2)
     first = Scheduler(opt, schedule)
-    with pytest.warns(UserWarning, match=r"already driven by another lrkit Scheduler.*base"):
-        sched = Scheduler(opt, schedule)
+    sched = Scheduler(opt, schedule)
     assert sched.base_lrs == [0.1, 0.1]
-    _run(sched, 10)
+    with pytest.warns(UserWarning, match=r"driven by another lrkit Scheduler.*base values \(lr 0.1") as caught:
+        _run(sched, 10)
+    assert len(caught) == 1 and caught[0].filename == __file__  # once, pointing at the step() call
     assert opt.param_groups[1]["lr"] == pytest.approx(0.1)
     with pytest.raises(RuntimeError, match="changed outside lrkit"):
         opt.step()
         first.step()  # two Schedulers on one optimizer: the old one's step is refused
-    del first
+
+
+def test_a_second_scheduler_that_loads_a_checkpoint_first_says_nothing() -> None:
+    # rebuilding the Scheduler mid-run and loading its state (a horizon change in one process): the state's bases
+    # govern, so nothing is said
+    opt = _opt()
+    first = Scheduler(opt, lk.cosine(100))
+    _run(first, 4)
+    sched = Scheduler(opt, lk.cosine(200))
+    sched.load_state_dict(first.state_dict(), horizon="same_fraction")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _run(sched, 3)
 
 
 def test_a_new_scheduler_after_a_chosen_base_takes_that_base_without_a_word() -> None:

@@ -248,10 +248,9 @@ def test_add_param_group_after_construction() -> None:
     opt.add_param_group({"params": params(), "lr": 0.5})
     used = train(opt, sched, 2)
     assert used[1] == [s(3), 0.5 * s(3)]  # the new group's lr at adoption is its base
-    with pytest.warns(UserWarning, match="already driven"):  # the same optimizer: the first one's bases
-        per_group = Scheduler(opt, [s, s])
+    per_group = Scheduler(opt, [s, s])  # the same optimizer: the first one's bases, said at the first step
     opt.add_param_group({"params": params()})
-    with pytest.raises(ValueError, match="add_param_group"):
+    with pytest.raises(ValueError, match="add_param_group"):  # refused before any warning
         per_group.step()
         opt.step()
         per_group.step()
@@ -268,9 +267,9 @@ def test_a_group_added_mid_run_is_scheduled_from_its_first_update(before: int) -
     opt.add_param_group({"params": params(), "lr": 0.5})
     used = train(opt, sched, 300)
     assert [u[1] for u in used[1:]] == [0.5 * s(before + k) for k in range(1, 300)]
-    with pytest.warns(UserWarning, match="already driven"):  # the same optimizer: the first one's bases
-        per_group = Scheduler(opt, [s, s])
-    train(opt, per_group, before)
+    per_group = Scheduler(opt, [s, s])  # the same optimizer: the first one's bases, said at the first step
+    with pytest.warns(UserWarning, match="driven by another"):
+        train(opt, per_group, before)
     opt.add_param_group({"params": params()})
     with pytest.raises(ValueError, match="add_param_group"):
         train(opt, per_group, 1)

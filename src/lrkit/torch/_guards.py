@@ -33,7 +33,7 @@ class Guards:
     call), ``idle`` calls, ``zero_check`` pending, ``warned_end``, ``fed`` (a metric reached the plateau(s), or
     the unfed warning was given) and ``unfed`` calls."""
 
-    __slots__ = ("calls", "fed", "idle", "unfed", "warned_end", "zero_check")
+    __slots__ = ("calls", "fed", "idle", "inherited", "unfed", "warned_end", "zero_check")
 
     def __init__(self) -> None:
         self.calls = (0, 0, 0)
@@ -42,6 +42,7 @@ class Guards:
         self.warned_end = False
         self.fed = False
         self.unfed = 0
+        self.inherited: str | None = None  # bases taken from another live Scheduler: said at the first step()
 
     def quiet(self, plateaus: bool) -> bool:
         """Whether no check is pending at the next ``step()`` (the fast path may skip them)."""
@@ -52,6 +53,13 @@ class Guards:
         self.calls = (EPOCH_CALLS, n, 0)
         self.warned_end = warned_end
         self.zero_check = True
+        self.inherited = None  # the checkpoint's bases govern, not those taken from another Scheduler
+
+    def warn_inherited(self) -> None:
+        """Say once, at the first ``step()`` with no checkpoint loaded, that the bases came from another Scheduler."""
+        if self.inherited is not None:
+            warnings.warn(self.inherited, stacklevel=3)
+            self.inherited = None
 
     def check_foreign_write(self, plan: Plan) -> None:
         """Raise if someone else wrote the value since our last step (another scheduler, or user code)."""

@@ -154,12 +154,11 @@ class Scheduler(LRScheduler):
             return
         self._plan.base.update(inherited)
         shown = ", ".join(f"{name} {bases[0]:g}" for name, bases in inherited.items())
-        warnings.warn(
-            "Scheduler: this optimizer is already driven by another lrkit Scheduler, still alive, whose values "
-            f"the param groups hold; the new one takes that one's base values ({shown} in group 0), as torch's "
+        self._guards.inherited = (  # said at the first step(), unless a checkpoint's bases replace these first
+            "Scheduler: its optimizer was driven by another lrkit Scheduler, still alive, when it was built, and the "
+            f"param groups held that one's values; it took that one's base values ({shown} in group 0), as torch's "
             "initial_lr does, not the values it wrote. Step only the new one (the old one's step() now refuses); "
-            "to start from other base values, write them into the param groups before building the Scheduler",
-            stacklevel=3,
+            "to start from other base values, write them into the param groups before building the Scheduler"
         )
 
     def _rewrite(self) -> None:
@@ -283,6 +282,7 @@ class Scheduler(LRScheduler):
         plan.n = n
         if guards.zero_check:
             guards.warn_all_zero(plan.base)
+            guards.warn_inherited()
         plan.write(self._clock_values() if self._clock is not None else self._values(n))
         if progress.by_update:
             self._arm(n)
