@@ -36,7 +36,7 @@ import numpy as np
 
 from lrkit._adapt import TracedPlateaus, exact_count, has_plateau, wide_as_float, wide_step
 from lrkit.core.backend import jax_namespace
-from lrkit.core.plateau import check_kind
+from lrkit.core.plateau import UNFED, check_kind
 from lrkit.core.schedule import Schedule
 
 try:
@@ -49,7 +49,6 @@ __all__ = ["ScheduleState", "scale_by_learning_rate", "schedule"]
 
 _MAX_TABLE = 1 << 24  # a tabulated schedule longer than this must say so with table=n
 _FIX = "give table=<last step> (later counts hold its value)"
-UNFED = 50  # eager updates with a plateau active and never a metric before we say so (lrkit.torch's rule)
 
 
 def schedule(sched: Schedule, base_lr: float = 1.0, *, dtype: Any = None, table: bool | int = False) -> Any:

@@ -48,13 +48,8 @@ _RATE_FIX = "a learning rate cannot be negative (every scheduled value is a rate
 
 
 def _fail(who: str, name: str, requirement: str, value: Any, fix: str = "") -> ValueError:
-    message = f"{who}: {name} must be {requirement}, got {shown(value)}"
+    message = f"{who}: {name} must be {requirement}, got {brief(value, 100)}"
     return ValueError(f"{message}; {fix}" if fix else message)
-
-
-def shown(value: Any) -> str:
-    """How a message echoes a value it refuses: its ``repr``, cut short when long (at most about 100 characters)."""
-    return brief(value, 100)
 
 
 def number(who: str, name: str, value: Any) -> float:
@@ -202,7 +197,7 @@ def increasing(who: str, name: str, values: Any, *, strict: bool = True) -> tupl
                 name,
                 "strictly increasing" if strict else "non-decreasing",
                 list(items),
-                f"{name}[{i}]={shown(items[i])} does not come after {shown(items[i - 1])}; sort them",
+                f"{name}[{i}]={brief(items[i], 100)} does not come after {brief(items[i - 1], 100)}; sort them",
             )
     return items
 

@@ -84,8 +84,7 @@ class Join(Schedule):
     pieces: Sequence[Schedule] = param(_pieces)
     offsets: tuple[float, ...] = _derived()
 
-    def _multiplies(self) -> bool:
-        return False  # it moves time, or bounds values: no overflow of its own
+    _combines_values = False  # it moves time, or bounds values: no overflow of its own
 
     def _setup(self) -> float | None:
         pieces = self.pieces
@@ -203,8 +202,7 @@ class Clamp(Schedule):
     low: float | None = param(v.optional(v.rate), default=None)
     high: float | None = param(v.optional(v.rate), default=None)
 
-    def _multiplies(self) -> bool:
-        return False  # it moves time, or bounds values: no overflow of its own
+    _combines_values = False  # it moves time, or bounds values: no overflow of its own
 
     def _setup(self) -> float | None:
         low, high = self.low, self.high
@@ -237,8 +235,7 @@ class Repeat(Schedule):
     schedule: Schedule = param(child)
     times: int | None = param(v.optional(v.integer), default=None)
 
-    def _multiplies(self) -> bool:
-        return False  # it moves time, or bounds values: no overflow of its own
+    _combines_values = False  # it moves time, or bounds values: no overflow of its own
 
     def _setup(self) -> float | None:
         period = _finite(self.name, "schedule", self.schedule, "only a finite schedule can repeat")
@@ -272,8 +269,7 @@ class Shift(Schedule):
     schedule: Schedule = param(child)
     by: float = param(v.number)
 
-    def _multiplies(self) -> bool:
-        return False  # it moves time, or bounds values: no overflow of its own
+    _combines_values = False  # it moves time, or bounds values: no overflow of its own
 
     def _setup(self) -> float | None:
         length = self.schedule.length
@@ -312,8 +308,7 @@ class Stretch(Schedule):
     schedule: Schedule = param(child)
     by: float = param(v.length)  # t / by: as short as a length may be, no shorter
 
-    def _multiplies(self) -> bool:
-        return False  # it moves time, or bounds values: no overflow of its own
+    _combines_values = False  # it moves time, or bounds values: no overflow of its own
 
     def _setup(self) -> float | None:
         self._set_routes(Route(self.schedule, map=Dilate(self.by)))
@@ -343,8 +338,7 @@ class Take(Schedule):
     schedule: Schedule = param(child)
     steps: float = param(v.length)
 
-    def _multiplies(self) -> bool:
-        return False  # it moves time, or bounds values: no overflow of its own
+    _combines_values = False  # it moves time, or bounds values: no overflow of its own
 
     def _setup(self) -> float | None:
         self._set_routes(Route(self.schedule))

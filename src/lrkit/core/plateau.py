@@ -66,10 +66,13 @@ from lrkit.core import _validate as v
 from lrkit.core.backend import Namespace
 from lrkit.core.schedule import Schedule
 
-__all__ = ["NAN_POLICIES", "RULES", "Plateau", "PlateauState", "check_kind", "metric"]
+__all__ = ["NAN_POLICIES", "RULES", "UNFED", "Plateau", "PlateauState", "check_kind", "metric"]
 
 #: What a non-finite metric value does (see the module docstring).
 NAN_POLICIES = ("bad", "ignore", "raise")
+
+#: Updates with a plateau active and never fed a metric before an adapter says so, once (docs/reactive.md).
+UNFED = 50
 #: Whose decision rule a plateau follows (see the module docstring): PyTorch's (default), optax's, Keras'.
 RULES = ("torch", "optax", "keras")
 

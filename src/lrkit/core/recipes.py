@@ -42,8 +42,7 @@ class Recipe(Schedule):
     def _body(self) -> Schedule:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _multiplies(self) -> bool:
-        return False  # its body's nodes say whether they do
+    _combines_values = False  # its body's nodes say whether they do
 
     def _setup(self) -> float | None:
         body = self._body()

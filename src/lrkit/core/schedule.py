@@ -242,11 +242,16 @@ class Schedule:
         if self._multiplies() or any(route.child._guarded for route in self._routes):
             object.__setattr__(self, "_guarded", True)
 
+    #: Whether a node with children combines their values (a product, a scale, a child as an amplitude); a
+    #: combinator that only moves time or bounds values (join, repeat, shift, stretch, take, clamp, a recipe's
+    #: body) sets it False.
+    _combines_values: ClassVar[bool] = True
+
     def _multiplies(self) -> bool:
         """Whether this node's closed form multiplies values so that finite ones may give ``inf`` (a product, a
         scale by more than 1, a child as an amplitude): then every value the schedule gives is checked. A family
-        (no children) does not; a combinator that only moves time overrides it to say it does not either."""
-        return bool(self._routes)
+        (no children) does not, nor a node that does not combine values (:attr:`_combines_values`)."""
+        return self._combines_values and bool(self._routes)
 
     def _setup(self) -> float | None:
         """Check the parameters together, derive what evaluation needs (:meth:`_derive`, :meth:`_set_routes`),

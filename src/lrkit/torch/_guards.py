@@ -16,6 +16,8 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from lrkit.core.plateau import UNFED  # step() calls with a plateau active and never fed before we say so
+
 if TYPE_CHECKING:
     from lrkit.core.schedule import Schedule
     from lrkit.reactive.controller import Controller
@@ -25,7 +27,6 @@ __all__ = ["EPOCH_CALLS", "IDLE_WARNING", "UNFED", "Guards"]
 
 IDLE_WARNING = 100  # step() calls without any optimizer update before we say so
 EPOCH_CALLS = 3  # step() calls that each saw the same k > 1 updates: the user steps per epoch
-UNFED = 50  # step() calls with a plateau active and never a metric before we say so (docs/reactive.md)
 
 
 class Guards:

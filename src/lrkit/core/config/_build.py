@@ -13,7 +13,7 @@ import inspect
 import sys
 from typing import Any
 
-from lrkit.core.errors import ConfigError, brief, shown  # noqa: F401 (the configs' readers import brief from here)
+from lrkit.core.errors import ConfigError, shown
 from lrkit.core.registry import lookup, names  # the one place the registry comes from
 from lrkit.core.schedule import MAX_DEPTH as SCHEDULE_DEPTH
 from lrkit.core.schedule import Schedule, renamed

@@ -15,9 +15,9 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
-from lrkit.core.config._build import LIMIT, MAX_DEPTH, MAX_VALUES, brief, build, known_names, shown, too_large, unknown
+from lrkit.core.config._build import LIMIT, MAX_DEPTH, MAX_VALUES, build, known_names, too_large, unknown
 from lrkit.core.config._text import parse
-from lrkit.core.errors import ConfigError
+from lrkit.core.errors import ConfigError, brief, shown
 from lrkit.core.registry import lookup, names
 from lrkit.core.schedule import Schedule
 

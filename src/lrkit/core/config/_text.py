@@ -38,18 +38,16 @@ from typing import Any
 from lrkit.core.config._build import (
     LIMIT,
     MAX_DEPTH,
-    brief,
     build,
     known_names,
     max_positional,
     number_text,
-    shown,
     signature_text,
     too_large,
     too_many,
     unknown,
 )
-from lrkit.core.errors import ConfigError
+from lrkit.core.errors import ConfigError, brief, shown
 from lrkit.core.registry import lookup
 from lrkit.core.schedule import Schedule
 
